@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test. The tests talk to a real moto_server, pinned to 5.1.22
+# (5.2.x answers GetBucketVersioning in a form aws-sdk-rust rejects); it is
+# installed once into .venv here, and the test harness starts it on a free
+# loopback port per test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MOTO_VERSION=5.1.22
+if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
+  echo "installing moto[server]==$MOTO_VERSION into .venv" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+exec cargo test "$@"

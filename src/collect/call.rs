@@ -1,0 +1,201 @@
+//! The one place every AWS call goes through: a concurrency bound shared
+//! across services, call counting, progress, and classification of errors
+//! into the snapshot's three states.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use indicatif::ProgressBar;
+use tokio::sync::Semaphore;
+
+use crate::model::{Observed, ReadError, ReadErrorKind};
+
+/// Shared state of one collection run.
+pub struct Ctx {
+    sem: Semaphore,
+    calls: Mutex<BTreeMap<String, u64>>,
+    progress: ProgressBar,
+}
+
+impl Ctx {
+    /// A context allowing `concurrency` calls in flight at once.
+    pub fn new(concurrency: usize, progress: ProgressBar) -> Self {
+        Ctx {
+            sem: Semaphore::new(concurrency.max(1)),
+            calls: Mutex::new(BTreeMap::new()),
+            progress,
+        }
+    }
+
+    /// Runs one API operation under the concurrency bound and counts it.
+    /// `action` is the IAM action name, e.g. `s3:GetBucketPolicy`.
+    pub async fn call<T, E>(
+        &self,
+        action: &str,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        // The semaphore is never closed, so acquiring cannot fail; if it ever
+        // did, running unbounded is still correct.
+        let _permit = self.sem.acquire().await.ok();
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls.entry(action.to_string()).or_insert(0) += 1;
+        }
+        let out = fut.await;
+        self.progress.inc(1);
+        out
+    }
+
+    /// The call counts so far.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The progress bar (hidden when stderr is not a terminal).
+    pub fn progress(&self) -> &ProgressBar {
+        &self.progress
+    }
+}
+
+/// Turns an SDK error into a [`ReadError`], naming the IAM action.
+pub fn read_error<E>(action: &str, err: &SdkError<E, HttpResponse>) -> ReadError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().map(str::to_string);
+            let status = ctx.raw().status().as_u16();
+            let message = ctx
+                .err()
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            ReadError {
+                kind: kind_of(code.as_deref(), status),
+                action: action.to_string(),
+                code,
+                message,
+            }
+        }
+        SdkError::TimeoutError(_) => ReadError {
+            kind: ReadErrorKind::Transport,
+            action: action.to_string(),
+            code: None,
+            message: "the call timed out".to_string(),
+        },
+        other => {
+            let code = other.code().map(str::to_string);
+            let status = other.raw_response().map(|r| r.status().as_u16());
+            let kind = match status {
+                Some(s) => kind_of(code.as_deref(), s),
+                None => ReadErrorKind::Transport,
+            };
+            ReadError {
+                kind,
+                action: action.to_string(),
+                code,
+                message: DisplayErrorContext(other).to_string(),
+            }
+        }
+    }
+}
+
+fn kind_of(code: Option<&str>, status: u16) -> ReadErrorKind {
+    let code = code.unwrap_or("");
+    if code.contains("AccessDenied")
+        || code.contains("Unauthorized")
+        || code == "AuthorizationError"
+        || code == "Forbidden"
+        || status == 403
+    {
+        ReadErrorKind::AccessDenied
+    } else if code.contains("Throttl")
+        || code.contains("TooManyRequests")
+        || code == "RequestLimitExceeded"
+        || code == "SlowDown"
+        || status == 429
+    {
+        ReadErrorKind::Throttled
+    } else if code.contains("NotImplemented")
+        || code == "InvalidAction"
+        || code == "UnknownOperationException"
+        || status == 501
+    {
+        ReadErrorKind::Unsupported
+    } else {
+        ReadErrorKind::Service
+    }
+}
+
+/// True when the error says the resource does not exist: one of the given
+/// codes, or a bare 404 without a code (as HeadBucket answers).
+pub fn is_not_found<E>(err: &SdkError<E, HttpResponse>, codes: &[&str]) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(ctx) => match ctx.err().code() {
+            Some(code) => codes.contains(&code),
+            None => ctx.raw().status().as_u16() == 404,
+        },
+        _ => false,
+    }
+}
+
+/// Maps an SDK result into the three snapshot states.
+pub fn observe<T, O, E>(
+    action: &str,
+    result: Result<O, SdkError<E, HttpResponse>>,
+    not_found: &[&str],
+    f: impl FnOnce(O) -> T,
+) -> Observed<T>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(out) => Observed::ok(f(out)),
+        Err(e) if is_not_found(&e, not_found) => Observed::Absent,
+        Err(e) => Observed::Unknown {
+            error: read_error(action, &e),
+        },
+    }
+}
+
+/// Formats an SDK timestamp as RFC 3339.
+pub fn timestamp(t: &aws_smithy_types::DateTime) -> String {
+    t.fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| t.secs().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds() {
+        assert_eq!(
+            kind_of(Some("AccessDeniedException"), 400),
+            ReadErrorKind::AccessDenied
+        );
+        assert_eq!(kind_of(None, 403), ReadErrorKind::AccessDenied);
+        assert_eq!(
+            kind_of(Some("ThrottlingException"), 400),
+            ReadErrorKind::Throttled
+        );
+        assert_eq!(kind_of(Some("Throttling"), 400), ReadErrorKind::Throttled);
+        assert_eq!(kind_of(None, 429), ReadErrorKind::Throttled);
+        assert_eq!(
+            kind_of(Some("NotImplemented"), 400),
+            ReadErrorKind::Unsupported
+        );
+        assert_eq!(
+            kind_of(Some("ValidationException"), 400),
+            ReadErrorKind::Service
+        );
+    }
+}

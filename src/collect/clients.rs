@@ -1,0 +1,99 @@
+//! Builds the SDK clients for one region from the standard AWS configuration
+//! chain plus pipeaudit's options.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+/// How to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub profile: Option<String>,
+    /// A custom endpoint (also taken from `AWS_ENDPOINT_URL` by the SDK).
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, including the first (throttling is retried with backoff).
+    pub max_attempts: u32,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+impl ConnectOptions {
+    /// Defaults for a real account: 8 attempts, 5 s connect, 60 s read.
+    pub fn new(profile: Option<String>, endpoint_url: Option<String>) -> Self {
+        ConnectOptions {
+            profile,
+            endpoint_url,
+            max_attempts: 8,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Loads the shared SDK configuration for a region (`None`: from the environment/profile).
+pub async fn load_config(opts: &ConnectOptions, region: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(opts.max_attempts.max(1))
+                .with_initial_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(opts.connect_timeout)
+                .read_timeout(opts.read_timeout)
+                .build(),
+        );
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(u) = &opts.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    loader.load().await
+}
+
+/// The clients pipeaudit uses in one region.
+#[derive(Clone, Debug)]
+pub struct RegionClients {
+    pub region: String,
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    pub codebuild: aws_sdk_codebuild::Client,
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    pub codecommit: aws_sdk_codecommit::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl RegionClients {
+    /// Builds every client from one shared configuration.
+    pub fn new(config: &SdkConfig) -> Self {
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        // A custom endpoint serves every bucket under one host: path-style addressing.
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        RegionClients {
+            region,
+            codepipeline: aws_sdk_codepipeline::Client::new(config),
+            codebuild: aws_sdk_codebuild::Client::new(config),
+            codedeploy: aws_sdk_codedeploy::Client::new(config),
+            codecommit: aws_sdk_codecommit::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            kms: aws_sdk_kms::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+        }
+    }
+}

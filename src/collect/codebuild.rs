@@ -1,0 +1,196 @@
+//! CodeBuild: projects, fetched in batches of up to 100 names per call.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_codebuild::Client;
+
+use super::call::{Ctx, read_error, timestamp};
+use crate::model::{
+    BuildEnvironment, BuildLogs, BuildProject, BuildSource, EnvVar, Observed, secrets,
+};
+
+/// The ARN of a build project.
+pub fn project_arn(partition: &str, region: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:codebuild:{region}:{account}:project/{name}")
+}
+
+/// Reads the named projects, keyed by the ARN built from each name.
+pub async fn get_projects(
+    ctx: &Ctx,
+    client: &Client,
+    arns_by_name: &BTreeMap<String, String>,
+) -> Vec<(String, Observed<BuildProject>)> {
+    const ACTION: &str = "codebuild:BatchGetProjects";
+    let names: Vec<&String> = arns_by_name.keys().collect();
+    let batches = names.chunks(100).map(|chunk| async move {
+        let req = client
+            .batch_get_projects()
+            .set_names(Some(chunk.iter().map(|n| (*n).clone()).collect()));
+        (chunk, ctx.call(ACTION, req.send()).await)
+    });
+    let mut out = Vec::new();
+    for (chunk, result) in futures::future::join_all(batches).await {
+        match result {
+            Ok(resp) => {
+                let mut found: BTreeMap<String, BuildProject> = BTreeMap::new();
+                for p in resp.projects() {
+                    if let Some(name) = p.name() {
+                        found.insert(name.to_string(), project(p));
+                    }
+                }
+                for name in chunk {
+                    let arn = arns_by_name.get(*name).cloned().unwrap_or_default();
+                    let obs = match found.remove(*name) {
+                        Some(p) => Observed::ok(p),
+                        None => Observed::Absent,
+                    };
+                    out.push((arn, obs));
+                }
+            }
+            Err(e) => {
+                let error = read_error(ACTION, &e);
+                for name in chunk {
+                    let arn = arns_by_name.get(*name).cloned().unwrap_or_default();
+                    out.push((
+                        arn,
+                        Observed::Unknown {
+                            error: error.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn project(p: &aws_sdk_codebuild::types::Project) -> BuildProject {
+    let env = p.environment();
+    BuildProject {
+        name: p.name().unwrap_or_default().to_string(),
+        arn: p.arn().unwrap_or_default().to_string(),
+        source: p.source().map(source).unwrap_or_default(),
+        secondary_sources: p.secondary_sources().iter().map(source).collect(),
+        environment: BuildEnvironment {
+            environment_type: env
+                .map(|e| e.r#type().as_str().to_string())
+                .unwrap_or_default(),
+            image: env.map(|e| e.image().to_string()).unwrap_or_default(),
+            compute_type: env
+                .map(|e| e.compute_type().as_str().to_string())
+                .unwrap_or_default(),
+            privileged_mode: env.and_then(|e| e.privileged_mode()).unwrap_or(false),
+            image_pull_credentials_type: env
+                .and_then(|e| e.image_pull_credentials_type())
+                .map(|t| t.as_str().to_string()),
+            variables: env
+                .map(|e| e.environment_variables().iter().map(env_var).collect())
+                .unwrap_or_default(),
+        },
+        service_role: p.service_role().map(str::to_string),
+        encryption_key: p.encryption_key().map(str::to_string),
+        encryption_key_arn: None,
+        logs: BuildLogs {
+            cloudwatch_status: p
+                .logs_config()
+                .and_then(|l| l.cloud_watch_logs())
+                .map(|c| c.status().as_str().to_string()),
+            s3_status: p
+                .logs_config()
+                .and_then(|l| l.s3_logs())
+                .map(|c| c.status().as_str().to_string()),
+            s3_encryption_disabled: p
+                .logs_config()
+                .and_then(|l| l.s3_logs())
+                .and_then(|c| c.encryption_disabled()),
+        },
+        last_modified: p.last_modified().map(timestamp),
+    }
+}
+
+/// Converts an environment variable, dropping a PLAINTEXT value after
+/// classifying it. This is the only place a plaintext value is seen.
+fn env_var(v: &aws_sdk_codebuild::types::EnvironmentVariable) -> EnvVar {
+    let var_type = v
+        .r#type()
+        .map(|t| t.as_str().to_string())
+        .unwrap_or_else(|| "PLAINTEXT".to_string());
+    if var_type == "PLAINTEXT" {
+        EnvVar {
+            name: v.name().to_string(),
+            secret_kinds: secrets::classify(v.name(), v.value()),
+            var_type,
+            reference: None,
+        }
+    } else {
+        EnvVar {
+            name: v.name().to_string(),
+            var_type,
+            reference: Some(v.value().to_string()),
+            secret_kinds: Vec::new(),
+        }
+    }
+}
+
+fn source(s: &aws_sdk_codebuild::types::ProjectSource) -> BuildSource {
+    let (location, credentials_in_location) = match s.location() {
+        Some(l) => {
+            let (clean, had) = strip_credentials(l);
+            (Some(clean), had)
+        }
+        None => (None, false),
+    };
+    BuildSource {
+        source_type: s.r#type().as_str().to_string(),
+        location,
+        credentials_in_location,
+    }
+}
+
+/// Removes `user:password@` (or a bare token `token@`) from a URL's authority.
+/// Returns the cleaned URL and whether anything was removed.
+pub fn strip_credentials(url: &str) -> (String, bool) {
+    let Some(scheme_end) = url.find("://") else {
+        return (url.to_string(), false);
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let cleaned = format!(
+                "{}://***@{}{}",
+                &url[..scheme_end],
+                &authority[at + 1..],
+                &rest[authority_end..]
+            );
+            (cleaned, true)
+        }
+        None => (url.to_string(), false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_credentials;
+
+    #[test]
+    fn credentials_are_removed_from_urls() {
+        assert_eq!(
+            strip_credentials("https://user:s3cret@github.com/org/repo.git"),
+            ("https://***@github.com/org/repo.git".to_string(), true)
+        );
+        assert_eq!(
+            strip_credentials("https://ghp_token@github.com/org/repo"),
+            ("https://***@github.com/org/repo".to_string(), true)
+        );
+        assert_eq!(
+            strip_credentials("https://github.com/org/repo@v1"),
+            ("https://github.com/org/repo@v1".to_string(), false)
+        );
+        assert_eq!(
+            strip_credentials("my-bucket/key.zip"),
+            ("my-bucket/key.zip".to_string(), false)
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! EventBridge: the rules of the default event bus and their targets.
+//!
+//! CodeCommit delivers its repository events to the default bus, so a rule
+//! that starts a pipeline on commit lives there. Every rule is listed once per
+//! region (not once per pipeline) and kept when one of its targets is a pipeline.
+
+use aws_sdk_eventbridge::Client;
+
+use super::call::{Ctx, read_error};
+use crate::model::{EventRule, EventTarget, Observed, ReadError};
+
+/// The rules of the region's default bus that target a CodePipeline pipeline.
+/// A rule whose targets could not be listed is kept as unknown.
+pub async fn pipeline_rules(
+    ctx: &Ctx,
+    client: &Client,
+) -> Result<Vec<(String, Observed<EventRule>)>, ReadError> {
+    const LIST: &str = "events:ListRules";
+    let mut rules = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = ctx
+            .call(
+                LIST,
+                client.list_rules().set_next_token(token.clone()).send(),
+            )
+            .await
+            .map_err(|e| read_error(LIST, &e))?;
+        rules.extend(out.rules().iter().cloned());
+        match out.next_token() {
+            Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    let fetches = rules.into_iter().filter_map(|r| {
+        let name = r.name()?.to_string();
+        let arn = r.arn()?.to_string();
+        Some(async move {
+            let targets = targets(ctx, client, &name).await;
+            (r, name, arn, targets)
+        })
+    });
+    let mut out = Vec::new();
+    for (r, name, arn, targets) in futures::future::join_all(fetches).await {
+        match targets {
+            Ok(targets) => {
+                if !targets.iter().any(|t| t.arn.contains(":codepipeline:")) {
+                    continue;
+                }
+                let event_pattern = r.event_pattern().map(|p| {
+                    serde_json::from_str(p)
+                        .unwrap_or_else(|_| serde_json::Value::String(p.to_string()))
+                });
+                out.push((
+                    arn.clone(),
+                    Observed::ok(EventRule {
+                        name,
+                        arn,
+                        event_bus: r.event_bus_name().unwrap_or("default").to_string(),
+                        state: r
+                            .state()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        event_pattern,
+                        schedule_expression: r.schedule_expression().map(str::to_string),
+                        role_arn: r.role_arn().map(str::to_string),
+                        managed_by: r.managed_by().map(str::to_string),
+                        targets,
+                    }),
+                ));
+            }
+            // A rule we cannot inspect may or may not target a pipeline:
+            // keep it as unknown so that trigger rules do not conclude "missing".
+            Err(error) => out.push((arn, Observed::Unknown { error })),
+        }
+    }
+    Ok(out)
+}
+
+async fn targets(ctx: &Ctx, client: &Client, rule: &str) -> Result<Vec<EventTarget>, ReadError> {
+    const ACTION: &str = "events:ListTargetsByRule";
+    let mut targets = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = ctx
+            .call(
+                ACTION,
+                client
+                    .list_targets_by_rule()
+                    .rule(rule)
+                    .set_next_token(token.clone())
+                    .send(),
+            )
+            .await
+            .map_err(|e| read_error(ACTION, &e))?;
+        targets.extend(out.targets().iter().map(|t| EventTarget {
+            id: t.id().to_string(),
+            arn: t.arn().to_string(),
+            role_arn: t.role_arn().map(str::to_string),
+        }));
+        match out.next_token() {
+            Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(targets)
+}

@@ -1,0 +1,176 @@
+//! IAM: roles (trust policy, inline and attached policies) and managed policies.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::Client;
+
+use super::call::{Ctx, observe, read_error};
+use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Role};
+
+/// The role name of a role ARN (`arn:aws:iam::1:role/path/name` -> `name`).
+pub fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Reads a role with its trust policy, inline policies and attached policy ARNs.
+pub async fn get_role(ctx: &Ctx, client: &Client, arn: &str) -> Observed<Role> {
+    const GET: &str = "iam:GetRole";
+    let name = role_name(arn);
+    let result = ctx
+        .call(GET, client.get_role().role_name(name).send())
+        .await;
+    let role = match observe(GET, result, &["NoSuchEntity"], |out| out.role().cloned()).flatten() {
+        Observed::Ok { value } => value,
+        Observed::Absent => return Observed::Absent,
+        Observed::Unknown { error } => return Observed::Unknown { error },
+    };
+    let (inline, attached) = tokio::join!(
+        inline_policies(ctx, client, name),
+        attached(ctx, client, name)
+    );
+    Observed::ok(Role {
+        name: role.role_name().to_string(),
+        arn: role.arn().to_string(),
+        path: Some(role.path().to_string()),
+        trust_policy: match role.assume_role_policy_document() {
+            Some(doc) => Observed::ok(PolicyText::parse(doc)),
+            None => Observed::Absent,
+        },
+        inline_policies: match inline {
+            Ok(map) => Observed::ok(map),
+            Err(error) => Observed::Unknown { error },
+        },
+        attached_policies: match attached {
+            Ok(list) => Observed::ok(list),
+            Err(error) => Observed::Unknown { error },
+        },
+        permissions_boundary: role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
+    })
+}
+
+async fn inline_policies(
+    ctx: &Ctx,
+    client: &Client,
+    role: &str,
+) -> Result<BTreeMap<String, Observed<PolicyText>>, ReadError> {
+    const LIST: &str = "iam:ListRolePolicies";
+    const GET: &str = "iam:GetRolePolicy";
+    let mut names = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = ctx
+            .call(
+                LIST,
+                client
+                    .list_role_policies()
+                    .role_name(role)
+                    .set_marker(marker.clone())
+                    .send(),
+            )
+            .await
+            .map_err(|e| read_error(LIST, &e))?;
+        names.extend(out.policy_names().iter().cloned());
+        match out.marker() {
+            Some(m) if out.is_truncated() && Some(m) != marker.as_deref() => {
+                marker = Some(m.to_string())
+            }
+            _ => break,
+        }
+    }
+    let gets = names.into_iter().map(|policy| async move {
+        let result = ctx
+            .call(
+                GET,
+                client
+                    .get_role_policy()
+                    .role_name(role)
+                    .policy_name(&policy)
+                    .send(),
+            )
+            .await;
+        let obs = observe(GET, result, &["NoSuchEntity"], |out| {
+            PolicyText::parse(out.policy_document())
+        });
+        (policy, obs)
+    });
+    Ok(futures::future::join_all(gets).await.into_iter().collect())
+}
+
+async fn attached(ctx: &Ctx, client: &Client, role: &str) -> Result<Vec<String>, ReadError> {
+    const LIST: &str = "iam:ListAttachedRolePolicies";
+    let mut arns = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = ctx
+            .call(
+                LIST,
+                client
+                    .list_attached_role_policies()
+                    .role_name(role)
+                    .set_marker(marker.clone())
+                    .send(),
+            )
+            .await
+            .map_err(|e| read_error(LIST, &e))?;
+        arns.extend(
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string)),
+        );
+        match out.marker() {
+            Some(m) if out.is_truncated() && Some(m) != marker.as_deref() => {
+                marker = Some(m.to_string())
+            }
+            _ => break,
+        }
+    }
+    arns.sort();
+    arns.dedup();
+    Ok(arns)
+}
+
+/// Reads a managed policy and its default version's document.
+pub async fn get_managed_policy(ctx: &Ctx, client: &Client, arn: &str) -> Observed<ManagedPolicy> {
+    const GET: &str = "iam:GetPolicy";
+    const VERSION: &str = "iam:GetPolicyVersion";
+    let result = ctx
+        .call(GET, client.get_policy().policy_arn(arn).send())
+        .await;
+    let policy =
+        match observe(GET, result, &["NoSuchEntity"], |out| out.policy().cloned()).flatten() {
+            Observed::Ok { value } => value,
+            Observed::Absent => return Observed::Absent,
+            Observed::Unknown { error } => return Observed::Unknown { error },
+        };
+    let version = policy.default_version_id().map(str::to_string);
+    let document = match &version {
+        Some(v) => {
+            let result = ctx
+                .call(
+                    VERSION,
+                    client
+                        .get_policy_version()
+                        .policy_arn(arn)
+                        .version_id(v)
+                        .send(),
+                )
+                .await;
+            observe(VERSION, result, &["NoSuchEntity"], |out| {
+                out.policy_version()
+                    .and_then(|pv| pv.document())
+                    .map(PolicyText::parse)
+            })
+            .flatten()
+        }
+        None => Observed::Absent,
+    };
+    Observed::ok(ManagedPolicy {
+        arn: arn.to_string(),
+        name: policy.policy_name().unwrap_or_default().to_string(),
+        default_version_id: version,
+        document,
+    })
+}

@@ -1,0 +1,96 @@
+//! KMS: aliases (to resolve key references), key metadata, rotation and policy.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::Client;
+
+use super::call::{Ctx, observe, read_error, timestamp};
+use crate::model::{KmsKey, Observed, PolicyText, ReadError};
+
+/// One alias of a region: alias name -> target key id.
+pub type AliasMap = BTreeMap<String, String>;
+
+/// Lists every alias of the region (all pages).
+pub async fn list_aliases(ctx: &Ctx, client: &Client) -> Result<AliasMap, ReadError> {
+    const ACTION: &str = "kms:ListAliases";
+    let mut map = AliasMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = ctx
+            .call(
+                ACTION,
+                client.list_aliases().set_marker(marker.clone()).send(),
+            )
+            .await
+            .map_err(|e| read_error(ACTION, &e))?;
+        for a in out.aliases() {
+            if let (Some(name), Some(target)) = (a.alias_name(), a.target_key_id()) {
+                map.insert(name.to_string(), target.to_string());
+            }
+        }
+        match out.next_marker() {
+            Some(m) if out.truncated() && Some(m) != marker.as_deref() => {
+                marker = Some(m.to_string())
+            }
+            _ => break,
+        }
+    }
+    Ok(map)
+}
+
+/// Reads a key by ARN: metadata, rotation status and the default key policy.
+pub async fn get(ctx: &Ctx, client: &Client, arn: &str, aliases: Vec<String>) -> Observed<KmsKey> {
+    const DESCRIBE: &str = "kms:DescribeKey";
+    let result = ctx
+        .call(DESCRIBE, client.describe_key().key_id(arn).send())
+        .await;
+    let meta = match observe(DESCRIBE, result, &["NotFoundException"], |out| {
+        out.key_metadata().cloned()
+    })
+    .flatten()
+    {
+        Observed::Ok { value } => value,
+        Observed::Absent => return Observed::Absent,
+        Observed::Unknown { error } => return Observed::Unknown { error },
+    };
+    const ROTATION: &str = "kms:GetKeyRotationStatus";
+    const POLICY: &str = "kms:GetKeyPolicy";
+    let key_id = meta.key_id().to_string();
+    let (rot, pol) = tokio::join!(
+        ctx.call(
+            ROTATION,
+            client.get_key_rotation_status().key_id(&key_id).send()
+        ),
+        // PolicyName must be sent explicitly ("default" is the only key policy).
+        ctx.call(
+            POLICY,
+            client
+                .get_key_policy()
+                .key_id(&key_id)
+                .policy_name("default")
+                .send()
+        ),
+    );
+    let rotation_enabled = observe(ROTATION, rot, &[], |out| out.key_rotation_enabled());
+    let policy = observe(POLICY, pol, &[], |out| out.policy().map(PolicyText::parse)).flatten();
+    Observed::ok(KmsKey {
+        arn: meta.arn().unwrap_or(arn).to_string(),
+        key_id,
+        key_state: meta
+            .key_state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        key_spec: meta.key_spec().map(|s| s.as_str().to_string()),
+        key_usage: meta.key_usage().map(|s| s.as_str().to_string()),
+        key_manager: meta.key_manager().map(|s| s.as_str().to_string()),
+        origin: meta.origin().map(|s| s.as_str().to_string()),
+        deletion_date: meta.deletion_date().map(timestamp),
+        description: meta
+            .description()
+            .map(str::to_string)
+            .filter(|d| !d.is_empty()),
+        aliases,
+        rotation_enabled,
+        policy,
+    })
+}

@@ -1,0 +1,86 @@
+//! S3: the artifact bucket's encryption, policy, public access block and versioning.
+
+use aws_sdk_s3::Client;
+
+use super::call::{Ctx, observe};
+use crate::model::{
+    Bucket, BucketEncryption, EncryptionRule, Observed, PolicyText, PublicAccessBlock, Versioning,
+};
+
+/// The ARN of a bucket.
+pub fn bucket_arn(partition: &str, name: &str) -> String {
+    format!("arn:{partition}:s3:::{name}")
+}
+
+/// Reads a bucket's configuration; absent when HeadBucket says 404.
+pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<Bucket> {
+    const HEAD: &str = "s3:ListBucket";
+    let head = ctx
+        .call(HEAD, client.head_bucket().bucket(name).send())
+        .await;
+    match observe(HEAD, head, &["NotFound", "NoSuchBucket"], |_| ()) {
+        Observed::Ok { .. } => {}
+        Observed::Absent => return Observed::Absent,
+        Observed::Unknown { error } => return Observed::Unknown { error },
+    }
+
+    const ENC: &str = "s3:GetEncryptionConfiguration";
+    const POL: &str = "s3:GetBucketPolicy";
+    const PAB: &str = "s3:GetBucketPublicAccessBlock";
+    const VER: &str = "s3:GetBucketVersioning";
+    let (enc, pol, pab, ver) = tokio::join!(
+        ctx.call(ENC, client.get_bucket_encryption().bucket(name).send()),
+        ctx.call(POL, client.get_bucket_policy().bucket(name).send()),
+        ctx.call(PAB, client.get_public_access_block().bucket(name).send()),
+        ctx.call(VER, client.get_bucket_versioning().bucket(name).send()),
+    );
+    let encryption = observe(
+        ENC,
+        enc,
+        &["ServerSideEncryptionConfigurationNotFoundError"],
+        |out| BucketEncryption {
+            rules: out
+                .server_side_encryption_configuration()
+                .map(|c| {
+                    c.rules()
+                        .iter()
+                        .filter_map(|r| {
+                            let d = r.apply_server_side_encryption_by_default()?;
+                            Some(EncryptionRule {
+                                sse_algorithm: d.sse_algorithm().as_str().to_string(),
+                                kms_master_key_id: d.kms_master_key_id().map(str::to_string),
+                                kms_key_arn: None,
+                                bucket_key_enabled: r.bucket_key_enabled(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+    );
+    let policy = observe(POL, pol, &["NoSuchBucketPolicy"], |out| {
+        out.policy().map(PolicyText::parse)
+    })
+    .flatten();
+    let public_access_block = observe(PAB, pab, &["NoSuchPublicAccessBlockConfiguration"], |out| {
+        let c = out.public_access_block_configuration();
+        PublicAccessBlock {
+            block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
+            ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
+            block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
+            restrict_public_buckets: c.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
+        }
+    });
+    let versioning = observe(VER, ver, &[], |out| Versioning {
+        status: out.status().map(|s| s.as_str().to_string()),
+        mfa_delete: out.mfa_delete().map(|s| s.as_str().to_string()),
+    });
+    Observed::ok(Bucket {
+        name: name.to_string(),
+        arn: arn.to_string(),
+        encryption,
+        policy,
+        public_access_block,
+        versioning,
+    })
+}

@@ -1,0 +1,8 @@
+//! pipeaudit: audit AWS CI/CD pipelines against a reference architecture.
+//!
+//! Data flows one way: collect -> snapshot (model) -> evaluate (rules) ->
+//! findings -> report / remediate. Each stage is its own module.
+
+pub mod cli;
+pub mod collect;
+pub mod model;

@@ -1,0 +1,305 @@
+//! The snapshot model: everything pipeaudit knows about an account, as plain
+//! data. It knows nothing of AWS clients; collectors fill it, rules read it.
+
+pub mod policy;
+pub mod resources;
+pub mod secrets;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use policy::PolicyDocument;
+pub use resources::*;
+
+/// The snapshot format version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A value as it was observed: read, known not to exist, or not readable.
+///
+/// The three states are never confused: `Absent` is a fact (the API said the
+/// resource or setting does not exist), `Unknown` means pipeaudit could not
+/// tell and must not draw a conclusion from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Observed<T> {
+    /// The value was read.
+    Ok { value: T },
+    /// The resource or setting does not exist.
+    Absent,
+    /// The value could not be read.
+    Unknown { error: ReadError },
+}
+
+impl<T> Observed<T> {
+    /// Wraps a read value.
+    pub fn ok(value: T) -> Self {
+        Observed::Ok { value }
+    }
+
+    /// The value, if it was read.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Observed::Ok { value } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// True when the API said the thing does not exist.
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Observed::Absent)
+    }
+
+    /// The read error, when the value is unknown.
+    pub fn error(&self) -> Option<&ReadError> {
+        match self {
+            Observed::Unknown { error } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Maps the read value, keeping absent/unknown as they are.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Observed<U> {
+        match self {
+            Observed::Ok { value } => Observed::Ok { value: f(value) },
+            Observed::Absent => Observed::Absent,
+            Observed::Unknown { error } => Observed::Unknown { error },
+        }
+    }
+}
+
+impl<T> Observed<Option<T>> {
+    /// Treats a read that returned nothing as absent.
+    pub fn flatten(self) -> Observed<T> {
+        match self {
+            Observed::Ok { value: Some(v) } => Observed::Ok { value: v },
+            Observed::Ok { value: None } | Observed::Absent => Observed::Absent,
+            Observed::Unknown { error } => Observed::Unknown { error },
+        }
+    }
+}
+
+/// Why a value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadError {
+    /// What kind of failure it was.
+    pub kind: ReadErrorKind,
+    /// The IAM action that was called (and is needed), e.g. `kms:GetKeyPolicy`.
+    pub action: String,
+    /// The error code the service returned, when it returned one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The service's message, or a description of the transport failure.
+    pub message: String,
+}
+
+/// The classes of read failure that matter to the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadErrorKind {
+    /// The caller lacks the permission named by `action`.
+    AccessDenied,
+    /// Throttled past the retry budget.
+    Throttled,
+    /// The endpoint does not implement the operation.
+    Unsupported,
+    /// Timeout, connection failure, or a response that could not be parsed.
+    Transport,
+    /// Any other service error.
+    Service,
+}
+
+/// Identifies the tool that wrote a snapshot or report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl ToolInfo {
+    /// This build of pipeaudit.
+    pub fn current() -> Self {
+        ToolInfo {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// A point-in-time picture of every audited pipeline and everything it wires to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub account: String,
+    pub regions: Vec<String>,
+    /// RFC 3339 UTC time the collection started.
+    pub taken_at: String,
+    /// The audited pipelines with their resolved wiring, sorted by ARN.
+    pub pipelines: Vec<PipelineWiring>,
+    /// Every resource referenced by at least one pipeline, each once.
+    pub resources: Resources,
+    /// Failures that affected a whole scope (a region's pipeline listing, the
+    /// trigger-rule listing), as opposed to one resource.
+    #[serde(default)]
+    pub scope_errors: Vec<ScopeError>,
+    /// How many API operations of each kind the collection made.
+    #[serde(default)]
+    pub api_calls: BTreeMap<String, u64>,
+}
+
+/// A failure that prevented reading a whole scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeError {
+    pub region: String,
+    /// What could not be listed, e.g. `pipelines` or `event-rules`.
+    pub scope: String,
+    pub error: ReadError,
+}
+
+/// Resources keyed by ARN, each collected once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub pipelines: BTreeMap<String, Observed<Pipeline>>,
+    pub repositories: BTreeMap<String, Observed<Repository>>,
+    pub build_projects: BTreeMap<String, Observed<BuildProject>>,
+    pub deploy_applications: BTreeMap<String, Observed<DeployApplication>>,
+    pub deploy_groups: BTreeMap<String, Observed<DeployGroup>>,
+    pub event_rules: BTreeMap<String, Observed<EventRule>>,
+    pub buckets: BTreeMap<String, Observed<Bucket>>,
+    pub keys: BTreeMap<String, Observed<KmsKey>>,
+    pub roles: BTreeMap<String, Observed<Role>>,
+    /// Managed policies attached to the collected roles, by policy ARN.
+    pub managed_policies: BTreeMap<String, Observed<ManagedPolicy>>,
+}
+
+/// Why a snapshot file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read snapshot {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("snapshot {path} is not valid: {message} (line {line}, column {column})")]
+    Malformed {
+        path: String,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "snapshot {path} has schema_version {found}; this pipeaudit ({tool}) reads version {supported}. {hint}"
+    )]
+    Version {
+        path: String,
+        found: u64,
+        supported: u32,
+        tool: String,
+        hint: String,
+    },
+    #[error("cannot write snapshot {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Snapshot {
+    /// An empty snapshot for an account, stamped with this tool's version.
+    pub fn new(account: String, regions: Vec<String>, taken_at: String) -> Self {
+        Snapshot {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::current(),
+            account,
+            regions,
+            taken_at,
+            pipelines: Vec::new(),
+            resources: Resources::default(),
+            scope_errors: Vec::new(),
+            api_calls: BTreeMap::new(),
+        }
+    }
+
+    /// Serializes the snapshot as pretty JSON (deterministic: maps are ordered).
+    pub fn to_json(&self) -> String {
+        // Serializing these plain data types cannot fail: all map keys are strings.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Parses a snapshot from JSON text; `origin` names the source in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, SnapshotError> {
+        // Check the version first so that a future format gets a version
+        // error rather than a confusing field error.
+        let raw: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| SnapshotError::Malformed {
+                path: origin.to_string(),
+                message: e.to_string(),
+                line: e.line(),
+                column: e.column(),
+            })?;
+        let found = raw
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| SnapshotError::Malformed {
+                path: origin.to_string(),
+                message: "missing or non-numeric `schema_version`; is this a pipeaudit snapshot?"
+                    .to_string(),
+                line: 1,
+                column: 1,
+            })?;
+        if found != u64::from(SCHEMA_VERSION) {
+            let hint = if found > u64::from(SCHEMA_VERSION) {
+                "It was written by a newer pipeaudit; upgrade pipeaudit to read it."
+            } else {
+                "It was written by an older pipeaudit; take a new snapshot."
+            };
+            return Err(SnapshotError::Version {
+                path: origin.to_string(),
+                found,
+                supported: SCHEMA_VERSION,
+                tool: env!("CARGO_PKG_VERSION").to_string(),
+                hint: hint.to_string(),
+            });
+        }
+        serde_json::from_str(text).map_err(|e| SnapshotError::Malformed {
+            path: origin.to_string(),
+            message: e.to_string(),
+            line: e.line(),
+            column: e.column(),
+        })
+    }
+
+    /// Loads a snapshot file.
+    pub fn load(path: &Path) -> Result<Self, SnapshotError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// Writes the snapshot to a file.
+    pub fn save(&self, path: &Path) -> Result<(), SnapshotError> {
+        let mut text = self.to_json();
+        text.push('\n');
+        std::fs::write(path, text).map_err(|source| SnapshotError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Every read error recorded anywhere in the snapshot, with the resource it concerns.
+    pub fn read_errors(&self) -> Vec<(String, ReadError)> {
+        let mut out: Vec<(String, ReadError)> = Vec::new();
+        for e in &self.scope_errors {
+            out.push((format!("{}:{}", e.region, e.scope), e.error.clone()));
+        }
+        self.resources
+            .visit_errors(&mut |arn, err| out.push((arn.to_string(), err.clone())));
+        out
+    }
+}

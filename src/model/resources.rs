@@ -1,0 +1,544 @@
+//! The resource types of a snapshot and the resolved wiring of each pipeline.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::PolicyDocument;
+use super::secrets::SecretKind;
+use super::{Observed, ReadError, Resources};
+
+/// A policy document as returned by AWS, kept both raw and parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyText {
+    /// The text as AWS returned it (URL-decoded where IAM encodes it).
+    pub raw: String,
+    /// The normalized parse, when the text parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<PolicyDocument>,
+    /// Why the text did not parse, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_error: Option<String>,
+}
+
+impl PolicyText {
+    /// Parses a policy text with the one policy parser.
+    pub fn parse(raw: &str) -> Self {
+        match PolicyDocument::parse(raw) {
+            Ok(doc) => PolicyText {
+                raw: raw.to_string(),
+                document: Some(doc),
+                parse_error: None,
+            },
+            Err(e) => PolicyText {
+                raw: raw.to_string(),
+                document: None,
+                parse_error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------- wiring
+
+/// One audited pipeline and the resources its declaration points at, resolved to ARNs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineWiring {
+    pub name: String,
+    pub arn: String,
+    pub region: String,
+    /// The pipeline's service role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// CodeCommit source actions, in stage order.
+    #[serde(default)]
+    pub sources: Vec<SourceRef>,
+    /// CodeBuild actions, in stage order.
+    #[serde(default)]
+    pub builds: Vec<BuildRef>,
+    /// CodeDeploy actions, in stage order.
+    #[serde(default)]
+    pub deploys: Vec<DeployRef>,
+    /// The artifact store (or one per region for cross-region pipelines).
+    #[serde(default)]
+    pub artifact_stores: Vec<ArtifactStoreRef>,
+    /// ARNs of the EventBridge rules that target this pipeline.
+    #[serde(default)]
+    pub trigger_rules: Vec<String>,
+    /// Roles named on individual actions (`roleArn`), if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_roles: Vec<String>,
+}
+
+/// A CodeCommit source action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub stage: String,
+    pub action: String,
+    pub repository_name: String,
+    pub repository_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// `PollForSourceChanges` as declared; `None` when unset (the API treats unset as true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_for_source_changes: Option<bool>,
+}
+
+/// A CodeBuild build or test action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildRef {
+    pub stage: String,
+    pub action: String,
+    pub project_name: String,
+    pub project_arn: String,
+}
+
+/// A CodeDeploy deploy action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRef {
+    pub stage: String,
+    pub action: String,
+    pub application_name: String,
+    pub application_arn: String,
+    pub group_name: String,
+    pub group_arn: String,
+}
+
+/// An artifact store and its encryption key reference.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactStoreRef {
+    pub region: String,
+    pub bucket: String,
+    pub bucket_arn: String,
+    /// The key as declared (id, ARN, alias name or alias ARN); `None` means
+    /// no customer-managed key (the AWS managed key `aws/s3` is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<String>,
+    /// The key ARN the reference resolves to, when it could be resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_arn: Option<String>,
+}
+
+// ---------------------------------------------------------------- CodePipeline
+
+/// A pipeline declaration and its metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub name: String,
+    pub arn: String,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    pub artifact_stores: Vec<ArtifactStore>,
+    pub stages: Vec<Stage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+    /// Set when AWS disabled polling for this pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polling_disabled_at: Option<String>,
+}
+
+/// One artifact store of a pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactStore {
+    /// The region key for `artifactStores`; `None` for the single `artifactStore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub store_type: String,
+    pub location: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key_type: Option<String>,
+}
+
+/// A pipeline stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub actions: Vec<Action>,
+}
+
+/// A pipeline action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub name: String,
+    pub category: String,
+    pub owner: String,
+    pub provider: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_order: Option<i32>,
+    #[serde(default)]
+    pub configuration: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_artifacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_artifacts: Vec<String>,
+}
+
+// ---------------------------------------------------------------- CodeCommit
+
+/// A CodeCommit repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    pub name: String,
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+// ---------------------------------------------------------------- CodeBuild
+
+/// A CodeBuild project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildProject {
+    pub name: String,
+    pub arn: String,
+    pub source: BuildSource,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_sources: Vec<BuildSource>,
+    pub environment: BuildEnvironment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<String>,
+    /// The encryption key as configured (ARN or alias).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<String>,
+    /// The encryption key resolved to a key ARN, when it could be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key_arn: Option<String>,
+    pub logs: BuildLogs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+/// A build source. Credentials embedded in the location are removed before
+/// the value is stored; `credentials_in_location` records that they were there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSource {
+    pub source_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub credentials_in_location: bool,
+}
+
+/// A build environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildEnvironment {
+    pub environment_type: String,
+    pub image: String,
+    pub compute_type: String,
+    #[serde(default)]
+    pub privileged_mode: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_credentials_type: Option<String>,
+    #[serde(default)]
+    pub variables: Vec<EnvVar>,
+}
+
+/// A build environment variable. The value of a PLAINTEXT variable is never
+/// stored; only its classification is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub name: String,
+    /// PLAINTEXT, PARAMETER_STORE or SECRETS_MANAGER.
+    pub var_type: String,
+    /// For PARAMETER_STORE and SECRETS_MANAGER: the reference (parameter name
+    /// or secret ARN), which is not itself secret. Always `None` for PLAINTEXT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// What a PLAINTEXT value (or its name) looks like.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_kinds: Vec<SecretKind>,
+}
+
+/// A build project's log settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildLogs {
+    /// ENABLED or DISABLED; `None` when the API returned no setting (default: enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudwatch_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_encryption_disabled: Option<bool>,
+}
+
+// ---------------------------------------------------------------- CodeDeploy
+
+/// A CodeDeploy application.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployApplication {
+    pub name: String,
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_platform: Option<String>,
+}
+
+/// A CodeDeploy deployment group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployGroup {
+    pub application_name: String,
+    pub name: String,
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_config_name: Option<String>,
+    #[serde(default)]
+    pub ec2_tag_filters: Vec<TagFilter>,
+    /// Groups of tag filters (`ec2TagSet`): an instance must match one filter of every group.
+    #[serde(default)]
+    pub ec2_tag_set: Vec<Vec<TagFilter>>,
+    #[serde(default)]
+    pub on_premises_tag_filters: Vec<TagFilter>,
+    #[serde(default)]
+    pub auto_scaling_groups: Vec<String>,
+    #[serde(default)]
+    pub auto_rollback_enabled: bool,
+    #[serde(default)]
+    pub auto_rollback_events: Vec<String>,
+    #[serde(default)]
+    pub alarms_enabled: bool,
+    #[serde(default)]
+    pub alarms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_platform: Option<String>,
+}
+
+/// An EC2 or on-premises tag filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TagFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_type: Option<String>,
+}
+
+// ---------------------------------------------------------------- EventBridge
+
+/// An EventBridge rule that targets at least one pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRule {
+    pub name: String,
+    pub arn: String,
+    pub event_bus: String,
+    /// ENABLED, DISABLED, or ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS.
+    pub state: String,
+    /// The event pattern, parsed; a pattern that is not JSON is kept as a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
+    pub targets: Vec<EventTarget>,
+}
+
+/// A target of an EventBridge rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventTarget {
+    pub id: String,
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+// ---------------------------------------------------------------- S3
+
+/// An S3 bucket's security-relevant configuration; each part read separately.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub name: String,
+    pub arn: String,
+    pub encryption: Observed<BucketEncryption>,
+    pub policy: Observed<PolicyText>,
+    pub public_access_block: Observed<PublicAccessBlock>,
+    pub versioning: Observed<Versioning>,
+}
+
+/// Default encryption rules of a bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    pub rules: Vec<EncryptionRule>,
+}
+
+/// One default-encryption rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionRule {
+    /// AES256, aws:kms or aws:kms:dsse.
+    pub sse_algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_master_key_id: Option<String>,
+    /// `kms_master_key_id` resolved to a key ARN, when it could be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_key_enabled: Option<bool>,
+}
+
+/// The bucket's Block Public Access settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+/// The bucket's versioning state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versioning {
+    /// Enabled, Suspended, or `None` when never enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_delete: Option<String>,
+}
+
+// ---------------------------------------------------------------- KMS
+
+/// A KMS key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KmsKey {
+    pub arn: String,
+    pub key_id: String,
+    /// Enabled, Disabled, PendingDeletion, ...
+    pub key_state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_usage: Option<String>,
+    /// CUSTOMER or AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_manager: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Alias names that point at the key.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub rotation_enabled: Observed<bool>,
+    pub policy: Observed<PolicyText>,
+}
+
+// ---------------------------------------------------------------- IAM
+
+/// An IAM role with its trust policy and permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Role {
+    pub name: String,
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub trust_policy: Observed<PolicyText>,
+    /// Inline policies by name.
+    pub inline_policies: Observed<BTreeMap<String, Observed<PolicyText>>>,
+    /// ARNs of attached managed policies (documents under `managed_policies`).
+    pub attached_policies: Observed<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+}
+
+/// A managed policy and its default version's document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    pub arn: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_version_id: Option<String>,
+    pub document: Observed<PolicyText>,
+}
+
+// ---------------------------------------------------------------- errors
+
+fn visit_top<T>(
+    map: &BTreeMap<String, Observed<T>>,
+    f: &mut dyn FnMut(&str, &ReadError),
+    inner: &mut dyn FnMut(&str, &T, &mut dyn FnMut(&str, &ReadError)),
+) {
+    for (arn, obs) in map {
+        match obs {
+            Observed::Unknown { error } => f(arn, error),
+            Observed::Ok { value } => inner(arn, value, f),
+            Observed::Absent => {}
+        }
+    }
+}
+
+fn visit_field<T>(arn: &str, obs: &Observed<T>, f: &mut dyn FnMut(&str, &ReadError)) {
+    if let Observed::Unknown { error } = obs {
+        f(arn, error);
+    }
+}
+
+impl Resources {
+    /// Calls `f` for every read error recorded on a resource or one of its fields.
+    pub fn visit_errors(&self, f: &mut dyn FnMut(&str, &ReadError)) {
+        let mut none = |_: &str, _: &Pipeline, _: &mut dyn FnMut(&str, &ReadError)| {};
+        visit_top(&self.pipelines, f, &mut none);
+        visit_top(&self.repositories, f, &mut |_, _, _| {});
+        visit_top(&self.build_projects, f, &mut |_, _, _| {});
+        visit_top(&self.deploy_applications, f, &mut |_, _, _| {});
+        visit_top(&self.deploy_groups, f, &mut |_, _, _| {});
+        visit_top(&self.event_rules, f, &mut |_, _, _| {});
+        visit_top(&self.buckets, f, &mut |arn, b: &Bucket, f| {
+            visit_field(arn, &b.encryption, f);
+            visit_field(arn, &b.policy, f);
+            visit_field(arn, &b.public_access_block, f);
+            visit_field(arn, &b.versioning, f);
+        });
+        visit_top(&self.keys, f, &mut |arn, k: &KmsKey, f| {
+            visit_field(arn, &k.rotation_enabled, f);
+            visit_field(arn, &k.policy, f);
+        });
+        visit_top(&self.roles, f, &mut |arn, r: &Role, f| {
+            visit_field(arn, &r.trust_policy, f);
+            visit_field(arn, &r.attached_policies, f);
+            match &r.inline_policies {
+                Observed::Unknown { error } => f(arn, error),
+                Observed::Ok { value } => {
+                    for obs in value.values() {
+                        visit_field(arn, obs, f);
+                    }
+                }
+                Observed::Absent => {}
+            }
+        });
+        visit_top(
+            &self.managed_policies,
+            f,
+            &mut |arn, p: &ManagedPolicy, f| {
+                visit_field(arn, &p.document, f);
+            },
+        );
+    }
+}

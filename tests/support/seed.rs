@@ -1,0 +1,845 @@
+//! Seeds reference stacks (CodeCommit -> CodePipeline -> CodeBuild ->
+//! CodeDeploy, EventBridge trigger, KMS-encrypted S3 artifact bucket, one IAM
+//! role per service) into an AWS-compatible endpoint through the SDK, with
+//! optional typical defects. Used by the tests and by `examples/seed.rs`.
+//!
+//! Everything is created sequentially: moto can answer 500 to concurrent writes.
+
+use anyhow::{Context, Result};
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_sdk_codebuild::types as cb;
+use aws_sdk_codedeploy::types as cd;
+use aws_sdk_codepipeline::types as cp;
+use aws_sdk_s3::types as s3t;
+use aws_types::region::Region;
+use serde_json::json;
+
+/// A plaintext value that looks like an AWS secret access key (the AWS
+/// documentation's example key). It must never appear in pipeaudit's output.
+pub const FAKE_SECRET_VALUE: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// The SDK clients for seeding.
+pub struct SeedClients {
+    pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub codecommit: aws_sdk_codecommit::Client,
+    pub codebuild: aws_sdk_codebuild::Client,
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub region: String,
+    pub account: String,
+}
+
+impl SeedClients {
+    /// Clients for an endpoint with static test credentials.
+    pub async fn connect(endpoint_url: &str, region: &str) -> Result<Self> {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint_url)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "pipeaudit-tests",
+            ))
+            .load()
+            .await;
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
+        let sts = aws_sdk_sts::Client::new(&config);
+        let account = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .context("sts:GetCallerIdentity")?
+            .account()
+            .unwrap_or("123456789012")
+            .to_string();
+        Ok(SeedClients {
+            iam: aws_sdk_iam::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            codecommit: aws_sdk_codecommit::Client::new(&config),
+            codebuild: aws_sdk_codebuild::Client::new(&config),
+            codedeploy: aws_sdk_codedeploy::Client::new(&config),
+            codepipeline: aws_sdk_codepipeline::Client::new(&config),
+            events: aws_sdk_eventbridge::Client::new(&config),
+            region: region.to_string(),
+            account,
+        })
+    }
+}
+
+/// A typical defect to build into a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defect {
+    NoTrigger,
+    TriggerDisabled,
+    TriggerWrongBranch,
+    TriggerNoRole,
+    PollingOn,
+    NoCmk,
+    BucketNoEncryption,
+    BucketNoPolicy,
+    BucketPolicyPublic,
+    PublicAccessBlockOff,
+    VersioningOff,
+    KeyRotationOff,
+    KeyDisabled,
+    KeyPendingDeletion,
+    KeyPolicyPublic,
+    PlaintextSecret,
+    PrivilegedMode,
+    NoRollback,
+    AllAtOnce,
+    NoDeployTargets,
+    AdminPipelineRole,
+    MissingBucket,
+    MissingKey,
+    MissingProject,
+    MissingRepo,
+    MissingDeployGroup,
+}
+
+impl Defect {
+    /// Every defect, in a fixed order.
+    pub const ALL: &'static [Defect] = &[
+        Defect::NoTrigger,
+        Defect::TriggerDisabled,
+        Defect::TriggerWrongBranch,
+        Defect::TriggerNoRole,
+        Defect::PollingOn,
+        Defect::NoCmk,
+        Defect::BucketNoEncryption,
+        Defect::BucketNoPolicy,
+        Defect::BucketPolicyPublic,
+        Defect::PublicAccessBlockOff,
+        Defect::VersioningOff,
+        Defect::KeyRotationOff,
+        Defect::KeyDisabled,
+        Defect::KeyPendingDeletion,
+        Defect::KeyPolicyPublic,
+        Defect::PlaintextSecret,
+        Defect::PrivilegedMode,
+        Defect::NoRollback,
+        Defect::AllAtOnce,
+        Defect::NoDeployTargets,
+        Defect::AdminPipelineRole,
+        Defect::MissingBucket,
+        Defect::MissingKey,
+        Defect::MissingProject,
+        Defect::MissingRepo,
+        Defect::MissingDeployGroup,
+    ];
+
+    /// A kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Defect::NoTrigger => "no-trigger",
+            Defect::TriggerDisabled => "trigger-disabled",
+            Defect::TriggerWrongBranch => "trigger-wrong-branch",
+            Defect::TriggerNoRole => "trigger-no-role",
+            Defect::PollingOn => "polling-on",
+            Defect::NoCmk => "no-cmk",
+            Defect::BucketNoEncryption => "bucket-no-encryption",
+            Defect::BucketNoPolicy => "bucket-no-policy",
+            Defect::BucketPolicyPublic => "bucket-policy-public",
+            Defect::PublicAccessBlockOff => "public-access-block-off",
+            Defect::VersioningOff => "versioning-off",
+            Defect::KeyRotationOff => "key-rotation-off",
+            Defect::KeyDisabled => "key-disabled",
+            Defect::KeyPendingDeletion => "key-pending-deletion",
+            Defect::KeyPolicyPublic => "key-policy-public",
+            Defect::PlaintextSecret => "plaintext-secret",
+            Defect::PrivilegedMode => "privileged-mode",
+            Defect::NoRollback => "no-rollback",
+            Defect::AllAtOnce => "all-at-once",
+            Defect::NoDeployTargets => "no-deploy-targets",
+            Defect::AdminPipelineRole => "admin-pipeline-role",
+            Defect::MissingBucket => "missing-bucket",
+            Defect::MissingKey => "missing-key",
+            Defect::MissingProject => "missing-project",
+            Defect::MissingRepo => "missing-repo",
+            Defect::MissingDeployGroup => "missing-deploy-group",
+        }
+    }
+}
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct StackSpec {
+    pub prefix: String,
+    pub defects: Vec<Defect>,
+    pub shared_store: Option<SharedStore>,
+}
+
+/// An artifact bucket and key created once and used by several pipelines.
+/// Its key policy grants the account root (delegating to IAM policies), so
+/// stacks that use it rely on their roles' identity policies.
+#[derive(Debug, Clone)]
+pub struct SharedStore {
+    pub bucket: String,
+    pub key_arn: String,
+    pub key_id: String,
+}
+
+/// What was seeded.
+#[derive(Debug, Clone)]
+pub struct SeededStack {
+    pub prefix: String,
+    pub pipeline_name: String,
+    pub pipeline_arn: String,
+    pub bucket: String,
+    pub key_arn: String,
+    pub key_id: String,
+    pub repo_arn: String,
+    pub project_name: String,
+    pub app_name: String,
+    pub group_name: String,
+    pub rule_name: String,
+    /// Role ARNs: pipeline, build, deploy, events.
+    pub roles: Vec<String>,
+}
+
+/// A deterministic mix for demos and benchmarks: every third stack is
+/// compliant; with `with_defects`, stack i otherwise gets
+/// `Defect::ALL[i % ALL.len()]`. Without, all are compliant.
+pub fn demo_mix(n: usize, with_defects: bool, prefix: &str) -> Vec<StackSpec> {
+    (0..n)
+        .map(|i| StackSpec {
+            prefix: format!("{prefix}-{i:03}"),
+            defects: if with_defects && i % 3 != 0 {
+                vec![Defect::ALL[i % Defect::ALL.len()]]
+            } else {
+                Vec::new()
+            },
+            shared_store: None,
+        })
+        .collect()
+}
+
+fn trust(service: &str, account: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}}
+        }]
+    })
+    .to_string()
+}
+
+async fn role(
+    c: &SeedClients,
+    name: &str,
+    service: &str,
+    inline: Option<serde_json::Value>,
+) -> Result<String> {
+    let out = c
+        .iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust(service, &c.account))
+        .send()
+        .await
+        .with_context(|| format!("iam:CreateRole {name}"))?;
+    let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
+    if let Some(doc) = inline {
+        c.iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(format!("{name}-policy"))
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .with_context(|| format!("iam:PutRolePolicy {name}"))?;
+    }
+    Ok(arn)
+}
+
+async fn managed_policy(c: &SeedClients, name: &str, doc: serde_json::Value) -> Result<String> {
+    let out = c
+        .iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .with_context(|| format!("iam:CreatePolicy {name}"))?;
+    Ok(out
+        .policy()
+        .and_then(|p| p.arn())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Creates a customer-managed key with rotation on and an alias.
+async fn create_key(
+    c: &SeedClients,
+    alias: &str,
+    policy: Option<serde_json::Value>,
+) -> Result<(String, String)> {
+    let root = format!("arn:aws:iam::{}:root", c.account);
+    let policy = policy.unwrap_or_else(|| {
+        json!({"Version":"2012-10-17","Statement":[{"Sid":"EnableRootPermissions","Effect":"Allow","Principal":{"AWS": root},"Action":"kms:*","Resource":"*"}]})
+    });
+    let out = c
+        .kms
+        .create_key()
+        .description(format!("artifact key {alias}"))
+        .policy(policy.to_string())
+        .send()
+        .await
+        .context("kms:CreateKey")?;
+    let meta = out
+        .key_metadata()
+        .context("CreateKey returned no metadata")?;
+    let key_id = meta.key_id().to_string();
+    let key_arn = meta.arn().unwrap_or_default().to_string();
+    c.kms
+        .enable_key_rotation()
+        .key_id(&key_id)
+        .send()
+        .await
+        .context("kms:EnableKeyRotation")?;
+    c.kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .context("kms:CreateAlias")?;
+    Ok((key_id, key_arn))
+}
+
+fn bucket_policy(bucket: &str, public: bool) -> serde_json::Value {
+    let mut statements = vec![
+        json!({"Sid":"DenyUnEncryptedObjectUploads","Effect":"Deny","Principal":"*","Action":"s3:PutObject",
+               "Resource":format!("arn:aws:s3:::{bucket}/*"),
+               "Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}),
+        json!({"Sid":"DenyInsecureConnections","Effect":"Deny","Principal":"*","Action":"s3:*",
+               "Resource":[format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+               "Condition":{"Bool":{"aws:SecureTransport":"false"}}}),
+    ];
+    if public {
+        statements.push(
+            json!({"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+                               "Resource":format!("arn:aws:s3:::{bucket}/*")}),
+        );
+    }
+    json!({"Version":"2012-10-17","Statement":statements})
+}
+
+/// Creates and configures an artifact bucket (object first, then the policy:
+/// moto enforces the bucket policy on PutObject and sees plain HTTP).
+async fn create_bucket(
+    c: &SeedClients,
+    bucket: &str,
+    key_arn: &str,
+    has: &dyn Fn(Defect) -> bool,
+) -> Result<()> {
+    c.s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .with_context(|| format!("s3:CreateBucket {bucket}"))?;
+    c.s3.put_object()
+        .bucket(bucket)
+        .key("artifacts/seed.txt")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"seed artifact",
+        ))
+        .server_side_encryption(s3t::ServerSideEncryption::AwsKms)
+        .ssekms_key_id(key_arn)
+        .send()
+        .await
+        .context("s3:PutObject")?;
+    if !has(Defect::BucketNoEncryption) {
+        let rule = s3t::ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                s3t::ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(s3t::ServerSideEncryption::AwsKms)
+                    .kms_master_key_id(key_arn)
+                    .build()?,
+            )
+            .bucket_key_enabled(true)
+            .build();
+        c.s3.put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(
+                s3t::ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()?,
+            )
+            .send()
+            .await
+            .context("s3:PutBucketEncryption")?;
+    }
+    let block = !has(Defect::PublicAccessBlockOff);
+    c.s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            s3t::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(block)
+                .ignore_public_acls(block)
+                .block_public_policy(block)
+                .restrict_public_buckets(block)
+                .build(),
+        )
+        .send()
+        .await
+        .context("s3:PutPublicAccessBlock")?;
+    if !has(Defect::VersioningOff) {
+        c.s3.put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                s3t::VersioningConfiguration::builder()
+                    .status(s3t::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .context("s3:PutBucketVersioning")?;
+    }
+    if !has(Defect::BucketNoPolicy) {
+        c.s3.put_bucket_policy()
+            .bucket(bucket)
+            .policy(bucket_policy(bucket, has(Defect::BucketPolicyPublic)).to_string())
+            .send()
+            .await
+            .context("s3:PutBucketPolicy")?;
+    }
+    Ok(())
+}
+
+/// Creates a bucket and key to be shared by several stacks.
+pub async fn seed_shared_store(c: &SeedClients, prefix: &str) -> Result<SharedStore> {
+    let (key_id, key_arn) = create_key(c, &format!("alias/{prefix}-artifacts"), None).await?;
+    let bucket = format!("{prefix}-artifacts");
+    create_bucket(c, &bucket, &key_arn, &|_| false).await?;
+    Ok(SharedStore {
+        bucket,
+        key_arn,
+        key_id,
+    })
+}
+
+/// Seeds one stack.
+pub async fn seed_stack(c: &SeedClients, spec: &StackSpec) -> Result<SeededStack> {
+    let p = spec.prefix.as_str();
+    let has = |d: Defect| spec.defects.contains(&d);
+    let account = c.account.clone();
+    let region = c.region.clone();
+    let pipeline_name = format!("{p}-pipeline");
+    let pipeline_arn = format!("arn:aws:codepipeline:{region}:{account}:{pipeline_name}");
+    let repo_name = format!("{p}-repo");
+    let project_name = format!("{p}-build");
+    let app_name = format!("{p}-app");
+    let group_name = format!("{p}-group");
+    let rule_name = format!("{p}-trigger");
+    let bucket_name = spec
+        .shared_store
+        .as_ref()
+        .map(|s| s.bucket.clone())
+        .unwrap_or_else(|| format!("{p}-artifacts"));
+    let bucket_arn = format!("arn:aws:s3:::{bucket_name}");
+    let repo_arn = format!("arn:aws:codecommit:{region}:{account}:{repo_name}");
+    let project_arn = format!("arn:aws:codebuild:{region}:{account}:project/{project_name}");
+
+    // Roles.
+    let pipeline_role_name = format!("{p}-pipeline-role");
+    let build_role_name = format!("{p}-build-role");
+    let pipeline_role_arn = format!("arn:aws:iam::{account}:role/{pipeline_role_name}");
+    let build_role_arn = format!("arn:aws:iam::{account}:role/{build_role_name}");
+    let kms_actions = json!([
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey"
+    ]);
+
+    // Key (or the shared one, or a reference to one that does not exist).
+    let (key_id, key_arn) = if let Some(s) = &spec.shared_store {
+        (s.key_id.clone(), s.key_arn.clone())
+    } else if has(Defect::MissingKey) {
+        let id = "00000000-0000-0000-0000-000000000000".to_string();
+        (
+            id.clone(),
+            format!("arn:aws:kms:{region}:{account}:key/{id}"),
+        )
+    } else {
+        let mut statements = vec![
+            json!({"Sid":"EnableRootPermissions","Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{account}:root")},"Action":"kms:*","Resource":"*"}),
+            json!({"Sid":"AllowPipelineAndBuildRoles","Effect":"Allow","Principal":{"AWS":[&pipeline_role_arn, &build_role_arn]},"Action":kms_actions,"Resource":"*"}),
+        ];
+        if has(Defect::KeyPolicyPublic) {
+            statements.push(json!({"Sid":"Everyone","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}));
+        }
+        let policy = json!({"Version":"2012-10-17","Statement":statements});
+        create_key(c, &format!("alias/{p}-artifacts"), Some(policy)).await?
+    };
+
+    let pipeline_role = role(
+        c,
+        &pipeline_role_name,
+        "codepipeline.amazonaws.com",
+        Some(json!({"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:GetBucketVersioning"],"Resource":[&bucket_arn, format!("{bucket_arn}/*")]},
+            {"Effect":"Allow","Action":["codebuild:StartBuild","codebuild:BatchGetBuilds"],"Resource":&project_arn},
+            {"Effect":"Allow","Action":["codedeploy:CreateDeployment","codedeploy:GetDeployment","codedeploy:GetDeploymentConfig","codedeploy:RegisterApplicationRevision","codedeploy:GetApplicationRevision"],"Resource":"*"},
+            {"Effect":"Allow","Action":["codecommit:GetBranch","codecommit:GetCommit","codecommit:UploadArchive","codecommit:GetUploadArchiveStatus"],"Resource":&repo_arn},
+            {"Effect":"Allow","Action":kms_actions,"Resource":&key_arn}]})),
+    )
+    .await?;
+    if has(Defect::AdminPipelineRole) {
+        // moto does not load AWS managed policies by default: an equivalent
+        // customer-managed policy stands in for AdministratorAccess.
+        let admin = managed_policy(c, &format!("{p}-admin"), json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})).await?;
+        c.iam
+            .attach_role_policy()
+            .role_name(&pipeline_role_name)
+            .policy_arn(admin)
+            .send()
+            .await
+            .context("iam:AttachRolePolicy admin")?;
+    }
+    let build_role = role(
+        c,
+        &build_role_name,
+        "codebuild.amazonaws.com",
+        Some(json!({"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":["logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"},
+            {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":format!("{bucket_arn}/*")},
+            {"Effect":"Allow","Action":kms_actions,"Resource":&key_arn}]})),
+    )
+    .await?;
+    let deploy_role_name = format!("{p}-deploy-role");
+    let deploy_role = role(c, &deploy_role_name, "codedeploy.amazonaws.com", None).await?;
+    // A customer-managed stand-in for the AWS managed AWSCodeDeployRole policy.
+    let deploy_policy = managed_policy(
+        c,
+        &format!("{p}-deploy-policy"),
+        json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:Describe*","autoscaling:Describe*","autoscaling:CompleteLifecycleAction","tag:GetResources","sns:Publish","cloudwatch:DescribeAlarms"],"Resource":"*"}]}),
+    )
+    .await?;
+    c.iam
+        .attach_role_policy()
+        .role_name(&deploy_role_name)
+        .policy_arn(deploy_policy)
+        .send()
+        .await
+        .context("iam:AttachRolePolicy deploy policy")?;
+    let events_role = role(
+        c,
+        &format!("{p}-events-role"),
+        "events.amazonaws.com",
+        Some(json!({"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"codepipeline:StartPipelineExecution","Resource":&pipeline_arn}]})),
+    )
+    .await?;
+
+    // Bucket.
+    if spec.shared_store.is_none() && !has(Defect::MissingBucket) {
+        create_bucket(c, &bucket_name, &key_arn, &has).await?;
+    }
+    let bucket_name = if has(Defect::MissingBucket) {
+        format!("{p}-missing-artifacts")
+    } else {
+        bucket_name
+    };
+    if !has(Defect::MissingKey) && spec.shared_store.is_none() {
+        if has(Defect::KeyRotationOff) {
+            c.kms
+                .disable_key_rotation()
+                .key_id(&key_id)
+                .send()
+                .await
+                .context("kms:DisableKeyRotation")?;
+        }
+        if has(Defect::KeyDisabled) {
+            c.kms
+                .disable_key()
+                .key_id(&key_id)
+                .send()
+                .await
+                .context("kms:DisableKey")?;
+        }
+        if has(Defect::KeyPendingDeletion) {
+            c.kms
+                .schedule_key_deletion()
+                .key_id(&key_id)
+                .pending_window_in_days(7)
+                .send()
+                .await
+                .context("kms:ScheduleKeyDeletion")?;
+        }
+    }
+
+    // Repository.
+    let repo_name = if has(Defect::MissingRepo) {
+        format!("{p}-missing-repo")
+    } else {
+        c.codecommit
+            .create_repository()
+            .repository_name(&repo_name)
+            .send()
+            .await
+            .context("codecommit:CreateRepository")?;
+        repo_name
+    };
+    let repo_arn = format!("arn:aws:codecommit:{region}:{account}:{repo_name}");
+
+    // Build project.
+    let project_name = if has(Defect::MissingProject) {
+        format!("{p}-missing-build")
+    } else {
+        let mut env = cb::ProjectEnvironment::builder()
+            .r#type(cb::EnvironmentType::LinuxContainer)
+            .image("aws/codebuild/standard:7.0")
+            .compute_type(cb::ComputeType::BuildGeneral1Small)
+            .privileged_mode(has(Defect::PrivilegedMode))
+            .environment_variables(
+                cb::EnvironmentVariable::builder()
+                    .name("STAGE")
+                    .value("prod")
+                    .r#type(cb::EnvironmentVariableType::Plaintext)
+                    .build()?,
+            )
+            .environment_variables(
+                cb::EnvironmentVariable::builder()
+                    .name("DB_PASSWORD")
+                    .value(format!("/{p}/db-password"))
+                    .r#type(cb::EnvironmentVariableType::ParameterStore)
+                    .build()?,
+            );
+        if has(Defect::PlaintextSecret) {
+            env = env.environment_variables(
+                cb::EnvironmentVariable::builder()
+                    .name("AWS_SECRET_ACCESS_KEY")
+                    .value(FAKE_SECRET_VALUE)
+                    .r#type(cb::EnvironmentVariableType::Plaintext)
+                    .build()?,
+            );
+        }
+        c.codebuild
+            .create_project()
+            .name(&project_name)
+            // moto requires a location even for CODEPIPELINE sources
+            .source(
+                cb::ProjectSource::builder()
+                    .r#type(cb::SourceType::Codepipeline)
+                    .location("codepipeline")
+                    .build()?,
+            )
+            .artifacts(
+                cb::ProjectArtifacts::builder()
+                    .r#type(cb::ArtifactsType::Codepipeline)
+                    .location("codepipeline")
+                    .build()?,
+            )
+            .environment(env.build()?)
+            .service_role(&build_role)
+            // moto ignores encryptionKey: the collected project has none
+            .encryption_key(&key_arn)
+            .logs_config(
+                cb::LogsConfig::builder()
+                    .cloud_watch_logs(
+                        cb::CloudWatchLogsConfig::builder()
+                            .status(cb::LogsConfigStatusType::Enabled)
+                            .build()?,
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .context("codebuild:CreateProject")?;
+        project_name
+    };
+
+    // Deploy application and group.
+    c.codedeploy
+        .create_application()
+        .application_name(&app_name)
+        .compute_platform(cd::ComputePlatform::Server)
+        .send()
+        .await
+        .context("codedeploy:CreateApplication")?;
+    let group_name = if has(Defect::MissingDeployGroup) {
+        format!("{p}-missing-group")
+    } else {
+        let mut req = c
+            .codedeploy
+            .create_deployment_group()
+            .application_name(&app_name)
+            .deployment_group_name(&group_name)
+            .service_role_arn(&deploy_role)
+            .deployment_config_name(if has(Defect::AllAtOnce) {
+                "CodeDeployDefault.AllAtOnce"
+            } else {
+                "CodeDeployDefault.OneAtATime"
+            })
+            .alarm_configuration(
+                cd::AlarmConfiguration::builder()
+                    .enabled(true)
+                    .alarms(
+                        cd::Alarm::builder()
+                            .name(format!("{p}-deploy-alarm"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .auto_rollback_configuration(
+                cd::AutoRollbackConfiguration::builder()
+                    .enabled(!has(Defect::NoRollback))
+                    .events(cd::AutoRollbackEvent::DeploymentFailure)
+                    .build(),
+            );
+        if !has(Defect::NoDeployTargets) {
+            req = req.ec2_tag_filters(
+                cd::Ec2TagFilter::builder()
+                    .key("Name")
+                    .value(format!("{p}-web"))
+                    .r#type(cd::Ec2TagFilterType::KeyAndValue)
+                    .build(),
+            );
+        }
+        req.send()
+            .await
+            .context("codedeploy:CreateDeploymentGroup")?;
+        group_name
+    };
+
+    // Pipeline.
+    let mut store = cp::ArtifactStore::builder()
+        .r#type(cp::ArtifactStoreType::S3)
+        .location(&bucket_name);
+    if !has(Defect::NoCmk) {
+        store = store.encryption_key(
+            cp::EncryptionKey::builder()
+                .id(&key_arn)
+                .r#type(cp::EncryptionKeyType::Kms)
+                .build()?,
+        );
+    }
+    let action = |name: &str, category: cp::ActionCategory, provider: &str| -> Result<_> {
+        Ok(cp::ActionDeclaration::builder().name(name).action_type_id(
+            cp::ActionTypeId::builder()
+                .category(category)
+                .owner(cp::ActionOwner::Aws)
+                .provider(provider)
+                .version("1")
+                .build()
+                .context("action type id")?,
+        ))
+    };
+    let source = action("Source", cp::ActionCategory::Source, "CodeCommit")?
+        .configuration("RepositoryName", &repo_name)
+        .configuration("BranchName", "main")
+        .configuration(
+            "PollForSourceChanges",
+            if has(Defect::PollingOn) {
+                "true"
+            } else {
+                "false"
+            },
+        )
+        .output_artifacts(cp::OutputArtifact::builder().name("SourceOutput").build()?)
+        .run_order(1)
+        .build()?;
+    let build = action("Build", cp::ActionCategory::Build, "CodeBuild")?
+        .configuration("ProjectName", &project_name)
+        .input_artifacts(cp::InputArtifact::builder().name("SourceOutput").build()?)
+        .output_artifacts(cp::OutputArtifact::builder().name("BuildOutput").build()?)
+        .run_order(1)
+        .build()?;
+    let deploy = action("Deploy", cp::ActionCategory::Deploy, "CodeDeploy")?
+        .configuration("ApplicationName", &app_name)
+        .configuration("DeploymentGroupName", &group_name)
+        .input_artifacts(cp::InputArtifact::builder().name("BuildOutput").build()?)
+        .run_order(1)
+        .build()?;
+    let stage = |name: &str, a: cp::ActionDeclaration| {
+        cp::StageDeclaration::builder()
+            .name(name)
+            .actions(a)
+            .build()
+    };
+    let decl = cp::PipelineDeclaration::builder()
+        .name(&pipeline_name)
+        .role_arn(&pipeline_role)
+        .artifact_store(store.build()?)
+        .stages(stage("Source", source)?)
+        .stages(stage("Build", build)?)
+        .stages(stage("Deploy", deploy)?)
+        .version(1)
+        .build()?;
+    c.codepipeline
+        .create_pipeline()
+        .pipeline(decl)
+        .send()
+        .await
+        .context("codepipeline:CreatePipeline")?;
+
+    // Trigger rule.
+    if !has(Defect::NoTrigger) {
+        let branch = if has(Defect::TriggerWrongBranch) {
+            "develop"
+        } else {
+            "main"
+        };
+        let pattern = json!({
+            "source": ["aws.codecommit"],
+            "detail-type": ["CodeCommit Repository State Change"],
+            "resources": [&repo_arn],
+            "detail": {"event": ["referenceCreated", "referenceUpdated"], "referenceType": ["branch"], "referenceName": [branch]}
+        });
+        c.events
+            .put_rule()
+            .name(&rule_name)
+            .event_pattern(pattern.to_string())
+            .state(if has(Defect::TriggerDisabled) {
+                aws_sdk_eventbridge::types::RuleState::Disabled
+            } else {
+                aws_sdk_eventbridge::types::RuleState::Enabled
+            })
+            .send()
+            .await
+            .context("events:PutRule")?;
+        let mut target = aws_sdk_eventbridge::types::Target::builder()
+            .id("codepipeline")
+            .arn(&pipeline_arn);
+        if !has(Defect::TriggerNoRole) {
+            target = target.role_arn(&events_role);
+        }
+        c.events
+            .put_targets()
+            .rule(&rule_name)
+            .targets(target.build()?)
+            .send()
+            .await
+            .context("events:PutTargets")?;
+    }
+
+    Ok(SeededStack {
+        prefix: p.to_string(),
+        pipeline_name,
+        pipeline_arn,
+        bucket: bucket_name,
+        key_arn,
+        key_id,
+        repo_arn,
+        project_name,
+        app_name,
+        group_name,
+        rule_name,
+        roles: vec![pipeline_role, build_role, deploy_role, events_role],
+    })
+}
