@@ -303,3 +303,69 @@ impl Snapshot {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match Snapshot::from_json(text, "snap.json") {
+            Ok(_) => panic!("loaded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn malformed_json_names_file_and_position() {
+        let e = err("{\n  \"schema_version\": 1,\n  oops\n}");
+        assert!(e.starts_with("snapshot snap.json is not valid:"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn missing_version_is_not_a_snapshot() {
+        assert!(err("{}").contains("missing or non-numeric `schema_version`"));
+        assert!(err("[1]").contains("schema_version"));
+    }
+
+    #[test]
+    fn future_version_asks_for_an_upgrade() {
+        let e = err(r#"{"schema_version": 99}"#);
+        assert!(e.contains("schema_version 99"), "{e}");
+        assert!(e.contains("newer pipeaudit"), "{e}");
+    }
+
+    #[test]
+    fn wrong_field_type_is_reported_with_its_place() {
+        let mut s = Snapshot::new("1".into(), vec!["us-east-1".into()], "t".into());
+        s.pipelines.push(PipelineWiring::default());
+        let text = s
+            .to_json()
+            .replace("\"pipelines\": [", "\"pipelines\": 7, \"x\": [");
+        let e = err(&text);
+        assert!(e.contains("snap.json") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn round_trip_through_json() {
+        let mut s = Snapshot::new("1".into(), vec!["us-east-1".into()], "t".into());
+        s.resources
+            .buckets
+            .insert("arn:aws:s3:::b".into(), Observed::Absent);
+        s.resources.keys.insert(
+            "k".into(),
+            Observed::Unknown {
+                error: ReadError {
+                    kind: ReadErrorKind::AccessDenied,
+                    action: "kms:DescribeKey".into(),
+                    code: Some("AccessDeniedException".into()),
+                    message: "no".into(),
+                },
+            },
+        );
+        let back = Snapshot::from_json(&s.to_json(), "x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, s);
+        assert_eq!(back.read_errors().len(), 1);
+        assert_eq!(back.read_errors()[0].1.action, "kms:DescribeKey");
+    }
+}

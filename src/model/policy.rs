@@ -81,18 +81,22 @@ pub enum PolicyError {
     Field(String),
 }
 
+/// The JSON text of a policy: IAM returns policies percent-encoded, the
+/// other services return them plain. A leading BOM and whitespace are dropped.
+pub fn decode_policy_text(text: &str) -> Result<String, PolicyError> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim();
+    if trimmed.starts_with('{') {
+        return Ok(trimmed.to_string());
+    }
+    urlencoding::decode(trimmed)
+        .map(|d| d.trim().to_string())
+        .map_err(|e| PolicyError::Field(format!("not JSON and not percent-encoded JSON: {e}")))
+}
+
 /// Parses a policy text (plain or percent-encoded JSON).
 pub fn parse_policy(text: &str) -> Result<PolicyDocument, PolicyError> {
-    let trimmed = text.trim_start_matches('\u{feff}').trim();
-    let decoded;
-    let json = if trimmed.starts_with('{') {
-        trimmed
-    } else {
-        decoded = urlencoding::decode(trimmed)
-            .map_err(|e| PolicyError::Field(format!("not JSON and not percent-encoded JSON: {e}")))?
-            .into_owned();
-        decoded.trim()
-    };
+    let decoded = decode_policy_text(text)?;
+    let json = decoded.as_str();
     let value: Value = serde_json::from_str(json).map_err(|e| PolicyError::Json {
         line: e.line(),
         column: e.column(),

@@ -23,7 +23,9 @@ pub struct PolicyText {
 
 impl PolicyText {
     /// Parses a policy text with the one policy parser.
-    pub fn parse(raw: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
+        let raw = super::policy::decode_policy_text(text).unwrap_or_else(|_| text.to_string());
+        let raw = raw.as_str();
         match PolicyDocument::parse(raw) {
             Ok(doc) => PolicyText {
                 raw: raw.to_string(),

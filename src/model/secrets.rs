@@ -100,15 +100,12 @@ fn looks_high_entropy(v: &str) -> bool {
     if v.starts_with('/') || v.contains("://") && !v.contains('@') {
         return false;
     }
-    let classes = [
-        v.bytes().any(|b| b.is_ascii_lowercase()),
-        v.bytes().any(|b| b.is_ascii_uppercase()),
-        v.bytes().any(|b| b.is_ascii_digit()),
-    ]
-    .iter()
-    .filter(|c| **c)
-    .count();
-    classes >= 2 && shannon_entropy(v) >= 4.0
+    let lower = v.bytes().any(|b| b.is_ascii_lowercase());
+    let upper = v.bytes().any(|b| b.is_ascii_uppercase());
+    let digit = v.bytes().any(|b| b.is_ascii_digit());
+    let hex_token = v.len() >= 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
+    let entropy = shannon_entropy(v);
+    (lower && upper && digit && entropy >= 4.3) || (hex_token && entropy >= 3.5)
 }
 
 /// Shannon entropy in bits per character.
@@ -168,6 +165,13 @@ mod tests {
     #[test]
     fn high_entropy_token() {
         assert_eq!(
+            classify(
+                "SHA",
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            ),
+            vec![SecretKind::HighEntropyToken]
+        );
+        assert_eq!(
             classify("GH", "ghp_9aK2mQ7xZ4bV1cN8dR3tY6uW0eP5sL2h"),
             vec![SecretKind::HighEntropyToken]
         );
@@ -182,6 +186,8 @@ mod tests {
             ("URL", "https://example.com/some/long/path/value"),
             ("MSG", "hello world this is a long sentence"),
             ("COUNT", "12345678901234567890123"),
+            ("VERSION", "Release-2024-11-28-Build"),
+            ("HOST", "MyApp-Production-Server1"),
         ] {
             assert!(classify(name, value).is_empty(), "{name}={value}");
         }
