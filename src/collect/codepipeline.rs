@@ -54,9 +54,7 @@ pub async fn get(
         .await;
     let obs = observe(ACTION, result, &["PipelineNotFoundException"], |out| {
         let meta = out.metadata();
-        let Some(decl) = out.pipeline() else {
-            return None;
-        };
+        let decl = out.pipeline()?;
         let mut artifact_stores: Vec<ArtifactStore> = Vec::new();
         if let Some(s) = decl.artifact_store() {
             artifact_stores.push(store(None, s));

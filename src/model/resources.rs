@@ -482,65 +482,69 @@ pub struct ManagedPolicy {
 
 // ---------------------------------------------------------------- errors
 
-fn visit_top<T>(
-    map: &BTreeMap<String, Observed<T>>,
+fn field_error<T>(obs: &Observed<T>) -> Option<&ReadError> {
+    obs.error()
+}
+
+fn resource_errors<'a, T>(
+    map: &'a BTreeMap<String, Observed<T>>,
+    fields: impl Fn(&'a T) -> Vec<Option<&'a ReadError>>,
     f: &mut dyn FnMut(&str, &ReadError),
-    inner: &mut dyn FnMut(&str, &T, &mut dyn FnMut(&str, &ReadError)),
 ) {
     for (arn, obs) in map {
         match obs {
             Observed::Unknown { error } => f(arn, error),
-            Observed::Ok { value } => inner(arn, value, f),
+            Observed::Ok { value } => fields(value).into_iter().flatten().for_each(|e| f(arn, e)),
             Observed::Absent => {}
         }
-    }
-}
-
-fn visit_field<T>(arn: &str, obs: &Observed<T>, f: &mut dyn FnMut(&str, &ReadError)) {
-    if let Observed::Unknown { error } = obs {
-        f(arn, error);
     }
 }
 
 impl Resources {
     /// Calls `f` for every read error recorded on a resource or one of its fields.
     pub fn visit_errors(&self, f: &mut dyn FnMut(&str, &ReadError)) {
-        let mut none = |_: &str, _: &Pipeline, _: &mut dyn FnMut(&str, &ReadError)| {};
-        visit_top(&self.pipelines, f, &mut none);
-        visit_top(&self.repositories, f, &mut |_, _, _| {});
-        visit_top(&self.build_projects, f, &mut |_, _, _| {});
-        visit_top(&self.deploy_applications, f, &mut |_, _, _| {});
-        visit_top(&self.deploy_groups, f, &mut |_, _, _| {});
-        visit_top(&self.event_rules, f, &mut |_, _, _| {});
-        visit_top(&self.buckets, f, &mut |arn, b: &Bucket, f| {
-            visit_field(arn, &b.encryption, f);
-            visit_field(arn, &b.policy, f);
-            visit_field(arn, &b.public_access_block, f);
-            visit_field(arn, &b.versioning, f);
-        });
-        visit_top(&self.keys, f, &mut |arn, k: &KmsKey, f| {
-            visit_field(arn, &k.rotation_enabled, f);
-            visit_field(arn, &k.policy, f);
-        });
-        visit_top(&self.roles, f, &mut |arn, r: &Role, f| {
-            visit_field(arn, &r.trust_policy, f);
-            visit_field(arn, &r.attached_policies, f);
-            match &r.inline_policies {
-                Observed::Unknown { error } => f(arn, error),
-                Observed::Ok { value } => {
-                    for obs in value.values() {
-                        visit_field(arn, obs, f);
-                    }
-                }
-                Observed::Absent => {}
-            }
-        });
-        visit_top(
-            &self.managed_policies,
-            f,
-            &mut |arn, p: &ManagedPolicy, f| {
-                visit_field(arn, &p.document, f);
+        resource_errors(&self.pipelines, |_| vec![], f);
+        resource_errors(&self.repositories, |_| vec![], f);
+        resource_errors(&self.build_projects, |_| vec![], f);
+        resource_errors(&self.deploy_applications, |_| vec![], f);
+        resource_errors(&self.deploy_groups, |_| vec![], f);
+        resource_errors(&self.event_rules, |_| vec![], f);
+        resource_errors(
+            &self.buckets,
+            |b| {
+                vec![
+                    field_error(&b.encryption),
+                    field_error(&b.policy),
+                    field_error(&b.public_access_block),
+                    field_error(&b.versioning),
+                ]
             },
+            f,
+        );
+        resource_errors(
+            &self.keys,
+            |k| vec![field_error(&k.rotation_enabled), field_error(&k.policy)],
+            f,
+        );
+        resource_errors(
+            &self.roles,
+            |r| {
+                let mut v = vec![
+                    field_error(&r.trust_policy),
+                    field_error(&r.attached_policies),
+                    field_error(&r.inline_policies),
+                ];
+                if let Observed::Ok { value } = &r.inline_policies {
+                    v.extend(value.values().map(field_error));
+                }
+                v
+            },
+            f,
+        );
+        resource_errors(
+            &self.managed_policies,
+            |p| vec![field_error(&p.document)],
+            f,
         );
     }
 }
