@@ -206,15 +206,17 @@ pub struct SeededStack {
     pub roles: Vec<String>,
 }
 
-/// A deterministic mix for demos and benchmarks: every third stack is
-/// compliant; with `with_defects`, stack i otherwise gets
-/// `Defect::ALL[i % ALL.len()]`. Without, all are compliant.
+/// A deterministic mix for demos and benchmarks: every third stack
+/// (i % 3 == 0) is compliant; with `with_defects`, the others take the
+/// defects of `Defect::ALL` in turn, one each, so 39 stacks show every
+/// defect once. Without, all are compliant.
 pub fn demo_mix(n: usize, with_defects: bool, prefix: &str) -> Vec<StackSpec> {
     (0..n)
         .map(|i| StackSpec {
             prefix: format!("{prefix}-{i:03}"),
             defects: if with_defects && i % 3 != 0 {
-                vec![Defect::ALL[i % Defect::ALL.len()]]
+                let nth_defective = i - i / 3 - 1;
+                vec![Defect::ALL[nth_defective % Defect::ALL.len()]]
             } else {
                 Vec::new()
             },
