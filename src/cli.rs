@@ -7,8 +7,15 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+
 use crate::collect::{self, CollectOptions, clients::ConnectOptions};
+use crate::findings::Severity;
 use crate::model::Snapshot;
+use crate::report::{self, Report};
+use crate::rules::config::Config;
+use crate::rules::{RuleSet, engine};
 
 /// Exit code: clean.
 pub const EXIT_OK: u8 = 0;
@@ -18,13 +25,59 @@ pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 /// Audit AWS CI/CD pipelines against the reference architecture.
+///
+/// Without a command, audits: collects (or loads --snapshot), evaluates the
+/// rules and reports findings. Exit codes: 0 clean, 1 findings, 2 error.
 #[derive(Debug, Parser)]
 #[command(name = "pipeaudit", version, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Output formats of the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Options of the audit (the default command).
+#[derive(Debug, Args, Clone)]
+pub struct AuditArgs {
+    /// Audit a saved snapshot offline instead of collecting.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Also save what was collected.
+    #[arg(long, value_name = "FILE", conflicts_with = "snapshot")]
+    pub save_snapshot: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 only for findings of this severity or above (default: any finding).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Exit 0 even when there are findings (errors still exit 2).
+    #[arg(long)]
+    pub exit_zero: bool,
+    /// Configuration file (pipeaudit.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Extra rule directory (repeatable); its *.yaml rules are added to the built-in catalog.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+        .ok_or_else(|| format!("unknown severity {s:?} (critical, high, medium, low, info)"))
 }
 
 /// Options shared by every command.
@@ -71,6 +124,26 @@ pub enum Command {
         /// Write the snapshot to FILE instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// List the rule catalog, or explain one rule.
+    Rules {
+        #[command(subcommand)]
+        action: Option<RulesCommand>,
+        /// Output format of the list.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// `pipeaudit rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Print a rule's documentation.
+    Explain {
+        /// The rule id, e.g. KM003.
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -202,6 +275,158 @@ fn run(cli: Cli) -> Result<u8, String> {
             write_output(output.as_ref(), &text)?;
             Ok(EXIT_OK)
         }
-        None => Err("no command given; see `pipeaudit --help`".to_string()),
+        Some(Command::Rules { action, format }) => {
+            let rules = RuleSet::load(&cli.audit.rules)
+                .map_err(|e| e.to_string().trim_end().to_string())?;
+            match action {
+                None => write_output(None, &rules_list(&rules, format))?,
+                Some(RulesCommand::Explain { id, format }) => {
+                    let rule = rules
+                        .get(&id)
+                        .ok_or_else(|| format!("no rule {id:?}; `pipeaudit rules` lists them"))?;
+                    write_output(None, &explain(rule, format))?;
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        None => audit(&cli.global, &cli.audit),
+    }
+}
+
+fn load_config(a: &AuditArgs, rules: &RuleSet) -> Result<Config, String> {
+    let Some(path) = &a.config else {
+        return Ok(Config::default());
+    };
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let ids: Vec<&str> = rules.rules.iter().map(|r| r.file.id.as_str()).collect();
+    config
+        .check_rule_ids(&ids, &path.display().to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
+    // Everything that can be wrong with the input is checked before collecting.
+    let rules = RuleSet::load(&a.rules).map_err(|e| e.to_string().trim_end().to_string())?;
+    let config = load_config(a, &rules)?;
+    let snapshot = match &a.snapshot {
+        Some(path) => Snapshot::load(path).map_err(|e| e.to_string())?,
+        None => {
+            let s = collect_live(g)?;
+            if let Some(p) = &a.save_snapshot {
+                s.save(p).map_err(|e| e.to_string())?;
+            }
+            s
+        }
+    };
+    let snapshot = Arc::new(snapshot);
+    let eval = engine::evaluate(snapshot.clone(), &rules, &config);
+    let report = Report {
+        account: &snapshot.account,
+        regions: &snapshot.regions,
+        pipelines: eval.pipelines,
+        findings: &eval.findings,
+        diagnostics: &eval.diagnostics,
+    };
+    let text = match a.format {
+        Format::Json => report::json::render(&report),
+        Format::Table => {
+            let colored = a.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            report::table::render(&report, colored, None)
+        }
+    };
+    write_output(a.output.as_ref(), &text)?;
+    let threshold = a.fail_on.unwrap_or(Severity::Info);
+    let failing = eval.findings.iter().any(|f| f.severity >= threshold);
+    Ok(if failing && !a.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+fn rules_list(rules: &RuleSet, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let list: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
+            let mut t = serde_json::to_string_pretty(&list).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        Format::Table => {
+            let mut t = comfy_table::Table::new();
+            t.set_header(vec!["id", "slug", "severity", "fix", "title"]);
+            for r in &rules.rules {
+                let fix = r
+                    .file
+                    .fix
+                    .as_ref()
+                    .map(|f| {
+                        format!(
+                            "{} ({})",
+                            f.action,
+                            if f.safety == crate::findings::FixSafety::Safe {
+                                "safe"
+                            } else {
+                                "unsafe"
+                            }
+                        )
+                    })
+                    .unwrap_or_else(|| "-".to_string());
+                t.add_row(vec![
+                    r.file.id.clone(),
+                    r.file.slug.clone(),
+                    r.file.severity.to_string(),
+                    fix,
+                    r.file.title.clone(),
+                ]);
+            }
+            t.force_no_tty();
+            format!("{t}\n{} rules\n", rules.rules.len())
+        }
+    }
+}
+
+/// A rule's documentation as text (or JSON).
+pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
+    let f = &rule.file;
+    match format {
+        Format::Json => {
+            let mut t = serde_json::to_string_pretty(f).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        Format::Table => {
+            let mut out = format!("{} {} ({})\n{}\n\n", f.id, f.slug, f.severity, f.title);
+            out.push_str(&format!(
+                "What\n  {}\n\nWhy\n  {}\n\nRemediation\n  {}\n",
+                f.docs.what.trim(),
+                f.docs.why.trim(),
+                f.docs.remediation.trim()
+            ));
+            match &f.fix {
+                Some(fix) => out.push_str(&format!(
+                    "\nFix: {} ({})\n  {}\n",
+                    fix.action,
+                    if fix.safety == crate::findings::FixSafety::Safe {
+                        "safe"
+                    } else {
+                        "unsafe"
+                    },
+                    f.docs.fix_safety.as_deref().unwrap_or("").trim()
+                )),
+                None => out.push_str("\nFix: none (manual)\n"),
+            }
+            if !f.references.is_empty() {
+                out.push_str("\nReferences\n");
+                for r in &f.references {
+                    out.push_str(&format!("  - {r}\n"));
+                }
+            }
+            out.push_str(&format!("\nCondition\n  {}\n", f.condition));
+            out
+        }
     }
 }

@@ -5,4 +5,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod findings;
 pub mod model;
+pub mod report;
+pub mod rules;

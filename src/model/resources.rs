@@ -14,10 +14,10 @@ pub struct PolicyText {
     /// The text as AWS returned it (URL-decoded where IAM encodes it).
     pub raw: String,
     /// The normalized parse, when the text parsed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub document: Option<PolicyDocument>,
     /// Why the text did not parse, when it did not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub parse_error: Option<String>,
 }
 
@@ -50,7 +50,7 @@ pub struct PipelineWiring {
     pub arn: String,
     pub region: String,
     /// The pipeline's service role.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub role_arn: Option<String>,
     /// CodeCommit source actions, in stage order.
     #[serde(default)]
@@ -68,7 +68,7 @@ pub struct PipelineWiring {
     #[serde(default)]
     pub trigger_rules: Vec<String>,
     /// Roles named on individual actions (`roleArn`), if any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub action_roles: Vec<String>,
 }
 
@@ -79,10 +79,10 @@ pub struct SourceRef {
     pub action: String,
     pub repository_name: String,
     pub repository_arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub branch: Option<String>,
     /// `PollForSourceChanges` as declared; `None` when unset (the API treats unset as true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub poll_for_source_changes: Option<bool>,
 }
 
@@ -114,10 +114,10 @@ pub struct ArtifactStoreRef {
     pub bucket_arn: String,
     /// The key as declared (id, ARN, alias name or alias ARN); `None` means
     /// no customer-managed key (the AWS managed key `aws/s3` is used).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub key_ref: Option<String>,
     /// The key ARN the reference resolves to, when it could be resolved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub key_arn: Option<String>,
 }
 
@@ -129,22 +129,22 @@ pub struct Pipeline {
     pub name: String,
     pub arn: String,
     pub region: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub pipeline_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub execution_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub version: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub role_arn: Option<String>,
     pub artifact_stores: Vec<ArtifactStore>,
     pub stages: Vec<Stage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub created: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub updated: Option<String>,
     /// Set when AWS disabled polling for this pipeline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub polling_disabled_at: Option<String>,
 }
 
@@ -152,13 +152,13 @@ pub struct Pipeline {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactStore {
     /// The region key for `artifactStores`; `None` for the single `artifactStore`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub region: Option<String>,
     pub store_type: String,
     pub location: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub encryption_key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub encryption_key_type: Option<String>,
 }
 
@@ -177,17 +177,17 @@ pub struct Action {
     pub owner: String,
     pub provider: String,
     pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub run_order: Option<i32>,
     #[serde(default)]
     pub configuration: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub role_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub input_artifacts: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub output_artifacts: Vec<String>,
 }
 
@@ -198,11 +198,11 @@ pub struct Action {
 pub struct Repository {
     pub name: String,
     pub arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub default_branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub kms_key_id: Option<String>,
 }
 
@@ -214,19 +214,19 @@ pub struct BuildProject {
     pub name: String,
     pub arn: String,
     pub source: BuildSource,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub secondary_sources: Vec<BuildSource>,
     pub environment: BuildEnvironment,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub service_role: Option<String>,
     /// The encryption key as configured (ARN or alias).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub encryption_key: Option<String>,
     /// The encryption key resolved to a key ARN, when it could be.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub encryption_key_arn: Option<String>,
     pub logs: BuildLogs,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_modified: Option<String>,
 }
 
@@ -235,7 +235,7 @@ pub struct BuildProject {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildSource {
     pub source_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub location: Option<String>,
     #[serde(default)]
     pub credentials_in_location: bool,
@@ -249,7 +249,7 @@ pub struct BuildEnvironment {
     pub compute_type: String,
     #[serde(default)]
     pub privileged_mode: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub image_pull_credentials_type: Option<String>,
     #[serde(default)]
     pub variables: Vec<EnvVar>,
@@ -264,10 +264,10 @@ pub struct EnvVar {
     pub var_type: String,
     /// For PARAMETER_STORE and SECRETS_MANAGER: the reference (parameter name
     /// or secret ARN), which is not itself secret. Always `None` for PLAINTEXT.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reference: Option<String>,
     /// What a PLAINTEXT value (or its name) looks like.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub secret_kinds: Vec<SecretKind>,
 }
 
@@ -275,11 +275,11 @@ pub struct EnvVar {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildLogs {
     /// ENABLED or DISABLED; `None` when the API returned no setting (default: enabled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cloudwatch_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub s3_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub s3_encryption_disabled: Option<bool>,
 }
 
@@ -290,9 +290,9 @@ pub struct BuildLogs {
 pub struct DeployApplication {
     pub name: String,
     pub arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub compute_platform: Option<String>,
 }
 
@@ -302,11 +302,11 @@ pub struct DeployGroup {
     pub application_name: String,
     pub name: String,
     pub arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub service_role_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub deployment_config_name: Option<String>,
     #[serde(default)]
     pub ec2_tag_filters: Vec<TagFilter>,
@@ -325,18 +325,18 @@ pub struct DeployGroup {
     pub alarms_enabled: bool,
     #[serde(default)]
     pub alarms: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub compute_platform: Option<String>,
 }
 
 /// An EC2 or on-premises tag filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TagFilter {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub value: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub filter_type: Option<String>,
 }
 
@@ -351,13 +351,13 @@ pub struct EventRule {
     /// ENABLED, DISABLED, or ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS.
     pub state: String,
     /// The event pattern, parsed; a pattern that is not JSON is kept as a string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub event_pattern: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub schedule_expression: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub role_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub managed_by: Option<String>,
     pub targets: Vec<EventTarget>,
 }
@@ -367,7 +367,7 @@ pub struct EventRule {
 pub struct EventTarget {
     pub id: String,
     pub arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub role_arn: Option<String>,
 }
 
@@ -395,12 +395,12 @@ pub struct BucketEncryption {
 pub struct EncryptionRule {
     /// AES256, aws:kms or aws:kms:dsse.
     pub sse_algorithm: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub kms_master_key_id: Option<String>,
     /// `kms_master_key_id` resolved to a key ARN, when it could be.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub kms_key_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub bucket_key_enabled: Option<bool>,
 }
 
@@ -417,9 +417,9 @@ pub struct PublicAccessBlock {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Versioning {
     /// Enabled, Suspended, or `None` when never enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub mfa_delete: Option<String>,
 }
 
@@ -432,18 +432,18 @@ pub struct KmsKey {
     pub key_id: String,
     /// Enabled, Disabled, PendingDeletion, ...
     pub key_state: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub key_spec: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub key_usage: Option<String>,
     /// CUSTOMER or AWS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub key_manager: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub origin: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub deletion_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub description: Option<String>,
     /// Alias names that point at the key.
     #[serde(default)]
@@ -459,14 +459,14 @@ pub struct KmsKey {
 pub struct Role {
     pub name: String,
     pub arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub path: Option<String>,
     pub trust_policy: Observed<PolicyText>,
     /// Inline policies by name.
     pub inline_policies: Observed<BTreeMap<String, Observed<PolicyText>>>,
     /// ARNs of attached managed policies (documents under `managed_policies`).
     pub attached_policies: Observed<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub permissions_boundary: Option<String>,
 }
 
@@ -475,7 +475,7 @@ pub struct Role {
 pub struct ManagedPolicy {
     pub arn: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub default_version_id: Option<String>,
     pub document: Observed<PolicyText>,
 }

@@ -1,0 +1,148 @@
+//! Findings and diagnostics: what the rules produce and the reporters print.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses a lowercase name.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s.to_ascii_lowercase())
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a fix can be applied without changing behaviour people rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FixSafety {
+    Safe,
+    Unsafe,
+}
+
+/// The fix a finding offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixRef {
+    pub action: String,
+    pub safety: FixSafety,
+}
+
+/// One rule violated by one resource of one pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub slug: String,
+    pub severity: Severity,
+    pub title: String,
+    pub message: String,
+    pub pipeline: String,
+    pub pipeline_arn: String,
+    /// CloudFormation type name of the resource, e.g. `AWS::S3::Bucket`.
+    pub resource_type: String,
+    pub resource_arn: String,
+    pub region: String,
+    pub account: String,
+    pub fix: Option<FixRef>,
+    pub fingerprint: String,
+}
+
+/// The stable identity of a finding: the same rule, pipeline and resource
+/// give the same fingerprint in every run.
+pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    h.update([0]);
+    h.update(pipeline_arn.as_bytes());
+    h.update([0]);
+    h.update(resource_arn.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Something the audit could not decide, or a problem with the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// `collection-gap`, `rule-error`, `ignore-expired`, `ignore-unused`, `scope-error`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The IAM action that was denied or failed, for collection gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    pub message: String,
+}
+
+impl Finding {
+    /// The sort order of reports: pipeline, severity (most severe first), rule, resource.
+    pub fn sort_key(&self) -> (String, std::cmp::Reverse<Severity>, String, String) {
+        (
+            self.pipeline_arn.clone(),
+            std::cmp::Reverse(self.severity),
+            self.rule_id.clone(),
+            self.resource_arn.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_stable_and_distinct() {
+        let a = fingerprint("KM003", "arn:p", "arn:k");
+        assert_eq!(a, fingerprint("KM003", "arn:p", "arn:k"));
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, fingerprint("KM003", "arn:p", "arn:k2"));
+        assert_ne!(a, fingerprint("KM004", "arn:p", "arn:k"));
+        // the separator keeps ("ab","c") and ("a","bc") apart
+        assert_ne!(fingerprint("R", "ab", "c"), fingerprint("R", "a", "bc"));
+    }
+
+    #[test]
+    fn severities_order_and_parse() {
+        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+        assert_eq!(Severity::parse("HIGH"), Some(Severity::High));
+        assert_eq!(Severity::parse("nope"), None);
+    }
+}

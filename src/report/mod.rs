@@ -1,0 +1,30 @@
+//! Reporters: one module per output format. They know only findings.
+
+pub mod json;
+pub mod table;
+
+use crate::findings::{Diagnostic, Finding, Severity};
+
+/// What every report shows: the findings of an audit and its context.
+pub struct Report<'a> {
+    pub account: &'a str,
+    pub regions: &'a [String],
+    pub pipelines: usize,
+    pub findings: &'a [Finding],
+    pub diagnostics: &'a [Diagnostic],
+}
+
+impl Report<'_> {
+    /// Findings counted by severity, most severe first.
+    pub fn by_severity(&self) -> Vec<(Severity, usize)> {
+        Severity::ALL
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    self.findings.iter().filter(|f| f.severity == *s).count(),
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,92 @@
+//! The terminal table: findings grouped by pipeline, then a summary line.
+
+use std::fmt::Write;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table};
+
+use super::Report;
+use crate::findings::Severity;
+
+fn color(s: Severity) -> Color {
+    match s {
+        Severity::Critical => Color::Magenta,
+        Severity::High => Color::Red,
+        Severity::Medium => Color::Yellow,
+        Severity::Low => Color::Blue,
+        Severity::Info => Color::Grey,
+    }
+}
+
+/// Renders the report; `colored` adds severity colours (terminals only).
+pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
+    let mut out = String::new();
+    let mut pipelines: Vec<&str> = r.findings.iter().map(|f| f.pipeline_arn.as_str()).collect();
+    pipelines.dedup();
+    for arn in pipelines {
+        let group: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.pipeline_arn == arn)
+            .collect();
+        let name = group.first().map(|f| f.pipeline.as_str()).unwrap_or(arn);
+        let _ = writeln!(out, "\n{name} ({arn})");
+        let mut t = Table::new();
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+        t.set_width(width.unwrap_or(140));
+        t.set_header(vec!["severity", "rule", "resource", "message"]);
+        for f in group {
+            let mut sev = Cell::new(f.severity.as_str());
+            if colored {
+                sev = sev.fg(color(f.severity));
+            }
+            t.add_row(vec![
+                sev,
+                Cell::new(format!("{} {}", f.rule_id, f.slug)),
+                Cell::new(&f.resource_arn),
+                Cell::new(&f.message),
+            ]);
+        }
+        if colored {
+            t.enforce_styling();
+        } else {
+            t.force_no_tty();
+        }
+        let _ = writeln!(out, "{t}");
+    }
+    if !r.diagnostics.is_empty() {
+        let _ = writeln!(out, "\nNot checked ({}):", r.diagnostics.len());
+        for d in r.diagnostics.iter().take(20) {
+            let _ = writeln!(out, "  - {}", d.message);
+        }
+        if r.diagnostics.len() > 20 {
+            let _ = writeln!(
+                out,
+                "  ... {} more (see --format json)",
+                r.diagnostics.len() - 20
+            );
+        }
+    }
+    let counts: Vec<String> = r
+        .by_severity()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n{} finding(s) in {} pipeline(s){}{}",
+        r.findings.len(),
+        r.pipelines,
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", counts.join(", "))
+        },
+        if r.diagnostics.is_empty() {
+            String::new()
+        } else {
+            format!("; {} check(s) could not be made", r.diagnostics.len())
+        }
+    );
+    out
+}

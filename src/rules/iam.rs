@@ -1,0 +1,526 @@
+//! IAM policy evaluation for the questions the rules ask: does a policy let a
+//! principal do an action on a resource (Deny wins; wildcards; NotAction,
+//! NotResource, NotPrincipal), is it public, does a bucket policy deny
+//! non-TLS requests or unencrypted uploads (by meaning, not statement text),
+//! who may assume a role.
+//!
+//! Conditions are treated conservatively: an Allow with conditions counts as
+//! "may allow" (flagged `conditional`), a Deny with conditions does not count
+//! as a certain deny. That way a rule that fires on "cannot" never fires
+//! because of a condition pipeaudit cannot evaluate.
+
+use crate::model::policy::{Effect, PolicyDocument, Principals, Statement, base_operator};
+
+/// Who makes a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who<'a> {
+    /// An IAM role (its ARN).
+    Role(&'a str),
+    /// An AWS service principal, e.g. `events.amazonaws.com`.
+    Service(&'a str),
+}
+
+/// How a statement's principal admits the requester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PrincipalMatch {
+    No,
+    /// Through the account root: a resource policy delegating to IAM policies.
+    Account,
+    Direct,
+}
+
+/// The outcome of evaluating one policy for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Access {
+    /// An unconditional Deny matched.
+    pub denied: bool,
+    /// An Allow matched (directly, for resource policies).
+    pub allowed: bool,
+    /// An Allow matched only through the account root (resource policies).
+    pub delegated: bool,
+    /// Every matching Allow had conditions.
+    pub conditional: bool,
+}
+
+/// `*` and `?` wildcard match.
+pub fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = if ignore_case {
+        (
+            pattern.to_lowercase().chars().collect(),
+            value.to_lowercase().chars().collect(),
+        )
+    } else {
+        (pattern.chars().collect(), value.chars().collect())
+    };
+    let (mut pi, mut vi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, vi));
+            pi += 1;
+        } else if let Some((sp, sv)) = star {
+            pi = sp + 1;
+            vi = sv + 1;
+            star = Some((sp, sv + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn any_match(list: &[String], value: &str, ignore_case: bool) -> bool {
+    list.iter().any(|p| wildcard(p, value, ignore_case))
+}
+
+/// Does the statement's Action/NotAction cover `action`?
+pub fn action_matches(s: &Statement, action: &str) -> bool {
+    match (&s.action, &s.not_action) {
+        (Some(a), _) => any_match(a, action, true),
+        (None, Some(na)) => !any_match(na, action, true),
+        (None, None) => false,
+    }
+}
+
+/// Does the statement's Resource/NotResource cover `resource`? A statement
+/// without either (trust policies) covers everything.
+pub fn resource_matches(s: &Statement, resource: &str) -> bool {
+    match (&s.resource, &s.not_resource) {
+        (Some(r), _) => any_match(r, resource, false),
+        (None, Some(nr)) => !any_match(nr, resource, false),
+        (None, None) => true,
+    }
+}
+
+fn account_of(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or("")
+}
+
+fn principals_match(p: &Principals, who: Who<'_>) -> PrincipalMatch {
+    if p.is_anyone() {
+        return PrincipalMatch::Direct;
+    }
+    match who {
+        Who::Service(svc) => {
+            if p.values("Service").iter().any(|v| v == svc) {
+                PrincipalMatch::Direct
+            } else {
+                PrincipalMatch::No
+            }
+        }
+        Who::Role(arn) => {
+            let account = account_of(arn);
+            let mut best = PrincipalMatch::No;
+            for v in p.values("AWS") {
+                if v == arn || wildcard(v, arn, false) {
+                    return PrincipalMatch::Direct;
+                }
+                let root = format!(
+                    "arn:{}:iam::{account}:root",
+                    arn.split(':').nth(1).unwrap_or("aws")
+                );
+                if !account.is_empty() && (v == account || *v == root) {
+                    best = PrincipalMatch::Account;
+                }
+            }
+            best
+        }
+    }
+}
+
+/// How a statement admits `who`; a statement without Principal (identity
+/// policies) admits its holder directly.
+pub fn principal_matches(s: &Statement, who: Who<'_>) -> PrincipalMatch {
+    match (&s.principal, &s.not_principal) {
+        (Some(p), _) => principals_match(p, who),
+        (None, Some(np)) => {
+            if principals_match(np, who) == PrincipalMatch::No {
+                PrincipalMatch::Direct
+            } else {
+                PrincipalMatch::No
+            }
+        }
+        (None, None) => PrincipalMatch::Direct,
+    }
+}
+
+/// Evaluates a policy for one request.
+pub fn evaluate(doc: &PolicyDocument, who: Who<'_>, action: &str, resource: &str) -> Access {
+    let mut out = Access::default();
+    let mut unconditional_allow = false;
+    for s in &doc.statements {
+        if !action_matches(s, action) || !resource_matches(s, resource) {
+            continue;
+        }
+        let pm = principal_matches(s, who);
+        if pm == PrincipalMatch::No {
+            continue;
+        }
+        match s.effect {
+            Effect::Deny => {
+                if s.conditions.is_empty() {
+                    out.denied = true;
+                }
+            }
+            Effect::Allow => {
+                if pm == PrincipalMatch::Direct {
+                    out.allowed = true;
+                } else {
+                    out.delegated = true;
+                }
+                if s.conditions.is_empty() {
+                    unconditional_allow = true;
+                }
+            }
+        }
+    }
+    out.conditional = (out.allowed || out.delegated) && !unconditional_allow;
+    out
+}
+
+/// Identity policies (inline and attached) allow `action` on `resource`,
+/// with no unconditional Deny.
+pub fn identity_allows(
+    docs: &[&PolicyDocument],
+    role_arn: &str,
+    action: &str,
+    resource: &str,
+) -> bool {
+    let who = Who::Role(role_arn);
+    let results: Vec<Access> = docs
+        .iter()
+        .map(|d| evaluate(d, who, action, resource))
+        .collect();
+    !results.iter().any(|a| a.denied) && results.iter().any(|a| a.allowed)
+}
+
+/// Statement-level: an unconditional Allow of every action on every resource.
+pub fn is_admin(doc: &PolicyDocument) -> bool {
+    doc.statements.iter().any(|s| {
+        s.effect == Effect::Allow
+            && s.conditions.is_empty()
+            && s.action
+                .as_ref()
+                .is_some_and(|a| a.iter().any(|x| x == "*" || x == "*:*"))
+            && s.resource
+                .as_ref()
+                .is_some_and(|r| r.iter().any(|x| x == "*"))
+    })
+}
+
+/// Condition keys that restrict who can act (a value of `*` restricts nothing).
+const RESTRICTING_KEYS: &[&str] = &[
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceowner",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourceip",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:userid",
+    "aws:username",
+    "kms:calleraccount",
+    "kms:viaservice",
+];
+
+fn restricting(s: &Statement) -> bool {
+    s.conditions.iter().any(|c| {
+        let op = base_operator(&c.operator);
+        RESTRICTING_KEYS.contains(&c.key.to_ascii_lowercase().as_str())
+            && !op.starts_with("StringNot")
+            && !op.starts_with("ArnNot")
+            && !op.starts_with("NotIp")
+            && !c.values.iter().any(|v| v == "*")
+    })
+}
+
+/// An Allow that admits anyone (`*`, `{"AWS": "*"}` or a NotPrincipal)
+/// without a restricting condition.
+pub fn is_public(doc: &PolicyDocument) -> bool {
+    doc.statements.iter().any(|s| {
+        let anyone =
+            s.principal.as_ref().is_some_and(Principals::is_anyone) || s.not_principal.is_some();
+        s.effect == Effect::Allow && anyone && !restricting(s)
+    })
+}
+
+fn denies_anyone(s: &Statement) -> bool {
+    s.effect == Effect::Deny
+        && (s.principal.as_ref().is_some_and(Principals::is_anyone)
+            || s.not_principal.is_none() && s.principal.is_none())
+}
+
+/// A Deny for everyone of object reads and writes when `aws:SecureTransport` is false.
+pub fn denies_insecure_transport(doc: &PolicyDocument, bucket_arn: &str) -> bool {
+    let object = format!("{bucket_arn}/object");
+    doc.statements.iter().any(|s| {
+        denies_anyone(s)
+            && action_matches(s, "s3:GetObject")
+            && action_matches(s, "s3:PutObject")
+            && resource_matches(s, &object)
+            && s.conditions_on("aws:SecureTransport").any(|c| {
+                base_operator(&c.operator) == "Bool"
+                    && c.values.iter().all(|v| v.eq_ignore_ascii_case("false"))
+            })
+    })
+}
+
+/// A Deny for everyone of PutObject unless the request asks for SSE-KMS.
+pub fn denies_unencrypted_uploads(doc: &PolicyDocument, bucket_arn: &str) -> bool {
+    let object = format!("{bucket_arn}/object");
+    doc.statements.iter().any(|s| {
+        denies_anyone(s)
+            && action_matches(s, "s3:PutObject")
+            && resource_matches(s, &object)
+            && s.conditions_on("s3:x-amz-server-side-encryption").any(|c| {
+                base_operator(&c.operator) == "StringNotEquals"
+                    && !c.values.is_empty()
+                    && c.values.iter().all(|v| v.starts_with("aws:kms"))
+            })
+    })
+}
+
+/// The trust policy lets `service` assume the role.
+pub fn trusts_service(trust: &PolicyDocument, service: &str) -> bool {
+    let a = evaluate(trust, Who::Service(service), "sts:AssumeRole", "*");
+    a.allowed && !a.denied
+}
+
+/// Principals, other than `service`, that an Allow of the trust policy admits.
+pub fn other_trusted(trust: &PolicyDocument, service: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in trust
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        if s.not_principal.is_some() {
+            out.push("NotPrincipal (everyone else)".to_string());
+        }
+        match &s.principal {
+            Some(Principals::Any) => out.push("*".to_string()),
+            Some(Principals::Typed(map)) => {
+                for (kind, values) in map {
+                    for v in values {
+                        if !(kind == "Service" && v == service) {
+                            out.push(format!("{kind}:{v}"));
+                        }
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every Allow that admits a service carries an `aws:SourceAccount`,
+/// `aws:SourceArn` or `aws:SourceOrgID` condition.
+pub fn has_source_condition(trust: &PolicyDocument) -> bool {
+    let admits_service = |s: &&Statement| {
+        s.effect == Effect::Allow
+            && s.principal
+                .as_ref()
+                .is_some_and(|p| !p.values("Service").is_empty())
+    };
+    let mut any = false;
+    for s in trust.statements.iter().filter(admits_service) {
+        any = true;
+        let guarded = ["aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID"]
+            .iter()
+            .any(|k| s.conditions_on(k).next().is_some());
+        if !guarded {
+            return false;
+        }
+    }
+    any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> PolicyDocument {
+        PolicyDocument::parse(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/build";
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k";
+    const BUCKET: &str = "arn:aws:s3:::art";
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard(
+            "kms:GenerateDataKey*",
+            "kms:GenerateDataKeyWithoutPlaintext",
+            false
+        ));
+        assert!(wildcard("KMS:decrypt", "kms:Decrypt", true));
+        assert!(!wildcard("kms:Decrypt", "kms:DecryptX", false));
+        assert!(wildcard(
+            "arn:aws:s3:::a?t/*",
+            "arn:aws:s3:::art/x/y",
+            false
+        ));
+    }
+
+    #[test]
+    fn key_policy_direct_delegated_and_deny() {
+        let p = doc(r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:role/build"]},"Action":["kms:Decrypt"],"Resource":"*"}]}"#);
+        let a = evaluate(&p, Who::Role(ROLE), "kms:Decrypt", KEY);
+        assert!(a.allowed && a.delegated && !a.denied && !a.conditional);
+        let b = evaluate(
+            &p,
+            Who::Role("arn:aws:iam::111122223333:role/other"),
+            "kms:Decrypt",
+            KEY,
+        );
+        assert!(!b.allowed && b.delegated);
+        let c = evaluate(
+            &p,
+            Who::Role("arn:aws:iam::999999999999:role/x"),
+            "kms:Decrypt",
+            KEY,
+        );
+        assert_eq!(c, Access::default());
+        let d = doc(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","NotAction":["kms:Describe*"],"Resource":"*"}]}"#,
+        );
+        assert!(evaluate(&d, Who::Role(ROLE), "kms:Decrypt", KEY).denied);
+        assert!(!evaluate(&d, Who::Role(ROLE), "kms:DescribeKey", KEY).denied);
+    }
+
+    #[test]
+    fn conditions_are_conservative() {
+        let p = doc(r#"{"Statement":[
+            {"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}},
+            {"Effect":"Deny","Action":"kms:Decrypt","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}}]}"#);
+        let a = evaluate(&p, Who::Role(ROLE), "kms:Decrypt", KEY);
+        assert!(a.allowed && a.conditional && !a.denied);
+    }
+
+    #[test]
+    fn not_resource_and_not_principal() {
+        let p = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","NotResource":"arn:aws:s3:::secret/*"}]}"#,
+        );
+        assert!(evaluate(&p, Who::Role(ROLE), "s3:GetObject", "arn:aws:s3:::art/x").allowed);
+        assert!(!evaluate(&p, Who::Role(ROLE), "s3:GetObject", "arn:aws:s3:::secret/x").allowed);
+        let np = doc(
+            r#"{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::1:role/a"},"Action":"s3:*","Resource":"*"}]}"#,
+        );
+        assert!(is_public(&np));
+    }
+
+    #[test]
+    fn public_policies() {
+        assert!(is_public(&doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}}"#
+        )));
+        assert!(is_public(&doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}}"#
+        )));
+        assert!(!is_public(&doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}}}"#
+        )));
+        assert!(!is_public(&doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}}"#
+        )));
+        assert!(is_public(&doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"StringLike":{"aws:PrincipalArn":"*"}}}}"#
+        )));
+        assert!(is_public(&doc(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}}"#
+        )));
+        assert!(!is_public(&doc(
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}}"#
+        )));
+    }
+
+    #[test]
+    fn bucket_denies_by_meaning() {
+        let reference = doc(r#"{"Statement":[
+            {"Sid":"DenyUnEncryptedObjectUploads","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::art/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}},
+            {"Sid":"DenyInsecureConnections","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::art/*","Condition":{"Bool":{"aws:SecureTransport":false}}}]}"#);
+        assert!(denies_insecure_transport(&reference, BUCKET));
+        assert!(denies_unencrypted_uploads(&reference, BUCKET));
+        // the same meaning, written differently
+        let other = doc(r#"{"Statement":[
+            {"Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:Put*"],"Resource":["arn:aws:s3:::art/*","arn:aws:s3:::art"],"Condition":{"StringNotEqualsIfExists":{"s3:x-amz-server-side-encryption":["aws:kms"]}}},
+            {"Effect":"Deny","Principal":"*","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::*/*","Condition":{"BoolIfExists":{"aws:SecureTransport":"false"}}}]}"#);
+        assert!(denies_insecure_transport(&other, BUCKET));
+        assert!(denies_unencrypted_uploads(&other, BUCKET));
+        // not the same meaning
+        let weak = doc(r#"{"Statement":[
+            {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::art/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"AES256"}}},
+            {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::art/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+            {"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::other/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#);
+        assert!(!denies_insecure_transport(&weak, BUCKET));
+        assert!(!denies_unencrypted_uploads(&weak, BUCKET));
+    }
+
+    #[test]
+    fn trust_policies() {
+        let t = doc(
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":"1"}}}]}"#,
+        );
+        assert!(trusts_service(&t, "codebuild.amazonaws.com"));
+        assert!(!trusts_service(&t, "codepipeline.amazonaws.com"));
+        assert!(other_trusted(&t, "codebuild.amazonaws.com").is_empty());
+        assert!(has_source_condition(&t));
+        let wide = doc(
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":["codebuild.amazonaws.com","ec2.amazonaws.com"],"AWS":"arn:aws:iam::2:root"},"Action":"sts:AssumeRole"}]}"#,
+        );
+        assert_eq!(
+            other_trusted(&wide, "codebuild.amazonaws.com"),
+            vec!["AWS:arn:aws:iam::2:root", "Service:ec2.amazonaws.com"]
+        );
+        assert!(!has_source_condition(&wide));
+    }
+
+    #[test]
+    fn identity_policies_and_admin() {
+        let allow = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":"codepipeline:StartPipelineExecution","Resource":"arn:aws:codepipeline:us-east-1:1:p"}]}"#,
+        );
+        let deny =
+            doc(r#"{"Statement":[{"Effect":"Deny","Action":"codepipeline:*","Resource":"*"}]}"#);
+        assert!(identity_allows(
+            &[&allow],
+            ROLE,
+            "codepipeline:StartPipelineExecution",
+            "arn:aws:codepipeline:us-east-1:1:p"
+        ));
+        assert!(!identity_allows(
+            &[&allow],
+            ROLE,
+            "codepipeline:StartPipelineExecution",
+            "arn:aws:codepipeline:us-east-1:1:q"
+        ));
+        assert!(!identity_allows(
+            &[&allow, &deny],
+            ROLE,
+            "codepipeline:StartPipelineExecution",
+            "arn:aws:codepipeline:us-east-1:1:p"
+        ));
+        assert!(is_admin(&doc(
+            r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#
+        )));
+        assert!(!is_admin(&doc(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#
+        )));
+    }
+}

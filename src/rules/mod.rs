@@ -1,0 +1,550 @@
+//! The rule engine. A rule is one YAML file under `rules/<area>/<slug>.yaml`
+//! (embedded at build time; `--rules DIR` adds more). Its condition is a CEL
+//! expression evaluated once per pipeline (or once per item of `for_each`)
+//! with the pipeline's resolved graph bound as variables; domain helpers
+//! written in Rust are exposed as CEL functions. Rules know nothing of the
+//! network: they read a [`Snapshot`](crate::model::Snapshot).
+
+pub mod config;
+pub mod engine;
+pub mod functions;
+pub mod iam;
+pub mod pattern;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::findings::{FixRef, Severity};
+
+/// The rule files compiled into the binary: (path under `rules/`, text).
+const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+
+/// Variables a condition may use.
+pub const VARIABLES: &[&str] = &[
+    "pipeline",
+    "sources",
+    "builds",
+    "deploys",
+    "stores",
+    "triggers",
+    "service_roles",
+    "config",
+];
+
+/// The fix actions remediation implements (ids a rule's `fix.action` may name).
+pub const FIX_ACTIONS: &[&str] = &[
+    "trigger-create",
+    "trigger-enable",
+    "trigger-role",
+    "source-polling-off",
+    "bucket-encryption",
+    "bucket-policy-deny-unencrypted",
+    "bucket-policy-deny-insecure",
+    "bucket-public-access-block",
+    "bucket-versioning",
+    "key-rotation",
+    "key-cancel-deletion",
+    "key-policy-grant",
+    "store-create-cmk",
+    "build-encryption-key",
+    "build-privileged-off",
+    "deploy-rollback",
+    "deploy-one-at-a-time",
+];
+
+/// The documentation sections of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDocs {
+    pub what: String,
+    pub why: String,
+    pub remediation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_safety: Option<String>,
+}
+
+/// A rule file as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub severity: Severity,
+    /// CloudFormation type of the resource a finding points at.
+    pub resource_type: String,
+    /// Optional CEL expression giving a list; the condition is evaluated for each `item`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
+    pub condition: String,
+    /// CEL expression giving the resource ARN of a finding.
+    pub resource: String,
+    /// Message template; `{{ expr }}` parts are CEL expressions.
+    pub message: String,
+    pub docs: RuleDocs,
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// The remediation action and its safety, or absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixRef>,
+}
+
+/// A message template split into literal text and compiled expressions.
+#[derive(Clone)]
+pub enum MessagePart {
+    Text(String),
+    Expr(String, Arc<cel::Program>),
+}
+
+/// A loaded, validated, compiled rule.
+#[derive(Clone)]
+pub struct Rule {
+    pub file: RuleFile,
+    /// Where it came from (for messages).
+    pub origin: String,
+    pub for_each: Option<Arc<cel::Program>>,
+    pub condition: Arc<cel::Program>,
+    pub resource: Arc<cel::Program>,
+    pub message: Vec<MessagePart>,
+    /// Identifiers appearing in the condition, to name the values a rule needed.
+    pub mentions: Vec<String>,
+}
+
+impl Rule {
+    /// The area: the id's letters (`KM` for `KM003`).
+    pub fn area(&self) -> &str {
+        self.file.id.trim_end_matches(|c: char| c.is_ascii_digit())
+    }
+}
+
+/// A loading problem, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub origin: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.origin, l, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+/// All problems found while loading rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl std::fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} problem(s) in the rules:", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// The loaded rules, sorted by id.
+#[derive(Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.starts_with(&format!("{key}:")))
+        .map(|i| i + 1)
+}
+
+/// Comprehension variables bound by macros in an expression (`x` in `l.exists(x, ...)`).
+fn macro_variables(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in ["exists(", "all(", "exists_one(", "map(", "filter("] {
+        let mut rest = expr;
+        while let Some(i) = rest.find(m) {
+            rest = &rest[i + m.len()..];
+            let name: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty()
+                && rest.trim_start()[name.len()..]
+                    .trim_start()
+                    .starts_with(',')
+            {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('-').all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && s.contains('-')
+}
+
+fn is_id(s: &str) -> bool {
+    let letters = s.chars().take_while(|c| c.is_ascii_uppercase()).count();
+    letters == 2 && s.len() == 5 && s[2..].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Splits `text {{ expr }} text` into parts.
+fn split_template(t: &str) -> Result<Vec<(bool, String)>, String> {
+    let mut parts = Vec::new();
+    let mut rest = t;
+    while let Some(start) = rest.find("{{") {
+        if start > 0 {
+            parts.push((false, rest[..start].to_string()));
+        }
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or("unclosed {{ in message")?;
+        parts.push((true, after[..end].trim().to_string()));
+        rest = &after[end + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push((false, rest.to_string()));
+    }
+    Ok(parts)
+}
+
+/// CEL's standard functions and macros that rules may use.
+const STANDARD_FUNCTIONS: &[&str] = &[
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "string",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "type",
+    "max",
+    "min",
+    "exists",
+    "all",
+    "exists_one",
+    "map",
+    "filter",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "split",
+    "join",
+    "indexOf",
+    "replace",
+];
+
+struct Compiler {
+    env: cel::Env,
+    known_functions: Vec<&'static str>,
+}
+
+impl Compiler {
+    fn new() -> Self {
+        Compiler {
+            env: cel::Env::stdlib(),
+            known_functions: functions::NAMES.to_vec(),
+        }
+    }
+
+    fn compile(
+        &self,
+        origin: &str,
+        line: Option<usize>,
+        field: &str,
+        expr: &str,
+        item: bool,
+        errors: &mut Vec<LoadError>,
+    ) -> Option<Arc<cel::Program>> {
+        let err = |message: String| LoadError {
+            origin: origin.to_string(),
+            line,
+            message: format!("{field}: {message}"),
+        };
+        if expr.contains("has(") {
+            // has() is false for a value that could not be read: it would
+            // turn "unknown" into "absent". Compare with null instead.
+            errors.push(err(
+                "has() is not allowed; compare with null (absent) instead".to_string(),
+            ));
+        }
+        let program = match self.env.compile(expr) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(err(format!("bad expression: {e}")));
+                return None;
+            }
+        };
+        let locals = macro_variables(expr);
+        let refs = program.references();
+        for v in refs.variables() {
+            let known =
+                VARIABLES.contains(&v) || (item && v == "item") || locals.iter().any(|l| l == v);
+            if !known {
+                errors.push(err(format!(
+                    "unknown variable `{v}` (known: {}{})",
+                    VARIABLES.join(", "),
+                    if item { ", item" } else { "" }
+                )));
+            }
+        }
+        for f in refs.functions() {
+            // operators appear as `_&&_`, `!_`, `@in`: only named functions are checked
+            if f.starts_with('_') || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            if !STANDARD_FUNCTIONS.contains(&f) && !self.known_functions.contains(&f) {
+                errors.push(err(format!("unknown function `{f}`")));
+            }
+        }
+        Some(Arc::new(program))
+    }
+}
+
+impl RuleSet {
+    /// The built-in catalog.
+    pub fn builtin() -> Result<RuleSet, LoadErrors> {
+        let sources: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(p, t)| (format!("rules/{p}"), t.to_string()))
+            .collect();
+        Self::from_sources(&sources)
+    }
+
+    /// The built-in catalog plus every `*.yaml` under each extra directory.
+    pub fn load(extra_dirs: &[impl AsRef<Path>]) -> Result<RuleSet, LoadErrors> {
+        let mut sources: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(p, t)| (format!("rules/{p}"), t.to_string()))
+            .collect();
+        let mut errors = Vec::new();
+        for dir in extra_dirs {
+            collect_yaml(dir.as_ref(), &mut sources, &mut errors);
+        }
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
+        }
+        Self::from_sources(&sources)
+    }
+
+    /// Parses, validates and compiles rule texts; reports every problem at once.
+    pub fn from_sources(sources: &[(String, String)]) -> Result<RuleSet, LoadErrors> {
+        let compiler = Compiler::new();
+        let mut errors = Vec::new();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (origin, text) in sources {
+            let file: RuleFile = match serde_yaml_ng::from_str(text) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(LoadError {
+                        origin: origin.clone(),
+                        line: e.location().map(|l| l.line()),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let before = errors.len();
+            let push = |errors: &mut Vec<LoadError>, key: &str, message: String| {
+                errors.push(LoadError {
+                    origin: origin.clone(),
+                    line: line_of(text, key),
+                    message,
+                })
+            };
+            if !is_id(&file.id) {
+                push(
+                    &mut errors,
+                    "id",
+                    format!(
+                        "id {:?} must be two capital letters and three digits",
+                        file.id
+                    ),
+                );
+            }
+            if let Some(other) = seen.insert(file.id.clone(), origin.clone()) {
+                push(
+                    &mut errors,
+                    "id",
+                    format!("duplicate id {} (also in {other})", file.id),
+                );
+            }
+            if !is_slug(&file.slug) {
+                push(
+                    &mut errors,
+                    "slug",
+                    format!("slug {:?} must be kebab-case words", file.slug),
+                );
+            }
+            if !file.resource_type.starts_with("AWS::") {
+                push(
+                    &mut errors,
+                    "resource_type",
+                    "resource_type must be a CloudFormation type name".to_string(),
+                );
+            }
+            for (name, value) in [
+                ("what", &file.docs.what),
+                ("why", &file.docs.why),
+                ("remediation", &file.docs.remediation),
+            ] {
+                if value.trim().is_empty() {
+                    push(&mut errors, "docs", format!("docs.{name} is empty"));
+                }
+            }
+            if file.title.trim().is_empty() {
+                push(&mut errors, "title", "title is empty".to_string());
+            }
+            if let Some(fix) = &file.fix {
+                if !FIX_ACTIONS.contains(&fix.action.as_str()) {
+                    push(
+                        &mut errors,
+                        "fix",
+                        format!("fix action {:?} does not exist", fix.action),
+                    );
+                }
+                if file
+                    .docs
+                    .fix_safety
+                    .as_deref()
+                    .is_none_or(|s| s.trim().is_empty())
+                {
+                    push(
+                        &mut errors,
+                        "docs",
+                        "a rule with a fix needs docs.fix_safety".to_string(),
+                    );
+                }
+            }
+            let item = file.for_each.is_some();
+            let for_each = file.for_each.as_ref().and_then(|e| {
+                compiler.compile(
+                    origin,
+                    line_of(text, "for_each"),
+                    "for_each",
+                    e,
+                    false,
+                    &mut errors,
+                )
+            });
+            let condition = compiler.compile(
+                origin,
+                line_of(text, "condition"),
+                "condition",
+                &file.condition,
+                item,
+                &mut errors,
+            );
+            let resource = compiler.compile(
+                origin,
+                line_of(text, "resource"),
+                "resource",
+                &file.resource,
+                item,
+                &mut errors,
+            );
+            let mut message = Vec::new();
+            match split_template(&file.message) {
+                Ok(parts) => {
+                    for (is_expr, s) in parts {
+                        if is_expr {
+                            if let Some(p) = compiler.compile(
+                                origin,
+                                line_of(text, "message"),
+                                "message",
+                                &s,
+                                item,
+                                &mut errors,
+                            ) {
+                                message.push(MessagePart::Expr(s, p));
+                            }
+                        } else {
+                            message.push(MessagePart::Text(s));
+                        }
+                    }
+                }
+                Err(e) => push(&mut errors, "message", e),
+            }
+            if errors.len() != before {
+                continue;
+            }
+            if let (Some(condition), Some(resource)) = (condition, resource) {
+                let mentions = file
+                    .condition
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| w.len() > 2)
+                    .map(str::to_string)
+                    .collect();
+                rules.push(Rule {
+                    file,
+                    origin: origin.clone(),
+                    for_each,
+                    condition,
+                    resource,
+                    message,
+                    mentions,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
+        }
+        rules.sort_by(|a, b| a.file.id.cmp(&b.file.id));
+        Ok(RuleSet { rules })
+    }
+
+    /// A rule by id (case-insensitive).
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|r| r.file.id.eq_ignore_ascii_case(id))
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<(String, String)>, errors: &mut Vec<LoadError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(LoadError {
+                origin: dir.display().to_string(),
+                line: None,
+                message: format!("cannot read rules directory: {e}"),
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            collect_yaml(&p, out, errors);
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            match std::fs::read_to_string(&p) {
+                Ok(t) => out.push((p.display().to_string(), t)),
+                Err(e) => errors.push(LoadError {
+                    origin: p.display().to_string(),
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                }),
+            }
+        }
+    }
+}
