@@ -1,0 +1,586 @@
+//! The rule catalog, offline: registry completeness, every rule firing and
+//! not firing on snapshot fixtures, unknown values, bad rule input.
+//!
+//! Fixtures come from `examples/demo-account.json` (39 seeded stacks: every
+//! third compliant, the others one typical defect each), and from copies of
+//! its compliant stack with one change applied in the test.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use pipeaudit::findings::Severity;
+use pipeaudit::model::{Observed, ReadError, ReadErrorKind, Snapshot};
+use pipeaudit::rules::config::Config;
+use pipeaudit::rules::engine::{Evaluation, evaluate};
+use pipeaudit::rules::{FIX_ACTIONS, RuleSet};
+use serde_json::Value;
+
+const CATALOG: &[(&str, &str)] = &[
+    ("PL001", "pipeline-shape-deviates"),
+    ("PL002", "artifact-store-without-cmk"),
+    ("PL003", "pipeline-role-untrusted"),
+    ("PL004", "source-polling-enabled"),
+    ("PL005", "deploy-without-approval"),
+    ("SC001", "source-repository-missing"),
+    ("SC002", "source-branch-unexpected"),
+    ("TR001", "trigger-rule-missing"),
+    ("TR002", "trigger-rule-disabled"),
+    ("TR003", "trigger-pattern-mismatch"),
+    ("TR004", "trigger-role-insufficient"),
+    ("AB001", "artifact-bucket-missing"),
+    ("AB002", "artifact-bucket-not-kms-encrypted"),
+    ("AB003", "artifact-bucket-key-mismatch"),
+    ("AB004", "artifact-bucket-allows-unencrypted-uploads"),
+    ("AB005", "artifact-bucket-allows-insecure-transport"),
+    ("AB006", "artifact-bucket-public-access-block-off"),
+    ("AB007", "artifact-bucket-policy-public"),
+    ("AB008", "artifact-bucket-versioning-off"),
+    ("KM001", "artifact-key-missing"),
+    ("KM002", "artifact-key-unusable"),
+    ("KM003", "artifact-key-rotation-off"),
+    ("KM004", "artifact-key-policy-public"),
+    ("KM005", "artifact-key-denies-service-roles"),
+    ("CB001", "build-project-missing"),
+    ("CB002", "build-plaintext-secret"),
+    ("CB003", "build-privileged-mode"),
+    ("CB004", "build-key-mismatch"),
+    ("CB005", "build-logging-off"),
+    ("CB006", "build-image-outdated"),
+    ("CB007", "build-source-credentials-in-url"),
+    ("CB008", "build-role-untrusted"),
+    ("CD001", "deploy-target-missing"),
+    ("CD002", "deploy-group-without-targets"),
+    ("CD003", "deploy-rollback-off"),
+    ("CD004", "deploy-all-at-once"),
+    ("CD005", "deploy-role-untrusted"),
+    ("CD006", "deploy-without-alarms"),
+    ("IA001", "service-role-admin"),
+    ("IA002", "service-role-assumable-by-others"),
+    ("IA003", "service-role-confused-deputy"),
+];
+
+/// Rules that fire on every moto-seeded stack, whatever it is: moto stores
+/// no custom key on a build project (CB004) and drops a deployment group's
+/// alarm configuration (CD006).
+const MOTO_ARTIFACTS: &[&str] = &["CB004", "CD006"];
+
+fn rules() -> RuleSet {
+    RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn demo() -> Snapshot {
+    Snapshot::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/demo-account.json"
+    )))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(s: Snapshot, config: &Config) -> Evaluation {
+    evaluate(Arc::new(s), &rules(), config)
+}
+
+fn ids_for(e: &Evaluation, pipeline: &str) -> BTreeSet<String> {
+    e.findings
+        .iter()
+        .filter(|f| f.pipeline == pipeline && !MOTO_ARTIFACTS.contains(&f.rule_id.as_str()))
+        .map(|f| f.rule_id.clone())
+        .collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn registry_matches_the_catalog_and_every_rule_is_complete() {
+    let rules = rules();
+    let ids: BTreeSet<(&str, &str)> = rules
+        .rules
+        .iter()
+        .map(|r| (r.file.id.as_str(), r.file.slug.as_str()))
+        .collect();
+    assert_eq!(ids, CATALOG.iter().copied().collect::<BTreeSet<_>>());
+    for r in &rules.rules {
+        let f = &r.file;
+        assert!(
+            r.origin.ends_with(&format!("/{}.yaml", f.slug)),
+            "{} file name",
+            f.id
+        );
+        assert!(!f.title.is_empty() && !f.message.is_empty(), "{}", f.id);
+        assert!(
+            f.docs.what.len() > 20 && f.docs.why.len() > 20 && f.docs.remediation.len() > 20,
+            "{} docs",
+            f.id
+        );
+        assert!(!f.references.is_empty(), "{} references", f.id);
+        assert!(f.resource_type.starts_with("AWS::"), "{}", f.id);
+        if let Some(fix) = &f.fix {
+            assert!(
+                FIX_ACTIONS.contains(&fix.action.as_str()),
+                "{} names fix {}",
+                f.id,
+                fix.action
+            );
+            assert!(
+                f.docs.fix_safety.as_ref().is_some_and(|s| s.len() > 10),
+                "{} fix safety",
+                f.id
+            );
+        }
+        // slugs name the risky state, kebab-case
+        assert!(
+            f.slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{}",
+            f.slug
+        );
+    }
+}
+
+#[test]
+fn demo_account_yields_exactly_the_seeded_defects() {
+    let e = run(demo(), &Config::default());
+    assert!(e.diagnostics.is_empty(), "{:#?}", e.diagnostics);
+    let expected: &[(&str, &[&str])] = &[
+        ("demo-001", &["TR001"]),
+        ("demo-002", &["TR002"]),
+        ("demo-004", &["TR003"]),
+        ("demo-005", &["TR004"]),
+        ("demo-007", &["PL004"]),
+        ("demo-008", &["PL002"]),
+        ("demo-010", &["AB002"]),
+        ("demo-011", &["AB004", "AB005"]),
+        ("demo-013", &["AB007"]),
+        ("demo-014", &["AB006"]),
+        ("demo-016", &["AB008"]),
+        ("demo-017", &["KM003"]),
+        ("demo-019", &["KM002"]),
+        ("demo-020", &["KM002"]),
+        ("demo-022", &["KM004"]),
+        ("demo-023", &["CB002"]),
+        ("demo-025", &["CB003"]),
+        ("demo-026", &["CD003"]),
+        ("demo-028", &["CD004"]),
+        ("demo-029", &["CD002"]),
+        ("demo-031", &["IA001"]),
+        ("demo-032", &["AB001"]),
+        ("demo-034", &["KM001"]),
+        ("demo-035", &["CB001"]),
+        ("demo-037", &["SC001"]),
+        ("demo-038", &["CD001"]),
+    ];
+    for (prefix, ids) in expected {
+        assert_eq!(
+            ids_for(&e, &format!("{prefix}-pipeline")),
+            set(ids),
+            "{prefix}"
+        );
+    }
+    for i in (0..39).step_by(3) {
+        let name = format!("demo-{i:03}-pipeline");
+        assert!(
+            ids_for(&e, &name).is_empty(),
+            "compliant {name}: {:?}",
+            ids_for(&e, &name)
+        );
+    }
+    let summary: Vec<[String; 4]> = e
+        .findings
+        .iter()
+        .map(|f| {
+            [
+                f.rule_id.clone(),
+                f.severity.to_string(),
+                f.resource_arn.clone(),
+                f.message.clone(),
+            ]
+        })
+        .collect();
+    support::insta_settings()
+        .bind(|| insta::assert_json_snapshot!("demo_account_findings", summary));
+}
+
+/// The compliant demo stack `demo-000`, as JSON, to change one thing in.
+fn compliant() -> Value {
+    let mut s = demo();
+    s.pipelines.retain(|w| w.name == "demo-000-pipeline");
+    serde_json::to_value(&s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn load(v: Value) -> Snapshot {
+    let text = v.to_string();
+    Snapshot::from_json(&text, "fixture").unwrap_or_else(|e| {
+        let col = match &e {
+            pipeaudit::model::SnapshotError::Malformed { column, .. } => *column,
+            _ => 0,
+        };
+        let start = col.saturating_sub(300);
+        panic!("{e}: ...{}", text.get(start..col).unwrap_or(""))
+    })
+}
+
+fn ptr<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Value {
+    let mut cur = v;
+    for p in path {
+        cur = match p.parse::<usize>() {
+            Ok(i) => &mut cur[i],
+            Err(_) => &mut cur[*p],
+        };
+    }
+    cur
+}
+
+const ACCT: &str = "123456789012";
+
+fn arn(kind: &str) -> String {
+    match kind {
+        "pipeline" => format!("arn:aws:codepipeline:us-east-1:{ACCT}:demo-000-pipeline"),
+        "project" => format!("arn:aws:codebuild:us-east-1:{ACCT}:project/demo-000-build"),
+        "group" => format!(
+            "arn:aws:codedeploy:us-east-1:{ACCT}:deploymentgroup:demo-000-app/demo-000-group"
+        ),
+        other => panic!("no fixture ARN for {other}"),
+    }
+}
+
+fn value_of<'a>(v: &'a mut Value, map: &str, key: &str) -> &'a mut Value {
+    ptr(v, &["resources", map, key, "value"])
+}
+
+fn role_arn(role: &str) -> String {
+    format!("arn:aws:iam::{ACCT}:role/demo-000-{role}-role")
+}
+
+fn set_trust(v: &mut Value, role: &str, doc: Value) {
+    let r = value_of(v, "roles", &role_arn(role));
+    let text = doc.to_string();
+    let parsed = pipeaudit::model::PolicyText::parse(&text);
+    r["trust_policy"]["value"] = serde_json::to_value(parsed).unwrap_or(Value::Null);
+}
+
+fn fires(v: Value, config: &Config) -> BTreeSet<String> {
+    let e = run(load(v), config);
+    assert!(
+        e.diagnostics.iter().all(|d| d.kind != "rule-error"),
+        "{:#?}",
+        e.diagnostics
+    );
+    ids_for(&e, "demo-000-pipeline")
+}
+
+#[test]
+fn compliant_stack_passes_every_rule() {
+    assert!(fires(compliant(), &Config::default()).is_empty());
+}
+
+#[test]
+fn rules_without_a_seeded_defect_fire_on_their_fixture() {
+    let cfg = Config::default();
+    // PL001: no deploy stage
+    let mut v = compliant();
+    ptr(
+        &mut v,
+        &[
+            "resources",
+            "pipelines",
+            &arn("pipeline"),
+            "value",
+            "stages",
+        ],
+    )
+    .as_array_mut()
+    .map(|s| s.truncate(2));
+    assert_eq!(fires(v, &cfg), set(&["PL001"]));
+
+    // PL003 / CB008 / CD005: trust policies naming the wrong service
+    let wrong = |svc: &str| serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":svc},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":ACCT}}}]});
+    for (role, id) in [
+        ("pipeline", "PL003"),
+        ("build", "CB008"),
+        ("deploy", "CD005"),
+    ] {
+        let mut v = compliant();
+        set_trust(&mut v, role, wrong("ec2.amazonaws.com"));
+        let got = fires(v, &cfg);
+        // a role that the service cannot assume also admits another principal
+        assert_eq!(got, set(&[id, "IA002"]), "{role}");
+    }
+
+    // PL005 and SC002 come from the configuration
+    let approval = Config {
+        require_approval: true,
+        ..Config::default()
+    };
+    assert_eq!(fires(compliant(), &approval), set(&["PL005"]));
+    let release = Config {
+        release_branch: Some("release".into()),
+        ..Config::default()
+    };
+    assert_eq!(fires(compliant(), &release), set(&["SC002"]));
+
+    // KM005: the key policy grants only the account root, and the build role's
+    // identity policy has no KMS statement
+    let mut v = compliant();
+    let key_arn = v["pipelines"][0]["artifact_stores"][0]["key_arn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let root_only = serde_json::json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{ACCT}:root")},"Action":"kms:*","Resource":"*"}]});
+    value_of(&mut v, "keys", &key_arn)["policy"]["value"] =
+        serde_json::to_value(pipeaudit::model::PolicyText::parse(&root_only.to_string()))
+            .unwrap_or(Value::Null);
+    let policies = &mut value_of(&mut v, "roles", &role_arn("build"))["inline_policies"]["value"];
+    if let Some(map) = policies.as_object_mut() {
+        for p in map.values_mut() {
+            let doc = serde_json::json!({"Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*"}]});
+            p["value"] =
+                serde_json::to_value(pipeaudit::model::PolicyText::parse(&doc.to_string()))
+                    .unwrap_or(Value::Null);
+        }
+    }
+    assert_eq!(fires(v, &cfg), set(&["KM005"]));
+
+    // CB005, CB006, CB007: project settings
+    let mut v = compliant();
+    value_of(&mut v, "build_projects", &arn("project"))["logs"]["cloudwatch_status"] =
+        "DISABLED".into();
+    assert_eq!(fires(v, &cfg), set(&["CB005"]));
+    let mut v = compliant();
+    value_of(&mut v, "build_projects", &arn("project"))["environment"]["image"] =
+        "aws/codebuild/standard:4.0".into();
+    assert_eq!(fires(v, &cfg), set(&["CB006"]));
+    let allowed = Config {
+        allowed_images: vec!["my/approved:1".into()],
+        ..Config::default()
+    };
+    assert_eq!(fires(compliant(), &allowed), set(&["CB006"]));
+    let mut v = compliant();
+    value_of(&mut v, "build_projects", &arn("project"))["source"]["credentials_in_location"] =
+        true.into();
+    assert_eq!(fires(v, &cfg), set(&["CB007"]));
+
+    // IA002 / IA003: trust admits another account; trust without a source condition
+    let mut v = compliant();
+    set_trust(
+        &mut v,
+        "deploy",
+        serde_json::json!({"Statement":[{"Effect":"Allow","Principal":{"Service":"codedeploy.amazonaws.com","AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":ACCT}}}]}),
+    );
+    assert_eq!(fires(v, &cfg), set(&["IA002"]));
+    let mut v = compliant();
+    set_trust(
+        &mut v,
+        "events",
+        serde_json::json!({"Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sts:AssumeRole"}]}),
+    );
+    assert_eq!(fires(v, &cfg), set(&["IA003"]));
+}
+
+#[test]
+fn unknown_values_never_fire_and_name_the_permission() {
+    let mut v = compliant();
+    let key_arn = v["pipelines"][0]["artifact_stores"][0]["key_arn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let denied = |action: &str| {
+        serde_json::to_value(Observed::<()>::Unknown {
+            error: ReadError {
+                kind: ReadErrorKind::AccessDenied,
+                action: action.to_string(),
+                code: Some("AccessDeniedException".into()),
+                message: "not authorized".into(),
+            },
+        })
+        .unwrap_or(Value::Null)
+    };
+    // the key policy and the key rotation could not be read; the key policy is
+    // also public in truth, but that cannot be known
+    value_of(&mut v, "keys", &key_arn)["policy"] = denied("kms:GetKeyPolicy");
+    value_of(&mut v, "keys", &key_arn)["rotation_enabled"] = denied("kms:GetKeyRotationStatus");
+    let bucket = "arn:aws:s3:::demo-000-artifacts";
+    value_of(&mut v, "buckets", bucket)["versioning"] = denied("s3:GetBucketVersioning");
+    let e = run(load(v), &Config::default());
+    assert!(
+        ids_for(&e, "demo-000-pipeline").is_empty(),
+        "{:?}",
+        e.findings
+    );
+    let gaps: BTreeSet<(String, String)> = e
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == "collection-gap")
+        .map(|d| {
+            (
+                d.rule_id.clone().unwrap_or_default(),
+                d.permission.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (rule, perm) in [
+        ("KM003", "kms:GetKeyRotationStatus"),
+        ("KM004", "kms:GetKeyPolicy"),
+        ("KM005", "kms:GetKeyPolicy"),
+        ("AB008", "s3:GetBucketVersioning"),
+    ] {
+        assert!(
+            gaps.contains(&(rule.to_string(), perm.to_string())),
+            "{rule} {perm}: {gaps:?}"
+        );
+    }
+    // rules that do not need the unreadable values still ran and passed
+    assert!(
+        !gaps.iter().any(|(r, _)| r == "AB005" || r == "TR003"),
+        "{gaps:?}"
+    );
+}
+
+#[test]
+fn a_failed_trigger_listing_is_a_gap_not_a_missing_rule() {
+    let mut s = load(compliant());
+    s.resources.event_rules.clear();
+    s.pipelines[0].trigger_rules.clear();
+    s.scope_errors.push(pipeaudit::model::ScopeError {
+        region: "us-east-1".into(),
+        scope: "event-rules".into(),
+        error: ReadError {
+            kind: ReadErrorKind::AccessDenied,
+            action: "events:ListRules".into(),
+            code: None,
+            message: "denied".into(),
+        },
+    });
+    let e = run(s, &Config::default());
+    assert!(
+        !e.findings.iter().any(|f| f.rule_id.starts_with("TR")),
+        "{:?}",
+        e.findings
+    );
+    assert!(
+        e.diagnostics
+            .iter()
+            .any(|d| d.rule_id.as_deref() == Some("TR001")
+                && d.permission.as_deref() == Some("events:ListRules"))
+    );
+}
+
+#[test]
+fn config_overrides_disables_and_ignores() {
+    let mut v = compliant();
+    value_of(&mut v, "build_projects", &arn("project"))["environment"]["privileged_mode"] =
+        true.into();
+    let bucket = "arn:aws:s3:::demo-000-artifacts";
+    value_of(&mut v, "buckets", bucket)["versioning"]["value"]["status"] = Value::Null;
+    let cfg = Config::parse(
+        r#"
+disabled = ["CD006"]
+[severity]
+CB003 = "low"
+[[ignore]]
+rule = "AB008"
+resource = "arn:aws:s3:::demo-*"
+reason = "versioning costs too much for demo buckets"
+[[ignore]]
+rule = "KM003"
+resource = "arn:aws:kms:*"
+reason = "nothing to ignore"
+[[ignore]]
+rule = "CB004"
+resource = "arn:aws:codebuild:*"
+reason = "expired"
+expires = "2000-01-01"
+"#,
+        "t.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let e = run(load(v), &cfg);
+    let ids: BTreeSet<&str> = e.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert!(!ids.contains("CD006"), "disabled");
+    assert!(!ids.contains("AB008"), "ignored");
+    assert!(
+        ids.contains("CB004"),
+        "an expired ignore no longer suppresses"
+    );
+    let cb003 = e
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "CB003")
+        .map(|f| f.severity);
+    assert_eq!(cb003, Some(Severity::Low));
+    let kinds: BTreeSet<&str> = e.diagnostics.iter().map(|d| d.kind.as_str()).collect();
+    assert!(
+        kinds.contains("ignore-unused") && kinds.contains("ignore-expired"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn fingerprints_are_stable_and_findings_sorted() {
+    let a = run(demo(), &Config::default());
+    let b = run(demo(), &Config::default());
+    assert_eq!(a.findings, b.findings);
+    let fps: BTreeSet<&str> = a.findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    assert_eq!(fps.len(), a.findings.len(), "fingerprints are unique");
+}
+
+#[test]
+fn broken_rule_files_report_every_problem_with_file_and_line() {
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/kms/artifact-key-rotation-off.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let sources = vec![
+        ("a.yaml".to_string(), good.clone()),
+        (
+            "dup.yaml".to_string(),
+            good.replace("slug: artifact-key-rotation-off", "slug: other-state"),
+        ),
+        (
+            "var.yaml".to_string(),
+            good.replace("id: KM003", "id: ZZ001")
+                .replace("item.key.rotation_enabled == false", "bogus.x == 1"),
+        ),
+        (
+            "expr.yaml".to_string(),
+            good.replace("id: KM003", "id: ZZ002")
+                .replace("item.key.rotation_enabled == false", "item.key.("),
+        ),
+        (
+            "docs.yaml".to_string(),
+            good.replace("id: KM003", "id: ZZ003")
+                .replace("  why: |-\n", "  why: ''\n  old: |-\n"),
+        ),
+        (
+            "fn.yaml".to_string(),
+            good.replace("id: KM003", "id: ZZ004")
+                .replace("item.key.rotation_enabled == false", "nope(item)"),
+        ),
+        ("yaml.yaml".to_string(), "id: [unclosed\n".to_string()),
+        (
+            "fix.yaml".to_string(),
+            good.replace("id: KM003", "id: ZZ005")
+                .replace("action: key-rotation", "action: teleport"),
+        ),
+    ];
+    let err = match RuleSet::from_sources(&sources) {
+        Ok(_) => panic!("broken rules loaded"),
+        Err(e) => e.to_string(),
+    };
+    for needle in [
+        "dup.yaml:1: duplicate id KM003",
+        "var.yaml:7: condition: unknown variable `bogus`",
+        "expr.yaml:7: condition: bad expression",
+        "docs.yaml",
+        "fn.yaml:7: condition: unknown function `nope`",
+        "yaml.yaml:",
+        "fix.yaml",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
