@@ -283,18 +283,15 @@ fn rules_without_a_seeded_defect_fire_on_their_fixture() {
     let cfg = Config::default();
     // PL001: no deploy stage
     let mut v = compliant();
-    ptr(
+    let pipeline = arn("pipeline");
+    if let Some(stages) = ptr(
         &mut v,
-        &[
-            "resources",
-            "pipelines",
-            &arn("pipeline"),
-            "value",
-            "stages",
-        ],
+        &["resources", "pipelines", &pipeline, "value", "stages"],
     )
     .as_array_mut()
-    .map(|s| s.truncate(2));
+    {
+        stages.truncate(2);
+    }
     assert_eq!(fires(v, &cfg), set(&["PL001"]));
 
     // PL003 / CB008 / CD005: trust policies naming the wrong service

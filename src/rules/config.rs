@@ -82,10 +82,8 @@ impl Config {
             if ig.reason.trim().is_empty() {
                 return Err(bad("reason must not be empty".to_string()));
             }
-            if let Some(d) = &ig.expires {
-                if !is_date(d) {
-                    return Err(bad(format!("expires {d:?} is not a YYYY-MM-DD date")));
-                }
+            if let Some(d) = ig.expires.as_ref().filter(|d| !is_date(d)) {
+                return Err(bad(format!("expires {d:?} is not a YYYY-MM-DD date")));
             }
             if let Err(e) = globset::Glob::new(&ig.resource) {
                 return Err(bad(format!(

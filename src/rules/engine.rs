@@ -139,25 +139,23 @@ struct Cache {
 impl Cache {
     fn build(s: &Snapshot) -> Cache {
         let r = &s.resources;
-        let mut jobs: Vec<(&String, Box<dyn Fn() -> Bound + Send + Sync + '_>)> = Vec::new();
-        macro_rules! add {
-            ($map:expr) => {
-                for (arn, obs) in &$map {
-                    jobs.push((arn, Box::new(move || bind(arn, obs))));
-                }
-            };
+        fn all<'a, T: Serialize + Sync>(
+            m: &'a std::collections::BTreeMap<String, Observed<T>>,
+        ) -> Vec<(String, Bound)> {
+            let items: Vec<(&'a String, &'a Observed<T>)> = m.iter().collect();
+            items
+                .par_iter()
+                .map(|(arn, obs)| ((*arn).clone(), bind(arn, obs)))
+                .collect()
         }
-        add!(r.repositories);
-        add!(r.build_projects);
-        add!(r.deploy_applications);
-        add!(r.deploy_groups);
-        add!(r.buckets);
-        add!(r.keys);
-        add!(r.event_rules);
-        let by_arn = jobs
-            .par_iter()
-            .map(|(arn, f)| ((*arn).clone(), f()))
-            .collect();
+        let mut by_arn: HashMap<String, Bound> = HashMap::new();
+        by_arn.extend(all(&r.repositories));
+        by_arn.extend(all(&r.build_projects));
+        by_arn.extend(all(&r.deploy_applications));
+        by_arn.extend(all(&r.deploy_groups));
+        by_arn.extend(all(&r.buckets));
+        by_arn.extend(all(&r.keys));
+        by_arn.extend(all(&r.event_rules));
         Cache { by_arn }
     }
 
@@ -442,17 +440,25 @@ fn service_roles(s: &Snapshot, w: &PipelineWiring) -> Vec<(String, &'static str,
         out.push((r.clone(), "codepipeline.amazonaws.com", w.arn.clone()));
     }
     for b in &w.builds {
-        if let Some(Observed::Ok { value }) = s.resources.build_projects.get(&b.project_arn) {
-            if let Some(r) = &value.service_role {
-                out.push((r.clone(), "codebuild.amazonaws.com", b.project_arn.clone()));
-            }
+        if let Some(r) = s
+            .resources
+            .build_projects
+            .get(&b.project_arn)
+            .and_then(Observed::value)
+            .and_then(|p| p.service_role.as_ref())
+        {
+            out.push((r.clone(), "codebuild.amazonaws.com", b.project_arn.clone()));
         }
     }
     for d in &w.deploys {
-        if let Some(Observed::Ok { value }) = s.resources.deploy_groups.get(&d.group_arn) {
-            if let Some(r) = &value.service_role_arn {
-                out.push((r.clone(), "codedeploy.amazonaws.com", d.group_arn.clone()));
-            }
+        if let Some(r) = s
+            .resources
+            .deploy_groups
+            .get(&d.group_arn)
+            .and_then(Observed::value)
+            .and_then(|g| g.service_role_arn.as_ref())
+        {
+            out.push((r.clone(), "codedeploy.amazonaws.com", d.group_arn.clone()));
         }
     }
     for arn in &w.trigger_rules {
