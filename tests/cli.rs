@@ -1,0 +1,192 @@
+//! The command line, offline on the bundled demo snapshot: exit codes,
+//! formats, rules listing and explanation, bad input.
+
+use std::process::{Command, Output};
+
+fn pipeaudit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+}
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn audit_of_the_demo_prints_a_table_and_exits_1() {
+    let o = pipeaudit(&["--snapshot", DEMO]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("demo-013-pipeline"), "grouped by pipeline");
+    assert!(out.contains("AB007 artifact-bucket-policy-public"));
+    let last = out.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("102 finding(s) in 39 pipeline(s): 10 critical"),
+        "{last}"
+    );
+    assert!(!out.contains("\u{1b}["), "no colour when not a terminal");
+}
+
+#[test]
+fn json_report_has_the_documented_shape() {
+    let o = pipeaudit(&["--snapshot", DEMO, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["tool"]["name"], "pipeaudit");
+    assert_eq!(v["account"], "123456789012");
+    assert_eq!(v["summary"]["pipelines"], 39);
+    assert_eq!(v["summary"]["findings"], 102);
+    assert_eq!(v["summary"]["by_severity"]["critical"], 10);
+    let f = &v["findings"][0];
+    for k in [
+        "rule_id",
+        "slug",
+        "severity",
+        "title",
+        "message",
+        "pipeline",
+        "pipeline_arn",
+        "resource_type",
+        "resource_arn",
+        "region",
+        "account",
+        "fix",
+        "fingerprint",
+    ] {
+        assert!(f.get(k).is_some(), "finding lacks {k}");
+    }
+    assert!(v["diagnostics"].as_array().is_some_and(|d| d.is_empty()));
+}
+
+#[test]
+fn fail_on_and_exit_zero() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = dir.path().join("p.toml");
+    // Only low findings remain once everything above is disabled.
+    let ids = "PL001 PL002 PL003 PL004 PL005 SC001 TR001 TR002 TR003 TR004 AB001 AB002 AB003 AB004 AB005 AB006 AB007 KM001 KM002 KM003 KM004 KM005 CB001 CB002 CB003 CB004 CB005 CB007 CB008 CD001 CD002 CD003 CD004 CD005 IA001 IA002";
+    let list: Vec<String> = ids.split(' ').map(|i| format!("\"{i}\"")).collect();
+    std::fs::write(&cfg, format!("disabled = [{}]\n", list.join(", ")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = cfg.to_string_lossy().to_string();
+    assert_eq!(
+        pipeaudit(&["--snapshot", DEMO, "--config", &cfg])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        pipeaudit(&["--snapshot", DEMO, "--config", &cfg, "--fail-on", "medium"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        pipeaudit(&["--snapshot", DEMO, "--fail-on", "critical"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        pipeaudit(&["--snapshot", DEMO, "--exit-zero"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn rules_list_and_explain() {
+    let o = pipeaudit(&["rules"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("KM003") && stdout(&o).contains("41 rules"));
+    let o = pipeaudit(&["rules", "explain", "km003"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for section in [
+        "What",
+        "Why",
+        "Remediation",
+        "Fix: key-rotation (safe)",
+        "References",
+    ] {
+        assert!(text.contains(section), "{section} in {text}");
+    }
+    let o = pipeaudit(&["rules", "explain", "KM003", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["slug"], "artifact-key-rotation-off");
+    let o = pipeaudit(&["rules", "explain", "XX999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no rule \"XX999\""));
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bad_cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad_cfg,
+        "release_branch = \"main\"\nrequire_approval = 3\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let future = dir.path().join("future.json");
+    std::fs::write(&future, r#"{"schema_version": 7}"#).unwrap_or_else(|e| panic!("{e}"));
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(rules_dir.join("x.yaml"), "id: XX001\nslug: broken\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--snapshot".into(),
+                DEMO.into(),
+                "--config".into(),
+                bad_cfg.to_string_lossy().into(),
+            ],
+            "bad.toml:2:",
+        ),
+        (
+            vec!["--snapshot".into(), future.to_string_lossy().into()],
+            "schema_version 7",
+        ),
+        (
+            vec!["--snapshot".into(), "/nonexistent/s.json".into()],
+            "cannot read snapshot",
+        ),
+        (
+            vec![
+                "--snapshot".into(),
+                DEMO.into(),
+                "--rules".into(),
+                rules_dir.to_string_lossy().into(),
+            ],
+            "x.yaml",
+        ),
+        (
+            vec![
+                "--snapshot".into(),
+                DEMO.into(),
+                "--fail-on".into(),
+                "urgent".into(),
+            ],
+            "unknown severity",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = pipeaudit(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{needle} in {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+}
