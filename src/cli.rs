@@ -44,6 +44,8 @@ pub struct Cli {
 pub enum Format {
     Table,
     Json,
+    Sarif,
+    Markdown,
 }
 
 /// Options of the audit (the default command).
@@ -73,6 +75,13 @@ pub struct AuditArgs {
     /// Extra rule directory (repeatable); its *.yaml rules are added to the built-in catalog.
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+    /// With --format sarif: write SARIF even when some values could not be
+    /// collected (alerts on unread resources may then close).
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Base URL of the rule documentation pages (<URL>/<ID>.md), for SARIF and Markdown links.
+    #[arg(long, value_name = "URL", default_value = report::sarif::DEFAULT_DOCS_URL)]
+    pub docs_url: String,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -138,6 +147,12 @@ pub enum Command {
 /// `pipeaudit rules ...`
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
+    /// Generate the rule documentation: one page per rule and a catalog README.
+    Docs {
+        /// Output directory.
+        #[arg(long, value_name = "DIR", default_value = "docs/rules")]
+        out: PathBuf,
+    },
     /// Print a rule's documentation.
     Explain {
         /// The rule id, e.g. KM003.
@@ -280,6 +295,17 @@ fn run(cli: Cli) -> Result<u8, String> {
                 .map_err(|e| e.to_string().trim_end().to_string())?;
             match action {
                 None => write_output(None, &rules_list(&rules, format))?,
+                Some(RulesCommand::Docs { out }) => {
+                    let pages = crate::docs::rule_pages(&rules);
+                    std::fs::create_dir_all(&out)
+                        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+                    for (name, text) in &pages {
+                        let p = out.join(name);
+                        std::fs::write(&p, text)
+                            .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+                    }
+                    eprintln!("wrote {} page(s) to {}", pages.len(), out.display());
+                }
                 Some(RulesCommand::Explain { id, format }) => {
                     let rule = rules
                         .get(&id)
@@ -330,6 +356,29 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     };
     let text = match a.format {
         Format::Json => report::json::render(&report),
+        Format::Markdown => report::markdown::render(&report, &a.docs_url),
+        Format::Sarif => {
+            let gaps = eval
+                .diagnostics
+                .iter()
+                .filter(|d| d.kind == "collection-gap" || d.kind == "scope-error")
+                .count();
+            if gaps > 0 && !a.allow_partial {
+                return Err(format!(
+                    "{gaps} check(s) could not be made because values were not collected; refusing to write SARIF that would close alerts on unread resources (see --format json for the gaps, or pass --allow-partial)"
+                ));
+            }
+            let files: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
+            let rendered =
+                report::sarif::render(&report, &files, &a.docs_url).map_err(|e| e.to_string())?;
+            for (category, dropped) in &rendered.truncated {
+                eprintln!(
+                    "pipeaudit: run {category}: {dropped} least severe result(s) left out to stay within {} results per run",
+                    report::sarif::MAX_RESULTS
+                );
+            }
+            rendered.text
+        }
         Format::Table => {
             let colored = a.output.is_none()
                 && std::io::stdout().is_terminal()
@@ -349,13 +398,13 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
 
 fn rules_list(rules: &RuleSet, format: Format) -> String {
     match format {
-        Format::Json => {
+        Format::Json | Format::Sarif => {
             let list: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
             let mut t = serde_json::to_string_pretty(&list).unwrap_or_default();
             t.push('\n');
             t
         }
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let mut t = comfy_table::Table::new();
             t.set_header(vec!["id", "slug", "severity", "fix", "title"]);
             for r in &rules.rules {
@@ -393,11 +442,12 @@ fn rules_list(rules: &RuleSet, format: Format) -> String {
 pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
     let f = &rule.file;
     match format {
-        Format::Json => {
+        Format::Json | Format::Sarif => {
             let mut t = serde_json::to_string_pretty(f).unwrap_or_default();
             t.push('\n');
             t
         }
+        Format::Markdown => crate::docs::rule_page(f),
         Format::Table => {
             let mut out = format!("{} {} ({})\n{}\n\n", f.id, f.slug, f.severity, f.title);
             out.push_str(&format!(

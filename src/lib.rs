@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod docs;
 pub mod findings;
 pub mod model;
 pub mod report;

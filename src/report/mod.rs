@@ -1,6 +1,8 @@
 //! Reporters: one module per output format. They know only findings.
 
 pub mod json;
+pub mod markdown;
+pub mod sarif;
 pub mod table;
 
 use crate::findings::{Diagnostic, Finding, Severity};

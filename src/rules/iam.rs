@@ -44,6 +44,16 @@ pub struct Access {
 
 /// `*` and `?` wildcard match.
 pub fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return if ignore_case {
+            pattern.eq_ignore_ascii_case(value)
+        } else {
+            pattern == value
+        };
+    }
+    if pattern == "*" {
+        return true;
+    }
     let (p, v): (Vec<char>, Vec<char>) = if ignore_case {
         (
             pattern.to_lowercase().chars().collect(),

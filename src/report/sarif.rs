@@ -1,0 +1,412 @@
+//! SARIF 2.1.0 for GitHub code scanning, written with `serde-sarif`.
+//!
+//! One run per audited account and region, each with a stable category
+//! (`automationDetails.id`) and an explicit `results` list (empty when
+//! clean, so that alerts close). Every result has exactly one physical
+//! location on a deterministic relative pseudo-path
+//! (`aws/<account>/<region>/<service>/<name>`, line 1), the ARN in
+//! `logicalLocations`, and a `primaryLocationLineHash` computed from rule,
+//! resource and pipeline, so that GitHub tracks one alert across runs.
+
+use std::collections::BTreeMap;
+
+use serde_sarif::sarif;
+use sha2::{Digest, Sha256};
+
+use super::Report;
+use crate::findings::{Finding, Severity};
+use crate::rules::RuleFile;
+
+/// At most this many runs per file (GitHub's limit).
+pub const MAX_RUNS: usize = 20;
+/// At most this many results per run (GitHub's limit).
+pub const MAX_RESULTS: usize = 25_000;
+
+/// Where the project lives and where its rule documentation is.
+pub const INFORMATION_URI: &str = "https://github.com/pipeaudit/pipeaudit";
+/// The default base URL of the rule pages (`<base>/<ID>.md`).
+pub const DEFAULT_DOCS_URL: &str = "https://github.com/pipeaudit/pipeaudit/blob/main/docs/rules";
+
+/// Why a SARIF file cannot be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum SarifError {
+    #[error(
+        "{0} account/region scopes would need {0} SARIF runs; GitHub accepts at most {MAX_RUNS} per file. Audit fewer regions per file."
+    )]
+    TooManyRuns(usize),
+    #[error("cannot serialize SARIF: {0}")]
+    Serialize(String),
+}
+
+/// The output and what was left out to respect the limits.
+pub struct Rendered {
+    pub text: String,
+    /// (category, results dropped) per run that exceeded the limit.
+    pub truncated: Vec<(String, usize)>,
+}
+
+/// `security-severity` for GitHub: critical >= 9.0, high 7.0-8.9, medium 4.0-6.9, low 0.1-3.9.
+pub fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "1.0",
+    }
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+fn result_level(s: Severity) -> sarif::ResultLevel {
+    match s {
+        Severity::Critical | Severity::High => sarif::ResultLevel::Error,
+        Severity::Medium => sarif::ResultLevel::Warning,
+        Severity::Low | Severity::Info => sarif::ResultLevel::Note,
+    }
+}
+
+fn area(id: &str) -> &'static str {
+    match &id[..id.len().min(2)] {
+        "PL" => "pipeline",
+        "SC" => "source",
+        "TR" => "trigger",
+        "AB" => "s3",
+        "KM" => "kms",
+        "CB" => "codebuild",
+        "CD" => "codedeploy",
+        "IA" => "iam",
+        _ => "custom",
+    }
+}
+
+/// The service part of an ARN (`s3`, `kms`, ...), `aws` when it has none.
+fn service_of(arn: &str) -> String {
+    arn.split(':')
+        .nth(2)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("aws")
+        .to_string()
+}
+
+/// A path segment safe for a relative URI: letters, digits, `-`, `_`, `.`.
+fn segment(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() { "_".to_string() } else { out }
+}
+
+/// The pseudo-path of a finding: `aws/<account>/<region>/<service>/<name>`.
+pub fn pseudo_path(f: &Finding) -> String {
+    let resource = f
+        .resource_arn
+        .split(':')
+        .skip(5)
+        .collect::<Vec<_>>()
+        .join(":");
+    let name = if resource.is_empty() {
+        f.resource_arn.as_str()
+    } else {
+        resource.as_str()
+    };
+    let name: Vec<String> = name.split('/').map(segment).collect();
+    format!(
+        "aws/{}/{}/{}/{}",
+        segment(&f.account),
+        segment(&f.region),
+        segment(&service_of(&f.resource_arn)),
+        name.join("/")
+    )
+}
+
+/// `primaryLocationLineHash`: 16 hex digits of a hash of rule, resource and pipeline, then `:1`.
+pub fn line_hash(f: &Finding) -> String {
+    let mut h = Sha256::new();
+    for part in [&f.rule_id, &f.resource_arn, &f.pipeline_arn] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("{}:1", hex::encode(&h.finalize()[..8]))
+}
+
+fn text(s: &str) -> sarif::Message {
+    sarif::Message::builder().text(s.to_string()).build()
+}
+
+fn mfs(s: &str) -> sarif::MultiformatMessageString {
+    sarif::MultiformatMessageString::builder()
+        .text(s.to_string())
+        .build()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+fn descriptor(r: &RuleFile, docs_url: &str) -> sarif::ReportingDescriptor {
+    let mut markdown = format!(
+        "**{}** ({})\n\n**What.** {}\n\n**Why.** {}\n\n**Remediation.** {}\n",
+        r.title,
+        r.severity,
+        r.docs.what.trim(),
+        r.docs.why.trim(),
+        r.docs.remediation.trim()
+    );
+    if let (Some(fix), Some(safety)) = (&r.fix, &r.docs.fix_safety) {
+        markdown.push_str(&format!("\n**Fix** `{}`: {}\n", fix.action, safety.trim()));
+    }
+    if !r.references.is_empty() {
+        markdown.push_str("\n**References:** ");
+        markdown.push_str(&r.references.join("; "));
+        markdown.push('\n');
+    }
+    let mut props = BTreeMap::new();
+    props.insert(
+        "security-severity".to_string(),
+        serde_json::Value::String(security_severity(r.severity).to_string()),
+    );
+    props.insert(
+        "precision".to_string(),
+        serde_json::Value::String("high".to_string()),
+    );
+    sarif::ReportingDescriptor::builder()
+        .id(r.id.clone())
+        .name(r.slug.clone())
+        .short_description(mfs(&truncate(&r.title, 1024)))
+        .full_description(mfs(&truncate(r.docs.what.trim(), 1024)))
+        .help(
+            sarif::MultiformatMessageString::builder()
+                .text(r.docs.remediation.trim().to_string())
+                .markdown(markdown)
+                .build(),
+        )
+        .help_uri(format!("{}/{}.md", docs_url.trim_end_matches('/'), r.id))
+        .default_configuration(
+            sarif::ReportingConfiguration::builder()
+                .level(serde_json::Value::String(level(r.severity).to_string()))
+                .build(),
+        )
+        .properties(
+            sarif::PropertyBag::builder()
+                .tags(vec![
+                    "security".to_string(),
+                    area(&r.id).to_string(),
+                    "ci-cd".to_string(),
+                ])
+                .additional_properties(props)
+                .build(),
+        )
+        .build()
+}
+
+fn result(f: &Finding, rule_index: i64) -> sarif::Result {
+    let mut partial = BTreeMap::new();
+    partial.insert("primaryLocationLineHash".to_string(), line_hash(f));
+    let mut fingerprints = BTreeMap::new();
+    fingerprints.insert("pipeaudit/v1".to_string(), f.fingerprint.clone());
+    let mut props = BTreeMap::new();
+    props.insert(
+        "pipeline".to_string(),
+        serde_json::Value::String(f.pipeline.clone()),
+    );
+    props.insert(
+        "pipeline_arn".to_string(),
+        serde_json::Value::String(f.pipeline_arn.clone()),
+    );
+    props.insert(
+        "resource_arn".to_string(),
+        serde_json::Value::String(f.resource_arn.clone()),
+    );
+    props.insert(
+        "resource_type".to_string(),
+        serde_json::Value::String(f.resource_type.clone()),
+    );
+    props.insert(
+        "severity".to_string(),
+        serde_json::Value::String(f.severity.to_string()),
+    );
+    let location = sarif::Location::builder()
+        .physical_location(
+            sarif::PhysicalLocation::builder()
+                .artifact_location(
+                    sarif::ArtifactLocation::builder()
+                        .uri(pseudo_path(f))
+                        .build(),
+                )
+                .region(sarif::Region::builder().start_line(1).build())
+                .build(),
+        )
+        .logical_locations(vec![
+            sarif::LogicalLocation::builder()
+                .fully_qualified_name(f.resource_arn.clone())
+                .name(
+                    f.resource_arn
+                        .rsplit(['/', ':'])
+                        .next()
+                        .unwrap_or(&f.resource_arn)
+                        .to_string(),
+                )
+                .kind("resource".to_string())
+                .build(),
+        ])
+        .build();
+    sarif::Result::builder()
+        .rule_id(f.rule_id.clone())
+        .rule_index(rule_index)
+        .level(result_level(f.severity))
+        .message(text(&format!(
+            "{} (pipeline {}, resource {})",
+            f.message, f.pipeline, f.resource_arn
+        )))
+        .locations(vec![location])
+        .partial_fingerprints(partial)
+        .fingerprints(fingerprints)
+        .properties(
+            sarif::PropertyBag::builder()
+                .additional_properties(props)
+                .build(),
+        )
+        .build()
+}
+
+/// The category of one account and region.
+pub fn category(account: &str, region: &str) -> String {
+    format!("pipeaudit/aws/{account}/{region}/")
+}
+
+/// Renders one run per account and region of the report.
+pub fn render(r: &Report<'_>, rules: &[&RuleFile], docs_url: &str) -> Result<Rendered, SarifError> {
+    let mut scopes: Vec<String> = r.regions.to_vec();
+    for f in r.findings {
+        if !scopes.contains(&f.region) {
+            scopes.push(f.region.clone());
+        }
+    }
+    scopes.sort();
+    scopes.dedup();
+    if scopes.len() > MAX_RUNS {
+        return Err(SarifError::TooManyRuns(scopes.len()));
+    }
+    let by_id: BTreeMap<&str, &RuleFile> = rules.iter().map(|r| (r.id.as_str(), *r)).collect();
+    let mut truncated = Vec::new();
+    let mut runs = Vec::new();
+    for region in &scopes {
+        let mut findings: Vec<&Finding> =
+            r.findings.iter().filter(|f| &f.region == region).collect();
+        let cat = category(r.account, region);
+        if findings.len() > MAX_RESULTS {
+            // keep the most severe; ties by the report's order
+            findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+            truncated.push((cat.clone(), findings.len() - MAX_RESULTS));
+            findings.truncate(MAX_RESULTS);
+            findings.sort_by_key(|f| f.sort_key());
+        }
+        let mut reported: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+        reported.sort();
+        reported.dedup();
+        let descriptors: Vec<sarif::ReportingDescriptor> = reported
+            .iter()
+            .filter_map(|id| by_id.get(id).map(|r| descriptor(r, docs_url)))
+            .collect();
+        let index: BTreeMap<&str, i64> = reported
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as i64))
+            .collect();
+        let results: Vec<sarif::Result> = findings
+            .iter()
+            .map(|f| result(f, index.get(f.rule_id.as_str()).copied().unwrap_or(-1)))
+            .collect();
+        let driver = sarif::ToolComponent::builder()
+            .name("pipeaudit".to_string())
+            .semantic_version(env!("CARGO_PKG_VERSION").to_string())
+            .information_uri(INFORMATION_URI.to_string())
+            .rules(descriptors)
+            .build();
+        runs.push(
+            sarif::Run::builder()
+                .tool(sarif::Tool::builder().driver(driver).build())
+                .automation_details(sarif::RunAutomationDetails::builder().id(cat).build())
+                .results(results)
+                .build(),
+        );
+    }
+    let log = sarif::Sarif::builder()
+        .schema(sarif::SCHEMA_URL.to_string())
+        .version(serde_json::Value::String("2.1.0".to_string()))
+        .runs(runs)
+        .build();
+    let mut text =
+        serde_json::to_string_pretty(&log).map_err(|e| SarifError::Serialize(e.to_string()))?;
+    text.push('\n');
+    Ok(Rendered { text, truncated })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(resource: &str) -> Finding {
+        Finding {
+            rule_id: "KM003".into(),
+            slug: "artifact-key-rotation-off".into(),
+            severity: Severity::Medium,
+            title: "t".into(),
+            message: "m".into(),
+            pipeline: "p".into(),
+            pipeline_arn: "arn:aws:codepipeline:us-east-1:1:p".into(),
+            resource_type: "AWS::KMS::Key".into(),
+            resource_arn: resource.into(),
+            region: "us-east-1".into(),
+            account: "111122223333".into(),
+            fix: None,
+            fingerprint: "f".into(),
+        }
+    }
+
+    #[test]
+    fn pseudo_paths_are_relative_and_schemeless() {
+        assert_eq!(
+            pseudo_path(&finding("arn:aws:kms:us-east-1:111122223333:key/abc-1")),
+            "aws/111122223333/us-east-1/kms/key/abc-1"
+        );
+        assert_eq!(
+            pseudo_path(&finding("arn:aws:s3:::my bucket")),
+            "aws/111122223333/us-east-1/s3/my_bucket"
+        );
+        assert_eq!(
+            pseudo_path(&finding(
+                "arn:aws:codedeploy:us-east-1:1:deploymentgroup:app/grp"
+            )),
+            "aws/111122223333/us-east-1/codedeploy/deploymentgroup_app/grp"
+        );
+    }
+
+    #[test]
+    fn line_hash_form_and_stability() {
+        let a = line_hash(&finding("arn:aws:kms:us-east-1:1:key/a"));
+        assert_eq!(a.len(), 18);
+        assert!(a.ends_with(":1"));
+        assert_eq!(a, line_hash(&finding("arn:aws:kms:us-east-1:1:key/a")));
+        assert_ne!(a, line_hash(&finding("arn:aws:kms:us-east-1:1:key/b")));
+    }
+}
