@@ -79,6 +79,9 @@ pub struct AuditArgs {
     /// collected (alerts on unread resources may then close).
     #[arg(long)]
     pub allow_partial: bool,
+    /// Report only findings whose fingerprint is not in this previous JSON report.
+    #[arg(long, value_name = "FILE")]
+    pub baseline_findings: Option<PathBuf>,
     /// Base URL of the rule documentation pages (<URL>/<ID>.md), for SARIF and Markdown links.
     #[arg(long, value_name = "URL", default_value = report::sarif::DEFAULT_DOCS_URL)]
     pub docs_url: String,
@@ -133,6 +136,22 @@ pub enum Command {
         /// Write the snapshot to FILE instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Report what changed since an approved baseline snapshot (exit 1 on drift).
+    Drift {
+        /// The approved snapshot (from `pipeaudit snapshot -o`).
+        #[arg(long, value_name = "FILE")]
+        baseline: PathBuf,
+        /// Compare with this snapshot instead of collecting live.
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Exit 0 even when there is drift.
+        #[arg(long)]
+        exit_zero: bool,
     },
     /// List the rule catalog, or explain one rule.
     Rules {
@@ -315,6 +334,32 @@ fn run(cli: Cli) -> Result<u8, String> {
             }
             Ok(EXIT_OK)
         }
+        Some(Command::Drift {
+            baseline,
+            snapshot,
+            format,
+            output,
+            exit_zero,
+        }) => {
+            let rules = RuleSet::load(&cli.audit.rules)
+                .map_err(|e| e.to_string().trim_end().to_string())?;
+            let config = load_config(&cli.audit, &rules)?;
+            let base = Snapshot::load(&baseline).map_err(|e| e.to_string())?;
+            let current = match snapshot {
+                Some(p) => Snapshot::load(&p).map_err(|e| e.to_string())?,
+                None => collect_live(&cli.global)?,
+            };
+            let drift = crate::drift::compare(&base, &current, &rules, &config)
+                .map_err(|e| e.to_string())?;
+            let text = report::drift::render(&drift, &current, format, &cli.audit.docs_url)
+                .map_err(|e| e.to_string())?;
+            write_output(output.as_ref(), &text)?;
+            Ok(if drift.changes.is_empty() || exit_zero {
+                EXIT_OK
+            } else {
+                EXIT_FINDINGS
+            })
+        }
         None => audit(&cli.global, &cli.audit),
     }
 }
@@ -346,7 +391,24 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         }
     };
     let snapshot = Arc::new(snapshot);
-    let eval = engine::evaluate(snapshot.clone(), &rules, &config);
+    let mut eval = engine::evaluate(snapshot.clone(), &rules, &config);
+    if let Some(p) = &a.baseline_findings {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let previous: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a JSON report: {e}", p.display()))?;
+        if previous
+            .get("findings")
+            .and_then(|f| f.as_array())
+            .is_none()
+        {
+            return Err(format!(
+                "{} is not a pipeaudit JSON report (no `findings` list)",
+                p.display()
+            ));
+        }
+        eval.findings = crate::drift::new_findings(std::mem::take(&mut eval.findings), &previous);
+    }
     let report = Report {
         account: &snapshot.account,
         regions: &snapshot.regions,

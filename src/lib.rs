@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod collect;
 pub mod docs;
+pub mod drift;
 pub mod findings;
 pub mod model;
 pub mod report;

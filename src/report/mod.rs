@@ -1,5 +1,6 @@
 //! Reporters: one module per output format. They know only findings.
 
+pub mod drift;
 pub mod json;
 pub mod markdown;
 pub mod sarif;

@@ -288,13 +288,24 @@ fn result(f: &Finding, rule_index: i64) -> sarif::Result {
         .build()
 }
 
-/// The category of one account and region.
-pub fn category(account: &str, region: &str) -> String {
-    format!("pipeaudit/aws/{account}/{region}/")
+/// The category of one account and region (`pipeaudit` for audits,
+/// `pipeaudit-drift` for drift, so that the two never close each other's alerts).
+pub fn category(prefix: &str, account: &str, region: &str) -> String {
+    format!("{prefix}/aws/{account}/{region}/")
 }
 
 /// Renders one run per account and region of the report.
 pub fn render(r: &Report<'_>, rules: &[&RuleFile], docs_url: &str) -> Result<Rendered, SarifError> {
+    render_with_category(r, rules, docs_url, "pipeaudit")
+}
+
+/// As [`render`], with another category prefix.
+pub fn render_with_category(
+    r: &Report<'_>,
+    rules: &[&RuleFile],
+    docs_url: &str,
+    prefix: &str,
+) -> Result<Rendered, SarifError> {
     let mut scopes: Vec<String> = r.regions.to_vec();
     for f in r.findings {
         if !scopes.contains(&f.region) {
@@ -312,7 +323,7 @@ pub fn render(r: &Report<'_>, rules: &[&RuleFile], docs_url: &str) -> Result<Ren
     for region in &scopes {
         let mut findings: Vec<&Finding> =
             r.findings.iter().filter(|f| &f.region == region).collect();
-        let cat = category(r.account, region);
+        let cat = category(prefix, r.account, region);
         if findings.len() > MAX_RESULTS {
             // keep the most severe; ties by the report's order
             findings.sort_by_key(|f| std::cmp::Reverse(f.severity));

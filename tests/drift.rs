@@ -1,0 +1,352 @@
+//! Drift between snapshots: offline fixtures (each kind of change,
+//! equivalent-but-reordered policies and patterns, secrets), and against
+//! moto_server (four changes made through the SDK, exactly four reported).
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use pipeaudit::collect::{CollectOptions, collect_with_config};
+use pipeaudit::drift::{ChangeKind, compare};
+use pipeaudit::model::Snapshot;
+use pipeaudit::rules::RuleSet;
+use pipeaudit::rules::config::Config;
+use serde_json::Value;
+use support::moto::Moto;
+use support::seed::{self, SeedClients, StackSpec};
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+
+fn demo_json() -> Value {
+    let text = std::fs::read_to_string(DEMO).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn snap(v: &Value) -> Snapshot {
+    Snapshot::from_json(&v.to_string(), "fixture").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn rules() -> RuleSet {
+    RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn reordered_policies_patterns_and_lists_are_not_drift() {
+    let base = demo_json();
+    let mut cur = base.clone();
+    cur["taken_at"] = "2031-01-01T00:00:00Z".into();
+    cur["api_calls"] = serde_json::json!({});
+    for (_, b) in cur["resources"]["buckets"]
+        .as_object_mut()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(st) = b
+            .pointer_mut("/value/policy/value/document/statements")
+            .and_then(Value::as_array_mut)
+        {
+            st.reverse();
+            for s in st.iter_mut() {
+                s["sid"] = Value::Null; // statement ids carry no meaning
+            }
+        }
+    }
+    for (_, r) in cur["resources"]["event_rules"]
+        .as_object_mut()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(ev) = r
+            .pointer_mut("/value/event_pattern/detail/event")
+            .and_then(Value::as_array_mut)
+        {
+            ev.reverse();
+        }
+    }
+    for (_, p) in cur["resources"]["pipelines"]
+        .as_object_mut()
+        .into_iter()
+        .flatten()
+    {
+        p["value"]["updated"] = "2031-01-01T00:00:00Z".into();
+    }
+    let d = compare(&snap(&base), &snap(&cur), &rules(), &Config::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(d.changes.is_empty(), "{:#?}", d.changes);
+}
+
+#[test]
+fn each_kind_of_change_is_reported_and_linked_to_its_rules() {
+    let base = demo_json();
+    let mut cur = base.clone();
+    // changed: versioning suspended on the compliant stack's bucket
+    cur["resources"]["buckets"]["arn:aws:s3:::demo-000-artifacts"]["value"]["versioning"]["value"]
+        ["status"] = "Suspended".into();
+    // removed: a deployment group
+    let group =
+        "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:demo-003-app/demo-003-group";
+    cur["resources"]["deploy_groups"]
+        .as_object_mut()
+        .map(|m| m.remove(group));
+    // added: a role
+    let role = "arn:aws:iam::123456789012:role/demo-000-pipeline-role";
+    let new_role = "arn:aws:iam::123456789012:role/extra-role";
+    let copy = cur["resources"]["roles"][role].clone();
+    cur["resources"]["roles"][new_role] = copy;
+    let d = compare(&snap(&base), &snap(&cur), &rules(), &Config::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got: BTreeSet<(String, ChangeKind)> = d
+        .changes
+        .iter()
+        .map(|c| (c.arn.clone(), c.change))
+        .collect();
+    let want: BTreeSet<(String, ChangeKind)> = [
+        (
+            "arn:aws:s3:::demo-000-artifacts".to_string(),
+            ChangeKind::Changed,
+        ),
+        (group.to_string(), ChangeKind::Removed),
+        (new_role.to_string(), ChangeKind::Added),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want);
+    let bucket = d
+        .changes
+        .iter()
+        .find(|c| c.change == ChangeKind::Changed)
+        .unwrap_or_else(|| panic!("no change"));
+    assert_eq!(bucket.fields.len(), 1);
+    assert_eq!(bucket.fields[0].path, "versioning.status");
+    assert_eq!(bucket.rules, vec!["+AB008".to_string()]);
+    assert_eq!(bucket.pipelines, vec!["demo-000-pipeline".to_string()]);
+}
+
+#[test]
+fn different_accounts_are_a_clear_error() {
+    let base = demo_json();
+    let mut cur = base.clone();
+    cur["account"] = "999999999999".into();
+    let e = compare(&snap(&base), &snap(&cur), &rules(), &Config::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("different accounts"), "{e}");
+}
+
+#[test]
+fn drift_command_formats_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut cur = demo_json();
+    cur["resources"]["buckets"]["arn:aws:s3:::demo-000-artifacts"]["value"]["versioning"]["value"]
+        ["status"] = "Suspended".into();
+    let path = dir.path().join("cur.json");
+    std::fs::write(&path, cur.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+            .args(["drift", "--baseline", DEMO])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let p = path.to_string_lossy().to_string();
+    let o = run(&["--snapshot", &p]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("versioning.status: \"Enabled\" -> \"Suspended\"")
+    );
+    assert_eq!(run(&["--snapshot", DEMO]).status.code(), Some(0));
+    assert_eq!(
+        run(&["--snapshot", &p, "--exit-zero"]).status.code(),
+        Some(0)
+    );
+    let o = run(&["--snapshot", &p, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["summary"]["changes"], 1);
+    let o = run(&["--snapshot", &p, "--format", "sarif"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["runs"][0]["results"][0]["ruleId"], "DRIFT");
+    assert_eq!(
+        v["runs"][0]["automationDetails"]["id"],
+        "pipeaudit-drift/aws/123456789012/us-east-1/"
+    );
+}
+
+#[test]
+fn baseline_findings_keep_only_new_ones() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let prev = dir.path().join("prev.json");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args(["--snapshot", DEMO, "--format", "json", "-o"])
+        .arg(&prev)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(1));
+    let mut cur = demo_json();
+    cur["resources"]["buckets"]["arn:aws:s3:::demo-000-artifacts"]["value"]["versioning"]["value"]
+        ["status"] = "Suspended".into();
+    let path = dir.path().join("cur.json");
+    std::fs::write(&path, cur.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args(["--format", "json", "--snapshot"])
+        .arg(&path)
+        .arg("--baseline-findings")
+        .arg(&prev)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["rule_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec!["AB008"], "only the regression");
+}
+
+#[tokio::test]
+async fn four_changes_made_through_the_sdk_are_exactly_the_drift() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let spec = StackSpec {
+        prefix: "dr-001".into(),
+        defects: vec![],
+        shared_store: None,
+    };
+    let stack = seed::seed_stack(&c, &spec)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let config = moto.sdk_config("us-east-1").await;
+    let before = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // 1. rotation off
+    c.kms
+        .disable_key_rotation()
+        .key_id(&stack.key_id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // 2. one more bucket policy statement
+    let policy =
+        c.s3.get_bucket_policy()
+            .bucket(&stack.bucket)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    let mut doc: Value =
+        serde_json::from_str(policy.policy().unwrap_or("{}")).unwrap_or_else(|e| panic!("{e}"));
+    if let Some(st) = doc["Statement"].as_array_mut() {
+        st.push(serde_json::json!({"Sid":"AuditorRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":format!("arn:aws:s3:::{}/*", stack.bucket)}));
+    }
+    c.s3.put_bucket_policy()
+        .bucket(&stack.bucket)
+        .policy(doc.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // 3. a build environment variable: moto has no UpdateProject, so the
+    //    project is recreated with one more variable
+    let project = c
+        .codebuild
+        .batch_get_projects()
+        .names(&stack.project_name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = project
+        .projects()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("project"));
+    c.codebuild
+        .delete_project()
+        .name(&stack.project_name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut env = p.environment().cloned().unwrap_or_else(|| panic!("env"));
+    let mut vars = env.environment_variables().to_vec();
+    vars.push(
+        aws_sdk_codebuild::types::EnvironmentVariable::builder()
+            .name("FEATURE_FLAG")
+            .value("on")
+            .r#type(aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    env.environment_variables = Some(vars);
+    c.codebuild
+        .create_project()
+        .name(&stack.project_name)
+        .set_source(p.source().cloned())
+        .set_artifacts(p.artifacts().cloned())
+        .environment(env)
+        .set_service_role(p.service_role().map(str::to_string))
+        .set_logs_config(p.logs_config().cloned())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // 4. trigger rule disabled
+    c.events
+        .disable_rule()
+        .name(&stack.rule_name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let after = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let d =
+        compare(&before, &after, &rules(), &Config::default()).unwrap_or_else(|e| panic!("{e}"));
+    let got: BTreeSet<(&str, &str)> = d
+        .changes
+        .iter()
+        .map(|c| (c.resource_kind.as_str(), c.arn.as_str()))
+        .collect();
+    let project_arn = format!(
+        "arn:aws:codebuild:us-east-1:123456789012:project/{}",
+        stack.project_name
+    );
+    let rule_arn = format!(
+        "arn:aws:events:us-east-1:123456789012:rule/{}",
+        stack.rule_name
+    );
+    let bucket_arn = format!("arn:aws:s3:::{}", stack.bucket);
+    let want: BTreeSet<(&str, &str)> = [
+        ("keys", stack.key_arn.as_str()),
+        ("buckets", bucket_arn.as_str()),
+        ("build_projects", project_arn.as_str()),
+        ("event_rules", rule_arn.as_str()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want, "{:#?}", d.changes);
+    let by_kind = |k: &str| {
+        d.changes
+            .iter()
+            .find(|c| c.resource_kind == k)
+            .unwrap_or_else(|| panic!("{k}"))
+    };
+    assert_eq!(by_kind("keys").fields[0].path, "rotation_enabled");
+    assert_eq!(by_kind("keys").rules, vec!["+KM003".to_string()]);
+    assert_eq!(by_kind("event_rules").rules, vec!["+TR002".to_string()]);
+    assert!(
+        by_kind("build_projects")
+            .fields
+            .iter()
+            .all(|f| f.path == "environment.variables"),
+        "{:?}",
+        by_kind("build_projects").fields
+    );
+    assert!(
+        by_kind("buckets")
+            .fields
+            .iter()
+            .all(|f| f.path.starts_with("policy"))
+    );
+}
