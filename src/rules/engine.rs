@@ -61,6 +61,19 @@ fn json_to_cel(v: &Json) -> Value {
 /// unknown -> removed (recorded in `gaps` with its path).
 fn unwrap_observed(v: &mut Json, path: &str, gaps: &mut Vec<(String, ReadError)>) {
     match v {
+        // A policy is evaluated by the helper functions from the snapshot,
+        // never from CEL: bind only a small summary (binding whole documents
+        // made every member access copy them).
+        Json::Object(map) if map.contains_key("raw") && map.contains_key("document") => {
+            let statements = map
+                .get("document")
+                .and_then(|d| d.get("statements"))
+                .and_then(Json::as_array)
+                .map(|s| s.len())
+                .unwrap_or(0);
+            let parsed = map.get("document").is_some_and(|d| !d.is_null());
+            *v = serde_json::json!({"parsed": parsed, "statements": statements});
+        }
         Json::Object(map) => {
             let mut remove = Vec::new();
             for (k, child) in map.iter_mut() {
@@ -580,7 +593,7 @@ fn relevant_gaps(
 }
 
 fn evaluate_pipeline(
-    root: &Context<'_, '_>,
+    root: &Context<'_>,
     s: &Snapshot,
     w: &PipelineWiring,
     rules: &[&Rule],
@@ -718,14 +731,13 @@ pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Ev
         })
         .collect();
     let lookup = Arc::new(Lookup::new(snapshot.clone()));
-    let env = Arc::new(cel::Env::stdlib());
     let s = &*snapshot;
     let outcomes: Vec<Outcome> = s
         .pipelines
         .par_iter()
         .map_init(
             || {
-                let mut root = Context::with_env(env.clone());
+                let mut root = Context::default();
                 let registered = functions::register(&mut root, lookup.clone());
                 (root, registered)
             },

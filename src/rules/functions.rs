@@ -216,12 +216,11 @@ fn s(v: &Arc<String>) -> &str {
 }
 
 /// Registers every helper on a root context.
-pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(), String> {
+pub fn register(ctx: &mut cel::Context<'_>, lookup: Arc<Lookup>) -> Result<(), String> {
     let l = lookup.clone();
     ctx.add_function("role_exists", move |role: Arc<String>| -> R<Value> {
         Ok(Value::Bool(l.role("role_exists", s(&role))?.is_some()))
-    })
-    .map_err(|e| format!("{e:?}"))?;
+    });
     let l = lookup.clone();
     ctx.add_function(
         "role_trusts",
@@ -231,8 +230,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                 None => false,
             }))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function(
         "role_trusts_others",
@@ -244,8 +242,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                 },
             ))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function(
         "role_has_source_condition",
@@ -257,8 +254,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                 },
             ))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function(
         "role_allows",
@@ -270,8 +266,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                 s(&resource),
             )?))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function("role_is_admin", move |role: Arc<String>| -> R<Value> {
         Ok(Value::Bool(match l.role("role_is_admin", s(&role))? {
@@ -281,8 +276,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                 .any(iam::is_admin),
             None => false,
         }))
-    })
-    .map_err(|e| format!("{e:?}"))?;
+    });
     let l = lookup.clone();
     ctx.add_function(
         "key_usable_by",
@@ -293,8 +287,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                 s(&role),
             )?))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function(
         "bucket_policy_public",
@@ -304,16 +297,14 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                     .is_some_and(iam::is_public),
             ))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function("key_policy_public", move |key: Arc<String>| -> R<Value> {
         Ok(Value::Bool(
             l.key_policy("key_policy_public", s(&key))?
                 .is_some_and(iam::is_public),
         ))
-    })
-    .map_err(|e| format!("{e:?}"))?;
+    });
     let l = lookup.clone();
     ctx.add_function(
         "bucket_denies_insecure_transport",
@@ -323,8 +314,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                     .is_some_and(|d| iam::denies_insecure_transport(d, s(&bucket))),
             ))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function(
         "bucket_denies_unencrypted_uploads",
@@ -334,8 +324,7 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                     .is_some_and(|d| iam::denies_unencrypted_uploads(d, s(&bucket))),
             ))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     let l = lookup.clone();
     ctx.add_function(
         "trigger_matches_commit",
@@ -354,11 +343,9 @@ pub fn register(ctx: &mut cel::Context<'_, '_>, lookup: Arc<Lookup>) -> Result<(
                 .map(Value::Bool)
                 .map_err(|e| ExecutionError::function_error(F, format!("{}: {e}", r.arn)))
         },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    );
     ctx.add_function("image_deprecated", |image: Arc<String>| -> R<Value> {
         Ok(Value::Bool(image_deprecated(s(&image))))
-    })
-    .map_err(|e| format!("{e:?}"))?;
+    });
     Ok(())
 }

@@ -252,14 +252,12 @@ const STANDARD_FUNCTIONS: &[&str] = &[
 ];
 
 struct Compiler {
-    env: cel::Env,
     known_functions: Vec<&'static str>,
 }
 
 impl Compiler {
     fn new() -> Self {
         Compiler {
-            env: cel::Env::stdlib(),
             known_functions: functions::NAMES.to_vec(),
         }
     }
@@ -285,7 +283,7 @@ impl Compiler {
                 "has() is not allowed; compare with null (absent) instead".to_string(),
             ));
         }
-        let program = match self.env.compile(expr) {
+        let program = match cel::Program::compile(expr) {
             Ok(p) => p,
             Err(e) => {
                 errors.push(err(format!("bad expression: {e}")));
