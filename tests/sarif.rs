@@ -46,10 +46,9 @@ fn validate(doc: &Value) {
         if let Some(props) = schema
             .pointer_mut("/definitions/region/properties")
             .and_then(Value::as_object_mut)
+            .filter(|p| p.get("anyOf").is_some_and(Value::is_array))
         {
-            if props.get("anyOf").is_some_and(Value::is_array) {
-                props.remove("anyOf");
-            }
+            props.remove("anyOf");
         }
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft4)
