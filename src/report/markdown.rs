@@ -27,15 +27,7 @@ pub fn render(r: &Report<'_>, docs_url: &str) -> String {
     for (s, n) in r.by_severity() {
         let _ = writeln!(out, "| {s} | {n} |");
     }
-    let mut pipelines: Vec<&str> = r.findings.iter().map(|f| f.pipeline_arn.as_str()).collect();
-    pipelines.dedup();
-    for arn in pipelines {
-        let group: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.pipeline_arn == arn)
-            .collect();
-        let name = group.first().map(|f| f.pipeline.as_str()).unwrap_or(arn);
+    for (name, _arn, group) in r.by_pipeline() {
         let _ = writeln!(
             out,
             "\n### {}\n\n| severity | rule | resource | message |\n|---|---|---|---|",

@@ -17,7 +17,19 @@ pub struct Report<'a> {
     pub diagnostics: &'a [Diagnostic],
 }
 
-impl Report<'_> {
+impl<'a> Report<'a> {
+    /// Findings grouped by pipeline, in report order: (name, ARN, findings).
+    pub fn by_pipeline(&self) -> Vec<(&'a str, &'a str, Vec<&'a Finding>)> {
+        let mut out: Vec<(&'a str, &'a str, Vec<&'a Finding>)> = Vec::new();
+        for f in self.findings {
+            match out.last_mut() {
+                Some((_, arn, group)) if *arn == f.pipeline_arn => group.push(f),
+                _ => out.push((f.pipeline.as_str(), f.pipeline_arn.as_str(), vec![f])),
+            }
+        }
+        out
+    }
+
     /// Findings counted by severity, most severe first.
     pub fn by_severity(&self) -> Vec<(Severity, usize)> {
         Severity::ALL

@@ -20,15 +20,7 @@ fn color(s: Severity) -> Color {
 /// Renders the report; `colored` adds severity colours (terminals only).
 pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
     let mut out = String::new();
-    let mut pipelines: Vec<&str> = r.findings.iter().map(|f| f.pipeline_arn.as_str()).collect();
-    pipelines.dedup();
-    for arn in pipelines {
-        let group: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.pipeline_arn == arn)
-            .collect();
-        let name = group.first().map(|f| f.pipeline.as_str()).unwrap_or(arn);
+    for (name, arn, group) in r.by_pipeline() {
         let _ = writeln!(out, "\n{name} ({arn})");
         let mut t = Table::new();
         t.set_content_arrangement(ContentArrangement::Dynamic);

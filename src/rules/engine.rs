@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 use super::config::Config;
 use super::functions::{self, Lookup};
 use super::{MessagePart, Rule, RuleSet};
-use crate::findings::{Diagnostic, Finding, Severity, fingerprint};
+use crate::findings::{Diagnostic, Finding, fingerprint};
 use crate::model::{Observed, PipelineWiring, ReadError, Snapshot};
 
 /// The result of evaluating a snapshot.
@@ -864,20 +864,5 @@ pub fn apply_config(eval: &mut Evaluation, config: &Config, today: &str) {
             });
         }
         eval.findings.retain(|f| !matches(f));
-    }
-}
-
-impl Evaluation {
-    /// Findings counted by severity, most severe first.
-    pub fn by_severity(&self) -> Vec<(Severity, usize)> {
-        Severity::ALL
-            .iter()
-            .map(|s| {
-                (
-                    *s,
-                    self.findings.iter().filter(|f| f.severity == *s).count(),
-                )
-            })
-            .collect()
     }
 }
