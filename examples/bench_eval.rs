@@ -7,10 +7,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use pipeaudit::model::Snapshot;
 use pipeaudit::rules::RuleSet;
 use pipeaudit::rules::config::Config;
 use pipeaudit::rules::engine::evaluate;
+
+#[path = "support/replicate.rs"]
+mod replicate;
 
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -25,35 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(10_000);
-    let demo_path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
-    let demo_text = std::fs::read_to_string(demo_path)?;
-    let demo = Snapshot::from_json(&demo_text, demo_path)?;
-    let per_copy = demo.pipelines.len().max(1);
-    let copies = n.div_ceil(per_copy);
     let start = Instant::now();
-    let mut big = demo.clone();
-    big.pipelines.clear();
-    big.resources = Default::default();
-    for k in 0..copies {
-        // Every name in the demo starts with "demo-": renaming it gives a distinct stack.
-        let text = demo_text.replace("demo-", &format!("c{k:05}-"));
-        let copy = Snapshot::from_json(&text, "copy")?;
-        big.pipelines.extend(copy.pipelines);
-        let r = copy.resources;
-        big.resources.pipelines.extend(r.pipelines);
-        big.resources.repositories.extend(r.repositories);
-        big.resources.build_projects.extend(r.build_projects);
-        big.resources
-            .deploy_applications
-            .extend(r.deploy_applications);
-        big.resources.deploy_groups.extend(r.deploy_groups);
-        big.resources.event_rules.extend(r.event_rules);
-        big.resources.buckets.extend(r.buckets);
-        big.resources.keys.extend(r.keys);
-        big.resources.roles.extend(r.roles);
-        big.resources.managed_policies.extend(r.managed_policies);
-    }
-    big.pipelines.truncate(n);
+    let big = replicate::demo_snapshot(n)?;
     let built = start.elapsed();
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let mut rules = RuleSet::builtin()?;

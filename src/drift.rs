@@ -88,7 +88,7 @@ fn normalize(v: &Value, key: &str) -> Value {
                         for s in &mut n.statements {
                             s.sid = None;
                         }
-                        serde_json::to_value(n.normalized()).unwrap_or(Value::Null)
+                        serde_json::to_value(n).unwrap_or(Value::Null)
                     }
                     Err(_) => map.get("raw").cloned().unwrap_or(Value::Null),
                 };
@@ -103,7 +103,7 @@ fn normalize(v: &Value, key: &str) -> Value {
         Value::Array(items) => {
             let mut out: Vec<Value> = items.iter().map(|i| normalize(i, key)).collect();
             if !ORDERED.contains(&key) {
-                out.sort_by_key(|v| v.to_string());
+                out.sort_by_cached_key(|v| v.to_string());
                 out.dedup();
             }
             Value::Array(out)

@@ -1,0 +1,37 @@
+//! Builds large snapshots for the benchmarks by replicating the bundled demo
+//! account (39 pipelines) under distinct names.
+
+use pipeaudit::model::Snapshot;
+
+/// A snapshot of `n` pipelines: copies of the demo account, each renamed.
+pub fn demo_snapshot(n: usize) -> Result<Snapshot, Box<dyn std::error::Error>> {
+    let demo_path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+    let demo_text = std::fs::read_to_string(demo_path)?;
+    let demo = Snapshot::from_json(&demo_text, demo_path)?;
+    let per_copy = demo.pipelines.len().max(1);
+    let copies = n.div_ceil(per_copy);
+    let mut big = demo.clone();
+    big.pipelines.clear();
+    big.resources = Default::default();
+    for k in 0..copies {
+        // Every name in the demo starts with "demo-": renaming it gives a distinct stack.
+        let text = demo_text.replace("demo-", &format!("c{k:05}-"));
+        let copy = Snapshot::from_json(&text, "copy")?;
+        big.pipelines.extend(copy.pipelines);
+        let r = copy.resources;
+        big.resources.pipelines.extend(r.pipelines);
+        big.resources.repositories.extend(r.repositories);
+        big.resources.build_projects.extend(r.build_projects);
+        big.resources
+            .deploy_applications
+            .extend(r.deploy_applications);
+        big.resources.deploy_groups.extend(r.deploy_groups);
+        big.resources.event_rules.extend(r.event_rules);
+        big.resources.buckets.extend(r.buckets);
+        big.resources.keys.extend(r.keys);
+        big.resources.roles.extend(r.roles);
+        big.resources.managed_policies.extend(r.managed_policies);
+    }
+    big.pipelines.truncate(n);
+    Ok(big)
+}
