@@ -26,7 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut changed = 0;
     for key in current.resources.keys.values_mut() {
         if let Observed::Ok { value } = key {
-            if changed * 100 < baseline.pipelines.len() && value.rotation_enabled == Observed::ok(true) {
+            if changed * 100 < baseline.pipelines.len()
+                && value.rotation_enabled == Observed::ok(true)
+            {
                 value.rotation_enabled = Observed::ok(false);
                 changed += 1;
             }

@@ -273,7 +273,7 @@ async fn four_changes_made_through_the_sdk_are_exactly_the_drift() {
     vars.push(
         aws_sdk_codebuild::types::EnvironmentVariable::builder()
             .name("FEATURE_FLAG")
-            .value("on")
+            .value("flag-value-7Qx2")
             .r#type(aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
             .build()
             .unwrap_or_else(|e| panic!("{e}")),
