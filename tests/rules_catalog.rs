@@ -342,6 +342,15 @@ fn rules_without_a_seeded_defect_fire_on_their_fixture() {
     }
     assert_eq!(fires(v, &cfg), set(&["KM005"]));
 
+    // AB003: the bucket's default key is another key than the pipeline's
+    let mut v = compliant();
+    let other = format!("arn:aws:kms:us-east-1:{ACCT}:key/11111111-2222-3333-4444-555555555555");
+    let rules = &mut value_of(&mut v, "buckets", "arn:aws:s3:::demo-000-artifacts")["encryption"]["value"]
+        ["rules"][0];
+    rules["kms_master_key_id"] = other.clone().into();
+    rules["kms_key_arn"] = other.into();
+    assert_eq!(fires(v, &cfg), set(&["AB003"]));
+
     // CB005, CB006, CB007: project settings
     let mut v = compliant();
     value_of(&mut v, "build_projects", &arn("project"))["logs"]["cloudwatch_status"] =
