@@ -25,13 +25,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut current = baseline.clone();
     let mut changed = 0;
     for key in current.resources.keys.values_mut() {
-        if let Observed::Ok { value } = key {
-            if changed * 100 < baseline.pipelines.len()
-                && value.rotation_enabled == Observed::ok(true)
-            {
-                value.rotation_enabled = Observed::ok(false);
-                changed += 1;
-            }
+        if let Observed::Ok { value } = key
+            && changed * 100 < baseline.pipelines.len()
+            && value.rotation_enabled == Observed::ok(true)
+        {
+            value.rotation_enabled = Observed::ok(false);
+            changed += 1;
         }
     }
     let rules = RuleSet::builtin()?;

@@ -79,6 +79,22 @@ pub struct AuditArgs {
     /// collected (alerts on unread resources may then close).
     #[arg(long)]
     pub allow_partial: bool,
+    /// Fix what the findings allow: shows the plan, then applies it (safe fixes only
+    /// unless --unsafe-fixes), then collects and audits again.
+    #[arg(long, conflicts_with = "snapshot")]
+    pub remediate: bool,
+    /// With --remediate: print the plan and change nothing.
+    #[arg(long, requires = "remediate")]
+    pub dry_run: bool,
+    /// With --remediate: apply without asking (required without a terminal).
+    #[arg(long, requires = "remediate")]
+    pub yes: bool,
+    /// With --remediate: include fixes marked unsafe.
+    #[arg(long, requires = "remediate")]
+    pub unsafe_fixes: bool,
+    /// With --remediate: the journal of applied changes (default: pipeaudit-journal-<time>.json).
+    #[arg(long, value_name = "FILE", requires = "remediate")]
+    pub journal: Option<PathBuf>,
     /// Report only findings whose fingerprint is not in this previous JSON report.
     #[arg(long, value_name = "FILE")]
     pub baseline_findings: Option<PathBuf>,
@@ -380,6 +396,9 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     // Everything that can be wrong with the input is checked before collecting.
     let rules = RuleSet::load(&a.rules).map_err(|e| e.to_string().trim_end().to_string())?;
     let config = load_config(a, &rules)?;
+    if a.remediate {
+        return remediate(g, a, &rules, &config);
+    }
     let snapshot = match &a.snapshot {
         Some(path) => Snapshot::load(path).map_err(|e| e.to_string())?,
         None => {
@@ -455,6 +474,164 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         EXIT_FINDINGS
     } else {
         EXIT_OK
+    })
+}
+
+fn print_plan(plan: &crate::remediate::Plan) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let safety = |s: crate::findings::FixSafety| {
+        if s == crate::findings::FixSafety::Safe {
+            "safe"
+        } else {
+            "unsafe"
+        }
+    };
+    let _ = writeln!(out, "Plan: {} change(s)", plan.actions.len());
+    for a in &plan.actions {
+        let _ = writeln!(
+            out,
+            "  [{}] {} ({}): {}",
+            safety(a.safety),
+            a.action,
+            a.rule_ids.join(", "),
+            a.description
+        );
+        let _ = writeln!(out, "      before: {}\n      after:  {}", a.before, a.after);
+    }
+    if !plan.held_back.is_empty() {
+        let _ = writeln!(
+            out,
+            "Held back (unsafe; pass --unsafe-fixes): {}",
+            plan.held_back.len()
+        );
+        for a in &plan.held_back {
+            let _ = writeln!(
+                out,
+                "  [unsafe] {} ({}): {}",
+                a.action,
+                a.rule_ids.join(", "),
+                a.description
+            );
+        }
+    }
+    if !plan.manual.is_empty() {
+        let _ = writeln!(
+            out,
+            "Manual steps (no automated fix yet): {}",
+            plan.manual.len()
+        );
+        for m in &plan.manual {
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {}",
+                m.rule_id, m.pipeline, m.resource_arn, m.remediation
+            );
+        }
+    }
+    out
+}
+
+fn remediate(
+    g: &GlobalArgs,
+    a: &AuditArgs,
+    rules: &RuleSet,
+    config: &Config,
+) -> Result<u8, String> {
+    let snapshot = Arc::new(collect_live(g)?);
+    let eval = engine::evaluate(snapshot.clone(), rules, config);
+    let plan = crate::remediate::plan(&snapshot, &eval.findings, rules, a.unsafe_fixes);
+    let text = match a.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&plan).unwrap_or_default()
+        ),
+        _ => print_plan(&plan),
+    };
+    write_output(a.output.as_ref(), &text)?;
+    if a.dry_run || plan.actions.is_empty() {
+        return Ok(if plan.actions.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FINDINGS
+        });
+    }
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "--remediate without a terminal needs --yes (review the plan with --dry-run first)"
+                    .to_string(),
+            );
+        }
+        eprint!("Apply {} change(s)? [y/N] ", plan.actions.len());
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("pipeaudit: nothing applied");
+            return Ok(EXIT_FINDINGS);
+        }
+    }
+    let journal_path = a.journal.clone().unwrap_or_else(|| {
+        let t = crate::rules::engine::today();
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        PathBuf::from(format!("pipeaudit-journal-{t}-{secs}.json"))
+    });
+    let (connect, _) = collect_options(g);
+    let rt = runtime()?;
+    let mut journal: Vec<crate::remediate::Applied> = Vec::new();
+    for action in &plan.actions {
+        let applied = rt.block_on(async {
+            let cfg = collect::clients::load_config(&connect, Some(&action.region)).await;
+            let clients = collect::clients::RegionClients::new(&cfg);
+            crate::remediate::apply_one(&clients, action).await
+        });
+        eprintln!(
+            "  {} {} {}{}",
+            applied.outcome,
+            applied.action,
+            applied.resource_arn,
+            if applied.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", applied.message)
+            }
+        );
+        journal.push(applied);
+        // rewritten after every action: an interrupted run leaves only whole entries
+        let text = serde_json::to_string_pretty(&journal).unwrap_or_default();
+        let tmp = journal_path.with_extension("json.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &journal_path))
+            .map_err(|e| format!("cannot write journal {}: {e}", journal_path.display()))?;
+    }
+    eprintln!("pipeaudit: journal written to {}", journal_path.display());
+    // Prove the result: collect and audit again.
+    let after = Arc::new(collect_live(g)?);
+    let re = engine::evaluate(after, rules, config);
+    let remaining: Vec<&crate::remediate::PlannedAction> = plan
+        .actions
+        .iter()
+        .filter(|p| {
+            re.findings
+                .iter()
+                .any(|f| f.resource_arn == p.resource_arn && p.rule_ids.contains(&f.rule_id))
+        })
+        .collect();
+    let failed = journal.iter().filter(|j| j.outcome != "applied").count();
+    eprintln!(
+        "pipeaudit: {} fixed, {} still found after the re-audit, {} not applied; {} finding(s) remain in total",
+        plan.actions.len() - remaining.len(),
+        remaining.len(),
+        failed,
+        re.findings.len()
+    );
+    Ok(if remaining.is_empty() && failed == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
     })
 }
 

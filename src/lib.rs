@@ -9,5 +9,6 @@ pub mod docs;
 pub mod drift;
 pub mod findings;
 pub mod model;
+pub mod remediate;
 pub mod report;
 pub mod rules;

@@ -1,0 +1,90 @@
+//! `bucket-public-access-block`: turn all four Block Public Access settings on.
+
+use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+use serde_json::{Value, json};
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::{Observed, Snapshot};
+
+pub const ACTION: &str = "bucket-public-access-block";
+
+fn state(p: Option<[bool; 4]>) -> Value {
+    match p {
+        Some([a, b, c, d]) => {
+            json!({"block_public_acls": a, "ignore_public_acls": b, "block_public_policy": c, "restrict_public_buckets": d})
+        }
+        None => Value::Null,
+    }
+}
+
+pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
+    let before = match &b.public_access_block {
+        Observed::Ok { value: p } => state(Some([
+            p.block_public_acls,
+            p.ignore_public_acls,
+            p.block_public_policy,
+            p.restrict_public_buckets,
+        ])),
+        Observed::Absent => state(None),
+        Observed::Unknown { .. } => return None,
+    };
+    Some(step(
+        f,
+        ACTION,
+        FixSafety::Safe,
+        format!(
+            "turn on all four Block Public Access settings of bucket {}",
+            b.name
+        ),
+        json!({"public_access_block": before}),
+        json!({"public_access_block": state(Some([true; 4]))}),
+    ))
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
+    let found = match c.s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(out) => {
+            let p = out.public_access_block_configuration();
+            let g = |f: fn(&PublicAccessBlockConfiguration) -> Option<bool>| {
+                p.and_then(f).unwrap_or(false)
+            };
+            state(Some([
+                g(PublicAccessBlockConfiguration::block_public_acls),
+                g(PublicAccessBlockConfiguration::ignore_public_acls),
+                g(PublicAccessBlockConfiguration::block_public_policy),
+                g(PublicAccessBlockConfiguration::restrict_public_buckets),
+            ]))
+        }
+        Err(e)
+            if crate::collect::call::is_not_found(
+                &e,
+                &["NoSuchPublicAccessBlockConfiguration"],
+            ) =>
+        {
+            state(None)
+        }
+        Err(e) => return Err(sdk_failed("s3:GetBucketPublicAccessBlock", &e)),
+    };
+    let found = json!({"public_access_block": found});
+    if found != a.before {
+        return Err(changed(bucket, &a.before, &found));
+    }
+    c.s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_failed("s3:PutBucketPublicAccessBlock", &e))?;
+    Ok("s3:PutBucketPublicAccessBlock".to_string())
+}

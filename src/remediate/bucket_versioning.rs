@@ -1,0 +1,49 @@
+//! `bucket-versioning`: enable versioning (keeps more data, never less).
+
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use serde_json::json;
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
+
+pub const ACTION: &str = "bucket-versioning";
+
+pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
+    let status = b.versioning.value()?.status.clone();
+    Some(step(
+        f,
+        ACTION,
+        FixSafety::Safe,
+        format!("enable versioning on bucket {}", b.name),
+        json!({"versioning": status}),
+        json!({"versioning": "Enabled"}),
+    ))
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
+    let now =
+        c.s3.get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| sdk_failed("s3:GetBucketVersioning", &e))?;
+    let found = json!({"versioning": now.status().map(|s| s.as_str().to_string())});
+    if found != a.before {
+        return Err(changed(bucket, &a.before, &found));
+    }
+    c.s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_failed("s3:PutBucketVersioning", &e))?;
+    Ok("s3:PutBucketVersioning".to_string())
+}

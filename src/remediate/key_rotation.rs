@@ -1,0 +1,52 @@
+//! `key-rotation`: enable automatic rotation of a customer-managed key.
+
+use serde_json::json;
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::{Observed, Snapshot};
+
+pub const ACTION: &str = "key-rotation";
+
+pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let key = s.resources.keys.get(&f.resource_arn)?.value()?;
+    if key.rotation_enabled != Observed::ok(false) {
+        return None;
+    }
+    Some(step(
+        f,
+        ACTION,
+        FixSafety::Safe,
+        format!("enable automatic rotation of {}", f.resource_arn),
+        json!({"rotation_enabled": false}),
+        json!({"rotation_enabled": true}),
+    ))
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let key_id = a
+        .resource_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(&a.resource_arn)
+        .to_string();
+    let now = c
+        .kms
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("kms:GetKeyRotationStatus", &e))?;
+    let found = json!({"rotation_enabled": now.key_rotation_enabled()});
+    if found != a.before {
+        return Err(changed(&a.resource_arn, &a.before, &found));
+    }
+    c.kms
+        .enable_key_rotation()
+        .key_id(&key_id)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("kms:EnableKeyRotation", &e))?;
+    Ok("kms:EnableKeyRotation".to_string())
+}

@@ -1,0 +1,228 @@
+//! Remediation: a plan from the findings, then changes applied one action
+//! at a time, each re-reading its resource first and recorded in a journal.
+//! One module per fix action. Implemented so far: `key-rotation`,
+//! `bucket-versioning`, `bucket-public-access-block`, `bucket-encryption`,
+//! `trigger-enable`; the other actions rules declare appear in the plan as
+//! not yet automated, with the rule's remediation text.
+//!
+//! Rules of every action: never delete anything, never widen access, never
+//! change something that changed since it was collected.
+
+pub mod bucket_encryption;
+pub mod bucket_public_access_block;
+pub mod bucket_versioning;
+pub mod key_rotation;
+pub mod trigger_enable;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
+use crate::rules::RuleSet;
+
+/// One change to make.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedAction {
+    pub action: String,
+    pub safety: FixSafety,
+    pub rule_ids: Vec<String>,
+    pub pipelines: Vec<String>,
+    pub resource_arn: String,
+    pub region: String,
+    pub description: String,
+    /// The value as collected; the action is skipped if it is no longer so.
+    pub before: Value,
+    pub after: Value,
+}
+
+/// A finding that is fixed by hand.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManualStep {
+    pub rule_id: String,
+    pub pipeline: String,
+    pub resource_arn: String,
+    pub remediation: String,
+}
+
+/// What `--remediate` will do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub actions: Vec<PlannedAction>,
+    /// Unsafe actions left out (pass --unsafe-fixes to include them).
+    pub held_back: Vec<PlannedAction>,
+    pub manual: Vec<ManualStep>,
+}
+
+/// The result of one applied action, as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Applied {
+    pub action: String,
+    pub resource_arn: String,
+    pub api_call: String,
+    pub previous: Value,
+    pub new: Value,
+    pub time: String,
+    /// `applied`, `skipped` (changed since collected) or `failed`.
+    pub outcome: String,
+    pub message: String,
+}
+
+/// Builds the plan for the findings of an audit.
+pub fn plan(
+    snapshot: &Snapshot,
+    findings: &[Finding],
+    rules: &RuleSet,
+    unsafe_fixes: bool,
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    for f in findings {
+        let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
+            Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
+            Some(bucket_versioning::ACTION) => bucket_versioning::plan(f, snapshot),
+            Some(bucket_public_access_block::ACTION) => {
+                bucket_public_access_block::plan(f, snapshot)
+            }
+            Some(bucket_encryption::ACTION) => bucket_encryption::plan(f, snapshot),
+            Some(trigger_enable::ACTION) => trigger_enable::plan(f, snapshot),
+            _ => None,
+        };
+        let Some(mut step) = step else {
+            plan.manual.push(ManualStep {
+                rule_id: f.rule_id.clone(),
+                pipeline: f.pipeline.clone(),
+                resource_arn: f.resource_arn.clone(),
+                remediation: rules
+                    .get(&f.rule_id)
+                    .map(|r| r.file.docs.remediation.trim().to_string())
+                    .unwrap_or_default(),
+            });
+            continue;
+        };
+        if !seen.insert((step.action.clone(), step.resource_arn.clone())) {
+            // the same change for another pipeline or rule: merge
+            let list = if step.safety == FixSafety::Safe || unsafe_fixes {
+                &mut plan.actions
+            } else {
+                &mut plan.held_back
+            };
+            if let Some(a) = list
+                .iter_mut()
+                .find(|a| a.action == step.action && a.resource_arn == step.resource_arn)
+            {
+                for id in step.rule_ids.drain(..) {
+                    if !a.rule_ids.contains(&id) {
+                        a.rule_ids.push(id);
+                    }
+                }
+                for p in step.pipelines.drain(..) {
+                    if !a.pipelines.contains(&p) {
+                        a.pipelines.push(p);
+                    }
+                }
+            }
+            continue;
+        }
+        if step.safety == FixSafety::Safe || unsafe_fixes {
+            plan.actions.push(step);
+        } else {
+            plan.held_back.push(step);
+        }
+    }
+    plan
+}
+
+pub(crate) fn step(
+    f: &Finding,
+    action: &str,
+    safety: FixSafety,
+    description: String,
+    before: Value,
+    after: Value,
+) -> PlannedAction {
+    PlannedAction {
+        action: action.to_string(),
+        safety,
+        rule_ids: vec![f.rule_id.clone()],
+        pipelines: vec![f.pipeline.clone()],
+        resource_arn: f.resource_arn.clone(),
+        region: f.region.clone(),
+        description,
+        before,
+        after,
+    }
+}
+
+fn now() -> String {
+    crate::collect::call::timestamp(&aws_smithy_types::DateTime::from(
+        std::time::SystemTime::now(),
+    ))
+}
+
+/// Applies one action (a failure is reported, not raised).
+pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
+    let result = match a.action.as_str() {
+        key_rotation::ACTION => key_rotation::apply(c, a).await,
+        bucket_versioning::ACTION => bucket_versioning::apply(c, a).await,
+        bucket_public_access_block::ACTION => bucket_public_access_block::apply(c, a).await,
+        bucket_encryption::ACTION => bucket_encryption::apply(c, a).await,
+        trigger_enable::ACTION => trigger_enable::apply(c, a).await,
+        other => Err(Outcome::Failed(format!("no implementation for {other}"))),
+    };
+    let (outcome, message, api_call) = match result {
+        Ok(call) => ("applied", String::new(), call),
+        Err(Outcome::Skipped(m)) => ("skipped", m, String::new()),
+        Err(Outcome::Failed(m)) => ("failed", m, String::new()),
+    };
+    Applied {
+        action: a.action.clone(),
+        resource_arn: a.resource_arn.clone(),
+        api_call,
+        previous: a.before.clone(),
+        new: if outcome == "applied" {
+            a.after.clone()
+        } else {
+            a.before.clone()
+        },
+        time: now(),
+        outcome: outcome.to_string(),
+        message,
+    }
+}
+
+/// Why an action was not applied.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The resource changed since it was collected.
+    Skipped(String),
+    /// AWS refused, or the call failed.
+    Failed(String),
+}
+
+pub(crate) fn changed(what: &str, expected: &Value, found: &Value) -> Outcome {
+    Outcome::Skipped(format!(
+        "{what} changed since it was collected (expected {expected}, found {found}); re-run to plan again"
+    ))
+}
+
+pub(crate) fn sdk_failed<E>(
+    call: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> Outcome
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let err = crate::collect::call::read_error(call, e);
+    Outcome::Failed(format!(
+        "{call}: {}{}",
+        err.code.map(|c| format!("{c}: ")).unwrap_or_default(),
+        err.message
+    ))
+}

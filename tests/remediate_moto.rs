@@ -1,0 +1,178 @@
+//! `--remediate` against moto_server 5.1.22, for the fix actions implemented
+//! so far (key-rotation, bucket-versioning, bucket-public-access-block,
+//! bucket-encryption, trigger-enable): dry run writes nothing; the applied
+//! plan removes the findings; a second run plans nothing; objects and
+//! policy statements are kept; the journal records every change.
+
+mod support;
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use pipeaudit::collect::{CollectOptions, collect_with_config};
+use pipeaudit::drift::compare;
+use pipeaudit::rules::RuleSet;
+use pipeaudit::rules::config::Config;
+use support::moto::Moto;
+use support::seed::{self, Defect, SeedClients, StackSpec};
+
+fn pipeaudit(moto: &Moto, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args([
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &moto.endpoint,
+            "-q",
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+}
+
+#[tokio::test]
+async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let cases: &[(&str, Defect, &str)] = &[
+        ("rm-rot", Defect::KeyRotationOff, "KM003"),
+        ("rm-ver", Defect::VersioningOff, "AB008"),
+        ("rm-pab", Defect::PublicAccessBlockOff, "AB006"),
+        ("rm-enc", Defect::BucketNoEncryption, "AB002"),
+        ("rm-trg", Defect::TriggerDisabled, "TR002"),
+    ];
+    let mut stacks = Vec::new();
+    for (prefix, defect, _) in cases {
+        let spec = StackSpec {
+            prefix: prefix.to_string(),
+            defects: vec![*defect],
+            shared_store: None,
+        };
+        stacks.push(
+            seed::seed_stack(&c, &spec)
+                .await
+                .unwrap_or_else(|e| panic!("{e:#}")),
+        );
+    }
+    let config = moto.sdk_config("us-east-1").await;
+    let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let before = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // dry run: the plan names each fix, and nothing changes
+    let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let plan = String::from_utf8_lossy(&o.stdout);
+    for action in [
+        "key-rotation",
+        "bucket-versioning",
+        "bucket-public-access-block",
+        "bucket-encryption",
+        "trigger-enable",
+    ] {
+        assert!(plan.contains(action), "{action} in plan:\n{plan}");
+    }
+    assert!(
+        plan.contains("Manual steps"),
+        "unfixable findings are listed as manual steps"
+    );
+    let unchanged = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let d =
+        compare(&before, &unchanged, &rules, &Config::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(d.changes.is_empty(), "dry run wrote: {:#?}", d.changes);
+
+    // without a terminal, applying needs --yes
+    let o = pipeaudit(&moto, &["--remediate"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"));
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("journal.json");
+    let o = pipeaudit(
+        &moto,
+        &[
+            "--remediate",
+            "--yes",
+            "--journal",
+            &journal.to_string_lossy(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let entries = entries.as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 5);
+    assert!(entries.iter().all(
+        |e| e["outcome"] == "applied" && e["api_call"].as_str().is_some_and(|c| !c.is_empty())
+    ));
+
+    // the re-audit: the fixed findings are gone
+    let after = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let eval = pipeaudit::rules::engine::evaluate(Arc::new(after), &rules, &Config::default());
+    for (prefix, _, rule) in cases {
+        let pipeline = format!("{prefix}-pipeline");
+        assert!(
+            !eval
+                .findings
+                .iter()
+                .any(|f| f.pipeline == pipeline && f.rule_id == *rule),
+            "{rule} still on {pipeline}"
+        );
+    }
+
+    // a second run plans nothing
+    let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("Plan: 0 change(s)"));
+
+    // nothing was lost: objects and every bucket-policy statement are still there
+    for s in &stacks {
+        let objects =
+            c.s3.list_objects_v2()
+                .bucket(&s.bucket)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(objects.contents().len(), 1, "{}", s.bucket);
+        let p =
+            c.s3.get_bucket_policy()
+                .bucket(&s.bucket)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        let doc: serde_json::Value =
+            serde_json::from_str(p.policy().unwrap_or("{}")).unwrap_or_default();
+        assert_eq!(
+            doc["Statement"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            s.bucket
+        );
+    }
+}
