@@ -1,5 +1,5 @@
 //! Drift benchmark: two snapshots of N pipelines (replicated demo account),
-//! the second with one change in every 100th key (rotation turned off);
+//! the second with key rotation turned off on 1% of the keys;
 //! times the comparison (which also evaluates the rules on both sides to
 //! link changes to rules).
 //!

@@ -3,7 +3,8 @@
 
 use pipeaudit::model::Snapshot;
 
-/// A snapshot of `n` pipelines: copies of the demo account, each renamed.
+/// A snapshot of `n` pipelines: copies of the demo account, each renamed
+/// (pipelines, buckets, roles, projects, keys: nothing is shared between copies).
 pub fn demo_snapshot(n: usize) -> Result<Snapshot, Box<dyn std::error::Error>> {
     let demo_path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
     let demo_text = std::fs::read_to_string(demo_path)?;
@@ -15,7 +16,11 @@ pub fn demo_snapshot(n: usize) -> Result<Snapshot, Box<dyn std::error::Error>> {
     big.resources = Default::default();
     for k in 0..copies {
         // Every name in the demo starts with "demo-": renaming it gives a distinct stack.
-        let text = demo_text.replace("demo-", &format!("c{k:05}-"));
+        // Key ids are UUIDs: prefix them too, so that every copy has its own keys.
+        let text = demo_text
+            .replace("demo-", &format!("c{k:05}-"))
+            .replace(":key/", &format!(":key/c{k:05}-"))
+            .replace("\"key_id\": \"", &format!("\"key_id\": \"c{k:05}-"));
         let copy = Snapshot::from_json(&text, "copy")?;
         big.pipelines.extend(copy.pipelines);
         let r = copy.resources;
