@@ -394,6 +394,57 @@ mod tests {
         }
     }
 
+    fn report<'a>(findings: &'a [Finding], regions: &'a [String]) -> Report<'a> {
+        Report {
+            account: "111122223333",
+            regions,
+            pipelines: 1,
+            findings,
+            diagnostics: &[],
+        }
+    }
+
+    #[test]
+    fn results_beyond_the_limit_keep_the_most_severe() {
+        let mut findings: Vec<Finding> = (0..MAX_RESULTS + 10)
+            .map(|i| {
+                let mut f = finding(&format!("arn:aws:kms:us-east-1:1:key/{i:06}"));
+                f.severity = if i < 10 {
+                    Severity::Critical
+                } else {
+                    Severity::Low
+                };
+                f.fingerprint = format!("{i}");
+                f
+            })
+            .collect();
+        findings.sort_by_key(|f| f.sort_key());
+        let regions = vec!["us-east-1".to_string()];
+        let rendered = render(&report(&findings, &regions), &[], DEFAULT_DOCS_URL)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            rendered.truncated,
+            vec![(category("pipeaudit", "111122223333", "us-east-1"), 10)]
+        );
+        let doc: serde_json::Value = serde_json::from_str(&rendered.text).unwrap_or_default();
+        let results = doc["runs"][0]["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(results.len(), MAX_RESULTS);
+        let errors = results.iter().filter(|r| r["level"] == "error").count();
+        assert_eq!(errors, 10, "every critical result kept");
+    }
+
+    #[test]
+    fn more_than_twenty_scopes_is_an_error() {
+        let regions: Vec<String> = (0..21).map(|i| format!("r-{i}")).collect();
+        assert!(matches!(
+            render(&report(&[], &regions), &[], DEFAULT_DOCS_URL),
+            Err(SarifError::TooManyRuns(21))
+        ));
+    }
+
     #[test]
     fn pseudo_paths_are_relative_and_schemeless() {
         assert_eq!(
