@@ -45,6 +45,7 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
         ("rm-pab", Defect::PublicAccessBlockOff, "AB006"),
         ("rm-enc", Defect::BucketNoEncryption, "AB002"),
         ("rm-trg", Defect::TriggerDisabled, "TR002"),
+        ("rm-pol", Defect::BucketNoPolicy, "AB004"),
     ];
     let mut stacks = Vec::new();
     for (prefix, defect, _) in cases {
@@ -59,6 +60,16 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
                 .unwrap_or_else(|e| panic!("{e:#}")),
         );
     }
+    // the bucket without the reference statements has one statement of its
+    // own, which remediation must keep
+    let custom = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "AuditorRead", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::rm-pol-artifacts/*"}]});
+    c.s3.put_bucket_policy()
+        .bucket("rm-pol-artifacts")
+        .policy(custom.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let config = moto.sdk_config("us-east-1").await;
     let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
     let before = collect_with_config(&config, &CollectOptions::default())
@@ -120,7 +131,7 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
         serde_json::from_str(&std::fs::read_to_string(&journal).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
     let entries = entries.as_array().cloned().unwrap_or_default();
-    assert_eq!(entries.len(), 5);
+    assert_eq!(entries.len(), 7);
     assert!(entries.iter().all(
         |e| e["outcome"] == "applied" && e["api_call"].as_str().is_some_and(|c| !c.is_empty())
     ));
@@ -140,6 +151,13 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
             "{rule} still on {pipeline}"
         );
     }
+    assert!(
+        !eval
+            .findings
+            .iter()
+            .any(|f| f.pipeline == "rm-pol-pipeline" && f.rule_id == "AB005"),
+        "both statements were added"
+    );
 
     // a second run plans nothing
     let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
@@ -168,11 +186,19 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
                 .unwrap_or_else(|e| panic!("{e}"));
         let doc: serde_json::Value =
             serde_json::from_str(p.policy().unwrap_or("{}")).unwrap_or_default();
+        // rm-pol: its own statement plus the two added; the others: the two seeded
+        let want = if s.prefix == "rm-pol" { 3 } else { 2 };
         assert_eq!(
             doc["Statement"].as_array().map(Vec::len),
-            Some(2),
+            Some(want),
             "{}",
             s.bucket
         );
+        if s.prefix == "rm-pol" {
+            assert_eq!(
+                doc["Statement"][0], custom["Statement"][0],
+                "the existing statement is kept as it was"
+            );
+        }
     }
 }

@@ -2,13 +2,14 @@
 //! at a time, each re-reading its resource first and recorded in a journal.
 //! One module per fix action. Implemented so far: `key-rotation`,
 //! `bucket-versioning`, `bucket-public-access-block`, `bucket-encryption`,
-//! `trigger-enable`; the other actions rules declare appear in the plan as
+//! `trigger-enable`, `bucket-policy-deny-insecure`, `bucket-policy-deny-unencrypted`; the other actions rules declare appear in the plan as
 //! not yet automated, with the rule's remediation text.
 //!
 //! Rules of every action: never delete anything, never widen access, never
 //! change something that changed since it was collected.
 
 pub mod bucket_encryption;
+pub mod bucket_policy;
 pub mod bucket_public_access_block;
 pub mod bucket_versioning;
 pub mod key_rotation;
@@ -80,6 +81,7 @@ pub fn plan(
 ) -> Plan {
     let mut plan = Plan::default();
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut pending_policies = std::collections::BTreeMap::new();
     for f in findings {
         let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
             Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
@@ -89,6 +91,12 @@ pub fn plan(
             }
             Some(bucket_encryption::ACTION) => bucket_encryption::plan(f, snapshot),
             Some(trigger_enable::ACTION) => trigger_enable::plan(f, snapshot),
+            Some(a @ (bucket_policy::INSECURE | bucket_policy::UNENCRYPTED)) => {
+                if seen.contains(&(a.to_string(), f.resource_arn.clone())) {
+                    continue;
+                }
+                bucket_policy::plan(f, snapshot, a, &mut pending_policies)
+            }
             _ => None,
         };
         let Some(mut step) = step else {
@@ -171,6 +179,7 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
         bucket_public_access_block::ACTION => bucket_public_access_block::apply(c, a).await,
         bucket_encryption::ACTION => bucket_encryption::apply(c, a).await,
         trigger_enable::ACTION => trigger_enable::apply(c, a).await,
+        bucket_policy::INSECURE | bucket_policy::UNENCRYPTED => bucket_policy::apply(c, a).await,
         other => Err(Outcome::Failed(format!("no implementation for {other}"))),
     };
     let (outcome, message, api_call) = match result {

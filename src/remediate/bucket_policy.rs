@@ -1,0 +1,189 @@
+//! `bucket-policy-deny-insecure` and `bucket-policy-deny-unencrypted`: add
+//! the reference Deny statement to the bucket policy, **merged**: every
+//! existing statement is written back unchanged, and nothing is added when
+//! an equivalent statement (by meaning) is already there.
+
+use serde_json::{Value, json};
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::{Observed, PolicyDocument, Snapshot};
+use crate::rules::iam;
+
+pub const INSECURE: &str = "bucket-policy-deny-insecure";
+pub const UNENCRYPTED: &str = "bucket-policy-deny-unencrypted";
+
+fn statement(action: &str, bucket: &str) -> Value {
+    if action == INSECURE {
+        json!({"Sid": "DenyInsecureConnections", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+               "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+               "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    } else {
+        json!({"Sid": "DenyUnEncryptedObjectUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+               "Resource": format!("arn:aws:s3:::{bucket}/*"),
+               "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}})
+    }
+}
+
+fn already(action: &str, doc: &PolicyDocument, bucket_arn: &str) -> bool {
+    if action == INSECURE {
+        iam::denies_insecure_transport(doc, bucket_arn)
+    } else {
+        iam::denies_unencrypted_uploads(doc, bucket_arn)
+    }
+}
+
+/// The merged policy: the existing document with the statement appended
+/// (its Sid made unique), or `None` when an equivalent one is there.
+pub fn merged(action: &str, bucket: &str, existing: Option<&str>) -> Result<Option<Value>, String> {
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let mut doc: Value = match existing {
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| format!("the bucket policy is not JSON: {e}"))?
+        }
+        None => json!({"Version": "2012-10-17", "Statement": []}),
+    };
+    if let Some(text) = existing {
+        let parsed = PolicyDocument::parse(text)
+            .map_err(|e| format!("the bucket policy does not parse: {e}"))?;
+        if already(action, &parsed, &bucket_arn) {
+            return Ok(None);
+        }
+    }
+    let mut new = statement(action, bucket);
+    let statements = match doc.get_mut("Statement") {
+        Some(Value::Array(a)) => a,
+        Some(single @ Value::Object(_)) => {
+            let one = single.take();
+            *single = Value::Array(vec![one]);
+            match single {
+                Value::Array(a) => a,
+                _ => return Err("unexpected policy shape".to_string()),
+            }
+        }
+        _ => return Err("the bucket policy has no Statement list".to_string()),
+    };
+    let base = new["Sid"].as_str().unwrap_or("Pipeaudit").to_string();
+    let mut sid = base.clone();
+    let mut n = 1;
+    while statements.iter().any(|s| s["Sid"] == sid.as_str()) {
+        n += 1;
+        sid = format!("{base}{n}");
+    }
+    new["Sid"] = Value::String(sid);
+    statements.push(new);
+    Ok(Some(doc))
+}
+
+/// Plans one statement. `pending` is the policy as an earlier planned action
+/// on the same bucket leaves it (so that the two statements chain); it is
+/// updated to the merged policy.
+pub fn plan(
+    f: &Finding,
+    s: &Snapshot,
+    action: &str,
+    pending: &mut std::collections::BTreeMap<String, Option<String>>,
+) -> Option<PlannedAction> {
+    let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
+    let raw = match pending.get(&f.resource_arn) {
+        Some(p) => p.clone(),
+        None => match &b.policy {
+            Observed::Ok { value } => Some(value.raw.clone()),
+            Observed::Absent => None,
+            Observed::Unknown { .. } => return None,
+        },
+    };
+    let after = merged(action, &b.name, raw.as_deref()).ok()??;
+    pending.insert(f.resource_arn.clone(), Some(after.to_string()));
+    Some(step(
+        f,
+        action,
+        FixSafety::Safe,
+        format!(
+            "add statement {} to the policy of bucket {} (existing statements kept)",
+            after["Statement"]
+                .as_array()
+                .and_then(|a| a.last())
+                .map(|s| s["Sid"].to_string())
+                .unwrap_or_default(),
+            b.name
+        ),
+        json!({"policy": raw}),
+        json!({"added_statement": after["Statement"].as_array().and_then(|a| a.last()).cloned()}),
+    ))
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
+    let current = match c.s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(out) => out.policy().map(str::to_string),
+        Err(e) if crate::collect::call::is_not_found(&e, &["NoSuchBucketPolicy"]) => None,
+        Err(e) => return Err(sdk_failed("s3:GetBucketPolicy", &e)),
+    };
+    let found = json!({"policy": current});
+    // compare by meaning: the text may be reformatted by the service
+    let same = match (a.before["policy"].as_str(), current.as_deref()) {
+        (None, None) => true,
+        (Some(x), Some(y)) => match (PolicyDocument::parse(x), PolicyDocument::parse(y)) {
+            (Ok(p), Ok(q)) => p.normalized() == q.normalized(),
+            _ => x == y,
+        },
+        _ => false,
+    };
+    if !same {
+        return Err(changed(bucket, &a.before, &found));
+    }
+    let Some(doc) = merged(&a.action, bucket, current.as_deref()).map_err(Outcome::Failed)? else {
+        return Err(Outcome::Skipped(
+            "an equivalent statement is already there".to_string(),
+        ));
+    };
+    c.s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(doc.to_string())
+        .send()
+        .await
+        .map_err(|e| sdk_failed("s3:PutBucketPolicy", &e))?;
+    Ok("s3:PutBucketPolicy".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_every_statement_and_adds_once() {
+        let existing = r#"{"Version":"2012-10-17","Statement":{"Sid":"DenyInsecureConnections","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#;
+        let m = merged(INSECURE, "b", Some(existing))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("nothing added"));
+        let st = m["Statement"].as_array().cloned().unwrap_or_default();
+        assert_eq!(st.len(), 2);
+        let original: Value = serde_json::from_str(existing).unwrap_or_default();
+        assert_eq!(
+            st[0], original["Statement"],
+            "existing statement kept as is"
+        );
+        assert_eq!(st[1]["Sid"], "DenyInsecureConnections2", "Sid made unique");
+        // merging again adds nothing
+        assert!(
+            merged(INSECURE, "b", Some(&m.to_string()))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_none()
+        );
+        // an equivalent statement written differently counts
+        let equivalent = r#"{"Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::b/*","Condition":{"BoolIfExists":{"aws:SecureTransport":false}}}]}"#;
+        assert!(
+            merged(INSECURE, "b", Some(equivalent))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_none()
+        );
+        // no policy at all: a new one with just the statement
+        let fresh = merged(UNENCRYPTED, "b", None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("none"));
+        assert_eq!(fresh["Statement"].as_array().map(Vec::len), Some(1));
+        assert!(merged(UNENCRYPTED, "b", Some("not json")).is_err());
+    }
+}
