@@ -202,3 +202,63 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
         }
     }
 }
+
+#[tokio::test]
+async fn unsafe_fixes_are_held_back_unless_asked_for() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let spec = StackSpec {
+        prefix: "rm-del".into(),
+        defects: vec![Defect::KeyPendingDeletion],
+        shared_store: None,
+    };
+    let stack = seed::seed_stack(&c, &spec)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        plan.contains("Held back (unsafe; pass --unsafe-fixes): 1"),
+        "{plan}"
+    );
+    assert!(plan.contains("[unsafe] key-cancel-deletion"), "{plan}");
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.json");
+    let o = pipeaudit(
+        &moto,
+        &[
+            "--remediate",
+            "--yes",
+            "--unsafe-fixes",
+            "--journal",
+            &journal.to_string_lossy(),
+        ],
+    );
+    // the deletion is cancelled, but the key stays disabled: KM002 remains, exit 1
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let key = c
+        .kms
+        .describe_key()
+        .key_id(&stack.key_id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = key
+        .key_metadata()
+        .and_then(|m| m.key_state())
+        .map(|s| s.as_str().to_string());
+    assert_eq!(state.as_deref(), Some("Disabled"));
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap_or_default())
+            .unwrap_or_default();
+    assert_eq!(entries[0]["api_call"], "kms:CancelKeyDeletion");
+    assert_eq!(entries[0]["outcome"], "applied");
+}
