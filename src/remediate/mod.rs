@@ -3,7 +3,7 @@
 //! One module per fix action. Implemented so far: `key-rotation`,
 //! `bucket-versioning`, `bucket-public-access-block`, `bucket-encryption`,
 //! `trigger-enable`, `bucket-policy-deny-insecure`, `bucket-policy-deny-unencrypted`,
-//! `key-cancel-deletion` (unsafe); the other actions rules declare appear in the plan as
+//! `key-cancel-deletion` (unsafe), `deploy-rollback`; the other actions rules declare appear in the plan as
 //! not yet automated, with the rule's remediation text.
 //!
 //! Rules of every action: never delete anything, never widen access, never
@@ -13,6 +13,7 @@ pub mod bucket_encryption;
 pub mod bucket_policy;
 pub mod bucket_public_access_block;
 pub mod bucket_versioning;
+pub mod deploy_rollback;
 pub mod key_cancel_deletion;
 pub mod key_rotation;
 pub mod trigger_enable;
@@ -87,6 +88,7 @@ pub fn plan(
     for f in findings {
         let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
             Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
+            Some(deploy_rollback::ACTION) => deploy_rollback::plan(f, snapshot),
             Some(key_cancel_deletion::ACTION) => key_cancel_deletion::plan(f, snapshot),
             Some(bucket_versioning::ACTION) => bucket_versioning::plan(f, snapshot),
             Some(bucket_public_access_block::ACTION) => {
@@ -178,6 +180,7 @@ fn now() -> String {
 pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
     let result = match a.action.as_str() {
         key_rotation::ACTION => key_rotation::apply(c, a).await,
+        deploy_rollback::ACTION => deploy_rollback::apply(c, a).await,
         key_cancel_deletion::ACTION => key_cancel_deletion::apply(c, a).await,
         bucket_versioning::ACTION => bucket_versioning::apply(c, a).await,
         bucket_public_access_block::ACTION => bucket_public_access_block::apply(c, a).await,

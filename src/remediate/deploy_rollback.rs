@@ -1,0 +1,106 @@
+//! `deploy-rollback`: turn on automatic rollback when a deployment fails,
+//! keeping any rollback events already configured.
+
+use aws_sdk_codedeploy::types::{AutoRollbackConfiguration, AutoRollbackEvent};
+use serde_json::json;
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
+
+pub const ACTION: &str = "deploy-rollback";
+
+/// (application, group) from a deployment group ARN.
+pub fn names(arn: &str) -> Option<(String, String)> {
+    let rest = arn.split(":deploymentgroup:").nth(1)?;
+    let (app, group) = rest.split_once('/')?;
+    Some((app.to_string(), group.to_string()))
+}
+
+fn events_after(before: &[String]) -> Vec<String> {
+    let mut events = before.to_vec();
+    if !events.iter().any(|e| e == "DEPLOYMENT_FAILURE") {
+        events.push("DEPLOYMENT_FAILURE".to_string());
+    }
+    events.sort();
+    events
+}
+
+pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let g = s.resources.deploy_groups.get(&f.resource_arn)?.value()?;
+    let mut before_events = g.auto_rollback_events.clone();
+    before_events.sort();
+    Some(step(
+        f,
+        ACTION,
+        FixSafety::Safe,
+        format!(
+            "turn on automatic rollback on deployment failure for {}/{}",
+            g.application_name, g.name
+        ),
+        json!({"enabled": g.auto_rollback_enabled, "events": before_events}),
+        json!({"enabled": true, "events": events_after(&before_events)}),
+    ))
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let (app, group) = names(&a.resource_arn).ok_or_else(|| {
+        Outcome::Failed(format!("not a deployment group ARN: {}", a.resource_arn))
+    })?;
+    let now = c
+        .codedeploy
+        .get_deployment_group()
+        .application_name(&app)
+        .deployment_group_name(&group)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codedeploy:GetDeploymentGroup", &e))?;
+    let cfg = now
+        .deployment_group_info()
+        .and_then(|g| g.auto_rollback_configuration());
+    let mut events: Vec<String> = cfg
+        .map(|c| c.events().iter().map(|e| e.as_str().to_string()).collect())
+        .unwrap_or_default();
+    events.sort();
+    let found = json!({"enabled": cfg.is_some_and(|c| c.enabled()), "events": events});
+    if found != a.before {
+        return Err(changed(&a.resource_arn, &a.before, &found));
+    }
+    let config = AutoRollbackConfiguration::builder()
+        .enabled(true)
+        .set_events(Some(
+            events_after(&events)
+                .iter()
+                .map(|e| AutoRollbackEvent::from(e.as_str()))
+                .collect(),
+        ))
+        .build();
+    c.codedeploy
+        .update_deployment_group()
+        .application_name(&app)
+        .current_deployment_group_name(&group)
+        .auto_rollback_configuration(config)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codedeploy:UpdateDeploymentGroup", &e))?;
+    Ok("codedeploy:UpdateDeploymentGroup".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_names_from_arn() {
+        assert_eq!(
+            names("arn:aws:codedeploy:us-east-1:1:deploymentgroup:app/grp"),
+            Some(("app".to_string(), "grp".to_string()))
+        );
+        assert_eq!(names("arn:aws:s3:::b"), None);
+        assert_eq!(
+            events_after(&["DEPLOYMENT_STOP_ON_ALARM".to_string()]),
+            vec!["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Fix actions whose write operations moto lacks (CodeDeploy
+//! UpdateDeploymentGroup), tested with `aws-smithy-mocks`: the exact
+//! request sent is asserted, and a resource that changed since it was
+//! collected is skipped without a write.
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+use aws_sdk_codedeploy::operation::update_deployment_group::UpdateDeploymentGroupOutput;
+use aws_sdk_codedeploy::types::{
+    AutoRollbackConfiguration, AutoRollbackEvent, DeploymentGroupInfo,
+};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_types::region::Region;
+use pipeaudit::collect::clients::RegionClients;
+use pipeaudit::findings::FixSafety;
+use pipeaudit::remediate::{PlannedAction, apply_one};
+use serde_json::json;
+
+const GROUP: &str = "arn:aws:codedeploy:us-east-1:111122223333:deploymentgroup:app/grp";
+
+async fn clients(rules: &[&Rule]) -> RegionClients {
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
+        .load()
+        .await;
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for r in rules {
+        interceptor = interceptor.with_rule(r);
+    }
+    let cd = aws_sdk_codedeploy::config::Builder::from(&base)
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    let mut c = RegionClients::new(&base);
+    c.codedeploy = aws_sdk_codedeploy::Client::from_conf(cd);
+    c
+}
+
+fn group_with(enabled: bool, events: Vec<AutoRollbackEvent>) -> GetDeploymentGroupOutput {
+    GetDeploymentGroupOutput::builder()
+        .deployment_group_info(
+            DeploymentGroupInfo::builder()
+                .application_name("app")
+                .deployment_group_name("grp")
+                .auto_rollback_configuration(
+                    AutoRollbackConfiguration::builder()
+                        .enabled(enabled)
+                        .set_events(Some(events))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn planned() -> PlannedAction {
+    PlannedAction {
+        action: "deploy-rollback".into(),
+        safety: FixSafety::Safe,
+        rule_ids: vec!["CD003".into()],
+        pipelines: vec!["p".into()],
+        resource_arn: GROUP.into(),
+        region: "us-east-1".into(),
+        description: "turn on automatic rollback".into(),
+        before: json!({"enabled": false, "events": ["DEPLOYMENT_STOP_ON_ALARM"]}),
+        after: json!({"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}),
+    }
+}
+
+#[tokio::test]
+async fn deploy_rollback_sends_exactly_the_update() {
+    let get = mock!(aws_sdk_codedeploy::Client::get_deployment_group)
+        .match_requests(|r| {
+            r.application_name() == Some("app") && r.deployment_group_name() == Some("grp")
+        })
+        .then_output(|| group_with(false, vec![AutoRollbackEvent::DeploymentStopOnAlarm]));
+    let update = mock!(aws_sdk_codedeploy::Client::update_deployment_group)
+        .match_requests(|r| {
+            let cfg = r.auto_rollback_configuration();
+            r.application_name() == Some("app")
+                && r.current_deployment_group_name() == Some("grp")
+                && r.new_deployment_group_name().is_none()
+                && r.deployment_config_name().is_none()
+                && r.service_role_arn().is_none()
+                && cfg.is_some_and(|c| {
+                    c.enabled()
+                        && c.events()
+                            == [
+                                AutoRollbackEvent::DeploymentFailure,
+                                AutoRollbackEvent::DeploymentStopOnAlarm,
+                            ]
+                })
+        })
+        .then_output(|| UpdateDeploymentGroupOutput::builder().build());
+    let c = clients(&[&get, &update]).await;
+    let applied = apply_one(&c, &planned()).await;
+    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(applied.api_call, "codedeploy:UpdateDeploymentGroup");
+    assert_eq!(
+        update.num_calls(),
+        1,
+        "one update, matching the expected request"
+    );
+}
+
+#[tokio::test]
+async fn deploy_rollback_skips_a_group_changed_since_collection() {
+    let get = mock!(aws_sdk_codedeploy::Client::get_deployment_group)
+        .then_output(|| group_with(true, vec![AutoRollbackEvent::DeploymentFailure]));
+    let update = mock!(aws_sdk_codedeploy::Client::update_deployment_group)
+        .then_output(|| UpdateDeploymentGroupOutput::builder().build());
+    let c = clients(&[&get, &update]).await;
+    let applied = apply_one(&c, &planned()).await;
+    assert_eq!(applied.outcome, "skipped");
+    assert!(
+        applied.message.contains("changed since it was collected"),
+        "{}",
+        applied.message
+    );
+    assert_eq!(update.num_calls(), 0, "nothing written");
+}
