@@ -121,3 +121,161 @@ async fn deploy_rollback_skips_a_group_changed_since_collection() {
     );
     assert_eq!(update.num_calls(), 0, "nothing written");
 }
+
+async fn codebuild_clients(rules: &[&Rule]) -> RegionClients {
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
+        .load()
+        .await;
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for r in rules {
+        interceptor = interceptor.with_rule(r);
+    }
+    let cb = aws_sdk_codebuild::config::Builder::from(&base)
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    let mut c = RegionClients::new(&base);
+    c.codebuild = aws_sdk_codebuild::Client::from_conf(cb);
+    c
+}
+
+const PROJECT: &str = "arn:aws:codebuild:us-east-1:111122223333:project/build";
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k-1";
+
+fn project(
+    privileged: bool,
+    key: &str,
+) -> aws_sdk_codebuild::operation::batch_get_projects::BatchGetProjectsOutput {
+    use aws_sdk_codebuild::types::{
+        ComputeType, EnvironmentType, EnvironmentVariable, Project, ProjectEnvironment,
+    };
+    let env = ProjectEnvironment::builder()
+        .r#type(EnvironmentType::LinuxContainer)
+        .image("aws/codebuild/standard:7.0")
+        .compute_type(ComputeType::BuildGeneral1Small)
+        .privileged_mode(privileged)
+        .environment_variables(
+            EnvironmentVariable::builder()
+                .name("STAGE")
+                .value("prod")
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    aws_sdk_codebuild::operation::batch_get_projects::BatchGetProjectsOutput::builder()
+        .projects(
+            Project::builder()
+                .name("build")
+                .arn(PROJECT)
+                .encryption_key(key)
+                .environment(env)
+                .build(),
+        )
+        .build()
+}
+
+fn build_action(
+    action: &str,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> PlannedAction {
+    PlannedAction {
+        action: action.into(),
+        safety: FixSafety::Safe,
+        rule_ids: vec!["CB004".into()],
+        pipelines: vec!["p".into()],
+        resource_arn: PROJECT.into(),
+        region: "us-east-1".into(),
+        description: String::new(),
+        before,
+        after,
+    }
+}
+
+#[tokio::test]
+async fn build_encryption_key_updates_only_the_key() {
+    let get = mock!(aws_sdk_codebuild::Client::batch_get_projects)
+        .then_output(|| project(false, "arn:aws:kms:us-east-1:111122223333:alias/aws/s3"));
+    let update = mock!(aws_sdk_codebuild::Client::update_project)
+        .match_requests(|r| {
+            r.name() == Some("build")
+                && r.encryption_key() == Some(KEY)
+                && r.environment().is_none()
+                && r.source().is_none()
+                && r.service_role().is_none()
+        })
+        .then_output(|| {
+            aws_sdk_codebuild::operation::update_project::UpdateProjectOutput::builder().build()
+        });
+    let c = codebuild_clients(&[&get, &update]).await;
+    let a = build_action(
+        "build-encryption-key",
+        json!({"encryption_key": "arn:aws:kms:us-east-1:111122223333:alias/aws/s3"}),
+        json!({"encryption_key": KEY}),
+    );
+    let applied = apply_one(&c, &a).await;
+    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn privileged_off_sends_the_environment_back_unchanged_but_for_the_flag() {
+    let get =
+        mock!(aws_sdk_codebuild::Client::batch_get_projects).then_output(|| project(true, KEY));
+    let update = mock!(aws_sdk_codebuild::Client::update_project)
+        .match_requests(|r| {
+            r.name() == Some("build")
+                && r.encryption_key().is_none()
+                && r.environment().is_some_and(|e| {
+                    e.privileged_mode() == Some(false)
+                        && e.image() == "aws/codebuild/standard:7.0"
+                        && e.environment_variables().len() == 1
+                        && e.environment_variables()[0].name() == "STAGE"
+                })
+        })
+        .then_output(|| {
+            aws_sdk_codebuild::operation::update_project::UpdateProjectOutput::builder().build()
+        });
+    let c = codebuild_clients(&[&get, &update]).await;
+    let a = build_action(
+        "build-privileged-off",
+        json!({"privileged_mode": true}),
+        json!({"privileged_mode": false}),
+    );
+    let applied = apply_one(&c, &a).await;
+    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn one_at_a_time_replaces_only_the_config_name() {
+    let get = mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(|| {
+        GetDeploymentGroupOutput::builder()
+            .deployment_group_info(
+                DeploymentGroupInfo::builder()
+                    .application_name("app")
+                    .deployment_group_name("grp")
+                    .deployment_config_name("CodeDeployDefault.AllAtOnce")
+                    .build(),
+            )
+            .build()
+    });
+    let update = mock!(aws_sdk_codedeploy::Client::update_deployment_group)
+        .match_requests(|r| {
+            r.current_deployment_group_name() == Some("grp")
+                && r.deployment_config_name() == Some("CodeDeployDefault.OneAtATime")
+                && r.auto_rollback_configuration().is_none()
+        })
+        .then_output(|| UpdateDeploymentGroupOutput::builder().build());
+    let c = clients(&[&get, &update]).await;
+    let mut a = planned();
+    a.action = "deploy-one-at-a-time".into();
+    a.before = json!({"deployment_config_name": "CodeDeployDefault.AllAtOnce"});
+    a.after = json!({"deployment_config_name": "CodeDeployDefault.OneAtATime"});
+    let applied = apply_one(&c, &a).await;
+    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(update.num_calls(), 1);
+}

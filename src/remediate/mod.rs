@@ -3,7 +3,8 @@
 //! One module per fix action. Implemented so far: `key-rotation`,
 //! `bucket-versioning`, `bucket-public-access-block`, `bucket-encryption`,
 //! `trigger-enable`, `bucket-policy-deny-insecure`, `bucket-policy-deny-unencrypted`,
-//! `key-cancel-deletion` (unsafe), `deploy-rollback`; the other actions rules declare appear in the plan as
+//! `key-cancel-deletion` (unsafe), `deploy-rollback`, `deploy-one-at-a-time`
+//! (unsafe), `build-encryption-key`, `build-privileged-off` (unsafe); the other actions rules declare appear in the plan as
 //! not yet automated, with the rule's remediation text.
 //!
 //! Rules of every action: never delete anything, never widen access, never
@@ -13,6 +14,8 @@ pub mod bucket_encryption;
 pub mod bucket_policy;
 pub mod bucket_public_access_block;
 pub mod bucket_versioning;
+pub mod build_project;
+pub mod deploy_one_at_a_time;
 pub mod deploy_rollback;
 pub mod key_cancel_deletion;
 pub mod key_rotation;
@@ -89,6 +92,10 @@ pub fn plan(
         let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
             Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
             Some(deploy_rollback::ACTION) => deploy_rollback::plan(f, snapshot),
+            Some(deploy_one_at_a_time::ACTION) => deploy_one_at_a_time::plan(f, snapshot),
+            Some(a @ (build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF)) => {
+                build_project::plan(f, snapshot, a)
+            }
             Some(key_cancel_deletion::ACTION) => key_cancel_deletion::plan(f, snapshot),
             Some(bucket_versioning::ACTION) => bucket_versioning::plan(f, snapshot),
             Some(bucket_public_access_block::ACTION) => {
@@ -181,6 +188,10 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
     let result = match a.action.as_str() {
         key_rotation::ACTION => key_rotation::apply(c, a).await,
         deploy_rollback::ACTION => deploy_rollback::apply(c, a).await,
+        deploy_one_at_a_time::ACTION => deploy_one_at_a_time::apply(c, a).await,
+        build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF => {
+            build_project::apply(c, a).await
+        }
         key_cancel_deletion::ACTION => key_cancel_deletion::apply(c, a).await,
         bucket_versioning::ACTION => bucket_versioning::apply(c, a).await,
         bucket_public_access_block::ACTION => bucket_public_access_block::apply(c, a).await,

@@ -1,0 +1,90 @@
+//! CodeBuild project fixes, through UpdateProject (which changes only the
+//! fields it is given):
+//! - `build-encryption-key`: set the project's key to the pipeline's artifact key;
+//! - `build-privileged-off` (unsafe: Docker builds stop working): privileged mode off.
+
+use aws_sdk_codebuild::types::ProjectEnvironment;
+use serde_json::json;
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::{Observed, Snapshot};
+
+pub const ENCRYPTION_KEY: &str = "build-encryption-key";
+pub const PRIVILEGED_OFF: &str = "build-privileged-off";
+
+fn project_name(arn: &str) -> &str {
+    arn.rsplit("project/").next().unwrap_or(arn)
+}
+
+pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
+    let p = s.resources.build_projects.get(&f.resource_arn)?.value()?;
+    if action == ENCRYPTION_KEY {
+        let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
+        let key = w.artifact_stores.first()?.key_arn.clone()?;
+        if !matches!(s.resources.keys.get(&key), Some(Observed::Ok { .. })) {
+            return None;
+        }
+        Some(step(
+            f,
+            action,
+            FixSafety::Safe,
+            format!("encrypt the outputs of build project {} with {key}", p.name),
+            json!({"encryption_key": p.encryption_key}),
+            json!({"encryption_key": key}),
+        ))
+    } else {
+        if !p.environment.privileged_mode {
+            return None;
+        }
+        Some(step(
+            f,
+            action,
+            FixSafety::Unsafe,
+            format!("turn privileged mode off for build project {}", p.name),
+            json!({"privileged_mode": true}),
+            json!({"privileged_mode": false}),
+        ))
+    }
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let name = project_name(&a.resource_arn).to_string();
+    let now = c
+        .codebuild
+        .batch_get_projects()
+        .names(&name)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codebuild:BatchGetProjects", &e))?;
+    let Some(p) = now.projects().first() else {
+        return Err(Outcome::Skipped(format!("project {name} no longer exists")));
+    };
+    let update = c.codebuild.update_project().name(&name);
+    let update = if a.action == ENCRYPTION_KEY {
+        let found = json!({"encryption_key": p.encryption_key()});
+        if found != a.before {
+            return Err(changed(&name, &a.before, &found));
+        }
+        update.encryption_key(a.after["encryption_key"].as_str().unwrap_or_default())
+    } else {
+        let env = p
+            .environment()
+            .ok_or_else(|| Outcome::Failed(format!("project {name} has no environment")))?;
+        let found = json!({"privileged_mode": env.privileged_mode().unwrap_or(false)});
+        if found != a.before {
+            return Err(changed(&name, &a.before, &found));
+        }
+        // UpdateProject replaces the environment as a whole: send the
+        // current one back with only privileged mode changed
+        let mut env: ProjectEnvironment = env.clone();
+        env.privileged_mode = Some(false);
+        update.environment(env)
+    };
+    update
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codebuild:UpdateProject", &e))?;
+    Ok("codebuild:UpdateProject".to_string())
+}

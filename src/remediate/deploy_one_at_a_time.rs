@@ -1,0 +1,59 @@
+//! `deploy-one-at-a-time` (unsafe: deployments take longer): replace
+//! CodeDeployDefault.AllAtOnce with CodeDeployDefault.OneAtATime.
+
+use serde_json::json;
+
+use super::deploy_rollback::names;
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
+
+pub const ACTION: &str = "deploy-one-at-a-time";
+const ALL: &str = "CodeDeployDefault.AllAtOnce";
+const ONE: &str = "CodeDeployDefault.OneAtATime";
+
+pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let g = s.resources.deploy_groups.get(&f.resource_arn)?.value()?;
+    if g.deployment_config_name.as_deref() != Some(ALL) {
+        return None;
+    }
+    Some(step(
+        f,
+        ACTION,
+        FixSafety::Unsafe,
+        format!(
+            "deploy {}/{} one instance at a time",
+            g.application_name, g.name
+        ),
+        json!({"deployment_config_name": ALL}),
+        json!({"deployment_config_name": ONE}),
+    ))
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let (app, group) = names(&a.resource_arn).ok_or_else(|| {
+        Outcome::Failed(format!("not a deployment group ARN: {}", a.resource_arn))
+    })?;
+    let now = c
+        .codedeploy
+        .get_deployment_group()
+        .application_name(&app)
+        .deployment_group_name(&group)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codedeploy:GetDeploymentGroup", &e))?;
+    let found = json!({"deployment_config_name": now.deployment_group_info().and_then(|g| g.deployment_config_name())});
+    if found != a.before {
+        return Err(changed(&a.resource_arn, &a.before, &found));
+    }
+    c.codedeploy
+        .update_deployment_group()
+        .application_name(&app)
+        .current_deployment_group_name(&group)
+        .deployment_config_name(ONE)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codedeploy:UpdateDeploymentGroup", &e))?;
+    Ok("codedeploy:UpdateDeploymentGroup".to_string())
+}
