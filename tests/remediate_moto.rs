@@ -16,6 +16,17 @@ use pipeaudit::rules::config::Config;
 use support::moto::Moto;
 use support::seed::{self, Defect, SeedClients, StackSpec};
 
+/// moto stores no custom key on a build project, so CB004 fires on every
+/// seeded stack, and its fix needs CodeBuild UpdateProject, which moto lacks
+/// (that fix is tested with aws-smithy-mocks): these runs disable CB004.
+fn moto_config() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("pipeaudit-moto-{}.toml", std::process::id()));
+    if let Err(e) = std::fs::write(&path, "disabled = [\"CB004\"]\n") {
+        panic!("{}: {e}", path.display());
+    }
+    path
+}
+
 fn pipeaudit(moto: &Moto, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
         .args([
@@ -25,6 +36,8 @@ fn pipeaudit(moto: &Moto, args: &[&str]) -> Output {
             &moto.endpoint,
             "-q",
         ])
+        .arg("--config")
+        .arg(moto_config())
         .args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -261,4 +274,81 @@ async fn unsafe_fixes_are_held_back_unless_asked_for() {
             .unwrap_or_default();
     assert_eq!(entries[0]["api_call"], "kms:CancelKeyDeletion");
     assert_eq!(entries[0]["outcome"], "applied");
+}
+
+#[tokio::test]
+async fn trigger_fixes_create_rules_and_roles_and_delete_nothing() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let cases: &[(&str, Defect)] = &[
+        ("tr-none", Defect::NoTrigger),
+        ("tr-role", Defect::TriggerNoRole),
+        ("tr-branch", Defect::TriggerWrongBranch),
+    ];
+    for (prefix, defect) in cases {
+        let spec = StackSpec {
+            prefix: prefix.to_string(),
+            defects: vec![*defect],
+            shared_store: None,
+        };
+        seed::seed_stack(&c, &spec)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.json");
+    let o = pipeaudit(
+        &moto,
+        &[
+            "--remediate",
+            "--yes",
+            "--journal",
+            &journal.to_string_lossy(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let config = moto.sdk_config("us-east-1").await;
+    let after = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let eval = pipeaudit::rules::engine::evaluate(Arc::new(after), &rules, &Config::default());
+    let left: Vec<String> = eval
+        .findings
+        .iter()
+        .filter(|f| f.rule_id.starts_with("TR"))
+        .map(|f| format!("{} {}", f.rule_id, f.pipeline))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // the created rule has the deterministic name; the wrong-branch rule is still there
+    let created = c
+        .events
+        .describe_rule()
+        .name("pipeaudit-tr-none-pipeline-trigger")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(created.state().map(|s| s.as_str()), Some("ENABLED"));
+    c.events
+        .describe_rule()
+        .name("tr-branch-trigger")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the old rule must be kept: {e}"));
+    // a second run plans no trigger change
+    let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !plan.contains("trigger-create") && !plan.contains("trigger-role"),
+        "{plan}"
+    );
 }

@@ -19,6 +19,7 @@ pub mod deploy_one_at_a_time;
 pub mod deploy_rollback;
 pub mod key_cancel_deletion;
 pub mod key_rotation;
+pub mod trigger;
 pub mod trigger_enable;
 
 use std::collections::BTreeSet;
@@ -92,6 +93,18 @@ pub fn plan(
         let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
             Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
             Some(deploy_rollback::ACTION) => deploy_rollback::plan(f, snapshot),
+            Some(a @ (trigger::CREATE | trigger::ROLE)) => {
+                // one created rule per pipeline, whichever finding asked for it
+                let key = if a == trigger::CREATE {
+                    f.pipeline_arn.clone()
+                } else {
+                    f.resource_arn.clone()
+                };
+                if !seen.insert((format!("{a}:once"), key)) {
+                    continue;
+                }
+                trigger::plan(f, snapshot, a)
+            }
             Some(deploy_one_at_a_time::ACTION) => deploy_one_at_a_time::plan(f, snapshot),
             Some(a @ (build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF)) => {
                 build_project::plan(f, snapshot, a)
@@ -188,6 +201,7 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
     let result = match a.action.as_str() {
         key_rotation::ACTION => key_rotation::apply(c, a).await,
         deploy_rollback::ACTION => deploy_rollback::apply(c, a).await,
+        trigger::CREATE | trigger::ROLE => trigger::apply(c, a).await,
         deploy_one_at_a_time::ACTION => deploy_one_at_a_time::apply(c, a).await,
         build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF => {
             build_project::apply(c, a).await

@@ -1,0 +1,198 @@
+//! Trigger fixes:
+//! - `trigger-create`: an EventBridge rule on the default bus matching
+//!   commits to the pipeline's repository and branch, targeting the
+//!   pipeline, with an events role allowed only to start this pipeline;
+//! - `trigger-role`: give an existing target that role (the target is
+//!   otherwise sent back as it is).
+//!
+//! Names are deterministic (`pipeaudit-<pipeline>-trigger`,
+//! `pipeaudit-<pipeline>-events`) so that a second run finds what the first
+//! created. Nothing existing is changed by `trigger-create`.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
+
+pub const CREATE: &str = "trigger-create";
+pub const ROLE: &str = "trigger-role";
+
+/// A name of at most 64 characters: `pipeaudit-<pipeline>-<suffix>`,
+/// shortened with a hash when the pipeline name is long.
+pub fn name(pipeline: &str, suffix: &str) -> String {
+    let full = format!("pipeaudit-{pipeline}-{suffix}");
+    if full.len() <= 64 {
+        return full;
+    }
+    let h = hex::encode(&Sha256::digest(pipeline.as_bytes())[..4]);
+    let keep = 64 - "pipeaudit-".len() - suffix.len() - h.len() - 2;
+    format!(
+        "pipeaudit-{}-{h}-{suffix}",
+        &pipeline[..keep.min(pipeline.len())]
+    )
+}
+
+fn pattern(repo_arn: &str, branch: &str) -> Value {
+    json!({
+        "source": ["aws.codecommit"],
+        "detail-type": ["CodeCommit Repository State Change"],
+        "resources": [repo_arn],
+        "detail": {"event": ["referenceCreated", "referenceUpdated"], "referenceType": ["branch"], "referenceName": [branch]}
+    })
+}
+
+pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
+    let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
+    let role = name(&w.name, "events");
+    if action == CREATE {
+        let src = w.sources.first()?;
+        let branch = src.branch.clone()?;
+        let rule = name(&w.name, "trigger");
+        return Some(step(
+            f,
+            CREATE,
+            FixSafety::Safe,
+            format!(
+                "create rule {rule} (commits to {} branch {branch}) targeting {}, with role {role}",
+                src.repository_name, w.name
+            ),
+            json!({"rule": Value::Null}),
+            json!({"rule": rule, "pattern": pattern(&src.repository_arn, &branch), "role": role, "target": w.arn}),
+        ));
+    }
+    // trigger-role: the finding's resource is the rule
+    let rule = s.resources.event_rules.get(&f.resource_arn)?.value()?;
+    let target = rule.targets.iter().find(|t| t.arn == w.arn)?;
+    Some(step(
+        f,
+        ROLE,
+        FixSafety::Safe,
+        format!(
+            "give target {} of rule {} the role {role}, allowed only to start {}",
+            target.id, rule.name, w.name
+        ),
+        json!({"target_id": target.id, "role_arn": target.role_arn}),
+        json!({"target_id": target.id, "role": role, "target": w.arn}),
+    ))
+}
+
+/// Creates (or finds) the events role for a pipeline; returns its ARN.
+async fn ensure_role(c: &RegionClients, role: &str, pipeline_arn: &str) -> Result<String, Outcome> {
+    if let Ok(out) = c.iam.get_role().role_name(role).send().await {
+        if let Some(r) = out.role() {
+            return Ok(r.arn().to_string());
+        }
+    }
+    let account = pipeline_arn.split(':').nth(4).unwrap_or_default();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]});
+    let out = c
+        .iam
+        .create_role()
+        .role_name(role)
+        .assume_role_policy_document(trust.to_string())
+        .description("Lets EventBridge start one pipeline (created by pipeaudit)")
+        .send()
+        .await
+        .map_err(|e| sdk_failed("iam:CreateRole", &e))?;
+    let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "codepipeline:StartPipelineExecution", "Resource": pipeline_arn}]});
+    c.iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name("start-pipeline")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .map_err(|e| sdk_failed("iam:PutRolePolicy", &e))?;
+    Ok(arn)
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let role = a.after["role"].as_str().unwrap_or_default().to_string();
+    let pipeline = a.after["target"].as_str().unwrap_or_default().to_string();
+    if a.action == CREATE {
+        let rule = a.after["rule"].as_str().unwrap_or_default().to_string();
+        // re-read: a rule of that name must not exist yet (never overwrite one)
+        if let Ok(existing) = c.events.describe_rule().name(&rule).send().await {
+            let found = json!({"rule": existing.name()});
+            return Err(changed(&rule, &a.before, &found));
+        }
+        let role_arn = ensure_role(c, &role, &pipeline).await?;
+        c.events
+            .put_rule()
+            .name(&rule)
+            .event_pattern(a.after["pattern"].to_string())
+            .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+            .description("Starts the pipeline on each commit to its branch (created by pipeaudit)")
+            .send()
+            .await
+            .map_err(|e| sdk_failed("events:PutRule", &e))?;
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("codepipeline")
+            .arn(&pipeline)
+            .role_arn(role_arn)
+            .build()
+            .map_err(|e| Outcome::Failed(e.to_string()))?;
+        c.events
+            .put_targets()
+            .rule(&rule)
+            .targets(target)
+            .send()
+            .await
+            .map_err(|e| sdk_failed("events:PutTargets", &e))?;
+        return Ok("events:PutRule, events:PutTargets".to_string());
+    }
+    let rule_name = a
+        .resource_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(&a.resource_arn)
+        .to_string();
+    let targets = c
+        .events
+        .list_targets_by_rule()
+        .rule(&rule_name)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("events:ListTargetsByRule", &e))?;
+    let id = a.before["target_id"].as_str().unwrap_or_default();
+    let Some(current) = targets.targets().iter().find(|t| t.id() == id).cloned() else {
+        return Err(Outcome::Skipped(format!(
+            "target {id} of {rule_name} no longer exists"
+        )));
+    };
+    let found = json!({"target_id": current.id(), "role_arn": current.role_arn()});
+    if found != a.before {
+        return Err(changed(&rule_name, &a.before, &found));
+    }
+    let role_arn = ensure_role(c, &role, &pipeline).await?;
+    let mut updated = current;
+    updated.role_arn = Some(role_arn);
+    c.events
+        .put_targets()
+        .rule(&rule_name)
+        .targets(updated)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("events:PutTargets", &e))?;
+    Ok("events:PutTargets".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name;
+
+    #[test]
+    fn names_fit_in_64_characters_and_are_stable() {
+        assert_eq!(name("web", "trigger"), "pipeaudit-web-trigger");
+        let long = "p".repeat(100);
+        let n = name(&long, "events");
+        assert!(n.len() <= 64, "{n}");
+        assert_eq!(n, name(&long, "events"));
+        assert_ne!(n, name(&"q".repeat(100), "events"));
+    }
+}
