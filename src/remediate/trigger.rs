@@ -81,10 +81,10 @@ pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
 
 /// Creates (or finds) the events role for a pipeline; returns its ARN.
 async fn ensure_role(c: &RegionClients, role: &str, pipeline_arn: &str) -> Result<String, Outcome> {
-    if let Ok(out) = c.iam.get_role().role_name(role).send().await {
-        if let Some(r) = out.role() {
-            return Ok(r.arn().to_string());
-        }
+    if let Ok(out) = c.iam.get_role().role_name(role).send().await
+        && let Some(r) = out.role()
+    {
+        return Ok(r.arn().to_string());
     }
     let account = pipeline_arn.split(':').nth(4).unwrap_or_default();
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
