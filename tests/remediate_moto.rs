@@ -282,15 +282,17 @@ async fn trigger_fixes_create_rules_and_roles_and_delete_nothing() {
     let c = SeedClients::connect(&moto.endpoint, "us-east-1")
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let cases: &[(&str, Defect)] = &[
-        ("tr-none", Defect::NoTrigger),
-        ("tr-role", Defect::TriggerNoRole),
-        ("tr-branch", Defect::TriggerWrongBranch),
+    // tr-none also polls: polling goes off only after its rule is created
+    let cases: &[(&str, &[Defect])] = &[
+        ("tr-none", &[Defect::NoTrigger, Defect::PollingOn]),
+        ("tr-role", &[Defect::TriggerNoRole]),
+        ("tr-branch", &[Defect::TriggerWrongBranch]),
+        ("tr-poll", &[Defect::PollingOn]),
     ];
-    for (prefix, defect) in cases {
+    for (prefix, defects) in cases {
         let spec = StackSpec {
             prefix: prefix.to_string(),
-            defects: vec![*defect],
+            defects: defects.to_vec(),
             shared_store: None,
         };
         seed::seed_stack(&c, &spec)
@@ -325,7 +327,7 @@ async fn trigger_fixes_create_rules_and_roles_and_delete_nothing() {
     let left: Vec<String> = eval
         .findings
         .iter()
-        .filter(|f| f.rule_id.starts_with("TR"))
+        .filter(|f| f.rule_id.starts_with("TR") || f.rule_id == "PL004")
         .map(|f| format!("{} {}", f.rule_id, f.pipeline))
         .collect();
     assert!(left.is_empty(), "{left:?}");
@@ -348,7 +350,9 @@ async fn trigger_fixes_create_rules_and_roles_and_delete_nothing() {
     let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
     let plan = String::from_utf8_lossy(&o.stdout);
     assert!(
-        !plan.contains("trigger-create") && !plan.contains("trigger-role"),
+        !plan.contains("trigger-create")
+            && !plan.contains("trigger-role")
+            && !plan.contains("source-polling-off"),
         "{plan}"
     );
 }

@@ -19,6 +19,7 @@ pub mod deploy_one_at_a_time;
 pub mod deploy_rollback;
 pub mod key_cancel_deletion;
 pub mod key_rotation;
+pub mod source_polling;
 pub mod trigger;
 pub mod trigger_enable;
 
@@ -89,7 +90,16 @@ pub fn plan(
     let mut plan = Plan::default();
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     let mut pending_policies = std::collections::BTreeMap::new();
+    let mut deferred: Vec<&Finding> = Vec::new();
     for f in findings {
+        if f.fix
+            .as_ref()
+            .is_some_and(|x| x.action == source_polling::ACTION)
+        {
+            // decided once the trigger fixes are planned
+            deferred.push(f);
+            continue;
+        }
         let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
             Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
             Some(deploy_rollback::ACTION) => deploy_rollback::plan(f, snapshot),
@@ -166,6 +176,36 @@ pub fn plan(
             plan.held_back.push(step);
         }
     }
+    for f in deferred {
+        // only once an enabled, matching trigger exists or is planned
+        let trigger_findings: Vec<&Finding> = findings
+            .iter()
+            .filter(|t| {
+                t.pipeline_arn == f.pipeline_arn
+                    && matches!(t.rule_id.as_str(), "TR001" | "TR002" | "TR003")
+            })
+            .collect();
+        let fixed = trigger_findings.iter().all(|t| {
+            plan.actions
+                .iter()
+                .any(|a| a.rule_ids.contains(&t.rule_id) && a.pipelines.contains(&t.pipeline))
+        });
+        let step = if fixed {
+            source_polling::plan(f, snapshot)
+        } else {
+            None
+        };
+        match step {
+            Some(s) if seen.insert((s.action.clone(), s.resource_arn.clone())) => plan.actions.push(s),
+            Some(_) => {}
+            None => plan.manual.push(ManualStep {
+                rule_id: f.rule_id.clone(),
+                pipeline: f.pipeline.clone(),
+                resource_arn: f.resource_arn.clone(),
+                remediation: "Create or fix the trigger rule first (see TR001-TR003), then set PollForSourceChanges to false.".to_string(),
+            }),
+        }
+    }
     plan
 }
 
@@ -202,6 +242,7 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
         key_rotation::ACTION => key_rotation::apply(c, a).await,
         deploy_rollback::ACTION => deploy_rollback::apply(c, a).await,
         trigger::CREATE | trigger::ROLE => trigger::apply(c, a).await,
+        source_polling::ACTION => source_polling::apply(c, a).await,
         deploy_one_at_a_time::ACTION => deploy_one_at_a_time::apply(c, a).await,
         build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF => {
             build_project::apply(c, a).await

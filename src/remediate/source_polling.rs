@@ -1,0 +1,82 @@
+//! `source-polling-off`: set `PollForSourceChanges` to false on a CodeCommit
+//! source action. Planned only when an enabled trigger rule that matches
+//! the branch exists or is created by the same plan (see `plan`), so that
+//! commits keep starting the pipeline.
+
+use serde_json::json;
+
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
+
+pub const ACTION: &str = "source-polling-off";
+
+pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
+    let src = w
+        .sources
+        .iter()
+        .find(|x| x.poll_for_source_changes != Some(false))?;
+    Some(step(
+        f,
+        ACTION,
+        FixSafety::Safe,
+        format!(
+            "set PollForSourceChanges to false on {}/{} of {}",
+            src.stage, src.action, w.name
+        ),
+        json!({"stage": src.stage, "action": src.action, "PollForSourceChanges": src.poll_for_source_changes.map(|b| b.to_string())}),
+        json!({"stage": src.stage, "action": src.action, "PollForSourceChanges": "false"}),
+    ))
+}
+
+pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let name = a
+        .resource_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or(&a.resource_arn)
+        .to_string();
+    let out = c
+        .codepipeline
+        .get_pipeline()
+        .name(&name)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codepipeline:GetPipeline", &e))?;
+    let Some(mut decl) = out.pipeline().cloned() else {
+        return Err(Outcome::Failed(format!(
+            "GetPipeline returned no declaration for {name}"
+        )));
+    };
+    let stage = a.before["stage"].as_str().unwrap_or_default();
+    let action = a.before["action"].as_str().unwrap_or_default();
+    let Some(act) = decl
+        .stages
+        .iter_mut()
+        .filter(|s| s.name == stage)
+        .flat_map(|s| s.actions.iter_mut())
+        .find(|x| x.name == action)
+    else {
+        return Err(Outcome::Skipped(format!(
+            "{name}: action {stage}/{action} no longer exists"
+        )));
+    };
+    let config = act.configuration.get_or_insert_with(Default::default);
+    let current = config
+        .get("PollForSourceChanges")
+        .map(|v| v.trim().to_ascii_lowercase());
+    let found = json!({"stage": stage, "action": action, "PollForSourceChanges": current});
+    if found != a.before {
+        return Err(changed(&name, &a.before, &found));
+    }
+    config.insert("PollForSourceChanges".to_string(), "false".to_string());
+    c.codepipeline
+        .update_pipeline()
+        .pipeline(decl)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codepipeline:UpdatePipeline", &e))?;
+    Ok("codepipeline:UpdatePipeline".to_string())
+}
