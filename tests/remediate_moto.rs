@@ -356,3 +356,155 @@ async fn trigger_fixes_create_rules_and_roles_and_delete_nothing() {
         "{plan}"
     );
 }
+
+#[tokio::test]
+async fn unsafe_key_fixes_grant_and_create_keys_when_asked() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let cmk = StackSpec {
+        prefix: "rk-cmk".into(),
+        defects: vec![Defect::NoCmk],
+        shared_store: None,
+    };
+    seed::seed_stack(&c, &cmk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let grant = StackSpec {
+        prefix: "rk-grant".into(),
+        defects: vec![],
+        shared_store: None,
+    };
+    let stack = seed::seed_stack(&c, &grant)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // KM005: the key policy delegates only to the account, and the build role's
+    // own policy no longer mentions the key
+    let root_only = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "EnableRootPermissions", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]});
+    c.kms
+        .put_key_policy()
+        .key_id(&stack.key_id)
+        .policy_name("default")
+        .policy(root_only.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let logs_only = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]});
+    c.iam
+        .put_role_policy()
+        .role_name("rk-grant-build-role")
+        .policy_name("rk-grant-build-role-policy")
+        .policy_document(logs_only.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        plan.contains("[unsafe] store-create-cmk") && plan.contains("[unsafe] key-policy-grant"),
+        "{plan}"
+    );
+    let o = pipeaudit(&moto, &["--remediate", "--yes", "--unsafe-fixes"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let config = moto.sdk_config("us-east-1").await;
+    let after = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let eval =
+        pipeaudit::rules::engine::evaluate(Arc::new(after.clone()), &rules, &Config::default());
+    let left: Vec<&str> = eval
+        .findings
+        .iter()
+        .filter(|f| matches!(f.rule_id.as_str(), "PL002" | "KM005"))
+        .map(|f| f.rule_id.as_str())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // the new key rotates; the granted key kept its original statement
+    let w = after
+        .pipelines
+        .iter()
+        .find(|w| w.name == "rk-cmk-pipeline")
+        .unwrap_or_else(|| panic!("pipeline"));
+    let key = w.artifact_stores[0].key_arn.clone().unwrap_or_default();
+    let k = after
+        .resources
+        .keys
+        .get(&key)
+        .and_then(|k| k.value())
+        .unwrap_or_else(|| panic!("new key {key}"));
+    assert_eq!(k.rotation_enabled, pipeaudit::model::Observed::ok(true));
+    let p = c
+        .kms
+        .get_key_policy()
+        .key_id(&stack.key_id)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc: serde_json::Value =
+        serde_json::from_str(p.policy().unwrap_or("{}")).unwrap_or_default();
+    assert_eq!(doc["Statement"][0], root_only["Statement"][0]);
+    assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn a_failing_action_is_reported_and_the_others_go_on() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // moto has no UpdateDeploymentGroup: deploy-rollback fails there, for real
+    let spec = StackSpec {
+        prefix: "rf-001".into(),
+        defects: vec![Defect::NoRollback, Defect::VersioningOff],
+        shared_store: None,
+    };
+    seed::seed_stack(&c, &spec)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.json");
+    let o = pipeaudit(
+        &moto,
+        &[
+            "--remediate",
+            "--yes",
+            "--max-attempts",
+            "1",
+            "--journal",
+            &journal.to_string_lossy(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "not everything was fixed");
+    let entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap_or_default())
+            .unwrap_or_default();
+    let by_action = |a: &str| {
+        entries
+            .as_array()
+            .and_then(|e| e.iter().find(|x| x["action"] == a).cloned())
+            .unwrap_or_else(|| panic!("{a} not journaled: {entries}"))
+    };
+    assert_eq!(by_action("deploy-rollback")["outcome"], "failed");
+    assert!(
+        by_action("deploy-rollback")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("codedeploy:UpdateDeploymentGroup"))
+    );
+    assert_eq!(by_action("bucket-versioning")["outcome"], "applied");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1 not applied"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -1,14 +1,11 @@
 //! Remediation: a plan from the findings, then changes applied one action
 //! at a time, each re-reading its resource first and recorded in a journal.
-//! One module per fix action. Implemented so far: `key-rotation`,
-//! `bucket-versioning`, `bucket-public-access-block`, `bucket-encryption`,
-//! `trigger-enable`, `bucket-policy-deny-insecure`, `bucket-policy-deny-unencrypted`,
-//! `key-cancel-deletion` (unsafe), `deploy-rollback`, `deploy-one-at-a-time`
-//! (unsafe), `build-encryption-key`, `build-privileged-off` (unsafe); the other actions rules declare appear in the plan as
-//! not yet automated, with the rule's remediation text.
+//! One module per fix action (or per pair of closely related actions); every
+//! action a rule can name is implemented here.
 //!
-//! Rules of every action: never delete anything, never widen access, never
-//! change something that changed since it was collected.
+//! Rules of every action: never delete anything, never widen access beyond
+//! the pipeline's own roles, never change something that changed since it
+//! was collected.
 
 pub mod bucket_encryption;
 pub mod bucket_policy;
@@ -18,6 +15,7 @@ pub mod build_project;
 pub mod deploy_one_at_a_time;
 pub mod deploy_rollback;
 pub mod key_cancel_deletion;
+pub mod key_policy;
 pub mod key_rotation;
 pub mod source_polling;
 pub mod trigger;
@@ -103,6 +101,14 @@ pub fn plan(
         let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
             Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
             Some(deploy_rollback::ACTION) => deploy_rollback::plan(f, snapshot),
+            Some(key_policy::GRANT) => key_policy::plan(f, snapshot, key_policy::GRANT),
+            Some(key_policy::CREATE_CMK) => {
+                // one new key per pipeline, whichever finding asked for it
+                if !seen.insert(("store-create-cmk:once".to_string(), f.pipeline_arn.clone())) {
+                    continue;
+                }
+                key_policy::plan(f, snapshot, key_policy::CREATE_CMK)
+            }
             Some(a @ (trigger::CREATE | trigger::ROLE)) => {
                 // one created rule per pipeline, whichever finding asked for it
                 let key = if a == trigger::CREATE {
@@ -243,6 +249,7 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
         deploy_rollback::ACTION => deploy_rollback::apply(c, a).await,
         trigger::CREATE | trigger::ROLE => trigger::apply(c, a).await,
         source_polling::ACTION => source_polling::apply(c, a).await,
+        key_policy::GRANT | key_policy::CREATE_CMK => key_policy::apply(c, a).await,
         deploy_one_at_a_time::ACTION => deploy_one_at_a_time::apply(c, a).await,
         build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF => {
             build_project::apply(c, a).await
@@ -307,4 +314,49 @@ where
         err.code.map(|c| format!("{c}: ")).unwrap_or_default(),
         err.message
     ))
+}
+
+/// Every action implemented here (dispatched by [`plan`] and [`apply_one`]).
+pub const ACTIONS: &[&str] = &[
+    trigger::CREATE,
+    trigger::ROLE,
+    trigger_enable::ACTION,
+    source_polling::ACTION,
+    bucket_encryption::ACTION,
+    bucket_policy::UNENCRYPTED,
+    bucket_policy::INSECURE,
+    bucket_public_access_block::ACTION,
+    bucket_versioning::ACTION,
+    key_rotation::ACTION,
+    key_cancel_deletion::ACTION,
+    key_policy::GRANT,
+    key_policy::CREATE_CMK,
+    build_project::ENCRYPTION_KEY,
+    build_project::PRIVILEGED_OFF,
+    deploy_rollback::ACTION,
+    deploy_one_at_a_time::ACTION,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::ACTIONS;
+    use crate::rules::{FIX_ACTIONS, RuleSet};
+
+    #[test]
+    fn every_fix_a_rule_names_is_implemented() {
+        for a in FIX_ACTIONS {
+            assert!(ACTIONS.contains(a), "{a} declared but not implemented");
+        }
+        let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+        for r in &rules.rules {
+            if let Some(fix) = &r.file.fix {
+                assert!(
+                    ACTIONS.contains(&fix.action.as_str()),
+                    "{} names {}",
+                    r.file.id,
+                    fix.action
+                );
+            }
+        }
+    }
 }
