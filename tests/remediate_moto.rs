@@ -407,7 +407,18 @@ async fn unsafe_key_fixes_grant_and_create_keys_when_asked() {
         plan.contains("[unsafe] store-create-cmk") && plan.contains("[unsafe] key-policy-grant"),
         "{plan}"
     );
-    let o = pipeaudit(&moto, &["--remediate", "--yes", "--unsafe-fixes"]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.json");
+    let o = pipeaudit(
+        &moto,
+        &[
+            "--remediate",
+            "--yes",
+            "--unsafe-fixes",
+            "--journal",
+            &journal.to_string_lossy(),
+        ],
+    );
     assert_eq!(
         o.status.code(),
         Some(0),
