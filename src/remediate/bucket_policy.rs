@@ -51,28 +51,7 @@ pub fn merged(action: &str, bucket: &str, existing: Option<&str>) -> Result<Opti
             return Ok(None);
         }
     }
-    let mut new = statement(action, bucket);
-    let statements = match doc.get_mut("Statement") {
-        Some(Value::Array(a)) => a,
-        Some(single @ Value::Object(_)) => {
-            let one = single.take();
-            *single = Value::Array(vec![one]);
-            match single {
-                Value::Array(a) => a,
-                _ => return Err("unexpected policy shape".to_string()),
-            }
-        }
-        _ => return Err("the bucket policy has no Statement list".to_string()),
-    };
-    let base = new["Sid"].as_str().unwrap_or("Pipeaudit").to_string();
-    let mut sid = base.clone();
-    let mut n = 1;
-    while statements.iter().any(|s| s["Sid"] == sid.as_str()) {
-        n += 1;
-        sid = format!("{base}{n}");
-    }
-    new["Sid"] = Value::String(sid);
-    statements.push(new);
+    super::append_statement(&mut doc, statement(action, bucket))?;
     Ok(Some(doc))
 }
 

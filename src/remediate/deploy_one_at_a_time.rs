@@ -3,7 +3,6 @@
 
 use serde_json::json;
 
-use super::deploy_rollback::names;
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -32,18 +31,8 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
 }
 
 pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
-    let (app, group) = names(&a.resource_arn).ok_or_else(|| {
-        Outcome::Failed(format!("not a deployment group ARN: {}", a.resource_arn))
-    })?;
-    let now = c
-        .codedeploy
-        .get_deployment_group()
-        .application_name(&app)
-        .deployment_group_name(&group)
-        .send()
-        .await
-        .map_err(|e| sdk_failed("codedeploy:GetDeploymentGroup", &e))?;
-    let found = json!({"deployment_config_name": now.deployment_group_info().and_then(|g| g.deployment_config_name())});
+    let (app, group, info) = super::deployment_group(c, &a.resource_arn).await?;
+    let found = json!({"deployment_config_name": info.deployment_config_name()});
     if found != a.before {
         return Err(changed(&a.resource_arn, &a.before, &found));
     }

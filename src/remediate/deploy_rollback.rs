@@ -45,20 +45,8 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
 }
 
 pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
-    let (app, group) = names(&a.resource_arn).ok_or_else(|| {
-        Outcome::Failed(format!("not a deployment group ARN: {}", a.resource_arn))
-    })?;
-    let now = c
-        .codedeploy
-        .get_deployment_group()
-        .application_name(&app)
-        .deployment_group_name(&group)
-        .send()
-        .await
-        .map_err(|e| sdk_failed("codedeploy:GetDeploymentGroup", &e))?;
-    let cfg = now
-        .deployment_group_info()
-        .and_then(|g| g.auto_rollback_configuration());
+    let (app, group, info) = super::deployment_group(c, &a.resource_arn).await?;
+    let cfg = info.auto_rollback_configuration();
     let mut events: Vec<String> = cfg
         .map(|c| c.events().iter().map(|e| e.as_str().to_string()).collect())
         .unwrap_or_default();

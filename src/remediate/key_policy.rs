@@ -65,25 +65,10 @@ fn roles(s: &Snapshot, pipeline_arn: &str, with_deploy: bool) -> Vec<String> {
 pub fn merged(existing: &str, roles: &[String]) -> Result<Value, String> {
     let mut doc: Value =
         serde_json::from_str(existing).map_err(|e| format!("the key policy is not JSON: {e}"))?;
-    let statements = match doc.get_mut("Statement") {
-        Some(Value::Array(a)) => a,
-        Some(single @ Value::Object(_)) => {
-            let one = single.take();
-            *single = Value::Array(vec![one]);
-            match single {
-                Value::Array(a) => a,
-                _ => return Err("unexpected policy shape".to_string()),
-            }
-        }
-        _ => return Err("the key policy has no Statement list".to_string()),
-    };
-    let mut sid = "PipeauditServiceRoles".to_string();
-    let mut n = 1;
-    while statements.iter().any(|s| s["Sid"] == sid.as_str()) {
-        n += 1;
-        sid = format!("PipeauditServiceRoles{n}");
-    }
-    statements.push(json!({"Sid": sid, "Effect": "Allow", "Principal": {"AWS": roles}, "Action": KEY_ACTIONS, "Resource": "*"}));
+    super::append_statement(
+        &mut doc,
+        json!({"Sid": "PipeauditServiceRoles", "Effect": "Allow", "Principal": {"AWS": roles}, "Action": KEY_ACTIONS, "Resource": "*"}),
+    )?;
     Ok(doc)
 }
 
@@ -179,18 +164,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
     }
     // store-create-cmk
     let name = a.after["pipeline"].as_str().unwrap_or_default().to_string();
-    let out = c
-        .codepipeline
-        .get_pipeline()
-        .name(&name)
-        .send()
-        .await
-        .map_err(|e| sdk_failed("codepipeline:GetPipeline", &e))?;
-    let Some(mut decl) = out.pipeline().cloned() else {
-        return Err(Outcome::Failed(format!(
-            "GetPipeline returned no declaration for {name}"
-        )));
-    };
+    let mut decl = super::pipeline_declaration(c, &name).await?;
     let Some(store) = decl.artifact_store.as_mut() else {
         return Err(Outcome::Skipped(format!(
             "{name} has no single artifact store (cross-region stores are not changed)"

@@ -292,6 +292,80 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Appends a statement to a policy document (JSON), turning a single
+/// statement object into a list and making the Sid unique. Every existing
+/// statement is kept exactly as it was.
+pub(crate) fn append_statement(doc: &mut Value, mut statement: Value) -> Result<(), String> {
+    let statements = match doc.get_mut("Statement") {
+        Some(Value::Array(a)) => a,
+        Some(single @ Value::Object(_)) => {
+            let one = single.take();
+            *single = Value::Array(vec![one]);
+            match single {
+                Value::Array(a) => a,
+                _ => return Err("unexpected policy shape".to_string()),
+            }
+        }
+        _ => return Err("the policy has no Statement list".to_string()),
+    };
+    let base = statement["Sid"].as_str().unwrap_or("Pipeaudit").to_string();
+    let mut sid = base.clone();
+    let mut n = 1;
+    while statements.iter().any(|s| s["Sid"] == sid.as_str()) {
+        n += 1;
+        sid = format!("{base}{n}");
+    }
+    statement["Sid"] = Value::String(sid);
+    statements.push(statement);
+    Ok(())
+}
+
+/// The current declaration of a pipeline, for an UpdatePipeline.
+pub(crate) async fn pipeline_declaration(
+    c: &RegionClients,
+    name: &str,
+) -> Result<aws_sdk_codepipeline::types::PipelineDeclaration, Outcome> {
+    let out = c
+        .codepipeline
+        .get_pipeline()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codepipeline:GetPipeline", &e))?;
+    out.pipeline()
+        .cloned()
+        .ok_or_else(|| Outcome::Failed(format!("GetPipeline returned no declaration for {name}")))
+}
+
+/// The current state of a deployment group: (application, group, info).
+pub(crate) async fn deployment_group(
+    c: &RegionClients,
+    arn: &str,
+) -> Result<
+    (
+        String,
+        String,
+        aws_sdk_codedeploy::types::DeploymentGroupInfo,
+    ),
+    Outcome,
+> {
+    let (app, group) = deploy_rollback::names(arn)
+        .ok_or_else(|| Outcome::Failed(format!("not a deployment group ARN: {arn}")))?;
+    let out = c
+        .codedeploy
+        .get_deployment_group()
+        .application_name(&app)
+        .deployment_group_name(&group)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("codedeploy:GetDeploymentGroup", &e))?;
+    let info = out
+        .deployment_group_info()
+        .cloned()
+        .ok_or_else(|| Outcome::Skipped(format!("{arn} no longer exists")))?;
+    Ok((app, group, info))
+}
+
 pub(crate) fn changed(what: &str, expected: &Value, found: &Value) -> Outcome {
     Outcome::Skipped(format!(
         "{what} changed since it was collected (expected {expected}, found {found}); re-run to plan again"

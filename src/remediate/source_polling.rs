@@ -38,18 +38,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
         .next()
         .unwrap_or(&a.resource_arn)
         .to_string();
-    let out = c
-        .codepipeline
-        .get_pipeline()
-        .name(&name)
-        .send()
-        .await
-        .map_err(|e| sdk_failed("codepipeline:GetPipeline", &e))?;
-    let Some(mut decl) = out.pipeline().cloned() else {
-        return Err(Outcome::Failed(format!(
-            "GetPipeline returned no declaration for {name}"
-        )));
-    };
+    let mut decl = super::pipeline_declaration(c, &name).await?;
     let stage = a.before["stage"].as_str().unwrap_or_default();
     let action = a.before["action"].as_str().unwrap_or_default();
     let Some(act) = decl
