@@ -303,3 +303,28 @@ fn committed_rule_docs_are_current() {
         );
     }
 }
+
+#[test]
+fn full_report_snapshot() {
+    // three pipelines of the demo: one compliant, one with a public bucket
+    // policy, one with key rotation off
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(DEMO).unwrap_or_else(|e| panic!("{e}"));
+    let mut v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let keep = [
+        "demo-000-pipeline",
+        "demo-013-pipeline",
+        "demo-017-pipeline",
+    ];
+    if let Some(p) = v["pipelines"].as_array_mut() {
+        p.retain(|w| w["name"].as_str().is_some_and(|n| keep.contains(&n)));
+    }
+    let path = dir.path().join("three.json");
+    std::fs::write(&path, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let (o, mut doc) = sarif_of(&path.to_string_lossy(), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    validate(&doc);
+    check_code_scanning(&doc);
+    doc["runs"][0]["tool"]["driver"]["semanticVersion"] = Value::String("[version]".into());
+    support::insta_settings().bind(|| insta::assert_json_snapshot!("sarif_full_report", doc));
+}
