@@ -118,6 +118,14 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
         compare(&before, &unchanged, &rules, &Config::default()).unwrap_or_else(|e| panic!("{e}"));
     assert!(d.changes.is_empty(), "dry run wrote: {:#?}", d.changes);
 
+    // the same plan as JSON
+    let o = pipeaudit(&moto, &["--remediate", "--dry-run", "--format", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["actions"].as_array().map(Vec::len), Some(7), "{json}");
+    assert!(json["actions"][0]["before"].is_object() && json["actions"][0]["after"].is_object());
+    assert!(json["manual"].as_array().is_some_and(|m| !m.is_empty()));
+
     // without a terminal, applying needs --yes
     let o = pipeaudit(&moto, &["--remediate"]);
     assert_eq!(o.status.code(), Some(2));
