@@ -103,6 +103,8 @@ fn registry_matches_the_catalog_and_every_rule_is_complete() {
         .map(|r| (r.file.id.as_str(), r.file.slug.as_str()))
         .collect();
     assert_eq!(ids, CATALOG.iter().copied().collect::<BTreeSet<_>>());
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap_or_default();
     for r in &rules.rules {
         let f = &r.file;
         assert!(
@@ -131,6 +133,30 @@ fn registry_matches_the_catalog_and_every_rule_is_complete() {
                 f.id
             );
         }
+        // the README's catalog table lists the rule as it is
+        let fix_col = f
+            .fix
+            .as_ref()
+            .map(|x| {
+                format!(
+                    "{} ({})",
+                    x.action,
+                    if x.safety == pipeaudit::findings::FixSafety::Safe {
+                        "safe"
+                    } else {
+                        "unsafe"
+                    }
+                )
+            })
+            .unwrap_or_else(|| "manual".to_string());
+        let row = format!(
+            "| {} | {} | {} | {} | {} |",
+            f.id, f.slug, f.severity, f.title, fix_col
+        );
+        assert!(
+            readme.contains(&row),
+            "README catalog lacks or misstates: {row}"
+        );
         // slugs name the risky state, kebab-case
         assert!(
             f.slug
