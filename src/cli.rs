@@ -169,6 +169,14 @@ pub enum Command {
         #[arg(long)]
         exit_zero: bool,
     },
+    /// Combine the JSON reports (or SARIF files) of shards into one.
+    Merge {
+        /// The reports to merge (all JSON reports, or all SARIF files).
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// List the rule catalog, or explain one rule.
     Rules {
         #[command(subcommand)]
@@ -375,6 +383,26 @@ fn run(cli: Cli) -> Result<u8, String> {
             } else {
                 EXIT_FINDINGS
             })
+        }
+        Some(Command::Merge { reports, output }) => {
+            let mut docs = Vec::new();
+            for p in &reports {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                let v: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{} is not JSON: {e}", p.display()))?;
+                docs.push((p.display().to_string(), v));
+            }
+            let sarif = docs.iter().all(|(_, d)| d.get("runs").is_some());
+            let merged = if sarif {
+                report::merge::merge_sarif(&docs)?
+            } else {
+                report::merge::merge_json(&docs)?
+            };
+            let mut text = serde_json::to_string_pretty(&merged).unwrap_or_default();
+            text.push('\n');
+            write_output(output.as_ref(), &text)?;
+            Ok(EXIT_OK)
         }
         None => audit(&cli.global, &cli.audit),
     }

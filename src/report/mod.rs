@@ -3,6 +3,7 @@
 pub mod drift;
 pub mod json;
 pub mod markdown;
+pub mod merge;
 pub mod sarif;
 pub mod table;
 
