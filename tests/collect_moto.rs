@@ -468,3 +468,44 @@ fn bad_options_exit_2() {
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_hung_endpoint_cannot_hang_the_run() {
+    // accepts connections and never answers
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(9);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().take(8).flatten() {
+            held.push(s);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let start = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args([
+            "snapshot",
+            "--region",
+            REGION,
+            "--max-attempts",
+            "1",
+            "--read-timeout",
+            "1",
+        ])
+        .args(["--endpoint-url", &format!("http://127.0.0.1:{port}")])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot identify the AWS account"),
+        "{stderr}"
+    );
+}
