@@ -111,7 +111,8 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 /// Options shared by every command.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// AWS region to audit (repeatable); default: from the environment or profile.
+    /// AWS region to audit (repeatable), or `all-enabled` for every region
+    /// enabled in the account; default: from the environment or profile.
     #[arg(long = "region", global = true, value_name = "REGION")]
     pub regions: Vec<String>,
     /// Named AWS profile.
@@ -136,6 +137,26 @@ pub struct GlobalArgs {
     /// Seconds to wait for an AWS response.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
     pub read_timeout: u64,
+    /// Audit the account of this IAM role, assuming it through STS (repeatable).
+    #[arg(long = "role-arn", global = true, value_name = "ARN")]
+    pub role_arns: Vec<String>,
+    /// Audit the accounts listed in FILE: one account id (with --role-name)
+    /// or role ARN per line; `#` starts a comment.
+    #[arg(long = "accounts", global = true, value_name = "FILE")]
+    pub accounts_file: Option<PathBuf>,
+    /// The role to assume in each account id of --accounts.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub role_name: Option<String>,
+    /// External id to pass when assuming the roles.
+    #[arg(long, global = true, value_name = "ID", env = "PIPEAUDIT_EXTERNAL_ID")]
+    pub external_id: Option<String>,
+    /// Accounts audited at once (each with --concurrency calls in flight).
+    #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub account_concurrency: u16,
+    /// Audit only shard I of N of the accounts (1-based), e.g. --shard 2/8;
+    /// combine the shards' reports with `pipeaudit merge`.
+    #[arg(long, global = true, value_name = "I/N")]
+    pub shard: Option<collect::targets::Shard>,
     /// More log output on stderr (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -263,12 +284,84 @@ fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
     (connect, opts)
 }
 
+/// The accounts named by --role-arn / --accounts, after --shard; empty
+/// when the audit acts with the caller's own credentials.
+pub fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
+    use collect::targets;
+    if let Some(name) = &g.role_name {
+        targets::check_role_name(name)?;
+    }
+    let text = match &g.accounts_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    if g.role_name.is_some() && text.is_none() {
+        return Err("--role-name needs --accounts FILE".to_string());
+    }
+    // The partition of role ARNs built from account ids, from the region.
+    let region = g.regions.first().map(String::as_str).unwrap_or("");
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    let list = targets::build(
+        &g.role_arns,
+        g.accounts_file.as_deref().zip(text.as_deref()),
+        g.role_name.as_deref(),
+        partition,
+    )?;
+    match g.shard {
+        Some(_) if list.is_empty() => Err(
+            "--shard splits the accounts of --accounts / --role-arn; none were given".to_string(),
+        ),
+        Some(shard) => Ok(targets::shard(list, shard)),
+        None => Ok(list),
+    }
+}
+
+/// The SDK configuration to act with in `region`: the caller's own, or the
+/// single --role-arn assumed.
+async fn act_config(
+    g: &GlobalArgs,
+    connect: &ConnectOptions,
+    region: Option<&str>,
+) -> Result<(aws_types::SdkConfig, Option<String>), String> {
+    let base = collect::clients::load_config(connect, region).await;
+    let list = targets(g)?;
+    match list.as_slice() {
+        [] if g.shard.is_some() => Err("this shard has no account".to_string()),
+        [] => Ok((base, None)),
+        [one] => Ok((
+            collect::clients::assume_role_config(&base, &one.role_arn, g.external_id.as_deref())
+                .await,
+            Some(one.account.clone()),
+        )),
+        many => Err(format!(
+            "this command works on one account; {} were given (the audit takes several)",
+            many.len()
+        )),
+    }
+}
+
 /// Collects a live snapshot with the global options.
 pub fn collect_live(g: &GlobalArgs) -> Result<Snapshot, String> {
     let (connect, opts) = collect_options(g);
-    let snapshot = runtime()?
-        .block_on(collect::collect(&connect, &opts))
-        .map_err(|e| e.to_string())?;
+    let region = opts
+        .regions
+        .first()
+        .map(String::as_str)
+        .filter(|r| *r != collect::ALL_ENABLED);
+    let snapshot = runtime()?.block_on(async {
+        let (cfg, account) = act_config(g, &connect, region).await?;
+        collect::collect_account(&cfg, &opts, account.as_deref())
+            .await
+            .map_err(|e| e.to_string())
+    })?;
     if !g.quiet {
         report_collection(&snapshot, g.verbose > 0);
     }
@@ -427,6 +520,16 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     if a.remediate {
         return remediate(g, a, &rules, &config);
     }
+    if g.accounts_file.is_some() || g.role_arns.len() > 1 || g.shard.is_some() {
+        if a.snapshot.is_some() {
+            return Err(
+                "--snapshot audits one saved snapshot; --accounts, --shard and several --role-arn collect live"
+                    .to_string(),
+            );
+        }
+        let list = targets(g)?;
+        return audit_org(g, a, rules, config, list);
+    }
     let snapshot = match &a.snapshot {
         Some(path) => Snapshot::load(path).map_err(|e| e.to_string())?,
         None => {
@@ -439,6 +542,17 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     };
     let snapshot = Arc::new(snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), &rules, &config);
+    let scopes = report::scopes(&snapshot.account, &snapshot.regions);
+    write_report(a, &rules, &scopes, &mut eval)
+}
+
+/// Renders and writes the report of an evaluation; the exit code of its findings.
+fn write_report(
+    a: &AuditArgs,
+    rules: &RuleSet,
+    scopes: &[report::Scope],
+    eval: &mut engine::Evaluation,
+) -> Result<u8, String> {
     if let Some(p) = &a.baseline_findings {
         let text =
             std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
@@ -457,8 +571,7 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         eval.findings = crate::drift::new_findings(std::mem::take(&mut eval.findings), &previous);
     }
     let report = Report {
-        account: &snapshot.account,
-        regions: &snapshot.regions,
+        scopes,
         pipelines: eval.pipelines,
         findings: &eval.findings,
         diagnostics: &eval.diagnostics,
@@ -496,6 +609,19 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         }
     };
     write_output(a.output.as_ref(), &text)?;
+    // A scope that could not be listed (a region's pipelines, say) means
+    // part of the audit did not happen: that is an error, not a clean run.
+    let unlisted: Vec<&crate::findings::Diagnostic> = eval
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == "scope-error")
+        .collect();
+    if !unlisted.is_empty() {
+        for d in &unlisted {
+            eprintln!("pipeaudit: error: {}", d.message);
+        }
+        return Ok(EXIT_ERROR);
+    }
     let threshold = a.fail_on.unwrap_or(Severity::Info);
     let failing = eval.findings.iter().any(|f| f.severity >= threshold);
     Ok(if failing && !a.exit_zero {
@@ -503,6 +629,87 @@ fn audit(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     } else {
         EXIT_OK
     })
+}
+
+/// The audit of several accounts: each collected, evaluated and released in
+/// turn; one report for all. Exit 2 when an account could not be audited
+/// (after writing the report of the others).
+fn audit_org(
+    g: &GlobalArgs,
+    a: &AuditArgs,
+    rules: RuleSet,
+    config: Config,
+    list: Vec<collect::targets::Target>,
+) -> Result<u8, String> {
+    let (connect, mut opts) = collect_options(g);
+    opts.progress = false;
+    let save_dir = a.save_snapshot.clone();
+    if let Some(d) = &save_dir {
+        std::fs::create_dir_all(d)
+            .map_err(|e| format!("cannot create the snapshot directory {}: {e}", d.display()))?;
+    }
+    let org = crate::org::OrgOptions {
+        external_id: g.external_id.clone(),
+        account_concurrency: usize::from(g.account_concurrency),
+        save_dir,
+    };
+    let total = list.len();
+    if !g.quiet {
+        eprintln!(
+            "pipeaudit: auditing {total} account(s){}",
+            g.shard.map(|s| format!(" (shard {s})")).unwrap_or_default()
+        );
+    }
+    let region = opts
+        .regions
+        .first()
+        .map(String::as_str)
+        .filter(|r| *r != collect::ALL_ENABLED);
+    let quiet = g.quiet;
+    let mut done = 0usize;
+    let mut org_audit = runtime()?.block_on(async {
+        let base = collect::clients::load_config(&connect, region).await;
+        crate::org::audit_accounts(
+            &base,
+            list,
+            &opts,
+            &org,
+            Arc::new(rules.clone()),
+            Arc::new(config.clone()),
+            |s| {
+                done += 1;
+                if quiet {
+                    return;
+                }
+                match &s.result {
+                    Ok(c) => eprintln!(
+                        "pipeaudit: [{done}/{total}] account {}: {} pipeline(s) in {} region(s), {} API call(s), {} value(s) not read, {} finding(s)",
+                        s.target.account,
+                        c.pipelines,
+                        c.regions.len(),
+                        c.api_calls,
+                        c.unread,
+                        c.findings
+                    ),
+                    Err(e) => eprintln!("pipeaudit: [{done}/{total}] account {} failed: {e}", s.target.account),
+                }
+            },
+        )
+        .await
+    });
+    let code = write_report(a, &rules, &org_audit.scopes, &mut org_audit.evaluation)?;
+    let failed: Vec<_> = org_audit.failed().collect();
+    if !failed.is_empty() {
+        eprintln!(
+            "pipeaudit: {} of {total} account(s) could not be audited:",
+            failed.len()
+        );
+        for (t, e) in &failed {
+            eprintln!("  {}: {e}", t.account);
+        }
+        return Ok(EXIT_ERROR);
+    }
+    Ok(code)
 }
 
 fn print_plan(plan: &crate::remediate::Plan) -> String {
@@ -609,13 +816,30 @@ fn remediate(
     });
     let (connect, _) = collect_options(g);
     let rt = runtime()?;
+    // Ctrl-C stops the run between two actions: the action in flight ends
+    // and is journaled, none is started after it.
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                eprintln!(
+                    "pipeaudit: interrupted; finishing the change in flight, starting no other"
+                );
+            }
+        });
+    }
     let mut journal: Vec<crate::remediate::Applied> = Vec::new();
     for action in &plan.actions {
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
         let applied = rt.block_on(async {
-            let cfg = collect::clients::load_config(&connect, Some(&action.region)).await;
+            let (cfg, _) = act_config(g, &connect, Some(&action.region)).await?;
             let clients = collect::clients::RegionClients::new(&cfg);
-            crate::remediate::apply_one(&clients, action).await
-        });
+            Ok::<_, String>(crate::remediate::apply_one(&clients, action).await)
+        })?;
         eprintln!(
             "  {} {} {}{}",
             applied.outcome,
@@ -636,6 +860,14 @@ fn remediate(
             .map_err(|e| format!("cannot write journal {}: {e}", journal_path.display()))?;
     }
     eprintln!("pipeaudit: journal written to {}", journal_path.display());
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(format!(
+            "interrupted after {} of {} change(s); the journal {} lists each one made",
+            journal.len(),
+            plan.actions.len(),
+            journal_path.display()
+        ));
+    }
     // Prove the result: collect and audit again.
     let after = Arc::new(collect_live(g)?);
     let re = engine::evaluate(after, rules, config);

@@ -98,8 +98,12 @@ pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> Str
 /// Something the audit could not decide, or a problem with the input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
-    /// `collection-gap`, `rule-error`, `ignore-expired`, `ignore-unused`, `scope-error`.
+    /// `collection-gap`, `rule-error`, `ignore-expired`, `ignore-unused`,
+    /// `scope-error`, `account-error`.
     pub kind: String,
+    /// The account, when several accounts were audited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

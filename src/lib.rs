@@ -9,6 +9,7 @@ pub mod docs;
 pub mod drift;
 pub mod findings;
 pub mod model;
+pub mod org;
 pub mod remediate;
 pub mod report;
 pub mod rules;

@@ -190,3 +190,37 @@ fn bad_input_is_a_one_line_error_with_exit_2() {
         assert!(o.stdout.is_empty());
     }
 }
+
+#[test]
+fn account_options_are_checked_before_anything_is_collected() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let accounts = dir.path().join("accounts.txt");
+    std::fs::write(&accounts, "111122223333\nnot-an-account\n").unwrap_or_else(|e| panic!("{e}"));
+    let accounts = accounts.to_string_lossy().into_owned();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--shard", "3/2"], "expected I/N"),
+        (vec!["--shard", "1/2"], "none were given"),
+        (
+            vec!["--role-name", "audit", "--region", "us-east-1"],
+            "--role-name needs --accounts",
+        ),
+        (
+            vec!["--accounts", &accounts, "--role-name", "audit"],
+            "accounts.txt:2",
+        ),
+        (
+            vec!["--role-arn", "arn:aws:iam::1:role/x", "--role-arn", "y"],
+            "is not an IAM role ARN",
+        ),
+        (
+            vec!["--accounts", &accounts, "--snapshot", DEMO],
+            "--snapshot audits one saved snapshot",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = pipeaudit(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{needle} in {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+}

@@ -169,3 +169,86 @@ async fn a_missing_key_is_absent() {
     let ctx = Ctx::new(4, ProgressBar::hidden());
     assert!(kms::get(&ctx, &client, KEY_ARN, vec![]).await.is_absent());
 }
+
+fn account_client(rules: &[&Rule]) -> aws_sdk_account::Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for r in rules {
+        interceptor = interceptor.with_rule(r);
+    }
+    let conf = aws_sdk_account::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_account::Client::from_conf(conf)
+}
+
+fn region(name: &str, status: &str) -> aws_sdk_account::types::Region {
+    aws_sdk_account::types::Region::builder()
+        .region_name(name)
+        .region_opt_status(aws_sdk_account::types::RegionOptStatus::from(status))
+        .build()
+}
+
+/// `--region all-enabled`: the Account API's ListRegions (which moto lacks)
+/// is paged through; only enabled regions are kept, whatever else a newer
+/// API may answer.
+#[tokio::test]
+async fn enabled_regions_are_listed_across_pages() {
+    use aws_sdk_account::operation::list_regions::ListRegionsOutput;
+    let first = mock!(aws_sdk_account::Client::list_regions)
+        .match_requests(|r| r.next_token().is_none() && r.region_opt_status_contains().len() == 2)
+        .then_output(|| {
+            ListRegionsOutput::builder()
+                .regions(region("us-east-1", "ENABLED_BY_DEFAULT"))
+                .regions(region("eu-south-1", "ENABLED"))
+                .regions(region("ap-east-1", "DISABLED"))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_account::Client::list_regions)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListRegionsOutput::builder()
+                .regions(region("eu-west-1", "ENABLED_BY_DEFAULT"))
+                .regions(region("me-south-1", "ENABLING"))
+                .regions(region("xx-future-1", "SOME_FUTURE_STATE"))
+                .build()
+        });
+    let client = account_client(&[&first, &second]);
+    let ctx = Ctx::new(4, ProgressBar::hidden());
+    let regions = pipeaudit::collect::account::enabled_regions(&ctx, &client)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(regions, ["eu-south-1", "eu-west-1", "us-east-1"]);
+    assert_eq!(first.num_calls() + second.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn enabled_regions_denied_is_an_error_naming_the_permission() {
+    // restJson: the error type travels in a header
+    let denied = mock!(aws_sdk_account::Client::list_regions).then_http_response(|| {
+        let mut r = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403)
+                .unwrap_or_else(|e| panic!("{e}")),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"message":"User is not authorized to perform: account:ListRegions"}"#,
+            ),
+        );
+        r.headers_mut()
+            .insert("x-amzn-errortype", "AccessDeniedException");
+        r
+    });
+    let client = account_client(&[&denied]);
+    let ctx = Ctx::new(4, ProgressBar::hidden());
+    let e = pipeaudit::collect::account::enabled_regions(&ctx, &client)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("denied must fail"));
+    assert_eq!(e.action, "account:ListRegions");
+    assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
+    assert!(e.message.contains("not authorized"), "{e:?}");
+}

@@ -97,3 +97,25 @@ impl RegionClients {
         }
     }
 }
+
+/// A configuration acting in another account: the role is assumed through
+/// STS with the base configuration's credentials (session name `pipeaudit`,
+/// optional external id); credentials are refreshed before they expire.
+pub async fn assume_role_config(
+    base: &SdkConfig,
+    role_arn: &str,
+    external_id: Option<&str>,
+) -> SdkConfig {
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name("pipeaudit")
+        .configure(base);
+    if let Some(id) = external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    base.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
+}

@@ -16,6 +16,7 @@
 //! A failure on one resource is recorded on that resource; only a failure to
 //! establish the caller's identity aborts the run.
 
+pub mod account;
 pub mod call;
 pub mod clients;
 pub mod codebuild;
@@ -26,6 +27,7 @@ pub mod eventbridge;
 pub mod iam;
 pub mod kms;
 pub mod s3;
+pub mod targets;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -85,48 +87,68 @@ pub async fn collect(
     connect: &clients::ConnectOptions,
     opts: &CollectOptions,
 ) -> Result<Snapshot, CollectError> {
-    let base = clients::load_config(connect, opts.regions.first().map(String::as_str)).await;
+    let region = opts
+        .regions
+        .first()
+        .map(String::as_str)
+        .filter(|r| *r != ALL_ENABLED);
+    let base = clients::load_config(connect, region).await;
     collect_with_config(&base, opts).await
 }
+
+/// The `--region` value that stands for every region enabled in the account.
+pub const ALL_ENABLED: &str = "all-enabled";
 
 /// Collects a snapshot with clients derived from `base` (one per region).
 pub async fn collect_with_config(
     base: &SdkConfig,
     opts: &CollectOptions,
 ) -> Result<Snapshot, CollectError> {
-    let mut regions: Vec<String> = if opts.regions.is_empty() {
-        base.region().map(|r| vec![r.to_string()]).ok_or_else(|| {
-            CollectError::Config(
-                "no AWS region: pass --region or set AWS_REGION / a profile region".to_string(),
-            )
-        })?
-    } else {
-        opts.regions.clone()
+    collect_account(base, opts, None).await
+}
+
+/// As [`collect_with_config`]; with `expect_account`, the run stops with a
+/// credentials error unless the caller's identity is in that account (a
+/// safeguard when acting through an assumed role).
+pub async fn collect_account(
+    base: &SdkConfig,
+    opts: &CollectOptions,
+    expect_account: Option<&str>,
+) -> Result<Snapshot, CollectError> {
+    let all_enabled = opts.regions.iter().any(|r| r == ALL_ENABLED);
+    if all_enabled && opts.regions.len() > 1 {
+        return Err(CollectError::Config(format!(
+            "--region {ALL_ENABLED} cannot be combined with named regions"
+        )));
+    }
+    // The region of the account-wide calls (STS, Account, IAM).
+    let home = match opts.regions.first() {
+        Some(r) if !all_enabled => Some(r.clone()),
+        _ => base.region().map(|r| r.to_string()),
     };
-    regions.sort();
-    regions.dedup();
+    let home = match (home, all_enabled) {
+        (Some(h), _) => h,
+        (None, true) => "us-east-1".to_string(),
+        (None, false) => {
+            return Err(CollectError::Config(
+                "no AWS region: pass --region or set AWS_REGION / a profile region".to_string(),
+            ));
+        }
+    };
     let filter = pipeline_filter(&opts.pipelines)?;
-    let clients: BTreeMap<String, RegionClients> = regions
-        .iter()
-        .map(|r| {
-            let cfg = base.to_builder().region(Region::new(r.clone())).build();
-            (r.clone(), RegionClients::new(&cfg))
-        })
-        .collect();
+    let home_config = base.to_builder().region(Region::new(home.clone())).build();
     let ctx = Ctx::new(opts.concurrency, progress_bar(opts.progress));
     let taken_at = call::timestamp(&aws_smithy_types::DateTime::from(
         std::time::SystemTime::now(),
     ));
 
-    // Phase 1: identity, then listings per region.
-    let first = clients
-        .values()
-        .next()
-        .ok_or_else(|| CollectError::Config("no region to audit".to_string()))?;
+    // Phase 1: identity, the regions, then listings per region.
     let ident = ctx
         .call(
             "sts:GetCallerIdentity",
-            first.sts.get_caller_identity().send(),
+            aws_sdk_sts::Client::new(&home_config)
+                .get_caller_identity()
+                .send(),
         )
         .await
         .map_err(|e| CollectError::Credentials(DisplayErrorContext(&e).to_string()))?;
@@ -134,12 +156,51 @@ pub async fn collect_with_config(
         .account()
         .ok_or_else(|| CollectError::Credentials("the response named no account".to_string()))?
         .to_string();
+    if let Some(expected) = expect_account
+        && expected != account
+    {
+        return Err(CollectError::Credentials(format!(
+            "expected to act in account {expected}, but the credentials are of account {account}"
+        )));
+    }
     let partition = ident
         .arn()
         .and_then(|a| a.split(':').nth(1))
         .filter(|p| !p.is_empty())
         .unwrap_or("aws")
         .to_string();
+    let mut regions: Vec<String> = if all_enabled {
+        account::enabled_regions(&ctx, &aws_sdk_account::Client::new(&home_config))
+            .await
+            .map_err(|e| {
+                CollectError::Config(format!(
+                    "--region {ALL_ENABLED}: cannot list the account's enabled regions ({}: {}{}); pass the regions with --region instead",
+                    e.action,
+                    e.code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
+                    e.message
+                ))
+            })?
+    } else if opts.regions.is_empty() {
+        vec![home.clone()]
+    } else {
+        opts.regions.clone()
+    };
+    regions.sort();
+    regions.dedup();
+    if regions.is_empty() {
+        return Err(CollectError::Config("no region to audit".to_string()));
+    }
+    let clients: BTreeMap<String, RegionClients> = regions
+        .iter()
+        .map(|r| {
+            let cfg = base.to_builder().region(Region::new(r.clone())).build();
+            (r.clone(), RegionClients::new(&cfg))
+        })
+        .collect();
+    let first = clients
+        .values()
+        .next()
+        .ok_or_else(|| CollectError::Config("no region to audit".to_string()))?;
     let ids = Ids {
         partition: &partition,
         account: &account,

@@ -182,9 +182,9 @@ pub fn render(
                     fingerprint: fingerprint("DRIFT", &describe(c), &c.arn),
                 })
                 .collect();
+            let scopes = super::scopes(&current.account, &current.regions);
             let report = super::Report {
-                account: &current.account,
-                regions: &current.regions,
+                scopes: &scopes,
                 pipelines: current.pipelines.len(),
                 findings: &findings,
                 diagnostics: &[],

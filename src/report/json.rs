@@ -22,11 +22,17 @@ pub fn render(r: &Report<'_>) -> String {
         findings: usize,
         by_severity: serde_json::Map<String, serde_json::Value>,
     }
+    // one account: its id (as ever); several: the list
+    let accounts = r.accounts();
+    let account = match accounts.as_slice() {
+        [one] => json!(one),
+        many => json!(many),
+    };
     let doc = json!({
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool": ToolInfo::current(),
-        "account": r.account,
-        "regions": r.regions,
+        "account": account,
+        "regions": r.regions(),
         "summary": Summary { pipelines: r.pipelines, findings: r.findings.len(), by_severity },
         "findings": r.findings,
         "diagnostics": r.diagnostics,

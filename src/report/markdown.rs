@@ -17,12 +17,22 @@ pub fn render(r: &Report<'_>, docs_url: &str) -> String {
         r.findings.len(),
         r.pipelines
     );
-    let _ = writeln!(
-        out,
-        "Account `{}`, region(s) {}.\n",
-        r.account,
-        r.regions.join(", ")
-    );
+    let accounts = r.accounts();
+    if accounts.len() == 1 {
+        let _ = writeln!(
+            out,
+            "Account `{}`, region(s) {}.\n",
+            accounts.join(""),
+            r.regions().join(", ")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} account(s), region(s) {}.\n",
+            accounts.len(),
+            r.regions().join(", ")
+        );
+    }
     let _ = writeln!(out, "| severity | findings |\n|---|---|");
     for (s, n) in r.by_severity() {
         let _ = writeln!(out, "| {s} | {n} |");

@@ -29,8 +29,15 @@ pub fn merge_json(reports: &[(String, Value)]) -> Result<Value, String> {
             findings.entry(fp.to_string()).or_insert_with(|| f.clone());
         }
         diagnostics.extend(r["diagnostics"].as_array().cloned().unwrap_or_default());
-        if let Some(a) = r["account"].as_str() {
-            accounts.insert(a.to_string());
+        // one account's report names it; a multi-account report lists them
+        match &r["account"] {
+            Value::String(a) => {
+                accounts.insert(a.clone());
+            }
+            Value::Array(list) => {
+                accounts.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+            }
+            _ => {}
         }
         for g in r["regions"]
             .as_array()

@@ -9,16 +9,50 @@ pub mod table;
 
 use crate::findings::{Diagnostic, Finding, Severity};
 
+/// One audited account and region.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Scope {
+    pub account: String,
+    pub region: String,
+}
+
+/// The scopes of one account's regions.
+pub fn scopes(account: &str, regions: &[String]) -> Vec<Scope> {
+    regions
+        .iter()
+        .map(|r| Scope {
+            account: account.to_string(),
+            region: r.clone(),
+        })
+        .collect()
+}
+
 /// What every report shows: the findings of an audit and its context.
 pub struct Report<'a> {
-    pub account: &'a str,
-    pub regions: &'a [String],
+    /// Every account and region that was audited (a failed account has none).
+    pub scopes: &'a [Scope],
     pub pipelines: usize,
     pub findings: &'a [Finding],
     pub diagnostics: &'a [Diagnostic],
 }
 
 impl<'a> Report<'a> {
+    /// The audited accounts, sorted.
+    pub fn accounts(&self) -> Vec<&'a str> {
+        let mut v: Vec<&'a str> = self.scopes.iter().map(|s| s.account.as_str()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The audited regions, sorted.
+    pub fn regions(&self) -> Vec<&'a str> {
+        let mut v: Vec<&'a str> = self.scopes.iter().map(|s| s.region.as_str()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Findings grouped by pipeline, in report order: (name, ARN, findings).
     pub fn by_pipeline(&self) -> Vec<(&'a str, &'a str, Vec<&'a Finding>)> {
         let mut out: Vec<(&'a str, &'a str, Vec<&'a Finding>)> = Vec::new();

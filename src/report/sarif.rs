@@ -306,24 +306,27 @@ pub fn render_with_category(
     docs_url: &str,
     prefix: &str,
 ) -> Result<Rendered, SarifError> {
-    let mut scopes: Vec<String> = r.regions.to_vec();
+    let mut scopes: std::collections::BTreeSet<(&str, &str)> = r
+        .scopes
+        .iter()
+        .map(|s| (s.account.as_str(), s.region.as_str()))
+        .collect();
     for f in r.findings {
-        if !scopes.contains(&f.region) {
-            scopes.push(f.region.clone());
-        }
+        scopes.insert((f.account.as_str(), f.region.as_str()));
     }
-    scopes.sort();
-    scopes.dedup();
     if scopes.len() > MAX_RUNS {
         return Err(SarifError::TooManyRuns(scopes.len()));
     }
     let by_id: BTreeMap<&str, &RuleFile> = rules.iter().map(|r| (r.id.as_str(), *r)).collect();
     let mut truncated = Vec::new();
     let mut runs = Vec::new();
-    for region in &scopes {
-        let mut findings: Vec<&Finding> =
-            r.findings.iter().filter(|f| &f.region == region).collect();
-        let cat = category(prefix, r.account, region);
+    for (account, region) in &scopes {
+        let mut findings: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.region == *region && f.account == *account)
+            .collect();
+        let cat = category(prefix, account, region);
         if findings.len() > MAX_RESULTS {
             // keep the most severe; ties by the report's order
             findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -394,10 +397,9 @@ mod tests {
         }
     }
 
-    fn report<'a>(findings: &'a [Finding], regions: &'a [String]) -> Report<'a> {
+    fn report<'a>(findings: &'a [Finding], scopes: &'a [crate::report::Scope]) -> Report<'a> {
         Report {
-            account: "111122223333",
-            regions,
+            scopes,
             pipelines: 1,
             findings,
             diagnostics: &[],
@@ -419,8 +421,8 @@ mod tests {
             })
             .collect();
         findings.sort_by_key(|f| f.sort_key());
-        let regions = vec!["us-east-1".to_string()];
-        let rendered = render(&report(&findings, &regions), &[], DEFAULT_DOCS_URL)
+        let scopes = crate::report::scopes("111122223333", &["us-east-1".to_string()]);
+        let rendered = render(&report(&findings, &scopes), &[], DEFAULT_DOCS_URL)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             rendered.truncated,
@@ -439,8 +441,9 @@ mod tests {
     #[test]
     fn more_than_twenty_scopes_is_an_error() {
         let regions: Vec<String> = (0..21).map(|i| format!("r-{i}")).collect();
+        let scopes = crate::report::scopes("111122223333", &regions);
         assert!(matches!(
-            render(&report(&[], &regions), &[], DEFAULT_DOCS_URL),
+            render(&report(&[], &scopes), &[], DEFAULT_DOCS_URL),
             Err(SarifError::TooManyRuns(21))
         ));
     }

@@ -537,6 +537,7 @@ fn gap_diagnostics(
     if gaps.is_empty() {
         return vec![Diagnostic {
             kind: "rule-error".to_string(),
+            account: None,
             rule_id: Some(rule.file.id.clone()),
             pipeline: Some(w.name.clone()),
             resource: None,
@@ -549,6 +550,7 @@ fn gap_diagnostics(
         .filter(|(res, e)| seen.insert((res.clone(), e.action.clone())))
         .map(|(res, e)| Diagnostic {
             kind: "collection-gap".to_string(),
+            account: None,
             rule_id: Some(rule.file.id.clone()),
             pipeline: Some(w.name.clone()),
             resource: Some(res.split('.').next().unwrap_or(res).to_string()),
@@ -609,6 +611,7 @@ fn evaluate_pipeline(
         Err(e) => {
             out.diagnostics.push(Diagnostic {
                 kind: "collection-gap".to_string(),
+                account: None,
                 rule_id: None,
                 pipeline: Some(w.name.clone()),
                 resource: Some(w.arn.clone()),
@@ -718,6 +721,20 @@ fn evaluate_pipeline(
 
 /// Evaluates every enabled rule over every pipeline of the snapshot, in parallel.
 pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Evaluation {
+    let mut eval = evaluate_unfinished(snapshot, rules, config);
+    finish(&mut eval, config);
+    eval
+}
+
+/// Evaluates without applying severity overrides and ignores, for audits
+/// that combine the evaluations of several snapshots (one per account) and
+/// then [`finish`] the whole once, so that an ignore is judged unused only
+/// when it matched nothing in any of them.
+pub fn evaluate_unfinished(
+    snapshot: Arc<Snapshot>,
+    rules: &RuleSet,
+    config: &Config,
+) -> Evaluation {
     let cache = Cache::build(&snapshot);
     let config_v = config_value(config);
     let enabled: Vec<&Rule> = rules
@@ -747,6 +764,7 @@ pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Ev
                     findings: Vec::new(),
                     diagnostics: vec![Diagnostic {
                         kind: "rule-error".to_string(),
+                        account: None,
                         rule_id: None,
                         pipeline: Some(w.name.clone()),
                         resource: None,
@@ -768,6 +786,7 @@ pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Ev
     for e in &s.scope_errors {
         eval.diagnostics.push(Diagnostic {
             kind: "scope-error".to_string(),
+            account: None,
             rule_id: None,
             pipeline: None,
             resource: Some(format!("{}:{}", e.region, e.scope)),
@@ -778,12 +797,19 @@ pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Ev
             ),
         });
     }
-    apply_config(&mut eval, config, &today());
+    eval
+}
+
+/// Applies the configuration's severity overrides and ignores, then sorts
+/// and de-duplicates findings and diagnostics.
+pub fn finish(eval: &mut Evaluation, config: &Config) {
+    apply_config(eval, config, &today());
     eval.findings.sort_by_key(Finding::sort_key);
     eval.findings
         .dedup_by(|a, b| a.fingerprint == b.fingerprint);
     eval.diagnostics.sort_by(|a, b| {
         (
+            &a.account,
             &a.pipeline,
             &a.rule_id,
             &a.resource,
@@ -791,6 +817,7 @@ pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Ev
             &a.message,
         )
             .cmp(&(
+                &b.account,
                 &b.pipeline,
                 &b.rule_id,
                 &b.resource,
@@ -799,7 +826,6 @@ pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Ev
             ))
     });
     eval.diagnostics.dedup();
-    eval
 }
 
 /// Today as `YYYY-MM-DD` (UTC).
@@ -836,6 +862,7 @@ pub fn apply_config(eval: &mut Evaluation, config: &Config, today: &str) {
         if expired {
             eval.diagnostics.push(Diagnostic {
                 kind: "ignore-expired".to_string(),
+                account: None,
                 rule_id: Some(ig.rule.clone()),
                 pipeline: None,
                 resource: Some(ig.resource.clone()),
@@ -853,6 +880,7 @@ pub fn apply_config(eval: &mut Evaluation, config: &Config, today: &str) {
         if count == 0 {
             eval.diagnostics.push(Diagnostic {
                 kind: "ignore-unused".to_string(),
+                account: None,
                 rule_id: Some(ig.rule.clone()),
                 pipeline: None,
                 resource: Some(ig.resource.clone()),

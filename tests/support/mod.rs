@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod proxy;
 pub mod seed;
 
 /// insta settings with snapshots stored in the top-level `snapshots/` folder.

@@ -48,6 +48,41 @@ impl SeedClients {
             ))
             .load()
             .await;
+        Self::from_config(&config, region).await
+    }
+
+    /// Clients acting in another account: moto switches accounts by the
+    /// role ARN that was assumed (the role need not exist there).
+    pub async fn connect_as(endpoint_url: &str, region: &str, role_arn: &str) -> Result<Self> {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint_url)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "pipeaudit-tests",
+            ))
+            .load()
+            .await;
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name("seed")
+            .configure(&base)
+            .build()
+            .await;
+        let config = base
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        Self::from_config(&config, region).await
+    }
+
+    /// Clients from a ready configuration.
+    pub async fn from_config(config: &aws_types::SdkConfig, region: &str) -> Result<Self> {
+        let config = config.clone();
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
             .build();
