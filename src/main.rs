@@ -1,3 +1,8 @@
+// mimalloc: evaluation builds and drops many small values; the system
+// allocator made malloc/free the largest item of its profile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     pipeaudit::cli::main()
 }

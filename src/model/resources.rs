@@ -9,7 +9,7 @@ use super::secrets::SecretKind;
 use super::{Observed, ReadError, Resources};
 
 /// A policy document as returned by AWS, kept both raw and parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PolicyText {
     /// The text as AWS returned it (URL-decoded where IAM encodes it).
     pub raw: String,
@@ -19,6 +19,46 @@ pub struct PolicyText {
     /// Why the text did not parse, when it did not.
     #[serde(default)]
     pub parse_error: Option<String>,
+}
+
+thread_local! {
+    static SUMMARIZE_POLICIES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every [`PolicyText`] serialized as a summary,
+/// `{"parsed": bool, "statements": n}`, instead of its text and parse.
+/// For consumers that want a resource's other fields as a value tree and
+/// read policies from the model itself (serializing whole documents only to
+/// drop them was most of the cost of binding a resource).
+pub fn with_policy_summaries<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SUMMARIZE_POLICIES.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(SUMMARIZE_POLICIES.with(|c| c.replace(true)));
+    f()
+}
+
+impl Serialize for PolicyText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        if SUMMARIZE_POLICIES.with(std::cell::Cell::get) {
+            let mut m = serializer.serialize_struct("PolicySummary", 2)?;
+            m.serialize_field("parsed", &self.document.is_some())?;
+            m.serialize_field(
+                "statements",
+                &self.document.as_ref().map_or(0, |d| d.statements.len()),
+            )?;
+            return m.end();
+        }
+        let mut m = serializer.serialize_struct("PolicyText", 3)?;
+        m.serialize_field("raw", &self.raw)?;
+        m.serialize_field("document", &self.document)?;
+        m.serialize_field("parse_error", &self.parse_error)?;
+        m.end()
+    }
 }
 
 impl PolicyText {
@@ -546,5 +586,26 @@ impl Resources {
             |p| vec![field_error(&p.document)],
             f,
         );
+    }
+}
+
+#[cfg(test)]
+mod policy_summary_tests {
+    use super::*;
+
+    #[test]
+    fn summaries_only_inside_the_closure() {
+        let p = PolicyText::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#,
+        );
+        let full = serde_json::to_value(&p).unwrap_or_default();
+        assert!(full["raw"].is_string() && full["document"].is_object());
+        let summary = with_policy_summaries(|| serde_json::to_value(&p)).unwrap_or_default();
+        assert_eq!(summary, serde_json::json!({"parsed": true, "statements": 1}));
+        // the mode ends with the closure
+        assert_eq!(serde_json::to_value(&p).unwrap_or_default(), full);
+        let bad = PolicyText::parse("not json");
+        let s = with_policy_summaries(|| serde_json::to_value(&bad)).unwrap_or_default();
+        assert_eq!(s, serde_json::json!({"parsed": false, "statements": 0}));
     }
 }

@@ -332,7 +332,7 @@ pub fn render_with_category(
             findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
             truncated.push((cat.clone(), findings.len() - MAX_RESULTS));
             findings.truncate(MAX_RESULTS);
-            findings.sort_by_key(|f| f.sort_key());
+            findings.sort_by(|a, b| a.report_order(b));
         }
         let mut reported: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
         reported.sort();

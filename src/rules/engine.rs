@@ -37,20 +37,21 @@ struct Bound {
     gaps: Vec<(String, ReadError)>,
 }
 
-fn json_to_cel(v: &Json) -> Value {
+/// Moves a JSON tree into a CEL value (strings are moved, not copied).
+fn json_into_cel(v: Json) -> Value {
     match v {
         Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
+        Json::Bool(b) => Value::Bool(b),
         Json::Number(n) => match n.as_i64() {
             Some(i) => Value::Int(i),
             None => Value::Float(n.as_f64().unwrap_or(0.0)),
         },
-        Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(items) => Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
+        Json::String(s) => Value::String(Arc::new(s)),
+        Json::Array(items) => Value::List(Arc::new(items.into_iter().map(json_into_cel).collect())),
         Json::Object(map) => {
             let m: HashMap<Key, Value> = map
-                .iter()
-                .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .into_iter()
+                .map(|(k, v)| (Key::String(Arc::new(k)), json_into_cel(v)))
                 .collect();
             Value::Map(Map { map: Arc::new(m) })
         }
@@ -58,30 +59,24 @@ fn json_to_cel(v: &Json) -> Value {
 }
 
 /// Replaces serialized `Observed` values: ok -> value, absent -> null,
-/// unknown -> removed (recorded in `gaps` with its path).
-fn unwrap_observed(v: &mut Json, path: &str, gaps: &mut Vec<(String, ReadError)>) {
+/// unknown -> removed (recorded in `gaps` with its path). Policies arrive
+/// summarized (see [`crate::model::with_policy_summaries`]): the helper
+/// functions evaluate them from the snapshot, never from CEL. `path` holds
+/// the keys down to `v`; it is joined only when a gap is found.
+fn unwrap_observed(v: &mut Json, path: &mut Vec<String>, gaps: &mut Vec<(String, ReadError)>) {
     match v {
-        // A policy is evaluated by the helper functions from the snapshot,
-        // never from CEL: bind only a small summary (binding whole documents
-        // made every member access copy them).
-        Json::Object(map) if map.contains_key("raw") && map.contains_key("document") => {
-            let statements = map
-                .get("document")
-                .and_then(|d| d.get("statements"))
-                .and_then(Json::as_array)
-                .map(|s| s.len())
-                .unwrap_or(0);
-            let parsed = map.get("document").is_some_and(|d| !d.is_null());
-            *v = serde_json::json!({"parsed": parsed, "statements": statements});
-        }
         Json::Object(map) => {
             let mut remove = Vec::new();
             for (k, child) in map.iter_mut() {
-                let here = format!("{path}.{k}");
                 match observed_state(child) {
                     Some("ok") => {
-                        let mut inner = child.get("value").cloned().unwrap_or(Json::Null);
-                        unwrap_observed(&mut inner, &here, gaps);
+                        let mut inner = child
+                            .as_object_mut()
+                            .and_then(|m| m.remove("value"))
+                            .unwrap_or(Json::Null);
+                        path.push(k.clone());
+                        unwrap_observed(&mut inner, path, gaps);
+                        path.pop();
                         *child = inner;
                     }
                     Some("absent") => *child = Json::Null,
@@ -90,11 +85,17 @@ fn unwrap_observed(v: &mut Json, path: &str, gaps: &mut Vec<(String, ReadError)>
                             .get("error")
                             .and_then(|e| serde_json::from_value(e.clone()).ok())
                         {
-                            gaps.push((here, e));
+                            gaps.push((format!("{}.{k}", path.join(".")), e));
                         }
                         remove.push(k.clone());
                     }
-                    _ => unwrap_observed(child, &here, gaps),
+                    _ => {
+                        if child.is_object() || child.is_array() {
+                            path.push(k.clone());
+                            unwrap_observed(child, path, gaps);
+                            path.pop();
+                        }
+                    }
                 }
             }
             for k in remove {
@@ -125,11 +126,12 @@ fn observed_state(v: &Json) -> Option<&str> {
 fn bind<T: Serialize>(arn: &str, obs: &Observed<T>) -> Bound {
     match obs {
         Observed::Ok { value } => {
-            let mut json = serde_json::to_value(value).unwrap_or(Json::Null);
+            let mut json = crate::model::with_policy_summaries(|| serde_json::to_value(value))
+                .unwrap_or(Json::Null);
             let mut gaps = Vec::new();
-            unwrap_observed(&mut json, arn, &mut gaps);
+            unwrap_observed(&mut json, &mut vec![arn.to_string()], &mut gaps);
             Bound {
-                value: Some(json_to_cel(&json)),
+                value: Some(json_into_cel(json)),
                 gaps,
             }
         }
@@ -152,23 +154,45 @@ struct Cache {
 impl Cache {
     fn build(s: &Snapshot) -> Cache {
         let r = &s.resources;
-        fn all<'a, T: Serialize + Sync>(
-            m: &'a std::collections::BTreeMap<String, Observed<T>>,
-        ) -> Vec<(String, Bound)> {
-            let items: Vec<(&'a String, &'a Observed<T>)> = m.iter().collect();
-            items
-                .par_iter()
-                .map(|(arn, obs)| ((*arn).clone(), bind(arn, obs)))
-                .collect()
+        // One parallel pass over every resource (the kinds are small and
+        // uneven; one pass keeps both cores busy).
+        enum Any<'a> {
+            Repository(&'a Observed<crate::model::Repository>),
+            Project(&'a Observed<crate::model::BuildProject>),
+            Application(&'a Observed<crate::model::DeployApplication>),
+            Group(&'a Observed<crate::model::DeployGroup>),
+            Bucket(&'a Observed<crate::model::Bucket>),
+            Key(&'a Observed<crate::model::KmsKey>),
+            Rule(&'a Observed<crate::model::EventRule>),
         }
-        let mut by_arn: HashMap<String, Bound> = HashMap::new();
-        by_arn.extend(all(&r.repositories));
-        by_arn.extend(all(&r.build_projects));
-        by_arn.extend(all(&r.deploy_applications));
-        by_arn.extend(all(&r.deploy_groups));
-        by_arn.extend(all(&r.buckets));
-        by_arn.extend(all(&r.keys));
-        by_arn.extend(all(&r.event_rules));
+        let mut items: Vec<(&String, Any<'_>)> = Vec::new();
+        items.extend(r.repositories.iter().map(|(k, v)| (k, Any::Repository(v))));
+        items.extend(r.build_projects.iter().map(|(k, v)| (k, Any::Project(v))));
+        items.extend(
+            r.deploy_applications
+                .iter()
+                .map(|(k, v)| (k, Any::Application(v))),
+        );
+        items.extend(r.deploy_groups.iter().map(|(k, v)| (k, Any::Group(v))));
+        items.extend(r.buckets.iter().map(|(k, v)| (k, Any::Bucket(v))));
+        items.extend(r.keys.iter().map(|(k, v)| (k, Any::Key(v))));
+        items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
+        let by_arn: HashMap<String, Bound> = items
+            .par_iter()
+            .with_min_len(8)
+            .map(|(arn, any)| {
+                let b = match any {
+                    Any::Repository(o) => bind(arn, o),
+                    Any::Project(o) => bind(arn, o),
+                    Any::Application(o) => bind(arn, o),
+                    Any::Group(o) => bind(arn, o),
+                    Any::Bucket(o) => bind(arn, o),
+                    Any::Key(o) => bind(arn, o),
+                    Any::Rule(o) => bind(arn, o),
+                };
+                ((*arn).clone(), b)
+            })
+            .collect();
         Cache { by_arn }
     }
 
@@ -241,7 +265,7 @@ fn bindings(
     };
     let mut pipeline: HashMap<Key, Value> = HashMap::new();
     let decl_json = serde_json::to_value(declaration).unwrap_or(Json::Null);
-    if let Value::Map(m) = json_to_cel(&decl_json) {
+    if let Value::Map(m) = json_into_cel(decl_json) {
         pipeline.extend(m.map.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     pipeline.insert(key("account"), string(&s.account));
@@ -628,12 +652,25 @@ fn evaluate_pipeline(
     for (name, v) in &b.vars {
         ctx.add_variable_from_value(*name, v.clone());
     }
+    // Rules of an area share their `for_each`: each list is computed once.
+    let mut lists: HashMap<&str, Arc<Vec<Value>>> = HashMap::new();
     for rule in rules {
         functions::take_gaps();
-        let items: Vec<Option<Value>> = match &rule.for_each {
-            None => vec![None],
-            Some(p) => match p.execute(&ctx) {
-                Ok(Value::List(l)) => l.iter().cloned().map(Some).collect(),
+        let cached = rule
+            .file
+            .for_each
+            .as_deref()
+            .and_then(|src| lists.get(src).cloned());
+        let items: Vec<Option<Value>> = match (&rule.for_each, cached) {
+            (_, Some(l)) => l.iter().cloned().map(Some).collect(),
+            (None, None) => vec![None],
+            (Some(p), None) => match p.execute(&ctx) {
+                Ok(Value::List(l)) => {
+                    if let Some(src) = rule.file.for_each.as_deref() {
+                        lists.insert(src, l.clone());
+                    }
+                    l.iter().cloned().map(Some).collect()
+                }
                 Ok(other) => {
                     out.diagnostics.extend(gap_diagnostics(
                         rule,
@@ -797,6 +834,10 @@ pub fn evaluate_unfinished(
             ),
         });
     }
+    // Freeing a large snapshot and its bindings takes a while: do it on the
+    // pool, overlapping with what the caller does next.
+    drop(lookup);
+    rayon::spawn(move || drop((cache, snapshot)));
     eval
 }
 
@@ -804,7 +845,7 @@ pub fn evaluate_unfinished(
 /// and de-duplicates findings and diagnostics.
 pub fn finish(eval: &mut Evaluation, config: &Config) {
     apply_config(eval, config, &today());
-    eval.findings.sort_by_key(Finding::sort_key);
+    eval.findings.sort_by(Finding::report_order);
     eval.findings
         .dedup_by(|a, b| a.fingerprint == b.fingerprint);
     eval.diagnostics.sort_by(|a, b| {

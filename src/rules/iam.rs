@@ -54,6 +54,17 @@ pub fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
     if pattern == "*" {
         return true;
     }
+    // ASCII (nearly every ARN and action): match the bytes in place.
+    if pattern.is_ascii() && value.is_ascii() {
+        let eq = |a: u8, b: u8| {
+            if ignore_case {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        };
+        return glob_match(pattern.as_bytes(), value.as_bytes(), b'*', b'?', eq);
+    }
     let (p, v): (Vec<char>, Vec<char>) = if ignore_case {
         (
             pattern.to_lowercase().chars().collect(),
@@ -62,13 +73,25 @@ pub fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
     } else {
         (pattern.chars().collect(), value.chars().collect())
     };
+    glob_match(&p, &v, '*', '?', |a, b| a == b)
+}
+
+/// Iterative `*` / `?` matching with one backtrack point (linear in
+/// practice, quadratic at worst; no recursion).
+fn glob_match<T: Copy + PartialEq>(
+    p: &[T],
+    v: &[T],
+    star_c: T,
+    any_c: T,
+    eq: impl Fn(T, T) -> bool,
+) -> bool {
     let (mut pi, mut vi) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+        if pi < p.len() && p[pi] != star_c && (p[pi] == any_c || eq(p[pi], v[vi])) {
             pi += 1;
             vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == star_c {
             star = Some((pi, vi));
             pi += 1;
         } else if let Some((sp, sv)) = star {
@@ -79,7 +102,7 @@ pub fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == star_c)
 }
 
 fn any_match(list: &[String], value: &str, ignore_case: bool) -> bool {
