@@ -18,8 +18,13 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
-    let rules = root.join("rules");
-    println!("cargo:rerun-if-changed=rules");
+    // `rules/` beside the manifest; the fuzz crate (fuzz/) uses the parent's.
+    let rules = if root.join("rules").is_dir() {
+        root.join("rules")
+    } else {
+        root.join("../rules")
+    };
+    println!("cargo:rerun-if-changed={}", rules.display());
     let mut files = Vec::new();
     collect(&rules, &mut files);
     files.sort();

@@ -8,6 +8,7 @@ pub mod collect;
 pub mod docs;
 pub mod drift;
 pub mod findings;
+pub mod fuzzing;
 pub mod model;
 pub mod org;
 pub mod remediate;

@@ -252,3 +252,35 @@ async fn enabled_regions_denied_is_an_error_naming_the_permission() {
     assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
     assert!(e.message.contains("not authorized"), "{e:?}");
 }
+
+/// Enum values from a newer API than the SDK knows are kept as text, not
+/// dropped or turned into a known value (the SDK's own deserializer runs on
+/// the raw response).
+#[tokio::test]
+async fn unknown_enum_values_from_a_newer_api_are_kept_as_text() {
+    let body = format!(
+        r#"{{"KeyMetadata":{{"KeyId":"k-1","Arn":"{KEY_ARN}","KeyState":"Quarantined","KeyManager":"PARTNER","KeyUsage":"FUTURE_USAGE","KeySpec":"ML_DSA_999","Origin":"ELSEWHERE","Enabled":true}}}}"#
+    );
+    let describe = mock!(aws_sdk_kms::Client::describe_key)
+        .sequence()
+        .http_status(200, Some(body))
+        .build();
+    let rotation = mock!(aws_sdk_kms::Client::get_key_rotation_status).then_output(|| {
+        GetKeyRotationStatusOutput::builder()
+            .key_rotation_enabled(true)
+            .build()
+    });
+    let policy = mock!(aws_sdk_kms::Client::get_key_policy).then_output(|| {
+        GetKeyPolicyOutput::builder()
+            .policy(r#"{"Statement":[]}"#)
+            .build()
+    });
+    let client = kms_client(&[&describe, &rotation, &policy]);
+    let ctx = Ctx::new(4, ProgressBar::hidden());
+    let key = kms::get(&ctx, &client, KEY_ARN, vec![]).await;
+    let key = key
+        .value()
+        .unwrap_or_else(|| panic!("the key must be read: {key:?}"));
+    assert_eq!(key.key_state, "Quarantined");
+    assert_eq!(key.key_manager.as_deref(), Some("PARTNER"));
+}

@@ -601,7 +601,10 @@ mod policy_summary_tests {
         let full = serde_json::to_value(&p).unwrap_or_default();
         assert!(full["raw"].is_string() && full["document"].is_object());
         let summary = with_policy_summaries(|| serde_json::to_value(&p)).unwrap_or_default();
-        assert_eq!(summary, serde_json::json!({"parsed": true, "statements": 1}));
+        assert_eq!(
+            summary,
+            serde_json::json!({"parsed": true, "statements": 1})
+        );
         // the mode ends with the closure
         assert_eq!(serde_json::to_value(&p).unwrap_or_default(), full);
         let bad = PolicyText::parse("not json");
