@@ -14,13 +14,6 @@ use pipeaudit::rules::engine::evaluate;
 #[path = "support/replicate.rs"]
 mod replicate;
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args()
         .nth(1)
@@ -30,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let big = replicate::demo_snapshot(n)?;
     let built = start.elapsed();
-    let rss_before = peak_rss_mib().unwrap_or(0.0);
+    let rss_before = replicate::peak_rss_mib().unwrap_or(0.0);
     let mut rules = RuleSet::builtin()?;
     // Optional: only the rules whose id starts with this prefix ("none" for
     // none), to see what the bindings cost and what each area costs.
@@ -51,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         built.as_secs_f64(),
         took.as_secs_f64(),
         took.as_secs_f64() * 1e6 / eval.pipelines.max(1) as f64,
-        peak_rss_mib().unwrap_or(0.0),
+        replicate::peak_rss_mib().unwrap_or(0.0),
         rss_before
     );
     Ok(())

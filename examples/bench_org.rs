@@ -23,13 +23,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "support/replicate.rs"]
 mod replicate;
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let accounts: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500);
@@ -99,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         evaluating.as_secs_f64() * 1e6 / combined.pipelines.max(1) as f64,
         building.as_secs_f64(),
         started.elapsed().as_secs_f64(),
-        peak_rss_mib().unwrap_or(0.0),
+        replicate::peak_rss_mib().unwrap_or(0.0),
     );
     Ok(())
 }

@@ -643,6 +643,7 @@ fn audit_org(
 ) -> Result<u8, String> {
     let (connect, mut opts) = collect_options(g);
     opts.progress = false;
+    let (rules, config) = (Arc::new(rules), Arc::new(config));
     let save_dir = a.save_snapshot.clone();
     if let Some(d) = &save_dir {
         std::fs::create_dir_all(d)
@@ -674,8 +675,8 @@ fn audit_org(
             list,
             &opts,
             &org,
-            Arc::new(rules.clone()),
-            Arc::new(config.clone()),
+            rules.clone(),
+            config.clone(),
             |s| {
                 done += 1;
                 if quiet {
@@ -831,15 +832,24 @@ fn remediate(
         });
     }
     let mut journal: Vec<crate::remediate::Applied> = Vec::new();
+    // one set of clients per region (and one role assumption), however many actions
+    let mut clients: std::collections::BTreeMap<String, collect::clients::RegionClients> =
+        std::collections::BTreeMap::new();
     for action in &plan.actions {
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             break;
         }
-        let applied = rt.block_on(async {
-            let (cfg, _) = act_config(g, &connect, Some(&action.region)).await?;
-            let clients = collect::clients::RegionClients::new(&cfg);
-            Ok::<_, String>(crate::remediate::apply_one(&clients, action).await)
-        })?;
+        if !clients.contains_key(&action.region) {
+            let (cfg, _) = rt.block_on(act_config(g, &connect, Some(&action.region)))?;
+            clients.insert(
+                action.region.clone(),
+                collect::clients::RegionClients::new(&cfg),
+            );
+        }
+        let Some(c) = clients.get(&action.region) else {
+            continue;
+        };
+        let applied = rt.block_on(crate::remediate::apply_one(c, action));
         eprintln!(
             "  {} {} {}{}",
             applied.outcome,

@@ -16,12 +16,9 @@ use support::proxy::{Fault, FaultProxy, Request};
 use support::seed::{self, Defect, SeedClients, StackSpec};
 
 fn pipeaudit(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args(["--region", "us-east-1", "--endpoint-url", endpoint, "-q"])
+    support::pipeaudit_command(endpoint)
+        .args(["--region", "us-east-1", "-q"])
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
         .output()
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
 }
@@ -269,15 +266,12 @@ async fn ctrl_c_during_remediation_leaves_only_whole_journal_entries() {
         .collect();
     std::fs::write(&config, format!("disabled = [{}]\n", others.join(", ")))
         .unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args(["--region", "us-east-1", "--endpoint-url", &proxy.endpoint])
+    let child = support::pipeaudit_command(&proxy.endpoint)
+        .args(["--region", "us-east-1"])
         .args(["--remediate", "--yes", "--journal"])
         .arg(&journal)
         .arg("--config")
         .arg(&config)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

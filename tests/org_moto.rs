@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -28,12 +28,9 @@ fn urlencoding_min(s: &str) -> String {
 }
 
 fn pipeaudit(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args(["--region", "us-east-1", "--endpoint-url", endpoint])
+    support::pipeaudit_command(endpoint)
+        .args(["--region", "us-east-1"])
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
         .output()
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
 }
@@ -275,18 +272,8 @@ async fn shards_split_the_accounts_and_merge_back_into_the_whole() {
 #[tokio::test]
 async fn all_enabled_without_the_account_api_is_a_clear_error() {
     let moto = Moto::start();
-    let o = Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args([
-            "--region",
-            "all-enabled",
-            "--endpoint-url",
-            &moto.endpoint,
-            "--format",
-            "json",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
+    let o = support::pipeaudit_command(&moto.endpoint)
+        .args(["--region", "all-enabled", "--format", "json"])
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&o.stderr);

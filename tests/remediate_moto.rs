@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use pipeaudit::collect::{CollectOptions, collect_with_config};
@@ -28,20 +28,11 @@ fn moto_config() -> std::path::PathBuf {
 }
 
 fn pipeaudit(moto: &Moto, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args([
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            &moto.endpoint,
-            "-q",
-        ])
+    support::pipeaudit_command(&moto.endpoint)
+        .args(["--region", "us-east-1", "-q"])
         .arg("--config")
         .arg(moto_config())
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
         .output()
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
 }

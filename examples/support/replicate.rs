@@ -40,3 +40,12 @@ pub fn demo_snapshot(n: usize) -> Result<Snapshot, Box<dyn std::error::Error>> {
     big.pipelines.truncate(n);
     Ok(big)
 }
+
+/// Peak resident memory of this process so far, in MiB (Linux).
+#[allow(dead_code)] // not every benchmark reports it
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

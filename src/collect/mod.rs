@@ -3,7 +3,8 @@
 //!
 //! The run goes in phases so that each distinct resource is fetched once,
 //! however many pipelines share it:
-//! 1. identity (STS), then per region, concurrently: the pipeline list, the
+//! 1. identity (STS), the regions (`all-enabled`: Account ListRegions), then
+//!    per region, concurrently: the pipeline list, the
 //!    trigger rules of the default bus, and the KMS aliases;
 //! 2. every selected pipeline's declaration;
 //! 3. the distinct repositories, build projects (batched), deploy

@@ -12,3 +12,14 @@ pub fn insta_settings() -> insta::Settings {
     s.set_prepend_module_to_snapshot(false);
     s
 }
+
+/// The pipeaudit binary pointed at a test endpoint, with test credentials
+/// and no profile (callers add the region and the rest).
+pub fn pipeaudit_command(endpoint: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"));
+    c.args(["--endpoint-url", endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE");
+    c
+}

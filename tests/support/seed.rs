@@ -36,47 +36,15 @@ pub struct SeedClients {
 impl SeedClients {
     /// Clients for an endpoint with static test credentials.
     pub async fn connect(endpoint_url: &str, region: &str) -> Result<Self> {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint_url)
-            .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "pipeaudit-tests",
-            ))
-            .load()
-            .await;
-        Self::from_config(&config, region).await
+        Self::from_config(&static_config(endpoint_url, region).await, region).await
     }
 
     /// Clients acting in another account: moto switches accounts by the
-    /// role ARN that was assumed (the role need not exist there).
+    /// role ARN that was assumed (the role need not exist there). The role
+    /// is assumed as pipeaudit itself assumes audit roles.
     pub async fn connect_as(endpoint_url: &str, region: &str, role_arn: &str) -> Result<Self> {
-        let base = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint_url)
-            .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "pipeaudit-tests",
-            ))
-            .load()
-            .await;
-        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-            .session_name("seed")
-            .configure(&base)
-            .build()
-            .await;
-        let config = base
-            .to_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-            )
-            .build();
+        let base = static_config(endpoint_url, region).await;
+        let config = pipeaudit::collect::clients::assume_role_config(&base, role_arn, None).await;
         Self::from_config(&config, region).await
     }
 
@@ -108,6 +76,22 @@ impl SeedClients {
             account,
         })
     }
+}
+
+/// An SDK configuration for an endpoint with static test credentials.
+async fn static_config(endpoint_url: &str, region: &str) -> aws_types::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint_url)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "pipeaudit-tests",
+        ))
+        .load()
+        .await
 }
 
 /// A typical defect to build into a stack.
