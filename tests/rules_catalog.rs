@@ -616,3 +616,129 @@ fn broken_rule_files_report_every_problem_with_file_and_line() {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
 }
+
+/// The built-in catalog plus pack rules made from PL005 with another id,
+/// slug and condition.
+fn with_pack(pack: &[(&str, &str)]) -> RuleSet {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/pipeline/deploy-without-approval.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut sources: Vec<(String, String)> = Vec::new();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        for file in std::fs::read_dir(entry.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+        {
+            let text = std::fs::read_to_string(file.path()).unwrap_or_else(|e| panic!("{e}"));
+            sources.push((file.path().display().to_string(), text));
+        }
+    }
+    for (i, (id, condition)) in pack.iter().enumerate() {
+        let text = template
+            .replace("id: PL005", &format!("id: {id}"))
+            .replace(
+                "slug: deploy-without-approval",
+                &format!("slug: pack-state-{i}"),
+            )
+            .replace(
+                "condition: 'config.require_approval && !pipeline.shape.approval_before_deploy'",
+                &format!("condition: '{condition}'"),
+            );
+        assert!(text.contains(condition), "template changed: {text}");
+        sources.push((format!("pack/{id}.yaml"), text));
+    }
+    RuleSet::from_sources(&sources).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn findings_without(e: &Evaluation, prefix: &str) -> Vec<String> {
+    e.findings
+        .iter()
+        .filter(|f| !f.rule_id.starts_with(prefix))
+        .map(|f| f.fingerprint.clone())
+        .collect()
+}
+
+#[test]
+fn pack_rules_reading_the_declaration_see_all_of_it() {
+    // Only what the loaded rules read is bound: the built-in rules read
+    // none of the declaration's stages, these pack rules do (by field, and
+    // `pipeline` whole through size()).
+    let snapshot = Arc::new(demo());
+    let config = Config::default();
+    let builtin = evaluate(snapshot.clone(), &rules(), &config);
+    let pack = with_pack(&[
+        (
+            "ZZ101",
+            "size(pipeline.stages) >= 3 && pipeline.stages[0].name != \"\"",
+        ),
+        // `pipeline` here is the macro's variable, not the pipeline.
+        (
+            "ZZ103",
+            "sources.exists(pipeline, pipeline.stage == \"never\")",
+        ),
+    ]);
+    let e = evaluate(snapshot.clone(), &pack, &config);
+    assert!(e.diagnostics.is_empty(), "{:#?}", e.diagnostics);
+    let expected: BTreeSet<String> = snapshot
+        .resources
+        .pipelines
+        .values()
+        .filter_map(|p| match p {
+            Observed::Ok { value } if value.stages.len() >= 3 => Some(value.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    let fired = |id: &str| -> BTreeSet<String> {
+        e.findings
+            .iter()
+            .filter(|f| f.rule_id == id)
+            .map(|f| f.pipeline.clone())
+            .collect()
+    };
+    assert_eq!(fired("ZZ101"), expected);
+    assert!(fired("ZZ103").is_empty());
+    // The built-in findings do not depend on what else is loaded.
+    assert_eq!(findings_without(&e, "ZZ"), findings_without(&builtin, "ZZ"));
+
+    // Alone, a rule that uses `pipeline` whole gets every field of it.
+    let whole = evaluate(
+        snapshot.clone(),
+        &with_pack(&[("ZZ102", "size(pipeline) > 9")]),
+        &config,
+    );
+    assert!(whole.diagnostics.is_empty(), "{:#?}", whole.diagnostics);
+    let fired: Vec<_> = whole
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "ZZ102")
+        .collect();
+    assert_eq!(fired.len(), snapshot.pipelines.len());
+}
+
+#[test]
+fn an_expression_the_interpreter_cannot_run_is_a_rule_error_not_a_crash() {
+    // cel 0.12 panics on a macro over a string; the engine reports the rule.
+    let snapshot = Arc::new(demo());
+    let config = Config::default();
+    let builtin = evaluate(snapshot.clone(), &rules(), &config);
+    let pack = with_pack(&[("ZZ201", "pipeline.role_arn.exists(x, x == \"a\")")]);
+    let e = evaluate(snapshot.clone(), &pack, &config);
+    let errors: Vec<_> = e
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule_id.as_deref() == Some("ZZ201"))
+        .collect();
+    assert_eq!(errors.len(), snapshot.pipelines.len(), "{errors:#?}");
+    for d in errors {
+        assert_eq!(d.kind, "rule-error");
+        assert!(d.message.contains("not supported"), "{}", d.message);
+    }
+    assert!(e.findings.iter().all(|f| f.rule_id != "ZZ201"));
+    assert_eq!(findings_without(&e, "ZZ"), findings_without(&builtin, "ZZ"));
+}

@@ -6,7 +6,7 @@
 //! fails to evaluate; the engine then reports a collection-gap diagnostic
 //! naming the resource and the permission, and the rule neither fires nor passes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cel::objects::{Key, Map};
@@ -238,6 +238,113 @@ fn list(items: Vec<Value>) -> Value {
     Value::List(Arc::new(items))
 }
 
+/// What the enabled rules read: the variables they name, and the fields of
+/// `pipeline` they select. Values no rule reads are not bound (building
+/// and freeing them was most of the cost of an evaluation). A variable used
+/// in any other way than `pipeline.field` (passed whole to a function,
+/// indexed, compared) counts as read whole.
+#[derive(Debug, Default)]
+struct Needs {
+    vars: HashSet<String>,
+    pipeline_whole: bool,
+    pipeline_fields: HashSet<String>,
+}
+
+impl Needs {
+    fn of(rules: &[&Rule]) -> Needs {
+        let mut needs = Needs::default();
+        for rule in rules {
+            let mut programs: Vec<&cel::Program> = vec![&*rule.condition, &*rule.resource];
+            programs.extend(rule.for_each.as_deref());
+            programs.extend(rule.message.iter().filter_map(|part| match part {
+                MessagePart::Expr(_, p) => Some(&**p),
+                MessagePart::Text(_) => None,
+            }));
+            for p in programs {
+                needs.walk(p.expression(), &mut Vec::new());
+            }
+        }
+        needs
+    }
+
+    fn var(&self, name: &str) -> bool {
+        self.vars.contains(name)
+    }
+
+    /// Whether `pipeline.<field>` is read.
+    fn pipeline_field(&self, field: &str) -> bool {
+        self.pipeline_whole || self.pipeline_fields.contains(field)
+    }
+
+    fn walk<'a>(&mut self, e: &'a cel::IdedExpr, shadowed: &mut Vec<&'a str>) {
+        use cel::common::ast::{EntryExpr, Expr};
+        match &e.expr {
+            Expr::Ident(name) => {
+                if !shadowed.contains(&name.as_str()) {
+                    if name == "pipeline" {
+                        self.pipeline_whole = true;
+                    }
+                    self.vars.insert(name.clone());
+                }
+            }
+            Expr::Select(sel) => match &sel.operand.expr {
+                Expr::Ident(name)
+                    if name == "pipeline" && !shadowed.contains(&"pipeline") && !sel.test =>
+                {
+                    self.vars.insert(name.clone());
+                    self.pipeline_fields.insert(sel.field.clone());
+                }
+                _ => self.walk(&sel.operand, shadowed),
+            },
+            Expr::Call(call) => {
+                if let Some(t) = &call.target {
+                    self.walk(t, shadowed);
+                }
+                for a in &call.args {
+                    self.walk(a, shadowed);
+                }
+            }
+            Expr::Comprehension(c) => {
+                self.walk(&c.iter_range, shadowed);
+                self.walk(&c.accu_init, shadowed);
+                let depth = shadowed.len();
+                shadowed.push(&c.iter_var);
+                shadowed.extend(c.iter_var2.as_deref());
+                shadowed.push(&c.accu_var);
+                self.walk(&c.loop_cond, shadowed);
+                self.walk(&c.loop_step, shadowed);
+                self.walk(&c.result, shadowed);
+                shadowed.truncate(depth);
+            }
+            Expr::List(l) => {
+                for item in &l.elements {
+                    self.walk(item, shadowed);
+                }
+            }
+            Expr::Map(m) => {
+                for entry in &m.entries {
+                    if let EntryExpr::MapEntry(me) = &entry.expr {
+                        self.walk(&me.key, shadowed);
+                        self.walk(&me.value, shadowed);
+                    }
+                }
+            }
+            Expr::Struct(st) => {
+                for entry in &st.entries {
+                    match &entry.expr {
+                        EntryExpr::StructField(f) => self.walk(&f.value, shadowed),
+                        EntryExpr::MapEntry(me) => {
+                            self.walk(&me.key, shadowed);
+                            self.walk(&me.value, shadowed);
+                        }
+                    }
+                }
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+}
+
 /// The variables of one pipeline, and the gaps among the values bound.
 struct Bindings {
     vars: Vec<(&'static str, Value)>,
@@ -249,6 +356,7 @@ fn bindings(
     w: &PipelineWiring,
     cache: &Cache,
     config: &Value,
+    needs: &Needs,
 ) -> Result<Bindings, ReadError> {
     let mut gaps = Vec::new();
     let declaration = match s.resources.pipelines.get(&w.arn) {
@@ -263,115 +371,111 @@ fn bindings(
             });
         }
     };
-    let mut pipeline: HashMap<Key, Value> = HashMap::new();
-    let decl_json = serde_json::to_value(declaration).unwrap_or(Json::Null);
-    if let Value::Map(m) = json_into_cel(decl_json) {
-        pipeline.extend(m.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut vars = Vec::with_capacity(8);
+    if needs.var("pipeline") {
+        vars.push((
+            "pipeline",
+            pipeline_value(s, w, declaration, needs, &mut gaps),
+        ));
     }
-    pipeline.insert(key("account"), string(&s.account));
-    pipeline.insert(key("shape"), shape(declaration));
-    pipeline.insert(key("role_arn"), opt_string(w.role_arn.as_deref()));
-    pipeline.insert(
-        key("role_exists"),
-        match w.role_arn.as_ref().and_then(|r| s.resources.roles.get(r)) {
-            Some(Observed::Ok { .. }) => Value::Bool(true),
-            Some(Observed::Absent) | None => Value::Bool(false),
-            Some(Observed::Unknown { error }) => {
-                gaps.push((w.role_arn.clone().unwrap_or_default(), error.clone()));
-                Value::Null
-            }
-        },
-    );
-
-    let sources = w
-        .sources
-        .iter()
-        .map(|src| {
-            let mut m = HashMap::new();
-            m.insert(key("stage"), string(&src.stage));
-            m.insert(key("action"), string(&src.action));
-            m.insert(key("repository_name"), string(&src.repository_name));
-            m.insert(key("repository_arn"), string(&src.repository_arn));
-            m.insert(key("branch"), opt_string(src.branch.as_deref()));
-            m.insert(
-                key("poll"),
-                src.poll_for_source_changes
-                    .map(Value::Bool)
-                    .unwrap_or(Value::Null),
-            );
-            cache.put(&mut m, "repository", &src.repository_arn, &mut gaps);
-            map(m)
-        })
-        .collect();
-    let builds = w
-        .builds
-        .iter()
-        .map(|b| {
-            let mut m = HashMap::new();
-            m.insert(key("stage"), string(&b.stage));
-            m.insert(key("action"), string(&b.action));
-            m.insert(key("name"), string(&b.project_name));
-            m.insert(key("arn"), string(&b.project_arn));
-            cache.put(&mut m, "project", &b.project_arn, &mut gaps);
-            map(m)
-        })
-        .collect();
-    let deploys = w
-        .deploys
-        .iter()
-        .map(|d| {
-            let mut m = HashMap::new();
-            m.insert(key("stage"), string(&d.stage));
-            m.insert(key("action"), string(&d.action));
-            m.insert(key("application_name"), string(&d.application_name));
-            m.insert(key("application_arn"), string(&d.application_arn));
-            m.insert(key("group_name"), string(&d.group_name));
-            m.insert(key("group_arn"), string(&d.group_arn));
-            cache.put(&mut m, "application", &d.application_arn, &mut gaps);
-            cache.put(&mut m, "group", &d.group_arn, &mut gaps);
-            map(m)
-        })
-        .collect();
-    let stores = w
-        .artifact_stores
-        .iter()
-        .map(|st| {
-            let mut m = HashMap::new();
-            m.insert(key("region"), string(&st.region));
-            m.insert(key("bucket_name"), string(&st.bucket));
-            m.insert(key("bucket_arn"), string(&st.bucket_arn));
-            m.insert(key("key_ref"), opt_string(st.key_ref.as_deref()));
-            m.insert(key("key_arn"), opt_string(st.key_arn.as_deref()));
-            cache.put(&mut m, "bucket", &st.bucket_arn, &mut gaps);
-            match &st.key_arn {
-                Some(k) => cache.put(&mut m, "key", k, &mut gaps),
-                None => {
-                    m.insert(key("key"), Value::Null);
+    if needs.var("config") {
+        vars.push(("config", config.clone()));
+    }
+    if needs.var("sources") {
+        let sources = w
+            .sources
+            .iter()
+            .map(|src| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&src.stage));
+                m.insert(key("action"), string(&src.action));
+                m.insert(key("repository_name"), string(&src.repository_name));
+                m.insert(key("repository_arn"), string(&src.repository_arn));
+                m.insert(key("branch"), opt_string(src.branch.as_deref()));
+                m.insert(
+                    key("poll"),
+                    src.poll_for_source_changes
+                        .map(Value::Bool)
+                        .unwrap_or(Value::Null),
+                );
+                cache.put(&mut m, "repository", &src.repository_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("sources", list(sources)));
+    }
+    if needs.var("builds") {
+        let builds = w
+            .builds
+            .iter()
+            .map(|b| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&b.stage));
+                m.insert(key("action"), string(&b.action));
+                m.insert(key("name"), string(&b.project_name));
+                m.insert(key("arn"), string(&b.project_arn));
+                cache.put(&mut m, "project", &b.project_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("builds", list(builds)));
+    }
+    if needs.var("deploys") {
+        let deploys = w
+            .deploys
+            .iter()
+            .map(|d| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&d.stage));
+                m.insert(key("action"), string(&d.action));
+                m.insert(key("application_name"), string(&d.application_name));
+                m.insert(key("application_arn"), string(&d.application_arn));
+                m.insert(key("group_name"), string(&d.group_name));
+                m.insert(key("group_arn"), string(&d.group_arn));
+                cache.put(&mut m, "application", &d.application_arn, &mut gaps);
+                cache.put(&mut m, "group", &d.group_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("deploys", list(deploys)));
+    }
+    if needs.var("stores") {
+        let stores = w
+            .artifact_stores
+            .iter()
+            .map(|st| {
+                let mut m = HashMap::new();
+                m.insert(key("region"), string(&st.region));
+                m.insert(key("bucket_name"), string(&st.bucket));
+                m.insert(key("bucket_arn"), string(&st.bucket_arn));
+                m.insert(key("key_ref"), opt_string(st.key_ref.as_deref()));
+                m.insert(key("key_arn"), opt_string(st.key_arn.as_deref()));
+                cache.put(&mut m, "bucket", &st.bucket_arn, &mut gaps);
+                match &st.key_arn {
+                    Some(k) => cache.put(&mut m, "key", k, &mut gaps),
+                    None => {
+                        m.insert(key("key"), Value::Null);
+                    }
                 }
-            }
-            map(m)
-        })
-        .collect();
+                map(m)
+            })
+            .collect();
+        vars.push(("stores", list(stores)));
+    }
 
-    let service_roles = service_roles(s, w)
-        .into_iter()
-        .map(|(arn, service, used_by)| {
-            let mut m = HashMap::new();
-            m.insert(key("arn"), string(&arn));
-            m.insert(key("service"), string(service));
-            m.insert(key("used_by"), string(&used_by));
-            map(m)
-        })
-        .collect();
-    let mut vars = vec![
-        ("pipeline", map(pipeline)),
-        ("service_roles", list(service_roles)),
-        ("sources", list(sources)),
-        ("builds", list(builds)),
-        ("deploys", list(deploys)),
-        ("stores", list(stores)),
-        ("config", config.clone()),
-    ];
+    if needs.var("service_roles") {
+        let service_roles = service_roles(s, w)
+            .into_iter()
+            .map(|(arn, service, used_by)| {
+                let mut m = HashMap::new();
+                m.insert(key("arn"), string(&arn));
+                m.insert(key("service"), string(service));
+                m.insert(key("used_by"), string(&used_by));
+                map(m)
+            })
+            .collect();
+        vars.push(("service_roles", list(service_roles)));
+    }
     // If the rules of the region could not be listed, `triggers` stays
     // unbound: trigger rules then report a gap instead of "missing".
     let listing_failed = s
@@ -379,6 +483,7 @@ fn bindings(
         .iter()
         .find(|e| e.scope == "event-rules" && e.region == w.region);
     match listing_failed {
+        _ if !needs.var("triggers") => {}
         Some(e) => gaps.push((format!("{}:event-rules", e.region), e.error.clone())),
         None => {
             let triggers = w
@@ -419,6 +524,62 @@ fn bindings(
         }
     }
     Ok(Bindings { vars, gaps })
+}
+
+/// `pipeline`: the declaration's fields, plus `account`, `shape`,
+/// `role_arn` and `role_exists`. The declaration is converted only when a
+/// rule reads more of it than its name, ARN and region.
+fn pipeline_value(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    declaration: &crate::model::Pipeline,
+    needs: &Needs,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Value {
+    const CHEAP: [&str; 7] = [
+        "name",
+        "arn",
+        "region",
+        "account",
+        "shape",
+        "role_arn",
+        "role_exists",
+    ];
+    let mut pipeline: HashMap<Key, Value> = HashMap::new();
+    if needs.pipeline_whole
+        || needs
+            .pipeline_fields
+            .iter()
+            .any(|f| !CHEAP.contains(&f.as_str()))
+    {
+        let decl_json = serde_json::to_value(declaration).unwrap_or(Json::Null);
+        if let Value::Map(m) = json_into_cel(decl_json) {
+            pipeline.extend(m.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    } else {
+        pipeline.insert(key("name"), string(&declaration.name));
+        pipeline.insert(key("arn"), string(&declaration.arn));
+        pipeline.insert(key("region"), string(&declaration.region));
+    }
+    pipeline.insert(key("account"), string(&s.account));
+    if needs.pipeline_field("shape") {
+        pipeline.insert(key("shape"), shape(declaration));
+    }
+    pipeline.insert(key("role_arn"), opt_string(w.role_arn.as_deref()));
+    if needs.pipeline_field("role_exists") {
+        pipeline.insert(
+            key("role_exists"),
+            match w.role_arn.as_ref().and_then(|r| s.resources.roles.get(r)) {
+                Some(Observed::Ok { .. }) => Value::Bool(true),
+                Some(Observed::Absent) | None => Value::Bool(false),
+                Some(Observed::Unknown { error }) => {
+                    gaps.push((w.role_arn.clone().unwrap_or_default(), error.clone()));
+                    Value::Null
+                }
+            },
+        );
+    }
+    map(pipeline)
 }
 
 /// Where the reference stages stand: the source first, a build, a deploy
@@ -618,6 +779,53 @@ fn relevant_gaps(
     }
 }
 
+/// Why an expression gave no value.
+enum RunError {
+    /// CEL reported an error (a missing field, a bad overload...).
+    Cel(cel::ExecutionError),
+    /// The interpreter gave up on a construct it does not support (it
+    /// panics, e.g. when a macro iterates over a string): a fault of the
+    /// rule, reported as such.
+    Unsupported(String),
+}
+
+thread_local! {
+    /// Set while an expression runs, so that the panic hook stays quiet
+    /// for the interpreter's panics, which [`run`] turns into errors.
+    static RUNNING_EXPRESSION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs an expression; an interpreter panic becomes [`RunError::Unsupported`].
+fn run(p: &cel::Program, ctx: &Context<'_>) -> Result<Value, RunError> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !RUNNING_EXPRESSION.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = RUNNING_EXPRESSION.with(|r| r.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.execute(ctx)));
+    RUNNING_EXPRESSION.with(|r| r.set(outer));
+    match result {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(RunError::Cel(e)),
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("unsupported expression");
+            let what: String = what.chars().take(160).collect();
+            Err(RunError::Unsupported(format!(
+                "the expression is not supported by the CEL interpreter ({what}); a macro such as exists() or all() over a value that is not a list or map does this"
+            )))
+        }
+    }
+}
+
 fn evaluate_pipeline(
     root: &Context<'_>,
     s: &Snapshot,
@@ -625,12 +833,13 @@ fn evaluate_pipeline(
     rules: &[&Rule],
     cache: &Cache,
     config: &Value,
+    needs: &Needs,
 ) -> Outcome {
     let mut out = Outcome {
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let b = match bindings(s, w, cache, config) {
+    let b = match bindings(s, w, cache, config, needs) {
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(Diagnostic {
@@ -664,7 +873,7 @@ fn evaluate_pipeline(
         let items: Vec<Option<Value>> = match (&rule.for_each, cached) {
             (_, Some(l)) => l.iter().cloned().map(Some).collect(),
             (None, None) => vec![None],
-            (Some(p), None) => match p.execute(&ctx) {
+            (Some(p), None) => match run(p, &ctx) {
                 Ok(Value::List(l)) => {
                     if let Some(src) = rule.file.for_each.as_deref() {
                         lists.insert(src, l.clone());
@@ -680,10 +889,14 @@ fn evaluate_pipeline(
                     ));
                     continue;
                 }
-                Err(e) => {
+                Err(RunError::Cel(e)) => {
                     let gaps = relevant_gaps(rule, &b.gaps, functions::take_gaps());
                     out.diagnostics
                         .extend(gap_diagnostics(rule, w, &gaps, &e.to_string()));
+                    continue;
+                }
+                Err(RunError::Unsupported(e)) => {
+                    out.diagnostics.extend(gap_diagnostics(rule, w, &[], &e));
                     continue;
                 }
             },
@@ -693,7 +906,7 @@ fn evaluate_pipeline(
             if let Some(i) = item {
                 scope.add_variable_from_value("item", i);
             }
-            let fired = match rule.condition.execute(&scope) {
+            let fired = match run(&rule.condition, &scope) {
                 Ok(Value::Bool(b)) => b,
                 Ok(other) => {
                     out.diagnostics.extend(gap_diagnostics(
@@ -704,19 +917,32 @@ fn evaluate_pipeline(
                     ));
                     continue;
                 }
-                Err(e) => {
+                Err(RunError::Cel(e)) => {
                     let gaps = relevant_gaps(rule, &b.gaps, functions::take_gaps());
                     out.diagnostics
                         .extend(gap_diagnostics(rule, w, &gaps, &e.to_string()));
+                    continue;
+                }
+                Err(RunError::Unsupported(e)) => {
+                    out.diagnostics.extend(gap_diagnostics(rule, w, &[], &e));
                     continue;
                 }
             };
             if !fired {
                 continue;
             }
-            let resource = match rule.resource.execute(&scope) {
+            let resource = match run(&rule.resource, &scope) {
                 Ok(v) => as_string(&v),
-                Err(e) => {
+                Err(RunError::Cel(e)) => {
+                    out.diagnostics.extend(gap_diagnostics(
+                        rule,
+                        w,
+                        &[],
+                        &format!("resource: {e}"),
+                    ));
+                    continue;
+                }
+                Err(RunError::Unsupported(e)) => {
                     out.diagnostics.extend(gap_diagnostics(
                         rule,
                         w,
@@ -730,7 +956,7 @@ fn evaluate_pipeline(
             for part in &rule.message {
                 match part {
                     MessagePart::Text(t) => message.push_str(t),
-                    MessagePart::Expr(src, p) => match p.execute(&scope) {
+                    MessagePart::Expr(src, p) => match run(p, &scope) {
                         Ok(v) => message.push_str(&as_string(&v)),
                         Err(_) => message.push_str(&format!("{{{{{src}}}}}")),
                     },
@@ -784,6 +1010,7 @@ pub fn evaluate_unfinished(
                 .any(|d| d.eq_ignore_ascii_case(&r.file.id))
         })
         .collect();
+    let needs = Needs::of(&enabled);
     let lookup = Arc::new(Lookup::new(snapshot.clone()));
     let s = &*snapshot;
     let outcomes: Vec<Outcome> = s
@@ -796,7 +1023,7 @@ pub fn evaluate_unfinished(
                 (root, registered)
             },
             |(root, registered), w| match registered {
-                Ok(()) => evaluate_pipeline(root, s, w, &enabled, &cache, &config_v),
+                Ok(()) => evaluate_pipeline(root, s, w, &enabled, &cache, &config_v, &needs),
                 Err(e) => Outcome {
                     findings: Vec::new(),
                     diagnostics: vec![Diagnostic {
