@@ -13,7 +13,6 @@ use cel::objects::{Key, Map};
 use cel::{Context, Value};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use super::config::Config;
 use super::functions::{self, Lookup};
@@ -37,101 +36,15 @@ struct Bound {
     gaps: Vec<(String, ReadError)>,
 }
 
-/// Moves a JSON tree into a CEL value (strings are moved, not copied).
-fn json_into_cel(v: Json) -> Value {
-    match v {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64().unwrap_or(0.0)),
-        },
-        Json::String(s) => Value::String(Arc::new(s)),
-        Json::Array(items) => Value::List(Arc::new(items.into_iter().map(json_into_cel).collect())),
-        Json::Object(map) => {
-            let m: HashMap<Key, Value> = map
-                .into_iter()
-                .map(|(k, v)| (Key::String(Arc::new(k)), json_into_cel(v)))
-                .collect();
-            Value::Map(Map { map: Arc::new(m) })
-        }
-    }
-}
-
-/// Replaces serialized `Observed` values: ok -> value, absent -> null,
-/// unknown -> removed (recorded in `gaps` with its path). Policies arrive
-/// summarized (see [`crate::model::with_policy_summaries`]): the helper
-/// functions evaluate them from the snapshot, never from CEL. `path` holds
-/// the keys down to `v`; it is joined only when a gap is found.
-fn unwrap_observed(v: &mut Json, path: &mut Vec<String>, gaps: &mut Vec<(String, ReadError)>) {
-    match v {
-        Json::Object(map) => {
-            let mut remove = Vec::new();
-            for (k, child) in map.iter_mut() {
-                match observed_state(child) {
-                    Some("ok") => {
-                        let mut inner = child
-                            .as_object_mut()
-                            .and_then(|m| m.remove("value"))
-                            .unwrap_or(Json::Null);
-                        path.push(k.clone());
-                        unwrap_observed(&mut inner, path, gaps);
-                        path.pop();
-                        *child = inner;
-                    }
-                    Some("absent") => *child = Json::Null,
-                    Some("unknown") => {
-                        if let Some(e) = child
-                            .get("error")
-                            .and_then(|e| serde_json::from_value(e.clone()).ok())
-                        {
-                            gaps.push((format!("{}.{k}", path.join(".")), e));
-                        }
-                        remove.push(k.clone());
-                    }
-                    _ => {
-                        if child.is_object() || child.is_array() {
-                            path.push(k.clone());
-                            unwrap_observed(child, path, gaps);
-                            path.pop();
-                        }
-                    }
-                }
-            }
-            for k in remove {
-                map.remove(&k);
-            }
-        }
-        Json::Array(items) => items
-            .iter_mut()
-            .for_each(|i| unwrap_observed(i, path, gaps)),
-        _ => {}
-    }
-}
-
-fn observed_state(v: &Json) -> Option<&str> {
-    let map = v.as_object()?;
-    let status = map.get("status")?.as_str()?;
-    let only_known = map
-        .keys()
-        .all(|k| k == "status" || k == "value" || k == "error");
-    match status {
-        "ok" if only_known && map.contains_key("value") => Some("ok"),
-        "absent" if map.len() == 1 => Some("absent"),
-        "unknown" if only_known && map.contains_key("error") => Some("unknown"),
-        _ => None,
-    }
-}
-
+/// Binds a resource: its value (`None` when unknown) and the gaps in it.
 fn bind<T: Serialize>(arn: &str, obs: &Observed<T>) -> Bound {
     match obs {
         Observed::Ok { value } => {
-            let mut json = crate::model::with_policy_summaries(|| serde_json::to_value(value))
-                .unwrap_or(Json::Null);
             let mut gaps = Vec::new();
-            unwrap_observed(&mut json, &mut vec![arn.to_string()], &mut gaps);
+            let value =
+                crate::model::with_policy_summaries(|| super::bind::to_cel(value, arn, &mut gaps));
             Bound {
-                value: Some(json_into_cel(json)),
+                value: Some(value.unwrap_or(Value::Null)),
                 gaps,
             }
         }
@@ -152,7 +65,7 @@ struct Cache {
 }
 
 impl Cache {
-    fn build(s: &Snapshot) -> Cache {
+    fn build(s: &Snapshot, needs: &Needs) -> Cache {
         let r = &s.resources;
         // One parallel pass over every resource (the kinds are small and
         // uneven; one pass keeps both cores busy).
@@ -165,18 +78,29 @@ impl Cache {
             Key(&'a Observed<crate::model::KmsKey>),
             Rule(&'a Observed<crate::model::EventRule>),
         }
+        // Only the kinds some bound variable holds.
         let mut items: Vec<(&String, Any<'_>)> = Vec::new();
-        items.extend(r.repositories.iter().map(|(k, v)| (k, Any::Repository(v))));
-        items.extend(r.build_projects.iter().map(|(k, v)| (k, Any::Project(v))));
-        items.extend(
-            r.deploy_applications
-                .iter()
-                .map(|(k, v)| (k, Any::Application(v))),
-        );
-        items.extend(r.deploy_groups.iter().map(|(k, v)| (k, Any::Group(v))));
-        items.extend(r.buckets.iter().map(|(k, v)| (k, Any::Bucket(v))));
-        items.extend(r.keys.iter().map(|(k, v)| (k, Any::Key(v))));
-        items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
+        if needs.var("sources") {
+            items.extend(r.repositories.iter().map(|(k, v)| (k, Any::Repository(v))));
+        }
+        if needs.var("builds") {
+            items.extend(r.build_projects.iter().map(|(k, v)| (k, Any::Project(v))));
+        }
+        if needs.var("deploys") {
+            items.extend(
+                r.deploy_applications
+                    .iter()
+                    .map(|(k, v)| (k, Any::Application(v))),
+            );
+            items.extend(r.deploy_groups.iter().map(|(k, v)| (k, Any::Group(v))));
+        }
+        if needs.var("stores") {
+            items.extend(r.buckets.iter().map(|(k, v)| (k, Any::Bucket(v))));
+            items.extend(r.keys.iter().map(|(k, v)| (k, Any::Key(v))));
+        }
+        if needs.var("triggers") {
+            items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
+        }
         let by_arn: HashMap<String, Bound> = items
             .par_iter()
             .with_min_len(8)
@@ -200,7 +124,7 @@ impl Cache {
     fn put(
         &self,
         map: &mut HashMap<Key, Value>,
-        field: &str,
+        field: &'static str,
         arn: &str,
         gaps: &mut Vec<(String, ReadError)>,
     ) {
@@ -218,8 +142,8 @@ impl Cache {
     }
 }
 
-fn key(s: &str) -> Key {
-    Key::String(Arc::new(s.to_string()))
+fn key(s: &'static str) -> Key {
+    super::bind::field_key(s)
 }
 
 fn string(s: &str) -> Value {
@@ -552,8 +476,7 @@ fn pipeline_value(
             .iter()
             .any(|f| !CHEAP.contains(&f.as_str()))
     {
-        let decl_json = serde_json::to_value(declaration).unwrap_or(Json::Null);
-        if let Value::Map(m) = json_into_cel(decl_json) {
+        if let Some(Value::Map(m)) = super::bind::to_cel(declaration, &w.arn, gaps) {
             pipeline.extend(m.map.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
     } else {
@@ -998,7 +921,6 @@ pub fn evaluate_unfinished(
     rules: &RuleSet,
     config: &Config,
 ) -> Evaluation {
-    let cache = Cache::build(&snapshot);
     let config_v = config_value(config);
     let enabled: Vec<&Rule> = rules
         .rules
@@ -1011,6 +933,7 @@ pub fn evaluate_unfinished(
         })
         .collect();
     let needs = Needs::of(&enabled);
+    let cache = Cache::build(&snapshot, &needs);
     let lookup = Arc::new(Lookup::new(snapshot.clone()));
     let s = &*snapshot;
     let outcomes: Vec<Outcome> = s

@@ -1,0 +1,719 @@
+//! Model values straight into CEL values, with the `Observed` rule applied
+//! on the way: read -> the value, absent -> `null`, unknown -> the field is
+//! left out and recorded as a gap with its path.
+//!
+//! A `serde` serializer, so every model type binds through its own
+//! `Serialize` (the same field names as the snapshot file) without a JSON
+//! tree in between: building and freeing that tree was most of the cost of
+//! binding a resource.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
+
+use cel::Value;
+use cel::objects::{Key, Map};
+use serde::Serialize;
+use serde::ser::{self, Impossible};
+
+use crate::model::ReadError;
+
+/// The value of `v` as CEL sees it, and the unknown values left out of it
+/// (path from `root`, error). `None` when `v` itself is an unknown `Observed`.
+pub fn to_cel<T: Serialize + ?Sized>(
+    v: &T,
+    root: &str,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Option<Value> {
+    let mut path = vec![root.to_string()];
+    let mut state = State {
+        path: &mut path,
+        gaps,
+    };
+    v.serialize(Ser { st: &mut state })
+        .unwrap_or(Some(Value::Null))
+}
+
+struct State<'a> {
+    path: &'a mut Vec<String>,
+    gaps: &'a mut Vec<(String, ReadError)>,
+}
+
+/// Never produced by the model; required by `serde`.
+#[derive(Debug)]
+pub struct BindError(String);
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+impl ser::Error for BindError {
+    fn custom<M: fmt::Display>(msg: M) -> Self {
+        BindError(msg.to_string())
+    }
+}
+
+type Out = Result<Option<Value>, BindError>;
+
+/// The key for a field name. Field names are `'static` and few: each is
+/// allocated once per thread and shared (a reference count, not two
+/// allocations per field of every value bound, and two frees when dropped).
+pub(super) fn field_key(name: &'static str) -> Key {
+    thread_local! {
+        static KEYS: RefCell<HashMap<usize, Key, BuildHasherDefault<AddressHasher>>> =
+            RefCell::new(HashMap::default());
+    }
+    KEYS.with(|keys| {
+        keys.borrow_mut()
+            // Distinct addresses of equal names get distinct entries, which
+            // is harmless: keys compare by content.
+            .entry(name.as_ptr() as usize ^ name.len().rotate_left(48))
+            .or_insert_with(|| Key::String(Arc::new(name.to_string())))
+            .clone()
+    })
+}
+
+/// Hashes an address (already well spread in its middle bits).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+fn string(s: &str) -> Value {
+    Value::String(Arc::new(s.to_string()))
+}
+
+fn map(m: HashMap<Key, Value>) -> Value {
+    Value::Map(Map { map: Arc::new(m) })
+}
+
+struct Ser<'s, 'a> {
+    st: &'s mut State<'a>,
+}
+
+impl<'s, 'a> Ser<'s, 'a> {
+    fn child(&mut self) -> Ser<'_, 'a> {
+        Ser { st: self.st }
+    }
+}
+
+impl<'s, 'a> ser::Serializer for Ser<'s, 'a> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    type SerializeSeq = Seq<'s, 'a>;
+    type SerializeTuple = Seq<'s, 'a>;
+    type SerializeTupleStruct = Seq<'s, 'a>;
+    type SerializeTupleVariant = Variant<Seq<'s, 'a>>;
+    type SerializeMap = MapSer<'s, 'a>;
+    type SerializeStruct = StructSer<'s, 'a>;
+    type SerializeStructVariant = Variant<StructSer<'s, 'a>>;
+
+    fn serialize_bool(self, v: bool) -> Out {
+        Ok(Some(Value::Bool(v)))
+    }
+    fn serialize_i8(self, v: i8) -> Out {
+        Ok(Some(Value::Int(v.into())))
+    }
+    fn serialize_i16(self, v: i16) -> Out {
+        Ok(Some(Value::Int(v.into())))
+    }
+    fn serialize_i32(self, v: i32) -> Out {
+        Ok(Some(Value::Int(v.into())))
+    }
+    fn serialize_i64(self, v: i64) -> Out {
+        Ok(Some(Value::Int(v)))
+    }
+    fn serialize_u8(self, v: u8) -> Out {
+        Ok(Some(Value::Int(v.into())))
+    }
+    fn serialize_u16(self, v: u16) -> Out {
+        Ok(Some(Value::Int(v.into())))
+    }
+    fn serialize_u32(self, v: u32) -> Out {
+        Ok(Some(Value::Int(v.into())))
+    }
+    fn serialize_u64(self, v: u64) -> Out {
+        // As JSON numbers bind: integers that fit are ints.
+        Ok(Some(match i64::try_from(v) {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Float(v as f64),
+        }))
+    }
+    fn serialize_f32(self, v: f32) -> Out {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Out {
+        Ok(Some(if v.is_finite() {
+            Value::Float(v)
+        } else {
+            Value::Null
+        }))
+    }
+    fn serialize_char(self, v: char) -> Out {
+        Ok(Some(Value::String(Arc::new(v.to_string()))))
+    }
+    fn serialize_str(self, v: &str) -> Out {
+        Ok(Some(string(v)))
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Out {
+        Ok(Some(Value::List(Arc::new(
+            v.iter().map(|b| Value::Int((*b).into())).collect(),
+        ))))
+    }
+    fn serialize_none(self) -> Out {
+        Ok(Some(Value::Null))
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Out {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Out {
+        Ok(Some(Value::Null))
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Out {
+        Ok(Some(Value::Null))
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Out {
+        Ok(Some(string(variant)))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Out {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        mut self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Out {
+        self.st.path.push(variant.to_string());
+        let inner = v.serialize(self.child());
+        self.st.path.pop();
+        let mut m = HashMap::new();
+        if let Some(inner) = inner? {
+            m.insert(field_key(variant), inner);
+        }
+        Ok(Some(map(m)))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Seq<'s, 'a>, BindError> {
+        Ok(Seq {
+            st: self.st,
+            items: Vec::with_capacity(len.unwrap_or(0)),
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Seq<'s, 'a>, BindError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Seq<'s, 'a>, BindError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Variant<Seq<'s, 'a>>, BindError> {
+        Ok(Variant {
+            name: variant,
+            inner: self.serialize_seq(Some(len))?,
+        })
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<MapSer<'s, 'a>, BindError> {
+        Ok(MapSer {
+            st: self.st,
+            map: HashMap::with_capacity(len.unwrap_or(0)),
+            next_key: None,
+        })
+    }
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<StructSer<'s, 'a>, BindError> {
+        Ok(StructSer {
+            observed: name == "Observed",
+            st: self.st,
+            map: HashMap::with_capacity(len),
+            status: None,
+            value: None,
+            error: None,
+        })
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Variant<StructSer<'s, 'a>>, BindError> {
+        Ok(Variant {
+            name: variant,
+            inner: self.serialize_struct(variant, len)?,
+        })
+    }
+}
+
+pub struct Seq<'s, 'a> {
+    st: &'s mut State<'a>,
+    items: Vec<Value>,
+}
+
+impl ser::SerializeSeq for Seq<'_, '_> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), BindError> {
+        if let Some(v) = v.serialize(Ser { st: self.st })? {
+            self.items.push(v);
+        }
+        Ok(())
+    }
+    fn end(self) -> Out {
+        Ok(Some(Value::List(Arc::new(self.items))))
+    }
+}
+
+impl ser::SerializeTuple for Seq<'_, '_> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), BindError> {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Out {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Seq<'_, '_> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), BindError> {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Out {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+/// `{variant: inner}`, as enums with data serialize externally tagged.
+pub struct Variant<S> {
+    name: &'static str,
+    inner: S,
+}
+
+fn wrap(name: &'static str, inner: Out) -> Out {
+    let mut m = HashMap::new();
+    if let Some(v) = inner? {
+        m.insert(field_key(name), v);
+    }
+    Ok(Some(map(m)))
+}
+
+impl ser::SerializeTupleVariant for Variant<Seq<'_, '_>> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), BindError> {
+        ser::SerializeSeq::serialize_element(&mut self.inner, v)
+    }
+    fn end(self) -> Out {
+        wrap(self.name, ser::SerializeSeq::end(self.inner))
+    }
+}
+
+impl ser::SerializeStructVariant for Variant<StructSer<'_, '_>> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<(), BindError> {
+        ser::SerializeStruct::serialize_field(&mut self.inner, name, v)
+    }
+    fn end(self) -> Out {
+        wrap(self.name, ser::SerializeStruct::end(self.inner))
+    }
+}
+
+pub struct MapSer<'s, 'a> {
+    st: &'s mut State<'a>,
+    map: HashMap<Key, Value>,
+    next_key: Option<String>,
+}
+
+impl ser::SerializeMap for MapSer<'_, '_> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), BindError> {
+        self.next_key = Some(k.serialize(KeySer)?);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), BindError> {
+        let k = self
+            .next_key
+            .take()
+            .ok_or_else(|| BindError("a map value without a key".to_string()))?;
+        self.st.path.push(k);
+        let value = v.serialize(Ser { st: self.st });
+        let k = self.st.path.pop().unwrap_or_default();
+        if let Some(value) = value? {
+            self.map.insert(Key::String(Arc::new(k)), value);
+        }
+        Ok(())
+    }
+    fn end(self) -> Out {
+        Ok(Some(map(self.map)))
+    }
+}
+
+pub struct StructSer<'s, 'a> {
+    st: &'s mut State<'a>,
+    /// An `Observed` (internally tagged by `status`): unwrapped at the end.
+    observed: bool,
+    map: HashMap<Key, Value>,
+    status: Option<String>,
+    value: Option<Option<Value>>,
+    error: Option<ReadError>,
+}
+
+impl ser::SerializeStruct for StructSer<'_, '_> {
+    type Ok = Option<Value>;
+    type Error = BindError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        v: &T,
+    ) -> Result<(), BindError> {
+        if self.observed {
+            match name {
+                "status" => {
+                    self.status = Some(v.serialize(KeySer)?);
+                    return Ok(());
+                }
+                "value" => {
+                    self.value = Some(v.serialize(Ser { st: self.st })?);
+                    return Ok(());
+                }
+                "error" => {
+                    self.error = serde_json::to_value(v)
+                        .ok()
+                        .and_then(|e| serde_json::from_value(e).ok());
+                    return Ok(());
+                }
+                _ => self.observed = false,
+            }
+        }
+        self.st.path.push(name.to_string());
+        let value = v.serialize(Ser { st: self.st });
+        self.st.path.pop();
+        if let Some(value) = value? {
+            self.map.insert(field_key(name), value);
+        }
+        Ok(())
+    }
+    fn end(self) -> Out {
+        if !self.observed {
+            return Ok(Some(map(self.map)));
+        }
+        match (self.status.as_deref(), self.value, self.error) {
+            (Some("ok"), Some(value), None) => Ok(value),
+            (Some("absent"), None, None) => Ok(Some(Value::Null)),
+            (Some("unknown"), None, error) => {
+                if let Some(e) = error {
+                    self.st.gaps.push((self.st.path.join("."), e));
+                }
+                Ok(None)
+            }
+            _ => Err(BindError(
+                "an Observed value of unexpected shape".to_string(),
+            )),
+        }
+    }
+}
+
+/// Map keys and tags: strings (numbers and booleans as their text, as in JSON).
+struct KeySer;
+
+impl ser::Serializer for KeySer {
+    type Ok = String;
+    type Error = BindError;
+    type SerializeSeq = Impossible<String, BindError>;
+    type SerializeTuple = Impossible<String, BindError>;
+    type SerializeTupleStruct = Impossible<String, BindError>;
+    type SerializeTupleVariant = Impossible<String, BindError>;
+    type SerializeMap = Impossible<String, BindError>;
+    type SerializeStruct = Impossible<String, BindError>;
+    type SerializeStructVariant = Impossible<String, BindError>;
+
+    fn serialize_bool(self, v: bool) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i8(self, v: i8) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i16(self, v: i16) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i32(self, v: i32) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_i64(self, v: i64) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u8(self, v: u8) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u16(self, v: u16) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u32(self, v: u32) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_u64(self, v: u64) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_f32(self, v: f32) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_f64(self, v: f64) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_char(self, v: char) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_str(self, v: &str) -> Result<String, BindError> {
+        Ok(v.to_string())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<String, BindError> {
+        Err(BindError("bytes as a map key".to_string()))
+    }
+    fn serialize_none(self) -> Result<String, BindError> {
+        Err(BindError("null as a map key".to_string()))
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<String, BindError> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<String, BindError> {
+        Err(BindError("unit as a map key".to_string()))
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<String, BindError> {
+        Err(BindError("unit as a map key".to_string()))
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<String, BindError> {
+        Ok(variant.to_string())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<String, BindError> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<String, BindError> {
+        Err(BindError("an enum as a map key".to_string()))
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, BindError> {
+        Err(BindError("a list as a map key".to_string()))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, BindError> {
+        Err(BindError("a tuple as a map key".to_string()))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, BindError> {
+        Err(BindError("a tuple as a map key".to_string()))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, BindError> {
+        Err(BindError("an enum as a map key".to_string()))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, BindError> {
+        Err(BindError("a map as a map key".to_string()))
+    }
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, BindError> {
+        Err(BindError("a struct as a map key".to_string()))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, BindError> {
+        Err(BindError("an enum as a map key".to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::{Observed, ReadErrorKind};
+
+    #[derive(Serialize)]
+    struct Inner {
+        on: Observed<bool>,
+        tags: BTreeMap<String, Observed<String>>,
+    }
+
+    #[derive(Serialize)]
+    struct Outer {
+        name: String,
+        size: u64,
+        ratio: f64,
+        missing: Option<String>,
+        read: Observed<Inner>,
+        gone: Observed<Inner>,
+        hidden: Observed<Inner>,
+        items: Vec<Observed<i32>>,
+    }
+
+    fn denied(action: &str) -> ReadError {
+        ReadError {
+            kind: ReadErrorKind::AccessDenied,
+            action: action.to_string(),
+            code: Some("AccessDenied".to_string()),
+            message: "no".to_string(),
+        }
+    }
+
+    fn get(v: &Value, field: &str) -> Option<Value> {
+        match v {
+            Value::Map(m) => m
+                .map
+                .get(&Key::String(Arc::new(field.to_string())))
+                .cloned(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn observed_values_unwrap_and_unknowns_become_gaps_with_their_path() {
+        let mut tags = BTreeMap::new();
+        tags.insert("team".to_string(), Observed::ok("ci".to_string()));
+        tags.insert(
+            "owner".to_string(),
+            Observed::Unknown {
+                error: denied("tag:Get"),
+            },
+        );
+        let v = Outer {
+            name: "p".to_string(),
+            size: u64::MAX,
+            ratio: f64::NAN,
+            missing: None,
+            read: Observed::ok(Inner {
+                on: Observed::ok(true),
+                tags,
+            }),
+            gone: Observed::Absent,
+            hidden: Observed::Unknown {
+                error: denied("x:Read"),
+            },
+            items: vec![
+                Observed::ok(1),
+                Observed::Absent,
+                Observed::Unknown {
+                    error: denied("y:List"),
+                },
+            ],
+        };
+        let mut gaps = Vec::new();
+        let bound = to_cel(&v, "arn:root", &mut gaps).unwrap_or(Value::Null);
+        assert_eq!(get(&bound, "name"), Some(string("p")));
+        assert_eq!(get(&bound, "size"), Some(Value::Float(u64::MAX as f64)));
+        assert_eq!(get(&bound, "ratio"), Some(Value::Null));
+        assert_eq!(get(&bound, "missing"), Some(Value::Null));
+        assert_eq!(get(&bound, "gone"), Some(Value::Null));
+        assert_eq!(get(&bound, "hidden"), None, "unknown fields are left out");
+        let read = get(&bound, "read").unwrap_or(Value::Null);
+        assert_eq!(get(&read, "on"), Some(Value::Bool(true)));
+        let tags = get(&read, "tags").unwrap_or(Value::Null);
+        assert_eq!(get(&tags, "team"), Some(string("ci")));
+        assert_eq!(get(&tags, "owner"), None);
+        assert_eq!(
+            get(&bound, "items"),
+            Some(Value::List(Arc::new(vec![Value::Int(1), Value::Null])))
+        );
+        let found: Vec<(String, String)> = gaps
+            .iter()
+            .map(|(path, e)| (path.clone(), e.action.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "arn:root.read.tags.owner".to_string(),
+                    "tag:Get".to_string()
+                ),
+                ("arn:root.hidden".to_string(), "x:Read".to_string()),
+                ("arn:root.items".to_string(), "y:List".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_value_at_the_top_binds_nothing() {
+        let mut gaps = Vec::new();
+        let v: Observed<Inner> = Observed::Unknown {
+            error: denied("z:Get"),
+        };
+        assert!(to_cel(&v, "arn:z", &mut gaps).is_none());
+        assert_eq!(gaps.len(), 1);
+        assert_eq!(gaps[0].0, "arn:z");
+    }
+
+    #[test]
+    fn field_keys_are_shared_and_compare_by_content() {
+        let a = field_key("status");
+        let b = field_key("status");
+        match (&a, &b) {
+            (Key::String(x), Key::String(y)) => assert!(Arc::ptr_eq(x, y)),
+            _ => panic!("not string keys"),
+        }
+        // A prefix of another literal is its own key, whatever the addresses.
+        let long: &'static str = "status_code";
+        assert_eq!(field_key(&long[..6]), a);
+        assert_ne!(field_key(long), a);
+    }
+}
