@@ -48,6 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut combined = Evaluation::default();
     let mut evaluating = Duration::ZERO;
     let mut building = Duration::ZERO;
+    let mut evaluating_cpu = 0.0;
     let started = Instant::now();
     let mut a = 0usize;
     while a < accounts {
@@ -63,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         a += snapshots.len();
         building += t.elapsed();
         let t = Instant::now();
+        let cpu_before = replicate::cpu_seconds().unwrap_or(0.0);
         let evals: Vec<Evaluation> = std::thread::scope(|scope| {
             let handles: Vec<_> = snapshots
                 .into_iter()
@@ -76,19 +78,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             combined.diagnostics.extend(eval.diagnostics);
         }
         evaluating += t.elapsed();
+        evaluating_cpu += replicate::cpu_seconds().unwrap_or(0.0) - cpu_before;
     }
     let t = Instant::now();
     finish(&mut combined, &config);
     let finishing = t.elapsed();
     evaluating += finishing;
     println!(
-        "accounts={accounts} pipelines={} rules={} findings={} diagnostics={} evaluate_s={:.2} (finish_s={:.2}) per_pipeline_us={:.0} build_copies_s={:.1} wall_s={:.1} peak_rss_mib={:.0}",
+        "accounts={accounts} pipelines={} rules={} findings={} diagnostics={} evaluate_s={:.2} (finish_s={:.2}, cpu_s={:.1}) per_pipeline_us={:.0} build_copies_s={:.1} wall_s={:.1} peak_rss_mib={:.0}",
         combined.pipelines,
         rules.rules.len(),
         combined.findings.len(),
         combined.diagnostics.len(),
         evaluating.as_secs_f64(),
         finishing.as_secs_f64(),
+        evaluating_cpu,
         evaluating.as_secs_f64() * 1e6 / combined.pipelines.max(1) as f64,
         building.as_secs_f64(),
         started.elapsed().as_secs_f64(),

@@ -112,6 +112,12 @@ impl Cache {
                     Any::Group(o) => bind(arn, o),
                     Any::Bucket(o) => bind(arn, o),
                     Any::Key(o) => bind(arn, o),
+                    // A readable rule is bound per pipeline from the model
+                    // (its targets at that pipeline): only its state here.
+                    Any::Rule(Observed::Ok { .. }) => Bound {
+                        value: Some(Value::Null),
+                        gaps: Vec::new(),
+                    },
                     Any::Rule(o) => bind(arn, o),
                 };
                 ((*arn).clone(), b)
@@ -825,11 +831,14 @@ fn evaluate_pipeline(
             },
         };
         for item in items {
-            let mut scope = ctx.new_inner_scope();
+            // `item` goes into the pipeline's scope itself (one scope less
+            // to search for every name); the loader lets only rules with a
+            // `for_each` name it, so no rule sees another rule's item.
             if let Some(i) = item {
-                scope.add_variable_from_value("item", i);
+                ctx.add_variable_from_value("item", i);
             }
-            let fired = match run(&rule.condition, &scope) {
+            let scope = &ctx;
+            let fired = match run(&rule.condition, scope) {
                 Ok(Value::Bool(b)) => b,
                 Ok(other) => {
                     out.diagnostics.extend(gap_diagnostics(
@@ -854,7 +863,7 @@ fn evaluate_pipeline(
             if !fired {
                 continue;
             }
-            let resource = match run(&rule.resource, &scope) {
+            let resource = match run(&rule.resource, scope) {
                 Ok(v) => as_string(&v),
                 Err(RunError::Cel(e)) => {
                     out.diagnostics.extend(gap_diagnostics(
@@ -879,7 +888,7 @@ fn evaluate_pipeline(
             for part in &rule.message {
                 match part {
                     MessagePart::Text(t) => message.push_str(t),
-                    MessagePart::Expr(src, p) => match run(p, &scope) {
+                    MessagePart::Expr(src, p) => match run(p, scope) {
                         Ok(v) => message.push_str(&as_string(&v)),
                         Err(_) => message.push_str(&format!("{{{{{src}}}}}")),
                     },
@@ -995,10 +1004,10 @@ pub fn evaluate_unfinished(
 /// and de-duplicates findings and diagnostics.
 pub fn finish(eval: &mut Evaluation, config: &Config) {
     apply_config(eval, config, &today());
-    eval.findings.sort_by(Finding::report_order);
+    eval.findings.par_sort_by(Finding::report_order);
     eval.findings
         .dedup_by(|a, b| a.fingerprint == b.fingerprint);
-    eval.diagnostics.sort_by(|a, b| {
+    eval.diagnostics.par_sort_by(|a, b| {
         (
             &a.account,
             &a.pipeline,
