@@ -37,6 +37,17 @@ thread_local! {
     static GAPS: RefCell<Vec<(String, ReadError)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// How many gaps helpers have recorded on this thread (see [`truncate_gaps`]).
+pub fn gaps_len() -> usize {
+    GAPS.with(|g| g.borrow().len())
+}
+
+/// Forgets the gaps recorded after the first `len` (an attempt whose
+/// result is discarded and which will be made again).
+pub fn truncate_gaps(len: usize) {
+    GAPS.with(|g| g.borrow_mut().truncate(len));
+}
+
 /// Takes the gaps recorded by helpers on this thread since the last call.
 pub fn take_gaps() -> Vec<(String, ReadError)> {
     GAPS.with(|g| std::mem::take(&mut *g.borrow_mut()))
@@ -166,6 +177,20 @@ impl Lookup {
         }
     }
 
+    fn trigger_matches_commit(&self, f: &str, rule: &str, repo: &str, branch: &str) -> R<bool> {
+        let r = match self.snapshot.resources.event_rules.get(rule) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Absent) => return Ok(false),
+            Some(Observed::Unknown { error }) => return Err(gap(f, rule, error)),
+            None => return Err(not_collected(f, rule)),
+        };
+        let Some(p) = &r.event_pattern else {
+            return Ok(false);
+        };
+        pattern::matches(p, &pattern::commit_event(repo, branch))
+            .map_err(|e| ExecutionError::function_error(f, format!("{}: {e}", r.arn)))
+    }
+
     fn key_usable_by(&self, f: &str, key: &str, role: &str) -> R<bool> {
         let Some(policy) = self.key_policy(f, key)? else {
             return Ok(false);
@@ -211,141 +236,90 @@ pub fn image_deprecated(image: &str) -> bool {
         .any(|p| image.starts_with(p))
 }
 
-fn s(v: &Arc<String>) -> &str {
-    v.as_str()
+/// Calls helper `name` (one of [`NAMES`]) with string arguments: the one
+/// implementation behind both the CEL registration and the compiled
+/// expressions. `None` for an unknown name or a wrong number of arguments.
+pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
+    let b = |r: R<bool>| Some(r.map(Value::Bool));
+    match (name, args) {
+        ("role_exists", [role]) => b(l.role(name, role).map(|r| r.is_some())),
+        ("role_trusts", [role, svc]) => b(l
+            .trust(name, role)
+            .map(|t| t.is_some_and(|t| iam::trusts_service(t, svc)))),
+        ("role_trusts_others", [role, svc]) => b(l
+            .trust(name, role)
+            .map(|t| t.is_some_and(|t| !iam::other_trusted(t, svc).is_empty()))),
+        ("role_has_source_condition", [role]) => b(l
+            .trust(name, role)
+            .map(|t| t.is_none_or(iam::has_source_condition))),
+        ("role_allows", [role, action, resource]) => b(l.role_allows(name, role, action, resource)),
+        ("role_is_admin", [role]) => b((|| {
+            Ok(match l.role(name, role)? {
+                Some(r) => l.identity_docs(name, r)?.into_iter().any(iam::is_admin),
+                None => false,
+            })
+        })()),
+        ("key_usable_by", [key, role]) => b(l.key_usable_by(name, key, role)),
+        ("bucket_policy_public", [bucket]) => b(l
+            .bucket_policy(name, bucket)
+            .map(|d| d.is_some_and(iam::is_public))),
+        ("key_policy_public", [key]) => b(l
+            .key_policy(name, key)
+            .map(|d| d.is_some_and(iam::is_public))),
+        ("bucket_denies_insecure_transport", [bucket]) => b(l
+            .bucket_policy(name, bucket)
+            .map(|d| d.is_some_and(|d| iam::denies_insecure_transport(d, bucket)))),
+        ("bucket_denies_unencrypted_uploads", [bucket]) => b(l
+            .bucket_policy(name, bucket)
+            .map(|d| d.is_some_and(|d| iam::denies_unencrypted_uploads(d, bucket)))),
+        ("trigger_matches_commit", [rule, repo, branch]) => {
+            b(l.trigger_matches_commit(name, rule, repo, branch))
+        }
+        ("image_deprecated", [image]) => b(Ok(image_deprecated(image))),
+        _ => None,
+    }
+}
+
+/// How many arguments helper `name` takes.
+pub fn arity(name: &str) -> Option<usize> {
+    Some(match name {
+        "role_exists"
+        | "role_has_source_condition"
+        | "role_is_admin"
+        | "bucket_policy_public"
+        | "key_policy_public"
+        | "bucket_denies_insecure_transport"
+        | "bucket_denies_unencrypted_uploads"
+        | "image_deprecated" => 1,
+        "role_trusts" | "role_trusts_others" | "key_usable_by" => 2,
+        "role_allows" | "trigger_matches_commit" => 3,
+        _ => return None,
+    })
+}
+
+fn wrong_call(name: &str) -> ExecutionError {
+    ExecutionError::function_error(name, "unknown helper or wrong number of arguments")
 }
 
 /// Registers every helper on a root context.
 pub fn register(ctx: &mut cel::Context<'_>, lookup: Arc<Lookup>) -> Result<(), String> {
-    let l = lookup.clone();
-    ctx.add_function("role_exists", move |role: Arc<String>| -> R<Value> {
-        Ok(Value::Bool(l.role("role_exists", s(&role))?.is_some()))
-    });
-    let l = lookup.clone();
-    ctx.add_function(
-        "role_trusts",
-        move |role: Arc<String>, svc: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(match l.trust("role_trusts", s(&role))? {
-                Some(t) => iam::trusts_service(t, s(&svc)),
-                None => false,
-            }))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function(
-        "role_trusts_others",
-        move |role: Arc<String>, svc: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(
-                match l.trust("role_trusts_others", s(&role))? {
-                    Some(t) => !iam::other_trusted(t, s(&svc)).is_empty(),
-                    None => false,
+    for name in NAMES {
+        let l = lookup.clone();
+        match arity(name) {
+            Some(1) => ctx.add_function(name, move |a: Arc<String>| -> R<Value> {
+                call(&l, name, &[&a]).unwrap_or_else(|| Err(wrong_call(name)))
+            }),
+            Some(2) => ctx.add_function(name, move |a: Arc<String>, b: Arc<String>| -> R<Value> {
+                call(&l, name, &[&a, &b]).unwrap_or_else(|| Err(wrong_call(name)))
+            }),
+            Some(3) => ctx.add_function(
+                name,
+                move |a: Arc<String>, b: Arc<String>, c: Arc<String>| -> R<Value> {
+                    call(&l, name, &[&a, &b, &c]).unwrap_or_else(|| Err(wrong_call(name)))
                 },
-            ))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function(
-        "role_has_source_condition",
-        move |role: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(
-                match l.trust("role_has_source_condition", s(&role))? {
-                    Some(t) => iam::has_source_condition(t),
-                    None => true,
-                },
-            ))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function(
-        "role_allows",
-        move |role: Arc<String>, action: Arc<String>, resource: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(l.role_allows(
-                "role_allows",
-                s(&role),
-                s(&action),
-                s(&resource),
-            )?))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function("role_is_admin", move |role: Arc<String>| -> R<Value> {
-        Ok(Value::Bool(match l.role("role_is_admin", s(&role))? {
-            Some(r) => l
-                .identity_docs("role_is_admin", r)?
-                .into_iter()
-                .any(iam::is_admin),
-            None => false,
-        }))
-    });
-    let l = lookup.clone();
-    ctx.add_function(
-        "key_usable_by",
-        move |key: Arc<String>, role: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(l.key_usable_by(
-                "key_usable_by",
-                s(&key),
-                s(&role),
-            )?))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function(
-        "bucket_policy_public",
-        move |bucket: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(
-                l.bucket_policy("bucket_policy_public", s(&bucket))?
-                    .is_some_and(iam::is_public),
-            ))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function("key_policy_public", move |key: Arc<String>| -> R<Value> {
-        Ok(Value::Bool(
-            l.key_policy("key_policy_public", s(&key))?
-                .is_some_and(iam::is_public),
-        ))
-    });
-    let l = lookup.clone();
-    ctx.add_function(
-        "bucket_denies_insecure_transport",
-        move |bucket: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(
-                l.bucket_policy("bucket_denies_insecure_transport", s(&bucket))?
-                    .is_some_and(|d| iam::denies_insecure_transport(d, s(&bucket))),
-            ))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function(
-        "bucket_denies_unencrypted_uploads",
-        move |bucket: Arc<String>| -> R<Value> {
-            Ok(Value::Bool(
-                l.bucket_policy("bucket_denies_unencrypted_uploads", s(&bucket))?
-                    .is_some_and(|d| iam::denies_unencrypted_uploads(d, s(&bucket))),
-            ))
-        },
-    );
-    let l = lookup.clone();
-    ctx.add_function(
-        "trigger_matches_commit",
-        move |rule: Arc<String>, repo: Arc<String>, branch: Arc<String>| -> R<Value> {
-            const F: &str = "trigger_matches_commit";
-            let r = match l.snapshot.resources.event_rules.get(s(&rule)) {
-                Some(Observed::Ok { value }) => value,
-                Some(Observed::Absent) => return Ok(Value::Bool(false)),
-                Some(Observed::Unknown { error }) => return Err(gap(F, s(&rule), error)),
-                None => return Err(not_collected(F, s(&rule))),
-            };
-            let Some(p) = &r.event_pattern else {
-                return Ok(Value::Bool(false));
-            };
-            pattern::matches(p, &pattern::commit_event(s(&repo), s(&branch)))
-                .map(Value::Bool)
-                .map_err(|e| ExecutionError::function_error(F, format!("{}: {e}", r.arn)))
-        },
-    );
-    ctx.add_function("image_deprecated", |image: Arc<String>| -> R<Value> {
-        Ok(Value::Bool(image_deprecated(s(&image))))
-    });
+            ),
+            _ => return Err(format!("helper {name} has no arity")),
+        }
+    }
     Ok(())
 }

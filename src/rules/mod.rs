@@ -6,6 +6,7 @@
 //! network: they read a [`Snapshot`](crate::model::Snapshot).
 
 mod bind;
+mod compiled;
 pub mod config;
 pub mod engine;
 pub mod functions;

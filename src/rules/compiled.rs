@@ -1,0 +1,680 @@
+//! A fast path for rule expressions: the parsed CEL tree compiled into a
+//! tree whose variables are slots, whose operators and functions are
+//! resolved once, and whose member keys are built once.
+//!
+//! It is only ever a shortcut for the `cel` interpreter, never a second
+//! meaning: an expression it cannot compile (a construct or function it
+//! does not know) is left to the interpreter, and when a compiled
+//! expression fails in any way the engine runs the interpreter on it, so
+//! that every error (and so every diagnostic) is the interpreter's own.
+//! What it must get right is a successful result, which mirrors the
+//! interpreter operation by operation (`cel` 0.12): checked against it on
+//! every built-in rule and on hand-written expressions in the tests.
+
+use std::sync::Arc;
+
+use cel::common::ast::{Expr, operators};
+use cel::objects::Key;
+use cel::{IdedExpr, Value};
+
+use super::functions::{self, Lookup};
+
+/// The variables an expression can name, in slot order.
+pub const GLOBALS: [&str; 9] = [
+    "pipeline",
+    "config",
+    "sources",
+    "builds",
+    "deploys",
+    "stores",
+    "service_roles",
+    "triggers",
+    "item",
+];
+
+/// A compiled expression.
+#[derive(Debug)]
+pub struct Compiled {
+    root: Node,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Bin {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    In,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    StartsWith,
+    EndsWith,
+    Contains,
+}
+
+#[derive(Debug)]
+enum Node {
+    Lit(Value),
+    Global(usize),
+    Local(usize),
+    Select(Box<Node>, Key),
+    Index(Box<Node>, Box<Node>),
+    Cond(Box<[Node; 3]>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    NotStrictlyFalse(Box<Node>),
+    Bin(Bin, Box<Node>, Box<Node>),
+    List(Vec<Node>),
+    Size(Box<Node>),
+    Method(Method, Box<Node>, Box<Node>),
+    Helper(&'static str, Vec<Node>),
+    Comprehension(Box<Comprehension>),
+}
+
+#[derive(Debug)]
+struct Comprehension {
+    range: Node,
+    accu_init: Node,
+    loop_cond: Node,
+    loop_step: Node,
+    result: Node,
+    iter_slot: usize,
+    accu_slot: usize,
+}
+
+/// Why a compiled expression gave no value: the engine then asks the
+/// interpreter, which reports the error in its own words.
+#[derive(Debug)]
+pub struct Failed;
+
+type R = Result<Value, Failed>;
+
+impl Compiled {
+    /// Compiles an expression, or `None` when it uses anything this fast
+    /// path does not know (the interpreter then runs it).
+    pub fn new(program: &cel::Program) -> Option<Compiled> {
+        let mut c = Compiler {
+            locals: Vec::new(),
+            slots: 0,
+        };
+        let root = c.node(program.expression())?;
+        Some(Compiled { root })
+    }
+
+    /// Evaluates with `globals` (by [`GLOBALS`] slot; `None` when not bound).
+    pub fn eval(&self, globals: &[Option<Value>], lookup: &Lookup) -> R {
+        let mut locals: Vec<Option<Value>> = Vec::new();
+        eval(&self.root, globals, &mut locals, lookup)
+    }
+}
+
+struct Compiler {
+    /// Comprehension variables in scope, innermost last, with their slots.
+    locals: Vec<(String, usize)>,
+    slots: usize,
+}
+
+impl Compiler {
+    fn boxed(&mut self, e: &IdedExpr) -> Option<Box<Node>> {
+        self.node(e).map(Box::new)
+    }
+
+    fn node(&mut self, e: &IdedExpr) -> Option<Node> {
+        Some(match &e.expr {
+            Expr::Literal(v) => Node::Lit(Value::from(v.clone())),
+            Expr::Ident(name) => match self.locals.iter().rev().find(|(n, _)| n == name) {
+                Some((_, slot)) => Node::Local(*slot),
+                None => Node::Global(GLOBALS.iter().position(|g| g == name)?),
+            },
+            Expr::Select(sel) if !sel.test => Node::Select(
+                self.boxed(&sel.operand)?,
+                Key::String(Arc::new(sel.field.clone())),
+            ),
+            Expr::List(l) if l.optional_indices.is_empty() => Node::List(
+                l.elements
+                    .iter()
+                    .map(|e| self.node(e))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            Expr::Call(call) => self.call(call)?,
+            Expr::Comprehension(c) if c.iter_var2.is_none() => {
+                let range = self.node(&c.iter_range)?;
+                let accu_init = self.node(&c.accu_init)?;
+                let accu_slot = self.slots;
+                let iter_slot = self.slots + 1;
+                self.slots += 2;
+                let depth = self.locals.len();
+                self.locals.push((c.accu_var.clone(), accu_slot));
+                self.locals.push((c.iter_var.clone(), iter_slot));
+                let body = (|| {
+                    Some((
+                        self.node(&c.loop_cond)?,
+                        self.node(&c.loop_step)?,
+                        self.node(&c.result)?,
+                    ))
+                })();
+                self.locals.truncate(depth);
+                let (loop_cond, loop_step, result) = body?;
+                Node::Comprehension(Box::new(Comprehension {
+                    range,
+                    accu_init,
+                    loop_cond,
+                    loop_step,
+                    result,
+                    iter_slot,
+                    accu_slot,
+                }))
+            }
+            _ => return None,
+        })
+    }
+
+    fn call(&mut self, call: &cel::common::ast::CallExpr) -> Option<Node> {
+        let name = call.func_name.as_str();
+        let args = &call.args;
+        if call.target.is_none() {
+            match (name, args.len()) {
+                (operators::CONDITIONAL, 3) => {
+                    return Some(Node::Cond(Box::new([
+                        self.node(&args[0])?,
+                        self.node(&args[1])?,
+                        self.node(&args[2])?,
+                    ])));
+                }
+                (operators::LOGICAL_AND, 2) => {
+                    return Some(Node::And(self.boxed(&args[0])?, self.boxed(&args[1])?));
+                }
+                (operators::LOGICAL_OR, 2) => {
+                    return Some(Node::Or(self.boxed(&args[0])?, self.boxed(&args[1])?));
+                }
+                (operators::INDEX, 2) => {
+                    return Some(Node::Index(self.boxed(&args[0])?, self.boxed(&args[1])?));
+                }
+                (operators::LOGICAL_NOT, 1) => return Some(Node::Not(self.boxed(&args[0])?)),
+                (operators::NEGATE, 1) => return Some(Node::Neg(self.boxed(&args[0])?)),
+                (operators::NOT_STRICTLY_FALSE, 1) => {
+                    return Some(Node::NotStrictlyFalse(self.boxed(&args[0])?));
+                }
+                ("size", 1) => return Some(Node::Size(self.boxed(&args[0])?)),
+                _ => {}
+            }
+            let bin = match name {
+                operators::EQUALS => Some(Bin::Eq),
+                operators::NOT_EQUALS => Some(Bin::Ne),
+                operators::LESS => Some(Bin::Lt),
+                operators::LESS_EQUALS => Some(Bin::Le),
+                operators::GREATER => Some(Bin::Gt),
+                operators::GREATER_EQUALS => Some(Bin::Ge),
+                operators::ADD => Some(Bin::Add),
+                operators::SUBSTRACT => Some(Bin::Sub),
+                operators::MULTIPLY => Some(Bin::Mul),
+                operators::DIVIDE => Some(Bin::Div),
+                operators::MODULO => Some(Bin::Mod),
+                operators::IN => Some(Bin::In),
+                _ => None,
+            };
+            if let Some(op) = bin
+                && args.len() == 2
+            {
+                return Some(Node::Bin(op, self.boxed(&args[0])?, self.boxed(&args[1])?));
+            }
+            let helper = functions::NAMES.iter().find(|n| **n == name)?;
+            if functions::arity(helper) != Some(args.len()) {
+                return None;
+            }
+            return Some(Node::Helper(
+                helper,
+                args.iter()
+                    .map(|a| self.node(a))
+                    .collect::<Option<Vec<_>>>()?,
+            ));
+        }
+        let target = call.target.as_deref()?;
+        // The interpreter first looks for a function named `<ident>.<name>`
+        // when the target is a bare identifier; none is registered, but
+        // leave such calls to it rather than assume so.
+        if matches!(target.expr, Expr::Ident(_)) && name != "size" {
+            return None;
+        }
+        match (name, args.len()) {
+            ("size", 0) => Some(Node::Size(self.boxed(target)?)),
+            ("startsWith", 1) => Some(Node::Method(
+                Method::StartsWith,
+                self.boxed(target)?,
+                self.boxed(&args[0])?,
+            )),
+            ("endsWith", 1) => Some(Node::Method(
+                Method::EndsWith,
+                self.boxed(target)?,
+                self.boxed(&args[0])?,
+            )),
+            ("contains", 1) => Some(Node::Method(
+                Method::Contains,
+                self.boxed(target)?,
+                self.boxed(&args[0])?,
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn to_bool(v: &Value) -> Result<bool, Failed> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(Failed),
+    }
+}
+
+fn eval(n: &Node, g: &[Option<Value>], l: &mut Vec<Option<Value>>, lookup: &Lookup) -> R {
+    match n {
+        Node::Lit(v) => Ok(v.clone()),
+        Node::Global(i) => g.get(*i).cloned().flatten().ok_or(Failed),
+        Node::Local(i) => l.get(*i).cloned().flatten().ok_or(Failed),
+        Node::Select(operand, key) => match path(operand, g, l) {
+            // A chain of selections is followed by reference: one clone
+            // (a reference count) for the value at its end.
+            Some(parent) => match parent? {
+                Value::Map(m) => m.map.get(key).cloned().ok_or(Failed),
+                _ => Err(Failed),
+            },
+            None => match eval(operand, g, l, lookup)? {
+                Value::Map(m) => m.map.get(key).cloned().ok_or(Failed),
+                _ => Err(Failed),
+            },
+        },
+        Node::Index(value, idx) => {
+            let value = eval(value, g, l, lookup)?;
+            let idx = eval(idx, g, l, lookup)?;
+            match (value, idx) {
+                (Value::List(items), Value::Int(i)) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| items.get(i).cloned())
+                    .ok_or(Failed),
+                (Value::List(items), Value::UInt(i)) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| items.get(i).cloned())
+                    .ok_or(Failed),
+                (Value::Map(m), Value::String(k)) => {
+                    m.map.get(&Key::String(k)).cloned().ok_or(Failed)
+                }
+                (Value::Map(m), Value::Bool(k)) => m.map.get(&Key::Bool(k)).cloned().ok_or(Failed),
+                (Value::Map(m), Value::Int(k)) => m.map.get(&Key::Int(k)).cloned().ok_or(Failed),
+                (Value::Map(m), Value::UInt(k)) => m.map.get(&Key::Uint(k)).cloned().ok_or(Failed),
+                _ => Err(Failed),
+            }
+        }
+        Node::Cond(parts) => {
+            let [c, a, b] = &**parts;
+            if to_bool(&eval(c, g, l, lookup)?)? {
+                eval(a, g, l, lookup)
+            } else {
+                eval(b, g, l, lookup)
+            }
+        }
+        Node::Or(a, b) => {
+            let left = eval(a, g, l, lookup)?;
+            if to_bool(&left)? {
+                Ok(left)
+            } else {
+                eval(b, g, l, lookup)
+            }
+        }
+        Node::And(a, b) => {
+            let left = eval(a, g, l, lookup)?;
+            if !to_bool(&left)? {
+                Ok(Value::Bool(false))
+            } else {
+                Ok(Value::Bool(to_bool(&eval(b, g, l, lookup)?)?))
+            }
+        }
+        Node::Not(a) => Ok(Value::Bool(!to_bool(&eval(a, g, l, lookup)?)?)),
+        Node::Neg(a) => match eval(a, g, l, lookup)? {
+            Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(Failed),
+            Value::Float(f) => Ok(Value::Float(-f)),
+            _ => Err(Failed),
+        },
+        Node::NotStrictlyFalse(a) => Ok(match eval(a, g, l, lookup)? {
+            Value::Bool(b) => Value::Bool(b),
+            _ => Value::Bool(true),
+        }),
+        Node::Bin(op, a, b) => {
+            let left = eval(a, g, l, lookup)?;
+            let right = eval(b, g, l, lookup)?;
+            binary(*op, left, right)
+        }
+        Node::List(items) => Ok(Value::List(Arc::new(
+            items
+                .iter()
+                .map(|i| eval(i, g, l, lookup))
+                .collect::<Result<Vec<_>, _>>()?,
+        ))),
+        Node::Size(a) => Ok(Value::Int(match eval(a, g, l, lookup)? {
+            Value::List(v) => v.len(),
+            Value::Map(m) => m.map.len(),
+            Value::String(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            _ => return Err(Failed),
+        } as i64)),
+        Node::Method(m, target, arg) => {
+            let this = eval(target, g, l, lookup)?;
+            let arg = eval(arg, g, l, lookup)?;
+            match (m, this, arg) {
+                (Method::StartsWith, Value::String(s), Value::String(p)) => {
+                    Ok(Value::Bool(s.starts_with(p.as_str())))
+                }
+                (Method::EndsWith, Value::String(s), Value::String(p)) => {
+                    Ok(Value::Bool(s.ends_with(p.as_str())))
+                }
+                (Method::Contains, this, arg) => Ok(Value::Bool(match (this, arg) {
+                    (Value::List(items), arg) => items.contains(&arg),
+                    (Value::Map(m), arg) => {
+                        let key: Key = arg.try_into().map_err(|_| Failed)?;
+                        m.map.contains_key(&key)
+                    }
+                    (Value::String(s), Value::String(p)) => s.contains(p.as_str()),
+                    (Value::Bytes(b), Value::Bytes(p)) if !p.is_empty() => {
+                        b.windows(p.len()).any(|w| w == &p[..])
+                    }
+                    (Value::Bytes(_), Value::Bytes(_)) => return Err(Failed),
+                    _ => false,
+                })),
+                _ => Err(Failed),
+            }
+        }
+        Node::Helper(name, args) => {
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                match eval(a, g, l, lookup)? {
+                    Value::String(s) => values.push(s),
+                    _ => return Err(Failed),
+                }
+            }
+            let strs: Vec<&str> = values.iter().map(|s| s.as_str()).collect();
+            match functions::call(lookup, name, &strs) {
+                Some(Ok(v)) => Ok(v),
+                _ => Err(Failed),
+            }
+        }
+        Node::Comprehension(c) => {
+            let accu = eval(&c.accu_init, g, l, lookup)?;
+            let range = eval(&c.range, g, l, lookup)?;
+            let needed = c.iter_slot.max(c.accu_slot) + 1;
+            if l.len() < needed {
+                l.resize(needed, None);
+            }
+            let saved = (l[c.accu_slot].take(), l[c.iter_slot].take());
+            l[c.accu_slot] = Some(accu);
+            let out = (|| {
+                let items: Vec<Value> = match range {
+                    Value::List(items) => items.iter().cloned().collect(),
+                    Value::Map(m) => m.map.keys().map(Value::from).collect(),
+                    _ => return Err(Failed),
+                };
+                for item in items {
+                    if !to_bool(&eval(&c.loop_cond, g, l, lookup)?)? {
+                        break;
+                    }
+                    l[c.iter_slot] = Some(item);
+                    let accu = eval(&c.loop_step, g, l, lookup)?;
+                    l[c.accu_slot] = Some(accu);
+                }
+                eval(&c.result, g, l, lookup)
+            })();
+            l[c.accu_slot] = saved.0;
+            l[c.iter_slot] = saved.1;
+            out
+        }
+    }
+}
+
+/// The value of a variable or a chain of selections on one, by reference;
+/// `None` when `n` is something else.
+fn path<'v>(
+    n: &Node,
+    g: &'v [Option<Value>],
+    l: &'v [Option<Value>],
+) -> Option<Result<&'v Value, Failed>> {
+    Some(match n {
+        Node::Global(i) => g.get(*i).and_then(Option::as_ref).ok_or(Failed),
+        Node::Local(i) => l.get(*i).and_then(Option::as_ref).ok_or(Failed),
+        Node::Select(operand, key) => match path(operand, g, l)? {
+            Ok(Value::Map(m)) => m.map.get(key).ok_or(Failed),
+            _ => Err(Failed),
+        },
+        _ => return None,
+    })
+}
+
+fn binary(op: Bin, left: Value, right: Value) -> R {
+    use std::cmp::Ordering;
+    let ordered = |want: fn(Ordering) -> bool| -> R {
+        left.partial_cmp(&right)
+            .map(|o| Value::Bool(want(o)))
+            .ok_or(Failed)
+    };
+    match op {
+        Bin::Eq => Ok(Value::Bool(left.eq(&right))),
+        Bin::Ne => Ok(Value::Bool(left.ne(&right))),
+        Bin::Lt => ordered(|o| o == Ordering::Less),
+        Bin::Le => ordered(|o| o != Ordering::Greater),
+        Bin::Gt => ordered(|o| o == Ordering::Greater),
+        Bin::Ge => ordered(|o| o != Ordering::Less),
+        Bin::Add => (left + right).map_err(|_| Failed),
+        Bin::Sub => (left - right).map_err(|_| Failed),
+        Bin::Mul => (left * right).map_err(|_| Failed),
+        Bin::Div => (left / right).map_err(|_| Failed),
+        Bin::Mod => (left % right).map_err(|_| Failed),
+        Bin::In => match (left, right) {
+            (Value::String(l), Value::String(r)) => Ok(Value::Bool(r.contains(l.as_str()))),
+            (any, Value::List(v)) => Ok(Value::Bool(v.contains(&any))),
+            (any, Value::Map(m)) => Ok(Value::Bool(match any.try_into() {
+                Ok(key) => m.map.contains_key(&key),
+                Err(_) => false,
+            })),
+            _ => Err(Failed),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Snapshot;
+
+    fn demo() -> Arc<Snapshot> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+        Arc::new(Snapshot::load(std::path::Path::new(path)).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn value(json: serde_json::Value) -> Value {
+        super::super::bind::to_cel(&json, "test", &mut Vec::new()).unwrap_or(Value::Null)
+    }
+
+    /// `pipeline` and `item` bound, `triggers` not.
+    fn globals() -> Vec<Option<Value>> {
+        let mut g = vec![None; GLOBALS.len()];
+        g[0] = Some(value(serde_json::json!({
+            "name": "p",
+            "role_arn": "arn:aws:iam::123456789012:role/demo-000-pipeline-role",
+        })));
+        g[8] = Some(value(serde_json::json!({
+            "a": 1, "f": 1.5, "s": "abc", "b": true, "n": null,
+            "l": [1, 2, 3],
+            "m": {"k": "v", "n": null},
+            "maps": [{"x": 1}, {"x": 2}],
+        })));
+        g
+    }
+
+    /// The interpreter's answer; `None` for an error or a panic.
+    fn interpreted(src: &str, g: &[Option<Value>], lookup: Arc<Lookup>) -> Option<Value> {
+        let program = cel::Program::compile(src).ok()?;
+        let mut root = cel::Context::default();
+        functions::register(&mut root, lookup).ok()?;
+        let mut ctx = root.new_inner_scope();
+        for (name, v) in GLOBALS.iter().zip(g) {
+            if let Some(v) = v {
+                ctx.add_variable_from_value(*name, v.clone());
+            }
+        }
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&ctx)))
+            .ok()?
+            .ok()
+    }
+
+    /// Every value the fast path gives is the interpreter's; it fails
+    /// exactly where the interpreter does on these (and then defers to it).
+    #[test]
+    fn compiled_results_are_the_interpreters() {
+        let lookup = Arc::new(Lookup::new(demo()));
+        let g = globals();
+        let cases = [
+            "item.a == 1",
+            "item.a == 1.0",
+            "item.a == 'x'",
+            "item.a > 'x'",
+            "item.a + 1",
+            "item.a - 3 < 0",
+            "item.a * 4 / 2 % 3",
+            "item.a / 0",
+            "item.f > 1",
+            "item.f >= 1.5 && item.f <= 1.5",
+            "-item.a",
+            "-item.f",
+            "-item.s",
+            "item.s + 'd'",
+            "item.l + [4]",
+            "item.s.startsWith('ab')",
+            "item.s.endsWith('c')",
+            "item.s.contains('b')",
+            "item.s.startsWith(1)",
+            "item.l.contains(2)",
+            "item.m.contains('k')",
+            "item.m.contains(item.l)",
+            "item.a.contains(1)",
+            "item.s.contains(1)",
+            "'b' in item.s",
+            "2 in item.l",
+            "'k' in item.m",
+            "'z' in item.m",
+            "1 in item.m",
+            "item.a in item.s",
+            "size(item.l)",
+            "item.l.size()",
+            "size(item.s)",
+            "size(item.m)",
+            "size(item.a)",
+            "item.l[1]",
+            "item.l[5]",
+            "item.l[-1]",
+            "item.m['k']",
+            "item.m['z']",
+            "item.m.k",
+            "item.m.n == null",
+            "item.missing",
+            "item.n.x",
+            "item.s.x",
+            "!item.b",
+            "!item.a",
+            "item.b && item.a == 1",
+            "item.b || item.zz",
+            "!item.b || item.zz",
+            "!item.b && item.zz",
+            "item.zz && false",
+            "item.a || true",
+            "item.b ? 'y' : 'n'",
+            "item.a ? 'y' : 'n'",
+            "item.l.exists(x, x > 2)",
+            "item.l.all(x, x > 0)",
+            "item.l.all(x, x > 1)",
+            "item.l.filter(x, x % 2 == 1)",
+            "item.l.map(x, x * 2)",
+            "item.l.exists_one(x, x == 2)",
+            "item.m.exists(k, k == 'k')",
+            "item.m.all(k, k != 'q')",
+            "item.maps.filter(m, m.x > 1)[0].x",
+            "item.maps.exists(m, m.y == 1)",
+            "item.l.exists(item, item == 3)",
+            "item.l.exists(x, item.l.exists(y, y == x + 1))",
+            "item.s.exists(c, true)",
+            "item.n.exists(x, true)",
+            "[1, item.a] == [1, 1]",
+            "item.m == item.m",
+            "null == null",
+            "pipeline.name",
+            "triggers",
+            "size(triggers) > 0",
+            "role_exists(pipeline.role_arn)",
+            "role_trusts(pipeline.role_arn, 'codepipeline.amazonaws.com')",
+            "role_exists(item.a)",
+            "role_exists('arn:aws:iam::123456789012:role/nope')",
+            "image_deprecated('aws/codebuild/standard:1.0')",
+        ];
+        let mut fast = 0;
+        for src in cases {
+            let program = cel::Program::compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+            let compiled = Compiled::new(&program).unwrap_or_else(|| panic!("{src}: not compiled"));
+            let mark = functions::gaps_len();
+            let ours = compiled.eval(&g, &lookup).ok();
+            functions::truncate_gaps(mark);
+            let theirs = interpreted(src, &g, lookup.clone());
+            match (&ours, &theirs) {
+                (Some(a), Some(b)) => {
+                    assert_eq!(a, b, "{src}");
+                    fast += 1;
+                }
+                (Some(a), None) => panic!("{src}: compiled gave {a:?}, the interpreter failed"),
+                // Deferred to the interpreter: fine, but on these cases the
+                // fast path fails only where the interpreter does.
+                (None, Some(b)) => panic!("{src}: compiled failed, the interpreter gave {b:?}"),
+                (None, None) => {}
+            }
+        }
+        assert!(fast > 50, "only {fast} cases had a value");
+    }
+
+    #[test]
+    fn every_builtin_expression_compiles() {
+        let rules = crate::rules::RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+        for rule in &rules.rules {
+            let mut programs: Vec<&cel::Program> = vec![&rule.condition, &rule.resource];
+            programs.extend(rule.for_each.as_deref());
+            programs.extend(rule.message.iter().filter_map(|p| match p {
+                crate::rules::MessagePart::Expr(_, p) => Some(&**p),
+                crate::rules::MessagePart::Text(_) => None,
+            }));
+            for p in programs {
+                assert!(
+                    Compiled::new(p).is_some(),
+                    "{}: {:?} is not compiled",
+                    rule.file.id,
+                    p.expression().expr
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_and_constructs_are_left_to_the_interpreter() {
+        for src in [
+            "bogus.x",
+            "{'a': 1}.a",
+            "string(item.a)",
+            "item.s.matches('a')",
+        ] {
+            let program = cel::Program::compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+            assert!(Compiled::new(&program).is_none(), "{src} compiled");
+        }
+    }
+}
