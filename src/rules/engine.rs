@@ -67,7 +67,9 @@ fn bind<T: Serialize>(arn: &str, obs: &Observed<T>) -> Bound {
 
 /// Every resource of the snapshot bound once, by ARN.
 struct Cache {
-    by_arn: HashMap<String, Bound>,
+    /// Looked up for every resource of every pipeline: a fast hasher
+    /// (the ARNs come from the snapshot, not from an adversary).
+    by_arn: HashMap<String, Bound, foldhash::fast::RandomState>,
 }
 
 impl Cache {
@@ -107,7 +109,7 @@ impl Cache {
         if needs.var("triggers") {
             items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
         }
-        let by_arn: HashMap<String, Bound> = items
+        let bound: Vec<(String, Bound)> = items
             .par_iter()
             .with_min_len(8)
             .map(|(arn, any)| {
@@ -129,6 +131,9 @@ impl Cache {
                 ((*arn).clone(), b)
             })
             .collect();
+        let mut by_arn =
+            HashMap::with_capacity_and_hasher(bound.len(), foldhash::fast::RandomState::default());
+        by_arn.extend(bound);
         Cache { by_arn }
     }
 
