@@ -23,15 +23,6 @@ fn pipeaudit(endpoint: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
 }
 
-fn report(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not a JSON report ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
-
 /// (rule id, resource) of every finding.
 fn findings(r: &Value) -> BTreeSet<(String, String)> {
     r["findings"]
@@ -86,7 +77,7 @@ async fn throttling_within_the_budget_gives_the_same_findings() {
     seed_stacks(&moto).await;
     let clean = pipeaudit(&moto.endpoint, &["--format", "json"]);
     assert_eq!(clean.status.code(), Some(1));
-    let clean = report(&clean);
+    let clean = support::stdout_json(&clean);
     assert!(diagnostics(&clean).is_empty(), "{:#?}", diagnostics(&clean));
 
     // Two requests in three fail: one kind of fault each, once or twice
@@ -120,7 +111,7 @@ async fn throttling_within_the_budget_gives_the_same_findings() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let faulted = report(&o);
+    let faulted = support::stdout_json(&o);
     let stats = proxy.stats();
 
     for kind in ["Throttle", "TooMany", "Unavailable"] {
@@ -144,7 +135,7 @@ async fn throttling_within_the_budget_gives_the_same_findings() {
 async fn past_the_budget_values_are_unknown_and_reported() {
     let moto = Moto::start();
     seed_stacks(&moto).await;
-    let clean = report(&pipeaudit(&moto.endpoint, &["--format", "json"]));
+    let clean = support::stdout_json(&pipeaudit(&moto.endpoint, &["--format", "json"]));
     let proxy = FaultProxy::start(
         &moto.endpoint,
         Box::new(|r, _| (r.op() == "kms:GetKeyRotationStatus").then_some(Fault::Throttle)),
@@ -154,7 +145,7 @@ async fn past_the_budget_values_are_unknown_and_reported() {
         &["--format", "json", "--max-attempts", "2"],
     );
     assert_eq!(o.status.code(), Some(1));
-    let faulted = report(&o);
+    let faulted = support::stdout_json(&o);
     // every key's rotation was asked for twice (one retry), then given up
     let asked = proxy
         .stats()
@@ -201,14 +192,14 @@ async fn past_the_budget_values_are_unknown_and_reported() {
 async fn access_denied_on_key_policies_silences_only_their_rules() {
     let moto = Moto::start();
     seed_stacks(&moto).await;
-    let clean = report(&pipeaudit(&moto.endpoint, &["--format", "json"]));
+    let clean = support::stdout_json(&pipeaudit(&moto.endpoint, &["--format", "json"]));
     let proxy = FaultProxy::start(
         &moto.endpoint,
         Box::new(|r, _| (r.op() == "kms:GetKeyPolicy").then_some(Fault::AccessDenied)),
     );
     let o = pipeaudit(&proxy.endpoint, &["--format", "json"]);
     assert_eq!(o.status.code(), Some(1));
-    let faulted = report(&o);
+    let faulted = support::stdout_json(&o);
     assert!(findings(&faulted).is_subset(&findings(&clean)));
     let lost: BTreeSet<String> = findings(&clean)
         .difference(&findings(&faulted))
@@ -337,7 +328,7 @@ async fn an_unlistable_scope_is_an_error_not_a_clean_run() {
     );
     let o = pipeaudit(&proxy.endpoint, &["--format", "json", "--exit-zero"]);
     assert_eq!(o.status.code(), Some(2), "no pipeline was audited");
-    let r = report(&o);
+    let r = support::stdout_json(&o);
     assert_eq!(r["summary"]["pipelines"], 0);
     let d = diagnostics(&r);
     assert_eq!(d.len(), 1, "{d:#?}");

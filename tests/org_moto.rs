@@ -35,15 +35,6 @@ fn pipeaudit(endpoint: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
 }
 
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
-
 fn fingerprints(r: &Value) -> BTreeSet<String> {
     r["findings"]
         .as_array()
@@ -130,7 +121,7 @@ async fn accounts_are_audited_through_their_roles_and_a_failing_one_is_reported(
             "{account}: {requests:#?}"
         );
     }
-    let r = json(&o);
+    let r = support::stdout_json(&o);
     assert_eq!(r["account"], serde_json::json!([A, B]));
     let by_account: BTreeSet<(String, String)> = r["findings"]
         .as_array()
@@ -188,7 +179,7 @@ async fn accounts_are_audited_through_their_roles_and_a_failing_one_is_reported(
             "sarif",
         ],
     );
-    let sarif = json(&s);
+    let sarif = support::stdout_json(&s);
     let categories: Vec<&str> = sarif["runs"]
         .as_array()
         .into_iter()
@@ -226,7 +217,7 @@ async fn shards_split_the_accounts_and_merge_back_into_the_whole() {
 
     let whole = pipeaudit(&moto.endpoint, &common);
     assert_eq!(whole.status.code(), Some(1));
-    let whole = json(&whole);
+    let whole = support::stdout_json(&whole);
     let mut parts = Vec::new();
     let mut seen = BTreeSet::new();
     for shard in ["1/2", "2/2"] {
@@ -260,7 +251,7 @@ async fn shards_split_the_accounts_and_merge_back_into_the_whole() {
     args.extend(parts.iter().map(String::as_str));
     let merged = pipeaudit(&moto.endpoint, &args);
     assert_eq!(merged.status.code(), Some(0));
-    let merged = json(&merged);
+    let merged = support::stdout_json(&merged);
     assert_eq!(fingerprints(&merged), fingerprints(&whole));
     assert_eq!(merged["summary"], whole["summary"]);
     assert_eq!(merged["account"], whole["account"]);

@@ -32,6 +32,9 @@ pub const GLOBALS: [&str; 9] = [
     "item",
 ];
 
+/// The slot of `item`, the one variable set per element of `for_each`.
+pub const ITEM: usize = GLOBALS.len() - 1;
+
 /// A compiled expression.
 #[derive(Debug)]
 pub struct Compiled {
@@ -508,7 +511,7 @@ mod tests {
             "name": "p",
             "role_arn": "arn:aws:iam::123456789012:role/demo-000-pipeline-role",
         })));
-        g[8] = Some(value(serde_json::json!({
+        g[ITEM] = Some(value(serde_json::json!({
             "a": 1, "f": 1.5, "s": "abc", "b": true, "n": null,
             "l": [1, 2, 3],
             "m": {"k": "v", "n": null},
@@ -642,6 +645,11 @@ mod tests {
             }
         }
         assert!(fast > 50, "only {fast} cases had a value");
+    }
+
+    #[test]
+    fn item_is_the_last_slot() {
+        assert_eq!(GLOBALS[ITEM], "item");
     }
 
     #[test]

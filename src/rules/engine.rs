@@ -19,7 +19,7 @@ use cel::{Context, Value};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::compiled::{Compiled, GLOBALS};
+use super::compiled::{Compiled, GLOBALS, ITEM};
 use super::config::Config;
 use super::functions::{self, Lookup};
 use super::{MessagePart, Rule, RuleSet};
@@ -836,8 +836,6 @@ fn exec(
         None => run(program, ctx),
     }
 }
-
-const ITEM: usize = 8;
 
 fn evaluate_pipeline(
     root: &Context<'_>,

@@ -23,3 +23,13 @@ pub fn pipeaudit_command(endpoint: &str) -> std::process::Command {
         .env_remove("AWS_PROFILE");
     c
 }
+
+/// A run's standard output as JSON; panics with its standard error when it is not.
+pub fn stdout_json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
