@@ -774,38 +774,36 @@ fn remediate(
     rules: &RuleSet,
     config: &Config,
 ) -> Result<u8, String> {
+    use crate::remediate::verify::{self, RunReport, Status};
     let snapshot = Arc::new(collect_live(g)?);
     let eval = engine::evaluate(snapshot.clone(), rules, config);
-    let plan = crate::remediate::plan(&snapshot, &eval.findings, rules, a.unsafe_fixes);
-    let text = match a.format {
-        Format::Json => format!(
+    let plan = crate::remediate::plan(&snapshot, &eval.findings, rules, config, a.unsafe_fixes);
+    let json = matches!(a.format, Format::Json);
+    let plan_json = || {
+        format!(
             "{}\n",
             serde_json::to_string_pretty(&plan).unwrap_or_default()
-        ),
-        _ => print_plan(&plan),
+        )
     };
-    write_output(a.output.as_ref(), &text)?;
     if a.dry_run || plan.actions.is_empty() {
+        let text = if json { plan_json() } else { print_plan(&plan) };
+        write_output(a.output.as_ref(), &text)?;
         return Ok(if plan.actions.is_empty() {
             EXIT_OK
         } else {
             EXIT_FINDINGS
         });
     }
-    if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(
-                "--remediate without a terminal needs --yes (review the plan with --dry-run first)"
-                    .to_string(),
-            );
-        }
-        eprint!("Apply {} change(s)? [y/N] ", plan.actions.len());
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("pipeaudit: nothing applied");
-            return Ok(EXIT_FINDINGS);
-        }
+    // Applying: the text plan is the report's head; with --format json the
+    // one JSON document is the run's result, and the plan goes to stderr.
+    if json {
+        eprint!("{}", print_plan(&plan));
+    } else {
+        write_output(a.output.as_ref(), &print_plan(&plan))?;
+    }
+    if !a.yes && !confirm(plan.actions.len())? {
+        eprintln!("pipeaudit: nothing applied");
+        return Ok(EXIT_FINDINGS);
     }
     let journal_path = a.journal.clone().unwrap_or_else(|| {
         let t = crate::rules::engine::today();
@@ -831,78 +829,149 @@ fn remediate(
             }
         });
     }
-    let mut journal: Vec<crate::remediate::Applied> = Vec::new();
+    let mut report = RunReport {
+        plan: plan.clone(),
+        ..RunReport::default()
+    };
     // one set of clients per region (and one role assumption), however many actions
     let mut clients: std::collections::BTreeMap<String, collect::clients::RegionClients> =
         std::collections::BTreeMap::new();
-    for action in &plan.actions {
-        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-            break;
-        }
-        if !clients.contains_key(&action.region) {
-            let (cfg, _) = rt.block_on(act_config(g, &connect, Some(&action.region)))?;
-            clients.insert(
-                action.region.clone(),
-                collect::clients::RegionClients::new(&cfg),
-            );
-        }
-        let Some(c) = clients.get(&action.region) else {
-            continue;
-        };
-        let applied = rt.block_on(crate::remediate::apply_one(c, action));
-        eprintln!(
-            "  {} {} {}{}",
-            applied.outcome,
-            applied.action,
-            applied.resource_arn,
-            if applied.message.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", applied.message)
+    let mut attempted: std::collections::BTreeSet<(String, String)> =
+        std::collections::BTreeSet::new();
+    // every change attempted, with its pass and whether it was applied
+    let mut tried: Vec<(crate::remediate::PlannedAction, usize, bool)> = Vec::new();
+    let mut actions = plan.actions.clone();
+    let (after, re) = loop {
+        report.passes += 1;
+        for action in &actions {
+            if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
             }
+            attempted.insert(verify::key(action));
+            if !clients.contains_key(&action.region) {
+                let (cfg, _) = rt.block_on(act_config(g, &connect, Some(&action.region)))?;
+                clients.insert(
+                    action.region.clone(),
+                    collect::clients::RegionClients::new(&cfg),
+                );
+            }
+            let Some(c) = clients.get(&action.region) else {
+                continue;
+            };
+            let applied = rt.block_on(crate::remediate::apply_one(c, action));
+            eprintln!(
+                "  {} {} {}{}",
+                applied.outcome,
+                applied.action,
+                applied.resource_arn,
+                if applied.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", applied.message)
+                }
+            );
+            tried.push((action.clone(), report.passes, applied.outcome == "applied"));
+            report.applied.push(applied);
+            // rewritten after every action: an interrupted run leaves only whole entries
+            let text = serde_json::to_string_pretty(&report.applied).unwrap_or_default();
+            let tmp = journal_path.with_extension("json.tmp");
+            std::fs::write(&tmp, text)
+                .and_then(|_| std::fs::rename(&tmp, &journal_path))
+                .map_err(|e| format!("cannot write journal {}: {e}", journal_path.display()))?;
+        }
+        if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("pipeaudit: journal written to {}", journal_path.display());
+            let in_pass = tried.iter().filter(|t| t.1 == report.passes).count();
+            return Err(format!(
+                "interrupted after {in_pass} of {} change(s){}; the journal {} lists each one made",
+                actions.len(),
+                if report.passes > 1 {
+                    format!(" of pass {}", report.passes)
+                } else {
+                    String::new()
+                },
+                journal_path.display()
+            ));
+        }
+        // Prove the result: collect and audit again; a fix that changed what
+        // other rules compare against brings its followers in the next pass.
+        let after = Arc::new(collect_live(g)?);
+        let re = engine::evaluate(after.clone(), rules, config);
+        if report.passes >= verify::MAX_PASSES {
+            break (after, re);
+        }
+        let next = crate::remediate::plan(&after, &re.findings, rules, config, a.unsafe_fixes);
+        let more = verify::new_actions(&next, &attempted);
+        if more.is_empty() {
+            break (after, re);
+        }
+        let shown = crate::remediate::Plan {
+            actions: more.clone(),
+            ..crate::remediate::Plan::default()
+        };
+        eprintln!(
+            "pipeaudit: pass {}: the re-audit plans {} more change(s)",
+            report.passes + 1,
+            more.len()
         );
-        journal.push(applied);
-        // rewritten after every action: an interrupted run leaves only whole entries
-        let text = serde_json::to_string_pretty(&journal).unwrap_or_default();
-        let tmp = journal_path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, &journal_path))
-            .map_err(|e| format!("cannot write journal {}: {e}", journal_path.display()))?;
-    }
+        eprint!("{}", print_plan(&shown));
+        if !a.yes && !confirm(more.len())? {
+            break (after, re);
+        }
+        actions = more;
+    };
     eprintln!("pipeaudit: journal written to {}", journal_path.display());
-    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(format!(
-            "interrupted after {} of {} change(s); the journal {} lists each one made",
-            journal.len(),
-            plan.actions.len(),
-            journal_path.display()
-        ));
-    }
-    // Prove the result: collect and audit again.
-    let after = Arc::new(collect_live(g)?);
-    let re = engine::evaluate(after, rules, config);
-    let remaining: Vec<&crate::remediate::PlannedAction> = plan
-        .actions
+    report.changes = tried
         .iter()
-        .filter(|p| {
-            re.findings
-                .iter()
-                .any(|f| f.resource_arn == p.resource_arn && p.rule_ids.contains(&f.rule_id))
+        .map(|(p, pass, applied)| verify::Verified {
+            action: p.action.clone(),
+            resource_arn: p.resource_arn.clone(),
+            rule_ids: p.rule_ids.clone(),
+            pass: *pass,
+            status: verify::status(p, *applied, &after, &re),
         })
         .collect();
-    let failed = journal.iter().filter(|j| j.outcome != "applied").count();
+    report.findings_remaining = re.findings.len();
+    report.collection_gaps = re
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == "collection-gap")
+        .count();
     eprintln!(
-        "pipeaudit: {} fixed, {} still found after the re-audit, {} not applied; {} finding(s) remain in total",
-        plan.actions.len() - remaining.len(),
-        remaining.len(),
-        failed,
-        re.findings.len()
+        "pipeaudit: {} pass(es); {} fixed, {} still found after the re-audit, {} not verified (values could not be read again), {} not applied; {} finding(s) remain in total",
+        report.passes,
+        report.count(Status::Fixed),
+        report.count(Status::Remaining),
+        report.count(Status::Unverified),
+        report.count(Status::NotApplied),
+        report.findings_remaining
     );
-    Ok(if remaining.is_empty() && failed == 0 {
+    if json {
+        let text = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        write_output(a.output.as_ref(), &text)?;
+    }
+    Ok(if report.clean() {
         EXIT_OK
     } else {
         EXIT_FINDINGS
     })
+}
+
+/// Asks on the terminal whether to apply `n` changes; an error without one.
+fn confirm(n: usize) -> Result<bool, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "--remediate without a terminal needs --yes (review the plan with --dry-run first)"
+                .to_string(),
+        );
+    }
+    eprint!("Apply {n} change(s)? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 fn rules_list(rules: &RuleSet, format: Format) -> String {

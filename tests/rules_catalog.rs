@@ -23,6 +23,7 @@ const CATALOG: &[(&str, &str)] = &[
     ("PL003", "pipeline-role-untrusted"),
     ("PL004", "source-polling-enabled"),
     ("PL005", "deploy-without-approval"),
+    ("PL006", "pipeline-plaintext-secret"),
     ("SC001", "source-repository-missing"),
     ("SC002", "source-branch-unexpected"),
     ("TR001", "trigger-rule-missing"),
@@ -334,6 +335,45 @@ fn rules_without_a_seeded_defect_fire_on_their_fixture() {
         assert_eq!(got, set(&[id, "IA002"]), "{role}");
     }
 
+    // PL006: a plaintext secret in a build action's variables or in another
+    // configuration key; the snapshot is redacted on loading, and the values
+    // are built from parts (no secret literal in the source)
+    let token = format!("{}{}_{}", "gh", "p", "Zq4Lx9Tb2Wm7Rk1Vn8Hc3Jd6Pf0Gs5Ya2Ue7");
+    let aws_mask = "****";
+    for (key, value) in [
+        (
+            "EnvironmentVariables",
+            format!(r#"[{{"name":"GITHUB_TOKEN","value":"{token}","type":"PLAINTEXT"}}]"#),
+        ),
+        ("OAuthToken", token.clone()),
+        ("WebhookSecret", aws_mask.to_string()),
+    ] {
+        let mut v = compliant();
+        let stages = ptr(
+            &mut v,
+            &["resources", "pipelines", &pipeline, "value", "stages"],
+        );
+        stages[1]["actions"][0]["configuration"][key] = value.into();
+        let snapshot = load(v);
+        let text = serde_json::to_string(&snapshot).unwrap_or_default();
+        assert!(!text.contains(&token), "{key}: value kept");
+        let got = run(snapshot, &cfg)
+            .findings
+            .into_iter()
+            .filter(|f| !MOTO_ARTIFACTS.contains(&f.rule_id.as_str()))
+            .map(|f| (f.rule_id, f.message))
+            .collect::<Vec<_>>();
+        if key == "WebhookSecret" {
+            // AWS's own mask is not a finding
+            assert!(got.is_empty(), "{got:?}");
+        } else {
+            assert_eq!(got.len(), 1, "{key}: {got:?}");
+            assert_eq!(got[0].0, "PL006");
+            assert!(got[0].1.contains(key), "{}", got[0].1);
+            assert!(!got[0].1.contains(&token));
+        }
+    }
+
     // PL005 and SC002 come from the configuration
     let approval = Config {
         require_approval: true,
@@ -344,7 +384,14 @@ fn rules_without_a_seeded_defect_fire_on_their_fixture() {
         release_branch: Some("release".into()),
         ..Config::default()
     };
-    assert_eq!(fires(compliant(), &release), set(&["SC002"]));
+    // the release branch is also what the trigger must match: the compliant
+    // stack's rule matches commits to main, not to release
+    assert_eq!(fires(compliant(), &release), set(&["SC002", "TR003"]));
+    let main = Config {
+        release_branch: Some("main".into()),
+        ..Config::default()
+    };
+    assert!(fires(compliant(), &main).is_empty());
 
     // KM005: the key policy grants only the account root, and the build role's
     // identity policy has no KMS statement

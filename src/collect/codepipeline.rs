@@ -125,7 +125,9 @@ fn action(a: &aws_sdk_codepipeline::types::ActionDeclaration) -> Action {
         .configuration()
         .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    Action {
+    // Redacted here, before the action is stored or logged: the only place
+    // a configuration value is seen in clear.
+    let mut out = Action {
         name: a.name().to_string(),
         category: type_id
             .map(|t| t.category().as_str().to_string())
@@ -151,5 +153,9 @@ fn action(a: &aws_sdk_codepipeline::types::ActionDeclaration) -> Action {
             .iter()
             .map(|o| o.name().to_string())
             .collect(),
-    }
+        environment_variables: Vec::new(),
+        redacted: BTreeMap::new(),
+    };
+    crate::model::redact::redact_action(&mut out);
+    out
 }

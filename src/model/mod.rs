@@ -2,6 +2,7 @@
 //! data. It knows nothing of AWS clients; collectors fill it, rules read it.
 
 pub mod policy;
+pub mod redact;
 pub mod resources;
 pub mod secrets;
 
@@ -265,12 +266,29 @@ impl Snapshot {
                 hint: hint.to_string(),
             });
         }
-        serde_json::from_str(text).map_err(|e| SnapshotError::Malformed {
-            path: origin.to_string(),
-            message: e.to_string(),
-            line: e.line(),
-            column: e.column(),
-        })
+        let mut snapshot: Snapshot =
+            serde_json::from_str(text).map_err(|e| SnapshotError::Malformed {
+                path: origin.to_string(),
+                message: e.to_string(),
+                line: e.line(),
+                column: e.column(),
+            })?;
+        // A snapshot written before declarations were redacted, or by hand,
+        // is redacted on reading: nothing read from it can print a value.
+        snapshot.redact_secrets();
+        Ok(snapshot)
+    }
+
+    /// Redacts every pipeline action's configuration (see `redact`);
+    /// a snapshot collected by this version is left as it is.
+    pub fn redact_secrets(&mut self) {
+        for p in self.resources.pipelines.values_mut() {
+            if let Observed::Ok { value } = p {
+                for action in value.stages.iter_mut().flat_map(|s| s.actions.iter_mut()) {
+                    redact::redact_action(action);
+                }
+            }
+        }
     }
 
     /// Loads a snapshot file.

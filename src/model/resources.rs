@@ -229,6 +229,15 @@ pub struct Action {
     pub input_artifacts: Vec<String>,
     #[serde(default)]
     pub output_artifacts: Vec<String>,
+    /// A CodeBuild action's `EnvironmentVariables`, classified; plaintext
+    /// values are never stored (see `model::redact`).
+    #[serde(default)]
+    pub environment_variables: Vec<EnvVar>,
+    /// Configuration keys whose value was withheld (`<redacted>`), with what
+    /// the value or its name looks like. `Key.entry` for an entry of a JSON
+    /// object value.
+    #[serde(default)]
+    pub redacted: BTreeMap<String, Vec<SecretKind>>,
 }
 
 // ---------------------------------------------------------------- CodeCommit

@@ -20,6 +20,7 @@ pub mod key_rotation;
 pub mod source_polling;
 pub mod trigger;
 pub mod trigger_enable;
+pub mod verify;
 
 use std::collections::BTreeSet;
 
@@ -79,10 +80,13 @@ pub struct Applied {
 }
 
 /// Builds the plan for the findings of an audit.
+/// `config` gives the release branch a created trigger matches (the source
+/// action's branch when none is set).
 pub fn plan(
     snapshot: &Snapshot,
     findings: &[Finding],
     rules: &RuleSet,
+    config: &crate::rules::config::Config,
     unsafe_fixes: bool,
 ) -> Plan {
     let mut plan = Plan::default();
@@ -119,7 +123,20 @@ pub fn plan(
                 if !seen.insert((format!("{a}:once"), key)) {
                     continue;
                 }
-                trigger::plan(f, snapshot, a)
+                if a == trigger::CREATE
+                    && let Some(why) = trigger::source_not_local(snapshot, &f.pipeline_arn)
+                {
+                    plan.manual.push(ManualStep {
+                        rule_id: f.rule_id.clone(),
+                        pipeline: f.pipeline.clone(),
+                        resource_arn: f.resource_arn.clone(),
+                        remediation: format!(
+                            "Not created automatically: {why}. Create the rule where the repository's events arrive (its account's default bus, forwarded to this account's bus), targeting the pipeline."
+                        ),
+                    });
+                    continue;
+                }
+                trigger::plan(f, snapshot, a, config.release_branch.as_deref())
             }
             Some(deploy_one_at_a_time::ACTION) => deploy_one_at_a_time::plan(f, snapshot),
             Some(a @ (build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF)) => {
@@ -196,6 +213,17 @@ pub fn plan(
                 .iter()
                 .any(|a| a.rule_ids.contains(&t.rule_id) && a.pipelines.contains(&t.pipeline))
         });
+        if let Some(why) = trigger::source_not_local(snapshot, &f.pipeline_arn) {
+            plan.manual.push(ManualStep {
+                rule_id: f.rule_id.clone(),
+                pipeline: f.pipeline.clone(),
+                resource_arn: f.resource_arn.clone(),
+                remediation: format!(
+                    "Polling is left on: {why}, so no rule of this account is known to start the pipeline. Turn polling off only once a rule that receives the repository's events starts it."
+                ),
+            });
+            continue;
+        }
         let step = if fixed {
             source_polling::plan(f, snapshot)
         } else {

@@ -44,12 +44,85 @@ fn pattern(repo_arn: &str, branch: &str) -> Value {
     })
 }
 
-pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
+/// Why commits of the pipeline's repository cannot be caught by a rule on
+/// this account's default bus, if they cannot: trigger creation and polling
+/// off are safe only for a CodeCommit repository that exists and was read
+/// in the audited account and the pipeline's region, reached by a source
+/// action that assumes no role in another account. Otherwise a new local
+/// rule never fires and turning polling off stops the releases.
+pub fn source_not_local(s: &Snapshot, pipeline_arn: &str) -> Option<String> {
+    let w = s.pipelines.iter().find(|w| w.arn == pipeline_arn)?;
+    let Some(src) = w.sources.first() else {
+        return Some(format!("{} has no CodeCommit source action", w.name));
+    };
+    let fields: Vec<&str> = src.repository_arn.split(':').collect();
+    let (region, account) = (
+        fields.get(3).copied().unwrap_or(""),
+        fields.get(4).copied().unwrap_or(""),
+    );
+    if account != s.account || region != w.region {
+        return Some(format!(
+            "repository {} is in account {account} region {region}, not where the pipeline runs; its commit events do not reach this account's default bus",
+            src.repository_name
+        ));
+    }
+    let declared = s
+        .resources
+        .pipelines
+        .get(&w.arn)
+        .and_then(|p| p.value())
+        .and_then(|p| {
+            p.stages
+                .iter()
+                .filter(|st| st.name == src.stage)
+                .flat_map(|st| st.actions.iter())
+                .find(|a| a.name == src.action)
+        });
+    if let Some(role) = declared.and_then(|a| a.role_arn.as_deref()) {
+        let role_account = role.split(':').nth(4).unwrap_or("");
+        if role_account != s.account {
+            return Some(format!(
+                "source action {}/{} assumes role {role} in account {role_account}: the repository is read from another account",
+                src.stage, src.action
+            ));
+        }
+    }
+    if let Some(r) = declared.and_then(|a| a.region.as_deref())
+        && r != w.region
+    {
+        return Some(format!(
+            "source action {}/{} runs in region {r}, not in the pipeline's region {}",
+            src.stage, src.action, w.region
+        ));
+    }
+    match s.resources.repositories.get(&src.repository_arn) {
+        Some(crate::model::Observed::Ok { .. }) => None,
+        Some(crate::model::Observed::Unknown { error }) => Some(format!(
+            "repository {} could not be read ({}), so it is not known to be in this account",
+            src.repository_name, error.action
+        )),
+        Some(crate::model::Observed::Absent) | None => Some(format!(
+            "repository {} does not exist in account {} region {}",
+            src.repository_name, s.account, w.region
+        )),
+    }
+}
+
+/// `release_branch`: the branch a created rule matches, when the
+/// configuration names one (else the source action's branch).
+pub fn plan(
+    f: &Finding,
+    s: &Snapshot,
+    action: &str,
+    release_branch: Option<&str>,
+) -> Option<PlannedAction> {
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
     let role = name(&w.name, "events");
     if action == CREATE {
         let src = w.sources.first()?;
-        let branch = src.branch.clone()?;
+        let branch = release_branch
+            .map(str::to_string)
+            .or_else(|| src.branch.clone())?;
         let rule = name(&w.name, "trigger");
         return Some(step(
             f,

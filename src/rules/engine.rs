@@ -477,7 +477,7 @@ fn pipeline_value(
     needs: &Needs,
     gaps: &mut Vec<(String, ReadError)>,
 ) -> Value {
-    const CHEAP: [&str; 7] = [
+    const CHEAP: [&str; 8] = [
         "name",
         "arn",
         "region",
@@ -485,6 +485,7 @@ fn pipeline_value(
         "shape",
         "role_arn",
         "role_exists",
+        "plaintext_secrets",
     ];
     let mut pipeline: HashMap<Key, Value> = HashMap::new();
     if needs.pipeline_whole
@@ -505,6 +506,9 @@ fn pipeline_value(
     if needs.pipeline_field("shape") {
         pipeline.insert(key("shape"), shape(declaration));
     }
+    if needs.pipeline_field("plaintext_secrets") {
+        pipeline.insert(key("plaintext_secrets"), plaintext_secrets(declaration));
+    }
     pipeline.insert(key("role_arn"), opt_string(w.role_arn.as_deref()));
     if needs.pipeline_field("role_exists") {
         pipeline.insert(
@@ -520,6 +524,56 @@ fn pipeline_value(
         );
     }
     map(pipeline)
+}
+
+/// The action configuration values that hold a plaintext secret (their
+/// values were withheld at collection; only where and what kind is bound):
+/// `{stage, action, key, kinds}`, `key` being `EnvironmentVariables.NAME`
+/// for a CodeBuild action's variable.
+fn plaintext_secrets(p: &crate::model::Pipeline) -> Value {
+    let entry =
+        |stage: &str, action: &str, k: &str, kinds: &[crate::model::secrets::SecretKind]| {
+            let mut m = HashMap::new();
+            m.insert(key("stage"), string(stage));
+            m.insert(key("action"), string(action));
+            m.insert(key("key"), string(k));
+            m.insert(
+                key("kinds"),
+                list(
+                    kinds
+                        .iter()
+                        .map(|k| {
+                            serde_json::to_value(k)
+                                .ok()
+                                .and_then(|v| v.as_str().map(string))
+                                .unwrap_or(Value::Null)
+                        })
+                        .collect(),
+                ),
+            );
+            map(m)
+        };
+    let mut out = Vec::new();
+    for st in &p.stages {
+        for a in &st.actions {
+            for v in &a.environment_variables {
+                if v.var_type == "PLAINTEXT" && !v.secret_kinds.is_empty() {
+                    out.push(entry(
+                        &st.name,
+                        &a.name,
+                        &format!("{}.{}", crate::model::redact::ENVIRONMENT_VARIABLES, v.name),
+                        &v.secret_kinds,
+                    ));
+                }
+            }
+            for (k, kinds) in &a.redacted {
+                if !kinds.is_empty() {
+                    out.push(entry(&st.name, &a.name, k, kinds));
+                }
+            }
+        }
+    }
+    list(out)
 }
 
 /// Where the reference stages stand: the source first, a build, a deploy

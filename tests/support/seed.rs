@@ -19,6 +19,22 @@ use serde_json::json;
 /// documentation's example key). It must never appear in pipeaudit's output.
 pub const FAKE_SECRET_VALUE: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
+/// The plaintext values `Defect::PipelineSecret` puts into a pipeline
+/// declaration: a GitHub-token-shaped value in a build action's
+/// `EnvironmentVariables` and in the source action's `OAuthToken`, and a
+/// password in a JSON parameter. Built from parts, so that no secret-shaped
+/// literal sits in the repository. None may appear in pipeaudit's output.
+pub fn pipeline_secret_values() -> [String; 3] {
+    let body: String = (0..36)
+        .map(|i| char::from(b"Xk7Qm2Lp9Vt4Rz8Wn3Bc6Hd1Jf5Gs0Ya"[(i * 11 + 5) % 33]))
+        .collect();
+    [
+        format!("{}{}_{body}", "gh", "p"),
+        format!("{}{}_{}", "gh", "o", body.chars().rev().collect::<String>()),
+        format!("Pw-{}-{}", &body[..10], "s3cr3t"),
+    ]
+}
+
 /// The SDK clients for seeding.
 pub struct SeedClients {
     pub iam: aws_sdk_iam::Client,
@@ -123,6 +139,9 @@ pub enum Defect {
     MissingProject,
     MissingRepo,
     MissingDeployGroup,
+    /// Plaintext secrets in the pipeline declaration (not in `ALL`: the demo
+    /// mix keeps its shape); see `pipeline_secret_values`.
+    PipelineSecret,
 }
 
 impl Defect {
@@ -185,6 +204,7 @@ impl Defect {
             Defect::MissingProject => "missing-project",
             Defect::MissingRepo => "missing-repo",
             Defect::MissingDeployGroup => "missing-deploy-group",
+            Defect::PipelineSecret => "pipeline-secret",
         }
     }
 }
@@ -761,7 +781,27 @@ pub async fn seed_stack(c: &SeedClients, spec: &StackSpec) -> Result<SeededStack
                 .context("action type id")?,
         ))
     };
-    let source = action("Source", cp::ActionCategory::Source, "CodeCommit")?
+    let [token, oauth, password] = pipeline_secret_values();
+    let mut source = action("Source", cp::ActionCategory::Source, "CodeCommit")?;
+    let mut build = action("Build", cp::ActionCategory::Build, "CodeBuild")?;
+    let mut deploy = action("Deploy", cp::ActionCategory::Deploy, "CodeDeploy")?;
+    if has(Defect::PipelineSecret) {
+        source = source.configuration("OAuthToken", oauth);
+        build = build.configuration(
+            "EnvironmentVariables",
+            json!([
+                {"name": "GITHUB_TOKEN", "value": token, "type": "PLAINTEXT"},
+                {"name": "STAGE", "value": "prod", "type": "PLAINTEXT"},
+                {"name": "DB_PASSWORD", "value": "/app/db-password", "type": "PARAMETER_STORE"}
+            ])
+            .to_string(),
+        );
+        deploy = deploy.configuration(
+            "CustomData",
+            json!({"DatabasePassword": password}).to_string(),
+        );
+    }
+    let source = source
         .configuration("RepositoryName", &repo_name)
         .configuration("BranchName", "main")
         .configuration(
@@ -775,13 +815,13 @@ pub async fn seed_stack(c: &SeedClients, spec: &StackSpec) -> Result<SeededStack
         .output_artifacts(cp::OutputArtifact::builder().name("SourceOutput").build()?)
         .run_order(1)
         .build()?;
-    let build = action("Build", cp::ActionCategory::Build, "CodeBuild")?
+    let build = build
         .configuration("ProjectName", &project_name)
         .input_artifacts(cp::InputArtifact::builder().name("SourceOutput").build()?)
         .output_artifacts(cp::OutputArtifact::builder().name("BuildOutput").build()?)
         .run_order(1)
         .build()?;
-    let deploy = action("Deploy", cp::ActionCategory::Deploy, "CodeDeploy")?
+    let deploy = deploy
         .configuration("ApplicationName", &app_name)
         .configuration("DeploymentGroupName", &group_name)
         .input_artifacts(cp::InputArtifact::builder().name("BuildOutput").build()?)
