@@ -31,7 +31,7 @@ fn audit_of_the_demo_prints_a_table_and_exits_1() {
     assert!(out.contains("AB007 artifact-bucket-policy-public"));
     let last = out.trim_end().lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("102 finding(s) in 39 pipeline(s): 10 critical"),
+        last.starts_with("27 finding(s) in 39 pipeline(s): 10 critical"),
         "{last}"
     );
     assert!(!out.contains("\u{1b}["), "no colour when not a terminal");
@@ -46,7 +46,7 @@ fn json_report_has_the_documented_shape() {
     assert_eq!(v["tool"]["name"], "pipeaudit");
     assert_eq!(v["account"], "123456789012");
     assert_eq!(v["summary"]["pipelines"], 39);
-    assert_eq!(v["summary"]["findings"], 102);
+    assert_eq!(v["summary"]["findings"], 27);
     assert_eq!(v["summary"]["by_severity"]["critical"], 10);
     let f = &v["findings"][0];
     for k in [

@@ -62,11 +62,6 @@ const CATALOG: &[(&str, &str)] = &[
     ("IA003", "service-role-confused-deputy"),
 ];
 
-/// Rules that fire on every moto-seeded stack, whatever it is: moto stores
-/// no custom key on a build project (CB004) and drops a deployment group's
-/// alarm configuration (CD006).
-const MOTO_ARTIFACTS: &[&str] = &["CB004", "CD006"];
-
 fn rules() -> RuleSet {
     RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -86,7 +81,7 @@ fn run(s: Snapshot, config: &Config) -> Evaluation {
 fn ids_for(e: &Evaluation, pipeline: &str) -> BTreeSet<String> {
     e.findings
         .iter()
-        .filter(|f| f.pipeline == pipeline && !MOTO_ARTIFACTS.contains(&f.rule_id.as_str()))
+        .filter(|f| f.pipeline == pipeline)
         .map(|f| f.rule_id.clone())
         .collect()
 }
@@ -360,7 +355,6 @@ fn rules_without_a_seeded_defect_fire_on_their_fixture() {
         let got = run(snapshot, &cfg)
             .findings
             .into_iter()
-            .filter(|f| !MOTO_ARTIFACTS.contains(&f.rule_id.as_str()))
             .map(|f| (f.rule_id, f.message))
             .collect::<Vec<_>>();
         if key == "WebhookSecret" {
@@ -555,6 +549,17 @@ fn config_overrides_disables_and_ignores() {
         true.into();
     let bucket = "arn:aws:s3:::demo-000-artifacts";
     value_of(&mut v, "buckets", bucket)["versioning"]["value"]["status"] = Value::Null;
+    // CB004 and CD006 fire without the configuration
+    let project = value_of(&mut v, "build_projects", &arn("project"));
+    project["encryption_key"] = "alias/aws/s3".into();
+    project["encryption_key_arn"] = format!("arn:aws:kms:us-east-1:{ACCT}:alias/aws/s3").into();
+    value_of(&mut v, "deploy_groups", &arn("group"))["alarms_enabled"] = false.into();
+    let plain: BTreeSet<String> = run(load(v.clone()), &Config::default())
+        .findings
+        .into_iter()
+        .map(|f| f.rule_id)
+        .collect();
+    assert_eq!(plain, set(&["AB008", "CB003", "CB004", "CD006"]));
     let cfg = Config::parse(
         r#"
 disabled = ["CD006"]
