@@ -12,15 +12,7 @@ pub fn rule_page(f: &RuleFile) -> String {
         f.severity,
         f.resource_type,
         match &f.fix {
-            Some(fix) => format!(
-                "`{}` ({})",
-                fix.action,
-                if fix.safety == crate::findings::FixSafety::Safe {
-                    "safe"
-                } else {
-                    "unsafe"
-                }
-            ),
+            Some(fix) => format!("`{}` ({})", fix.action, fix.safety),
             None => "none (manual)".to_string(),
         }
     ));
@@ -69,15 +61,7 @@ pub fn rule_pages(rules: &RuleSet) -> Vec<(String, String)> {
             f.title,
             f.fix
                 .as_ref()
-                .map(|x| format!(
-                    "{} ({})",
-                    x.action,
-                    if x.safety == crate::findings::FixSafety::Safe {
-                        "safe"
-                    } else {
-                        "unsafe"
-                    }
-                ))
+                .map(|x| format!("{} ({})", x.action, x.safety))
                 .unwrap_or_else(|| "manual".to_string())
         ));
     }

@@ -57,6 +57,15 @@ pub enum FixSafety {
     Unsafe,
 }
 
+impl std::fmt::Display for FixSafety {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FixSafety::Safe => "safe",
+            FixSafety::Unsafe => "unsafe",
+        })
+    }
+}
+
 /// The fix a finding offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixRef {
@@ -117,9 +126,10 @@ pub struct Diagnostic {
 }
 
 impl Finding {
-    /// Compares in report order (see [`Finding::sort_key`]) without
-    /// building keys: sorting hundreds of thousands of findings by cloned
-    /// keys was the largest part of finishing an organization's audit.
+    /// Compares in report order: pipeline, severity (most severe first),
+    /// rule, resource. It builds no keys: sorting hundreds of thousands of
+    /// findings by cloned keys was the largest part of finishing an
+    /// organization's audit.
     pub fn report_order(&self, other: &Finding) -> std::cmp::Ordering {
         (
             &self.pipeline_arn,
@@ -133,16 +143,6 @@ impl Finding {
                 &other.rule_id,
                 &other.resource_arn,
             ))
-    }
-
-    /// The sort order of reports: pipeline, severity (most severe first), rule, resource.
-    pub fn sort_key(&self) -> (String, std::cmp::Reverse<Severity>, String, String) {
-        (
-            self.pipeline_arn.clone(),
-            std::cmp::Reverse(self.severity),
-            self.rule_id.clone(),
-            self.resource_arn.clone(),
-        )
     }
 }
 

@@ -1,4 +1,5 @@
-//! Reporters: one module per output format. They know only findings.
+//! Reporters: one module per output format, for findings (and, in
+//! `drift`, for the changes between two snapshots).
 
 pub mod drift;
 pub mod json;

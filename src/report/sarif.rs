@@ -420,7 +420,7 @@ mod tests {
                 f
             })
             .collect();
-        findings.sort_by_key(|f| f.sort_key());
+        findings.sort_by(|a, b| a.report_order(b));
         let scopes = crate::report::scopes("111122223333", &["us-east-1".to_string()]);
         let rendered = render(&report(&findings, &scopes), &[], DEFAULT_DOCS_URL)
             .unwrap_or_else(|e| panic!("{e}"));
