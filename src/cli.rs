@@ -713,61 +713,6 @@ fn audit_org(
     Ok(code)
 }
 
-fn print_plan(plan: &crate::remediate::Plan) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let safety = |s: crate::findings::FixSafety| {
-        if s == crate::findings::FixSafety::Safe {
-            "safe"
-        } else {
-            "unsafe"
-        }
-    };
-    let _ = writeln!(out, "Plan: {} change(s)", plan.actions.len());
-    for a in &plan.actions {
-        let _ = writeln!(
-            out,
-            "  [{}] {} ({}): {}",
-            safety(a.safety),
-            a.action,
-            a.rule_ids.join(", "),
-            a.description
-        );
-        let _ = writeln!(out, "      before: {}\n      after:  {}", a.before, a.after);
-    }
-    if !plan.held_back.is_empty() {
-        let _ = writeln!(
-            out,
-            "Held back (unsafe; pass --unsafe-fixes): {}",
-            plan.held_back.len()
-        );
-        for a in &plan.held_back {
-            let _ = writeln!(
-                out,
-                "  [unsafe] {} ({}): {}",
-                a.action,
-                a.rule_ids.join(", "),
-                a.description
-            );
-        }
-    }
-    if !plan.manual.is_empty() {
-        let _ = writeln!(
-            out,
-            "Manual steps (no automated fix yet): {}",
-            plan.manual.len()
-        );
-        for m in &plan.manual {
-            let _ = writeln!(
-                out,
-                "  {} {} {}: {}",
-                m.rule_id, m.pipeline, m.resource_arn, m.remediation
-            );
-        }
-    }
-    out
-}
-
 fn remediate(
     g: &GlobalArgs,
     a: &AuditArgs,
@@ -782,7 +727,7 @@ fn remediate(
             "{}\n",
             serde_json::to_string_pretty(&plan).unwrap_or_default()
         ),
-        _ => print_plan(&plan),
+        _ => crate::remediate::render::render_text(&plan),
     };
     write_output(a.output.as_ref(), &text)?;
     if a.dry_run || plan.actions.is_empty() {
