@@ -713,61 +713,6 @@ fn audit_org(
     Ok(code)
 }
 
-fn print_plan(plan: &crate::remediate::Plan) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let safety = |s: crate::findings::FixSafety| {
-        if s == crate::findings::FixSafety::Safe {
-            "safe"
-        } else {
-            "unsafe"
-        }
-    };
-    let _ = writeln!(out, "Plan: {} change(s)", plan.actions.len());
-    for a in &plan.actions {
-        let _ = writeln!(
-            out,
-            "  [{}] {} ({}): {}",
-            safety(a.safety),
-            a.action,
-            a.rule_ids.join(", "),
-            a.description
-        );
-        let _ = writeln!(out, "      before: {}\n      after:  {}", a.before, a.after);
-    }
-    if !plan.held_back.is_empty() {
-        let _ = writeln!(
-            out,
-            "Held back (unsafe; pass --unsafe-fixes): {}",
-            plan.held_back.len()
-        );
-        for a in &plan.held_back {
-            let _ = writeln!(
-                out,
-                "  [unsafe] {} ({}): {}",
-                a.action,
-                a.rule_ids.join(", "),
-                a.description
-            );
-        }
-    }
-    if !plan.manual.is_empty() {
-        let _ = writeln!(
-            out,
-            "Manual steps (no automated fix yet): {}",
-            plan.manual.len()
-        );
-        for m in &plan.manual {
-            let _ = writeln!(
-                out,
-                "  {} {} {}: {}",
-                m.rule_id, m.pipeline, m.resource_arn, m.remediation
-            );
-        }
-    }
-    out
-}
-
 fn remediate(
     g: &GlobalArgs,
     a: &AuditArgs,
@@ -786,7 +731,11 @@ fn remediate(
         )
     };
     if a.dry_run || plan.actions.is_empty() {
-        let text = if json { plan_json() } else { print_plan(&plan) };
+        let text = if json {
+            plan_json()
+        } else {
+            crate::remediate::render::render_text(&plan)
+        };
         write_output(a.output.as_ref(), &text)?;
         return Ok(if plan.actions.is_empty() {
             EXIT_OK
@@ -797,9 +746,12 @@ fn remediate(
     // Applying: the text plan is the report's head; with --format json the
     // one JSON document is the run's result, and the plan goes to stderr.
     if json {
-        eprint!("{}", print_plan(&plan));
+        eprint!("{}", crate::remediate::render::render_text(&plan));
     } else {
-        write_output(a.output.as_ref(), &print_plan(&plan))?;
+        write_output(
+            a.output.as_ref(),
+            &crate::remediate::render::render_text(&plan),
+        )?;
     }
     if !a.yes && !confirm(plan.actions.len())? {
         eprintln!("pipeaudit: nothing applied");
@@ -914,7 +866,7 @@ fn remediate(
             report.passes + 1,
             more.len()
         );
-        eprint!("{}", print_plan(&shown));
+        eprint!("{}", crate::remediate::render::render_text(&shown));
         if !a.yes && !confirm(more.len())? {
             break (after, re);
         }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::findings::Finding;
 use crate::model::{PolicyDocument, Snapshot};
@@ -48,10 +48,26 @@ pub enum ChangeKind {
 /// One field that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldChange {
-    /// Dotted path inside the resource, e.g. `rotation_enabled` or `policy.statements`.
+    /// Dotted path inside the resource, e.g. `rotation_enabled`,
+    /// `policy.statements` or `stages[1].actions[0].configuration.ProjectName`.
     pub path: String,
-    pub before: Value,
-    pub after: Value,
+    #[serde(flatten)]
+    pub delta: Delta,
+}
+
+/// What changed in a field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Delta {
+    /// A value (or an ordered list) replaced; `null` when absent on one side.
+    Value { before: Value, after: Value },
+    /// A set-like list (policy statements, targets, pattern values, ...):
+    /// the items only on one side. Policy statements are shown as written
+    /// in the policy, with their Sid.
+    Items {
+        added: Vec<Value>,
+        removed: Vec<Value>,
+    },
 }
 
 /// One resource that drifted.
@@ -62,7 +78,7 @@ pub struct Change {
     pub arn: String,
     pub change: ChangeKind,
     pub fields: Vec<FieldChange>,
-    /// Names of the pipelines that use the resource.
+    /// ARNs of the pipelines that use the resource (in either snapshot).
     pub pipelines: Vec<String>,
     /// Rules whose findings on this resource appeared (`+ID`) or went away (`-ID`) with the change.
     pub rules: Vec<String>,
@@ -76,22 +92,100 @@ pub struct Drift {
     pub not_compared: Vec<String>,
 }
 
+/// A policy statement in the normalized tree is `{KEY: meaning, SHOWN: text}`:
+/// compared by `KEY` (normalized, without Sid), shown as `SHOWN` (the
+/// statement as written in the policy). Neither name can be a model field.
+const KEY: &str = "\u{0}key";
+const SHOWN: &str = "\u{0}shown";
+
+fn marker(m: &Map<String, Value>) -> Option<(&Value, &Value)> {
+    match (m.len(), m.get(KEY), m.get(SHOWN)) {
+        (2, Some(k), Some(s)) => Some((k, s)),
+        _ => None,
+    }
+}
+
+/// `{status: ok, value}` / `{status: absent}` / `{status: unknown, error}`.
+fn is_observed(m: &Map<String, Value>) -> bool {
+    matches!(
+        m.get("status").and_then(Value::as_str),
+        Some("ok" | "absent" | "unknown")
+    ) && m
+        .keys()
+        .all(|k| k == "status" || k == "value" || k == "error")
+}
+
+/// The statements of a parsed policy, each with its meaning and its text.
+fn policy_statements(raw: &str, doc: &PolicyDocument) -> Vec<Value> {
+    let written: Vec<Value> = match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(mut m)) => match m.remove("Statement") {
+            Some(Value::Array(a)) => a,
+            Some(one @ Value::Object(_)) => vec![one],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    doc.statements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut meaning = PolicyDocument {
+                version: None,
+                id: None,
+                statements: vec![s.clone()],
+            }
+            .normalized()
+            .statements;
+            for m in &mut meaning {
+                m.sid = None;
+            }
+            // the text at the same position, when it says the same
+            let text = written
+                .get(i)
+                .filter(|w| {
+                    PolicyDocument::parse(&json!({"Statement": [w]}).to_string())
+                        .is_ok_and(|d| d.statements.first() == Some(s))
+                })
+                .cloned()
+                .unwrap_or_else(|| s.to_policy_json());
+            let mut m = Map::new();
+            m.insert(
+                KEY.to_string(),
+                meaning
+                    .first()
+                    .and_then(|x| serde_json::to_value(x).ok())
+                    .unwrap_or(Value::Null),
+            );
+            m.insert(SHOWN.to_string(), text);
+            Value::Object(m)
+        })
+        .collect()
+}
+
 fn normalize(v: &Value, key: &str) -> Value {
     match v {
         Value::Object(map) => {
-            // A policy text: compare the normalized document only.
+            // A policy text: compared statement by statement, by meaning.
             if map.contains_key("raw") && map.contains_key("document") {
+                let raw = map.get("raw").and_then(Value::as_str).unwrap_or_default();
                 return match serde_json::from_value::<PolicyDocument>(map["document"].clone()) {
                     Ok(doc) => {
-                        let mut n = doc.normalized();
-                        n.version = None;
-                        for s in &mut n.statements {
-                            s.sid = None;
-                        }
-                        serde_json::to_value(n).unwrap_or(Value::Null)
+                        let mut items = policy_statements(raw, &doc);
+                        sort_set(&mut items);
+                        json!({ "statements": items })
                     }
                     Err(_) => map.get("raw").cloned().unwrap_or(Value::Null),
                 };
+            }
+            // An observed value: its value, or null when absent.
+            if is_observed(map) {
+                match map.get("status").and_then(Value::as_str) {
+                    Some("ok") => {
+                        return normalize(map.get("value").unwrap_or(&Value::Null), key);
+                    }
+                    Some("absent") => return Value::Null,
+                    _ => {}
+                }
             }
             let out: Map<String, Value> = map
                 .iter()
@@ -103,11 +197,85 @@ fn normalize(v: &Value, key: &str) -> Value {
         Value::Array(items) => {
             let mut out: Vec<Value> = items.iter().map(|i| normalize(i, key)).collect();
             if !ORDERED.contains(&key) {
-                out.sort_by_cached_key(|v| v.to_string());
-                out.dedup();
+                sort_set(&mut out);
             }
             Value::Array(out)
         }
+        other => other.clone(),
+    }
+}
+
+/// What an item of a set is compared by: its JSON text, with each
+/// statement replaced by its meaning.
+fn identity(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                if let Some((k, _)) = marker(m) {
+                    return write(k, out);
+                }
+                // key order does not matter (objects may keep the order written)
+                let mut fields: Vec<(&String, &Value)> = m.iter().collect();
+                fields.sort_by_key(|(k, _)| *k);
+                out.push('{');
+                for (i, (k, x)) in fields.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(x, out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+fn sort_set(items: &mut Vec<Value>) {
+    items.sort_by_cached_key(identity);
+    items.dedup_by(|a, b| same(a, b));
+}
+
+/// Equal by meaning (statement texts ignored).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => match (marker(x), marker(y)) {
+            (Some((p, _)), Some((q, _))) => same(p, q),
+            (None, None) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+            }
+            _ => false,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        _ => a == b,
+    }
+}
+
+/// A normalized value as shown: each statement as written.
+fn shown(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => match marker(m) {
+            Some((_, s)) => s.clone(),
+            None => Value::Object(m.iter().map(|(k, x)| (k.clone(), shown(x))).collect()),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(shown).collect()),
         other => other.clone(),
     }
 }
@@ -116,38 +284,40 @@ fn is_unknown(v: &Value) -> bool {
     v.get("status").and_then(Value::as_str) == Some("unknown")
 }
 
-fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<FieldChange>, gaps: &mut Vec<String>) {
-    if a == b {
+fn join(path: &str, k: &str) -> String {
+    if path.is_empty() {
+        k.to_string()
+    } else {
+        format!("{path}.{k}")
+    }
+}
+
+fn diff(
+    path: &str,
+    key: &str,
+    a: &Value,
+    b: &Value,
+    out: &mut Vec<FieldChange>,
+    gaps: &mut Vec<String>,
+) {
+    if same(a, b) {
         return;
     }
     if is_unknown(a) || is_unknown(b) {
         gaps.push(path.to_string());
         return;
     }
+    let null = Value::Null;
+    let empty = Map::new();
+    let plain = |m: &Map<String, Value>| marker(m).is_none();
     match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            // An observed value ({status, value}) is transparent in paths.
-            let observed = |m: &Map<String, Value>| {
-                matches!(
-                    m.get("status").and_then(Value::as_str),
-                    Some("ok" | "absent" | "unknown")
-                ) && m
-                    .keys()
-                    .all(|k| k == "status" || k == "value" || k == "error")
-            };
-            let transparent = observed(x) || observed(y);
+        // objects (one side possibly absent): field by field
+        (Value::Object(x), Value::Object(y)) if plain(x) && plain(y) => {
             let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
-                let here = if transparent {
-                    path.to_string()
-                } else if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                let null = Value::Null;
                 diff(
-                    &here,
+                    &join(path, k),
+                    k,
                     x.get(k).unwrap_or(&null),
                     y.get(k).unwrap_or(&null),
                     out,
@@ -155,14 +325,50 @@ fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<FieldChange>, gaps: &mut
                 );
             }
         }
+        (Value::Null, Value::Object(y)) if plain(y) => {
+            diff(path, key, &Value::Object(empty.clone()), b, out, gaps);
+        }
+        (Value::Object(x), Value::Null) if plain(x) => {
+            diff(path, key, a, &Value::Object(empty.clone()), out, gaps);
+        }
+        // ordered lists of one length: item by item
+        (Value::Array(x), Value::Array(y)) if ORDERED.contains(&key) && x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                diff(&format!("{path}[{i}]"), key, p, q, out, gaps);
+            }
+        }
+        // set-like lists (one side possibly absent): the items added and removed
+        (Value::Array(_) | Value::Null, Value::Array(_) | Value::Null)
+            if !ORDERED.contains(&key) =>
+        {
+            let items = |v: &Value| v.as_array().cloned().unwrap_or_default();
+            let (x, y) = (items(a), items(b));
+            let ids = |v: &[Value]| -> BTreeSet<String> { v.iter().map(identity).collect() };
+            let (ix, iy) = (ids(&x), ids(&y));
+            let only = |v: &[Value], other: &BTreeSet<String>| -> Vec<Value> {
+                v.iter()
+                    .filter(|i| !other.contains(&identity(i)))
+                    .map(shown)
+                    .collect()
+            };
+            out.push(FieldChange {
+                path: path.to_string(),
+                delta: Delta::Items {
+                    added: only(&y, &ix),
+                    removed: only(&x, &iy),
+                },
+            });
+        }
         _ => out.push(FieldChange {
             path: if path.is_empty() {
                 "(value)".to_string()
             } else {
                 path.to_string()
             },
-            before: a.clone(),
-            after: b.clone(),
+            delta: Delta::Value {
+                before: shown(a),
+                after: shown(b),
+            },
         }),
     }
 }
@@ -193,7 +399,7 @@ fn resource_maps(s: &Snapshot) -> BTreeMap<&'static str, BTreeMap<String, Value>
     out
 }
 
-/// Which pipelines use each resource ARN.
+/// Which pipelines (ARNs) use each resource ARN.
 fn users(s: &Snapshot) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for w in &s.pipelines {
@@ -214,7 +420,7 @@ fn users(s: &Snapshot) -> BTreeMap<String, BTreeSet<String>> {
         );
         arns.extend(w.trigger_rules.iter().map(String::as_str));
         for a in arns {
-            out.entry(a.to_string()).or_default().insert(w.name.clone());
+            out.entry(a.to_string()).or_default().insert(w.arn.clone());
         }
     }
     out
@@ -273,7 +479,7 @@ pub fn compare(
                 (Some(a), Some(b)) => {
                     let mut fields = Vec::new();
                     let mut gaps = Vec::new();
-                    diff("", a, b, &mut fields, &mut gaps);
+                    diff("", "", a, b, &mut fields, &mut gaps);
                     drift
                         .not_compared
                         .extend(gaps.into_iter().map(|p| format!("{arn} {p}")));
@@ -317,38 +523,131 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn policy(raw: &str) -> Value {
+        let text = crate::model::PolicyText::parse(raw);
+        serde_json::to_value(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn changes(a: &Value, b: &Value) -> (Vec<FieldChange>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut gaps = Vec::new();
+        diff(
+            "",
+            "",
+            &normalize(a, ""),
+            &normalize(b, ""),
+            &mut out,
+            &mut gaps,
+        );
+        (out, gaps)
+    }
+
     #[test]
     fn normalization_ignores_order_volatile_fields_and_policy_forms() {
         let a = json!({"created": "1", "tags": ["b", "a"], "stages": [{"n": 2}, {"n": 1}],
-                       "policy": {"raw": "x", "document": {"version": "2012-10-17", "statements": [
-                           {"sid": "A", "effect": "Allow", "action": ["S3:GetObject"], "resource": ["*"], "conditions": []},
-                           {"effect": "Deny", "principal": "any", "action": ["s3:*"], "resource": ["b", "a"], "conditions": []}]}}});
+                       "policy": policy(r#"{"Version":"2012-10-17","Statement":[
+                           {"Sid":"A","Effect":"Allow","Action":"S3:GetObject","Resource":"*"},
+                           {"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["b","a"]}]}"#)});
         let b = json!({"created": "2", "tags": ["a", "b"], "stages": [{"n": 2}, {"n": 1}],
-                       "policy": {"raw": "y", "document": {"statements": [
-                           {"effect": "Deny", "principal": {"typed": {"AWS": ["*"]}}, "action": ["s3:*"], "resource": ["a", "b"], "conditions": []},
-                           {"sid": "B", "effect": "Allow", "action": ["s3:getobject"], "resource": ["*"], "conditions": []}]}}});
-        assert_eq!(normalize(&a, ""), normalize(&b, ""));
+                       "policy": policy(r#"{"Statement":[
+                           {"Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:*"],"Resource":["a","b"]},
+                           {"Sid":"B","Effect":"Allow","Action":["s3:getobject"],"Resource":["*"]}]}"#)});
+        assert!(same(&normalize(&a, ""), &normalize(&b, "")));
+        assert!(changes(&a, &b).0.is_empty());
         let c = json!({"stages": [{"n": 1}, {"n": 2}]});
         let d = json!({"stages": [{"n": 2}, {"n": 1}]});
-        assert_ne!(normalize(&c, ""), normalize(&d, ""), "stage order matters");
+        assert!(
+            !same(&normalize(&c, ""), &normalize(&d, "")),
+            "stage order matters"
+        );
+        let (out, _) = changes(&c, &d);
+        let paths: Vec<&str> = out.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, vec!["stages[0].n", "stages[1].n"]);
+    }
+
+    #[test]
+    fn an_added_statement_is_one_item_as_written() {
+        let before = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Keep","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        let after = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:*"],"Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}},{"Sid":"AuditorRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+        let a = json!({"policy": {"status": "ok", "value": policy(before)}});
+        let b = json!({"policy": {"status": "ok", "value": policy(after)}});
+        let (out, gaps) = changes(&a, &b);
+        assert!(gaps.is_empty());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].path, "policy.statements");
+        let written: Value = serde_json::from_str(after).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            out[0].delta,
+            Delta::Items {
+                added: vec![written["Statement"][1].clone()],
+                removed: vec![]
+            }
+        );
+        let text = serde_json::to_string(&out).unwrap_or_default();
+        assert!(
+            !text.contains("typed") && !text.contains("\\u0000"),
+            "{text}"
+        );
+        // a policy where there was none: every statement added
+        let none = json!({"policy": {"status": "absent"}});
+        let (out, _) = changes(&none, &b);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            matches!(&out[0].delta, Delta::Items { added, removed } if added.len() == 2 && removed.is_empty())
+        );
+    }
+
+    #[test]
+    fn set_items_and_values() {
+        let a = json!({"targets": [{"id": "1", "arn": "x"}], "pattern": {"source": ["a", "b"]}, "n": 1});
+        let b = json!({"targets": [{"id": "1", "arn": "y"}], "pattern": {"source": ["b", "c"]}, "n": 2});
+        let (out, _) = changes(&a, &b);
+        let got: Vec<(&str, &Delta)> = out.iter().map(|f| (f.path.as_str(), &f.delta)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "n",
+                    &Delta::Value {
+                        before: json!(1),
+                        after: json!(2)
+                    }
+                ),
+                (
+                    "pattern.source",
+                    &Delta::Items {
+                        added: vec![json!("c")],
+                        removed: vec![json!("a")]
+                    }
+                ),
+                (
+                    "targets",
+                    &Delta::Items {
+                        added: vec![json!({"id": "1", "arn": "y"})],
+                        removed: vec![json!({"id": "1", "arn": "x"})]
+                    }
+                ),
+            ]
+        );
     }
 
     #[test]
     fn field_paths_and_unknowns() {
         let a = json!({"status": "ok", "value": {"rotation_enabled": {"status": "ok", "value": true}, "x": 1}});
         let b = json!({"status": "ok", "value": {"rotation_enabled": {"status": "ok", "value": false}, "x": 1}});
-        let mut out = Vec::new();
-        let mut gaps = Vec::new();
-        diff("", &a, &b, &mut out, &mut gaps);
+        let (out, gaps) = changes(&a, &b);
+        assert!(gaps.is_empty());
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].path, "rotation_enabled");
         assert_eq!(
-            (out[0].before.clone(), out[0].after.clone()),
-            (json!(true), json!(false))
+            out[0].delta,
+            Delta::Value {
+                before: json!(true),
+                after: json!(false)
+            }
         );
         let u = json!({"status": "ok", "value": {"rotation_enabled": {"status": "unknown", "error": {}}, "x": 1}});
-        let mut out = Vec::new();
-        diff("", &a, &u, &mut out, &mut gaps);
+        let (out, gaps) = changes(&a, &u);
         assert!(out.is_empty());
         assert_eq!(gaps, vec!["rotation_enabled".to_string()]);
     }

@@ -1,13 +1,14 @@
 //! Drift between snapshots: offline fixtures (each kind of change,
 //! equivalent-but-reordered policies and patterns, secrets), and against
-//! moto_server (four changes made through the SDK, exactly four reported).
+//! moto_server (four changes made through the SDK, exactly four reported,
+//! the added bucket-policy statement shown as written in every format).
 
 mod support;
 
 use std::collections::BTreeSet;
 
 use pipeaudit::collect::{CollectOptions, collect_with_config};
-use pipeaudit::drift::{ChangeKind, compare};
+use pipeaudit::drift::{ChangeKind, Delta, compare};
 use pipeaudit::model::Snapshot;
 use pipeaudit::rules::RuleSet;
 use pipeaudit::rules::config::Config;
@@ -118,8 +119,18 @@ fn each_kind_of_change_is_reported_and_linked_to_its_rules() {
         .unwrap_or_else(|| panic!("no change"));
     assert_eq!(bucket.fields.len(), 1);
     assert_eq!(bucket.fields[0].path, "versioning.status");
+    assert_eq!(
+        bucket.fields[0].delta,
+        Delta::Value {
+            before: "Enabled".into(),
+            after: "Suspended".into()
+        }
+    );
     assert_eq!(bucket.rules, vec!["+AB008".to_string()]);
-    assert_eq!(bucket.pipelines, vec!["demo-000-pipeline".to_string()]);
+    assert_eq!(
+        bucket.pipelines,
+        vec!["arn:aws:codepipeline:us-east-1:123456789012:demo-000-pipeline".to_string()]
+    );
 }
 
 #[test]
@@ -343,10 +354,111 @@ async fn four_changes_made_through_the_sdk_are_exactly_the_drift() {
         "{:?}",
         by_kind("build_projects").fields
     );
+    // the added statement: one item, as written, with its Sid
+    let bucket = by_kind("buckets");
+    assert_eq!(bucket.fields.len(), 1, "{:?}", bucket.fields);
+    assert_eq!(bucket.fields[0].path, "policy.statements");
+    let added = serde_json::json!({"Sid": "AuditorRead", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{}/*", stack.bucket)});
+    assert_eq!(
+        bucket.fields[0].delta,
+        Delta::Items {
+            added: vec![added.clone()],
+            removed: vec![]
+        }
+    );
+    let pipeline_arn = stack.pipeline_arn.clone();
+    assert_eq!(bucket.pipelines, vec![pipeline_arn.clone()]);
+
+    // the same through `pipeaudit drift`, in each format
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let write = |name: &str, s: &Snapshot| {
+        let path = dir.path().join(name);
+        let text = serde_json::to_string(s).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        path.to_string_lossy().to_string()
+    };
+    let (base, cur) = (write("base.json", &before), write("cur.json", &after));
+    let run = |format: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+            .args(["drift", "--baseline", &base, "--snapshot", &cur])
+            .args(["--format", format])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(!text.contains("typed"), "{format}: {text}");
+        assert!(!text.contains('…'), "{format}: nothing cut off: {text}");
+        if matches!(format, "table" | "markdown") {
+            assert!(!text.contains("\\\""), "{format}: no escaped JSON: {text}");
+        }
+        text
+    };
+    let table = run("table");
+    let bucket_line = format!("  changed arn:aws:s3:::{} (buckets)\n", stack.bucket);
+    let at = table
+        .find(&bucket_line)
+        .unwrap_or_else(|| panic!("{table}"));
     assert!(
-        by_kind("buckets")
-            .fields
-            .iter()
-            .all(|f| f.path.starts_with("policy"))
+        table[at + bucket_line.len()..].starts_with(
+            "    policy.statements: 1 added\n      + {\n          \"Sid\": \"AuditorRead\",\n"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("{} ({pipeline_arn})", stack.pipeline_name)),
+        "{table}"
+    );
+    assert_eq!(
+        table.matches("\"Sid\"").count(),
+        1,
+        "only the added statement: {table}"
+    );
+
+    let json: Value = serde_json::from_str(&run("json")).unwrap_or_else(|e| panic!("{e}"));
+    let change = json["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["resource_kind"] == "buckets")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(
+        change["fields"],
+        serde_json::json!([{"path": "policy.statements", "added": [added], "removed": []}])
+    );
+    assert_eq!(change["pipelines"], serde_json::json!([pipeline_arn]));
+
+    let sarif: Value = serde_json::from_str(&run("sarif")).unwrap_or_else(|e| panic!("{e}"));
+    let result = sarif["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["results"].as_array().into_iter().flatten())
+        .find(|r| r["properties"]["resource_arn"] == format!("arn:aws:s3:::{}", stack.bucket))
+        .unwrap_or_else(|| panic!("{sarif}"));
+    assert_eq!(
+        result["properties"]["pipelines"],
+        serde_json::json!([pipeline_arn])
+    );
+    assert!(result["properties"].get("pipeline_arn").is_none());
+    let message = result["message"]["text"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("policy.statements: added {added}")),
+        "{message}"
+    );
+
+    let md = run("markdown");
+    assert!(
+        md.contains(&format!(
+            "- changed `arn:aws:s3:::{}` (buckets)\n  - `policy.statements`:\n    - added:\n\n      ```json\n      {{\n        \"Sid\": \"AuditorRead\",",
+            stack.bucket
+        )),
+        "{md}"
     );
 }

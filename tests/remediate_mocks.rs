@@ -66,6 +66,7 @@ fn planned() -> PlannedAction {
         description: "turn on automatic rollback".into(),
         before: json!({"enabled": false, "events": ["DEPLOYMENT_STOP_ON_ALARM"]}),
         after: json!({"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}),
+        collected: None,
     }
 }
 
@@ -192,6 +193,7 @@ fn build_action(
         description: String::new(),
         before,
         after,
+        collected: None,
     }
 }
 

@@ -102,6 +102,43 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
         plan.contains("Manual steps"),
         "unfixable findings are listed as manual steps"
     );
+    // the policy fixes show what they keep and the statement they add, not
+    // the policy text: the rm-pol bucket has one statement of its own
+    assert!(
+        plan.contains("before: 1 existing statement(s), kept unchanged\n"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "before: 1 existing statement(s) and 1 added by the action above, kept unchanged\n"
+        ),
+        "{plan}"
+    );
+    for sid in ["DenyInsecureConnections", "DenyUnEncryptedObjectUploads"] {
+        assert!(
+            plan.contains(&format!("\"Sid\": \"{sid}\"")),
+            "{sid} in plan:\n{plan}"
+        );
+    }
+    assert!(!plan.contains("\\\""), "no escaped policy text:\n{plan}");
+    // manual steps: each rule's remediation once, its resources under it
+    let manual = plan
+        .split("Manual steps")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{plan}"));
+    let headers: Vec<&str> = manual
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+        .filter_map(|l| l.trim().split(':').next())
+        .collect();
+    let mut unique = headers.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(headers.len(), unique.len(), "one group per rule:\n{plan}");
+    assert!(
+        manual.lines().any(|l| l.starts_with("    - rm-")),
+        "resources listed under their rule:\n{plan}"
+    );
     let unchanged = collect_with_config(&config, &CollectOptions::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -116,6 +153,33 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
     assert_eq!(json["actions"].as_array().map(Vec::len), Some(7), "{json}");
     assert!(json["actions"][0]["before"].is_object() && json["actions"][0]["after"].is_object());
     assert!(json["manual"].as_array().is_some_and(|m| !m.is_empty()));
+    let policy_fixes: Vec<&serde_json::Value> = json["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["resource_arn"] == "arn:aws:s3:::rm-pol-artifacts")
+        .collect();
+    assert_eq!(policy_fixes.len(), 2, "{json}");
+    for a in &policy_fixes {
+        assert!(
+            a["before"]
+                .as_str()
+                .is_some_and(|b| b.ends_with("kept unchanged")),
+            "{a}"
+        );
+        assert!(a["after"]["added_statement"]["Sid"].is_string(), "{a}");
+        assert!(a.get("collected").is_none(), "{a}");
+    }
+    // the manual steps come grouped by rule
+    let manual_rules: Vec<&str> = json["manual"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["rule_id"].as_str())
+        .collect();
+    let mut sorted = manual_rules.clone();
+    sorted.sort();
+    assert_eq!(manual_rules, sorted, "manual steps grouped by rule");
 
     // without a terminal, applying needs --yes
     let o = pipeaudit(&moto, &["--remediate"]);
@@ -147,6 +211,18 @@ async fn remediate_fixes_plans_nothing_twice_and_keeps_data() {
     assert!(entries.iter().all(
         |e| e["outcome"] == "applied" && e["api_call"].as_str().is_some_and(|c| !c.is_empty())
     ));
+    // the journal keeps the whole previous policy, for undoing by hand
+    let first_policy_fix = entries
+        .iter()
+        .find(|e| e["resource_arn"] == "arn:aws:s3:::rm-pol-artifacts")
+        .unwrap_or_else(|| panic!("no policy fix journaled"));
+    let previous: serde_json::Value = serde_json::from_str(
+        first_policy_fix["previous"]["policy"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("previous policy: {e}"));
+    assert_eq!(previous["Statement"][0]["Sid"], "AuditorRead");
 
     // the re-audit: the fixed findings are gone
     let after = collect_with_config(&config, &CollectOptions::default())

@@ -366,6 +366,67 @@ pub fn base_operator(op: &str) -> &str {
 }
 
 impl Statement {
+    /// The statement written back in IAM policy JSON (`Sid`, `Effect`,
+    /// `Principal`, `Action`, ...): a one-element list as a plain string,
+    /// condition values as strings. For showing a statement when its
+    /// original text is not at hand.
+    pub fn to_policy_json(&self) -> Value {
+        fn list(v: &[String]) -> Value {
+            match v {
+                [one] => Value::String(one.clone()),
+                many => Value::from(many.to_vec()),
+            }
+        }
+        fn principals(p: &Principals) -> Value {
+            match p {
+                Principals::Any => Value::String("*".to_string()),
+                Principals::Typed(map) => {
+                    Value::Object(map.iter().map(|(k, v)| (k.clone(), list(v))).collect())
+                }
+            }
+        }
+        let mut out = serde_json::Map::new();
+        if let Some(sid) = &self.sid {
+            out.insert("Sid".to_string(), Value::String(sid.clone()));
+        }
+        let effect = match self.effect {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        };
+        out.insert("Effect".to_string(), Value::String(effect.to_string()));
+        for (k, p) in [
+            ("Principal", &self.principal),
+            ("NotPrincipal", &self.not_principal),
+        ] {
+            if let Some(p) = p {
+                out.insert(k.to_string(), principals(p));
+            }
+        }
+        for (k, v) in [
+            ("Action", &self.action),
+            ("NotAction", &self.not_action),
+            ("Resource", &self.resource),
+            ("NotResource", &self.not_resource),
+        ] {
+            if let Some(v) = v {
+                out.insert(k.to_string(), list(v));
+            }
+        }
+        if !self.conditions.is_empty() {
+            let mut ops = serde_json::Map::new();
+            for c in &self.conditions {
+                if let Value::Object(keys) = ops
+                    .entry(c.operator.clone())
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()))
+                {
+                    keys.insert(c.key.clone(), list(&c.values));
+                }
+            }
+            out.insert("Condition".to_string(), Value::Object(ops));
+        }
+        Value::Object(out)
+    }
+
     /// Conditions on a key (case-insensitive).
     pub fn conditions_on<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Condition> + 'a {
         self.conditions
@@ -398,6 +459,20 @@ mod tests {
         assert_eq!(
             a.statements[0].action.as_deref(),
             Some(&["s3:GetObject".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn statement_written_back_as_policy_json() {
+        let text = r#"{"Sid":"S","Effect":"Deny","Principal":{"AWS":["arn:aws:iam::1:root","arn:aws:iam::2:root"]},"Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#;
+        let d = p(&format!(r#"{{"Statement":[{text}]}}"#));
+        let back = d.statements[0].to_policy_json();
+        let original: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, original);
+        let any = p(r#"{"Statement":{"Effect":"Allow","Principal":"*","NotAction":"s3:Get*"}}"#);
+        assert_eq!(
+            any.statements[0].to_policy_json(),
+            serde_json::json!({"Effect": "Allow", "Principal": "*", "NotAction": "s3:Get*"})
         );
     }
 

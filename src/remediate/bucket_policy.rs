@@ -65,32 +65,37 @@ pub fn plan(
     pending: &mut std::collections::BTreeMap<String, Option<String>>,
 ) -> Option<PlannedAction> {
     let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
+    let collected = match &b.policy {
+        Observed::Ok { value } => Some(value.raw.clone()),
+        Observed::Absent => None,
+        Observed::Unknown { .. } => return None,
+    };
     let raw = match pending.get(&f.resource_arn) {
         Some(p) => p.clone(),
-        None => match &b.policy {
-            Observed::Ok { value } => Some(value.raw.clone()),
-            Observed::Absent => None,
-            Observed::Unknown { .. } => return None,
-        },
+        None => collected.clone(),
     };
     let after = merged(action, &b.name, raw.as_deref()).ok()??;
     pending.insert(f.resource_arn.clone(), Some(after.to_string()));
-    Some(step(
+    let added = after["Statement"]
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let total = super::statement_count(raw.as_deref());
+    let planned = total.saturating_sub(super::statement_count(collected.as_deref()));
+    let mut a = step(
         f,
         action,
         FixSafety::Safe,
         format!(
             "add statement {} to the policy of bucket {} (existing statements kept)",
-            after["Statement"]
-                .as_array()
-                .and_then(|a| a.last())
-                .map(|s| s["Sid"].to_string())
-                .unwrap_or_default(),
-            b.name
+            added["Sid"], b.name
         ),
-        json!({"policy": raw}),
-        json!({"added_statement": after["Statement"].as_array().and_then(|a| a.last()).cloned()}),
-    ))
+        super::kept_statements(total, planned),
+        json!({ "added_statement": added }),
+    );
+    a.collected = Some(json!({ "policy": raw }));
+    Some(a)
 }
 
 pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
@@ -102,7 +107,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
     };
     let found = json!({"policy": current});
     // compare by meaning: the text may be reformatted by the service
-    let same = match (a.before["policy"].as_str(), current.as_deref()) {
+    let same = match (a.collected()["policy"].as_str(), current.as_deref()) {
         (None, None) => true,
         (Some(x), Some(y)) => match (PolicyDocument::parse(x), PolicyDocument::parse(y)) {
             (Ok(p), Ok(q)) => p.normalized() == q.normalized(),
@@ -111,7 +116,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
         _ => false,
     };
     if !same {
-        return Err(changed(bucket, &a.before, &found));
+        return Err(changed(bucket, a.collected(), &found));
     }
     let Some(doc) = merged(&a.action, bucket, current.as_deref()).map_err(Outcome::Failed)? else {
         return Err(Outcome::Skipped(

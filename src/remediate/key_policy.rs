@@ -81,7 +81,7 @@ pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
             return None;
         }
         let after = merged(&raw, &roles).ok()?;
-        return Some(step(
+        let mut a = step(
             f,
             GRANT,
             FixSafety::Unsafe,
@@ -90,9 +90,11 @@ pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
                 f.resource_arn,
                 roles.join(", ")
             ),
-            json!({"policy": raw}),
+            super::kept_statements(super::statement_count(Some(&raw)), 0),
             json!({"added_statement": after["Statement"].as_array().and_then(|a| a.last()).cloned()}),
-        ));
+        );
+        a.collected = Some(json!({ "policy": raw }));
+        return Some(a);
     }
     // store-create-cmk: for the pipeline (PL002 on the pipeline, KM001 on a missing key)
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
@@ -130,7 +132,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
             .map_err(|e| sdk_failed("kms:GetKeyPolicy", &e))?;
         let current = now.policy().unwrap_or_default().to_string();
         let same = match (
-            a.before["policy"].as_str().map(PolicyDocument::parse),
+            a.collected()["policy"].as_str().map(PolicyDocument::parse),
             PolicyDocument::parse(&current),
         ) {
             (Some(Ok(x)), Ok(y)) => x.normalized() == y.normalized(),
@@ -139,7 +141,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
         if !same {
             return Err(changed(
                 &a.resource_arn,
-                &a.before,
+                a.collected(),
                 &json!({"policy": current}),
             ));
         }

@@ -17,6 +17,7 @@ pub mod deploy_rollback;
 pub mod key_cancel_deletion;
 pub mod key_policy;
 pub mod key_rotation;
+pub mod render;
 pub mod source_polling;
 pub mod trigger;
 pub mod trigger_enable;
@@ -43,8 +44,23 @@ pub struct PlannedAction {
     pub region: String,
     pub description: String,
     /// The value as collected; the action is skipped if it is no longer so.
+    /// For a policy, what is kept: `"N existing statement(s), kept unchanged"`.
     pub before: Value,
+    /// The value written; for a policy, `{"added_statement": {...}}`, the
+    /// statement as it will be written.
     pub after: Value,
+    /// The value as collected when `before` only describes it (the whole
+    /// policy text): what apply checks the resource against and journals as
+    /// the previous value. Not part of the printed plan.
+    #[serde(skip)]
+    pub collected: Option<Value>,
+}
+
+impl PlannedAction {
+    /// The value as collected: what apply expects to find.
+    pub fn collected(&self) -> &Value {
+        self.collected.as_ref().unwrap_or(&self.before)
+    }
 }
 
 /// A finding that is fixed by hand.
@@ -240,7 +256,34 @@ pub fn plan(
             }),
         }
     }
+    // manual steps grouped by rule (in the findings' order within a rule)
+    plan.manual.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
     plan
+}
+
+/// The number of statements in a policy text (0 for none or not JSON).
+pub(crate) fn statement_count(policy: Option<&str>) -> usize {
+    policy
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .map(|d| match &d["Statement"] {
+            Value::Array(a) => a.len(),
+            Value::Object(_) => 1,
+            _ => 0,
+        })
+        .unwrap_or(0)
+}
+
+/// What a policy action keeps, for `before`: the statements there, of
+/// which `planned` are added by earlier actions of the same plan.
+pub(crate) fn kept_statements(total: usize, planned: usize) -> Value {
+    let existing = total.saturating_sub(planned);
+    Value::String(match (existing, planned) {
+        (0, 0) => "no policy yet".to_string(),
+        (n, 0) => format!("{n} existing statement(s), kept unchanged"),
+        (n, p) => {
+            format!("{n} existing statement(s) and {p} added by the action above, kept unchanged")
+        }
+    })
 }
 
 pub(crate) fn step(
@@ -261,6 +304,7 @@ pub(crate) fn step(
         description,
         before,
         after,
+        collected: None,
     }
 }
 
@@ -299,11 +343,11 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
         action: a.action.clone(),
         resource_arn: a.resource_arn.clone(),
         api_call,
-        previous: a.before.clone(),
+        previous: a.collected().clone(),
         new: if outcome == "applied" {
             a.after.clone()
         } else {
-            a.before.clone()
+            a.collected().clone()
         },
         time: now(),
         outcome: outcome.to_string(),

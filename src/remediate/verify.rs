@@ -136,6 +136,7 @@ mod tests {
             description: String::new(),
             before: serde_json::Value::Null,
             after: serde_json::Value::Null,
+            collected: None,
         }
     }
 

@@ -2,22 +2,13 @@
 
 use std::fmt::Write;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::cli::Format;
-use crate::drift::{Change, ChangeKind, Drift};
+use crate::drift::{Change, ChangeKind, Delta, Drift};
 use crate::findings::{Finding, Severity, fingerprint};
 use crate::model::{Snapshot, ToolInfo};
 use crate::rules::{RuleDocs, RuleFile};
-
-fn short(v: &serde_json::Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 160 {
-        format!("{}…", s.chars().take(159).collect::<String>())
-    } else {
-        s
-    }
-}
 
 fn kind(c: &Change) -> &'static str {
     match c.change {
@@ -27,21 +18,132 @@ fn kind(c: &Change) -> &'static str {
     }
 }
 
+/// The name in a pipeline ARN (`arn:aws:codepipeline:<region>:<account>:<name>`).
+fn pipeline_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// One line for a change: each item added or removed whole, in compact JSON.
 fn describe(c: &Change) -> String {
     let mut s = format!("{} {} ({})", kind(c), c.arn, c.resource_kind);
     for f in &c.fields {
-        let _ = write!(
-            s,
-            "; {}: {} -> {}",
-            f.path,
-            short(&f.before),
-            short(&f.after)
-        );
+        match &f.delta {
+            Delta::Value { before, after } => {
+                let _ = write!(s, "; {}: {before} -> {after}", f.path);
+            }
+            Delta::Items { added, removed } => {
+                let _ = write!(s, "; {}:", f.path);
+                for i in added {
+                    let _ = write!(s, " added {i}");
+                }
+                for i in removed {
+                    let _ = write!(s, " removed {i}");
+                }
+            }
+        }
     }
     if !c.rules.is_empty() {
         let _ = write!(s, "; affects {}", c.rules.join(" "));
     }
     s
+}
+
+/// A value on one line when short and flat, else pretty-printed.
+fn compact(v: &Value) -> Option<String> {
+    let one = v.to_string();
+    let flat = !matches!(v, Value::Object(_) | Value::Array(_)) || one.chars().count() <= 72;
+    flat.then_some(one)
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// Writes `text` with its first line after `first` and the others after `rest`.
+fn lines(out: &mut String, first: &str, rest: &str, text: &str) {
+    for (i, l) in text.lines().enumerate() {
+        let _ = writeln!(out, "{}{l}", if i == 0 { first } else { rest });
+    }
+}
+
+/// The fields of a change in the table: values before and after, and each
+/// item added (`+`) or removed (`-`) whole, on indented lines.
+fn table_fields(out: &mut String, c: &Change) {
+    for f in &c.fields {
+        match &f.delta {
+            Delta::Value { before, after } => match (compact(before), compact(after)) {
+                (Some(b), Some(a)) => {
+                    let _ = writeln!(out, "    {}: {b} -> {a}", f.path);
+                }
+                _ => {
+                    let _ = writeln!(out, "    {}:", f.path);
+                    lines(out, "      before: ", "              ", &pretty(before));
+                    lines(out, "      after:  ", "              ", &pretty(after));
+                }
+            },
+            Delta::Items { added, removed } => {
+                let mut counts = Vec::new();
+                if !added.is_empty() {
+                    counts.push(format!("{} added", added.len()));
+                }
+                if !removed.is_empty() {
+                    counts.push(format!("{} removed", removed.len()));
+                }
+                let _ = writeln!(out, "    {}: {}", f.path, counts.join(", "));
+                for (sign, items) in [("+", added), ("-", removed)] {
+                    for i in items {
+                        let text = compact(i).unwrap_or_else(|| pretty(i));
+                        lines(out, &format!("      {sign} "), "        ", &text);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The fields of a change in Markdown: nested list items, JSON in code blocks.
+fn markdown_fields(out: &mut String, c: &Change) {
+    let code = |v: &Value| {
+        let t = v.to_string();
+        if t.contains('`') {
+            format!("`` {t} ``")
+        } else {
+            format!("`{t}`")
+        }
+    };
+    for f in &c.fields {
+        match &f.delta {
+            Delta::Value { before, after } => match (compact(before), compact(after)) {
+                (Some(_), Some(_)) => {
+                    let _ = writeln!(out, "  - `{}`: {} → {}", f.path, code(before), code(after));
+                }
+                _ => {
+                    let _ = writeln!(out, "  - `{}`:", f.path);
+                    for (label, v) in [("before", before), ("after", after)] {
+                        let _ = writeln!(out, "    - {label}:\n");
+                        let _ = writeln!(out, "      ```json");
+                        lines(out, "      ", "      ", &pretty(v));
+                        let _ = writeln!(out, "      ```");
+                    }
+                }
+            },
+            Delta::Items { added, removed } => {
+                let _ = writeln!(out, "  - `{}`:", f.path);
+                for (label, items) in [("added", added), ("removed", removed)] {
+                    for i in items {
+                        if matches!(i, Value::Object(_) | Value::Array(_)) {
+                            let _ = writeln!(out, "    - {label}:\n");
+                            let _ = writeln!(out, "      ```json");
+                            lines(out, "      ", "      ", &pretty(i));
+                            let _ = writeln!(out, "      ```");
+                        } else {
+                            let _ = writeln!(out, "    - {label} {}", code(i));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The DRIFT pseudo-rule, for SARIF.
@@ -108,7 +210,7 @@ pub fn render(
                 .iter()
                 .map(|p| {
                     (
-                        p.clone(),
+                        format!("{} ({p})", pipeline_name(p)),
                         d.changes
                             .iter()
                             .filter(|c| c.pipelines.contains(p))
@@ -122,30 +224,30 @@ pub fn render(
             for (p, changes) in groups {
                 let _ = writeln!(out, "{}{p}", if md { "\n### " } else { "\n" });
                 for c in changes {
-                    let _ = writeln!(
-                        out,
-                        "{} {} {} ({})",
-                        if md { "-" } else { " " },
-                        kind(c),
-                        c.arn,
-                        c.resource_kind
-                    );
-                    for f in &c.fields {
-                        let _ = writeln!(
-                            out,
-                            "    {}: {} -> {}",
-                            f.path,
-                            short(&f.before),
-                            short(&f.after)
-                        );
-                    }
-                    if !c.rules.is_empty() {
-                        let _ = writeln!(out, "    affects: {}", c.rules.join(" "));
+                    if md {
+                        let _ = writeln!(out, "- {} `{}` ({})", kind(c), c.arn, c.resource_kind);
+                        markdown_fields(&mut out, c);
+                        if !c.rules.is_empty() {
+                            let _ = writeln!(out, "  - affects: {}", c.rules.join(" "));
+                        }
+                    } else {
+                        let _ = writeln!(out, "  {} {} ({})", kind(c), c.arn, c.resource_kind);
+                        table_fields(&mut out, c);
+                        if !c.rules.is_empty() {
+                            let _ = writeln!(out, "    affects: {}", c.rules.join(" "));
+                        }
                     }
                 }
             }
+            if md && !d.not_compared.is_empty() {
+                out.push('\n');
+            }
             for n in &d.not_compared {
-                let _ = writeln!(out, "not compared (could not be read): {n}");
+                let _ = writeln!(
+                    out,
+                    "{}not compared (could not be read): {n}",
+                    if md { "- " } else { "" }
+                );
             }
             let _ = writeln!(out, "\n{} change(s)", d.changes.len());
             Ok(out)
@@ -160,7 +262,16 @@ pub fn render(
                     severity: Severity::Medium,
                     title: "Configuration drifted".into(),
                     message: describe(c),
-                    pipeline: c.pipelines.join(","),
+                    pipeline: if c.pipelines.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        c.pipelines
+                            .iter()
+                            .map(|p| pipeline_name(p))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                    // one string for the location hash; replaced by the list below
                     pipeline_arn: c.pipelines.join(","),
                     resource_type: c.resource_kind.clone(),
                     resource_arn: c.arn.clone(),
@@ -190,8 +301,31 @@ pub fn render(
                 diagnostics: &[],
             };
             let rule = drift_rule();
-            super::sarif::render_with_category(&report, &[&rule], docs_url, "pipeaudit-drift")
-                .map(|r| r.text)
+            let text =
+                super::sarif::render_with_category(&report, &[&rule], docs_url, "pipeaudit-drift")
+                    .map(|r| r.text)
+                    .map_err(|e| e.to_string())?;
+            // each result's pipelines as a list of ARNs
+            let by_fingerprint: std::collections::BTreeMap<&str, &Change> = findings
+                .iter()
+                .zip(&d.changes)
+                .map(|(f, c)| (f.fingerprint.as_str(), c))
+                .collect();
+            let mut doc: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            for run in doc["runs"].as_array_mut().into_iter().flatten() {
+                for r in run["results"].as_array_mut().into_iter().flatten() {
+                    let change = r["fingerprints"]["pipeaudit/v1"]
+                        .as_str()
+                        .and_then(|f| by_fingerprint.get(f));
+                    if let (Some(c), Some(props)) = (change, r["properties"].as_object_mut()) {
+                        props.remove("pipeline");
+                        props.remove("pipeline_arn");
+                        props.insert("pipelines".to_string(), json!(c.pipelines));
+                    }
+                }
+            }
+            serde_json::to_string_pretty(&doc)
+                .map(|t| format!("{t}\n"))
                 .map_err(|e| e.to_string())
         }
     }
