@@ -175,13 +175,11 @@ async fn pipeline_declaration_secrets_reach_no_output() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert_output_clean(&format!("drift --format {format}"), &o);
-        if format == "json" {
-            let out = String::from_utf8_lossy(&o.stdout);
-            assert!(
-                out.contains("NPM_TOKEN"),
-                "the added variable is drift:\n{out}"
-            );
-        }
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("NPM_TOKEN"),
+            "{format}: the added variable is drift:\n{out}"
+        );
     }
 
     // remediation: source-polling-off rewrites the declaration
