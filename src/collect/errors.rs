@@ -13,6 +13,7 @@ use std::fmt;
 
 use aws_config::imds::client::error::ImdsError;
 use aws_credential_types::provider::error::{CredentialsError, TokenError};
+use aws_smithy_runtime_api::client::dns::ResolveDnsError;
 use aws_smithy_runtime_api::client::endpoint::error::ResolveEndpointError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
@@ -233,11 +234,14 @@ fn walk(err: &(dyn Error + 'static)) -> Found {
         if let Some(i) = e.downcast_ref::<std::io::Error>() {
             io.get_or_insert(i.kind());
         }
-        // hyper's connector reports a failed name lookup as a plain
-        // "dns error" around the resolver's io::Error, with no error type
-        // of its own to match on.
+        // A custom resolver fails with ResolveDnsError; hyper's default one
+        // reports a failed lookup as a plain "dns error" around the
+        // resolver's io::Error, with no error type of its own to match on.
         let text = e.to_string();
-        if text == "dns error" || text.contains("failed to lookup address") {
+        if e.downcast_ref::<ResolveDnsError>().is_some()
+            || text == "dns error"
+            || text.contains("failed to lookup address")
+        {
             dns = true;
         }
         if !text.trim().is_empty() {
@@ -658,6 +662,19 @@ mod tests {
         assert_eq!(f.cause, Cause::UnknownHost);
         assert!(f.summary.contains("region `us-east-1`"), "{}", f.summary);
         assert!(f.hint.unwrap_or_default().contains("--region"));
+
+        // a custom resolver's failure, with the endpoint named
+        let custom: StsError = SdkError::dispatch_failure(ConnectorError::io(Box::new(
+            ResolveDnsError::new("no such host"),
+        )));
+        let mut r = reach();
+        r.endpoint = Some("https://sts.example.invalid".to_string());
+        let f = classify("sts:GetCallerIdentity", &custom, &r);
+        assert_eq!(f.cause, Cause::UnknownHost);
+        assert_eq!(
+            f.summary,
+            "could not resolve the host of the endpoint https://sts.example.invalid (DNS lookup failed)"
+        );
     }
 
     #[test]
