@@ -249,9 +249,11 @@ pub fn main() -> ExitCode {
 fn init_logging(g: &GlobalArgs) {
     // The SDK's own crates stay at info at most: their trace output can
     // contain response bodies, and those can contain plaintext values.
+    // The credentials chain warns about each provider that failed; the one
+    // error message says it all unless -v asks for more.
     let level = match (g.quiet, g.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) => "warn,aws_config=error",
         (false, 1) => "warn,pipeaudit=debug",
         (false, _) => "info,pipeaudit=trace",
     };
@@ -280,6 +282,7 @@ fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
         pipelines: g.pipelines.clone(),
         concurrency: usize::from(g.concurrency),
         progress: !g.quiet,
+        profile: g.profile.clone(),
     };
     (connect, opts)
 }
@@ -360,7 +363,7 @@ pub fn collect_live(g: &GlobalArgs) -> Result<Snapshot, String> {
         let (cfg, account) = act_config(g, &connect, region).await?;
         collect::collect_account(&cfg, &opts, account.as_deref())
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.user_message())
     })?;
     if !g.quiet {
         report_collection(&snapshot, g.verbose > 0);

@@ -84,7 +84,9 @@ async fn audit_one(
         Ok(s) => s,
         Err(e) => {
             let permission = match e {
-                collect::CollectError::Credentials(_) => Some("sts:AssumeRole"),
+                collect::CollectError::Credentials(_) | collect::CollectError::Identity(_) => {
+                    Some("sts:AssumeRole")
+                }
                 collect::CollectError::Config(_) => None,
             };
             return AccountOutcome {

@@ -111,6 +111,22 @@ async fn accounts_are_audited_through_their_roles_and_a_failing_one_is_reported(
         stderr.contains("1 of 3 account(s) could not be audited"),
         "{stderr}"
     );
+    // the refusal of sts:AssumeRole, read from the credentials provider's
+    // error chain: one line, no SDK debug output
+    let failed_line = stderr
+        .lines()
+        .find(|l| l.contains(&format!("account {C} failed")))
+        .unwrap_or_default();
+    assert!(
+        failed_line.contains(
+            "access denied: AccessDenied: User is not authorized to perform: sts:AssumeRole"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Some(") && !stderr.contains("WARN"),
+        "{stderr}"
+    );
     let requests = assumed.lock().map(|v| v.clone()).unwrap_or_default();
     for account in [A, B, C] {
         let arn = urlencoding_min(&role(account));

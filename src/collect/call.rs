@@ -8,7 +8,6 @@ use std::sync::Mutex;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use indicatif::ProgressBar;
 use tokio::sync::Semaphore;
@@ -99,7 +98,9 @@ where
                 kind,
                 action: action.to_string(),
                 code,
-                message: DisplayErrorContext(other).to_string(),
+                // one line of what failed: never the SDK's debug output
+                message: super::errors::classify(action, other, &super::errors::Reach::default())
+                    .summary,
             }
         }
     }

@@ -24,6 +24,7 @@ pub mod codebuild;
 pub mod codecommit;
 pub mod codedeploy;
 pub mod codepipeline;
+pub mod errors;
 pub mod eventbridge;
 pub mod iam;
 pub mod kms;
@@ -33,7 +34,6 @@ pub mod targets;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use futures::future::join_all;
@@ -59,6 +59,8 @@ pub struct CollectOptions {
     pub concurrency: usize,
     /// Show a progress spinner on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// The profile named on the command line, for messages about credentials.
+    pub profile: Option<String>,
 }
 
 impl Default for CollectOptions {
@@ -68,6 +70,7 @@ impl Default for CollectOptions {
             pipelines: Vec::new(),
             concurrency: 16,
             progress: false,
+            profile: None,
         }
     }
 }
@@ -81,6 +84,37 @@ pub enum CollectError {
     /// The caller's identity could not be established.
     #[error("cannot identify the AWS account (sts:GetCallerIdentity): {0}")]
     Credentials(String),
+    /// sts:GetCallerIdentity failed; a failure to load credentials is
+    /// reported as such (no request was made).
+    #[error("{}", identity_line(.0))]
+    Identity(Box<errors::AwsFailure>),
+}
+
+fn identity_line(f: &errors::AwsFailure) -> String {
+    if f.loading_credentials {
+        f.summary.clone()
+    } else {
+        format!("cannot identify the AWS account (sts:GetCallerIdentity): {f}")
+    }
+}
+
+impl CollectError {
+    /// What to do about it, on one line, when there is advice to give.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            CollectError::Identity(f) => f.hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The message for a person: the failure on one line, and the hint on a
+    /// second one when there is one.
+    pub fn user_message(&self) -> String {
+        match self.hint() {
+            Some(h) => format!("{self}\n{h}"),
+            None => self.to_string(),
+        }
+    }
 }
 
 /// Collects a snapshot using the standard AWS configuration chain.
@@ -136,6 +170,13 @@ pub async fn collect_account(
             ));
         }
     };
+    for r in opts.regions.iter().chain(std::iter::once(&home)) {
+        if r != ALL_ENABLED && !is_region_name(r) {
+            return Err(CollectError::Config(format!(
+                "{r:?} is not an AWS region name (like us-east-1)"
+            )));
+        }
+    }
     let filter = pipeline_filter(&opts.pipelines)?;
     let home_config = base.to_builder().region(Region::new(home.clone())).build();
     let ctx = Ctx::new(opts.concurrency, progress_bar(opts.progress));
@@ -152,7 +193,12 @@ pub async fn collect_account(
                 .send(),
         )
         .await
-        .map_err(|e| CollectError::Credentials(DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| {
+            let reach = errors::Reach::of(&home_config, opts.profile.as_deref());
+            let failure = errors::classify("sts:GetCallerIdentity", &e, &reach);
+            tracing::debug!("sts:GetCallerIdentity failed: {}", failure.chain);
+            CollectError::Identity(Box::new(failure))
+        })?;
     let account = ident
         .account()
         .ok_or_else(|| CollectError::Credentials("the response named no account".to_string()))?
@@ -516,6 +562,18 @@ pub async fn collect_account(
     Ok(snapshot)
 }
 
+/// A region name fit for an endpoint host name: lowercase letters, digits
+/// and inner hyphens, starting with a letter (us-east-1, eu-central-2).
+/// Whether such a region exists is for its endpoint to say.
+pub fn is_region_name(r: &str) -> bool {
+    let b = r.as_bytes();
+    (1..=63).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b[b.len() - 1] != b'-'
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
 fn pipeline_filter(globs: &[String]) -> Result<Option<GlobSet>, CollectError> {
     if globs.is_empty() {
         return Ok(None);
@@ -782,6 +840,31 @@ pub fn rule_targets(rule: &EventRule, pipeline_arn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_names() {
+        for good in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "local",
+        ] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "us_east_1",
+            "US-EAST-1",
+            "us east 1",
+            "-us-east-1",
+            "us-east-",
+            "1us",
+            "us.east.1",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+    }
 
     fn resolver_with(aliases: &BTreeMap<String, Result<AliasMap, ReadError>>) -> KeyResolver<'_> {
         KeyResolver {

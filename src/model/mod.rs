@@ -184,7 +184,7 @@ pub enum SnapshotError {
         #[source]
         source: std::io::Error,
     },
-    #[error("snapshot {path} is not valid: {message} (line {line}, column {column})")]
+    #[error("snapshot {path}:{line}:{column} is not valid: {message}")]
     Malformed {
         path: String,
         message: String,
@@ -207,6 +207,19 @@ pub enum SnapshotError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// A JSON error of a snapshot file: the position goes next to the file name,
+/// so it is taken out of serde's message.
+fn malformed(origin: &str, e: &serde_json::Error) -> SnapshotError {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    SnapshotError::Malformed {
+        path: origin.to_string(),
+        message: text.strip_suffix(&position).unwrap_or(&text).to_string(),
+        line: e.line(),
+        column: e.column(),
+    }
 }
 
 impl Snapshot {
@@ -236,12 +249,7 @@ impl Snapshot {
         // Check the version first so that a future format gets a version
         // error rather than a confusing field error.
         let raw: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| SnapshotError::Malformed {
-                path: origin.to_string(),
-                message: e.to_string(),
-                line: e.line(),
-                column: e.column(),
-            })?;
+            serde_json::from_str(text).map_err(|e| malformed(origin, &e))?;
         let found = raw
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
@@ -267,12 +275,7 @@ impl Snapshot {
             });
         }
         let mut snapshot: Snapshot =
-            serde_json::from_str(text).map_err(|e| SnapshotError::Malformed {
-                path: origin.to_string(),
-                message: e.to_string(),
-                line: e.line(),
-                column: e.column(),
-            })?;
+            serde_json::from_str(text).map_err(|e| malformed(origin, &e))?;
         // A snapshot written before declarations were redacted, or by hand,
         // is redacted on reading: nothing read from it can print a value.
         snapshot.redact_secrets();
@@ -336,8 +339,16 @@ mod tests {
     #[test]
     fn malformed_json_names_file_and_position() {
         let e = err("{\n  \"schema_version\": 1,\n  oops\n}");
-        assert!(e.starts_with("snapshot snap.json is not valid:"), "{e}");
-        assert!(e.contains("line 3"), "{e}");
+        assert_eq!(
+            e,
+            "snapshot snap.json:3:3 is not valid: key must be a string"
+        );
+        let e = err("{\"schema_version\": 1, \"account\": 7}");
+        assert!(e.starts_with("snapshot snap.json:1:"), "{e}");
+        assert!(
+            e.contains("expected a string") && !e.contains(" at line "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -361,7 +372,15 @@ mod tests {
             .to_json()
             .replace("\"pipelines\": [", "\"pipelines\": 7, \"x\": [");
         let e = err(&text);
-        assert!(e.contains("snap.json") && e.contains("line"), "{e}");
+        let line = text
+            .lines()
+            .position(|l| l.contains("\"pipelines\": 7"))
+            .map_or(0, |i| i + 1);
+        assert!(e.starts_with(&format!("snapshot snap.json:{line}:")), "{e}");
+        assert!(
+            e.ends_with("invalid type: integer `7`, expected a sequence"),
+            "{e}"
+        );
     }
 
     #[test]
