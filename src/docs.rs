@@ -48,14 +48,25 @@ pub fn rule_pages(rules: &RuleSet) -> Vec<(String, String)> {
         .map(|r| (format!("{}.md", r.file.id), rule_page(&r.file)))
         .collect();
     let mut index = String::from(
-        "# Rule catalog\n\nGenerated from `rules/` by `pipeaudit rules docs --out docs/rules`; do not edit by hand.\n\n| id | slug | severity | title | fix |\n|---|---|---|---|---|\n",
+        "# Rule catalog\n\nGenerated from `rules/` by `pipeaudit rules docs --out docs/rules`; do not edit by hand.\n\n",
     );
+    index.push_str(&catalog_table(rules, true));
+    pages.push(("README.md".to_string(), index));
+    pages
+}
+
+/// The catalog as a Markdown table; `links` makes each id a link to its page.
+fn catalog_table(rules: &RuleSet, links: bool) -> String {
+    let mut out = String::from("| id | slug | severity | title | fix |\n|---|---|---|---|---|\n");
     for r in &rules.rules {
         let f = &r.file;
-        index.push_str(&format!(
-            "| [{}]({}.md) | {} | {} | {} | {} |\n",
-            f.id,
-            f.id,
+        let id = if links {
+            format!("[{}]({}.md)", f.id, f.id)
+        } else {
+            f.id.clone()
+        };
+        out.push_str(&format!(
+            "| {id} | {} | {} | {} | {} |\n",
             f.slug,
             f.severity,
             f.title,
@@ -65,6 +76,94 @@ pub fn rule_pages(rules: &RuleSet) -> Vec<(String, String)> {
                 .unwrap_or_else(|| "manual".to_string())
         ));
     }
-    pages.push(("README.md".to_string(), index));
-    pages
+    out
+}
+
+/// Output formats of `pipeaudit rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// Output formats of `pipeaudit rules explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// The rule catalog as a table, JSON (the rule files) or Markdown.
+pub fn rules_list(rules: &RuleSet, format: ListFormat) -> String {
+    match format {
+        ListFormat::Json => {
+            let list: Vec<&RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
+            let mut t = serde_json::to_string_pretty(&list).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        ListFormat::Markdown => catalog_table(rules, false),
+        ListFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.set_header(vec!["id", "slug", "severity", "fix", "title"]);
+            for r in &rules.rules {
+                let fix = r
+                    .file
+                    .fix
+                    .as_ref()
+                    .map(|f| format!("{} ({})", f.action, f.safety))
+                    .unwrap_or_else(|| "-".to_string());
+                t.add_row(vec![
+                    r.file.id.clone(),
+                    r.file.slug.clone(),
+                    r.file.severity.to_string(),
+                    fix,
+                    r.file.title.clone(),
+                ]);
+            }
+            t.force_no_tty();
+            format!("{t}\n{} rules\n", rules.rules.len())
+        }
+    }
+}
+
+/// A rule's documentation as text (or JSON).
+pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
+    let f = &rule.file;
+    match format {
+        ExplainFormat::Json => {
+            let mut t = serde_json::to_string_pretty(f).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+        ExplainFormat::Markdown => rule_page(f),
+        ExplainFormat::Table => {
+            let mut out = format!("{} {} ({})\n{}\n\n", f.id, f.slug, f.severity, f.title);
+            out.push_str(&format!(
+                "What\n  {}\n\nWhy\n  {}\n\nRemediation\n  {}\n",
+                f.docs.what.trim(),
+                f.docs.why.trim(),
+                f.docs.remediation.trim()
+            ));
+            match &f.fix {
+                Some(fix) => out.push_str(&format!(
+                    "\nFix: {} ({})\n  {}\n",
+                    fix.action,
+                    fix.safety,
+                    f.docs.fix_safety.as_deref().unwrap_or("").trim()
+                )),
+                None => out.push_str("\nFix: none (manual)\n"),
+            }
+            if !f.references.is_empty() {
+                out.push_str("\nReferences\n");
+                for r in &f.references {
+                    out.push_str(&format!("  - {r}\n"));
+                }
+            }
+            out.push_str(&format!("\nCondition\n  {}\n", f.condition));
+            out
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod commands;
 pub mod docs;
 pub mod drift;
 pub mod findings;

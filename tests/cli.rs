@@ -224,3 +224,37 @@ fn account_options_are_checked_before_anything_is_collected() {
         assert!(o.stdout.is_empty());
     }
 }
+
+#[test]
+fn formats_a_command_cannot_print_are_refused() {
+    // the rule list has no SARIF form: refused by the argument parser
+    let o = pipeaudit(&["rules", "--format", "sarif"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid value 'sarif'"),
+        "{}",
+        stderr(&o)
+    );
+    // the list as Markdown is a Markdown table
+    let o = pipeaudit(&["rules", "--format", "markdown"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("| id | slug | severity | title | fix |\n|---|"));
+    assert!(stdout(&o).contains("| KM003 | artifact-key-rotation-off |"));
+    // remediation prints a plan as table or JSON, nothing else, and says so
+    // before collecting anything
+    for format in ["markdown", "sarif"] {
+        let o = pipeaudit(&[
+            "--remediate",
+            "--format",
+            format,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("--remediate prints its plan"), "{err}");
+    }
+}

@@ -58,6 +58,18 @@ pub fn role_account(arn: &str) -> Option<&str> {
     Some(parts[4])
 }
 
+/// The partition of a region's ARNs (`aws`, `aws-cn`, `aws-us-gov`); `aws`
+/// when no region is known.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// Builds the targets from `--role-arn` values and the lines of an accounts
 /// file. Each line holds an account id (needs `role_name`) or a role ARN;
 /// blank lines and `#` comments are skipped. Duplicate accounts are an

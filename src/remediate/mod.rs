@@ -7,6 +7,7 @@
 //! the pipeline's own roles, never change something that changed since it
 //! was collected.
 
+pub mod apply;
 pub mod bucket_encryption;
 pub mod bucket_policy;
 pub mod bucket_public_access_block;

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::cli::Format;
+use super::Format;
 use crate::drift::{Change, ChangeKind, Delta, Drift};
 use crate::findings::{Finding, Severity, fingerprint};
 use crate::model::{Snapshot, ToolInfo};

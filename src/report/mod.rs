@@ -10,6 +10,75 @@ pub mod table;
 
 use crate::findings::{Diagnostic, Finding, Severity};
 
+/// Output formats of the audit and of drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+    Markdown,
+}
+
+/// Exit code: clean.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: findings or drift.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: usage, configuration, credential or input error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// What a command found, for its exit code.
+pub enum Outcome<'a> {
+    /// An audit's findings and diagnostics.
+    Audit {
+        findings: &'a [Finding],
+        diagnostics: &'a [Diagnostic],
+        /// Findings below this severity do not fail the run.
+        fail_on: Severity,
+        exit_zero: bool,
+    },
+    /// A drift comparison.
+    Drift { changes: usize, exit_zero: bool },
+    /// A remediation plan or run: whether anything is left to do.
+    Remediation { clean: bool },
+}
+
+/// The exit-code policy of every command: 0 clean, 1 findings (or drift, or
+/// remediation left undone), 2 when part of the audit did not happen (a
+/// scope, such as a region's pipelines, could not be listed: that is an
+/// error, not a clean run).
+pub fn exit_code(o: &Outcome<'_>) -> u8 {
+    match o {
+        Outcome::Audit {
+            findings,
+            diagnostics,
+            fail_on,
+            exit_zero,
+        } => {
+            if diagnostics.iter().any(|d| d.kind == "scope-error") {
+                EXIT_ERROR
+            } else if !exit_zero && findings.iter().any(|f| f.severity >= *fail_on) {
+                EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            }
+        }
+        Outcome::Drift { changes, exit_zero } => {
+            if *changes > 0 && !exit_zero {
+                EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            }
+        }
+        Outcome::Remediation { clean } => {
+            if *clean {
+                EXIT_OK
+            } else {
+                EXIT_FINDINGS
+            }
+        }
+    }
+}
+
 /// One audited account and region.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scope {

@@ -1,0 +1,122 @@
+//! The audit (the default command): collect or load, evaluate, report.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use super::{collect_live, load_config, load_rules, targets, write_output};
+use crate::cli::{AuditArgs, GlobalArgs};
+use crate::findings::Severity;
+use crate::model::Snapshot;
+use crate::report::{self, Format, Outcome, Report};
+use crate::rules::{RuleSet, engine};
+
+/// Runs the audit, or remediation with --remediate, or the audit of several
+/// accounts.
+pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
+    // Everything that can be wrong with the input is checked before collecting.
+    let rules = load_rules(a)?;
+    let config = load_config(a, &rules)?;
+    if a.remediate {
+        return super::remediate::run(g, a, &rules, &config);
+    }
+    if g.accounts_file.is_some() || g.role_arns.len() > 1 || g.shard.is_some() {
+        if a.snapshot.is_some() {
+            return Err(
+                "--snapshot audits one saved snapshot; --accounts, --shard and several --role-arn collect live"
+                    .to_string(),
+            );
+        }
+        let list = targets(g)?;
+        return super::org::run(g, a, rules, config, list);
+    }
+    let snapshot = match &a.snapshot {
+        Some(path) => Snapshot::load(path).map_err(|e| e.to_string())?,
+        None => {
+            let s = collect_live(g)?;
+            if let Some(p) = &a.save_snapshot {
+                s.save(p).map_err(|e| e.to_string())?;
+            }
+            s
+        }
+    };
+    let snapshot = Arc::new(snapshot);
+    let mut eval = engine::evaluate(snapshot.clone(), &rules, &config);
+    let scopes = report::scopes(&snapshot.account, &snapshot.regions);
+    write_report(a, &rules, &scopes, &mut eval)
+}
+
+/// Renders and writes the report of an evaluation; the exit code of its findings.
+pub(super) fn write_report(
+    a: &AuditArgs,
+    rules: &RuleSet,
+    scopes: &[report::Scope],
+    eval: &mut engine::Evaluation,
+) -> Result<u8, String> {
+    if let Some(p) = &a.baseline_findings {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let previous: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a JSON report: {e}", p.display()))?;
+        if previous
+            .get("findings")
+            .and_then(|f| f.as_array())
+            .is_none()
+        {
+            return Err(format!(
+                "{} is not a pipeaudit JSON report (no `findings` list)",
+                p.display()
+            ));
+        }
+        eval.findings = crate::drift::new_findings(std::mem::take(&mut eval.findings), &previous);
+    }
+    let report = Report {
+        scopes,
+        pipelines: eval.pipelines,
+        findings: &eval.findings,
+        diagnostics: &eval.diagnostics,
+    };
+    let text = match a.format {
+        Format::Json => report::json::render(&report),
+        Format::Markdown => report::markdown::render(&report, &a.docs_url),
+        Format::Sarif => {
+            let gaps = eval
+                .diagnostics
+                .iter()
+                .filter(|d| d.kind == "collection-gap" || d.kind == "scope-error")
+                .count();
+            if gaps > 0 && !a.allow_partial {
+                return Err(format!(
+                    "{gaps} check(s) could not be made because values were not collected; refusing to write SARIF that would close alerts on unread resources (see --format json for the gaps, or pass --allow-partial)"
+                ));
+            }
+            let files: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
+            let rendered =
+                report::sarif::render(&report, &files, &a.docs_url).map_err(|e| e.to_string())?;
+            for (category, dropped) in &rendered.truncated {
+                eprintln!(
+                    "pipeaudit: run {category}: {dropped} least severe result(s) left out to stay within {} results per run",
+                    report::sarif::MAX_RESULTS
+                );
+            }
+            rendered.text
+        }
+        Format::Table => {
+            let colored = a.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            report::table::render(&report, colored, None)
+        }
+    };
+    write_output(a.output.as_ref(), &text)?;
+    // A scope that could not be listed (a region's pipelines, say) means
+    // part of the audit did not happen: say which.
+    for d in eval.diagnostics.iter().filter(|d| d.kind == "scope-error") {
+        eprintln!("pipeaudit: error: {}", d.message);
+    }
+    Ok(report::exit_code(&Outcome::Audit {
+        findings: &eval.findings,
+        diagnostics: &eval.diagnostics,
+        fail_on: a.fail_on.unwrap_or(Severity::Info),
+        exit_zero: a.exit_zero,
+    }))
+}

@@ -1,0 +1,254 @@
+//! The commands: one module each; this one dispatches and holds what they
+//! share (logging, the async runtime, live collection, output). Commands
+//! orchestrate the stage modules; they hold no audit logic.
+
+mod audit;
+mod drift;
+mod merge;
+mod org;
+mod remediate;
+mod rules;
+mod snapshot;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{AuditArgs, Cli, Command, GlobalArgs};
+use crate::collect::{self, CollectOptions, clients::ConnectOptions};
+use crate::model::Snapshot;
+use crate::report::{EXIT_ERROR, EXIT_OK};
+use crate::rules::RuleSet;
+use crate::rules::config::Config;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(&cli.global);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("pipeaudit: error: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    match cli.command {
+        Some(Command::Snapshot { output }) => snapshot::run(&cli.global, output.as_ref()),
+        Some(Command::Rules { action, format }) => rules::run(&cli.audit, action, format),
+        Some(Command::Drift {
+            baseline,
+            snapshot,
+            format,
+            output,
+            exit_zero,
+        }) => drift::run(
+            &cli.global,
+            &cli.audit,
+            &drift::DriftArgs {
+                baseline,
+                snapshot,
+                format,
+                output,
+                exit_zero,
+            },
+        ),
+        Some(Command::Merge { reports, output }) => merge::run(&reports, output.as_ref()),
+        None => audit::run(&cli.global, &cli.audit),
+    }
+}
+
+fn init_logging(g: &GlobalArgs) {
+    // The SDK's own crates stay at info at most: their trace output can
+    // contain response bodies, and those can contain plaintext values.
+    // The credentials chain warns about each provider that failed; the one
+    // error message says it all unless -v asks for more.
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,aws_config=error",
+        (false, 1) => "warn,pipeaudit=debug",
+        (false, _) => "info,pipeaudit=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::new(level);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
+    let mut connect = ConnectOptions::new(g.profile.clone(), g.endpoint_url.clone());
+    connect.max_attempts = g.max_attempts;
+    connect.connect_timeout = std::time::Duration::from_secs(g.connect_timeout.max(1));
+    connect.read_timeout = std::time::Duration::from_secs(g.read_timeout.max(1));
+    let opts = CollectOptions {
+        regions: g.regions.clone(),
+        pipelines: g.pipelines.clone(),
+        concurrency: usize::from(g.concurrency),
+        progress: !g.quiet,
+        profile: g.profile.clone(),
+    };
+    (connect, opts)
+}
+
+/// The accounts named by --role-arn / --accounts, after --shard; empty
+/// when the audit acts with the caller's own credentials.
+fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
+    use collect::targets;
+    if let Some(name) = &g.role_name {
+        targets::check_role_name(name)?;
+    }
+    let text = match &g.accounts_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    if g.role_name.is_some() && text.is_none() {
+        return Err("--role-name needs --accounts FILE".to_string());
+    }
+    // The partition of role ARNs built from account ids, from the region.
+    let partition = targets::partition_of(g.regions.first().map(String::as_str).unwrap_or(""));
+    let list = targets::build(
+        &g.role_arns,
+        g.accounts_file.as_deref().zip(text.as_deref()),
+        g.role_name.as_deref(),
+        partition,
+    )?;
+    match g.shard {
+        Some(_) if list.is_empty() => Err(
+            "--shard splits the accounts of --accounts / --role-arn; none were given".to_string(),
+        ),
+        Some(shard) => Ok(targets::shard(list, shard)),
+        None => Ok(list),
+    }
+}
+
+/// The SDK configuration to act with in `region`: the caller's own, or the
+/// single --role-arn assumed.
+async fn act_config(
+    g: &GlobalArgs,
+    connect: &ConnectOptions,
+    region: Option<&str>,
+) -> Result<(aws_types::SdkConfig, Option<String>), String> {
+    let base = collect::clients::load_config(connect, region).await;
+    let list = targets(g)?;
+    match list.as_slice() {
+        [] if g.shard.is_some() => Err("this shard has no account".to_string()),
+        [] => Ok((base, None)),
+        [one] => Ok((
+            collect::clients::assume_role_config(&base, &one.role_arn, g.external_id.as_deref())
+                .await,
+            Some(one.account.clone()),
+        )),
+        many => Err(format!(
+            "this command works on one account; {} were given (the audit takes several)",
+            many.len()
+        )),
+    }
+}
+
+/// Collects a live snapshot with the global options.
+fn collect_live(g: &GlobalArgs) -> Result<Snapshot, String> {
+    let (connect, opts) = collect_options(g);
+    let region = opts
+        .regions
+        .first()
+        .map(String::as_str)
+        .filter(|r| *r != collect::ALL_ENABLED);
+    let snapshot = runtime()?.block_on(async {
+        let (cfg, account) = act_config(g, &connect, region).await?;
+        collect::collect_account(&cfg, &opts, account.as_deref())
+            .await
+            .map_err(|e| e.user_message())
+    })?;
+    if !g.quiet {
+        report_collection(&snapshot, g.verbose > 0);
+    }
+    Ok(snapshot)
+}
+
+fn report_collection(s: &Snapshot, detail: bool) {
+    let calls: u64 = s.api_calls.values().sum();
+    let errors = s.read_errors();
+    eprintln!(
+        "pipeaudit: collected {} pipeline(s) in {} region(s) of account {} with {} API call(s); {} value(s) could not be read",
+        s.pipelines.len(),
+        s.regions.len(),
+        s.account,
+        calls,
+        errors.len()
+    );
+    let shown = if detail {
+        errors.len()
+    } else {
+        errors.len().min(5)
+    };
+    for (resource, e) in errors.iter().take(shown) {
+        eprintln!(
+            "  {resource}: {} ({}{})",
+            e.action,
+            e.code
+                .as_deref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default(),
+            e.message
+        );
+    }
+    if shown < errors.len() {
+        eprintln!(
+            "  ... and {} more (use -v to list all)",
+            errors.len() - shown
+        );
+    }
+}
+
+fn write_output(path: Option<&PathBuf>, text: &str) -> Result<(), String> {
+    match path {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| format!("cannot write to stdout: {e}"))
+        }
+    }
+}
+
+/// The built-in rules and the packs of --rules.
+fn load_rules(a: &AuditArgs) -> Result<RuleSet, String> {
+    RuleSet::load(&a.rules).map_err(|e| e.to_string().trim_end().to_string())
+}
+
+fn load_config(a: &AuditArgs, rules: &RuleSet) -> Result<Config, String> {
+    let Some(path) = &a.config else {
+        return Ok(Config::default());
+    };
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let ids: Vec<&str> = rules.rules.iter().map(|r| r.file.id.as_str()).collect();
+    config
+        .check_rule_ids(&ids, &path.display().to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(config)
+}

@@ -1,0 +1,92 @@
+//! The audit of several accounts (--accounts, --role-arn, --shard).
+
+use std::sync::Arc;
+
+use super::{collect_options, runtime};
+use crate::cli::{AuditArgs, GlobalArgs};
+use crate::collect;
+use crate::report::EXIT_ERROR;
+use crate::rules::RuleSet;
+use crate::rules::config::Config;
+
+/// The audit of several accounts: each collected, evaluated and released in
+/// turn; one report for all. Exit 2 when an account could not be audited
+/// (after writing the report of the others).
+pub fn run(
+    g: &GlobalArgs,
+    a: &AuditArgs,
+    rules: RuleSet,
+    config: Config,
+    list: Vec<collect::targets::Target>,
+) -> Result<u8, String> {
+    let (connect, mut opts) = collect_options(g);
+    opts.progress = false;
+    let (rules, config) = (Arc::new(rules), Arc::new(config));
+    let save_dir = a.save_snapshot.clone();
+    if let Some(d) = &save_dir {
+        std::fs::create_dir_all(d)
+            .map_err(|e| format!("cannot create the snapshot directory {}: {e}", d.display()))?;
+    }
+    let org = crate::org::OrgOptions {
+        external_id: g.external_id.clone(),
+        account_concurrency: usize::from(g.account_concurrency),
+        save_dir,
+    };
+    let total = list.len();
+    if !g.quiet {
+        eprintln!(
+            "pipeaudit: auditing {total} account(s){}",
+            g.shard.map(|s| format!(" (shard {s})")).unwrap_or_default()
+        );
+    }
+    let region = opts
+        .regions
+        .first()
+        .map(String::as_str)
+        .filter(|r| *r != collect::ALL_ENABLED);
+    let quiet = g.quiet;
+    let mut done = 0usize;
+    let mut org_audit = runtime()?.block_on(async {
+        let base = collect::clients::load_config(&connect, region).await;
+        crate::org::audit_accounts(
+            &base,
+            list,
+            &opts,
+            &org,
+            rules.clone(),
+            config.clone(),
+            |s| {
+                done += 1;
+                if quiet {
+                    return;
+                }
+                match &s.result {
+                    Ok(c) => eprintln!(
+                        "pipeaudit: [{done}/{total}] account {}: {} pipeline(s) in {} region(s), {} API call(s), {} value(s) not read, {} finding(s)",
+                        s.target.account,
+                        c.pipelines,
+                        c.regions.len(),
+                        c.api_calls,
+                        c.unread,
+                        c.findings
+                    ),
+                    Err(e) => eprintln!("pipeaudit: [{done}/{total}] account {} failed: {e}", s.target.account),
+                }
+            },
+        )
+        .await
+    });
+    let code = super::audit::write_report(a, &rules, &org_audit.scopes, &mut org_audit.evaluation)?;
+    let failed: Vec<_> = org_audit.failed().collect();
+    if !failed.is_empty() {
+        eprintln!(
+            "pipeaudit: {} of {total} account(s) could not be audited:",
+            failed.len()
+        );
+        for (t, e) in &failed {
+            eprintln!("  {}: {e}", t.account);
+        }
+        return Ok(EXIT_ERROR);
+    }
+    Ok(code)
+}

@@ -1,0 +1,126 @@
+//! `--remediate`: plan, show, confirm, apply (see `remediate::apply`).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use super::{act_config, collect_live, collect_options, runtime, write_output};
+use crate::cli::{AuditArgs, GlobalArgs};
+use crate::collect::clients::{ConnectOptions, RegionClients};
+use crate::model::Snapshot;
+use crate::remediate::apply::{self, Account, ApplyOptions};
+use crate::remediate::render::render_text;
+use crate::remediate::verify::Status;
+use crate::report::{self, EXIT_FINDINGS, Format, Outcome};
+use crate::rules::config::Config;
+use crate::rules::{RuleSet, engine};
+
+/// The audited account, as applying sees it.
+struct Live<'a> {
+    g: &'a GlobalArgs,
+    connect: ConnectOptions,
+    rt: &'a tokio::runtime::Runtime,
+}
+
+impl Account for Live<'_> {
+    fn clients(&mut self, region: &str) -> Result<RegionClients, String> {
+        let (cfg, _) = self
+            .rt
+            .block_on(act_config(self.g, &self.connect, Some(region)))?;
+        Ok(RegionClients::new(&cfg))
+    }
+
+    fn collect(&mut self) -> Result<Snapshot, String> {
+        collect_live(self.g)
+    }
+
+    fn confirm(&mut self, n: usize) -> Result<bool, String> {
+        confirm(n)
+    }
+}
+
+/// Plans, shows, and (unless --dry-run) applies the fixes of an audit.
+pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, String> {
+    let json = match a.format {
+        Format::Table => false,
+        Format::Json => true,
+        Format::Markdown | Format::Sarif => {
+            return Err(
+                "--remediate prints its plan and result as table or json; markdown and sarif are formats of the audit report"
+                    .to_string(),
+            );
+        }
+    };
+    let snapshot = Arc::new(collect_live(g)?);
+    let eval = engine::evaluate(snapshot.clone(), rules, config);
+    let plan = crate::remediate::plan(&snapshot, &eval.findings, rules, config, a.unsafe_fixes);
+    if a.dry_run || plan.actions.is_empty() {
+        let text = if json {
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&plan).unwrap_or_default()
+            )
+        } else {
+            render_text(&plan)
+        };
+        write_output(a.output.as_ref(), &text)?;
+        return Ok(report::exit_code(&Outcome::Remediation {
+            clean: plan.actions.is_empty(),
+        }));
+    }
+    // Applying: the text plan is the report's head; with --format json the
+    // one JSON document is the run's result, and the plan goes to stderr.
+    if json {
+        eprint!("{}", render_text(&plan));
+    } else {
+        write_output(a.output.as_ref(), &render_text(&plan))?;
+    }
+    if !a.yes && !confirm(plan.actions.len())? {
+        eprintln!("pipeaudit: nothing applied");
+        return Ok(EXIT_FINDINGS);
+    }
+    let rt = runtime()?;
+    let mut account = Live {
+        g,
+        connect: collect_options(g).0,
+        rt: &rt,
+    };
+    let opts = ApplyOptions {
+        unsafe_fixes: a.unsafe_fixes,
+        yes: a.yes,
+        journal: a.journal.clone().unwrap_or_else(apply::default_journal),
+    };
+    let report = apply::apply_plan(&rt, &plan, rules, config, &mut account, &opts)?;
+    eprintln!(
+        "pipeaudit: {} pass(es); {} fixed, {} still found after the re-audit, {} not verified (values could not be read again), {} not applied; {} finding(s) remain in total",
+        report.passes,
+        report.count(Status::Fixed),
+        report.count(Status::Remaining),
+        report.count(Status::Unverified),
+        report.count(Status::NotApplied),
+        report.findings_remaining
+    );
+    if json {
+        let text = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        write_output(a.output.as_ref(), &text)?;
+    }
+    Ok(report::exit_code(&Outcome::Remediation {
+        clean: report.clean(),
+    }))
+}
+
+/// Asks on the terminal whether to apply `n` changes; an error without one.
+fn confirm(n: usize) -> Result<bool, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "--remediate without a terminal needs --yes (review the plan with --dry-run first)"
+                .to_string(),
+        );
+    }
+    eprint!("Apply {n} change(s)? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

@@ -1,0 +1,32 @@
+//! `pipeaudit rules`: the catalog, one rule's documentation, the rule pages.
+
+use super::{load_rules, write_output};
+use crate::cli::{AuditArgs, RulesCommand};
+use crate::docs::{self, ListFormat};
+use crate::report::EXIT_OK;
+
+/// Lists, explains or writes the pages of the rules (with the packs of --rules).
+pub fn run(a: &AuditArgs, action: Option<RulesCommand>, format: ListFormat) -> Result<u8, String> {
+    let rules = load_rules(a)?;
+    match action {
+        None => write_output(None, &docs::rules_list(&rules, format))?,
+        Some(RulesCommand::Docs { out }) => {
+            let pages = docs::rule_pages(&rules);
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            for (name, text) in &pages {
+                let p = out.join(name);
+                std::fs::write(&p, text)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            }
+            eprintln!("wrote {} page(s) to {}", pages.len(), out.display());
+        }
+        Some(RulesCommand::Explain { id, format }) => {
+            let rule = rules
+                .get(&id)
+                .ok_or_else(|| format!("no rule {id:?}; `pipeaudit rules` lists them"))?;
+            write_output(None, &docs::explain(rule, format))?;
+        }
+    }
+    Ok(EXIT_OK)
+}
