@@ -501,6 +501,66 @@ fn a_failed_trigger_listing_is_a_gap_not_a_missing_rule() {
     );
 }
 
+fn unknown(action: &str) -> Value {
+    serde_json::to_value(Observed::<()>::Unknown {
+        error: ReadError {
+            kind: ReadErrorKind::AccessDenied,
+            action: action.to_string(),
+            code: Some("AccessDeniedException".into()),
+            message: "not authorized".into(),
+        },
+    })
+    .unwrap_or(Value::Null)
+}
+
+fn gaps_of(e: &Evaluation) -> BTreeSet<(String, String)> {
+    e.diagnostics
+        .iter()
+        .filter(|d| d.kind == "collection-gap")
+        .map(|d| {
+            (
+                d.rule_id.clone().unwrap_or_default(),
+                d.permission.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// A list with an unknown member is unknown whole: a trigger rule whose
+/// targets could not be read (it may target this pipeline) is a gap for the
+/// trigger rules, never "no rule targets the pipeline".
+#[test]
+fn a_rule_whose_targets_are_unknown_is_a_gap_not_a_missing_rule() {
+    let mut v = compliant();
+    let rule_arn = v["pipelines"][0]["trigger_rules"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // as collected: the rule is kept as unknown and linked to no pipeline
+    v["resources"]["event_rules"][&rule_arn] = unknown("events:ListTargetsByRule");
+    v["pipelines"][0]["trigger_rules"] = serde_json::json!([]);
+    let e = run(load(v), &Config::default());
+    assert!(
+        !e.findings.iter().any(|f| f.rule_id.starts_with("TR")),
+        "{:?}",
+        e.findings
+    );
+    let gaps = gaps_of(&e);
+    for rule in [
+        "TR001", "TR002", "TR003", "TR004", "IA001", "IA002", "IA003",
+    ] {
+        assert!(
+            gaps.contains(&(rule.to_string(), "events:ListTargetsByRule".to_string())),
+            "{rule}: {gaps:?}"
+        );
+    }
+    // the pipeline's other service roles are still checked
+    assert!(
+        !gaps.iter().any(|(r, _)| r == "PL003" || r == "CB008"),
+        "{gaps:?}"
+    );
+}
+
 #[test]
 fn config_overrides_disables_and_ignores() {
     let mut v = compliant();

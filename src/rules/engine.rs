@@ -404,38 +404,57 @@ fn bindings(
         vars.push(("stores", list(stores)));
     }
 
+    // If the rules of the region could not be listed, or one of them could
+    // not be read (its targets unknown: it may target this pipeline),
+    // `triggers` stays unbound: trigger rules then report the gap instead of
+    // "no rule", "every rule disabled" or "no rule matches".
+    let trigger_gaps = if needs.var("triggers") || needs.var("service_roles") {
+        s.trigger_gaps(w)
+    } else {
+        Vec::new()
+    };
     if needs.var("service_roles") {
-        let service_roles = service_roles(s, w)
+        let service_roles = service_roles(s, w, &mut gaps)
             .into_iter()
             .map(|(arn, service, used_by)| {
                 let mut m = HashMap::new();
-                m.insert(key("arn"), string(&arn));
+                // A role that could not be learned (its project, group or
+                // rule is unknown) is an item without `arn`: a rule reading
+                // it reports the gap; the other roles are still checked.
+                if let Some(arn) = arn {
+                    m.insert(key("arn"), string(&arn));
+                }
                 m.insert(key("service"), string(service));
                 m.insert(key("used_by"), string(&used_by));
                 map(m)
             })
+            .chain(trigger_gaps.iter().map(|(path, _)| {
+                let mut m = HashMap::new();
+                m.insert(key("service"), string("events.amazonaws.com"));
+                m.insert(
+                    key("used_by"),
+                    string(path.strip_suffix(".targets").unwrap_or(path)),
+                );
+                map(m)
+            }))
             .collect();
         vars.push(("service_roles", list(service_roles)));
     }
-    // If the rules of the region could not be listed, `triggers` stays
-    // unbound: trigger rules then report a gap instead of "missing".
-    let listing_failed = s
-        .scope_errors
-        .iter()
-        .find(|e| e.scope == "event-rules" && e.region == w.region);
-    match listing_failed {
-        _ if !needs.var("triggers") => {}
-        Some(e) => gaps.push((format!("{}:event-rules", e.region), e.error.clone())),
-        None => {
+    if !needs.var("triggers") || !trigger_gaps.is_empty() {
+        gaps.extend(trigger_gaps);
+    } else {
+        {
             let triggers = w
                 .trigger_rules
                 .iter()
                 .filter_map(|arn| {
                     let bound = cache.by_arn.get(arn)?;
                     gaps.extend(bound.gaps.iter().cloned());
-                    let rule = match s.resources.event_rules.get(arn) {
-                        Some(Observed::Ok { value }) => value,
-                        _ => return bound.value.clone(),
+                    // (an unknown rule made `trigger_gaps` non-empty; an
+                    // absent one targets nothing)
+                    let Some(Observed::Ok { value: rule }) = s.resources.event_rules.get(arn)
+                    else {
+                        return None;
                     };
                     let targets = rule
                         .targets
@@ -572,44 +591,70 @@ fn shape(p: &crate::model::Pipeline) -> Value {
 }
 
 /// The service roles a pipeline acts through: (role ARN, service, used by).
-fn service_roles(s: &Snapshot, w: &PipelineWiring) -> Vec<(String, &'static str, String)> {
-    let mut out: Vec<(String, &'static str, String)> = Vec::new();
+fn service_roles(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Vec<(Option<String>, &'static str, String)> {
+    let mut out: Vec<(Option<String>, &'static str, String)> = Vec::new();
     if let Some(r) = &w.role_arn {
-        out.push((r.clone(), "codepipeline.amazonaws.com", w.arn.clone()));
+        out.push((Some(r.clone()), "codepipeline.amazonaws.com", w.arn.clone()));
     }
+    // The role of a project or group that could not be read is not known:
+    // `None`, with the gap.
+    let mut role_of = |obs: Option<&Observed<Option<String>>>,
+                       service: &'static str,
+                       user: &str,
+                       gaps: &mut Vec<(String, ReadError)>| match obs {
+        Some(Observed::Ok { value: Some(r) }) => {
+            out.push((Some(r.clone()), service, user.to_string()))
+        }
+        Some(Observed::Unknown { error }) => {
+            gaps.push((user.to_string(), error.clone()));
+            out.push((None, service, user.to_string()));
+        }
+        _ => {}
+    };
     for b in &w.builds {
-        if let Some(r) = s
+        let role = s
             .resources
             .build_projects
             .get(&b.project_arn)
-            .and_then(Observed::value)
-            .and_then(|p| p.service_role.as_ref())
-        {
-            out.push((r.clone(), "codebuild.amazonaws.com", b.project_arn.clone()));
-        }
+            .map(|p| p.as_ref().map(|p| p.service_role.clone()));
+        role_of(
+            role.as_ref(),
+            "codebuild.amazonaws.com",
+            &b.project_arn,
+            gaps,
+        );
     }
     for d in &w.deploys {
-        if let Some(r) = s
+        let role = s
             .resources
             .deploy_groups
             .get(&d.group_arn)
-            .and_then(Observed::value)
-            .and_then(|g| g.service_role_arn.as_ref())
-        {
-            out.push((r.clone(), "codedeploy.amazonaws.com", d.group_arn.clone()));
-        }
+            .map(|g| g.as_ref().map(|g| g.service_role_arn.clone()));
+        role_of(
+            role.as_ref(),
+            "codedeploy.amazonaws.com",
+            &d.group_arn,
+            gaps,
+        );
     }
     for arn in &w.trigger_rules {
         if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
             for t in value.targets.iter().filter(|t| t.arn == w.arn) {
                 if let Some(r) = &t.role_arn {
-                    out.push((r.clone(), "events.amazonaws.com", arn.clone()));
+                    out.push((Some(r.clone()), "events.amazonaws.com", arn.clone()));
                 }
             }
         }
     }
     let mut seen = BTreeSet::new();
-    out.retain(|(arn, svc, _)| seen.insert((arn.clone(), *svc)));
+    out.retain(|(arn, svc, user)| match arn {
+        Some(arn) => seen.insert((arn.clone(), *svc)),
+        None => seen.insert((user.clone(), *svc)),
+    });
     out
 }
 

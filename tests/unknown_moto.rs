@@ -1,0 +1,247 @@
+//! Unknown is never read as absent: for each kind of resource (and each
+//! separately read part of one), the read is denied and the audit must then
+//! make no finding that depends on it, and name the IAM action in a
+//! collection-gap diagnostic instead.
+//!
+//! Reference stacks are seeded into moto_server 5.1.22; the denials come
+//! from the fault-injecting loopback proxy in front of it
+//! (`support::proxy`), because moto grants every call: every answer that is
+//! not the injected AccessDenied is moto's.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use support::moto::Moto;
+use support::proxy::{Fault, FaultProxy};
+use support::seed::{self, Defect, SeedClients, StackSpec};
+
+fn audit(endpoint: &str, extra: &[&str]) -> Value {
+    let o = support::pipeaudit_command(endpoint)
+        .args(["--region", "us-east-1", "-q", "--format", "json"])
+        .args(["--max-attempts", "1"])
+        .args(extra)
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"));
+    support::stdout_json(&o)
+}
+
+/// (rule id, resource) of every finding.
+fn findings(r: &Value) -> BTreeSet<(String, String)> {
+    r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or("").to_string(),
+                f["resource_arn"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn rule_ids(r: &Value) -> BTreeSet<String> {
+    findings(r).into_iter().map(|(id, _)| id).collect()
+}
+
+fn diagnostics(r: &Value) -> Vec<Value> {
+    r["diagnostics"].as_array().cloned().unwrap_or_default()
+}
+
+/// Seeds one stack per entry and audits it cleanly (no diagnostic).
+async fn seeded(stacks: &[(&str, Vec<Defect>)]) -> (Moto, Value) {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    for (prefix, defects) in stacks {
+        let spec = StackSpec {
+            prefix: prefix.to_string(),
+            defects: defects.clone(),
+            shared_store: None,
+        };
+        seed::seed_stack(&c, &spec)
+            .await
+            .unwrap_or_else(|e| panic!("seed {prefix}: {e:#}"));
+    }
+    let clean = audit(&moto.endpoint, &[]);
+    assert!(diagnostics(&clean).is_empty(), "{:#?}", diagnostics(&clean));
+    (moto, clean)
+}
+
+/// What one denied read must do to the audit.
+struct Denial<'a> {
+    /// The request as the proxy names it (`service:Operation`, for S3
+    /// `s3:METHOD ?subresource`).
+    op: &'a str,
+    /// The IAM action the diagnostics must name.
+    action: &'a str,
+    /// Rules that need the value: they fire on the clean audit (when
+    /// listed in `fired`) and never once the read is denied; each reports
+    /// the gap.
+    dependent: &'a [&'a str],
+    /// Rules among `dependent` that fire on the clean audit.
+    fired: &'a [&'a str],
+    /// Rules that do not need the value and still fire.
+    kept: &'a [&'a str],
+}
+
+/// Audits with `d.op` denied and checks the outcome against `clean`.
+fn check(moto: &Moto, clean: &Value, d: &Denial<'_>, extra: &[&str]) -> Value {
+    let op = d.op.to_string();
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Box::new(move |r, _| (r.op() == op).then_some(Fault::AccessDenied)),
+    );
+    let faulted = audit(&proxy.endpoint, extra);
+    let denied = proxy.stats().faults_by_op.get(d.op).copied().unwrap_or(0);
+    assert!(denied > 0, "{} was never asked for", d.op);
+
+    let before = rule_ids(clean);
+    for id in d.fired {
+        assert!(before.contains(*id), "{id} fires on the clean audit");
+    }
+    // (a) nothing new, and nothing that needs the value
+    assert!(
+        findings(&faulted).is_subset(&findings(clean)),
+        "{}: new findings {:#?}",
+        d.op,
+        findings(&faulted).difference(&findings(clean))
+    );
+    let after = rule_ids(&faulted);
+    for id in d.dependent {
+        assert!(!after.contains(*id), "{}: {id} fired on an unknown", d.op);
+    }
+    for id in d.kept {
+        assert!(after.contains(*id), "{}: {id} still checked", d.op);
+    }
+    // (b) every dependent rule reports the gap, naming the action
+    let diags = diagnostics(&faulted);
+    for d2 in &diags {
+        // a listing that failed is also reported once for its scope
+        assert!(
+            d2["kind"] == "collection-gap" || d2["kind"] == "scope-error",
+            "{}: {d2:#}",
+            d.op
+        );
+        assert_eq!(d2["permission"], d.action, "{}: {d2:#}", d.op);
+    }
+    for id in d.dependent {
+        assert!(
+            diags.iter().any(|x| x["rule_id"] == *id),
+            "{}: no gap reported for {id}: {diags:#?}",
+            d.op
+        );
+    }
+    faulted
+}
+
+#[tokio::test]
+async fn unknown_build_project_silences_its_rules() {
+    let (moto, clean) = seeded(&[
+        (
+            "unk-cb",
+            vec![Defect::PrivilegedMode, Defect::PlaintextSecret],
+        ),
+        ("unk-cb2", vec![Defect::VersioningOff]),
+    ])
+    .await;
+    // moto keeps no key on a project: CB004 fires on every stack
+    let d = Denial {
+        op: "codebuild:BatchGetProjects",
+        action: "codebuild:BatchGetProjects",
+        dependent: &[
+            "CB002", "CB003", "CB004", "CB005", "CB006", "CB007", "CB008",
+        ],
+        fired: &["CB002", "CB003", "CB004"],
+        kept: &["AB008"],
+    };
+    let faulted = check(&moto, &clean, &d, &[]);
+    // the build role could not be learned: the service-role rules say so
+    // for it (and still check the pipeline's other roles)
+    let diags = diagnostics(&faulted);
+    for id in ["IA001", "IA002", "IA003"] {
+        assert!(
+            diags.iter().any(|x| x["rule_id"] == id
+                && x["resource"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(":project/unk-cb-build"))),
+            "{id}: {diags:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_deployment_group_and_application_silence_their_rules() {
+    let (moto, clean) = seeded(&[
+        ("unk-cd", vec![Defect::NoRollback, Defect::AllAtOnce]),
+        ("unk-cd2", vec![Defect::KeyRotationOff]),
+    ])
+    .await;
+    // moto drops a group's alarms: CD006 fires on every stack
+    let group = Denial {
+        op: "codedeploy:GetDeploymentGroup",
+        action: "codedeploy:GetDeploymentGroup",
+        dependent: &["CD001", "CD002", "CD003", "CD004", "CD005", "CD006"],
+        fired: &["CD003", "CD004", "CD006"],
+        kept: &["KM003"],
+    };
+    let faulted = check(&moto, &clean, &group, &[]);
+    assert!(
+        diagnostics(&faulted).iter().any(|x| x["rule_id"] == "IA002"
+            && x["resource"]
+                .as_str()
+                .is_some_and(|r| r.contains(":deploymentgroup:unk-cd-app/unk-cd-group"))),
+        "{:#?}",
+        diagnostics(&faulted)
+    );
+    let application = Denial {
+        op: "codedeploy:GetApplication",
+        action: "codedeploy:GetApplication",
+        dependent: &["CD001"],
+        fired: &[],
+        kept: &["CD003", "CD004", "KM003"],
+    };
+    check(&moto, &clean, &application, &[]);
+}
+
+#[tokio::test]
+async fn trigger_rules_whose_targets_are_unknown_are_not_missing() {
+    let (moto, clean) = seeded(&[
+        ("unk-tr1", vec![Defect::NoTrigger]),
+        ("unk-tr2", vec![Defect::TriggerDisabled]),
+        ("unk-tr3", vec![Defect::TriggerNoRole, Defect::PollingOn]),
+    ])
+    .await;
+    let d = Denial {
+        op: "events:ListTargetsByRule",
+        action: "events:ListTargetsByRule",
+        dependent: &["TR001", "TR002", "TR003", "TR004"],
+        fired: &["TR001", "TR002", "TR004"],
+        kept: &["PL004"],
+    };
+    let faulted = check(&moto, &clean, &d, &[]);
+    // the pipeline without any rule is told apart from one whose rules
+    // could not be read: its TR001 reports the gap
+    let diags = diagnostics(&faulted);
+    assert!(
+        diags
+            .iter()
+            .any(|x| x["rule_id"] == "TR001" && x["pipeline"] == "unk-tr1-pipeline"),
+        "{diags:#?}"
+    );
+    // the targets' roles could not be learned either
+    assert!(diags.iter().any(|x| x["rule_id"] == "IA001"), "{diags:#?}");
+
+    // Listing the rules at all fails: the same, as a scope gap.
+    let listing = Denial {
+        op: "events:ListRules",
+        action: "events:ListRules",
+        dependent: &["TR001", "TR002", "TR003", "TR004"],
+        fired: &["TR001", "TR002", "TR004"],
+        kept: &["PL004"],
+    };
+    check(&moto, &clean, &listing, &[]);
+}
