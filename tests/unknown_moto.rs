@@ -139,6 +139,23 @@ fn check(moto: &Moto, clean: &Value, d: &Denial<'_>, extra: &[&str]) -> Value {
 }
 
 #[tokio::test]
+async fn unknown_pipeline_declaration_checks_nothing_of_it() {
+    let (moto, clean) = seeded(&[("unk-pl", vec![Defect::VersioningOff])]).await;
+    let d = Denial {
+        op: "codepipeline:GetPipeline",
+        action: "codepipeline:GetPipeline",
+        dependent: &[],
+        fired: &["AB008"],
+        kept: &[],
+    };
+    let faulted = check(&moto, &clean, &d, &[]);
+    assert!(findings(&faulted).is_empty(), "{faulted:#}");
+    let diags = diagnostics(&faulted);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0]["pipeline"], "unk-pl-pipeline");
+}
+
+#[tokio::test]
 async fn unknown_build_project_silences_its_rules() {
     let (moto, clean) = seeded(&[
         (
@@ -208,6 +225,23 @@ async fn unknown_deployment_group_and_application_silence_their_rules() {
 }
 
 #[tokio::test]
+async fn unknown_repository_is_not_a_missing_one() {
+    let (moto, clean) = seeded(&[
+        ("unk-sc", vec![Defect::MissingRepo]),
+        ("unk-sc2", vec![Defect::VersioningOff]),
+    ])
+    .await;
+    let d = Denial {
+        op: "codecommit:GetRepository",
+        action: "codecommit:GetRepository",
+        dependent: &["SC001"],
+        fired: &["SC001"],
+        kept: &["AB008"],
+    };
+    check(&moto, &clean, &d, &[]);
+}
+
+#[tokio::test]
 async fn trigger_rules_whose_targets_are_unknown_are_not_missing() {
     let (moto, clean) = seeded(&[
         ("unk-tr1", vec![Defect::NoTrigger]),
@@ -244,4 +278,156 @@ async fn trigger_rules_whose_targets_are_unknown_are_not_missing() {
         kept: &["PL004"],
     };
     check(&moto, &clean, &listing, &[]);
+}
+
+#[tokio::test]
+async fn each_unknown_part_of_a_bucket_silences_only_its_rules() {
+    let (moto, clean) = seeded(&[
+        (
+            "unk-ab1",
+            vec![Defect::BucketNoPolicy, Defect::VersioningOff],
+        ),
+        (
+            "unk-ab2",
+            vec![Defect::BucketNoEncryption, Defect::PublicAccessBlockOff],
+        ),
+        ("unk-ab3", vec![Defect::BucketPolicyPublic]),
+    ])
+    .await;
+    let all = &[
+        "AB001", "AB002", "AB003", "AB004", "AB005", "AB006", "AB007", "AB008",
+    ];
+    // The bucket as a whole (HeadBucket): the status code alone, no body.
+    let head = Denial {
+        op: "s3:HEAD ?",
+        action: "s3:ListBucket",
+        dependent: all,
+        fired: &["AB002", "AB004", "AB005", "AB006", "AB007", "AB008"],
+        kept: &["CB004"],
+    };
+    check(&moto, &clean, &head, &[]);
+    for d in [
+        Denial {
+            op: "s3:GET ?policy",
+            action: "s3:GetBucketPolicy",
+            dependent: &["AB004", "AB005", "AB007"],
+            fired: &["AB004", "AB005", "AB007"],
+            kept: &["AB002", "AB006", "AB008"],
+        },
+        Denial {
+            op: "s3:GET ?encryption",
+            action: "s3:GetEncryptionConfiguration",
+            dependent: &["AB002", "AB003"],
+            fired: &["AB002"],
+            kept: &["AB004", "AB006", "AB007", "AB008"],
+        },
+        Denial {
+            op: "s3:GET ?versioning",
+            action: "s3:GetBucketVersioning",
+            dependent: &["AB008"],
+            fired: &["AB008"],
+            kept: &["AB002", "AB004", "AB006", "AB007"],
+        },
+        Denial {
+            op: "s3:GET ?publicAccessBlock",
+            action: "s3:GetBucketPublicAccessBlock",
+            dependent: &["AB006"],
+            fired: &["AB006"],
+            kept: &["AB002", "AB004", "AB007", "AB008"],
+        },
+    ] {
+        check(&moto, &clean, &d, &[]);
+    }
+}
+
+#[tokio::test]
+async fn each_unknown_part_of_a_key_silences_only_its_rules() {
+    let (moto, clean) = seeded(&[
+        (
+            "unk-km1",
+            vec![Defect::KeyRotationOff, Defect::KeyPolicyPublic],
+        ),
+        ("unk-km2", vec![Defect::KeyDisabled]),
+    ])
+    .await;
+    for d in [
+        Denial {
+            op: "kms:GetKeyPolicy",
+            action: "kms:GetKeyPolicy",
+            dependent: &["KM004", "KM005"],
+            fired: &["KM004"],
+            kept: &["KM002", "KM003"],
+        },
+        Denial {
+            op: "kms:GetKeyRotationStatus",
+            action: "kms:GetKeyRotationStatus",
+            dependent: &["KM003"],
+            fired: &["KM003"],
+            kept: &["KM002", "KM004"],
+        },
+        Denial {
+            op: "kms:DescribeKey",
+            action: "kms:DescribeKey",
+            dependent: &["KM001", "KM002", "KM003", "KM004", "KM005"],
+            fired: &["KM002", "KM003", "KM004"],
+            kept: &["CB004", "CD006"],
+        },
+    ] {
+        check(&moto, &clean, &d, &[]);
+    }
+}
+
+#[tokio::test]
+async fn each_unknown_part_of_a_role_silences_only_its_rules() {
+    let (moto, clean) = seeded(&[
+        ("unk-ia1", vec![Defect::AdminPipelineRole]),
+        (
+            "unk-ia2",
+            vec![Defect::TriggerNoRole, Defect::VersioningOff],
+        ),
+    ])
+    .await;
+    for d in [
+        // The role itself: its trust policy comes with it.
+        Denial {
+            op: "iam:GetRole",
+            action: "iam:GetRole",
+            dependent: &[
+                "PL003", "CB008", "CD005", "IA001", "IA002", "IA003", "KM005",
+            ],
+            fired: &["IA001"],
+            kept: &["AB008", "TR004"],
+        },
+        Denial {
+            op: "iam:ListRolePolicies",
+            action: "iam:ListRolePolicies",
+            dependent: &["IA001"],
+            fired: &["IA001"],
+            kept: &["AB008", "TR004"],
+        },
+        Denial {
+            op: "iam:ListAttachedRolePolicies",
+            action: "iam:ListAttachedRolePolicies",
+            dependent: &["IA001"],
+            fired: &["IA001"],
+            kept: &["AB008", "TR004"],
+        },
+        Denial {
+            op: "iam:GetRolePolicy",
+            action: "iam:GetRolePolicy",
+            dependent: &["IA001"],
+            fired: &["IA001"],
+            kept: &["AB008", "TR004"],
+        },
+        // The admin policy is attached: its document is what IA001 needs.
+        Denial {
+            op: "iam:GetPolicyVersion",
+            action: "iam:GetPolicyVersion",
+            dependent: &["IA001"],
+            fired: &["IA001"],
+            kept: &["AB008", "TR004"],
+        },
+    ] {
+        check(&moto, &clean, &d, &[]);
+    }
 }
