@@ -526,6 +526,66 @@ fn gaps_of(e: &Evaluation) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// A key named by an alias whose region's aliases could not be listed is
+/// unknown, not "another key": neither the bucket's nor the project's key
+/// is then a mismatch (AB003, CB004).
+#[test]
+fn an_alias_that_could_not_be_resolved_is_not_another_key() {
+    let alias = "alias/demo-000-artifacts";
+    let alias_arn = format!("arn:aws:kms:us-east-1:{ACCT}:{alias}");
+    let listing_failed = serde_json::json!([{"region": "us-east-1", "scope": "kms-aliases",
+        "error": {"kind": "access_denied", "action": "kms:ListAliases", "message": "denied"}}]);
+    let bucket = "arn:aws:s3:::demo-000-artifacts";
+
+    // The bucket's default key and the project's key are named by the alias;
+    // the store names the key by ARN.
+    let mut v = compliant();
+    v["scope_errors"] = listing_failed.clone();
+    let rule = ptr(
+        value_of(&mut v, "buckets", bucket),
+        &["encryption", "value", "rules", "0"],
+    );
+    rule["kms_master_key_id"] = alias.into();
+    rule["kms_key_arn"] = Value::Null;
+    let project = value_of(&mut v, "build_projects", &arn("project"));
+    project["encryption_key"] = alias.into();
+    project["encryption_key_arn"] = Value::Null;
+    let e = run(load(v), &Config::default());
+    let fired: BTreeSet<&str> = e.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert!(
+        !fired.contains("AB003") && !fired.contains("CB004"),
+        "{fired:?}"
+    );
+    let gaps = gaps_of(&e);
+    for rule in ["AB003", "CB004"] {
+        assert!(
+            gaps.contains(&(rule.to_string(), "kms:ListAliases".to_string())),
+            "{rule}: {gaps:?}"
+        );
+    }
+    // what does not need the key ARN is still checked
+    assert!(!gaps.iter().any(|(r, _)| r == "AB002"), "{gaps:?}");
+
+    // The store names the key by the alias (recorded under the alias ARN,
+    // the key unknown); the bucket names it by ARN.
+    let mut v = compliant();
+    v["scope_errors"] = listing_failed;
+    let store = ptr(&mut v, &["pipelines", "0", "artifact_stores", "0"]);
+    store["key_ref"] = alias.into();
+    store["key_arn"] = alias_arn.clone().into();
+    v["resources"]["keys"][&alias_arn] = unknown("kms:ListAliases");
+    let e = run(load(v), &Config::default());
+    let fired: BTreeSet<&str> = e.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    for rule in ["AB003", "CB004", "KM001"] {
+        assert!(!fired.contains(rule), "{rule}: {fired:?}");
+        assert!(
+            gaps_of(&e).contains(&(rule.to_string(), "kms:ListAliases".to_string())),
+            "{rule}: {:?}",
+            gaps_of(&e)
+        );
+    }
+}
+
 /// A list with an unknown member is unknown whole: a trigger rule whose
 /// targets could not be read (it may target this pipeline) is a gap for the
 /// trigger rules, never "no rule targets the pipeline".
