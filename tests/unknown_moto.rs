@@ -280,6 +280,75 @@ async fn trigger_rules_whose_targets_are_unknown_are_not_missing() {
     check(&moto, &clean, &listing, &[]);
 }
 
+/// Turning polling off needs a rule known to start the pipeline: with the
+/// trigger rules unknown, PL004 is a manual step, not a planned change.
+#[tokio::test]
+async fn polling_is_not_turned_off_while_the_trigger_rules_are_unknown() {
+    let (moto, _) = seeded(&[("unk-pol", vec![Defect::PollingOn])]).await;
+    let plan = audit(&moto.endpoint, &["--remediate", "--dry-run"]);
+    let actions = |p: &Value| -> Vec<String> {
+        p["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["action"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(
+        actions(&plan).contains(&"source-polling-off".to_string()),
+        "{plan:#}"
+    );
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Box::new(|r, _| (r.op() == "events:ListTargetsByRule").then_some(Fault::AccessDenied)),
+    );
+    let plan = audit(&proxy.endpoint, &["--remediate", "--dry-run"]);
+    assert!(
+        !actions(&plan).contains(&"source-polling-off".to_string()),
+        "{plan:#}"
+    );
+    assert!(
+        plan["manual"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["rule_id"] == "PL004"),
+        "{plan:#}"
+    );
+}
+
+/// A new artifact key's policy names the pipeline's roles: with the build
+/// project unknown, its role is too, and a key without it could lock the
+/// build out. The fix becomes a manual step.
+#[tokio::test]
+async fn no_new_key_is_planned_for_roles_that_could_not_be_read() {
+    let (moto, _) = seeded(&[("unk-cmk", vec![Defect::NoCmk])]).await;
+    let args = ["--remediate", "--dry-run", "--unsafe-fixes"];
+    let planned = |p: &Value, action: &str| {
+        p["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["action"] == action)
+    };
+    let plan = audit(&moto.endpoint, &args);
+    assert!(planned(&plan, "store-create-cmk"), "{plan:#}");
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Box::new(|r, _| (r.op() == "codebuild:BatchGetProjects").then_some(Fault::AccessDenied)),
+    );
+    let plan = audit(&proxy.endpoint, &args);
+    assert!(!planned(&plan, "store-create-cmk"), "{plan:#}");
+    assert!(
+        plan["manual"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["rule_id"] == "PL002"),
+        "{plan:#}"
+    );
+}
+
 #[tokio::test]
 async fn each_unknown_part_of_a_bucket_silences_only_its_rules() {
     let (moto, clean) = seeded(&[
