@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::findings::Finding;
-use crate::model::{PolicyDocument, Snapshot};
+use crate::model::{Observed, PolicyDocument, Snapshot};
 use crate::rules::RuleSet;
 use crate::rules::config::Config;
 use crate::rules::engine::evaluate;
@@ -426,6 +426,51 @@ fn users(s: &Snapshot) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+/// Why a resource of `kind` at `arn` may be missing from `s` without having
+/// gone: the IAM action whose failure kept it from being collected. A
+/// resource is collected when a listing finds it or a resource that was read
+/// points at it, so one that could not be read may hide any resource of the
+/// kinds it points at.
+fn blind_spot(s: &Snapshot, kind: &str, arn: &str) -> Option<String> {
+    let region = arn.split(':').nth(3).unwrap_or("");
+    let scope = |name: &str, any_region: bool| {
+        s.scope_errors
+            .iter()
+            .find(|e| e.scope == name && (any_region || e.region == region))
+            .map(|e| e.error.action.clone())
+    };
+    fn unknown<T>(map: &BTreeMap<String, Observed<T>>) -> Option<String> {
+        map.values()
+            .find_map(|o| o.error().map(|e| e.action.clone()))
+    }
+    let r = &s.resources;
+    let pipelines = || scope("pipelines", true).or_else(|| unknown(&r.pipelines));
+    match kind {
+        "pipelines" => scope("pipelines", false),
+        "event_rules" => scope("event-rules", false),
+        "keys" => pipelines().or_else(|| scope("kms-aliases", true)),
+        "roles" | "managed_policies" => {
+            let role_sources = || {
+                pipelines()
+                    .or_else(|| unknown(&r.build_projects))
+                    .or_else(|| unknown(&r.deploy_groups))
+                    .or_else(|| unknown(&r.event_rules))
+                    .or_else(|| scope("event-rules", true))
+            };
+            if kind == "roles" {
+                return role_sources();
+            }
+            role_sources().or_else(|| unknown(&r.roles)).or_else(|| {
+                r.roles
+                    .values()
+                    .filter_map(Observed::value)
+                    .find_map(|role| role.attached_policies.error().map(|e| e.action.clone()))
+            })
+        }
+        _ => pipelines(),
+    }
+}
+
 /// Compares two snapshots of one account.
 pub fn compare(
     baseline: &Snapshot,
@@ -445,12 +490,37 @@ pub fn compare(
     for (k, v) in users(current) {
         users_all.entry(k).or_default().extend(v);
     }
-    // Findings on each side, to link changes to the rules they affect.
-    let fa = evaluate(Arc::new(baseline.clone()), rules, config).findings;
-    let fb = evaluate(Arc::new(current.clone()), rules, config).findings;
+    // Findings on each side, to link changes to the rules they affect. A
+    // finding on one side whose rule could not be checked for its pipeline
+    // on the other (a collection gap) is not linked: that rule was neither
+    // resolved nor made to fire.
+    let ea = evaluate(Arc::new(baseline.clone()), rules, config);
+    let eb = evaluate(Arc::new(current.clone()), rules, config);
+    let unchecked = |diags: &[crate::findings::Diagnostic]| -> BTreeSet<(String, String)> {
+        diags
+            .iter()
+            .filter(|d| d.kind == "collection-gap")
+            .filter_map(|d| Some((d.rule_id.clone()?, d.pipeline.clone()?)))
+            .collect()
+    };
+    let (gaps_a, gaps_b) = (unchecked(&ea.diagnostics), unchecked(&eb.diagnostics));
     let key = |f: &Finding| (f.resource_arn.clone(), f.rule_id.clone());
-    let set_a: BTreeSet<(String, String)> = fa.iter().map(key).collect();
-    let set_b: BTreeSet<(String, String)> = fb.iter().map(key).collect();
+    let checked_by = |gaps: &BTreeSet<(String, String)>| {
+        let gaps = gaps.clone();
+        move |f: &&Finding| !gaps.contains(&(f.rule_id.clone(), f.pipeline.clone()))
+    };
+    let set_a: BTreeSet<(String, String)> = ea
+        .findings
+        .iter()
+        .filter(checked_by(&gaps_b))
+        .map(key)
+        .collect();
+    let set_b: BTreeSet<(String, String)> = eb
+        .findings
+        .iter()
+        .filter(checked_by(&gaps_a))
+        .map(key)
+        .collect();
     let linked = |arn: &str| -> Vec<String> {
         let mut out: Vec<String> = set_b
             .difference(&set_a)
@@ -474,8 +544,27 @@ pub fn compare(
         let arns: BTreeSet<&String> = map_a.keys().chain(map_b.keys()).collect();
         for arn in arns {
             let (change, fields) = match (map_a.get(arn), map_b.get(arn)) {
-                (Some(_), None) => (ChangeKind::Removed, Vec::new()),
-                (None, Some(_)) => (ChangeKind::Added, Vec::new()),
+                // Missing on one side because that side could not have
+                // seen it (a listing or the resource pointing at it could
+                // not be read) is not drift.
+                (Some(_), None) => match blind_spot(current, kind, arn) {
+                    Some(action) => {
+                        drift
+                            .not_compared
+                            .push(format!("{arn} (not collected now: {action})"));
+                        continue;
+                    }
+                    None => (ChangeKind::Removed, Vec::new()),
+                },
+                (None, Some(_)) => match blind_spot(baseline, kind, arn) {
+                    Some(action) => {
+                        drift
+                            .not_compared
+                            .push(format!("{arn} (not collected in the baseline: {action})"));
+                        continue;
+                    }
+                    None => (ChangeKind::Added, Vec::new()),
+                },
                 (Some(a), Some(b)) => {
                     let mut fields = Vec::new();
                     let mut gaps = Vec::new();

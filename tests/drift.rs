@@ -133,6 +133,66 @@ fn each_kind_of_change_is_reported_and_linked_to_its_rules() {
     );
 }
 
+/// A resource missing now because it could not be collected now (its
+/// listing, or the resource pointing at it, could not be read) is not
+/// removed: it is listed as not compared.
+#[test]
+fn what_could_not_be_collected_is_not_removed() {
+    let base = demo_json();
+    let mut cur = base.clone();
+    let error = serde_json::json!({"kind": "access_denied", "action": "codepipeline:GetPipeline",
+        "message": "denied"});
+    // demo-003's declaration could not be read: nothing it points at was
+    // collected (its wiring is empty)
+    let pipeline = "arn:aws:codepipeline:us-east-1:123456789012:demo-003-pipeline";
+    let project = "arn:aws:codebuild:us-east-1:123456789012:project/demo-003-build";
+    cur["resources"]["pipelines"][pipeline] =
+        serde_json::json!({"status": "unknown", "error": error});
+    let removed = cur["resources"]["build_projects"]
+        .as_object_mut()
+        .and_then(|m| m.remove(project));
+    assert!(removed.is_some(), "the fixture has {project}");
+    // and the trigger rules of the region could not be listed
+    cur["resources"]["event_rules"] = serde_json::json!({});
+    cur["scope_errors"] = serde_json::json!([{"region": "us-east-1", "scope": "event-rules",
+        "error": {"kind": "access_denied", "action": "events:ListRules", "message": "denied"}}]);
+    let d = compare(&snap(&base), &snap(&cur), &rules(), &Config::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !d.changes.iter().any(|c| c.change == ChangeKind::Removed),
+        "{:#?}",
+        d.changes
+    );
+    assert!(
+        d.not_compared
+            .iter()
+            .any(|n| n.starts_with(project) && n.contains("codepipeline:GetPipeline")),
+        "{:#?}",
+        d.not_compared
+    );
+    assert!(
+        d.not_compared
+            .iter()
+            .any(|n| n.contains(":rule/demo-000-trigger") && n.contains("events:ListRules")),
+        "{:#?}",
+        d.not_compared
+    );
+    // A change to demo-001 (which has no trigger rule, TR001) is reported,
+    // but not as resolving TR001: the trigger rules could not be checked.
+    let d = {
+        let demo1 = "arn:aws:codepipeline:us-east-1:123456789012:demo-001-pipeline";
+        cur["resources"]["pipelines"][demo1]["value"]["execution_mode"] = "PARALLEL".into();
+        compare(&snap(&base), &snap(&cur), &rules(), &Config::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let change = d
+        .changes
+        .iter()
+        .find(|c| c.arn.ends_with(":demo-001-pipeline"))
+        .unwrap_or_else(|| panic!("{:#?}", d.changes));
+    assert!(!change.rules.contains(&"-TR001".to_string()), "{change:#?}");
+}
+
 #[test]
 fn different_accounts_are_a_clear_error() {
     let base = demo_json();

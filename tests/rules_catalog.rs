@@ -419,6 +419,126 @@ fn a_failed_trigger_listing_is_a_gap_not_a_missing_rule() {
     );
 }
 
+fn unknown(action: &str) -> Value {
+    serde_json::to_value(Observed::<()>::Unknown {
+        error: ReadError {
+            kind: ReadErrorKind::AccessDenied,
+            action: action.to_string(),
+            code: Some("AccessDeniedException".into()),
+            message: "not authorized".into(),
+        },
+    })
+    .unwrap_or(Value::Null)
+}
+
+fn gaps_of(e: &Evaluation) -> BTreeSet<(String, String)> {
+    e.diagnostics
+        .iter()
+        .filter(|d| d.kind == "collection-gap")
+        .map(|d| {
+            (
+                d.rule_id.clone().unwrap_or_default(),
+                d.permission.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// A key named by an alias whose region's aliases could not be listed is
+/// unknown, not "another key": neither the bucket's nor the project's key
+/// is then a mismatch (AB003, CB004).
+#[test]
+fn an_alias_that_could_not_be_resolved_is_not_another_key() {
+    let alias = "alias/demo-000-artifacts";
+    let alias_arn = format!("arn:aws:kms:us-east-1:{ACCT}:{alias}");
+    let listing_failed = serde_json::json!([{"region": "us-east-1", "scope": "kms-aliases",
+        "error": {"kind": "access_denied", "action": "kms:ListAliases", "message": "denied"}}]);
+    let bucket = "arn:aws:s3:::demo-000-artifacts";
+
+    // The bucket's default key and the project's key are named by the alias;
+    // the store names the key by ARN.
+    let mut v = compliant();
+    v["scope_errors"] = listing_failed.clone();
+    let rule = ptr(
+        value_of(&mut v, "buckets", bucket),
+        &["encryption", "value", "rules", "0"],
+    );
+    rule["kms_master_key_id"] = alias.into();
+    rule["kms_key_arn"] = Value::Null;
+    let project = value_of(&mut v, "build_projects", &arn("project"));
+    project["encryption_key"] = alias.into();
+    project["encryption_key_arn"] = Value::Null;
+    let e = run(load(v), &Config::default());
+    let fired: BTreeSet<&str> = e.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert!(
+        !fired.contains("AB003") && !fired.contains("CB004"),
+        "{fired:?}"
+    );
+    let gaps = gaps_of(&e);
+    for rule in ["AB003", "CB004"] {
+        assert!(
+            gaps.contains(&(rule.to_string(), "kms:ListAliases".to_string())),
+            "{rule}: {gaps:?}"
+        );
+    }
+    // what does not need the key ARN is still checked
+    assert!(!gaps.iter().any(|(r, _)| r == "AB002"), "{gaps:?}");
+
+    // The store names the key by the alias (recorded under the alias ARN,
+    // the key unknown); the bucket names it by ARN.
+    let mut v = compliant();
+    v["scope_errors"] = listing_failed;
+    let store = ptr(&mut v, &["pipelines", "0", "artifact_stores", "0"]);
+    store["key_ref"] = alias.into();
+    store["key_arn"] = alias_arn.clone().into();
+    v["resources"]["keys"][&alias_arn] = unknown("kms:ListAliases");
+    let e = run(load(v), &Config::default());
+    let fired: BTreeSet<&str> = e.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    for rule in ["AB003", "CB004", "KM001"] {
+        assert!(!fired.contains(rule), "{rule}: {fired:?}");
+        assert!(
+            gaps_of(&e).contains(&(rule.to_string(), "kms:ListAliases".to_string())),
+            "{rule}: {:?}",
+            gaps_of(&e)
+        );
+    }
+}
+
+/// A list with an unknown member is unknown whole: a trigger rule whose
+/// targets could not be read (it may target this pipeline) is a gap for the
+/// trigger rules, never "no rule targets the pipeline".
+#[test]
+fn a_rule_whose_targets_are_unknown_is_a_gap_not_a_missing_rule() {
+    let mut v = compliant();
+    let rule_arn = v["pipelines"][0]["trigger_rules"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // as collected: the rule is kept as unknown and linked to no pipeline
+    v["resources"]["event_rules"][&rule_arn] = unknown("events:ListTargetsByRule");
+    v["pipelines"][0]["trigger_rules"] = serde_json::json!([]);
+    let e = run(load(v), &Config::default());
+    assert!(
+        !e.findings.iter().any(|f| f.rule_id.starts_with("TR")),
+        "{:?}",
+        e.findings
+    );
+    let gaps = gaps_of(&e);
+    for rule in [
+        "TR001", "TR002", "TR003", "TR004", "IA001", "IA002", "IA003",
+    ] {
+        assert!(
+            gaps.contains(&(rule.to_string(), "events:ListTargetsByRule".to_string())),
+            "{rule}: {gaps:?}"
+        );
+    }
+    // the pipeline's other service roles are still checked
+    assert!(
+        !gaps.iter().any(|(r, _)| r == "PL003" || r == "CB008"),
+        "{gaps:?}"
+    );
+}
+
 #[test]
 fn config_overrides_disables_and_ignores() {
     let mut v = compliant();

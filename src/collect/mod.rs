@@ -327,6 +327,10 @@ pub async fn collect_account(
                 ..PipelineWiring::default()
             },
         };
+        // Only rules whose targets were read are linked: a rule whose
+        // targets could not be read (kept as unknown) may or may not target
+        // this pipeline, and the evaluation treats every such rule of the
+        // region as a gap in the pipeline's triggers (`Snapshot::trigger_gaps`).
         wiring.trigger_rules = snapshot
             .resources
             .event_rules

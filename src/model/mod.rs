@@ -60,6 +60,17 @@ impl<T> Observed<T> {
         }
     }
 
+    /// The read value by reference, with absent/unknown as they are.
+    pub fn as_ref(&self) -> Observed<&T> {
+        match self {
+            Observed::Ok { value } => Observed::Ok { value },
+            Observed::Absent => Observed::Absent,
+            Observed::Unknown { error } => Observed::Unknown {
+                error: error.clone(),
+            },
+        }
+    }
+
     /// Maps the read value, keeping absent/unknown as they are.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Observed<U> {
         match self {
@@ -311,6 +322,29 @@ impl Snapshot {
             path: path.display().to_string(),
             source,
         })
+    }
+
+    /// Why the set of trigger rules of a pipeline is not known: the rules of
+    /// its region could not be listed, or a rule of the region (or one linked
+    /// to it) could not be read, so it may target the pipeline. Each with the
+    /// path it is reported under (`<region>:event-rules` or
+    /// `<rule ARN>.targets`); empty when every rule is known.
+    pub fn trigger_gaps(&self, w: &PipelineWiring) -> Vec<(String, ReadError)> {
+        let mut out = Vec::new();
+        for e in &self.scope_errors {
+            if e.scope == "event-rules" && e.region == w.region {
+                out.push((format!("{}:event-rules", e.region), e.error.clone()));
+            }
+        }
+        for (arn, rule) in &self.resources.event_rules {
+            if let Observed::Unknown { error } = rule {
+                let region = arn.split(':').nth(3).unwrap_or("");
+                if region == w.region || w.trigger_rules.contains(arn) {
+                    out.push((format!("{arn}.targets"), error.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Every read error recorded anywhere in the snapshot, with the resource it concerns.

@@ -104,7 +104,9 @@ pub struct PipelineWiring {
     /// The artifact store (or one per region for cross-region pipelines).
     #[serde(default)]
     pub artifact_stores: Vec<ArtifactStoreRef>,
-    /// ARNs of the EventBridge rules that target this pipeline.
+    /// ARNs of the EventBridge rules that target this pipeline. A rule whose
+    /// targets could not be read is not listed here (it is unknown in
+    /// `resources.event_rules`); see `Snapshot::trigger_gaps`.
     #[serde(default)]
     pub trigger_rules: Vec<String>,
     /// Roles named on individual actions (`roleArn`), if any.

@@ -25,40 +25,39 @@ const KEY_ACTIONS: &[&str] = &[
 ];
 
 /// The roles of a pipeline that use its artifact key: pipeline and build roles
-/// (and deploy roles for a new key).
-fn roles(s: &Snapshot, pipeline_arn: &str, with_deploy: bool) -> Vec<String> {
-    let Some(w) = s.pipelines.iter().find(|w| w.arn == pipeline_arn) else {
-        return Vec::new();
-    };
+/// (and deploy roles for a new key). `None` when one of them cannot be
+/// known (a project, group or role that could not be read): a grant or a new
+/// key policy without it could lock an existing role out of the key, so the
+/// fix is not planned (it becomes a manual step).
+fn roles(s: &Snapshot, pipeline_arn: &str, with_deploy: bool) -> Option<Vec<String>> {
+    let w = s.pipelines.iter().find(|w| w.arn == pipeline_arn)?;
     let mut out: Vec<String> = w.role_arn.iter().cloned().collect();
     for b in &w.builds {
-        if let Some(r) = s
-            .resources
-            .build_projects
-            .get(&b.project_arn)
-            .and_then(Observed::value)
-            .and_then(|p| p.service_role.clone())
-        {
-            out.push(r);
+        match s.resources.build_projects.get(&b.project_arn) {
+            Some(Observed::Ok { value }) => out.extend(value.service_role.clone()),
+            Some(Observed::Unknown { .. }) => return None,
+            Some(Observed::Absent) | None => {}
         }
     }
     if with_deploy {
         for d in &w.deploys {
-            if let Some(r) = s
-                .resources
-                .deploy_groups
-                .get(&d.group_arn)
-                .and_then(Observed::value)
-                .and_then(|g| g.service_role_arn.clone())
-            {
-                out.push(r);
+            match s.resources.deploy_groups.get(&d.group_arn) {
+                Some(Observed::Ok { value }) => out.extend(value.service_role_arn.clone()),
+                Some(Observed::Unknown { .. }) => return None,
+                Some(Observed::Absent) | None => {}
             }
         }
+    }
+    if out
+        .iter()
+        .any(|r| matches!(s.resources.roles.get(r), Some(Observed::Unknown { .. })))
+    {
+        return None;
     }
     out.retain(|r| matches!(s.resources.roles.get(r), Some(Observed::Ok { .. })));
     out.sort();
     out.dedup();
-    out
+    Some(out)
 }
 
 /// The existing key policy with the grant statement appended (unique Sid).
@@ -76,7 +75,7 @@ pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
     if action == GRANT {
         let key = s.resources.keys.get(&f.resource_arn)?.value()?;
         let raw = key.policy.value()?.raw.clone();
-        let roles = roles(s, &f.pipeline_arn, false);
+        let roles = roles(s, &f.pipeline_arn, false)?;
         if roles.is_empty() {
             return None;
         }
@@ -99,7 +98,7 @@ pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
     // store-create-cmk: for the pipeline (PL002 on the pipeline, KM001 on a missing key)
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
     let store = w.artifact_stores.first()?;
-    let mut principals = roles(s, &w.arn, true);
+    let mut principals = roles(s, &w.arn, true)?;
     principals.insert(0, format!("arn:aws:iam::{}:root", s.account));
     Some(step(
         f,

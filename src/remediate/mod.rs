@@ -225,11 +225,6 @@ pub fn plan(
                     && matches!(t.rule_id.as_str(), "TR001" | "TR002" | "TR003")
             })
             .collect();
-        let fixed = trigger_findings.iter().all(|t| {
-            plan.actions
-                .iter()
-                .any(|a| a.rule_ids.contains(&t.rule_id) && a.pipelines.contains(&t.pipeline))
-        });
         if let Some(why) = trigger::source_not_local(snapshot, &f.pipeline_arn) {
             plan.manual.push(ManualStep {
                 rule_id: f.rule_id.clone(),
@@ -241,6 +236,18 @@ pub fn plan(
             });
             continue;
         }
+        // With no trigger finding, a rule that starts the pipeline must be
+        // known to be there: the trigger rules may have reported a gap
+        // (their values unknown) rather than passed.
+        let fixed = if trigger_findings.is_empty() {
+            source_polling::trigger_in_place(f, snapshot)
+        } else {
+            trigger_findings.iter().all(|t| {
+                plan.actions
+                    .iter()
+                    .any(|a| a.rule_ids.contains(&t.rule_id) && a.pipelines.contains(&t.pipeline))
+            })
+        };
         let step = if fixed {
             source_polling::plan(f, snapshot)
         } else {

@@ -8,9 +8,42 @@ use serde_json::json;
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
-use crate::model::Snapshot;
+use crate::model::{Observed, Snapshot};
+use crate::rules::pattern;
 
 pub const ACTION: &str = "source-polling-off";
+
+/// Whether a rule that was read, is enabled, targets the pipeline and
+/// matches commits to the polled source's branch is already in place. A
+/// rule that could not be read never counts: without a rule known to start
+/// the pipeline, turning polling off could leave it never started.
+pub fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
+    let Some(w) = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn) else {
+        return false;
+    };
+    let Some(src) = w
+        .sources
+        .iter()
+        .find(|x| x.poll_for_source_changes != Some(false))
+    else {
+        return false;
+    };
+    let Some(branch) = &src.branch else {
+        return false;
+    };
+    let commit = pattern::commit_event(&src.repository_arn, branch);
+    w.trigger_rules.iter().any(|arn| {
+        let Some(Observed::Ok { value: rule }) = s.resources.event_rules.get(arn) else {
+            return false;
+        };
+        rule.state.starts_with("ENABLED")
+            && rule.targets.iter().any(|t| t.arn == w.arn)
+            && rule
+                .event_pattern
+                .as_ref()
+                .is_some_and(|p| pattern::matches(p, &commit).unwrap_or(false))
+    })
+}
 
 pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;

@@ -65,6 +65,119 @@ fn bind<T: Serialize>(arn: &str, obs: &Observed<T>) -> Bound {
     }
 }
 
+/// Why a key reference resolved to no key ARN is unknown rather than
+/// unresolvable: it names an alias and the aliases of its region could not
+/// be listed. `None` when the reference is a key or the aliases were read.
+fn alias_gap<'a>(s: &'a Snapshot, key_ref: &str, region: &str) -> Option<&'a ReadError> {
+    let region = if key_ref.starts_with("arn:") {
+        key_ref.split(':').nth(3).unwrap_or(region)
+    } else {
+        region
+    };
+    let alias = key_ref.starts_with("alias/") || key_ref.contains(":alias/");
+    if !alias {
+        return None;
+    }
+    s.scope_errors
+        .iter()
+        .find(|e| e.scope == "kms-aliases" && (region.is_empty() || e.region == region))
+        .map(|e| &e.error)
+}
+
+/// Leaves out of a bound value each key ARN that is unset only because the
+/// alias it names could not be resolved (`None` would read as "another
+/// key"): a project's `encryption_key_arn`, a bucket encryption rule's
+/// `kms_key_arn`; each with its gap.
+fn unresolved_keys<T: KeyRefs>(s: &Snapshot, mut b: Bound, obs: &Observed<T>, arn: &str) -> Bound {
+    let Observed::Ok { value } = obs else {
+        return b;
+    };
+    let region = arn.split(':').nth(3).unwrap_or("");
+    let unknown: Vec<(Vec<&'static str>, ReadError)> = value
+        .key_refs()
+        .into_iter()
+        .filter_map(|(path, key_ref, resolved)| {
+            if resolved {
+                return None;
+            }
+            alias_gap(s, key_ref, region).map(|e| (path, e.clone()))
+        })
+        .collect();
+    for (path, error) in unknown {
+        if let Some(v) = b.value.take() {
+            b.value = Some(remove_path(v, &path));
+        }
+        b.gaps.push((format!("{arn}.{}", path.join(".")), error));
+    }
+    b
+}
+
+/// Key references of a resource: (path of the resolved field, the
+/// reference, whether it resolved).
+trait KeyRefs {
+    fn key_refs(&self) -> Vec<(Vec<&'static str>, &str, bool)>;
+}
+
+impl KeyRefs for crate::model::BuildProject {
+    fn key_refs(&self) -> Vec<(Vec<&'static str>, &str, bool)> {
+        self.encryption_key
+            .as_deref()
+            .map(|k| {
+                (
+                    vec!["encryption_key_arn"],
+                    k,
+                    self.encryption_key_arn.is_some(),
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+}
+
+impl KeyRefs for crate::model::Bucket {
+    fn key_refs(&self) -> Vec<(Vec<&'static str>, &str, bool)> {
+        match &self.encryption {
+            Observed::Ok { value } => value
+                .rules
+                .iter()
+                .filter_map(|r| {
+                    let k = r.kms_master_key_id.as_deref()?;
+                    Some((
+                        vec!["encryption", "rules", "kms_key_arn"],
+                        k,
+                        r.kms_key_arn.is_some(),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `v` without the field at `path` where that field is `null` (through
+/// maps, and each item of a list on the way).
+fn remove_path(v: Value, path: &[&'static str]) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return v;
+    };
+    match &v {
+        Value::List(items) => list(items.iter().map(|i| remove_path(i.clone(), path)).collect()),
+        Value::Map(m) => {
+            let mut inner: HashMap<Key, Value> = (*m.map).clone();
+            let k = key(first);
+            match inner.remove(&k) {
+                Some(Value::Null) if rest.is_empty() => {}
+                Some(child) => {
+                    inner.insert(k, remove_path(child, rest));
+                }
+                None => {}
+            }
+            map(inner)
+        }
+        _ => v,
+    }
+}
+
 /// Every resource of the snapshot bound once, by ARN.
 struct Cache {
     /// Looked up for every resource of every pipeline: a fast hasher
@@ -115,10 +228,10 @@ impl Cache {
             .map(|(arn, any)| {
                 let b = match any {
                     Any::Repository(o) => bind(arn, o),
-                    Any::Project(o) => bind(arn, o),
+                    Any::Project(o) => unresolved_keys(s, bind(arn, o), o, arn),
                     Any::Application(o) => bind(arn, o),
                     Any::Group(o) => bind(arn, o),
-                    Any::Bucket(o) => bind(arn, o),
+                    Any::Bucket(o) => unresolved_keys(s, bind(arn, o), o, arn),
                     Any::Key(o) => bind(arn, o),
                     // A readable rule is bound per pipeline from the model
                     // (its targets at that pipeline): only its state here.
@@ -390,7 +503,16 @@ fn bindings(
                 m.insert(key("bucket_name"), string(&st.bucket));
                 m.insert(key("bucket_arn"), string(&st.bucket_arn));
                 m.insert(key("key_ref"), opt_string(st.key_ref.as_deref()));
-                m.insert(key("key_arn"), opt_string(st.key_arn.as_deref()));
+                // An alias that could not be resolved is recorded under its
+                // own ARN, with the key unknown: the key ARN is unknown too
+                // (left out, the gap comes with `key`), not another key's.
+                let alias_unknown = st.key_arn.as_deref().is_some_and(|k| {
+                    k.contains(":alias/")
+                        && matches!(s.resources.keys.get(k), Some(Observed::Unknown { .. }))
+                });
+                if !alias_unknown {
+                    m.insert(key("key_arn"), opt_string(st.key_arn.as_deref()));
+                }
                 cache.put(&mut m, "bucket", &st.bucket_arn, &mut gaps);
                 match &st.key_arn {
                     Some(k) => cache.put(&mut m, "key", k, &mut gaps),
@@ -404,38 +526,57 @@ fn bindings(
         vars.push(("stores", list(stores)));
     }
 
+    // If the rules of the region could not be listed, or one of them could
+    // not be read (its targets unknown: it may target this pipeline),
+    // `triggers` stays unbound: trigger rules then report the gap instead of
+    // "no rule", "every rule disabled" or "no rule matches".
+    let trigger_gaps = if needs.var("triggers") || needs.var("service_roles") {
+        s.trigger_gaps(w)
+    } else {
+        Vec::new()
+    };
     if needs.var("service_roles") {
-        let service_roles = service_roles(s, w)
+        let service_roles = service_roles(s, w, &mut gaps)
             .into_iter()
             .map(|(arn, service, used_by)| {
                 let mut m = HashMap::new();
-                m.insert(key("arn"), string(&arn));
+                // A role that could not be learned (its project, group or
+                // rule is unknown) is an item without `arn`: a rule reading
+                // it reports the gap; the other roles are still checked.
+                if let Some(arn) = arn {
+                    m.insert(key("arn"), string(&arn));
+                }
                 m.insert(key("service"), string(service));
                 m.insert(key("used_by"), string(&used_by));
                 map(m)
             })
+            .chain(trigger_gaps.iter().map(|(path, _)| {
+                let mut m = HashMap::new();
+                m.insert(key("service"), string("events.amazonaws.com"));
+                m.insert(
+                    key("used_by"),
+                    string(path.strip_suffix(".targets").unwrap_or(path)),
+                );
+                map(m)
+            }))
             .collect();
         vars.push(("service_roles", list(service_roles)));
     }
-    // If the rules of the region could not be listed, `triggers` stays
-    // unbound: trigger rules then report a gap instead of "missing".
-    let listing_failed = s
-        .scope_errors
-        .iter()
-        .find(|e| e.scope == "event-rules" && e.region == w.region);
-    match listing_failed {
-        _ if !needs.var("triggers") => {}
-        Some(e) => gaps.push((format!("{}:event-rules", e.region), e.error.clone())),
-        None => {
+    if !needs.var("triggers") || !trigger_gaps.is_empty() {
+        gaps.extend(trigger_gaps);
+    } else {
+        {
             let triggers = w
                 .trigger_rules
                 .iter()
                 .filter_map(|arn| {
                     let bound = cache.by_arn.get(arn)?;
                     gaps.extend(bound.gaps.iter().cloned());
-                    let rule = match s.resources.event_rules.get(arn) {
-                        Some(Observed::Ok { value }) => value,
-                        _ => return bound.value.clone(),
+                    // (an unknown rule made `trigger_gaps` non-empty; an
+                    // absent one targets nothing)
+                    let Some(Observed::Ok { value: rule }) = s.resources.event_rules.get(arn)
+                    else {
+                        return None;
                     };
                     let targets = rule
                         .targets
@@ -626,44 +767,70 @@ fn shape(p: &crate::model::Pipeline) -> Value {
 }
 
 /// The service roles a pipeline acts through: (role ARN, service, used by).
-fn service_roles(s: &Snapshot, w: &PipelineWiring) -> Vec<(String, &'static str, String)> {
-    let mut out: Vec<(String, &'static str, String)> = Vec::new();
+fn service_roles(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Vec<(Option<String>, &'static str, String)> {
+    let mut out: Vec<(Option<String>, &'static str, String)> = Vec::new();
     if let Some(r) = &w.role_arn {
-        out.push((r.clone(), "codepipeline.amazonaws.com", w.arn.clone()));
+        out.push((Some(r.clone()), "codepipeline.amazonaws.com", w.arn.clone()));
     }
+    // The role of a project or group that could not be read is not known:
+    // `None`, with the gap.
+    let mut role_of = |obs: Option<&Observed<Option<String>>>,
+                       service: &'static str,
+                       user: &str,
+                       gaps: &mut Vec<(String, ReadError)>| match obs {
+        Some(Observed::Ok { value: Some(r) }) => {
+            out.push((Some(r.clone()), service, user.to_string()))
+        }
+        Some(Observed::Unknown { error }) => {
+            gaps.push((user.to_string(), error.clone()));
+            out.push((None, service, user.to_string()));
+        }
+        _ => {}
+    };
     for b in &w.builds {
-        if let Some(r) = s
+        let role = s
             .resources
             .build_projects
             .get(&b.project_arn)
-            .and_then(Observed::value)
-            .and_then(|p| p.service_role.as_ref())
-        {
-            out.push((r.clone(), "codebuild.amazonaws.com", b.project_arn.clone()));
-        }
+            .map(|p| p.as_ref().map(|p| p.service_role.clone()));
+        role_of(
+            role.as_ref(),
+            "codebuild.amazonaws.com",
+            &b.project_arn,
+            gaps,
+        );
     }
     for d in &w.deploys {
-        if let Some(r) = s
+        let role = s
             .resources
             .deploy_groups
             .get(&d.group_arn)
-            .and_then(Observed::value)
-            .and_then(|g| g.service_role_arn.as_ref())
-        {
-            out.push((r.clone(), "codedeploy.amazonaws.com", d.group_arn.clone()));
-        }
+            .map(|g| g.as_ref().map(|g| g.service_role_arn.clone()));
+        role_of(
+            role.as_ref(),
+            "codedeploy.amazonaws.com",
+            &d.group_arn,
+            gaps,
+        );
     }
     for arn in &w.trigger_rules {
         if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
             for t in value.targets.iter().filter(|t| t.arn == w.arn) {
                 if let Some(r) = &t.role_arn {
-                    out.push((r.clone(), "events.amazonaws.com", arn.clone()));
+                    out.push((Some(r.clone()), "events.amazonaws.com", arn.clone()));
                 }
             }
         }
     }
     let mut seen = BTreeSet::new();
-    out.retain(|(arn, svc, _)| seen.insert((arn.clone(), *svc)));
+    out.retain(|(arn, svc, user)| match arn {
+        Some(arn) => seen.insert((arn.clone(), *svc)),
+        None => seen.insert((user.clone(), *svc)),
+    });
     out
 }
 
