@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::{diagnostics, findings};
+
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::{Command, Output, Stdio};
@@ -21,25 +23,6 @@ fn pipeaudit(endpoint: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
-}
-
-/// (rule id, resource) of every finding.
-fn findings(r: &Value) -> BTreeSet<(String, String)> {
-    r["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| {
-            (
-                f["rule_id"].as_str().unwrap_or("").to_string(),
-                f["resource_arn"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-fn diagnostics(r: &Value) -> Vec<Value> {
-    r["diagnostics"].as_array().cloned().unwrap_or_default()
 }
 
 async fn seed_stacks(moto: &Moto) {

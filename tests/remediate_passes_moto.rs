@@ -3,10 +3,11 @@
 
 mod support;
 
+use support::rule_ids;
+
 use std::collections::BTreeSet;
 use std::process::Output;
 
-use serde_json::Value;
 use support::moto::Moto;
 use support::seed::{self, Defect, SeedClients, StackSpec};
 
@@ -47,15 +48,6 @@ async fn seed(moto: &Moto, stacks: &[(&str, &[Defect])]) -> Vec<seed::SeededStac
         );
     }
     out
-}
-
-fn rule_ids(report: &Value) -> BTreeSet<String> {
-    report["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["rule_id"].as_str().map(str::to_string))
-        .collect()
 }
 
 #[tokio::test]
@@ -164,23 +156,14 @@ async fn trigger_fixes_for_a_repository_out_of_reach_are_manual() {
     let c = SeedClients::connect(&moto.endpoint, REGION)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let mut decl = c
-        .codepipeline
-        .get_pipeline()
-        .name(&stacks[1].pipeline_name)
-        .send()
+    let mut decl = seed::declaration(&c, &stacks[1].pipeline_name)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .pipeline
-        .unwrap_or_else(|| panic!("no declaration"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     decl.stages[0].actions[0].role_arn =
         Some("arn:aws:iam::999999999999:role/source-account-access".to_string());
-    c.codepipeline
-        .update_pipeline()
-        .pipeline(decl)
-        .send()
+    seed::update_declaration(&c, decl)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let o = run(

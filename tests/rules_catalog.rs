@@ -338,17 +338,7 @@ fn unknown_values_never_fire_and_name_the_permission() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let denied = |action: &str| {
-        serde_json::to_value(Observed::<()>::Unknown {
-            error: ReadError {
-                kind: ReadErrorKind::AccessDenied,
-                action: action.to_string(),
-                code: Some("AccessDeniedException".into()),
-                message: "not authorized".into(),
-            },
-        })
-        .unwrap_or(Value::Null)
-    };
+    let denied = support::denied;
     // the key policy and the key rotation could not be read; the key policy is
     // also public in truth, but that cannot be known
     value_of(&mut v, "keys", &key_arn)["policy"] = denied("kms:GetKeyPolicy");
@@ -419,18 +409,6 @@ fn a_failed_trigger_listing_is_a_gap_not_a_missing_rule() {
     );
 }
 
-fn unknown(action: &str) -> Value {
-    serde_json::to_value(Observed::<()>::Unknown {
-        error: ReadError {
-            kind: ReadErrorKind::AccessDenied,
-            action: action.to_string(),
-            code: Some("AccessDeniedException".into()),
-            message: "not authorized".into(),
-        },
-    })
-    .unwrap_or(Value::Null)
-}
-
 fn gaps_of(e: &Evaluation) -> BTreeSet<(String, String)> {
     e.diagnostics
         .iter()
@@ -491,7 +469,7 @@ fn an_alias_that_could_not_be_resolved_is_not_another_key() {
     let store = ptr(&mut v, &["pipelines", "0", "artifact_stores", "0"]);
     store["key_ref"] = alias.into();
     store["key_arn"] = alias_arn.clone().into();
-    v["resources"]["keys"][&alias_arn] = unknown("kms:ListAliases");
+    v["resources"]["keys"][&alias_arn] = support::denied("kms:ListAliases");
     let e = run(load(v), &Config::default());
     let fired: BTreeSet<&str> = e.findings.iter().map(|f| f.rule_id.as_str()).collect();
     for rule in ["AB003", "CB004", "KM001"] {
@@ -515,7 +493,7 @@ fn a_rule_whose_targets_are_unknown_is_a_gap_not_a_missing_rule() {
         .unwrap_or_default()
         .to_string();
     // as collected: the rule is kept as unknown and linked to no pipeline
-    v["resources"]["event_rules"][&rule_arn] = unknown("events:ListTargetsByRule");
+    v["resources"]["event_rules"][&rule_arn] = support::denied("events:ListTargetsByRule");
     v["pipelines"][0]["trigger_rules"] = serde_json::json!([]);
     let e = run(load(v), &Config::default());
     assert!(

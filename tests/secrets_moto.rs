@@ -134,15 +134,9 @@ async fn pipeline_declaration_secrets_reach_no_output() {
 
     // drift: a new secret value and a new secret variable in the declaration
     let [token, _, _] = seed::pipeline_secret_values();
-    let mut decl = c
-        .codepipeline
-        .get_pipeline()
-        .name(&stack.pipeline_name)
-        .send()
+    let mut decl = seed::declaration(&c, &stack.pipeline_name)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .pipeline
-        .unwrap_or_else(|| panic!("no declaration"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     if let Some(cfg) = decl.stages[1].actions[0].configuration.as_mut() {
         let vars = serde_json::json!([
             {"name": "GITHUB_TOKEN", "value": token.chars().rev().collect::<String>(), "type": "PLAINTEXT"},
@@ -151,12 +145,9 @@ async fn pipeline_declaration_secrets_reach_no_output() {
         ]);
         cfg.insert("EnvironmentVariables".to_string(), vars.to_string());
     }
-    c.codepipeline
-        .update_pipeline()
-        .pipeline(decl)
-        .send()
+    seed::update_declaration(&c, decl)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     for format in ["table", "json", "sarif", "markdown"] {
         let o = run(
             &moto,
@@ -226,15 +217,9 @@ async fn pipeline_declaration_secrets_reach_no_output() {
         String::from_utf8_lossy(&o.stderr)
     );
     // AWS still has the real values, and polling is off
-    let after = c
-        .codepipeline
-        .get_pipeline()
-        .name(&stack.pipeline_name)
-        .send()
+    let after = seed::declaration(&c, &stack.pipeline_name)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .pipeline
-        .unwrap_or_else(|| panic!("no declaration"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let source = after.stages[0].actions[0]
         .configuration
         .clone()

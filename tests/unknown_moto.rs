@@ -10,7 +10,8 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use support::{diagnostics, findings, rule_ids};
+
 
 use serde_json::Value;
 use support::moto::Moto;
@@ -25,29 +26,6 @@ fn audit(endpoint: &str, extra: &[&str]) -> Value {
         .output()
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"));
     support::stdout_json(&o)
-}
-
-/// (rule id, resource) of every finding.
-fn findings(r: &Value) -> BTreeSet<(String, String)> {
-    r["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| {
-            (
-                f["rule_id"].as_str().unwrap_or("").to_string(),
-                f["resource_arn"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-fn rule_ids(r: &Value) -> BTreeSet<String> {
-    findings(r).into_iter().map(|(id, _)| id).collect()
-}
-
-fn diagnostics(r: &Value) -> Vec<Value> {
-    r["diagnostics"].as_array().cloned().unwrap_or_default()
 }
 
 /// Seeds one stack per entry and audits it cleanly (no diagnostic).

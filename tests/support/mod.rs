@@ -33,3 +33,42 @@ pub fn stdout_json(o: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// (rule id, resource) of every finding of a JSON report.
+pub fn findings(r: &serde_json::Value) -> std::collections::BTreeSet<(String, String)> {
+    r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or("").to_string(),
+                f["resource_arn"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The rule ids of a JSON report's findings.
+pub fn rule_ids(r: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    findings(r).into_iter().map(|(id, _)| id).collect()
+}
+
+/// The diagnostics of a JSON report.
+pub fn diagnostics(r: &serde_json::Value) -> Vec<serde_json::Value> {
+    r["diagnostics"].as_array().cloned().unwrap_or_default()
+}
+
+/// A value as the snapshot records one whose read was denied.
+pub fn denied(action: &str) -> serde_json::Value {
+    use pipeaudit::model::{Observed, ReadError, ReadErrorKind};
+    serde_json::to_value(Observed::<()>::Unknown {
+        error: ReadError {
+            kind: ReadErrorKind::AccessDenied,
+            action: action.to_string(),
+            code: Some("AccessDeniedException".into()),
+            message: "not authorized".into(),
+        },
+    })
+    .unwrap_or(serde_json::Value::Null)
+}

@@ -904,3 +904,26 @@ pub async fn seed_stack(c: &SeedClients, spec: &StackSpec) -> Result<SeededStack
         roles: vec![pipeline_role, build_role, deploy_role, events_role],
     })
 }
+
+/// A pipeline's declaration as AWS has it.
+pub async fn declaration(c: &SeedClients, name: &str) -> Result<cp::PipelineDeclaration> {
+    c.codepipeline
+        .get_pipeline()
+        .name(name)
+        .send()
+        .await
+        .context("codepipeline:GetPipeline")?
+        .pipeline
+        .context("GetPipeline returned no declaration")
+}
+
+/// Writes a declaration back.
+pub async fn update_declaration(c: &SeedClients, decl: cp::PipelineDeclaration) -> Result<()> {
+    c.codepipeline
+        .update_pipeline()
+        .pipeline(decl)
+        .send()
+        .await
+        .context("codepipeline:UpdatePipeline")?;
+    Ok(())
+}
