@@ -167,6 +167,16 @@ pub enum Command {
         #[arg(long)]
         exit_zero: bool,
     },
+    /// Draw each pipeline's wiring (live, or from --snapshot), findings marked.
+    Graph {
+        /// Draw this saved snapshot instead of collecting live.
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Combine the JSON reports (or SARIF files) of shards into one.
     Merge {
         /// The reports to merge (all JSON reports, or all SARIF files).
@@ -183,6 +193,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
+}
+
+/// Output formats of `pipeaudit graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Markdown: a heading and a Mermaid `flowchart LR` block per pipeline.
+    Mermaid,
+    /// Graphviz DOT: one `digraph` per pipeline.
+    Dot,
 }
 
 /// `pipeaudit rules ...`

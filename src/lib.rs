@@ -10,6 +10,7 @@ pub mod docs;
 pub mod drift;
 pub mod findings;
 pub mod fuzzing;
+pub mod graph;
 pub mod model;
 pub mod org;
 pub mod remediate;

@@ -12,7 +12,6 @@ mod support;
 
 use support::{diagnostics, findings, rule_ids};
 
-
 use serde_json::Value;
 use support::moto::Moto;
 use support::proxy::{Fault, FaultProxy};

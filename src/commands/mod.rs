@@ -4,6 +4,7 @@
 
 mod audit;
 mod drift;
+mod graph;
 mod merge;
 mod org;
 mod remediate;
@@ -65,6 +66,17 @@ fn run(cli: Cli) -> Result<u8, String> {
             },
         ),
         Some(Command::Merge { reports, output }) => merge::run(&reports, output.as_ref()),
+        Some(Command::Graph {
+            snapshot,
+            format,
+            output,
+        }) => graph::run(
+            &cli.global,
+            &cli.audit,
+            snapshot.as_ref(),
+            format,
+            output.as_ref(),
+        ),
         None => audit::run(&cli.global, &cli.audit),
     }
 }

@@ -1,0 +1,346 @@
+//! The wiring graph of a pipeline, built from the snapshot and the findings:
+//! the repository, the trigger rules, the pipeline and its stages and
+//! actions, the build projects, the deployment application and group, the
+//! artifact bucket and key, and the service roles, with what is wired to
+//! what. Missing resources are nodes marked missing; each node and edge
+//! carries the findings on it and its worst severity. Every picture
+//! (`mermaid`, `dot`) is drawn from this one model.
+
+pub mod dot;
+pub mod mermaid;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::findings::{Finding, Severity};
+use crate::model::{Observed, PipelineWiring, Snapshot};
+
+/// What a node stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    Repository,
+    TriggerRule,
+    Pipeline,
+    Stage,
+    Action,
+    BuildProject,
+    DeployApplication,
+    DeployGroup,
+    Bucket,
+    Key,
+    Role,
+}
+
+impl NodeKind {
+    /// A short word for the kind, shown before the node's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeKind::Repository => "repository",
+            NodeKind::TriggerRule => "trigger rule",
+            NodeKind::Pipeline => "pipeline",
+            NodeKind::Stage => "stage",
+            NodeKind::Action => "action",
+            NodeKind::BuildProject => "build project",
+            NodeKind::DeployApplication => "deploy application",
+            NodeKind::DeployGroup => "deployment group",
+            NodeKind::Bucket => "artifact bucket",
+            NodeKind::Key => "artifact key",
+            NodeKind::Role => "role",
+        }
+    }
+}
+
+/// What an edge says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    Starts,
+    Contains,
+    ReadsFrom,
+    BuildsWith,
+    DeploysWith,
+    StoresIn,
+    EncryptsWith,
+    ActsAs,
+}
+
+impl EdgeKind {
+    /// The edge's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            EdgeKind::Starts => "starts",
+            EdgeKind::Contains => "runs",
+            EdgeKind::ReadsFrom => "reads from",
+            EdgeKind::BuildsWith => "builds with",
+            EdgeKind::DeploysWith => "deploys with",
+            EdgeKind::StoresIn => "stores in",
+            EdgeKind::EncryptsWith => "encrypts with",
+            EdgeKind::ActsAs => "acts as",
+        }
+    }
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Node {
+    /// Stable within the graph: `n0`, `n1`, ... in the order built.
+    pub id: String,
+    pub kind: NodeKind,
+    pub name: String,
+    /// The resource's ARN, for resources.
+    pub arn: Option<String>,
+    /// The resource is referenced but does not exist.
+    pub missing: bool,
+    /// The resource could not be read.
+    pub unknown: bool,
+    /// Rule ids of the findings on the node, sorted.
+    pub findings: Vec<String>,
+    pub worst: Option<Severity>,
+}
+
+/// One edge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub kind: EdgeKind,
+}
+
+/// A pipeline's wiring graph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Graph {
+    pub pipeline: String,
+    pub pipeline_arn: String,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+}
+
+impl Graph {
+    /// The worst severity on any node of the graph.
+    pub fn worst(&self) -> Option<Severity> {
+        self.nodes.iter().filter_map(|n| n.worst).max()
+    }
+}
+
+struct Builder<'a> {
+    snapshot: &'a Snapshot,
+    /// Findings of this pipeline by resource ARN.
+    findings: BTreeMap<&'a str, Vec<&'a Finding>>,
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    /// Resource nodes by ARN, so that a shared resource is one node.
+    by_arn: BTreeMap<String, String>,
+}
+
+impl<'a> Builder<'a> {
+    fn node(&mut self, kind: NodeKind, name: &str, arn: Option<&str>, state: State) -> String {
+        if let Some(id) = arn.and_then(|a| self.by_arn.get(a)) {
+            return id.clone();
+        }
+        let id = format!("n{}", self.nodes.len());
+        let on: Vec<&Finding> = arn
+            .and_then(|a| self.findings.get(a))
+            .cloned()
+            .unwrap_or_default();
+        let mut ids: Vec<String> = on.iter().map(|f| f.rule_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        self.nodes.push(Node {
+            id: id.clone(),
+            kind,
+            name: name.to_string(),
+            arn: arn.map(str::to_string),
+            missing: state == State::Missing,
+            unknown: state == State::Unknown,
+            findings: ids,
+            worst: on.iter().map(|f| f.severity).max(),
+        });
+        if let Some(a) = arn {
+            self.by_arn.insert(a.to_string(), id.clone());
+        }
+        id
+    }
+
+    fn edge(&mut self, from: &str, to: &str, kind: EdgeKind) {
+        let e = Edge {
+            from: from.to_string(),
+            to: to.to_string(),
+            kind,
+        };
+        if !self.edges.contains(&e) {
+            self.edges.push(e);
+        }
+    }
+
+    fn role(&mut self, from: &str, arn: Option<&str>) {
+        if let Some(arn) = arn.filter(|a| !a.is_empty()) {
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            let state = state(self.snapshot.resources.roles.get(arn));
+            let id = self.node(NodeKind::Role, name, Some(arn), state);
+            self.edge(from, &id, EdgeKind::ActsAs);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Present,
+    Missing,
+    Unknown,
+}
+
+fn state<T>(o: Option<&Observed<T>>) -> State {
+    match o {
+        Some(Observed::Ok { .. }) => State::Present,
+        Some(Observed::Unknown { .. }) => State::Unknown,
+        Some(Observed::Absent) | None => State::Missing,
+    }
+}
+
+fn last(arn: &str, sep: char) -> &str {
+    arn.rsplit(sep).next().unwrap_or(arn)
+}
+
+/// The graph of one pipeline, with `findings` (of any pipelines; those of
+/// this one are placed on their resources).
+pub fn build(snapshot: &Snapshot, w: &PipelineWiring, findings: &[Finding]) -> Graph {
+    let mut by_resource: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.pipeline_arn == w.arn) {
+        by_resource
+            .entry(f.resource_arn.as_str())
+            .or_default()
+            .push(f);
+    }
+    let mut b = Builder {
+        snapshot,
+        findings: by_resource,
+        nodes: Vec::new(),
+        edges: Vec::new(),
+        by_arn: BTreeMap::new(),
+    };
+    let r = &snapshot.resources;
+    let declaration = r.pipelines.get(&w.arn);
+    let pipeline = b.node(
+        NodeKind::Pipeline,
+        &w.name,
+        Some(&w.arn),
+        state(declaration),
+    );
+    for rule_arn in &w.trigger_rules {
+        let st = state(r.event_rules.get(rule_arn));
+        let rule = b.node(
+            NodeKind::TriggerRule,
+            last(rule_arn, '/'),
+            Some(rule_arn),
+            st,
+        );
+        b.edge(&rule, &pipeline, EdgeKind::Starts);
+        if let Some(Observed::Ok { value }) = r.event_rules.get(rule_arn) {
+            let role = value
+                .targets
+                .iter()
+                .find(|t| t.arn == w.arn)
+                .and_then(|t| t.role_arn.clone());
+            b.role(&rule, role.as_deref());
+        }
+    }
+    b.role(&pipeline, w.role_arn.as_deref());
+    // Stages and actions, with the resources each action uses.
+    if let Some(Observed::Ok { value: decl }) = declaration {
+        for st in &decl.stages {
+            let stage = b.node(NodeKind::Stage, &st.name, None, State::Present);
+            b.edge(&pipeline, &stage, EdgeKind::Contains);
+            for a in &st.actions {
+                let label = format!("{} ({})", a.name, a.provider);
+                let action = b.node(NodeKind::Action, &label, None, State::Present);
+                b.edge(&stage, &action, EdgeKind::Contains);
+                for src in w
+                    .sources
+                    .iter()
+                    .filter(|s| s.stage == st.name && s.action == a.name)
+                {
+                    let s = state(r.repositories.get(&src.repository_arn));
+                    let repo = b.node(
+                        NodeKind::Repository,
+                        &src.repository_name,
+                        Some(&src.repository_arn),
+                        s,
+                    );
+                    b.edge(&action, &repo, EdgeKind::ReadsFrom);
+                }
+                for bl in w
+                    .builds
+                    .iter()
+                    .filter(|x| x.stage == st.name && x.action == a.name)
+                {
+                    let project = r.build_projects.get(&bl.project_arn);
+                    let p = b.node(
+                        NodeKind::BuildProject,
+                        &bl.project_name,
+                        Some(&bl.project_arn),
+                        state(project),
+                    );
+                    b.edge(&action, &p, EdgeKind::BuildsWith);
+                    if let Some(Observed::Ok { value }) = project {
+                        b.role(&p, value.service_role.as_deref());
+                        if let Some(k) = value.encryption_key_arn.as_deref() {
+                            let kid =
+                                b.node(NodeKind::Key, last(k, '/'), Some(k), state(r.keys.get(k)));
+                            b.edge(&p, &kid, EdgeKind::EncryptsWith);
+                        }
+                    }
+                }
+                for d in w
+                    .deploys
+                    .iter()
+                    .filter(|x| x.stage == st.name && x.action == a.name)
+                {
+                    let app = b.node(
+                        NodeKind::DeployApplication,
+                        &d.application_name,
+                        Some(&d.application_arn),
+                        state(r.deploy_applications.get(&d.application_arn)),
+                    );
+                    let group = r.deploy_groups.get(&d.group_arn);
+                    let g = b.node(
+                        NodeKind::DeployGroup,
+                        &d.group_name,
+                        Some(&d.group_arn),
+                        state(group),
+                    );
+                    b.edge(&action, &g, EdgeKind::DeploysWith);
+                    b.edge(&app, &g, EdgeKind::Contains);
+                    if let Some(Observed::Ok { value }) = group {
+                        b.role(&g, value.service_role_arn.as_deref());
+                    }
+                }
+                b.role(&action, a.role_arn.as_deref());
+            }
+        }
+    }
+    // The artifact stores and their keys.
+    for st in &w.artifact_stores {
+        let bucket = b.node(
+            NodeKind::Bucket,
+            &st.bucket,
+            Some(&st.bucket_arn),
+            state(r.buckets.get(&st.bucket_arn)),
+        );
+        b.edge(&pipeline, &bucket, EdgeKind::StoresIn);
+        if let Some(k) = st.key_arn.as_deref() {
+            let key = b.node(NodeKind::Key, last(k, '/'), Some(k), state(r.keys.get(k)));
+            b.edge(&bucket, &key, EdgeKind::EncryptsWith);
+        }
+    }
+    Graph {
+        pipeline: w.name.clone(),
+        pipeline_arn: w.arn.clone(),
+        nodes: b.nodes,
+        edges: b.edges,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::rules::RuleSet;
+use crate::rules::config::Config;
+use crate::rules::engine::evaluate;
+
+fn demo() -> Snapshot {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+    Snapshot::load(std::path::Path::new(path)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn graph_of(s: &Snapshot, stack: &str) -> Graph {
+    let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let e = evaluate(Arc::new(s.clone()), &rules, &Config::default());
+    let name = format!("{stack}-pipeline");
+    let w = s
+        .pipelines
+        .iter()
+        .find(|w| w.name == name)
+        .unwrap_or_else(|| panic!("no {name}"));
+    build(s, w, &e.findings)
+}
+
+fn kinds(g: &Graph, kind: NodeKind) -> Vec<&Node> {
+    g.nodes.iter().filter(|n| n.kind == kind).collect()
+}
+
+fn edge(g: &Graph, from: NodeKind, kind: EdgeKind, to: NodeKind) -> bool {
+    let k = |id: &str| g.nodes.iter().find(|n| n.id == id).map(|n| n.kind);
+    g.edges
+        .iter()
+        .any(|e| e.kind == kind && k(&e.from) == Some(from) && k(&e.to) == Some(to))
+}
+
+#[test]
+fn the_reference_stack_is_wired_end_to_end() {
+    let g = graph_of(&demo(), "demo-000");
+    assert_eq!(g.worst(), None, "the compliant stack has no finding");
+    for (kind, n) in [
+        (NodeKind::Pipeline, 1),
+        (NodeKind::Stage, 3),
+        (NodeKind::Action, 3),
+        (NodeKind::Repository, 1),
+        (NodeKind::TriggerRule, 1),
+        (NodeKind::BuildProject, 1),
+        (NodeKind::DeployApplication, 1),
+        (NodeKind::DeployGroup, 1),
+        (NodeKind::Bucket, 1),
+        (NodeKind::Key, 1),
+    ] {
+        assert_eq!(kinds(&g, kind).len(), n, "{kind:?}");
+    }
+    // pipeline, build, deploy and events roles
+    assert_eq!(kinds(&g, NodeKind::Role).len(), 4);
+    assert!(edge(
+        &g,
+        NodeKind::TriggerRule,
+        EdgeKind::Starts,
+        NodeKind::Pipeline
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::ReadsFrom,
+        NodeKind::Repository
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::BuildsWith,
+        NodeKind::BuildProject
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::DeploysWith,
+        NodeKind::DeployGroup
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Pipeline,
+        EdgeKind::StoresIn,
+        NodeKind::Bucket
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Bucket,
+        EdgeKind::EncryptsWith,
+        NodeKind::Key
+    ));
+    // the project's key is the store's key: one node, two edges into it
+    assert!(edge(
+        &g,
+        NodeKind::BuildProject,
+        EdgeKind::EncryptsWith,
+        NodeKind::Key
+    ));
+    for from in [
+        NodeKind::Pipeline,
+        NodeKind::BuildProject,
+        NodeKind::DeployGroup,
+        NodeKind::TriggerRule,
+    ] {
+        assert!(edge(&g, from, EdgeKind::ActsAs, NodeKind::Role), "{from:?}");
+    }
+    assert!(g.nodes.iter().all(|n| !n.missing && !n.unknown));
+    let ids: std::collections::BTreeSet<&str> = g.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids.len(), g.nodes.len(), "node ids are unique");
+    assert!(
+        g.edges
+            .iter()
+            .all(|e| ids.contains(e.from.as_str()) && ids.contains(e.to.as_str()))
+    );
+}
+
+#[test]
+fn a_missing_bucket_is_a_missing_node_carrying_its_finding() {
+    let g = graph_of(&demo(), "demo-032");
+    let bucket = kinds(&g, NodeKind::Bucket);
+    assert_eq!(bucket.len(), 1);
+    assert!(bucket[0].missing);
+    assert_eq!(bucket[0].findings, vec!["AB001".to_string()]);
+    assert_eq!(bucket[0].worst, Some(Severity::Critical));
+    assert_eq!(g.worst(), Some(Severity::Critical));
+}
+
+#[test]
+fn findings_land_on_their_resources() {
+    let s = demo();
+    // key rotation off: on the key
+    let g = graph_of(&s, "demo-017");
+    let key = kinds(&g, NodeKind::Key);
+    assert_eq!(key[0].findings, vec!["KM003".to_string()]);
+    // no trigger rule: on the pipeline
+    let g = graph_of(&s, "demo-001");
+    assert!(kinds(&g, NodeKind::TriggerRule).is_empty());
+    assert_eq!(
+        kinds(&g, NodeKind::Pipeline)[0].findings,
+        vec!["TR001".to_string()]
+    );
+}
+
+#[test]
+fn two_trigger_rules_are_two_nodes_and_a_shared_role_one() {
+    let mut s = demo();
+    let name = "demo-000-pipeline";
+    let Some(i) = s.pipelines.iter().position(|w| w.name == name) else {
+        panic!("no {name}");
+    };
+    let first = s.pipelines[i].trigger_rules[0].clone();
+    let second = first.replace("demo-000-trigger", "demo-000-second");
+    let Some(rule) = s.resources.event_rules.get(&first).cloned() else {
+        panic!("no rule");
+    };
+    s.resources.event_rules.insert(second.clone(), rule);
+    s.pipelines[i].trigger_rules.push(second);
+    let g = graph_of(&s, "demo-000");
+    let rules = kinds(&g, NodeKind::TriggerRule);
+    assert_eq!(rules.len(), 2);
+    let starts = g
+        .edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Starts)
+        .count();
+    assert_eq!(starts, 2);
+    // both rules act as the same events role: still four roles
+    assert_eq!(kinds(&g, NodeKind::Role).len(), 4);
+}

@@ -1,0 +1,71 @@
+//! `pipeaudit graph` on the bundled demo: the wiring drawn as Mermaid and
+//! DOT, findings on their nodes (insta snapshots, reviewed).
+
+mod support;
+
+use std::process::{Command, Output};
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+
+fn graph(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args(["graph", "--snapshot", DEMO])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+}
+
+fn stdout(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn mermaid_and_dot_of_a_pipeline_with_a_missing_bucket() {
+    let mermaid = stdout(&graph(&["--pipeline", "demo-032-*"]));
+    assert_eq!(mermaid.matches("```mermaid").count(), 1, "{mermaid}");
+    let dot = stdout(&graph(&["--pipeline", "demo-032-*", "--format", "dot"]));
+    assert!(dot.starts_with("digraph \"demo-032-pipeline\" {"), "{dot}");
+    support::insta_settings().bind(|| {
+        insta::assert_snapshot!("graph_demo_032_mermaid", mermaid);
+        insta::assert_snapshot!("graph_demo_032_dot", dot);
+    });
+}
+
+#[test]
+fn every_pipeline_is_drawn_within_mermaids_limits() {
+    let all = stdout(&graph(&[]));
+    assert_eq!(all.matches("```mermaid").count(), 39);
+    assert_eq!(all.matches("flowchart LR").count(), 39);
+    assert!(!all.contains("left out"));
+    // every failing node says its severity in words, not only in colour
+    for block in all.split("```mermaid").skip(1) {
+        let body = block.split("```").next().unwrap_or_default();
+        assert!(body.chars().count() <= 50_000);
+        for line in body
+            .lines()
+            .filter(|l| l.trim_start().starts_with("class n"))
+        {
+            let (ids, class) = line
+                .trim()
+                .trim_start_matches("class ")
+                .split_once(' ')
+                .unwrap_or_default();
+            if class == "missing" {
+                continue;
+            }
+            for id in ids.split(',') {
+                let node = body
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(&format!("{id}[")))
+                    .unwrap_or_default();
+                assert!(node.contains(&format!("{class}: ")), "{node}");
+            }
+        }
+    }
+}
