@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use pipeaudit::findings::Severity;
 use pipeaudit::model::{Observed, ReadError, ReadErrorKind, Snapshot};
+use pipeaudit::remediate::registry;
+use pipeaudit::rules::RuleSet;
 use pipeaudit::rules::config::Config;
 use pipeaudit::rules::engine::{Evaluation, evaluate};
-use pipeaudit::rules::{FIX_ACTIONS, RuleSet};
 use serde_json::Value;
 
 const CATALOG: &[(&str, &str)] = &[
@@ -119,7 +120,7 @@ fn registry_matches_the_catalog_and_every_rule_is_complete() {
         assert!(f.resource_type.starts_with("AWS::"), "{}", f.id);
         if let Some(fix) = &f.fix {
             assert!(
-                FIX_ACTIONS.contains(&fix.action.as_str()),
+                registry::find(&fix.action).is_some(),
                 "{} names fix {}",
                 f.id,
                 fix.action
@@ -768,4 +769,58 @@ fn an_expression_the_interpreter_cannot_run_is_a_rule_error_not_a_crash() {
     }
     assert!(e.findings.iter().all(|f| f.rule_id != "ZZ201"));
     assert_eq!(findings_without(&e, "ZZ"), findings_without(&builtin, "ZZ"));
+}
+
+/// A rule names only its fix action; the safety shown is the action's. A
+/// `safety:` left in a rule file (as older rule packs have) is accepted when
+/// it agrees and refused, with file and line, when it does not.
+#[test]
+fn fix_safety_comes_from_the_action() {
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/kms/artifact-key-rotation-off.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let with = |id: &str, safety: &str| {
+        good.replace("id: KM003", id).replace(
+            "  action: key-rotation\n",
+            &format!("  action: key-rotation\n  safety: {safety}\n"),
+        )
+    };
+    let agreeing =
+        RuleSet::from_sources(&[("pack/ok.yaml".to_string(), with("id: ZZ001", "safe"))])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let fix = agreeing.rules[0].file.fix.clone();
+    assert_eq!(
+        fix.map(|f| (f.action, f.safety)),
+        Some((
+            "key-rotation".to_string(),
+            pipeaudit::findings::FixSafety::Safe
+        ))
+    );
+    let text = with("id: ZZ002", "unsafe");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("fix:"))
+        .map(|i| i + 2)
+        .unwrap_or_default();
+    let err = match RuleSet::from_sources(&[("pack/bad.yaml".to_string(), text)]) {
+        Ok(_) => panic!("a fix labelled unsafe for a safe action loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(&format!("pack/bad.yaml:{line}:"))
+            && err.contains("fix safety unsafe disagrees with action key-rotation, which is safe"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "one line per problem: {err}");
+    let unknown = good.replace("action: key-rotation", "action: teleport");
+    let err = match RuleSet::from_sources(&[("pack/x.yaml".to_string(), unknown)]) {
+        Ok(_) => panic!("an unknown action loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("fix action \"teleport\" does not exist"),
+        "{err}"
+    );
 }

@@ -7,12 +7,29 @@ use aws_sdk_s3::types::{
 };
 use serde_json::{Value, json};
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
 
-pub const ACTION: &str = "bucket-encryption";
+/// `bucket-encryption`.
+pub struct BucketEncryption;
+
+impl FixAction for BucketEncryption {
+    fn id(&self) -> &'static str {
+        "bucket-encryption"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
 
 fn rules_state(rules: &[(String, Option<String>)]) -> Value {
     json!(
@@ -23,7 +40,7 @@ fn rules_state(rules: &[(String, Option<String>)]) -> Value {
     )
 }
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
     // the pipeline's artifact key for this bucket
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
@@ -49,8 +66,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     };
     Some(step(
         f,
-        ACTION,
-        FixSafety::Safe,
+        &BucketEncryption,
         format!(
             "set default encryption of bucket {} to SSE-KMS with {key} (bucket key on)",
             b.name
@@ -60,7 +76,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
     let found = match c.s3.get_bucket_encryption().bucket(bucket).send().await {
         Ok(out) => rules_state(

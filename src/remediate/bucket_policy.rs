@@ -5,17 +5,55 @@
 
 use serde_json::{Value, json};
 
+use super::registry::{ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot};
 use crate::rules::iam;
 
-pub const INSECURE: &str = "bucket-policy-deny-insecure";
-pub const UNENCRYPTED: &str = "bucket-policy-deny-unencrypted";
+/// The statement an action adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deny {
+    /// `bucket-policy-deny-insecure`: requests without TLS.
+    InsecureTransport,
+    /// `bucket-policy-deny-unencrypted`: uploads without SSE-KMS.
+    UnencryptedUploads,
+}
 
-fn statement(action: &str, bucket: &str) -> Value {
-    if action == INSECURE {
+/// A bucket policy action: adds one Deny statement. On a bucket where it
+/// is already planned a later finding adds nothing (the pending policy
+/// already holds the statement).
+pub struct DenyStatement(pub Deny);
+
+/// `bucket-policy-deny-insecure`.
+pub const DENY_INSECURE: DenyStatement = DenyStatement(Deny::InsecureTransport);
+/// `bucket-policy-deny-unencrypted`.
+pub const DENY_UNENCRYPTED: DenyStatement = DenyStatement(Deny::UnencryptedUploads);
+
+impl FixAction for DenyStatement {
+    fn id(&self) -> &'static str {
+        match self.0 {
+            Deny::InsecureTransport => "bucket-policy-deny-insecure",
+            Deny::UnencryptedUploads => "bucket-policy-deny-unencrypted",
+        }
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn dedupe(&self) -> Dedupe {
+        Dedupe::SkipIfPlanned
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot, self, &mut cx.pending_policies).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a, self.0))
+    }
+}
+
+fn statement(kind: Deny, bucket: &str) -> Value {
+    if kind == Deny::InsecureTransport {
         json!({"Sid": "DenyInsecureConnections", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
                "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
@@ -26,8 +64,8 @@ fn statement(action: &str, bucket: &str) -> Value {
     }
 }
 
-fn already(action: &str, doc: &PolicyDocument, bucket_arn: &str) -> bool {
-    if action == INSECURE {
+fn already(kind: Deny, doc: &PolicyDocument, bucket_arn: &str) -> bool {
+    if kind == Deny::InsecureTransport {
         iam::denies_insecure_transport(doc, bucket_arn)
     } else {
         iam::denies_unencrypted_uploads(doc, bucket_arn)
@@ -36,7 +74,7 @@ fn already(action: &str, doc: &PolicyDocument, bucket_arn: &str) -> bool {
 
 /// The merged policy: the existing document with the statement appended
 /// (its Sid made unique), or `None` when an equivalent one is there.
-pub fn merged(action: &str, bucket: &str, existing: Option<&str>) -> Result<Option<Value>, String> {
+pub fn merged(kind: Deny, bucket: &str, existing: Option<&str>) -> Result<Option<Value>, String> {
     let bucket_arn = format!("arn:aws:s3:::{bucket}");
     let mut doc: Value = match existing {
         Some(text) => {
@@ -47,21 +85,21 @@ pub fn merged(action: &str, bucket: &str, existing: Option<&str>) -> Result<Opti
     if let Some(text) = existing {
         let parsed = PolicyDocument::parse(text)
             .map_err(|e| format!("the bucket policy does not parse: {e}"))?;
-        if already(action, &parsed, &bucket_arn) {
+        if already(kind, &parsed, &bucket_arn) {
             return Ok(None);
         }
     }
-    super::append_statement(&mut doc, statement(action, bucket))?;
+    super::append_statement(&mut doc, statement(kind, bucket))?;
     Ok(Some(doc))
 }
 
 /// Plans one statement. `pending` is the policy as an earlier planned action
 /// on the same bucket leaves it (so that the two statements chain); it is
 /// updated to the merged policy.
-pub fn plan(
+fn plan(
     f: &Finding,
     s: &Snapshot,
-    action: &str,
+    action: &DenyStatement,
     pending: &mut std::collections::BTreeMap<String, Option<String>>,
 ) -> Option<PlannedAction> {
     let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
@@ -74,7 +112,7 @@ pub fn plan(
         Some(p) => p.clone(),
         None => collected.clone(),
     };
-    let after = merged(action, &b.name, raw.as_deref()).ok()??;
+    let after = merged(action.0, &b.name, raw.as_deref()).ok()??;
     pending.insert(f.resource_arn.clone(), Some(after.to_string()));
     let added = after["Statement"]
         .as_array()
@@ -86,7 +124,6 @@ pub fn plan(
     let mut a = step(
         f,
         action,
-        FixSafety::Safe,
         format!(
             "add statement {} to the policy of bucket {} (existing statements kept)",
             added["Sid"], b.name
@@ -98,7 +135,7 @@ pub fn plan(
     Some(a)
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction, kind: Deny) -> Result<String, Outcome> {
     let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
     let current = match c.s3.get_bucket_policy().bucket(bucket).send().await {
         Ok(out) => out.policy().map(str::to_string),
@@ -118,7 +155,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
     if !same {
         return Err(changed(bucket, a.collected(), &found));
     }
-    let Some(doc) = merged(&a.action, bucket, current.as_deref()).map_err(Outcome::Failed)? else {
+    let Some(doc) = merged(kind, bucket, current.as_deref()).map_err(Outcome::Failed)? else {
         return Err(Outcome::Skipped(
             "an equivalent statement is already there".to_string(),
         ));
@@ -139,7 +176,7 @@ mod tests {
     #[test]
     fn merge_keeps_every_statement_and_adds_once() {
         let existing = r#"{"Version":"2012-10-17","Statement":{"Sid":"DenyInsecureConnections","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#;
-        let m = merged(INSECURE, "b", Some(existing))
+        let m = merged(Deny::InsecureTransport, "b", Some(existing))
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("nothing added"));
         let st = m["Statement"].as_array().cloned().unwrap_or_default();
@@ -152,22 +189,22 @@ mod tests {
         assert_eq!(st[1]["Sid"], "DenyInsecureConnections2", "Sid made unique");
         // merging again adds nothing
         assert!(
-            merged(INSECURE, "b", Some(&m.to_string()))
+            merged(Deny::InsecureTransport, "b", Some(&m.to_string()))
                 .unwrap_or_else(|e| panic!("{e}"))
                 .is_none()
         );
         // an equivalent statement written differently counts
         let equivalent = r#"{"Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::b/*","Condition":{"BoolIfExists":{"aws:SecureTransport":false}}}]}"#;
         assert!(
-            merged(INSECURE, "b", Some(equivalent))
+            merged(Deny::InsecureTransport, "b", Some(equivalent))
                 .unwrap_or_else(|e| panic!("{e}"))
                 .is_none()
         );
         // no policy at all: a new one with just the statement
-        let fresh = merged(UNENCRYPTED, "b", None)
+        let fresh = merged(Deny::UnencryptedUploads, "b", None)
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("none"));
         assert_eq!(fresh["Statement"].as_array().map(Vec::len), Some(1));
-        assert!(merged(UNENCRYPTED, "b", Some("not json")).is_err());
+        assert!(merged(Deny::UnencryptedUploads, "b", Some("not json")).is_err());
     }
 }

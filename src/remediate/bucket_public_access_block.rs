@@ -3,12 +3,29 @@
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use serde_json::{Value, json};
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
 
-pub const ACTION: &str = "bucket-public-access-block";
+/// `bucket-public-access-block`.
+pub struct BucketPublicAccessBlock;
+
+impl FixAction for BucketPublicAccessBlock {
+    fn id(&self) -> &'static str {
+        "bucket-public-access-block"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
 
 fn state(p: Option<[bool; 4]>) -> Value {
     match p {
@@ -19,7 +36,7 @@ fn state(p: Option<[bool; 4]>) -> Value {
     }
 }
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
     let before = match &b.public_access_block {
         Observed::Ok { value: p } => state(Some([
@@ -33,8 +50,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     };
     Some(step(
         f,
-        ACTION,
-        FixSafety::Safe,
+        &BucketPublicAccessBlock,
         format!(
             "turn on all four Block Public Access settings of bucket {}",
             b.name
@@ -44,7 +60,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
     let found = match c.s3.get_public_access_block().bucket(bucket).send().await {
         Ok(out) => {

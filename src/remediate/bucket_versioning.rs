@@ -3,27 +3,43 @@
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::json;
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 
-pub const ACTION: &str = "bucket-versioning";
+/// `bucket-versioning`.
+pub struct BucketVersioning;
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+impl FixAction for BucketVersioning {
+    fn id(&self) -> &'static str {
+        "bucket-versioning"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
+
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let b = s.resources.buckets.get(&f.resource_arn)?.value()?;
     let status = b.versioning.value()?.status.clone();
     Some(step(
         f,
-        ACTION,
-        FixSafety::Safe,
+        &BucketVersioning,
         format!("enable versioning on bucket {}", b.name),
         json!({"versioning": status}),
         json!({"versioning": "Enabled"}),
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
     let now =
         c.s3.get_bucket_versioning()

@@ -6,50 +6,88 @@
 use aws_sdk_codebuild::types::ProjectEnvironment;
 use serde_json::json;
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
 
-pub const ENCRYPTION_KEY: &str = "build-encryption-key";
-pub const PRIVILEGED_OFF: &str = "build-privileged-off";
+/// `build-encryption-key`.
+pub struct EncryptionKey;
+
+impl FixAction for EncryptionKey {
+    fn id(&self) -> &'static str {
+        "build-encryption-key"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan_encryption_key(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a, true))
+    }
+}
+
+/// `build-privileged-off`.
+pub struct PrivilegedOff;
+
+impl FixAction for PrivilegedOff {
+    fn id(&self) -> &'static str {
+        "build-privileged-off"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Unsafe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan_privileged_off(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a, false))
+    }
+}
 
 fn project_name(arn: &str) -> &str {
     arn.rsplit("project/").next().unwrap_or(arn)
 }
 
-pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
+fn plan_encryption_key(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let p = s.resources.build_projects.get(&f.resource_arn)?.value()?;
-    if action == ENCRYPTION_KEY {
-        let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
-        let key = w.artifact_stores.first()?.key_arn.clone()?;
-        if !matches!(s.resources.keys.get(&key), Some(Observed::Ok { .. })) {
-            return None;
-        }
-        Some(step(
-            f,
-            action,
-            FixSafety::Safe,
-            format!("encrypt the outputs of build project {} with {key}", p.name),
-            json!({"encryption_key": p.encryption_key}),
-            json!({"encryption_key": key}),
-        ))
-    } else {
-        if !p.environment.privileged_mode {
-            return None;
-        }
-        Some(step(
-            f,
-            action,
-            FixSafety::Unsafe,
-            format!("turn privileged mode off for build project {}", p.name),
-            json!({"privileged_mode": true}),
-            json!({"privileged_mode": false}),
-        ))
+    let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
+    let key = w.artifact_stores.first()?.key_arn.clone()?;
+    if !matches!(s.resources.keys.get(&key), Some(Observed::Ok { .. })) {
+        return None;
     }
+    Some(step(
+        f,
+        &EncryptionKey,
+        format!("encrypt the outputs of build project {} with {key}", p.name),
+        json!({"encryption_key": p.encryption_key}),
+        json!({"encryption_key": key}),
+    ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+fn plan_privileged_off(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let p = s.resources.build_projects.get(&f.resource_arn)?.value()?;
+    if !p.environment.privileged_mode {
+        return None;
+    }
+    Some(step(
+        f,
+        &PrivilegedOff,
+        format!("turn privileged mode off for build project {}", p.name),
+        json!({"privileged_mode": true}),
+        json!({"privileged_mode": false}),
+    ))
+}
+
+/// One UpdateProject: the encryption key (`encryption_key`) or privileged mode off.
+async fn apply(
+    c: &RegionClients,
+    a: &PlannedAction,
+    encryption_key: bool,
+) -> Result<String, Outcome> {
     let name = project_name(&a.resource_arn).to_string();
     let now = c
         .codebuild
@@ -62,7 +100,7 @@ pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outco
         return Err(Outcome::Skipped(format!("project {name} no longer exists")));
     };
     let update = c.codebuild.update_project().name(&name);
-    let update = if a.action == ENCRYPTION_KEY {
+    let update = if encryption_key {
         let found = json!({"encryption_key": p.encryption_key()});
         if found != a.before {
             return Err(changed(&name, &a.before, &found));

@@ -3,24 +3,40 @@
 
 use serde_json::json;
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 
-pub const ACTION: &str = "deploy-one-at-a-time";
+/// `deploy-one-at-a-time`.
+pub struct DeployOneAtATime;
+
+impl FixAction for DeployOneAtATime {
+    fn id(&self) -> &'static str {
+        "deploy-one-at-a-time"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Unsafe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
 const ALL: &str = "CodeDeployDefault.AllAtOnce";
 const ONE: &str = "CodeDeployDefault.OneAtATime";
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let g = s.resources.deploy_groups.get(&f.resource_arn)?.value()?;
     if g.deployment_config_name.as_deref() != Some(ALL) {
         return None;
     }
     Some(step(
         f,
-        ACTION,
-        FixSafety::Unsafe,
+        &DeployOneAtATime,
         format!(
             "deploy {}/{} one instance at a time",
             g.application_name, g.name
@@ -30,7 +46,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let (app, group, info) = super::deployment_group(c, &a.resource_arn).await?;
     let found = json!({"deployment_config_name": info.deployment_config_name()});
     if found != a.before {

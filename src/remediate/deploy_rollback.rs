@@ -4,12 +4,29 @@
 use aws_sdk_codedeploy::types::{AutoRollbackConfiguration, AutoRollbackEvent};
 use serde_json::json;
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 
-pub const ACTION: &str = "deploy-rollback";
+/// `deploy-rollback`.
+pub struct DeployRollback;
+
+impl FixAction for DeployRollback {
+    fn id(&self) -> &'static str {
+        "deploy-rollback"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
 
 /// (application, group) from a deployment group ARN.
 pub fn names(arn: &str) -> Option<(String, String)> {
@@ -27,14 +44,13 @@ fn events_after(before: &[String]) -> Vec<String> {
     events
 }
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let g = s.resources.deploy_groups.get(&f.resource_arn)?.value()?;
     let mut before_events = g.auto_rollback_events.clone();
     before_events.sort();
     Some(step(
         f,
-        ACTION,
-        FixSafety::Safe,
+        &DeployRollback,
         format!(
             "turn on automatic rollback on deployment failure for {}/{}",
             g.application_name, g.name
@@ -44,7 +60,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let (app, group, info) = super::deployment_group(c, &a.resource_arn).await?;
     let cfg = info.auto_rollback_configuration();
     let mut events: Vec<String> = cfg

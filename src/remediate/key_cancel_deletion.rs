@@ -3,22 +3,38 @@
 
 use serde_json::json;
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 
-pub const ACTION: &str = "key-cancel-deletion";
+/// `key-cancel-deletion`.
+pub struct KeyCancelDeletion;
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+impl FixAction for KeyCancelDeletion {
+    fn id(&self) -> &'static str {
+        "key-cancel-deletion"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Unsafe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
+
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let key = s.resources.keys.get(&f.resource_arn)?.value()?;
     if key.key_state != "PendingDeletion" {
         return None;
     }
     Some(step(
         f,
-        ACTION,
-        FixSafety::Unsafe,
+        &KeyCancelDeletion,
         format!(
             "cancel the scheduled deletion of {} (the key stays Disabled until enabled)",
             f.resource_arn
@@ -28,7 +44,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     // DescribeKey takes the ARN; CancelKeyDeletion wants the key id
     let now = c
         .kms

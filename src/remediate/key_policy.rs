@@ -8,13 +8,51 @@
 
 use serde_json::{Value, json};
 
+use super::registry::{ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot};
 
-pub const GRANT: &str = "key-policy-grant";
-pub const CREATE_CMK: &str = "store-create-cmk";
+/// `key-policy-grant`.
+pub struct Grant;
+
+impl FixAction for Grant {
+    fn id(&self) -> &'static str {
+        "key-policy-grant"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Unsafe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan_grant(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply_grant(c, a))
+    }
+}
+
+/// `store-create-cmk`: one new key per pipeline, whichever finding asks
+/// for it (PL002 on the pipeline, KM001 on a missing key).
+pub struct CreateCmk;
+
+impl FixAction for CreateCmk {
+    fn id(&self) -> &'static str {
+        "store-create-cmk"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Unsafe
+    }
+    fn dedupe(&self) -> Dedupe {
+        Dedupe::OncePerPipeline
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan_create_cmk(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply_create_cmk(c, a))
+    }
+}
 
 const KEY_ACTIONS: &[&str] = &[
     "kms:Decrypt",
@@ -71,39 +109,38 @@ pub fn merged(existing: &str, roles: &[String]) -> Result<Value, String> {
     Ok(doc)
 }
 
-pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
-    if action == GRANT {
-        let key = s.resources.keys.get(&f.resource_arn)?.value()?;
-        let raw = key.policy.value()?.raw.clone();
-        let roles = roles(s, &f.pipeline_arn, false)?;
-        if roles.is_empty() {
-            return None;
-        }
-        let after = merged(&raw, &roles).ok()?;
-        let mut a = step(
-            f,
-            GRANT,
-            FixSafety::Unsafe,
-            format!(
-                "add a statement to the policy of {} granting {} the use of the key (existing statements kept)",
-                f.resource_arn,
-                roles.join(", ")
-            ),
-            super::kept_statements(super::statement_count(Some(&raw)), 0),
-            json!({"added_statement": after["Statement"].as_array().and_then(|a| a.last()).cloned()}),
-        );
-        a.collected = Some(json!({ "policy": raw }));
-        return Some(a);
+fn plan_grant(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let key = s.resources.keys.get(&f.resource_arn)?.value()?;
+    let raw = key.policy.value()?.raw.clone();
+    let roles = roles(s, &f.pipeline_arn, false)?;
+    if roles.is_empty() {
+        return None;
     }
-    // store-create-cmk: for the pipeline (PL002 on the pipeline, KM001 on a missing key)
+    let after = merged(&raw, &roles).ok()?;
+    let mut a = step(
+        f,
+        &Grant,
+        format!(
+            "add a statement to the policy of {} granting {} the use of the key (existing statements kept)",
+            f.resource_arn,
+            roles.join(", ")
+        ),
+        super::kept_statements(super::statement_count(Some(&raw)), 0),
+        json!({"added_statement": after["Statement"].as_array().and_then(|a| a.last()).cloned()}),
+    );
+    a.collected = Some(json!({ "policy": raw }));
+    Some(a)
+}
+
+/// For the pipeline (PL002 on the pipeline, KM001 on a missing key).
+fn plan_create_cmk(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
     let store = w.artifact_stores.first()?;
     let mut principals = roles(s, &w.arn, true)?;
     principals.insert(0, format!("arn:aws:iam::{}:root", s.account));
     Some(step(
         f,
-        CREATE_CMK,
-        FixSafety::Unsafe,
+        &CreateCmk,
         format!(
             "create a customer-managed key (rotation on) for {} and use it for its artifact store {}",
             w.name, store.bucket
@@ -113,57 +150,57 @@ pub fn plan(f: &Finding, s: &Snapshot, action: &str) -> Option<PlannedAction> {
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
-    if a.action == GRANT {
-        let key_id = a
-            .resource_arn
-            .rsplit('/')
-            .next()
-            .unwrap_or(&a.resource_arn)
-            .to_string();
-        let now = c
-            .kms
-            .get_key_policy()
-            .key_id(&key_id)
-            .policy_name("default")
-            .send()
-            .await
-            .map_err(|e| sdk_failed("kms:GetKeyPolicy", &e))?;
-        let current = now.policy().unwrap_or_default().to_string();
-        let same = match (
-            a.collected()["policy"].as_str().map(PolicyDocument::parse),
-            PolicyDocument::parse(&current),
-        ) {
-            (Some(Ok(x)), Ok(y)) => x.normalized() == y.normalized(),
-            _ => false,
-        };
-        if !same {
-            return Err(changed(
-                &a.resource_arn,
-                a.collected(),
-                &json!({"policy": current}),
-            ));
-        }
-        let roles: Vec<String> = a.after["added_statement"]["Principal"]["AWS"]
-            .as_array()
-            .map(|r| {
-                r.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let doc = merged(&current, &roles).map_err(Outcome::Failed)?;
-        c.kms
-            .put_key_policy()
-            .key_id(&key_id)
-            .policy_name("default")
-            .policy(doc.to_string())
-            .send()
-            .await
-            .map_err(|e| sdk_failed("kms:PutKeyPolicy", &e))?;
-        return Ok("kms:PutKeyPolicy".to_string());
+async fn apply_grant(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let key_id = a
+        .resource_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(&a.resource_arn)
+        .to_string();
+    let now = c
+        .kms
+        .get_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(|e| sdk_failed("kms:GetKeyPolicy", &e))?;
+    let current = now.policy().unwrap_or_default().to_string();
+    let same = match (
+        a.collected()["policy"].as_str().map(PolicyDocument::parse),
+        PolicyDocument::parse(&current),
+    ) {
+        (Some(Ok(x)), Ok(y)) => x.normalized() == y.normalized(),
+        _ => false,
+    };
+    if !same {
+        return Err(changed(
+            &a.resource_arn,
+            a.collected(),
+            &json!({"policy": current}),
+        ));
     }
-    // store-create-cmk
+    let roles: Vec<String> = a.after["added_statement"]["Principal"]["AWS"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let doc = merged(&current, &roles).map_err(Outcome::Failed)?;
+    c.kms
+        .put_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .policy(doc.to_string())
+        .send()
+        .await
+        .map_err(|e| sdk_failed("kms:PutKeyPolicy", &e))?;
+    Ok("kms:PutKeyPolicy".to_string())
+}
+
+async fn apply_create_cmk(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let name = a.after["pipeline"].as_str().unwrap_or_default().to_string();
     let mut decl = super::pipeline_declaration(c, &name).await?;
     let Some(store) = decl.artifact_store.as_mut() else {

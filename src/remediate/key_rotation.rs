@@ -2,29 +2,45 @@
 
 use serde_json::json;
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
 
-pub const ACTION: &str = "key-rotation";
+/// `key-rotation`.
+pub struct KeyRotation;
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+impl FixAction for KeyRotation {
+    fn id(&self) -> &'static str {
+        "key-rotation"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
+
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let key = s.resources.keys.get(&f.resource_arn)?.value()?;
     if key.rotation_enabled != Observed::ok(false) {
         return None;
     }
     Some(step(
         f,
-        ACTION,
-        FixSafety::Safe,
+        &KeyRotation,
         format!("enable automatic rotation of {}", f.resource_arn),
         json!({"rotation_enabled": false}),
         json!({"rotation_enabled": true}),
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let key_id = a
         .resource_arn
         .rsplit('/')

@@ -1,7 +1,9 @@
 //! Remediation: a plan from the findings, then changes applied one action
 //! at a time, each re-reading its resource first and recorded in a journal.
-//! One module per fix action (or per pair of closely related actions); every
-//! action a rule can name is implemented here.
+//! Each fix action is a value registered once in [`registry`], with its id,
+//! safety, deduplication, dependencies and its plan and apply steps; the
+//! code of an action lives in its own module (two closely related actions
+//! may share one). A rule's `fix.action` names one of them.
 //!
 //! Rules of every action: never delete anything, never widen access beyond
 //! the pipeline's own roles, never change something that changed since it
@@ -18,13 +20,14 @@ pub mod deploy_rollback;
 pub mod key_cancel_deletion;
 pub mod key_policy;
 pub mod key_rotation;
+pub mod registry;
 pub mod render;
 pub mod source_polling;
 pub mod trigger;
 pub mod trigger_enable;
 pub mod verify;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -33,6 +36,7 @@ use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 use crate::rules::RuleSet;
+use registry::{Dedupe, Dependencies, FixAction, NotPlanned, PlanContext};
 
 /// One change to make.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,6 +103,11 @@ pub struct Applied {
 /// Builds the plan for the findings of an audit.
 /// `config` gives the release branch a created trigger matches (the source
 /// action's branch when none is set).
+///
+/// Findings are planned in the findings' order, round by round: an action
+/// that depends on others ([`FixAction::depends_on`]) is planned after
+/// them. How several findings asking for one action combine is the
+/// action's [`Dedupe`].
 pub fn plan(
     snapshot: &Snapshot,
     findings: &[Finding],
@@ -107,92 +116,78 @@ pub fn plan(
     unsafe_fixes: bool,
 ) -> Plan {
     let mut plan = Plan::default();
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut pending_policies = std::collections::BTreeMap::new();
-    let mut deferred: Vec<&Finding> = Vec::new();
-    for f in findings {
-        if f.fix
-            .as_ref()
-            .is_some_and(|x| x.action == source_polling::ACTION)
-        {
-            // decided once the trigger fixes are planned
-            deferred.push(f);
-            continue;
-        }
-        let step = match f.fix.as_ref().map(|x| x.action.as_str()) {
-            Some(key_rotation::ACTION) => key_rotation::plan(f, snapshot),
-            Some(deploy_rollback::ACTION) => deploy_rollback::plan(f, snapshot),
-            Some(key_policy::GRANT) => key_policy::plan(f, snapshot, key_policy::GRANT),
-            Some(key_policy::CREATE_CMK) => {
-                // one new key per pipeline, whichever finding asked for it
-                if !seen.insert(("store-create-cmk:once".to_string(), f.pipeline_arn.clone())) {
+    let mut cx = PlanContext {
+        snapshot,
+        config,
+        pending_policies: BTreeMap::new(),
+        dependencies: Dependencies::NotAsked,
+    };
+    // changes planned, by (action, resource)
+    let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+    // once-only actions taken, by (action, pipeline or resource)
+    let mut taken: BTreeSet<(&'static str, String)> = BTreeSet::new();
+    let fix_of = |f: &Finding| f.fix.as_ref().and_then(|x| registry::find(&x.action));
+    let last_round = findings
+        .iter()
+        .filter_map(fix_of)
+        .map(registry::round)
+        .max()
+        .unwrap_or(0);
+    let manual = |f: &Finding, remediation: String| ManualStep {
+        rule_id: f.rule_id.clone(),
+        pipeline: f.pipeline.clone(),
+        resource_arn: f.resource_arn.clone(),
+        remediation,
+    };
+    let rule_remediation = |f: &Finding| {
+        rules
+            .get(&f.rule_id)
+            .map(|r| r.file.docs.remediation.trim().to_string())
+            .unwrap_or_default()
+    };
+    for round in 0..=last_round {
+        for f in findings {
+            let action = fix_of(f);
+            if action.map_or(0, registry::round) != round {
+                continue;
+            }
+            let Some(action) = action else {
+                plan.manual.push(manual(f, rule_remediation(f)));
+                continue;
+            };
+            let first = match action.dedupe() {
+                Dedupe::MergeSameResource => true,
+                Dedupe::SkipIfPlanned => {
+                    !planned.contains(&(action.id().to_string(), f.resource_arn.clone()))
+                }
+                Dedupe::OncePerPipeline => taken.insert((action.id(), f.pipeline_arn.clone())),
+                Dedupe::OncePerResource => taken.insert((action.id(), f.resource_arn.clone())),
+            };
+            if !first {
+                continue;
+            }
+            cx.dependencies = dependencies(action, f, findings, &plan.actions);
+            let mut step = match action.plan(f, &mut cx) {
+                Ok(step) => step,
+                Err(NotPlanned::Manual) => {
+                    plan.manual.push(manual(f, rule_remediation(f)));
                     continue;
                 }
-                key_policy::plan(f, snapshot, key_policy::CREATE_CMK)
-            }
-            Some(a @ (trigger::CREATE | trigger::ROLE)) => {
-                // one created rule per pipeline, whichever finding asked for it
-                let key = if a == trigger::CREATE {
-                    f.pipeline_arn.clone()
-                } else {
-                    f.resource_arn.clone()
-                };
-                if !seen.insert((format!("{a}:once"), key)) {
+                Err(NotPlanned::ManualBecause(why)) => {
+                    plan.manual.push(manual(f, why));
                     continue;
                 }
-                if a == trigger::CREATE
-                    && let Some(why) = trigger::source_not_local(snapshot, &f.pipeline_arn)
-                {
-                    plan.manual.push(ManualStep {
-                        rule_id: f.rule_id.clone(),
-                        pipeline: f.pipeline.clone(),
-                        resource_arn: f.resource_arn.clone(),
-                        remediation: format!(
-                            "Not created automatically: {why}. Create the rule where the repository's events arrive (its account's default bus, forwarded to this account's bus), targeting the pipeline."
-                        ),
-                    });
-                    continue;
-                }
-                trigger::plan(f, snapshot, a, config.release_branch.as_deref())
-            }
-            Some(deploy_one_at_a_time::ACTION) => deploy_one_at_a_time::plan(f, snapshot),
-            Some(a @ (build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF)) => {
-                build_project::plan(f, snapshot, a)
-            }
-            Some(key_cancel_deletion::ACTION) => key_cancel_deletion::plan(f, snapshot),
-            Some(bucket_versioning::ACTION) => bucket_versioning::plan(f, snapshot),
-            Some(bucket_public_access_block::ACTION) => {
-                bucket_public_access_block::plan(f, snapshot)
-            }
-            Some(bucket_encryption::ACTION) => bucket_encryption::plan(f, snapshot),
-            Some(trigger_enable::ACTION) => trigger_enable::plan(f, snapshot),
-            Some(a @ (bucket_policy::INSECURE | bucket_policy::UNENCRYPTED)) => {
-                if seen.contains(&(a.to_string(), f.resource_arn.clone())) {
-                    continue;
-                }
-                bucket_policy::plan(f, snapshot, a, &mut pending_policies)
-            }
-            _ => None,
-        };
-        let Some(mut step) = step else {
-            plan.manual.push(ManualStep {
-                rule_id: f.rule_id.clone(),
-                pipeline: f.pipeline.clone(),
-                resource_arn: f.resource_arn.clone(),
-                remediation: rules
-                    .get(&f.rule_id)
-                    .map(|r| r.file.docs.remediation.trim().to_string())
-                    .unwrap_or_default(),
-            });
-            continue;
-        };
-        if !seen.insert((step.action.clone(), step.resource_arn.clone())) {
-            // the same change for another pipeline or rule: merge
+            };
             let list = if step.safety == FixSafety::Safe || unsafe_fixes {
                 &mut plan.actions
             } else {
                 &mut plan.held_back
             };
+            if planned.insert((step.action.clone(), step.resource_arn.clone())) {
+                list.push(step);
+                continue;
+            }
+            // the same change for another pipeline or rule: merge
             if let Some(a) = list
                 .iter_mut()
                 .find(|a| a.action == step.action && a.resource_arn == step.resource_arn)
@@ -208,65 +203,43 @@ pub fn plan(
                     }
                 }
             }
-            continue;
-        }
-        if step.safety == FixSafety::Safe || unsafe_fixes {
-            plan.actions.push(step);
-        } else {
-            plan.held_back.push(step);
-        }
-    }
-    for f in deferred {
-        // only once an enabled, matching trigger exists or is planned
-        let trigger_findings: Vec<&Finding> = findings
-            .iter()
-            .filter(|t| {
-                t.pipeline_arn == f.pipeline_arn
-                    && matches!(t.rule_id.as_str(), "TR001" | "TR002" | "TR003")
-            })
-            .collect();
-        if let Some(why) = trigger::source_not_local(snapshot, &f.pipeline_arn) {
-            plan.manual.push(ManualStep {
-                rule_id: f.rule_id.clone(),
-                pipeline: f.pipeline.clone(),
-                resource_arn: f.resource_arn.clone(),
-                remediation: format!(
-                    "Polling is left on: {why}, so no rule of this account is known to start the pipeline. Turn polling off only once a rule that receives the repository's events starts it."
-                ),
-            });
-            continue;
-        }
-        // With no trigger finding, a rule that starts the pipeline must be
-        // known to be there: the trigger rules may have reported a gap
-        // (their values unknown) rather than passed.
-        let fixed = if trigger_findings.is_empty() {
-            source_polling::trigger_in_place(f, snapshot)
-        } else {
-            trigger_findings.iter().all(|t| {
-                plan.actions
-                    .iter()
-                    .any(|a| a.rule_ids.contains(&t.rule_id) && a.pipelines.contains(&t.pipeline))
-            })
-        };
-        let step = if fixed {
-            source_polling::plan(f, snapshot)
-        } else {
-            None
-        };
-        match step {
-            Some(s) if seen.insert((s.action.clone(), s.resource_arn.clone())) => plan.actions.push(s),
-            Some(_) => {}
-            None => plan.manual.push(ManualStep {
-                rule_id: f.rule_id.clone(),
-                pipeline: f.pipeline.clone(),
-                resource_arn: f.resource_arn.clone(),
-                remediation: "Create or fix the trigger rule first (see TR001-TR003), then set PollForSourceChanges to false.".to_string(),
-            }),
         }
     }
     // manual steps grouped by rule (in the findings' order within a rule)
     plan.manual.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
     plan
+}
+
+/// How the findings of `f`'s pipeline that ask for an action `action`
+/// depends on stand: planned when each is part of a planned action.
+fn dependencies(
+    action: &dyn FixAction,
+    f: &Finding,
+    findings: &[Finding],
+    planned: &[PlannedAction],
+) -> Dependencies {
+    let needs = action.depends_on();
+    let mut asking = findings
+        .iter()
+        .filter(|t| {
+            t.pipeline_arn == f.pipeline_arn
+                && t.fix
+                    .as_ref()
+                    .is_some_and(|x| needs.contains(&x.action.as_str()))
+        })
+        .peekable();
+    if asking.peek().is_none() {
+        return Dependencies::NotAsked;
+    }
+    if asking.all(|t| {
+        planned
+            .iter()
+            .any(|a| a.rule_ids.contains(&t.rule_id) && a.pipelines.contains(&t.pipeline))
+    }) {
+        Dependencies::Planned
+    } else {
+        Dependencies::NotPlanned
+    }
 }
 
 /// The number of statements in a policy text (0 for none or not JSON).
@@ -294,17 +267,17 @@ pub(crate) fn kept_statements(total: usize, planned: usize) -> Value {
     })
 }
 
+/// An action for one finding, with the action's id and safety.
 pub(crate) fn step(
     f: &Finding,
-    action: &str,
-    safety: FixSafety,
+    action: &dyn FixAction,
     description: String,
     before: Value,
     after: Value,
 ) -> PlannedAction {
     PlannedAction {
-        action: action.to_string(),
-        safety,
+        action: action.id().to_string(),
+        safety: action.safety(),
         rule_ids: vec![f.rule_id.clone()],
         pipelines: vec![f.pipeline.clone()],
         resource_arn: f.resource_arn.clone(),
@@ -324,23 +297,12 @@ fn now() -> String {
 
 /// Applies one action (a failure is reported, not raised).
 pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
-    let result = match a.action.as_str() {
-        key_rotation::ACTION => key_rotation::apply(c, a).await,
-        deploy_rollback::ACTION => deploy_rollback::apply(c, a).await,
-        trigger::CREATE | trigger::ROLE => trigger::apply(c, a).await,
-        source_polling::ACTION => source_polling::apply(c, a).await,
-        key_policy::GRANT | key_policy::CREATE_CMK => key_policy::apply(c, a).await,
-        deploy_one_at_a_time::ACTION => deploy_one_at_a_time::apply(c, a).await,
-        build_project::ENCRYPTION_KEY | build_project::PRIVILEGED_OFF => {
-            build_project::apply(c, a).await
-        }
-        key_cancel_deletion::ACTION => key_cancel_deletion::apply(c, a).await,
-        bucket_versioning::ACTION => bucket_versioning::apply(c, a).await,
-        bucket_public_access_block::ACTION => bucket_public_access_block::apply(c, a).await,
-        bucket_encryption::ACTION => bucket_encryption::apply(c, a).await,
-        trigger_enable::ACTION => trigger_enable::apply(c, a).await,
-        bucket_policy::INSECURE | bucket_policy::UNENCRYPTED => bucket_policy::apply(c, a).await,
-        other => Err(Outcome::Failed(format!("no implementation for {other}"))),
+    let result = match registry::find(&a.action) {
+        Some(action) => action.apply(c, a).await,
+        None => Err(Outcome::Failed(format!(
+            "no implementation for {}",
+            a.action
+        ))),
     };
     let (outcome, message, api_call) = match result {
         Ok(call) => ("applied", String::new(), call),
@@ -468,49 +430,4 @@ where
         err.code.map(|c| format!("{c}: ")).unwrap_or_default(),
         err.message
     ))
-}
-
-/// Every action implemented here (dispatched by [`plan`] and [`apply_one`]).
-pub const ACTIONS: &[&str] = &[
-    trigger::CREATE,
-    trigger::ROLE,
-    trigger_enable::ACTION,
-    source_polling::ACTION,
-    bucket_encryption::ACTION,
-    bucket_policy::UNENCRYPTED,
-    bucket_policy::INSECURE,
-    bucket_public_access_block::ACTION,
-    bucket_versioning::ACTION,
-    key_rotation::ACTION,
-    key_cancel_deletion::ACTION,
-    key_policy::GRANT,
-    key_policy::CREATE_CMK,
-    build_project::ENCRYPTION_KEY,
-    build_project::PRIVILEGED_OFF,
-    deploy_rollback::ACTION,
-    deploy_one_at_a_time::ACTION,
-];
-
-#[cfg(test)]
-mod tests {
-    use super::ACTIONS;
-    use crate::rules::{FIX_ACTIONS, RuleSet};
-
-    #[test]
-    fn every_fix_a_rule_names_is_implemented() {
-        for a in FIX_ACTIONS {
-            assert!(ACTIONS.contains(a), "{a} declared but not implemented");
-        }
-        let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
-        for r in &rules.rules {
-            if let Some(fix) = &r.file.fix {
-                assert!(
-                    ACTIONS.contains(&fix.action.as_str()),
-                    "{} names {}",
-                    r.file.id,
-                    fix.action
-                );
-            }
-        }
-    }
 }

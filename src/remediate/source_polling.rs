@@ -1,23 +1,65 @@
 //! `source-polling-off`: set `PollForSourceChanges` to false on a CodeCommit
 //! source action. Planned only when an enabled trigger rule that matches
-//! the branch exists or is created by the same plan (see `plan`), so that
-//! commits keep starting the pipeline.
+//! the branch exists or is created or enabled by the same plan (it depends
+//! on `trigger-create` and `trigger-enable`), so that commits keep starting
+//! the pipeline.
 
 use serde_json::json;
 
+use super::registry::{ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
 use crate::rules::pattern;
 
-pub const ACTION: &str = "source-polling-off";
+/// `source-polling-off`.
+pub struct SourcePollingOff;
+
+impl FixAction for SourcePollingOff {
+    fn id(&self) -> &'static str {
+        "source-polling-off"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn dedupe(&self) -> Dedupe {
+        Dedupe::SkipIfPlanned
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["trigger-create", "trigger-enable"]
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        let s = cx.snapshot;
+        if let Some(why) = super::trigger::source_not_local(s, &f.pipeline_arn) {
+            return Err(NotPlanned::ManualBecause(format!(
+                "Polling is left on: {why}, so no rule of this account is known to start the pipeline. Turn polling off only once a rule that receives the repository's events starts it."
+            )));
+        }
+        // With no trigger finding, a rule that starts the pipeline must be
+        // known to be there: the trigger rules may have reported a gap
+        // (their values unknown) rather than passed.
+        let fixed = match cx.dependencies {
+            Dependencies::NotAsked => trigger_in_place(f, s),
+            Dependencies::Planned => true,
+            Dependencies::NotPlanned => false,
+        };
+        fixed.then(|| plan(f, s)).flatten().ok_or_else(|| {
+            NotPlanned::ManualBecause(
+                "Create or fix the trigger rule first (see TR001-TR003), then set PollForSourceChanges to false.".to_string(),
+            )
+        })
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
 
 /// Whether a rule that was read, is enabled, targets the pipeline and
 /// matches commits to the polled source's branch is already in place. A
 /// rule that could not be read never counts: without a rule known to start
 /// the pipeline, turning polling off could leave it never started.
-pub fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
+fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
     let Some(w) = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn) else {
         return false;
     };
@@ -45,7 +87,7 @@ pub fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
     })
 }
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
     let src = w
         .sources
@@ -53,8 +95,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
         .find(|x| x.poll_for_source_changes != Some(false))?;
     Some(step(
         f,
-        ACTION,
-        FixSafety::Safe,
+        &SourcePollingOff,
         format!(
             "set PollForSourceChanges to false on {}/{} of {}",
             src.stage, src.action, w.name
@@ -64,7 +105,7 @@ pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let name = a
         .resource_arn
         .rsplit(':')

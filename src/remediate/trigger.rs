@@ -12,13 +12,58 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::registry::{ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 
-pub const CREATE: &str = "trigger-create";
-pub const ROLE: &str = "trigger-role";
+/// `trigger-create`: once per pipeline, whichever finding asks for it.
+pub struct Create;
+
+impl FixAction for Create {
+    fn id(&self) -> &'static str {
+        "trigger-create"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn dedupe(&self) -> Dedupe {
+        Dedupe::OncePerPipeline
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        if let Some(why) = source_not_local(cx.snapshot, &f.pipeline_arn) {
+            return Err(NotPlanned::ManualBecause(format!(
+                "Not created automatically: {why}. Create the rule where the repository's events arrive (its account's default bus, forwarded to this account's bus), targeting the pipeline."
+            )));
+        }
+        plan_create(f, cx.snapshot, cx.config.release_branch.as_deref()).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply_create(c, a))
+    }
+}
+
+/// `trigger-role`: once per rule, whichever finding asks for it.
+pub struct Role;
+
+impl FixAction for Role {
+    fn id(&self) -> &'static str {
+        "trigger-role"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn dedupe(&self) -> Dedupe {
+        Dedupe::OncePerResource
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan_role(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply_role(c, a))
+    }
+}
 
 /// A name of at most 64 characters: `pipeaudit-<pipeline>-<suffix>`,
 /// shortened with a hash when the pipeline name is long.
@@ -110,39 +155,35 @@ pub fn source_not_local(s: &Snapshot, pipeline_arn: &str) -> Option<String> {
 
 /// `release_branch`: the branch a created rule matches, when the
 /// configuration names one (else the source action's branch).
-pub fn plan(
-    f: &Finding,
-    s: &Snapshot,
-    action: &str,
-    release_branch: Option<&str>,
-) -> Option<PlannedAction> {
+fn plan_create(f: &Finding, s: &Snapshot, release_branch: Option<&str>) -> Option<PlannedAction> {
     let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
     let role = name(&w.name, "events");
-    if action == CREATE {
-        let src = w.sources.first()?;
-        let branch = release_branch
-            .map(str::to_string)
-            .or_else(|| src.branch.clone())?;
-        let rule = name(&w.name, "trigger");
-        return Some(step(
-            f,
-            CREATE,
-            FixSafety::Safe,
-            format!(
-                "create rule {rule} (commits to {} branch {branch}) targeting {}, with role {role}",
-                src.repository_name, w.name
-            ),
-            json!({"rule": Value::Null}),
-            json!({"rule": rule, "pattern": pattern(&src.repository_arn, &branch), "role": role, "target": w.arn}),
-        ));
-    }
-    // trigger-role: the finding's resource is the rule
+    let src = w.sources.first()?;
+    let branch = release_branch
+        .map(str::to_string)
+        .or_else(|| src.branch.clone())?;
+    let rule = name(&w.name, "trigger");
+    Some(step(
+        f,
+        &Create,
+        format!(
+            "create rule {rule} (commits to {} branch {branch}) targeting {}, with role {role}",
+            src.repository_name, w.name
+        ),
+        json!({"rule": Value::Null}),
+        json!({"rule": rule, "pattern": pattern(&src.repository_arn, &branch), "role": role, "target": w.arn}),
+    ))
+}
+
+/// The finding's resource is the rule.
+fn plan_role(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let w = s.pipelines.iter().find(|w| w.arn == f.pipeline_arn)?;
+    let role = name(&w.name, "events");
     let rule = s.resources.event_rules.get(&f.resource_arn)?.value()?;
     let target = rule.targets.iter().find(|t| t.arn == w.arn)?;
     Some(step(
         f,
-        ROLE,
-        FixSafety::Safe,
+        &Role,
         format!(
             "give target {} of rule {} the role {role}, allowed only to start {}",
             target.id, rule.name, w.name
@@ -184,41 +225,44 @@ async fn ensure_role(c: &RegionClients, role: &str, pipeline_arn: &str) -> Resul
     Ok(arn)
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply_create(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let role = a.after["role"].as_str().unwrap_or_default().to_string();
     let pipeline = a.after["target"].as_str().unwrap_or_default().to_string();
-    if a.action == CREATE {
-        let rule = a.after["rule"].as_str().unwrap_or_default().to_string();
-        // re-read: a rule of that name must not exist yet (never overwrite one)
-        if let Ok(existing) = c.events.describe_rule().name(&rule).send().await {
-            let found = json!({"rule": existing.name()});
-            return Err(changed(&rule, &a.before, &found));
-        }
-        let role_arn = ensure_role(c, &role, &pipeline).await?;
-        c.events
-            .put_rule()
-            .name(&rule)
-            .event_pattern(a.after["pattern"].to_string())
-            .state(aws_sdk_eventbridge::types::RuleState::Enabled)
-            .description("Starts the pipeline on each commit to its branch (created by pipeaudit)")
-            .send()
-            .await
-            .map_err(|e| sdk_failed("events:PutRule", &e))?;
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("codepipeline")
-            .arn(&pipeline)
-            .role_arn(role_arn)
-            .build()
-            .map_err(|e| Outcome::Failed(e.to_string()))?;
-        c.events
-            .put_targets()
-            .rule(&rule)
-            .targets(target)
-            .send()
-            .await
-            .map_err(|e| sdk_failed("events:PutTargets", &e))?;
-        return Ok("events:PutRule, events:PutTargets".to_string());
+    let rule = a.after["rule"].as_str().unwrap_or_default().to_string();
+    // re-read: a rule of that name must not exist yet (never overwrite one)
+    if let Ok(existing) = c.events.describe_rule().name(&rule).send().await {
+        let found = json!({"rule": existing.name()});
+        return Err(changed(&rule, &a.before, &found));
     }
+    let role_arn = ensure_role(c, &role, &pipeline).await?;
+    c.events
+        .put_rule()
+        .name(&rule)
+        .event_pattern(a.after["pattern"].to_string())
+        .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+        .description("Starts the pipeline on each commit to its branch (created by pipeaudit)")
+        .send()
+        .await
+        .map_err(|e| sdk_failed("events:PutRule", &e))?;
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("codepipeline")
+        .arn(&pipeline)
+        .role_arn(role_arn)
+        .build()
+        .map_err(|e| Outcome::Failed(e.to_string()))?;
+    c.events
+        .put_targets()
+        .rule(&rule)
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| sdk_failed("events:PutTargets", &e))?;
+    Ok("events:PutRule, events:PutTargets".to_string())
+}
+
+async fn apply_role(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let role = a.after["role"].as_str().unwrap_or_default().to_string();
+    let pipeline = a.after["target"].as_str().unwrap_or_default().to_string();
     let rule_name = a
         .resource_arn
         .rsplit('/')

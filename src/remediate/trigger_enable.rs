@@ -2,29 +2,45 @@
 
 use serde_json::json;
 
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 
-pub const ACTION: &str = "trigger-enable";
+/// `trigger-enable`.
+pub struct TriggerEnable;
 
-pub fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+impl FixAction for TriggerEnable {
+    fn id(&self) -> &'static str {
+        "trigger-enable"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Safe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply(c, a))
+    }
+}
+
+fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     let r = s.resources.event_rules.get(&f.resource_arn)?.value()?;
     if r.state != "DISABLED" {
         return None;
     }
     Some(step(
         f,
-        ACTION,
-        FixSafety::Safe,
+        &TriggerEnable,
         format!("enable rule {}", r.name),
         json!({"state": "DISABLED"}),
         json!({"state": "ENABLED"}),
     ))
 }
 
-pub async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
     let name = a
         .resource_arn
         .rsplit('/')

@@ -17,9 +17,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::findings::{FixRef, Severity};
+use crate::findings::{FixRef, FixSafety, Severity};
 
 /// The rule files compiled into the binary: (path under `rules/`, text).
 const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
@@ -34,27 +34,6 @@ pub const VARIABLES: &[&str] = &[
     "triggers",
     "service_roles",
     "config",
-];
-
-/// The fix actions remediation implements (ids a rule's `fix.action` may name).
-pub const FIX_ACTIONS: &[&str] = &[
-    "trigger-create",
-    "trigger-enable",
-    "trigger-role",
-    "source-polling-off",
-    "bucket-encryption",
-    "bucket-policy-deny-unencrypted",
-    "bucket-policy-deny-insecure",
-    "bucket-public-access-block",
-    "bucket-versioning",
-    "key-rotation",
-    "key-cancel-deletion",
-    "key-policy-grant",
-    "store-create-cmk",
-    "build-encryption-key",
-    "build-privileged-off",
-    "deploy-rollback",
-    "deploy-one-at-a-time",
 ];
 
 /// The documentation sections of a rule.
@@ -89,9 +68,72 @@ pub struct RuleFile {
     pub docs: RuleDocs,
     #[serde(default)]
     pub references: Vec<String>,
-    /// The remediation action and its safety, or absent when there is none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The remediation action, or absent when there is none. The file names
+    /// only the action (`fix: {action: key-rotation}`); its safety is the
+    /// action's, from [`crate::remediate::registry`].
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fix_from_rule_file"
+    )]
     pub fix: Option<FixRef>,
+}
+
+/// `fix:` as written in a rule file, resolved against the registry.
+struct FixFromFile(FixRef);
+
+impl<'de> Deserialize<'de> for FixFromFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FixVisitor)
+    }
+}
+
+struct FixVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FixVisitor {
+    type Value = FixFromFile;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a mapping with `action`")
+    }
+
+    // The checks run inside the mapping so that an error carries its line.
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<FixFromFile, A::Error> {
+        use serde::de::Error;
+        let (mut action, mut safety): (Option<String>, Option<FixSafety>) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "action" => action = Some(map.next_value()?),
+                "safety" => safety = Some(map.next_value()?),
+                other => return Err(A::Error::unknown_field(other, &["action", "safety"])),
+            }
+        }
+        let action = action.ok_or_else(|| A::Error::missing_field("action"))?;
+        let Some(registered) = crate::remediate::registry::find(&action) else {
+            return Err(A::Error::custom(format!(
+                "fix action {action:?} does not exist (known: {})",
+                crate::remediate::registry::ids().join(", ")
+            )));
+        };
+        if let Some(declared) = safety
+            && declared != registered.safety()
+        {
+            return Err(A::Error::custom(format!(
+                "fix safety {declared} disagrees with action {action}, which is {}; leave safety out (the action states it)",
+                registered.safety()
+            )));
+        }
+        Ok(FixFromFile(FixRef {
+            action,
+            safety: registered.safety(),
+        }))
+    }
+}
+
+/// Reads `fix:`: it names a registered action and the safety is the
+/// action's; a `safety:` left in the file must agree with it.
+fn fix_from_rule_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<FixRef>, D::Error> {
+    Ok(Option::<FixFromFile>::deserialize(d)?.map(|f| f.0))
 }
 
 /// A message template split into literal text and compiled expressions.
@@ -413,26 +455,18 @@ impl RuleSet {
             if file.title.trim().is_empty() {
                 push(&mut errors, "title", "title is empty".to_string());
             }
-            if let Some(fix) = &file.fix {
-                if !FIX_ACTIONS.contains(&fix.action.as_str()) {
-                    push(
-                        &mut errors,
-                        "fix",
-                        format!("fix action {:?} does not exist", fix.action),
-                    );
-                }
-                if file
+            if file.fix.is_some()
+                && file
                     .docs
                     .fix_safety
                     .as_deref()
                     .is_none_or(|s| s.trim().is_empty())
-                {
-                    push(
-                        &mut errors,
-                        "docs",
-                        "a rule with a fix needs docs.fix_safety".to_string(),
-                    );
-                }
+            {
+                push(
+                    &mut errors,
+                    "docs",
+                    "a rule with a fix needs docs.fix_safety".to_string(),
+                );
             }
             let item = file.for_each.is_some();
             let for_each = file.for_each.as_ref().and_then(|e| {
