@@ -41,8 +41,8 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::model::{
-    ArtifactStoreRef, BuildRef, DeployRef, EventRule, Observed, Pipeline, PipelineWiring,
-    ReadError, ScopeError, Snapshot, SourceRef,
+    ArtifactStoreRef, BuildRef, DeployRef, Observed, Pipeline, PipelineWiring, ReadError,
+    ScopeError, Snapshot, SourceRef,
 };
 use call::Ctx;
 use clients::RegionClients;
@@ -115,20 +115,6 @@ impl CollectError {
             None => self.to_string(),
         }
     }
-}
-
-/// Collects a snapshot using the standard AWS configuration chain.
-pub async fn collect(
-    connect: &clients::ConnectOptions,
-    opts: &CollectOptions,
-) -> Result<Snapshot, CollectError> {
-    let region = opts
-        .regions
-        .first()
-        .map(String::as_str)
-        .filter(|r| *r != ALL_ENABLED);
-    let base = clients::load_config(connect, region).await;
-    collect_with_config(&base, opts).await
 }
 
 /// The `--region` value that stands for every region enabled in the account.
@@ -834,11 +820,6 @@ fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWiring {
         });
     }
     w
-}
-
-/// True for a rule that can be found in the snapshot and targets `pipeline_arn`.
-pub fn rule_targets(rule: &EventRule, pipeline_arn: &str) -> bool {
-    rule.targets.iter().any(|t| t.arn == pipeline_arn)
 }
 
 #[cfg(test)]
