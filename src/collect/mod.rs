@@ -27,9 +27,11 @@ pub mod codepipeline;
 pub mod errors;
 pub mod eventbridge;
 pub mod iam;
+pub mod key_refs;
 pub mod kms;
 pub mod s3;
 pub mod targets;
+mod wiring;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -40,12 +42,10 @@ use futures::future::join_all;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::model::{
-    ArtifactStoreRef, BuildRef, DeployRef, Observed, Pipeline, PipelineWiring, ReadError,
-    ScopeError, Snapshot, SourceRef,
-};
+use crate::model::{Observed, ReadError, ScopeError, Snapshot};
 use call::Ctx;
 use clients::RegionClients;
+use key_refs::{Ids, KeyResolver, Resolved};
 use kms::AliasMap;
 
 /// What to collect and how.
@@ -305,28 +305,10 @@ pub async fn collect_account(
 
     for (region, name, arn, obs) in declared {
         let mut wiring = match &obs {
-            Observed::Ok { value } => wire(value, ids, &resolver),
-            _ => PipelineWiring {
-                name,
-                arn: arn.clone(),
-                region,
-                ..PipelineWiring::default()
-            },
+            Observed::Ok { value } => wiring::wire(value, ids, &resolver),
+            _ => wiring::unread(region, name, arn),
         };
-        // Only rules whose targets were read are linked: a rule whose
-        // targets could not be read (kept as unknown) may or may not target
-        // this pipeline, and the evaluation treats every such rule of the
-        // region as a gap in the pipeline's triggers (`Snapshot::trigger_gaps`).
-        wiring.trigger_rules = snapshot
-            .resources
-            .event_rules
-            .iter()
-            .filter(|(_, r)| match r {
-                Observed::Ok { value } => value.targets.iter().any(|t| t.arn == wiring.arn),
-                _ => false,
-            })
-            .map(|(rule_arn, _)| rule_arn.clone())
-            .collect();
+        wiring::link_triggers(&mut wiring, &snapshot.resources.event_rules);
         snapshot.resources.pipelines.insert(wiring.arn.clone(), obs);
         snapshot.pipelines.push(wiring);
     }
@@ -617,211 +599,6 @@ fn region_of(arn: &str, fallback: &str) -> String {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Ids<'a> {
-    partition: &'a str,
-    account: &'a str,
-}
-
-/// What a key reference (id, ARN, alias name, alias ARN) points at.
-#[derive(Debug, Clone, PartialEq)]
-enum Resolved {
-    Key(String),
-    /// The alias does not exist (its ARN).
-    MissingAlias(String),
-    /// The aliases could not be listed (the alias ARN and why).
-    UnknownAlias(String, ReadError),
-}
-
-impl Resolved {
-    /// The ARN a reference is recorded under: the key's, or the alias's when unresolved.
-    fn arn(&self) -> String {
-        match self {
-            Resolved::Key(a) | Resolved::MissingAlias(a) | Resolved::UnknownAlias(a, _) => {
-                a.clone()
-            }
-        }
-    }
-
-    fn key_arn(&self) -> Option<String> {
-        match self {
-            Resolved::Key(a) => Some(a.clone()),
-            _ => None,
-        }
-    }
-}
-
-struct KeyResolver<'a> {
-    ids: Ids<'a>,
-    aliases: &'a BTreeMap<String, Result<AliasMap, ReadError>>,
-}
-
-impl KeyResolver<'_> {
-    fn key_arn(&self, region: &str, account: &str, key_id: &str) -> String {
-        format!(
-            "arn:{}:kms:{region}:{account}:key/{key_id}",
-            self.ids.partition
-        )
-    }
-
-    fn resolve(&self, region: &str, key_ref: &str) -> Resolved {
-        let (region, account, resource) = if key_ref.starts_with("arn:") {
-            let parts: Vec<&str> = key_ref.splitn(6, ':').collect();
-            match parts.as_slice() {
-                [_, _, _, r, a, res] => (r.to_string(), a.to_string(), res.to_string()),
-                _ => return Resolved::Key(key_ref.to_string()),
-            }
-        } else if key_ref.starts_with("alias/") {
-            (
-                region.to_string(),
-                self.ids.account.to_string(),
-                key_ref.to_string(),
-            )
-        } else {
-            (
-                region.to_string(),
-                self.ids.account.to_string(),
-                format!("key/{key_ref}"),
-            )
-        };
-        if !resource.starts_with("alias/") {
-            return Resolved::Key(format!(
-                "arn:{}:kms:{region}:{account}:{resource}",
-                self.ids.partition
-            ));
-        }
-        let alias_arn = format!(
-            "arn:{}:kms:{region}:{account}:{resource}",
-            self.ids.partition
-        );
-        match self.aliases.get(&region) {
-            Some(Ok(map)) => match map.get(&resource) {
-                Some(target) => Resolved::Key(self.key_arn(&region, &account, target)),
-                None => Resolved::MissingAlias(alias_arn),
-            },
-            Some(Err(e)) => Resolved::UnknownAlias(alias_arn, e.clone()),
-            None => Resolved::UnknownAlias(
-                alias_arn,
-                ReadError {
-                    kind: crate::model::ReadErrorKind::Service,
-                    action: "kms:ListAliases".to_string(),
-                    code: None,
-                    message: format!("region {region} is not among the audited regions"),
-                },
-            ),
-        }
-    }
-
-    /// Alias names that point at a key.
-    fn aliases_of(&self, region: &str, key_arn: &str) -> Vec<String> {
-        let key_id = key_arn.rsplit('/').next().unwrap_or("");
-        match self.aliases.get(region) {
-            Some(Ok(map)) => map
-                .iter()
-                .filter(|(_, target)| target.as_str() == key_id)
-                .map(|(name, _)| name.clone())
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// Resolves a pipeline declaration's references into ARNs.
-fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWiring {
-    let mut w = PipelineWiring {
-        name: p.name.clone(),
-        arn: p.arn.clone(),
-        region: p.region.clone(),
-        role_arn: p.role_arn.clone(),
-        ..PipelineWiring::default()
-    };
-    for stage in &p.stages {
-        for a in &stage.actions {
-            let region = a.region.clone().unwrap_or_else(|| p.region.clone());
-            let conf = |k: &str| a.configuration.get(k).cloned().unwrap_or_default();
-            if let Some(r) = &a.role_arn {
-                w.action_roles.push(r.clone());
-            }
-            match (a.category.as_str(), a.provider.as_str()) {
-                ("Source", "CodeCommit") => {
-                    let name = conf("RepositoryName");
-                    w.sources.push(SourceRef {
-                        stage: stage.name.clone(),
-                        action: a.name.clone(),
-                        repository_arn: codecommit::repository_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &name,
-                        ),
-                        repository_name: name,
-                        branch: a.configuration.get("BranchName").cloned(),
-                        poll_for_source_changes: a
-                            .configuration
-                            .get("PollForSourceChanges")
-                            .and_then(|v| v.trim().to_ascii_lowercase().parse::<bool>().ok()),
-                    });
-                }
-                ("Build" | "Test", "CodeBuild") => {
-                    let name = conf("ProjectName");
-                    w.builds.push(BuildRef {
-                        stage: stage.name.clone(),
-                        action: a.name.clone(),
-                        project_arn: codebuild::project_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &name,
-                        ),
-                        project_name: name,
-                    });
-                }
-                ("Deploy", "CodeDeploy") => {
-                    let app = conf("ApplicationName");
-                    let group = conf("DeploymentGroupName");
-                    w.deploys.push(DeployRef {
-                        stage: stage.name.clone(),
-                        action: a.name.clone(),
-                        application_arn: codedeploy::application_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &app,
-                        ),
-                        group_arn: codedeploy::group_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &app,
-                            &group,
-                        ),
-                        application_name: app,
-                        group_name: group,
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
-    w.action_roles.sort();
-    w.action_roles.dedup();
-    for s in &p.artifact_stores {
-        let region = s.region.clone().unwrap_or_else(|| p.region.clone());
-        let key_arn = s
-            .encryption_key_id
-            .as_ref()
-            .map(|k| keys.resolve(&region, k).arn());
-        w.artifact_stores.push(ArtifactStoreRef {
-            bucket_arn: s3::bucket_arn(ids.partition, &s.location),
-            bucket: s.location.clone(),
-            key_ref: s.encryption_key_id.clone(),
-            key_arn,
-            region,
-        });
-    }
-    w
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -849,48 +626,6 @@ mod tests {
         ] {
             assert!(!is_region_name(bad), "{bad}");
         }
-    }
-
-    fn resolver_with(aliases: &BTreeMap<String, Result<AliasMap, ReadError>>) -> KeyResolver<'_> {
-        KeyResolver {
-            ids: Ids {
-                partition: "aws",
-                account: "111122223333",
-            },
-            aliases,
-        }
-    }
-
-    #[test]
-    fn key_references_resolve_to_key_arns() {
-        let mut map = AliasMap::new();
-        map.insert("alias/art".to_string(), "k-1".to_string());
-        let mut aliases = BTreeMap::new();
-        aliases.insert("eu-west-1".to_string(), Ok(map));
-        let r = resolver_with(&aliases);
-        let key = "arn:aws:kms:eu-west-1:111122223333:key/k-1".to_string();
-        assert_eq!(r.resolve("eu-west-1", "k-1"), Resolved::Key(key.clone()));
-        assert_eq!(r.resolve("eu-west-1", &key), Resolved::Key(key.clone()));
-        assert_eq!(
-            r.resolve("eu-west-1", "alias/art"),
-            Resolved::Key(key.clone())
-        );
-        assert_eq!(
-            r.resolve("us-east-1", "arn:aws:kms:eu-west-1:111122223333:alias/art"),
-            Resolved::Key(key.clone())
-        );
-        assert_eq!(
-            r.resolve("eu-west-1", "alias/nope"),
-            Resolved::MissingAlias("arn:aws:kms:eu-west-1:111122223333:alias/nope".to_string())
-        );
-        assert!(matches!(
-            r.resolve("us-east-1", "alias/art"),
-            Resolved::UnknownAlias(..)
-        ));
-        assert_eq!(
-            r.aliases_of("eu-west-1", &key),
-            vec!["alias/art".to_string()]
-        );
     }
 
     #[test]
