@@ -1,13 +1,70 @@
 //! CodeBuild: projects, fetched in batches of up to 100 names per call.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_codebuild::Client;
 
 use super::call::{Ctx, read_error, timestamp};
+use super::clients::RegionClients;
+use super::kind::{Found, Kind, Refs, Target, region_of};
 use crate::model::{
-    BuildEnvironment, BuildLogs, BuildProject, BuildSource, EnvVar, Observed, secrets,
+    BuildEnvironment, BuildLogs, BuildProject, BuildSource, EnvVar, Observed, Resources, secrets,
 };
+
+/// The projects of the pipelines' CodeBuild build and test actions, read in
+/// batches (BatchGetProjects).
+pub struct Projects;
+
+impl Kind for Projects {
+    type Value = BuildProject;
+    /// The project name.
+    type Detail = String;
+    const NAME: &'static str = "build_projects";
+    const ACTION: &'static str = "codebuild:BatchGetProjects";
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<BuildProject>> {
+        &mut r.build_projects
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<String, BuildProject>> {
+        refs.pipelines
+            .iter()
+            .flat_map(|w| {
+                w.builds.iter().map(|b| {
+                    Found::Read(Target {
+                        arn: b.project_arn.clone(),
+                        region: region_of(&b.project_arn, &w.region),
+                        detail: b.project_name.clone(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<String>],
+    ) -> impl Future<Output = Vec<(String, Observed<BuildProject>)>> + Send + 'a {
+        let by_name: BTreeMap<String, String> = targets
+            .iter()
+            .map(|t| (t.detail.clone(), t.arn.clone()))
+            .collect();
+        async move { get_projects(ctx, &c.codebuild, &by_name).await }
+    }
+
+    /// The project's key reference, resolved in the project's region.
+    fn settle(refs: &Refs<'_>, project: &mut BuildProject) {
+        let region = region_of(
+            &project.arn,
+            refs.regions.first().map(String::as_str).unwrap_or(""),
+        );
+        if let Some(key) = &project.encryption_key {
+            project.encryption_key_arn = refs.keys.resolve(&region, key).key_arn();
+        }
+    }
+}
 
 /// The ARN of a build project.
 pub fn project_arn(partition: &str, region: &str, account: &str, name: &str) -> String {

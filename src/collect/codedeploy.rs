@@ -1,9 +1,95 @@
 //! CodeDeploy: applications and deployment groups.
 
+use std::collections::BTreeMap;
+use std::future::Future;
+
 use aws_sdk_codedeploy::Client;
 
 use super::call::{Ctx, observe};
-use crate::model::{DeployApplication, DeployGroup, Observed, TagFilter};
+use super::clients::RegionClients;
+use super::kind::{Found, Kind, Refs, Target, each, region_of};
+use crate::model::{DeployApplication, DeployGroup, Observed, Resources, TagFilter};
+
+/// The applications of the pipelines' CodeDeploy actions.
+pub struct Applications;
+
+impl Kind for Applications {
+    type Value = DeployApplication;
+    /// The application name.
+    type Detail = String;
+    const NAME: &'static str = "deploy_applications";
+    const ACTION: &'static str = "codedeploy:GetApplication";
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployApplication>> {
+        &mut r.deploy_applications
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<String, DeployApplication>> {
+        refs.pipelines
+            .iter()
+            .flat_map(|w| {
+                w.deploys.iter().map(|d| {
+                    Found::Read(Target {
+                        arn: d.application_arn.clone(),
+                        region: region_of(&d.application_arn, &w.region),
+                        detail: d.application_name.clone(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<String>],
+    ) -> impl Future<Output = Vec<(String, Observed<DeployApplication>)>> + Send + 'a {
+        each(targets, |t| {
+            get_application(ctx, &c.codedeploy, &t.arn, &t.detail)
+        })
+    }
+}
+
+/// The deployment groups of the pipelines' CodeDeploy actions.
+pub struct Groups;
+
+impl Kind for Groups {
+    type Value = DeployGroup;
+    /// The application name and the group name.
+    type Detail = (String, String);
+    const NAME: &'static str = "deploy_groups";
+    const ACTION: &'static str = "codedeploy:GetDeploymentGroup";
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployGroup>> {
+        &mut r.deploy_groups
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<(String, String), DeployGroup>> {
+        refs.pipelines
+            .iter()
+            .flat_map(|w| {
+                w.deploys.iter().map(|d| {
+                    Found::Read(Target {
+                        arn: d.group_arn.clone(),
+                        // the group is in its application's region
+                        region: region_of(&d.application_arn, &w.region),
+                        detail: (d.application_name.clone(), d.group_name.clone()),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<(String, String)>],
+    ) -> impl Future<Output = Vec<(String, Observed<DeployGroup>)>> + Send + 'a {
+        each(targets, |t| {
+            get_group(ctx, &c.codedeploy, &t.arn, &t.detail.0, &t.detail.1)
+        })
+    }
+}
 
 /// The ARN of an application.
 pub fn application_arn(partition: &str, region: &str, account: &str, app: &str) -> String {

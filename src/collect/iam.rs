@@ -1,11 +1,113 @@
 //! IAM: roles (trust policy, inline and attached policies) and managed policies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use aws_sdk_iam::Client;
 
 use super::call::{Ctx, observe, read_error};
-use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Role};
+use super::clients::RegionClients;
+use super::kind::{Found, Kind, Reach, Refs, Target, each};
+use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Resources, Role};
+
+/// The roles named by the pipelines (service and action roles), build
+/// projects, deployment groups and trigger rules (rule and target roles).
+pub struct Roles;
+
+impl Kind for Roles {
+    type Value = Role;
+    type Detail = ();
+    const NAME: &'static str = "roles";
+    const ACTION: &'static str = "iam:GetRole";
+    const REACH: Reach = Reach::AnyRegion;
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Role>> {
+        &mut r.roles
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<(), Role>> {
+        let res = refs.resources;
+        let mut roles: BTreeSet<String> = BTreeSet::new();
+        for w in refs.pipelines {
+            roles.extend(w.role_arn.iter().cloned());
+            roles.extend(w.action_roles.iter().cloned());
+        }
+        for p in res.build_projects.values().filter_map(Observed::value) {
+            roles.extend(p.service_role.iter().cloned());
+        }
+        for g in res.deploy_groups.values().filter_map(Observed::value) {
+            roles.extend(g.service_role_arn.iter().cloned());
+        }
+        for rule in res.event_rules.values().filter_map(Observed::value) {
+            roles.extend(rule.role_arn.iter().cloned());
+            roles.extend(rule.targets.iter().filter_map(|t| t.role_arn.clone()));
+        }
+        global_targets(roles)
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<()>],
+    ) -> impl Future<Output = Vec<(String, Observed<Role>)>> + Send + 'a {
+        each(targets, |t| get_role(ctx, &c.iam, &t.arn))
+    }
+}
+
+/// The managed policies attached to the collected roles.
+pub struct ManagedPolicies;
+
+impl Kind for ManagedPolicies {
+    type Value = ManagedPolicy;
+    type Detail = ();
+    const NAME: &'static str = "managed_policies";
+    const ACTION: &'static str = "iam:GetPolicy";
+    const REACH: Reach = Reach::AnyRegion;
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<ManagedPolicy>> {
+        &mut r.managed_policies
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<(), ManagedPolicy>> {
+        refs.resources
+            .roles
+            .values()
+            .filter_map(Observed::value)
+            .filter_map(|r| r.attached_policies.value())
+            .flatten()
+            .map(|arn| {
+                Found::Read(Target {
+                    arn: arn.clone(),
+                    region: String::new(),
+                    detail: (),
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<()>],
+    ) -> impl Future<Output = Vec<(String, Observed<ManagedPolicy>)>> + Send + 'a {
+        each(targets, |t| get_managed_policy(ctx, &c.iam, &t.arn))
+    }
+}
+
+/// IAM is global: the targets carry no region and are read through the
+/// first audited region's clients. Only values that are ARNs are read.
+fn global_targets<V>(arns: BTreeSet<String>) -> Vec<Found<(), V>> {
+    arns.into_iter()
+        .filter(|a| a.starts_with("arn:"))
+        .map(|arn| {
+            Found::Read(Target {
+                arn,
+                region: String::new(),
+                detail: (),
+            })
+        })
+        .collect()
+}
 
 /// The role name of a role ARN (`arn:aws:iam::1:role/path/name` -> `name`).
 pub fn role_name(arn: &str) -> &str {

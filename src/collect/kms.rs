@@ -1,11 +1,64 @@
 //! KMS: aliases (to resolve key references), key metadata, rotation and policy.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_kms::Client;
 
 use super::call::{Ctx, observe, read_error, timestamp};
-use crate::model::{KmsKey, Observed, PolicyText, ReadError};
+use super::clients::RegionClients;
+use super::key_refs::Resolved;
+use super::kind::{Found, Kind, Refs, Target, each, region_of};
+use crate::model::{KmsKey, Observed, PolicyText, ReadError, Resources};
+
+/// The keys of the pipelines' artifact stores. A store naming an alias
+/// that does not exist, or whose region's aliases could not be listed, is
+/// recorded under the alias ARN without a call.
+pub struct Keys;
+
+impl Kind for Keys {
+    type Value = KmsKey;
+    /// The names of the aliases pointing at the key.
+    type Detail = Vec<String>;
+    const NAME: &'static str = "keys";
+    const ACTION: &'static str = "kms:DescribeKey";
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<KmsKey>> {
+        &mut r.keys
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<Vec<String>, KmsKey>> {
+        let mut out = Vec::new();
+        for s in refs.pipelines.iter().flat_map(|w| &w.artifact_stores) {
+            let (Some(key_ref), Some(key_arn)) = (&s.key_ref, &s.key_arn) else {
+                continue;
+            };
+            match refs.keys.resolve(&s.region, key_ref) {
+                Resolved::Key(_) => {
+                    let region = region_of(key_arn, &s.region);
+                    out.push(Found::Read(Target {
+                        arn: key_arn.clone(),
+                        detail: refs.keys.aliases_of(&region, key_arn),
+                        region,
+                    }));
+                }
+                Resolved::MissingAlias(a) => out.push(Found::Known(a, Observed::Absent)),
+                Resolved::UnknownAlias(a, error) => {
+                    out.push(Found::Known(a, Observed::Unknown { error }))
+                }
+            }
+        }
+        out
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<Vec<String>>],
+    ) -> impl Future<Output = Vec<(String, Observed<KmsKey>)>> + Send + 'a {
+        each(targets, |t| get(ctx, &c.kms, &t.arn, t.detail.clone()))
+    }
+}
 
 /// One alias of a region: alias name -> target key id.
 pub type AliasMap = BTreeMap<String, String>;

@@ -1,16 +1,19 @@
 //! Collection: reads every audited pipeline and everything it wires to into a
-//! [`Snapshot`]. One module per AWS service; this module orchestrates.
+//! [`Snapshot`]. One module per AWS service, each describing the resource
+//! kinds it reads ([`kind::Kind`]); `wiring` resolves a declaration into
+//! ARNs, [`key_refs`] resolves key references; this module orchestrates.
 //!
 //! The run goes in phases so that each distinct resource is fetched once,
 //! however many pipelines share it:
 //! 1. identity (STS), the regions (`all-enabled`: Account ListRegions), then
 //!    per region, concurrently: the pipeline list, the
 //!    trigger rules of the default bus, and the KMS aliases;
-//! 2. every selected pipeline's declaration;
-//! 3. the distinct repositories, build projects (batched), deploy
-//!    applications and groups, buckets and keys the declarations point at;
-//! 4. the distinct roles (pipeline, action, build, deploy, trigger roles);
-//! 5. the distinct managed policies attached to those roles.
+//! 2. every selected pipeline's declaration, resolved into its wiring;
+//! 3. the registered kinds ([`kind::PHASES`]), phase by phase: the distinct
+//!    repositories, build projects (batched), deploy applications and
+//!    groups, buckets and keys the declarations point at; then the distinct
+//!    roles (pipeline, action, build, deploy, trigger roles); then the
+//!    distinct managed policies attached to those roles.
 //!
 //! Every call goes through [`call::Ctx`], which bounds concurrency across
 //! services and counts calls; throttling is retried by the SDK with backoff.
@@ -27,11 +30,14 @@ pub mod codepipeline;
 pub mod errors;
 pub mod eventbridge;
 pub mod iam;
+pub mod key_refs;
+pub mod kind;
 pub mod kms;
 pub mod s3;
 pub mod targets;
+mod wiring;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use aws_types::SdkConfig;
@@ -40,12 +46,10 @@ use futures::future::join_all;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::model::{
-    ArtifactStoreRef, BuildRef, DeployRef, EventRule, Observed, Pipeline, PipelineWiring,
-    ReadError, ScopeError, Snapshot, SourceRef,
-};
+use crate::model::{Observed, ReadError, ScopeError, Snapshot};
 use call::Ctx;
 use clients::RegionClients;
+use key_refs::{Ids, KeyResolver};
 use kms::AliasMap;
 
 /// What to collect and how.
@@ -115,20 +119,6 @@ impl CollectError {
             None => self.to_string(),
         }
     }
-}
-
-/// Collects a snapshot using the standard AWS configuration chain.
-pub async fn collect(
-    connect: &clients::ConnectOptions,
-    opts: &CollectOptions,
-) -> Result<Snapshot, CollectError> {
-    let region = opts
-        .regions
-        .first()
-        .map(String::as_str)
-        .filter(|r| *r != ALL_ENABLED);
-    let base = clients::load_config(connect, region).await;
-    collect_with_config(&base, opts).await
 }
 
 /// The `--region` value that stands for every region enabled in the account.
@@ -244,10 +234,6 @@ pub async fn collect_account(
             (r.clone(), RegionClients::new(&cfg))
         })
         .collect();
-    let first = clients
-        .values()
-        .next()
-        .ok_or_else(|| CollectError::Config("no region to audit".to_string()))?;
     let ids = Ids {
         partition: &partition,
         account: &account,
@@ -319,247 +305,29 @@ pub async fn collect_account(
 
     for (region, name, arn, obs) in declared {
         let mut wiring = match &obs {
-            Observed::Ok { value } => wire(value, ids, &resolver),
-            _ => PipelineWiring {
-                name,
-                arn: arn.clone(),
-                region,
-                ..PipelineWiring::default()
-            },
+            Observed::Ok { value } => wiring::wire(value, ids, &resolver),
+            _ => wiring::unread(region, name, arn),
         };
-        // Only rules whose targets were read are linked: a rule whose
-        // targets could not be read (kept as unknown) may or may not target
-        // this pipeline, and the evaluation treats every such rule of the
-        // region as a gap in the pipeline's triggers (`Snapshot::trigger_gaps`).
-        wiring.trigger_rules = snapshot
-            .resources
-            .event_rules
-            .iter()
-            .filter(|(_, r)| match r {
-                Observed::Ok { value } => value.targets.iter().any(|t| t.arn == wiring.arn),
-                _ => false,
-            })
-            .map(|(rule_arn, _)| rule_arn.clone())
-            .collect();
+        wiring::link_triggers(&mut wiring, &snapshot.resources.event_rules);
         snapshot.resources.pipelines.insert(wiring.arn.clone(), obs);
         snapshot.pipelines.push(wiring);
     }
     snapshot.pipelines.sort_by(|a, b| a.arn.cmp(&b.arn));
 
-    // Phase 3: everything the declarations point at, each once.
-    let mut repos: BTreeMap<String, (String, String)> = BTreeMap::new(); // arn -> (region, name)
-    let mut projects: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new(); // region -> name -> arn
-    let mut apps: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut groups: BTreeMap<String, (String, String, String)> = BTreeMap::new();
-    let mut buckets: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut keys: BTreeMap<String, String> = BTreeMap::new(); // key arn -> region
-    for w in &snapshot.pipelines {
-        for s in &w.sources {
-            repos.insert(
-                s.repository_arn.clone(),
-                (
-                    region_of(&s.repository_arn, &w.region),
-                    s.repository_name.clone(),
-                ),
-            );
-        }
-        for b in &w.builds {
-            projects
-                .entry(region_of(&b.project_arn, &w.region))
-                .or_default()
-                .insert(b.project_name.clone(), b.project_arn.clone());
-        }
-        for d in &w.deploys {
-            let region = region_of(&d.application_arn, &w.region);
-            apps.insert(
-                d.application_arn.clone(),
-                (region.clone(), d.application_name.clone()),
-            );
-            groups.insert(
-                d.group_arn.clone(),
-                (region, d.application_name.clone(), d.group_name.clone()),
-            );
-        }
-        for s in &w.artifact_stores {
-            buckets.insert(s.bucket_arn.clone(), (s.region.clone(), s.bucket.clone()));
-            if let (Some(key_ref), Some(key_arn)) = (&s.key_ref, &s.key_arn) {
-                match resolver.resolve(&s.region, key_ref) {
-                    Resolved::Key(_) => {
-                        keys.insert(key_arn.clone(), region_of(key_arn, &s.region));
-                    }
-                    Resolved::MissingAlias(a) => {
-                        snapshot.resources.keys.insert(a, Observed::Absent);
-                    }
-                    Resolved::UnknownAlias(a, error) => {
-                        snapshot
-                            .resources
-                            .keys
-                            .insert(a, Observed::Unknown { error });
-                    }
-                }
-            }
+    // Phases 3 to 5: every kind the declarations point at, directly or
+    // through what was read before, each resource once.
+    for phase in kind::PHASES {
+        let refs = kind::Refs {
+            pipelines: &snapshot.pipelines,
+            resources: &snapshot.resources,
+            keys: &resolver,
+            regions: &regions,
+        };
+        let landings = kind::collect_phase(phase, &ctx, &clients, &refs).await;
+        for land in landings {
+            land(&mut snapshot.resources);
         }
     }
-
-    let repo_f = join_all(repos.iter().map(|(arn, (region, name))| {
-        let ctx = &ctx;
-        let c = clients.get(region);
-        async move {
-            let obs = match c {
-                Some(c) => codecommit::get(ctx, &c.codecommit, arn, name).await,
-                None => unaudited_region(region, "codecommit:GetRepository"),
-            };
-            (arn.clone(), obs)
-        }
-    }));
-    let project_f = join_all(projects.iter().map(|(region, by_name)| {
-        let ctx = &ctx;
-        let c = clients.get(region);
-        async move {
-            match c {
-                Some(c) => codebuild::get_projects(ctx, &c.codebuild, by_name).await,
-                None => by_name
-                    .values()
-                    .map(|arn| {
-                        (
-                            arn.clone(),
-                            unaudited_region(region, "codebuild:BatchGetProjects"),
-                        )
-                    })
-                    .collect(),
-            }
-        }
-    }));
-    let app_f = join_all(apps.iter().map(|(arn, (region, name))| {
-        let ctx = &ctx;
-        let c = clients.get(region);
-        async move {
-            let obs = match c {
-                Some(c) => codedeploy::get_application(ctx, &c.codedeploy, arn, name).await,
-                None => unaudited_region(region, "codedeploy:GetApplication"),
-            };
-            (arn.clone(), obs)
-        }
-    }));
-    let group_f = join_all(groups.iter().map(|(arn, (region, app, name))| {
-        let ctx = &ctx;
-        let c = clients.get(region);
-        async move {
-            let obs = match c {
-                Some(c) => codedeploy::get_group(ctx, &c.codedeploy, arn, app, name).await,
-                None => unaudited_region(region, "codedeploy:GetDeploymentGroup"),
-            };
-            (arn.clone(), obs)
-        }
-    }));
-    let bucket_f = join_all(buckets.iter().map(|(arn, (region, name))| {
-        let ctx = &ctx;
-        let c = clients.get(region).or(Some(first));
-        async move {
-            let obs = match c {
-                Some(c) => s3::get(ctx, &c.s3, arn, name).await,
-                None => unaudited_region(region, "s3:ListBucket"),
-            };
-            (arn.clone(), obs)
-        }
-    }));
-    let key_f = join_all(keys.iter().map(|(arn, region)| {
-        let ctx = &ctx;
-        let c = clients.get(region);
-        let names = resolver.aliases_of(region, arn);
-        async move {
-            let obs = match c {
-                Some(c) => kms::get(ctx, &c.kms, arn, names).await,
-                None => unaudited_region(region, "kms:DescribeKey"),
-            };
-            (arn.clone(), obs)
-        }
-    }));
-    let (r, p, a, g, b, k) = tokio::join!(repo_f, project_f, app_f, group_f, bucket_f, key_f);
-    let res = &mut snapshot.resources;
-    res.repositories.extend(r);
-    res.build_projects.extend(p.into_iter().flatten());
-    res.deploy_applications.extend(a);
-    res.deploy_groups.extend(g);
-    res.buckets.extend(b);
-    res.keys.extend(k);
-
-    // Resolve the key references found inside buckets and projects (no fetch).
-    for bucket in res.buckets.values_mut() {
-        if let Observed::Ok { value: bucket } = bucket {
-            let region = regions.first().cloned().unwrap_or_default();
-            let region = snapshot
-                .pipelines
-                .iter()
-                .flat_map(|w| &w.artifact_stores)
-                .find(|s| s.bucket == bucket.name)
-                .map(|s| s.region.clone())
-                .unwrap_or(region);
-            if let Observed::Ok { value: enc } = &mut bucket.encryption {
-                for rule in &mut enc.rules {
-                    if let Some(id) = &rule.kms_master_key_id {
-                        rule.kms_key_arn = resolver.resolve(&region, id).key_arn();
-                    }
-                }
-            }
-        }
-    }
-    for project in res.build_projects.values_mut() {
-        if let Observed::Ok { value: project } = project {
-            let region = region_of(
-                &project.arn,
-                regions.first().map(String::as_str).unwrap_or(""),
-            );
-            if let Some(key) = &project.encryption_key {
-                project.encryption_key_arn = resolver.resolve(&region, key).key_arn();
-            }
-        }
-    }
-
-    // Phase 4: roles.
-    let mut roles: BTreeSet<String> = BTreeSet::new();
-    for w in &snapshot.pipelines {
-        roles.extend(w.role_arn.iter().cloned());
-        roles.extend(w.action_roles.iter().cloned());
-    }
-    for p in res.build_projects.values().filter_map(Observed::value) {
-        roles.extend(p.service_role.iter().cloned());
-    }
-    for g in res.deploy_groups.values().filter_map(Observed::value) {
-        roles.extend(g.service_role_arn.iter().cloned());
-    }
-    for rule in res.event_rules.values().filter_map(Observed::value) {
-        roles.extend(rule.role_arn.iter().cloned());
-        roles.extend(rule.targets.iter().filter_map(|t| t.role_arn.clone()));
-    }
-    roles.retain(|r| r.starts_with("arn:"));
-    let fetched_roles = join_all(roles.iter().map(|arn| {
-        let ctx = &ctx;
-        async move { (arn.clone(), iam::get_role(ctx, &first.iam, arn).await) }
-    }))
-    .await;
-    res.roles.extend(fetched_roles);
-
-    // Phase 5: managed policies attached to the roles.
-    let policies: BTreeSet<String> = res
-        .roles
-        .values()
-        .filter_map(Observed::value)
-        .filter_map(|r| r.attached_policies.value())
-        .flatten()
-        .cloned()
-        .collect();
-    let fetched = join_all(policies.iter().map(|arn| {
-        let ctx = &ctx;
-        async move {
-            (
-                arn.clone(),
-                iam::get_managed_policy(ctx, &first.iam, arn).await,
-            )
-        }
-    }))
-    .await;
-    res.managed_policies.extend(fetched);
 
     ctx.progress().finish_and_clear();
     snapshot.api_calls = ctx.calls();
@@ -609,238 +377,6 @@ fn progress_bar(wanted: bool) -> ProgressBar {
     bar
 }
 
-/// A resource in a region that is not being audited cannot be read.
-fn unaudited_region<T>(region: &str, action: &str) -> Observed<T> {
-    Observed::Unknown {
-        error: ReadError {
-            kind: crate::model::ReadErrorKind::Service,
-            action: action.to_string(),
-            code: None,
-            message: format!(
-                "region {region} is not among the audited regions (add --region {region})"
-            ),
-        },
-    }
-}
-
-/// The region field of an ARN, or `fallback` when it has none.
-fn region_of(arn: &str, fallback: &str) -> String {
-    match arn.split(':').nth(3) {
-        Some(r) if !r.is_empty() => r.to_string(),
-        _ => fallback.to_string(),
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Ids<'a> {
-    partition: &'a str,
-    account: &'a str,
-}
-
-/// What a key reference (id, ARN, alias name, alias ARN) points at.
-#[derive(Debug, Clone, PartialEq)]
-enum Resolved {
-    Key(String),
-    /// The alias does not exist (its ARN).
-    MissingAlias(String),
-    /// The aliases could not be listed (the alias ARN and why).
-    UnknownAlias(String, ReadError),
-}
-
-impl Resolved {
-    /// The ARN a reference is recorded under: the key's, or the alias's when unresolved.
-    fn arn(&self) -> String {
-        match self {
-            Resolved::Key(a) | Resolved::MissingAlias(a) | Resolved::UnknownAlias(a, _) => {
-                a.clone()
-            }
-        }
-    }
-
-    fn key_arn(&self) -> Option<String> {
-        match self {
-            Resolved::Key(a) => Some(a.clone()),
-            _ => None,
-        }
-    }
-}
-
-struct KeyResolver<'a> {
-    ids: Ids<'a>,
-    aliases: &'a BTreeMap<String, Result<AliasMap, ReadError>>,
-}
-
-impl KeyResolver<'_> {
-    fn key_arn(&self, region: &str, account: &str, key_id: &str) -> String {
-        format!(
-            "arn:{}:kms:{region}:{account}:key/{key_id}",
-            self.ids.partition
-        )
-    }
-
-    fn resolve(&self, region: &str, key_ref: &str) -> Resolved {
-        let (region, account, resource) = if key_ref.starts_with("arn:") {
-            let parts: Vec<&str> = key_ref.splitn(6, ':').collect();
-            match parts.as_slice() {
-                [_, _, _, r, a, res] => (r.to_string(), a.to_string(), res.to_string()),
-                _ => return Resolved::Key(key_ref.to_string()),
-            }
-        } else if key_ref.starts_with("alias/") {
-            (
-                region.to_string(),
-                self.ids.account.to_string(),
-                key_ref.to_string(),
-            )
-        } else {
-            (
-                region.to_string(),
-                self.ids.account.to_string(),
-                format!("key/{key_ref}"),
-            )
-        };
-        if !resource.starts_with("alias/") {
-            return Resolved::Key(format!(
-                "arn:{}:kms:{region}:{account}:{resource}",
-                self.ids.partition
-            ));
-        }
-        let alias_arn = format!(
-            "arn:{}:kms:{region}:{account}:{resource}",
-            self.ids.partition
-        );
-        match self.aliases.get(&region) {
-            Some(Ok(map)) => match map.get(&resource) {
-                Some(target) => Resolved::Key(self.key_arn(&region, &account, target)),
-                None => Resolved::MissingAlias(alias_arn),
-            },
-            Some(Err(e)) => Resolved::UnknownAlias(alias_arn, e.clone()),
-            None => Resolved::UnknownAlias(
-                alias_arn,
-                ReadError {
-                    kind: crate::model::ReadErrorKind::Service,
-                    action: "kms:ListAliases".to_string(),
-                    code: None,
-                    message: format!("region {region} is not among the audited regions"),
-                },
-            ),
-        }
-    }
-
-    /// Alias names that point at a key.
-    fn aliases_of(&self, region: &str, key_arn: &str) -> Vec<String> {
-        let key_id = key_arn.rsplit('/').next().unwrap_or("");
-        match self.aliases.get(region) {
-            Some(Ok(map)) => map
-                .iter()
-                .filter(|(_, target)| target.as_str() == key_id)
-                .map(|(name, _)| name.clone())
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// Resolves a pipeline declaration's references into ARNs.
-fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWiring {
-    let mut w = PipelineWiring {
-        name: p.name.clone(),
-        arn: p.arn.clone(),
-        region: p.region.clone(),
-        role_arn: p.role_arn.clone(),
-        ..PipelineWiring::default()
-    };
-    for stage in &p.stages {
-        for a in &stage.actions {
-            let region = a.region.clone().unwrap_or_else(|| p.region.clone());
-            let conf = |k: &str| a.configuration.get(k).cloned().unwrap_or_default();
-            if let Some(r) = &a.role_arn {
-                w.action_roles.push(r.clone());
-            }
-            match (a.category.as_str(), a.provider.as_str()) {
-                ("Source", "CodeCommit") => {
-                    let name = conf("RepositoryName");
-                    w.sources.push(SourceRef {
-                        stage: stage.name.clone(),
-                        action: a.name.clone(),
-                        repository_arn: codecommit::repository_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &name,
-                        ),
-                        repository_name: name,
-                        branch: a.configuration.get("BranchName").cloned(),
-                        poll_for_source_changes: a
-                            .configuration
-                            .get("PollForSourceChanges")
-                            .and_then(|v| v.trim().to_ascii_lowercase().parse::<bool>().ok()),
-                    });
-                }
-                ("Build" | "Test", "CodeBuild") => {
-                    let name = conf("ProjectName");
-                    w.builds.push(BuildRef {
-                        stage: stage.name.clone(),
-                        action: a.name.clone(),
-                        project_arn: codebuild::project_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &name,
-                        ),
-                        project_name: name,
-                    });
-                }
-                ("Deploy", "CodeDeploy") => {
-                    let app = conf("ApplicationName");
-                    let group = conf("DeploymentGroupName");
-                    w.deploys.push(DeployRef {
-                        stage: stage.name.clone(),
-                        action: a.name.clone(),
-                        application_arn: codedeploy::application_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &app,
-                        ),
-                        group_arn: codedeploy::group_arn(
-                            ids.partition,
-                            &region,
-                            ids.account,
-                            &app,
-                            &group,
-                        ),
-                        application_name: app,
-                        group_name: group,
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
-    w.action_roles.sort();
-    w.action_roles.dedup();
-    for s in &p.artifact_stores {
-        let region = s.region.clone().unwrap_or_else(|| p.region.clone());
-        let key_arn = s
-            .encryption_key_id
-            .as_ref()
-            .map(|k| keys.resolve(&region, k).arn());
-        w.artifact_stores.push(ArtifactStoreRef {
-            bucket_arn: s3::bucket_arn(ids.partition, &s.location),
-            bucket: s.location.clone(),
-            key_ref: s.encryption_key_id.clone(),
-            key_arn,
-            region,
-        });
-    }
-    w
-}
-
-/// True for a rule that can be found in the snapshot and targets `pipeline_arn`.
-pub fn rule_targets(rule: &EventRule, pipeline_arn: &str) -> bool {
-    rule.targets.iter().any(|t| t.arn == pipeline_arn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -868,57 +404,6 @@ mod tests {
         ] {
             assert!(!is_region_name(bad), "{bad}");
         }
-    }
-
-    fn resolver_with(aliases: &BTreeMap<String, Result<AliasMap, ReadError>>) -> KeyResolver<'_> {
-        KeyResolver {
-            ids: Ids {
-                partition: "aws",
-                account: "111122223333",
-            },
-            aliases,
-        }
-    }
-
-    #[test]
-    fn key_references_resolve_to_key_arns() {
-        let mut map = AliasMap::new();
-        map.insert("alias/art".to_string(), "k-1".to_string());
-        let mut aliases = BTreeMap::new();
-        aliases.insert("eu-west-1".to_string(), Ok(map));
-        let r = resolver_with(&aliases);
-        let key = "arn:aws:kms:eu-west-1:111122223333:key/k-1".to_string();
-        assert_eq!(r.resolve("eu-west-1", "k-1"), Resolved::Key(key.clone()));
-        assert_eq!(r.resolve("eu-west-1", &key), Resolved::Key(key.clone()));
-        assert_eq!(
-            r.resolve("eu-west-1", "alias/art"),
-            Resolved::Key(key.clone())
-        );
-        assert_eq!(
-            r.resolve("us-east-1", "arn:aws:kms:eu-west-1:111122223333:alias/art"),
-            Resolved::Key(key.clone())
-        );
-        assert_eq!(
-            r.resolve("eu-west-1", "alias/nope"),
-            Resolved::MissingAlias("arn:aws:kms:eu-west-1:111122223333:alias/nope".to_string())
-        );
-        assert!(matches!(
-            r.resolve("us-east-1", "alias/art"),
-            Resolved::UnknownAlias(..)
-        ));
-        assert_eq!(
-            r.aliases_of("eu-west-1", &key),
-            vec!["alias/art".to_string()]
-        );
-    }
-
-    #[test]
-    fn region_is_read_from_arns() {
-        assert_eq!(
-            region_of("arn:aws:codebuild:eu-west-1:1:project/x", "us-east-1"),
-            "eu-west-1"
-        );
-        assert_eq!(region_of("arn:aws:s3:::bucket", "us-east-1"), "us-east-1");
     }
 
     #[test]

@@ -1,11 +1,74 @@
 //! S3: the artifact bucket's encryption, policy, public access block and versioning.
 
+use std::collections::BTreeMap;
+use std::future::Future;
+
 use aws_sdk_s3::Client;
 
 use super::call::{Ctx, observe};
+use super::clients::RegionClients;
+use super::kind::{Found, Kind, Reach, Refs, Target, each};
 use crate::model::{
-    Bucket, BucketEncryption, EncryptionRule, Observed, PolicyText, PublicAccessBlock, Versioning,
+    Bucket, BucketEncryption, EncryptionRule, Observed, PolicyText, PublicAccessBlock, Resources,
+    Versioning,
 };
+
+/// The pipelines' artifact buckets.
+pub struct Buckets;
+
+impl Kind for Buckets {
+    type Value = Bucket;
+    /// The bucket name.
+    type Detail = String;
+    const NAME: &'static str = "buckets";
+    const ACTION: &'static str = "s3:ListBucket";
+    const REACH: Reach = Reach::AnyRegion;
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Bucket>> {
+        &mut r.buckets
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<String, Bucket>> {
+        refs.pipelines
+            .iter()
+            .flat_map(|w| &w.artifact_stores)
+            .map(|s| {
+                Found::Read(Target {
+                    arn: s.bucket_arn.clone(),
+                    region: s.region.clone(),
+                    detail: s.bucket.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<String>],
+    ) -> impl Future<Output = Vec<(String, Observed<Bucket>)>> + Send + 'a {
+        each(targets, |t| get(ctx, &c.s3, &t.arn, &t.detail))
+    }
+
+    /// The default-encryption key references, resolved in the region of the
+    /// first artifact store naming the bucket.
+    fn settle(refs: &Refs<'_>, bucket: &mut Bucket) {
+        let region = refs
+            .pipelines
+            .iter()
+            .flat_map(|w| &w.artifact_stores)
+            .find(|s| s.bucket == bucket.name)
+            .map(|s| s.region.clone())
+            .unwrap_or_else(|| refs.regions.first().cloned().unwrap_or_default());
+        if let Observed::Ok { value: enc } = &mut bucket.encryption {
+            for rule in &mut enc.rules {
+                if let Some(id) = &rule.kms_master_key_id {
+                    rule.kms_key_arn = refs.keys.resolve(&region, id).key_arn();
+                }
+            }
+        }
+    }
+}
 
 /// The ARN of a bucket.
 pub fn bucket_arn(partition: &str, name: &str) -> String {

@@ -373,30 +373,26 @@ fn diff(
     }
 }
 
-fn resource_maps(s: &Snapshot) -> BTreeMap<&'static str, BTreeMap<String, Value>> {
-    let r = &s.resources;
-    fn m<T: Serialize>(map: &BTreeMap<String, T>) -> BTreeMap<String, Value> {
-        map.iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    normalize(&serde_json::to_value(v).unwrap_or(Value::Null), ""),
-                )
-            })
-            .collect()
-    }
-    let mut out = BTreeMap::new();
-    out.insert("pipelines", m(&r.pipelines));
-    out.insert("repositories", m(&r.repositories));
-    out.insert("build_projects", m(&r.build_projects));
-    out.insert("deploy_applications", m(&r.deploy_applications));
-    out.insert("deploy_groups", m(&r.deploy_groups));
-    out.insert("event_rules", m(&r.event_rules));
-    out.insert("buckets", m(&r.buckets));
-    out.insert("keys", m(&r.keys));
-    out.insert("roles", m(&r.roles));
-    out.insert("managed_policies", m(&r.managed_policies));
-    out
+/// Every resource of a snapshot by kind and ARN, normalized for comparison.
+/// A kind is named by its `Resources` field, and the maps are read from the
+/// serialized form, so every kind the model holds is compared.
+fn resource_maps(s: &Snapshot) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let Ok(Value::Object(kinds)) = serde_json::to_value(&s.resources) else {
+        return BTreeMap::new();
+    };
+    kinds
+        .into_iter()
+        .map(|(kind, map)| {
+            let resources = match map {
+                Value::Object(m) => m
+                    .into_iter()
+                    .map(|(arn, v)| (arn, normalize(&v, "")))
+                    .collect(),
+                _ => BTreeMap::new(),
+            };
+            (kind, resources)
+        })
+        .collect()
 }
 
 /// Which pipelines (ARNs) use each resource ARN.

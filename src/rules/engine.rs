@@ -861,7 +861,7 @@ fn as_string(v: &Value) -> String {
     }
 }
 
-/// Type names for resource ARNs.
+/// The region field of an ARN, or `fallback` when it has none.
 fn region_of(arn: &str, fallback: &str) -> String {
     match arn.split(':').nth(3) {
         Some(r) if !r.is_empty() => r.to_string(),

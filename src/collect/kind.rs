@@ -1,0 +1,293 @@
+//! Resource kinds: one descriptor per kind of resource the pipelines point
+//! at, and the one generic fetch that reads every kind.
+//!
+//! A descriptor ([`Kind`]) says how the kind's references are found (from
+//! the pipelines' wiring or from resources already read), how they are read
+//! (one call chain per resource, or in batches), where the results land in
+//! [`Resources`], and how references inside a read value are resolved
+//! without a call. [`PHASES`] registers every descriptor in the phase its
+//! references become known in; [`collect_phase`] reads a phase's kinds
+//! concurrently, each distinct resource once, under the run's concurrency
+//! bound ([`Ctx`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use futures::future::{BoxFuture, FutureExt, join_all};
+
+use super::call::Ctx;
+use super::clients::RegionClients;
+use super::key_refs::KeyResolver;
+use super::{codebuild, codecommit, codedeploy, iam, kms, s3};
+use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
+
+/// What a descriptor may look at to find references and resolve values.
+pub struct Refs<'a> {
+    /// The audited pipelines' wiring.
+    pub pipelines: &'a [PipelineWiring],
+    /// Everything read so far (the kinds of earlier phases).
+    pub resources: &'a Resources,
+    /// Key references, resolved through the listed aliases.
+    pub keys: &'a KeyResolver<'a>,
+    /// The audited regions, sorted.
+    pub regions: &'a [String],
+}
+
+/// One resource to read: its ARN (the key it lands under), the region
+/// whose clients read it, and what else the read needs (a name, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target<D> {
+    pub arn: String,
+    pub region: String,
+    pub detail: D,
+}
+
+/// A reference found by a descriptor.
+pub enum Found<D, V> {
+    /// A resource to read.
+    Read(Target<D>),
+    /// A resource whose state is known without a call (an alias that does
+    /// not exist, say), recorded under this ARN.
+    Known(String, Observed<V>),
+}
+
+/// Which clients read a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Only its own region's: a resource in a region that is not audited
+    /// is unknown, naming the region to add.
+    Regional,
+    /// Its region's when that is audited, otherwise the first audited
+    /// region's (S3 buckets, IAM roles and policies answer from anywhere).
+    AnyRegion,
+}
+
+/// The description of one resource kind.
+pub trait Kind: Sync {
+    /// The model type of one resource.
+    type Value: Send + 'static;
+    /// What a read needs besides the ARN and region.
+    type Detail: Send + Sync;
+    /// The kind's [`Resources`] field, which is also its name in the
+    /// snapshot JSON and in drift reports.
+    const NAME: &'static str;
+    /// The IAM action of the first read, named when it cannot be made.
+    const ACTION: &'static str;
+    /// Which clients read it.
+    const REACH: Reach = Reach::Regional;
+
+    /// Where its resources land.
+    fn slot(resources: &mut Resources) -> &mut BTreeMap<String, Observed<Self::Value>>;
+
+    /// Every reference to the kind, duplicates included (each ARN is read
+    /// once; a later reference to an ARN replaces an earlier one).
+    fn find(refs: &Refs<'_>) -> Vec<Found<Self::Detail, Self::Value>>;
+
+    /// Reads the targets of one region: one result per target, keyed by its
+    /// ARN. Use [`each`] for a kind read one resource at a time; a batched
+    /// kind splits `targets` into its API's batches.
+    fn read<'a>(
+        ctx: &'a Ctx,
+        clients: &'a RegionClients,
+        targets: &'a [Target<Self::Detail>],
+    ) -> impl Future<Output = Vec<(String, Observed<Self::Value>)>> + Send + 'a;
+
+    /// Resolves references inside a value that was read (no call is made).
+    fn settle(_refs: &Refs<'_>, _value: &mut Self::Value) {}
+}
+
+/// Reads targets one by one, concurrently (each read still waits for the
+/// run's concurrency bound).
+pub async fn each<'a, D, V, F>(
+    targets: &'a [Target<D>],
+    read: impl Fn(&'a Target<D>) -> F,
+) -> Vec<(String, Observed<V>)>
+where
+    F: Future<Output = Observed<V>> + 'a,
+{
+    join_all(
+        targets
+            .iter()
+            .map(|t| read(t).map(move |obs| (t.arn.clone(), obs))),
+    )
+    .await
+}
+
+/// Puts the results of a kind into the snapshot's resources.
+pub type Landing = Box<dyn FnOnce(&mut Resources) + Send>;
+
+/// A kind with its types erased, so that kinds can be listed together.
+pub trait Collect: Sync {
+    /// The kind's name ([`Kind::NAME`]).
+    fn name(&self) -> &'static str;
+
+    /// Finds, reads and settles the kind's resources.
+    fn collect<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        clients: &'a BTreeMap<String, RegionClients>,
+        refs: &'a Refs<'a>,
+    ) -> BoxFuture<'a, Landing>;
+}
+
+impl<K: Kind> Collect for K {
+    fn name(&self) -> &'static str {
+        K::NAME
+    }
+
+    fn collect<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        clients: &'a BTreeMap<String, RegionClients>,
+        refs: &'a Refs<'a>,
+    ) -> BoxFuture<'a, Landing> {
+        async move {
+            let mut known = Vec::new();
+            let mut targets: BTreeMap<String, Target<K::Detail>> = BTreeMap::new();
+            for found in K::find(refs) {
+                match found {
+                    Found::Read(t) => {
+                        targets.insert(t.arn.clone(), t);
+                    }
+                    Found::Known(arn, obs) => known.push((arn, obs)),
+                }
+            }
+            let mut by_region: BTreeMap<String, Vec<Target<K::Detail>>> = BTreeMap::new();
+            for t in targets.into_values() {
+                by_region.entry(t.region.clone()).or_default().push(t);
+            }
+            let first = clients.values().next();
+            let read = join_all(by_region.iter().map(|(region, targets)| {
+                let client = match K::REACH {
+                    Reach::Regional => clients.get(region),
+                    Reach::AnyRegion => clients.get(region).or(first),
+                };
+                async move {
+                    match client {
+                        Some(c) => K::read(ctx, c, targets).await,
+                        None => targets
+                            .iter()
+                            .map(|t| (t.arn.clone(), unaudited_region(region, K::ACTION)))
+                            .collect(),
+                    }
+                }
+            }))
+            .await;
+            let mut read: Vec<(String, Observed<K::Value>)> = read.into_iter().flatten().collect();
+            for (_, obs) in &mut read {
+                if let Observed::Ok { value } = obs {
+                    K::settle(refs, value);
+                }
+            }
+            let landing: Landing = Box::new(move |resources: &mut Resources| {
+                let slot = K::slot(resources);
+                slot.extend(known);
+                slot.extend(read);
+            });
+            landing
+        }
+        .boxed()
+    }
+}
+
+/// Every kind, in the phase its references become known in: the kinds the
+/// pipeline declarations point at, then the roles (named by pipelines,
+/// projects, deployment groups and trigger rules), then the managed
+/// policies attached to the roles. The kinds of one phase are read
+/// concurrently.
+pub const PHASES: &[&[&dyn Collect]] = &[
+    &[
+        &codecommit::Repositories,
+        &codebuild::Projects,
+        &codedeploy::Applications,
+        &codedeploy::Groups,
+        &s3::Buckets,
+        &kms::Keys,
+    ],
+    &[&iam::Roles],
+    &[&iam::ManagedPolicies],
+];
+
+/// Reads the kinds of one phase and lands them in `resources`.
+pub async fn collect_phase(
+    phase: &[&dyn Collect],
+    ctx: &Ctx,
+    clients: &BTreeMap<String, RegionClients>,
+    refs: &Refs<'_>,
+) -> Vec<Landing> {
+    join_all(phase.iter().map(|k| k.collect(ctx, clients, refs))).await
+}
+
+/// A resource in a region that is not being audited cannot be read.
+pub fn unaudited_region<T>(region: &str, action: &str) -> Observed<T> {
+    Observed::Unknown {
+        error: ReadError {
+            kind: ReadErrorKind::Service,
+            action: action.to_string(),
+            code: None,
+            message: format!(
+                "region {region} is not among the audited regions (add --region {region})"
+            ),
+        },
+    }
+}
+
+/// The region field of an ARN, or `fallback` when it has none.
+pub fn region_of(arn: &str, fallback: &str) -> String {
+    match arn.split(':').nth(3) {
+        Some(r) if !r.is_empty() => r.to_string(),
+        _ => fallback.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_resource_map_has_one_registered_kind() {
+        // Pipelines and trigger rules are found by listing (phases 1 and 2),
+        // every other map of `Resources` by a registered kind.
+        let mut names: Vec<&str> = vec!["pipelines", "event_rules"];
+        names.extend(PHASES.iter().flat_map(|p| p.iter().map(|k| k.name())));
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "a kind is registered twice");
+        let fields: Vec<String> = match serde_json::to_value(Resources::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            other => panic!("resources do not serialize as an object: {other:?}"),
+        };
+        assert_eq!(names, fields);
+    }
+
+    #[test]
+    fn each_kind_lands_in_its_own_map() {
+        fn lands<K: Kind>() -> bool {
+            let mut r = Resources::default();
+            K::slot(&mut r).insert("arn:x".to_string(), Observed::Absent);
+            serde_json::to_value(&r)
+                .ok()
+                .and_then(|v| v.get(K::NAME).cloned())
+                .and_then(|m| m.get("arn:x").cloned())
+                .is_some()
+        }
+        assert!(lands::<codecommit::Repositories>());
+        assert!(lands::<codebuild::Projects>());
+        assert!(lands::<codedeploy::Applications>());
+        assert!(lands::<codedeploy::Groups>());
+        assert!(lands::<s3::Buckets>());
+        assert!(lands::<kms::Keys>());
+        assert!(lands::<iam::Roles>());
+        assert!(lands::<iam::ManagedPolicies>());
+    }
+
+    #[test]
+    fn region_is_read_from_arns() {
+        assert_eq!(
+            region_of("arn:aws:codebuild:eu-west-1:1:project/x", "us-east-1"),
+            "eu-west-1"
+        );
+        assert_eq!(region_of("arn:aws:s3:::bucket", "us-east-1"), "us-east-1");
+    }
+}
