@@ -11,7 +11,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use pipeaudit::findings::Severity;
+use pipeaudit::findings::{DiagnosticKind, Severity};
 use pipeaudit::model::{Observed, ReadError, ReadErrorKind, Snapshot};
 use pipeaudit::rules::config::Config;
 use pipeaudit::rules::engine::{Evaluation, evaluate};
@@ -278,7 +278,9 @@ fn value_of<'a>(v: &'a mut Value, map: &str, key: &str) -> &'a mut Value {
 fn fires(v: Value, config: &Config) -> BTreeSet<String> {
     let e = run(load(v), config);
     assert!(
-        e.diagnostics.iter().all(|d| d.kind != "rule-error"),
+        e.diagnostics
+            .iter()
+            .all(|d| d.kind != DiagnosticKind::RuleError),
         "{:#?}",
         e.diagnostics
     );
@@ -364,7 +366,7 @@ fn unknown_values_never_fire_and_name_the_permission() {
     let gaps: BTreeSet<(String, String)> = e
         .diagnostics
         .iter()
-        .filter(|d| d.kind == "collection-gap")
+        .filter(|d| d.kind == DiagnosticKind::CollectionGap)
         .map(|d| {
             (
                 d.rule_id.clone().unwrap_or_default(),
@@ -434,7 +436,7 @@ fn unknown(action: &str) -> Value {
 fn gaps_of(e: &Evaluation) -> BTreeSet<(String, String)> {
     e.diagnostics
         .iter()
-        .filter(|d| d.kind == "collection-gap")
+        .filter(|d| d.kind == DiagnosticKind::CollectionGap)
         .map(|d| {
             (
                 d.rule_id.clone().unwrap_or_default(),
@@ -785,7 +787,7 @@ fn an_expression_the_interpreter_cannot_run_is_a_rule_error_not_a_crash() {
         .collect();
     assert_eq!(errors.len(), snapshot.pipelines.len(), "{errors:#?}");
     for d in errors {
-        assert_eq!(d.kind, "rule-error");
+        assert_eq!(d.kind, DiagnosticKind::RuleError);
         assert!(d.message.contains("not supported"), "{}", d.message);
     }
     assert!(e.findings.iter().all(|f| f.rule_id != "ZZ201"));

@@ -23,7 +23,7 @@ use super::compiled::{Compiled, GLOBALS, ITEM};
 use super::config::Config;
 use super::functions::{self, Lookup};
 use super::{MessagePart, Rule, RuleSet};
-use crate::findings::{Diagnostic, Finding, fingerprint};
+use crate::findings::{Diagnostic, DiagnosticKind, Finding, fingerprint};
 use crate::model::{Observed, PipelineWiring, ReadError, Snapshot};
 
 /// The result of evaluating a snapshot.
@@ -882,7 +882,7 @@ fn gap_diagnostics(
 ) -> Vec<Diagnostic> {
     if gaps.is_empty() {
         return vec![Diagnostic {
-            kind: "rule-error".to_string(),
+            kind: DiagnosticKind::RuleError,
             account: None,
             rule_id: Some(rule.file.id.clone()),
             pipeline: Some(w.name.clone()),
@@ -895,7 +895,7 @@ fn gap_diagnostics(
     gaps.iter()
         .filter(|(res, e)| seen.insert((res.clone(), e.action.clone())))
         .map(|(res, e)| Diagnostic {
-            kind: "collection-gap".to_string(),
+            kind: DiagnosticKind::CollectionGap,
             account: None,
             rule_id: Some(rule.file.id.clone()),
             pipeline: Some(w.name.clone()),
@@ -1081,7 +1081,7 @@ fn evaluate_pipeline(
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(Diagnostic {
-                kind: "collection-gap".to_string(),
+                kind: DiagnosticKind::CollectionGap,
                 account: None,
                 rule_id: None,
                 pipeline: Some(w.name.clone()),
@@ -1299,7 +1299,7 @@ fn evaluate_with(
                 Err(e) => Outcome {
                     findings: Vec::new(),
                     diagnostics: vec![Diagnostic {
-                        kind: "rule-error".to_string(),
+                        kind: DiagnosticKind::RuleError,
                         account: None,
                         rule_id: None,
                         pipeline: Some(w.name.clone()),
@@ -1329,7 +1329,7 @@ fn evaluate_with(
     }
     for e in &s.scope_errors {
         eval.diagnostics.push(Diagnostic {
-            kind: "scope-error".to_string(),
+            kind: DiagnosticKind::ScopeError,
             account: None,
             rule_id: None,
             pipeline: None,
@@ -1410,7 +1410,7 @@ pub fn apply_config(eval: &mut Evaluation, config: &Config, today: &str) {
         let count = eval.findings.iter().filter(|f| matches(f)).count();
         if expired {
             eval.diagnostics.push(Diagnostic {
-                kind: "ignore-expired".to_string(),
+                kind: DiagnosticKind::IgnoreExpired,
                 account: None,
                 rule_id: Some(ig.rule.clone()),
                 pipeline: None,
@@ -1428,7 +1428,7 @@ pub fn apply_config(eval: &mut Evaluation, config: &Config, today: &str) {
         }
         if count == 0 {
             eval.diagnostics.push(Diagnostic {
-                kind: "ignore-unused".to_string(),
+                kind: DiagnosticKind::IgnoreUnused,
                 account: None,
                 rule_id: Some(ig.rule.clone()),
                 pipeline: None,
@@ -1504,7 +1504,9 @@ mod tests {
             assert!(!fast.findings.is_empty());
             if n > 0 {
                 assert!(
-                    fast.diagnostics.iter().any(|d| d.kind == "collection-gap"),
+                    fast.diagnostics
+                        .iter()
+                        .any(|d| d.kind == DiagnosticKind::CollectionGap),
                     "no gaps with every {n}th value unknown"
                 );
             }
