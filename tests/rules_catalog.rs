@@ -793,3 +793,47 @@ fn an_expression_the_interpreter_cannot_run_is_a_rule_error_not_a_crash() {
     assert!(e.findings.iter().all(|f| f.rule_id != "ZZ201"));
     assert_eq!(findings_without(&e, "ZZ"), findings_without(&builtin, "ZZ"));
 }
+
+#[test]
+fn a_message_that_cannot_be_rendered_is_a_rule_error_not_a_finding() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/pipeline/deploy-without-approval.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let text = template
+        .replace("id: PL005", "id: ZZ301")
+        .replace("slug: deploy-without-approval", "slug: bad-message")
+        .replace(
+            "condition: 'config.require_approval && !pipeline.shape.approval_before_deploy'",
+            "condition: 'true'",
+        )
+        .replace("{{pipeline.name}}", "{{pipeline.no_such_field}}");
+    assert!(
+        text.contains("condition: 'true'") && text.contains("no_such_field"),
+        "template changed: {text}"
+    );
+    let rules = RuleSet::from_sources(&[("pack/ZZ301.yaml".to_string(), text)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let snapshot = Arc::new(demo());
+    let e = evaluate(snapshot.clone(), &rules, &Config::default());
+    assert!(e.findings.is_empty(), "{:#?}", e.findings);
+    assert_eq!(
+        e.diagnostics.len(),
+        snapshot.pipelines.len(),
+        "{:#?}",
+        e.diagnostics
+    );
+    for d in &e.diagnostics {
+        assert_eq!(d.kind, DiagnosticKind::RuleError);
+        assert_eq!(d.rule_id.as_deref(), Some("ZZ301"));
+        assert!(d.pipeline.is_some());
+        assert!(
+            d.message
+                .starts_with("ZZ301 could not be evaluated: message: "),
+            "{}",
+            d.message
+        );
+        assert!(d.message.contains("no_such_field"), "{}", d.message);
+    }
+}

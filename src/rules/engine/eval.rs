@@ -275,10 +275,9 @@ impl Scope<'_, '_> {
         for part in &rule.message {
             match part {
                 MessagePart::Text(t) => message.push_str(t),
-                MessagePart::Expr(src, e) => match self.exec(e, Part::Message) {
-                    Ok(v) => message.push_str(&as_string(&v)),
-                    Err(_) => message.push_str(&format!("{{{{{src}}}}}")),
-                },
+                MessagePart::Expr(_, e) => {
+                    message.push_str(&as_string(&self.exec(e, Part::Message)?));
+                }
             }
         }
         Ok(Some(Finding {
