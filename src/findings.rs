@@ -104,12 +104,50 @@ pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> Str
     hex::encode(&h.finalize()[..16])
 }
 
+/// What a diagnostic is about; serialized as `collection-gap`,
+/// `rule-error`, `ignore-expired`, `ignore-unused`, `scope-error`,
+/// `account-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiagnosticKind {
+    /// A value a rule needed could not be read.
+    CollectionGap,
+    /// A rule could not be evaluated.
+    RuleError,
+    /// An ignore that expired and no longer suppresses.
+    IgnoreExpired,
+    /// An ignore that matched no finding.
+    IgnoreUnused,
+    /// A whole scope (a region's pipelines, event rules, key aliases) could not be listed.
+    ScopeError,
+    /// An account of an organization could not be audited.
+    AccountError,
+}
+
+impl DiagnosticKind {
+    /// The name it is serialized as.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagnosticKind::CollectionGap => "collection-gap",
+            DiagnosticKind::RuleError => "rule-error",
+            DiagnosticKind::IgnoreExpired => "ignore-expired",
+            DiagnosticKind::IgnoreUnused => "ignore-unused",
+            DiagnosticKind::ScopeError => "scope-error",
+            DiagnosticKind::AccountError => "account-error",
+        }
+    }
+}
+
+impl std::fmt::Display for DiagnosticKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Something the audit could not decide, or a problem with the input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
-    /// `collection-gap`, `rule-error`, `ignore-expired`, `ignore-unused`,
-    /// `scope-error`, `account-error`.
-    pub kind: String,
+    pub kind: DiagnosticKind,
     /// The account, when several accounts were audited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -166,5 +204,26 @@ mod tests {
         assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
         assert_eq!(Severity::parse("HIGH"), Some(Severity::High));
         assert_eq!(Severity::parse("nope"), None);
+    }
+
+    #[test]
+    fn diagnostic_kinds_serialize_as_their_names() {
+        let kinds = [
+            (DiagnosticKind::CollectionGap, "collection-gap"),
+            (DiagnosticKind::RuleError, "rule-error"),
+            (DiagnosticKind::IgnoreExpired, "ignore-expired"),
+            (DiagnosticKind::IgnoreUnused, "ignore-unused"),
+            (DiagnosticKind::ScopeError, "scope-error"),
+            (DiagnosticKind::AccountError, "account-error"),
+        ];
+        for (kind, name) in kinds {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(kind.to_string(), name);
+            let json = serde_json::to_string(&kind).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json, format!("\"{name}\""));
+            let back: DiagnosticKind =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back, kind);
+        }
     }
 }

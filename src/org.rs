@@ -12,7 +12,7 @@ use futures::StreamExt;
 
 use crate::collect::targets::Target;
 use crate::collect::{self, CollectOptions, clients};
-use crate::findings::Diagnostic;
+use crate::findings::{Diagnostic, DiagnosticKind};
 use crate::report::{self, Scope};
 use crate::rules::RuleSet;
 use crate::rules::config::Config;
@@ -173,7 +173,7 @@ pub async fn audit_accounts(
             }
             Err((message, permission)) => {
                 out.evaluation.diagnostics.push(Diagnostic {
-                    kind: "account-error".to_string(),
+                    kind: DiagnosticKind::AccountError,
                     account: Some(account.clone()),
                     rule_id: None,
                     pipeline: None,

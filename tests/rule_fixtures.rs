@@ -33,6 +33,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use pipeaudit::findings::DiagnosticKind;
 use pipeaudit::model::{PolicyText, Snapshot};
 use pipeaudit::rules::RuleSet;
 use pipeaudit::rules::config::Config;
@@ -202,7 +203,7 @@ fn run_case(rules: &RuleSet, demo: &Value, id: &str, file: &Path) -> (Case, Outc
     let errors: Vec<_> = e
         .diagnostics
         .iter()
-        .filter(|d| d.kind == "rule-error")
+        .filter(|d| d.kind == DiagnosticKind::RuleError)
         .collect();
     assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
     let findings = e

@@ -11,7 +11,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use pipeaudit::findings::Severity;
+use pipeaudit::findings::{DiagnosticKind, Severity};
 use pipeaudit::model::{Observed, ReadError, ReadErrorKind, Snapshot};
 use pipeaudit::remediate::registry;
 use pipeaudit::rules::RuleSet;
@@ -279,7 +279,9 @@ fn value_of<'a>(v: &'a mut Value, map: &str, key: &str) -> &'a mut Value {
 fn fires(v: Value, config: &Config) -> BTreeSet<String> {
     let e = run(load(v), config);
     assert!(
-        e.diagnostics.iter().all(|d| d.kind != "rule-error"),
+        e.diagnostics
+            .iter()
+            .all(|d| d.kind != DiagnosticKind::RuleError),
         "{:#?}",
         e.diagnostics
     );
@@ -355,7 +357,7 @@ fn unknown_values_never_fire_and_name_the_permission() {
     let gaps: BTreeSet<(String, String)> = e
         .diagnostics
         .iter()
-        .filter(|d| d.kind == "collection-gap")
+        .filter(|d| d.kind == DiagnosticKind::CollectionGap)
         .map(|d| {
             (
                 d.rule_id.clone().unwrap_or_default(),
@@ -413,7 +415,7 @@ fn a_failed_trigger_listing_is_a_gap_not_a_missing_rule() {
 fn gaps_of(e: &Evaluation) -> BTreeSet<(String, String)> {
     e.diagnostics
         .iter()
-        .filter(|d| d.kind == "collection-gap")
+        .filter(|d| d.kind == DiagnosticKind::CollectionGap)
         .map(|d| {
             (
                 d.rule_id.clone().unwrap_or_default(),
@@ -764,7 +766,7 @@ fn an_expression_the_interpreter_cannot_run_is_a_rule_error_not_a_crash() {
         .collect();
     assert_eq!(errors.len(), snapshot.pipelines.len(), "{errors:#?}");
     for d in errors {
-        assert_eq!(d.kind, "rule-error");
+        assert_eq!(d.kind, DiagnosticKind::RuleError);
         assert!(d.message.contains("not supported"), "{}", d.message);
     }
     assert!(e.findings.iter().all(|f| f.rule_id != "ZZ201"));
@@ -823,4 +825,48 @@ fn fix_safety_comes_from_the_action() {
         err.contains("fix action \"teleport\" does not exist"),
         "{err}"
     );
+}
+
+#[test]
+fn a_message_that_cannot_be_rendered_is_a_rule_error_not_a_finding() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/pipeline/deploy-without-approval.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let text = template
+        .replace("id: PL005", "id: ZZ301")
+        .replace("slug: deploy-without-approval", "slug: bad-message")
+        .replace(
+            "condition: 'config.require_approval && !pipeline.shape.approval_before_deploy'",
+            "condition: 'true'",
+        )
+        .replace("{{pipeline.name}}", "{{pipeline.no_such_field}}");
+    assert!(
+        text.contains("condition: 'true'") && text.contains("no_such_field"),
+        "template changed: {text}"
+    );
+    let rules = RuleSet::from_sources(&[("pack/ZZ301.yaml".to_string(), text)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let snapshot = Arc::new(demo());
+    let e = evaluate(snapshot.clone(), &rules, &Config::default());
+    assert!(e.findings.is_empty(), "{:#?}", e.findings);
+    assert_eq!(
+        e.diagnostics.len(),
+        snapshot.pipelines.len(),
+        "{:#?}",
+        e.diagnostics
+    );
+    for d in &e.diagnostics {
+        assert_eq!(d.kind, DiagnosticKind::RuleError);
+        assert_eq!(d.rule_id.as_deref(), Some("ZZ301"));
+        assert!(d.pipeline.is_some());
+        assert!(
+            d.message
+                .starts_with("ZZ301 could not be evaluated: message: "),
+            "{}",
+            d.message
+        );
+        assert!(d.message.contains("no_such_field"), "{}", d.message);
+    }
 }

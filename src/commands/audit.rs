@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{collect_live, load_config, load_rules, targets, write_output};
 use crate::cli::{AuditArgs, GlobalArgs};
-use crate::findings::Severity;
+use crate::findings::{DiagnosticKind, Severity};
 use crate::model::Snapshot;
 use crate::report::{self, Format, Outcome, Report};
 use crate::rules::{RuleSet, engine};
@@ -82,7 +82,9 @@ pub(super) fn write_report(
             let gaps = eval
                 .diagnostics
                 .iter()
-                .filter(|d| d.kind == "collection-gap" || d.kind == "scope-error")
+                .filter(|d| {
+                    d.kind == DiagnosticKind::CollectionGap || d.kind == DiagnosticKind::ScopeError
+                })
                 .count();
             if gaps > 0 && !a.allow_partial {
                 return Err(format!(
@@ -110,7 +112,11 @@ pub(super) fn write_report(
     write_output(a.output.as_ref(), &text)?;
     // A scope that could not be listed (a region's pipelines, say) means
     // part of the audit did not happen: say which.
-    for d in eval.diagnostics.iter().filter(|d| d.kind == "scope-error") {
+    for d in eval
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::ScopeError)
+    {
         eprintln!("pipeaudit: error: {}", d.message);
     }
     Ok(report::exit_code(&Outcome::Audit {

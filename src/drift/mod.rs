@@ -495,7 +495,7 @@ pub fn compare(
     let unchecked = |diags: &[crate::findings::Diagnostic]| -> BTreeSet<(String, String)> {
         diags
             .iter()
-            .filter(|d| d.kind == "collection-gap")
+            .filter(|d| d.kind == crate::findings::DiagnosticKind::CollectionGap)
             .filter_map(|d| Some((d.rule_id.clone()?, d.pipeline.clone()?)))
             .collect()
     };

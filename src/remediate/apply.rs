@@ -176,7 +176,7 @@ pub fn apply_plan(
     report.collection_gaps = re
         .diagnostics
         .iter()
-        .filter(|d| d.kind == "collection-gap")
+        .filter(|d| d.kind == crate::findings::DiagnosticKind::CollectionGap)
         .count();
     Ok(report)
 }

@@ -97,7 +97,7 @@ pub fn status(a: &PlannedAction, applied: bool, after: &Snapshot, re: &Evaluatio
             )
     });
     let gap = re.diagnostics.iter().any(|d| {
-        d.kind == "collection-gap"
+        d.kind == crate::findings::DiagnosticKind::CollectionGap
             && (d.resource.as_deref() == Some(a.resource_arn.as_str())
                 || d.pipeline.as_deref().is_some_and(|p| pipelines.contains(p))
                     && d.rule_id.as_ref().is_none_or(|r| a.rule_ids.contains(r)))
@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn gone_because_unreadable_is_not_fixed() {
         let gap = Diagnostic {
-            kind: "collection-gap".into(),
+            kind: crate::findings::DiagnosticKind::CollectionGap,
             account: None,
             rule_id: Some("KM003".into()),
             pipeline: Some("p".into()),

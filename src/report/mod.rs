@@ -8,7 +8,7 @@ pub mod merge;
 pub mod sarif;
 pub mod table;
 
-use crate::findings::{Diagnostic, Finding, Severity};
+use crate::findings::{Diagnostic, DiagnosticKind, Finding, Severity};
 
 /// Output formats of the audit and of drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,7 +54,10 @@ pub fn exit_code(o: &Outcome<'_>) -> u8 {
             fail_on,
             exit_zero,
         } => {
-            if diagnostics.iter().any(|d| d.kind == "scope-error") {
+            if diagnostics
+                .iter()
+                .any(|d| d.kind == DiagnosticKind::ScopeError)
+            {
                 EXIT_ERROR
             } else if !exit_zero && findings.iter().any(|f| f.severity >= *fail_on) {
                 EXIT_FINDINGS

@@ -19,16 +19,17 @@ use cel::{IdedExpr, Value};
 
 use super::functions::{self, Lookup};
 
-/// The variables an expression can name, in slot order.
+/// The variables an expression can name, in slot order (`item` last; the
+/// others are [`super::VARIABLES`]).
 pub const GLOBALS: [&str; 9] = [
     "pipeline",
-    "config",
     "sources",
     "builds",
     "deploys",
     "stores",
-    "service_roles",
     "triggers",
+    "service_roles",
+    "config",
     "item",
 ];
 
@@ -656,18 +657,12 @@ mod tests {
     fn every_builtin_expression_compiles() {
         let rules = crate::rules::RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
         for rule in &rules.rules {
-            let mut programs: Vec<&cel::Program> = vec![&rule.condition, &rule.resource];
-            programs.extend(rule.for_each.as_deref());
-            programs.extend(rule.message.iter().filter_map(|p| match p {
-                crate::rules::MessagePart::Expr(_, p) => Some(&**p),
-                crate::rules::MessagePart::Text(_) => None,
-            }));
-            for p in programs {
+            for e in rule.expressions() {
                 assert!(
-                    Compiled::new(p).is_some(),
+                    e.compiled().is_some(),
                     "{}: {:?} is not compiled",
                     rule.file.id,
-                    p.expression().expr
+                    e.program.expression().expr
                 );
             }
         }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod functions;
 pub mod iam;
 pub mod pattern;
+pub mod reads;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,21 +21,14 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::findings::{FixRef, FixSafety, Severity};
+use compiled::Compiled;
+use reads::Reads;
 
 /// The rule files compiled into the binary: (path under `rules/`, text).
 const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 
-/// Variables a condition may use.
-pub const VARIABLES: &[&str] = &[
-    "pipeline",
-    "sources",
-    "builds",
-    "deploys",
-    "stores",
-    "triggers",
-    "service_roles",
-    "config",
-];
+/// Variables a condition may use (`item` aside, set only under `for_each`).
+pub const VARIABLES: &[&str] = compiled::GLOBALS.split_at(compiled::ITEM).0;
 
 /// The documentation sections of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +134,33 @@ fn fix_from_rule_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<FixRef>,
 #[derive(Clone)]
 pub enum MessagePart {
     Text(String),
-    Expr(String, Arc<cel::Program>),
+    Expr(String, Expression),
+}
+
+/// A rule expression as loaded: the program the `cel` interpreter runs
+/// (the reference: its result and errors are the answer), the compiled
+/// form of the fast path (`None` when it uses something the fast path does
+/// not know), and what it reads; all made once, at load.
+#[derive(Clone)]
+pub struct Expression {
+    pub program: Arc<cel::Program>,
+    compiled: Option<Arc<Compiled>>,
+    pub reads: Reads,
+}
+
+impl Expression {
+    fn new(program: cel::Program) -> Expression {
+        Expression {
+            compiled: Compiled::new(&program).map(Arc::new),
+            reads: Reads::of(program.expression()),
+            program: Arc::new(program),
+        }
+    }
+
+    /// The compiled form, when there is one.
+    fn compiled(&self) -> Option<&Compiled> {
+        self.compiled.as_deref()
+    }
 }
 
 /// A loaded, validated, compiled rule.
@@ -149,15 +169,28 @@ pub struct Rule {
     pub file: RuleFile,
     /// Where it came from (for messages).
     pub origin: String,
-    pub for_each: Option<Arc<cel::Program>>,
-    pub condition: Arc<cel::Program>,
-    pub resource: Arc<cel::Program>,
+    pub for_each: Option<Expression>,
+    pub condition: Expression,
+    pub resource: Expression,
     pub message: Vec<MessagePart>,
-    /// Identifiers appearing in the condition, to name the values a rule needed.
+    /// Names in the condition, to name the values a rule needed.
     pub mentions: Vec<String>,
+    /// What all its expressions read.
+    pub reads: Reads,
 }
 
 impl Rule {
+    /// Its expressions: `for_each`, condition, resource, then those of the message.
+    pub fn expressions(&self) -> impl Iterator<Item = &Expression> {
+        self.for_each
+            .iter()
+            .chain([&self.condition, &self.resource])
+            .chain(self.message.iter().filter_map(|part| match part {
+                MessagePart::Expr(_, e) => Some(e),
+                MessagePart::Text(_) => None,
+            }))
+    }
+
     /// The area: the id's letters (`KM` for `KM003`).
     pub fn area(&self) -> &str {
         self.file.id.trim_end_matches(|c: char| c.is_ascii_digit())
@@ -207,30 +240,6 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|l| l.starts_with(&format!("{key}:")))
         .map(|i| i + 1)
-}
-
-/// Comprehension variables bound by macros in an expression (`x` in `l.exists(x, ...)`).
-fn macro_variables(expr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for m in ["exists(", "all(", "exists_one(", "map(", "filter("] {
-        let mut rest = expr;
-        while let Some(i) = rest.find(m) {
-            rest = &rest[i + m.len()..];
-            let name: String = rest
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty()
-                && rest.trim_start()[name.len()..]
-                    .trim_start()
-                    .starts_with(',')
-            {
-                out.push(name);
-            }
-        }
-    }
-    out
 }
 
 fn is_slug(s: &str) -> bool {
@@ -314,31 +323,29 @@ impl Compiler {
         expr: &str,
         item: bool,
         errors: &mut Vec<LoadError>,
-    ) -> Option<Arc<cel::Program>> {
+    ) -> Option<Expression> {
         let err = |message: String| LoadError {
             origin: origin.to_string(),
             line,
             message: format!("{field}: {message}"),
         };
-        if expr.contains("has(") {
+        let expression = match cel::Program::compile(expr) {
+            Ok(p) => Expression::new(p),
+            Err(e) => {
+                errors.push(err(format!("bad expression: {e}")));
+                return None;
+            }
+        };
+        let reads = &expression.reads;
+        if reads.presence_test {
             // has() is false for a value that could not be read: it would
             // turn "unknown" into "absent". Compare with null instead.
             errors.push(err(
                 "has() is not allowed; compare with null (absent) instead".to_string(),
             ));
         }
-        let program = match cel::Program::compile(expr) {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(err(format!("bad expression: {e}")));
-                return None;
-            }
-        };
-        let locals = macro_variables(expr);
-        let refs = program.references();
-        for v in refs.variables() {
-            let known =
-                VARIABLES.contains(&v) || (item && v == "item") || locals.iter().any(|l| l == v);
+        for v in &reads.vars {
+            let known = VARIABLES.contains(&v.as_str()) || (item && v == "item");
             if !known {
                 errors.push(err(format!(
                     "unknown variable `{v}` (known: {}{})",
@@ -347,16 +354,18 @@ impl Compiler {
                 )));
             }
         }
-        for f in refs.functions() {
+        for f in &reads.functions {
             // operators appear as `_&&_`, `!_`, `@in`: only named functions are checked
             if f.starts_with('_') || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 continue;
             }
-            if !STANDARD_FUNCTIONS.contains(&f) && !self.known_functions.contains(&f) {
+            if !STANDARD_FUNCTIONS.contains(&f.as_str())
+                && !self.known_functions.contains(&f.as_str())
+            {
                 errors.push(err(format!("unknown function `{f}`")));
             }
         }
-        Some(Arc::new(program))
+        Some(expression)
     }
 }
 
@@ -521,13 +530,14 @@ impl RuleSet {
                 continue;
             }
             if let (Some(condition), Some(resource)) = (condition, resource) {
-                let mentions = file
-                    .condition
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                let mentions = condition
+                    .reads
+                    .names
+                    .iter()
                     .filter(|w| w.len() > 2)
-                    .map(str::to_string)
+                    .cloned()
                     .collect();
-                rules.push(Rule {
+                let mut rule = Rule {
                     file,
                     origin: origin.clone(),
                     for_each,
@@ -535,7 +545,14 @@ impl RuleSet {
                     resource,
                     message,
                     mentions,
-                });
+                    reads: Reads::default(),
+                };
+                let mut reads = Reads::default();
+                for e in rule.expressions() {
+                    reads.add(&e.reads);
+                }
+                rule.reads = reads;
+                rules.push(rule);
             }
         }
         if !errors.is_empty() {

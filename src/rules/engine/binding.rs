@@ -1,0 +1,461 @@
+//! The variables of one pipeline: its resolved graph bound as CEL values
+//! (from the [`Cache`]), only those the enabled rules read.
+
+use std::collections::{BTreeSet, HashMap};
+
+use cel::Value;
+use cel::objects::Key;
+
+use super::cache::{Cache, key, list, map, opt_string, string};
+use crate::model::{Observed, PipelineWiring, ReadError, Snapshot};
+use crate::rules::config::Config;
+use crate::rules::reads::Reads;
+
+/// The variables of one pipeline, and the gaps among the values bound.
+pub(super) struct Bindings {
+    pub(super) vars: Vec<(&'static str, Value)>,
+    pub(super) gaps: Vec<(String, ReadError)>,
+}
+
+pub(super) fn bindings(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    cache: &Cache,
+    config: &Value,
+    needs: &Reads,
+) -> Result<Bindings, ReadError> {
+    let mut gaps = Vec::new();
+    let declaration = match s.resources.pipelines.get(&w.arn) {
+        Some(Observed::Ok { value }) => value,
+        Some(Observed::Unknown { error }) => return Err(error.clone()),
+        _ => {
+            return Err(ReadError {
+                kind: crate::model::ReadErrorKind::Service,
+                action: "codepipeline:GetPipeline".to_string(),
+                code: None,
+                message: "the pipeline declaration is not in the snapshot".to_string(),
+            });
+        }
+    };
+    let mut vars = Vec::with_capacity(8);
+    if needs.var("pipeline") {
+        vars.push((
+            "pipeline",
+            pipeline_value(s, w, declaration, needs, &mut gaps),
+        ));
+    }
+    if needs.var("config") {
+        vars.push(("config", config.clone()));
+    }
+    if needs.var("sources") {
+        let sources = w
+            .sources
+            .iter()
+            .map(|src| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&src.stage));
+                m.insert(key("action"), string(&src.action));
+                m.insert(key("repository_name"), string(&src.repository_name));
+                m.insert(key("repository_arn"), string(&src.repository_arn));
+                m.insert(key("branch"), opt_string(src.branch.as_deref()));
+                m.insert(
+                    key("poll"),
+                    src.poll_for_source_changes
+                        .map(Value::Bool)
+                        .unwrap_or(Value::Null),
+                );
+                cache.put(&mut m, "repository", &src.repository_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("sources", list(sources)));
+    }
+    if needs.var("builds") {
+        let builds = w
+            .builds
+            .iter()
+            .map(|b| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&b.stage));
+                m.insert(key("action"), string(&b.action));
+                m.insert(key("name"), string(&b.project_name));
+                m.insert(key("arn"), string(&b.project_arn));
+                cache.put(&mut m, "project", &b.project_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("builds", list(builds)));
+    }
+    if needs.var("deploys") {
+        let deploys = w
+            .deploys
+            .iter()
+            .map(|d| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&d.stage));
+                m.insert(key("action"), string(&d.action));
+                m.insert(key("application_name"), string(&d.application_name));
+                m.insert(key("application_arn"), string(&d.application_arn));
+                m.insert(key("group_name"), string(&d.group_name));
+                m.insert(key("group_arn"), string(&d.group_arn));
+                cache.put(&mut m, "application", &d.application_arn, &mut gaps);
+                cache.put(&mut m, "group", &d.group_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("deploys", list(deploys)));
+    }
+    if needs.var("stores") {
+        let stores = w
+            .artifact_stores
+            .iter()
+            .map(|st| {
+                let mut m = HashMap::new();
+                m.insert(key("region"), string(&st.region));
+                m.insert(key("bucket_name"), string(&st.bucket));
+                m.insert(key("bucket_arn"), string(&st.bucket_arn));
+                m.insert(key("key_ref"), opt_string(st.key_ref.as_deref()));
+                // An alias that could not be resolved is recorded under its
+                // own ARN, with the key unknown: the key ARN is unknown too
+                // (left out, the gap comes with `key`), not another key's.
+                let alias_unknown = st.key_arn.as_deref().is_some_and(|k| {
+                    k.contains(":alias/")
+                        && matches!(s.resources.keys.get(k), Some(Observed::Unknown { .. }))
+                });
+                if !alias_unknown {
+                    m.insert(key("key_arn"), opt_string(st.key_arn.as_deref()));
+                }
+                cache.put(&mut m, "bucket", &st.bucket_arn, &mut gaps);
+                match &st.key_arn {
+                    Some(k) => cache.put(&mut m, "key", k, &mut gaps),
+                    None => {
+                        m.insert(key("key"), Value::Null);
+                    }
+                }
+                map(m)
+            })
+            .collect();
+        vars.push(("stores", list(stores)));
+    }
+
+    // If the rules of the region could not be listed, or one of them could
+    // not be read (its targets unknown: it may target this pipeline),
+    // `triggers` stays unbound: trigger rules then report the gap instead of
+    // "no rule", "every rule disabled" or "no rule matches".
+    let trigger_gaps = if needs.var("triggers") || needs.var("service_roles") {
+        s.trigger_gaps(w)
+    } else {
+        Vec::new()
+    };
+    if needs.var("service_roles") {
+        let service_roles = service_roles(s, w, &mut gaps)
+            .into_iter()
+            .map(|(arn, service, used_by)| {
+                let mut m = HashMap::new();
+                // A role that could not be learned (its project, group or
+                // rule is unknown) is an item without `arn`: a rule reading
+                // it reports the gap; the other roles are still checked.
+                if let Some(arn) = arn {
+                    m.insert(key("arn"), string(&arn));
+                }
+                m.insert(key("service"), string(service));
+                m.insert(key("used_by"), string(&used_by));
+                map(m)
+            })
+            .chain(trigger_gaps.iter().map(|(path, _)| {
+                let mut m = HashMap::new();
+                m.insert(key("service"), string("events.amazonaws.com"));
+                m.insert(
+                    key("used_by"),
+                    string(path.strip_suffix(".targets").unwrap_or(path)),
+                );
+                map(m)
+            }))
+            .collect();
+        vars.push(("service_roles", list(service_roles)));
+    }
+    if !needs.var("triggers") || !trigger_gaps.is_empty() {
+        gaps.extend(trigger_gaps);
+    } else {
+        {
+            let triggers = w
+                .trigger_rules
+                .iter()
+                .filter_map(|arn| {
+                    let bound = cache.by_arn.get(arn)?;
+                    gaps.extend(bound.gaps.iter().cloned());
+                    // (an unknown rule made `trigger_gaps` non-empty; an
+                    // absent one targets nothing)
+                    let Some(Observed::Ok { value: rule }) = s.resources.event_rules.get(arn)
+                    else {
+                        return None;
+                    };
+                    let targets = rule
+                        .targets
+                        .iter()
+                        .filter(|t| t.arn == w.arn)
+                        .map(|t| {
+                            let mut tm = HashMap::new();
+                            tm.insert(key("id"), string(&t.id));
+                            tm.insert(key("arn"), string(&t.arn));
+                            tm.insert(key("role_arn"), opt_string(t.role_arn.as_deref()));
+                            map(tm)
+                        })
+                        .collect();
+                    let mut m = HashMap::new();
+                    m.insert(key("name"), string(&rule.name));
+                    m.insert(key("arn"), string(&rule.arn));
+                    m.insert(key("state"), string(&rule.state));
+                    m.insert(
+                        key("enabled"),
+                        Value::Bool(rule.state.starts_with("ENABLED")),
+                    );
+                    m.insert(key("targets"), list(targets));
+                    Some(map(m))
+                })
+                .collect();
+            vars.push(("triggers", list(triggers)));
+        }
+    }
+    Ok(Bindings { vars, gaps })
+}
+
+/// `pipeline`: the declaration's fields, plus `account`, `shape`,
+/// `role_arn` and `role_exists`. The declaration is converted only when a
+/// rule reads more of it than its name, ARN and region.
+fn pipeline_value(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    declaration: &crate::model::Pipeline,
+    needs: &Reads,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Value {
+    const CHEAP: [&str; 8] = [
+        "name",
+        "arn",
+        "region",
+        "account",
+        "shape",
+        "role_arn",
+        "role_exists",
+        "plaintext_secrets",
+    ];
+    let mut pipeline: HashMap<Key, Value> = HashMap::new();
+    if needs.pipeline_whole
+        || needs
+            .pipeline_fields
+            .iter()
+            .any(|f| !CHEAP.contains(&f.as_str()))
+    {
+        if let Some(Value::Map(m)) = crate::rules::bind::to_cel(declaration, &w.arn, gaps) {
+            pipeline.extend(m.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    } else {
+        pipeline.insert(key("name"), string(&declaration.name));
+        pipeline.insert(key("arn"), string(&declaration.arn));
+        pipeline.insert(key("region"), string(&declaration.region));
+    }
+    pipeline.insert(key("account"), string(&s.account));
+    if needs.pipeline_field("shape") {
+        pipeline.insert(key("shape"), shape(declaration));
+    }
+    if needs.pipeline_field("plaintext_secrets") {
+        pipeline.insert(key("plaintext_secrets"), plaintext_secrets(declaration));
+    }
+    pipeline.insert(key("role_arn"), opt_string(w.role_arn.as_deref()));
+    if needs.pipeline_field("role_exists") {
+        pipeline.insert(
+            key("role_exists"),
+            match w.role_arn.as_ref().and_then(|r| s.resources.roles.get(r)) {
+                Some(Observed::Ok { .. }) => Value::Bool(true),
+                Some(Observed::Absent) | None => Value::Bool(false),
+                Some(Observed::Unknown { error }) => {
+                    gaps.push((w.role_arn.clone().unwrap_or_default(), error.clone()));
+                    Value::Null
+                }
+            },
+        );
+    }
+    map(pipeline)
+}
+
+/// The action configuration values that hold a plaintext secret (their
+/// values were withheld at collection; only where and what kind is bound):
+/// `{stage, action, key, kinds}`, `key` being `EnvironmentVariables.NAME`
+/// for a CodeBuild action's variable.
+fn plaintext_secrets(p: &crate::model::Pipeline) -> Value {
+    let entry =
+        |stage: &str, action: &str, k: &str, kinds: &[crate::model::secrets::SecretKind]| {
+            let mut m = HashMap::new();
+            m.insert(key("stage"), string(stage));
+            m.insert(key("action"), string(action));
+            m.insert(key("key"), string(k));
+            m.insert(
+                key("kinds"),
+                list(
+                    kinds
+                        .iter()
+                        .map(|k| {
+                            serde_json::to_value(k)
+                                .ok()
+                                .and_then(|v| v.as_str().map(string))
+                                .unwrap_or(Value::Null)
+                        })
+                        .collect(),
+                ),
+            );
+            map(m)
+        };
+    let mut out = Vec::new();
+    for st in &p.stages {
+        for a in &st.actions {
+            for v in &a.environment_variables {
+                if v.var_type == "PLAINTEXT" && !v.secret_kinds.is_empty() {
+                    out.push(entry(
+                        &st.name,
+                        &a.name,
+                        &format!("{}.{}", crate::model::redact::ENVIRONMENT_VARIABLES, v.name),
+                        &v.secret_kinds,
+                    ));
+                }
+            }
+            for (k, kinds) in &a.redacted {
+                if !kinds.is_empty() {
+                    out.push(entry(&st.name, &a.name, k, kinds));
+                }
+            }
+        }
+    }
+    list(out)
+}
+
+/// Where the reference stages stand: the source first, a build, a deploy
+/// after the build, an approval before the deploy.
+fn shape(p: &crate::model::Pipeline) -> Value {
+    let stage_of = |category: &str, provider: &str| {
+        p.stages
+            .iter()
+            .position(|st| {
+                st.actions
+                    .iter()
+                    .any(|a| a.category == category && a.provider == provider)
+            })
+            .map(|i| i as i64)
+            .unwrap_or(-1)
+    };
+    let source_first = p.stages.first().is_some_and(|st| {
+        st.actions
+            .iter()
+            .any(|a| a.category == "Source" && a.provider == "CodeCommit")
+    });
+    let build = stage_of("Build", "CodeBuild");
+    let deploy = stage_of("Deploy", "CodeDeploy");
+    let approval = stage_of("Approval", "Manual");
+    let approval_before_deploy = deploy >= 0
+        && p.stages
+            .iter()
+            .take(deploy as usize + 1)
+            .enumerate()
+            .any(|(i, st)| {
+                st.actions.iter().any(|a| {
+                    a.category == "Approval"
+                        && (i < deploy as usize
+                            || p.stages[deploy as usize].actions.iter().any(|d| {
+                                d.category == "Deploy"
+                                    && d.run_order.unwrap_or(1) > a.run_order.unwrap_or(1)
+                            }))
+                })
+            });
+    let mut m = HashMap::new();
+    m.insert(key("source_first"), Value::Bool(source_first));
+    m.insert(key("build_stage"), Value::Int(build));
+    m.insert(key("deploy_stage"), Value::Int(deploy));
+    m.insert(key("approval_stage"), Value::Int(approval));
+    m.insert(
+        key("approval_before_deploy"),
+        Value::Bool(approval_before_deploy),
+    );
+    map(m)
+}
+
+/// The service roles a pipeline acts through: (role ARN, service, used by).
+fn service_roles(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Vec<(Option<String>, &'static str, String)> {
+    let mut out: Vec<(Option<String>, &'static str, String)> = Vec::new();
+    if let Some(r) = &w.role_arn {
+        out.push((Some(r.clone()), "codepipeline.amazonaws.com", w.arn.clone()));
+    }
+    // The role of a project or group that could not be read is not known:
+    // `None`, with the gap.
+    let mut role_of = |obs: Option<&Observed<Option<String>>>,
+                       service: &'static str,
+                       user: &str,
+                       gaps: &mut Vec<(String, ReadError)>| match obs {
+        Some(Observed::Ok { value: Some(r) }) => {
+            out.push((Some(r.clone()), service, user.to_string()))
+        }
+        Some(Observed::Unknown { error }) => {
+            gaps.push((user.to_string(), error.clone()));
+            out.push((None, service, user.to_string()));
+        }
+        _ => {}
+    };
+    for b in &w.builds {
+        let role = s
+            .resources
+            .build_projects
+            .get(&b.project_arn)
+            .map(|p| p.as_ref().map(|p| p.service_role.clone()));
+        role_of(
+            role.as_ref(),
+            "codebuild.amazonaws.com",
+            &b.project_arn,
+            gaps,
+        );
+    }
+    for d in &w.deploys {
+        let role = s
+            .resources
+            .deploy_groups
+            .get(&d.group_arn)
+            .map(|g| g.as_ref().map(|g| g.service_role_arn.clone()));
+        role_of(
+            role.as_ref(),
+            "codedeploy.amazonaws.com",
+            &d.group_arn,
+            gaps,
+        );
+    }
+    for arn in &w.trigger_rules {
+        if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
+            for t in value.targets.iter().filter(|t| t.arn == w.arn) {
+                if let Some(r) = &t.role_arn {
+                    out.push((Some(r.clone()), "events.amazonaws.com", arn.clone()));
+                }
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    out.retain(|(arn, svc, user)| match arn {
+        Some(arn) => seen.insert((arn.clone(), *svc)),
+        None => seen.insert((user.clone(), *svc)),
+    });
+    out
+}
+
+pub(super) fn config_value(c: &Config) -> Value {
+    let mut m = HashMap::new();
+    m.insert(
+        key("release_branch"),
+        opt_string(c.release_branch.as_deref()),
+    );
+    m.insert(key("require_approval"), Value::Bool(c.require_approval));
+    m.insert(
+        key("allowed_images"),
+        list(c.allowed_images.iter().map(|i| string(i)).collect()),
+    );
+    map(m)
+}

@@ -1,0 +1,245 @@
+//! Evaluation: binds each pipeline's resolved graph as CEL variables, runs
+//! every rule, and turns the results into findings and diagnostics.
+//!
+//! Observed values are bound as: read -> the value, absent -> `null`,
+//! unknown -> the field is left out. A rule that touches an unknown value
+//! fails to evaluate; the engine then reports a collection-gap diagnostic
+//! naming the resource and the permission, and the rule neither fires nor passes.
+//!
+//! Expressions run compiled ([`super::compiled`], made at load) when they
+//! can, and by the `cel` interpreter otherwise or whenever the compiled form
+//! fails: the interpreter's result is then the answer, so a diagnostic
+//! always carries its error.
+//!
+//! The jobs are in modules: [`cache`] binds every resource once by ARN,
+//! [`binding`] builds one pipeline's variables, [`eval`] runs the rules over
+//! them, [`apply`] applies the configuration to the result.
+
+mod apply;
+mod binding;
+mod cache;
+mod eval;
+
+use std::sync::Arc;
+
+use cel::{Context, Value};
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use apply::{apply_config, finish, today};
+
+use super::config::Config;
+use super::functions::{self, Lookup};
+use super::reads::Reads;
+use super::{Rule, RuleSet};
+use crate::findings::{Diagnostic, DiagnosticKind, Finding};
+use crate::model::Snapshot;
+use cache::Cache;
+use eval::Outcome;
+
+/// The result of evaluating a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    pub findings: Vec<Finding>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub pipelines: usize,
+}
+
+/// What every pipeline of a snapshot is evaluated with.
+struct Plan<'a> {
+    rules: Vec<&'a Rule>,
+    /// Whether the compiled forms run (else every expression is interpreted).
+    fast: bool,
+    /// What the rules read: values no rule reads are not bound (building
+    /// and freeing them was most of the cost of an evaluation).
+    needs: Reads,
+    cache: Cache,
+    config: Value,
+    lookup: Arc<Lookup>,
+}
+
+/// Evaluates every enabled rule over every pipeline of the snapshot, in parallel.
+pub fn evaluate(snapshot: Arc<Snapshot>, rules: &RuleSet, config: &Config) -> Evaluation {
+    let mut eval = evaluate_unfinished(snapshot, rules, config);
+    finish(&mut eval, config);
+    eval
+}
+
+/// Evaluates without applying severity overrides and ignores, for audits
+/// that combine the evaluations of several snapshots (one per account) and
+/// then [`finish`] the whole once, so that an ignore is judged unused only
+/// when it matched nothing in any of them.
+pub fn evaluate_unfinished(
+    snapshot: Arc<Snapshot>,
+    rules: &RuleSet,
+    config: &Config,
+) -> Evaluation {
+    evaluate_with(snapshot, rules, config, true)
+}
+
+/// [`evaluate_unfinished`], with the compiled fast path on or off (off:
+/// every expression interpreted, the reference the fast path is tested
+/// against).
+fn evaluate_with(
+    snapshot: Arc<Snapshot>,
+    rules: &RuleSet,
+    config: &Config,
+    fast: bool,
+) -> Evaluation {
+    let enabled: Vec<&Rule> = rules
+        .rules
+        .iter()
+        .filter(|r| {
+            !config
+                .disabled
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&r.file.id))
+        })
+        .collect();
+    let mut needs = Reads::default();
+    for rule in &enabled {
+        needs.add(&rule.reads);
+    }
+    let plan = Plan {
+        fast,
+        cache: Cache::build(&snapshot, &needs),
+        needs,
+        rules: enabled,
+        config: binding::config_value(config),
+        lookup: Arc::new(Lookup::new(snapshot.clone())),
+    };
+    let s = &*snapshot;
+    let outcomes: Vec<Outcome> = s
+        .pipelines
+        .par_iter()
+        .map_init(
+            || {
+                let mut root = Context::default();
+                let registered = functions::register(&mut root, plan.lookup.clone());
+                (root, registered)
+            },
+            |(root, registered), w| match registered {
+                Ok(()) => eval::evaluate_pipeline(root, s, w, &plan),
+                Err(e) => Outcome {
+                    findings: Vec::new(),
+                    diagnostics: vec![Diagnostic {
+                        kind: DiagnosticKind::RuleError,
+                        account: None,
+                        rule_id: None,
+                        pipeline: Some(w.name.clone()),
+                        resource: None,
+                        permission: None,
+                        message: format!("helper functions could not be registered: {e}"),
+                    }],
+                },
+            },
+        )
+        .collect();
+    let mut eval = Evaluation {
+        pipelines: s.pipelines.len(),
+        ..Evaluation::default()
+    };
+    // Findings outlive the evaluation (an organization's are all kept for
+    // the report). Made on the pool's threads among the evaluation's
+    // short-lived values, they would keep those threads' pages partly in
+    // use; copied together here, the originals go with the rest. With
+    // 261,500 findings kept over 500 accounts, three of four back-to-back
+    // benchmark pairs were 6-11% faster this way, one equal.
+    eval.findings
+        .reserve_exact(outcomes.iter().map(|o| o.findings.len()).sum());
+    for o in outcomes {
+        eval.findings.extend(o.findings.iter().cloned());
+        eval.diagnostics.extend(o.diagnostics);
+    }
+    for e in &s.scope_errors {
+        eval.diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::ScopeError,
+            account: None,
+            rule_id: None,
+            pipeline: None,
+            resource: Some(format!("{}:{}", e.region, e.scope)),
+            permission: Some(e.error.action.clone()),
+            message: format!(
+                "{} in {} could not be listed: {}",
+                e.scope, e.region, e.error.message
+            ),
+        });
+    }
+    // Freeing a large snapshot and its bindings takes a while: do it on the
+    // pool, overlapping with what the caller does next.
+    let Plan { cache, lookup, .. } = plan;
+    drop(lookup);
+    rayon::spawn(move || drop((cache, snapshot)));
+    eval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo account with every `n`th nested read value made unknown.
+    fn demo_with_unknowns(n: usize) -> Snapshot {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
+        let mut json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        fn walk(v: &mut serde_json::Value, depth: usize, seen: &mut usize, n: usize) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if n > 0 && depth > 3 && m.get("status").and_then(|s| s.as_str()) == Some("ok")
+                    {
+                        *seen += 1;
+                        if (*seen).is_multiple_of(n) {
+                            *v = serde_json::json!({"status": "unknown", "error": {
+                                "kind": "access_denied",
+                                "action": format!("test:Read{seen}"),
+                                "code": "AccessDenied",
+                                "message": "denied"}});
+                            return;
+                        }
+                    }
+                    for (_, c) in m.iter_mut() {
+                        walk(c, depth + 1, seen, n);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for c in items {
+                        walk(c, depth + 1, seen, n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        walk(&mut json, 0, &mut 0, n);
+        Snapshot::from_json(&json.to_string(), "test").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The compiled fast path changes nothing: the same findings and the
+    /// same diagnostics (gaps named alike) as interpreting every
+    /// expression, on the demo account and on copies with unknown values.
+    #[test]
+    fn the_fast_path_gives_the_interpreters_evaluation() {
+        let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+        let config = Config {
+            require_approval: true,
+            ..Config::default()
+        };
+        for n in [0, 2, 3, 7] {
+            let snapshot = Arc::new(demo_with_unknowns(n));
+            let mut fast = evaluate_with(snapshot.clone(), &rules, &config, true);
+            let mut slow = evaluate_with(snapshot, &rules, &config, false);
+            finish(&mut fast, &config);
+            finish(&mut slow, &config);
+            assert!(!fast.findings.is_empty());
+            if n > 0 {
+                assert!(
+                    fast.diagnostics
+                        .iter()
+                        .any(|d| d.kind == DiagnosticKind::CollectionGap),
+                    "no gaps with every {n}th value unknown"
+                );
+            }
+            assert_eq!(fast, slow, "every {n}th value unknown");
+        }
+    }
+}
