@@ -1,15 +1,12 @@
 //! The command line, offline on the bundled demo snapshot: exit codes,
 //! formats, rules listing and explanation, bad input.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 fn pipeaudit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+    support::offline(args)
 }
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");

@@ -1,17 +1,16 @@
 //! `pipeaudit merge`: shard reports combine into the report of the whole,
 //! with the same fingerprints.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use serde_json::Value;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+    support::offline(args)
 }
 
 fn shard(

@@ -7,18 +7,14 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
 
 fn pipeaudit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+    support::offline(args)
 }
 
 fn sarif_of(snapshot: &str, extra: &[&str]) -> (Output, Value) {

@@ -13,6 +13,19 @@ pub fn insta_settings() -> insta::Settings {
     s
 }
 
+/// The bundled demo account's snapshot.
+pub const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+
+/// Runs the pipeaudit binary offline (no endpoint, no colour) with `args`.
+pub fn offline(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+}
+
 /// The pipeaudit binary pointed at a test endpoint, with test credentials
 /// and no profile (callers add the region and the rest).
 pub fn pipeaudit_command(endpoint: &str) -> std::process::Command {
