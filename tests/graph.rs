@@ -69,3 +69,29 @@ fn every_pipeline_is_drawn_within_mermaids_limits() {
         }
     }
 }
+
+#[test]
+fn the_markdown_summary_draws_failing_pipelines_within_limits() {
+    let o = support::offline(&["--snapshot", DEMO, "--format", "markdown"]);
+    assert_eq!(o.status.code(), Some(1));
+    let md = String::from_utf8_lossy(&o.stdout);
+    // 26 demo pipelines have findings; the summary draws at most 20 and
+    // says how many it left out
+    assert_eq!(md.matches("```mermaid").count(), 20, "{md}");
+    assert!(md.contains("_6 wiring diagram(s) left out"), "{md}");
+    // each diagram follows its pipeline's table and marks the finding
+    let section = md
+        .split("\n### ")
+        .find(|s| s.starts_with("demo-017-pipeline"))
+        .unwrap_or_default();
+    assert!(section.contains("```mermaid\nflowchart LR"), "{section}");
+    assert!(section.contains("medium: KM003"), "{section}");
+    // in report order, the last pipelines are the ones left out
+    let last = md
+        .split("\n### ")
+        .find(|s| s.starts_with("demo-038-pipeline"))
+        .unwrap_or_default();
+    assert!(!last.contains("```mermaid"), "{last}");
+    // compliant pipelines get no section and no diagram
+    assert!(!md.contains("### demo-000-pipeline"));
+}

@@ -1,5 +1,6 @@
 //! The audit (the default command): collect or load, evaluate, report.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -42,7 +43,26 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     let snapshot = Arc::new(snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), &rules, &config);
     let scopes = report::scopes(&snapshot.account, &snapshot.regions);
-    write_report(a, &rules, &scopes, &mut eval)
+    let diagrams = if a.format == Format::Markdown {
+        diagrams(&snapshot, &eval)
+    } else {
+        BTreeMap::new()
+    };
+    write_report(a, &rules, &scopes, &mut eval, &diagrams)
+}
+
+/// The Mermaid wiring diagram of each pipeline with findings, by ARN
+/// (those beyond Mermaid's limits left out).
+fn diagrams(snapshot: &Snapshot, eval: &engine::Evaluation) -> BTreeMap<String, String> {
+    snapshot
+        .pipelines
+        .iter()
+        .filter(|w| eval.findings.iter().any(|f| f.pipeline_arn == w.arn))
+        .filter_map(|w| {
+            let g = crate::graph::build(snapshot, w, &eval.findings);
+            crate::graph::mermaid::render(&g).map(|d| (w.arn.clone(), d))
+        })
+        .collect()
 }
 
 /// Renders and writes the report of an evaluation; the exit code of its findings.
@@ -51,6 +71,7 @@ pub(super) fn write_report(
     rules: &RuleSet,
     scopes: &[report::Scope],
     eval: &mut engine::Evaluation,
+    diagrams: &BTreeMap<String, String>,
 ) -> Result<u8, String> {
     if let Some(p) = &a.baseline_findings {
         let text =
@@ -77,7 +98,7 @@ pub(super) fn write_report(
     };
     let text = match a.format {
         Format::Json => report::json::render(&report),
-        Format::Markdown => report::markdown::render(&report, &a.docs_url),
+        Format::Markdown => report::markdown::render(&report, &a.docs_url, diagrams),
         Format::Sarif => {
             let gaps = eval
                 .diagnostics

@@ -76,7 +76,13 @@ pub fn run(
         )
         .await
     });
-    let code = super::audit::write_report(a, &rules, &org_audit.scopes, &mut org_audit.evaluation)?;
+    let code = super::audit::write_report(
+        a,
+        &rules,
+        &org_audit.scopes,
+        &mut org_audit.evaluation,
+        &std::collections::BTreeMap::new(),
+    )?;
     let failed: Vec<_> = org_audit.failed().collect();
     if !failed.is_empty() {
         eprintln!(

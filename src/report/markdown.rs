@@ -1,15 +1,27 @@
 //! A Markdown summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Report;
+
+/// At most this many wiring diagrams in one summary.
+pub const MAX_DIAGRAMS: usize = 20;
+/// At most this many characters of diagrams in one summary (GitHub takes a
+/// step summary of up to 1 MiB).
+pub const MAX_DIAGRAM_TEXT: usize = 400_000;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// Renders totals by severity and a table per pipeline, linking rule docs.
-pub fn render(r: &Report<'_>, docs_url: &str) -> String {
+/// Renders totals by severity and a table per pipeline, linking rule docs,
+/// each followed by the pipeline's wiring diagram from `diagrams` (Mermaid,
+/// by pipeline ARN) while within [`MAX_DIAGRAMS`] and [`MAX_DIAGRAM_TEXT`].
+pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String>) -> String {
+    let mut shown = 0usize;
+    let mut text = 0usize;
+    let mut left_out = 0usize;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -37,7 +49,7 @@ pub fn render(r: &Report<'_>, docs_url: &str) -> String {
     for (s, n) in r.by_severity() {
         let _ = writeln!(out, "| {s} | {n} |");
     }
-    for (name, _arn, group) in r.by_pipeline() {
+    for (name, arn, group) in r.by_pipeline() {
         let _ = writeln!(
             out,
             "\n### {}\n\n| severity | rule | resource | message |\n|---|---|---|---|",
@@ -56,6 +68,21 @@ pub fn render(r: &Report<'_>, docs_url: &str) -> String {
                 cell(&f.message)
             );
         }
+        if let Some(d) = diagrams.get(arn) {
+            if shown < MAX_DIAGRAMS && text + d.len() <= MAX_DIAGRAM_TEXT {
+                let _ = write!(out, "\n```mermaid\n{d}```\n");
+                shown += 1;
+                text += d.len();
+            } else {
+                left_out += 1;
+            }
+        }
+    }
+    if left_out > 0 {
+        let _ = writeln!(
+            out,
+            "\n_{left_out} wiring diagram(s) left out to stay within GitHub's limits; `pipeaudit graph` draws them all._"
+        );
     }
     if !r.diagnostics.is_empty() {
         let _ = writeln!(out, "\n### Not checked ({})\n", r.diagnostics.len());
