@@ -179,7 +179,7 @@ fn apply(v: &mut Value, stack: &str, p: &Patch) {
 
 struct Outcome {
     fired: BTreeSet<String>,
-    findings: Vec<(String, String, String, String)>,
+    findings: Vec<[String; 4]>,
 }
 
 fn run_case(rules: &RuleSet, demo: &Value, id: &str, file: &Path) -> (Case, Outcome) {
@@ -206,18 +206,7 @@ fn run_case(rules: &RuleSet, demo: &Value, id: &str, file: &Path) -> (Case, Outc
         .filter(|d| d.kind == DiagnosticKind::RuleError)
         .collect();
     assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
-    let findings = e
-        .findings
-        .iter()
-        .map(|f| {
-            (
-                f.rule_id.clone(),
-                f.severity.to_string(),
-                f.resource_arn.clone(),
-                f.message.clone(),
-            )
-        })
-        .collect();
+    let findings = support::finding_rows(&e.findings);
     let fired = e.findings.into_iter().map(|f| f.rule_id).collect();
     (case, Outcome { fired, findings })
 }

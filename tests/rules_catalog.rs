@@ -213,18 +213,7 @@ fn demo_account_yields_exactly_the_seeded_defects() {
             ids_for(&e, &name)
         );
     }
-    let summary: Vec<[String; 4]> = e
-        .findings
-        .iter()
-        .map(|f| {
-            [
-                f.rule_id.clone(),
-                f.severity.to_string(),
-                f.resource_arn.clone(),
-                f.message.clone(),
-            ]
-        })
-        .collect();
+    let summary = support::finding_rows(&e.findings);
     support::insta_settings()
         .bind(|| insta::assert_json_snapshot!("demo_account_findings", summary));
 }

@@ -85,3 +85,18 @@ pub fn denied(action: &str) -> serde_json::Value {
     })
     .unwrap_or(serde_json::Value::Null)
 }
+
+/// Findings as rows for snapshots: rule id, severity, resource, message.
+pub fn finding_rows(findings: &[pipeaudit::findings::Finding]) -> Vec<[String; 4]> {
+    findings
+        .iter()
+        .map(|f| {
+            [
+                f.rule_id.clone(),
+                f.severity.to_string(),
+                f.resource_arn.clone(),
+                f.message.clone(),
+            ]
+        })
+        .collect()
+}
