@@ -202,6 +202,8 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz DOT: one `digraph` per pipeline.
     Dot,
+    /// SVG laid out by pipeaudit: one document, the pipelines one below the other.
+    Svg,
 }
 
 /// `pipeaudit rules ...`

@@ -95,3 +95,69 @@ fn the_markdown_summary_draws_failing_pipelines_within_limits() {
     // compliant pipelines get no section and no diagram
     assert!(!md.contains("### demo-000-pipeline"));
 }
+
+#[test]
+fn svg_of_a_pipeline_with_a_missing_bucket() {
+    let svg = stdout(&graph(&["--pipeline", "demo-032-*", "--format", "svg"]));
+    let xml = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}: {svg}"));
+    // one diagram, its own style and arrow marker, a title and a description
+    let diagrams: Vec<_> = xml
+        .descendants()
+        .filter(|n| n.has_tag_name("svg") && n.attribute("role") == Some("img"))
+        .collect();
+    assert_eq!(diagrams.len(), 1);
+    assert!(xml.descendants().any(|n| n.has_tag_name("style")));
+    assert!(
+        xml.descendants()
+            .any(|n| n.has_tag_name("marker") && n.attribute("id") == Some("wiring-arrow"))
+    );
+    let desc = xml
+        .descendants()
+        .find(|n| n.has_tag_name("desc"))
+        .and_then(|n| n.text())
+        .unwrap_or_default();
+    assert!(
+        desc.contains("pipeline demo-032-pipeline stores in artifact bucket demo-032-missing-artifacts (missing)"),
+        "{desc}"
+    );
+    // the missing bucket: dashed, critical, and saying both in words
+    let bucket = xml
+        .descendants()
+        .find(|n| {
+            n.attribute("class")
+                .is_some_and(|c| c.split(' ').any(|c| c == "critical"))
+        })
+        .unwrap_or_else(|| panic!("no critical node"));
+    assert_eq!(bucket.attribute("class"), Some("n critical missing"));
+    let text: String = bucket
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("|");
+    assert_eq!(
+        text,
+        "artifact bucket (missing)|demo-032-missing-artifacts|critical: AB001"
+    );
+    // the standalone document has no links into a page
+    assert!(!xml.descendants().any(|n| n.has_tag_name("a")));
+    support::insta_settings().bind(|| insta::assert_snapshot!("graph_demo_032_svg", svg));
+}
+
+#[test]
+fn svg_of_every_pipeline_is_one_document() {
+    let svg = stdout(&graph(&["--format", "svg"]));
+    let xml = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}"));
+    let titles: Vec<&str> = xml
+        .descendants()
+        .filter(|n| n.has_tag_name("title") && n.parent().is_some_and(|p| p.has_tag_name("svg")))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(titles.len(), 39);
+    assert_eq!(titles[0], "Wiring of pipeline demo-000-pipeline");
+    // ids stay unique across the diagrams of one document
+    let mut ids = std::collections::BTreeSet::new();
+    for n in xml.descendants().filter_map(|n| n.attribute("id")) {
+        assert!(ids.insert(n), "id {n} twice");
+    }
+}

@@ -35,6 +35,7 @@ pub fn run(
     let eval = engine::evaluate(snapshot.clone(), &rules, &config);
     let mut out = String::new();
     let mut too_large = Vec::new();
+    let mut graphs = Vec::new();
     for w in snapshot
         .pipelines
         .iter()
@@ -43,6 +44,7 @@ pub fn run(
         let graph = graph::build(&snapshot, w, &eval.findings);
         match format {
             GraphFormat::Dot => out.push_str(&graph::dot::render(&graph)),
+            GraphFormat::Svg => graphs.push(graph),
             GraphFormat::Mermaid => match graph::mermaid::render(&graph) {
                 Some(d) => {
                     let _ = write!(out, "### {}\n\n```mermaid\n{d}```\n\n", w.name);
@@ -50,6 +52,9 @@ pub fn run(
                 None => too_large.push(w.name.clone()),
             },
         }
+    }
+    if format == GraphFormat::Svg {
+        out = graph::svg::document(&graphs);
     }
     if !too_large.is_empty() {
         let _ = writeln!(

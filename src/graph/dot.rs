@@ -34,7 +34,9 @@ pub fn render(g: &Graph) -> String {
         }
         let mut attrs = Vec::new();
         if let Some(w) = n.worst {
-            let _ = write!(label, "\\n{}: {}", w, n.findings.join(" "));
+            for line in n.findings_by_severity() {
+                let _ = write!(label, "\\n{line}");
+            }
             attrs.push(format!("color=\"{}\", penwidth=2", colour(w)));
         }
         if n.missing || n.unknown {

@@ -26,8 +26,8 @@ fn label(n: &Node) -> String {
     } else if n.unknown {
         l.push_str("<br/>(not read)");
     }
-    if let Some(w) = n.worst {
-        let _ = write!(l, "<br/>{}: {}", w, n.findings.join(" "));
+    for line in n.findings_by_severity() {
+        let _ = write!(l, "<br/>{line}");
     }
     l
 }

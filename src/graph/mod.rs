@@ -8,6 +8,7 @@
 
 pub mod dot;
 pub mod mermaid;
+pub mod svg;
 
 use std::collections::BTreeMap;
 
@@ -95,9 +96,39 @@ pub struct Node {
     pub missing: bool,
     /// The resource could not be read.
     pub unknown: bool,
-    /// Rule ids of the findings on the node, sorted.
-    pub findings: Vec<String>,
+    /// The findings on the node, each rule once, most severe first, then by
+    /// rule id.
+    pub findings: Vec<NodeFinding>,
     pub worst: Option<Severity>,
+}
+
+/// A rule that fails on a node, with its severity.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NodeFinding {
+    pub rule_id: String,
+    pub severity: Severity,
+}
+
+impl Node {
+    /// The rule ids of the node's findings, most severe first.
+    pub fn rule_ids(&self) -> Vec<&str> {
+        self.findings.iter().map(|f| f.rule_id.as_str()).collect()
+    }
+
+    /// The findings in words, one entry per severity, most severe first,
+    /// each naming its own rules: `["critical: PL001 PL006", "high: PL002"]`.
+    pub fn findings_by_severity(&self) -> Vec<String> {
+        let mut out: Vec<(Severity, Vec<&str>)> = Vec::new();
+        for f in &self.findings {
+            match out.last_mut() {
+                Some((s, ids)) if *s == f.severity => ids.push(&f.rule_id),
+                _ => out.push((f.severity, vec![&f.rule_id])),
+            }
+        }
+        out.into_iter()
+            .map(|(s, ids)| format!("{s}: {}", ids.join(" ")))
+            .collect()
+    }
 }
 
 /// One edge.
@@ -144,8 +175,18 @@ impl<'a> Builder<'a> {
             .and_then(|a| self.findings.get(a))
             .cloned()
             .unwrap_or_default();
-        let mut ids: Vec<String> = on.iter().map(|f| f.rule_id.clone()).collect();
-        ids.sort();
+        let mut ids: Vec<NodeFinding> = on
+            .iter()
+            .map(|f| NodeFinding {
+                rule_id: f.rule_id.clone(),
+                severity: f.severity,
+            })
+            .collect();
+        ids.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+        });
         ids.dedup();
         self.nodes.push(Node {
             id: id.clone(),

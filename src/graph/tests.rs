@@ -120,7 +120,7 @@ fn a_missing_bucket_is_a_missing_node_carrying_its_finding() {
     let bucket = kinds(&g, NodeKind::Bucket);
     assert_eq!(bucket.len(), 1);
     assert!(bucket[0].missing);
-    assert_eq!(bucket[0].findings, vec!["AB001".to_string()]);
+    assert_eq!(bucket[0].rule_ids(), vec!["AB001"]);
     assert_eq!(bucket[0].worst, Some(Severity::Critical));
     assert_eq!(g.worst(), Some(Severity::Critical));
 }
@@ -131,14 +131,11 @@ fn findings_land_on_their_resources() {
     // key rotation off: on the key
     let g = graph_of(&s, "demo-017");
     let key = kinds(&g, NodeKind::Key);
-    assert_eq!(key[0].findings, vec!["KM003".to_string()]);
+    assert_eq!(key[0].rule_ids(), vec!["KM003"]);
     // no trigger rule: on the pipeline
     let g = graph_of(&s, "demo-001");
     assert!(kinds(&g, NodeKind::TriggerRule).is_empty());
-    assert_eq!(
-        kinds(&g, NodeKind::Pipeline)[0].findings,
-        vec!["TR001".to_string()]
-    );
+    assert_eq!(kinds(&g, NodeKind::Pipeline)[0].rule_ids(), vec!["TR001"]);
 }
 
 #[test]
@@ -166,4 +163,109 @@ fn two_trigger_rules_are_two_nodes_and_a_shared_role_one() {
     assert_eq!(starts, 2);
     // both rules act as the same events role: still four roles
     assert_eq!(kinds(&g, NodeKind::Role).len(), 4);
+}
+
+#[test]
+fn a_node_says_each_rule_under_its_own_severity() {
+    let s = demo();
+    let mut g = graph_of(&s, "demo-000");
+    let p = g
+        .nodes
+        .iter_mut()
+        .find(|n| n.kind == NodeKind::Pipeline)
+        .unwrap_or_else(|| panic!("no pipeline node"));
+    p.findings = vec![
+        NodeFinding {
+            rule_id: "PL001".into(),
+            severity: Severity::Critical,
+        },
+        NodeFinding {
+            rule_id: "PL006".into(),
+            severity: Severity::Critical,
+        },
+        NodeFinding {
+            rule_id: "PL002".into(),
+            severity: Severity::High,
+        },
+    ];
+    p.worst = Some(Severity::Critical);
+    assert_eq!(
+        p.findings_by_severity(),
+        vec!["critical: PL001 PL006", "high: PL002"]
+    );
+    let m = mermaid::render(&g).unwrap_or_default();
+    assert!(
+        m.contains("pipeline<br/>demo-000-pipeline<br/>critical: PL001 PL006<br/>high: PL002\"]"),
+        "{m}"
+    );
+    assert!(dot::render(&g).contains("\\ncritical: PL001 PL006\\nhigh: PL002\""));
+    let svg = svg::render(
+        &g,
+        svg::Options {
+            id_prefix: "x",
+            links: true,
+            standalone: false,
+        },
+    );
+    assert!(
+        svg.contains(
+            ">critical: PL001 PL006</text><text class=\"f\" x=\"8\" y=\"61\">high: PL002</text>"
+        ),
+        "{svg}"
+    );
+    assert!(svg.contains("<a href=\"#x-n0\">"));
+}
+
+#[test]
+fn the_svg_layout_runs_left_to_right_with_resources_below_and_nothing_overlapping() {
+    let s = demo();
+    for stack in ["demo-000", "demo-001", "demo-032", "demo-035", "demo-038"] {
+        let g = graph_of(&s, stack);
+        let l = svg::layout(&g);
+        assert_eq!(l.places.len(), g.nodes.len());
+        let at = |k: NodeKind| -> Vec<svg::Place> {
+            g.nodes
+                .iter()
+                .zip(&l.places)
+                .filter(|(n, _)| n.kind == k)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        let pipeline = at(NodeKind::Pipeline)[0];
+        for r in at(NodeKind::Repository) {
+            assert!(r.x < pipeline.x, "{stack}: source left of the pipeline");
+        }
+        for t in at(NodeKind::TriggerRule) {
+            assert!(t.x < pipeline.x, "{stack}: trigger left of the pipeline");
+        }
+        let stages = at(NodeKind::Stage);
+        assert!(
+            stages.windows(2).all(|w| w[0].x < w[1].x),
+            "{stack}: stages in order"
+        );
+        assert!(stages.iter().all(|s| s.x > pipeline.x));
+        for k in [NodeKind::Bucket, NodeKind::Key, NodeKind::Role] {
+            for p in at(k) {
+                assert_eq!(p.y, l.band_y, "{stack}: {k:?} in the band below");
+            }
+        }
+        assert!(
+            l.places
+                .iter()
+                .all(|p| p.y + p.h <= l.band_y || p.y == l.band_y)
+        );
+        // no two nodes overlap, and all are inside the drawing
+        for (i, a) in l.places.iter().enumerate() {
+            assert!(
+                a.x >= 0 && a.y >= 0 && a.x + svg::NODE_WIDTH <= l.width && a.y + a.h <= l.height
+            );
+            for b in &l.places[i + 1..] {
+                let apart = a.x + svg::NODE_WIDTH <= b.x
+                    || b.x + svg::NODE_WIDTH <= a.x
+                    || a.y + a.h <= b.y
+                    || b.y + b.h <= a.y;
+                assert!(apart, "{stack}: {a:?} overlaps {b:?}");
+            }
+        }
+    }
 }
