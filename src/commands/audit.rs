@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{collect_live, load_config, load_rules, targets, write_output};
 use crate::cli::{AuditArgs, GlobalArgs};
-use crate::findings::{DiagnosticKind, Severity};
+use crate::findings::{DiagnosticKind, Finding, Severity};
 use crate::model::Snapshot;
 use crate::report::{self, Format, Outcome, Report};
 use crate::rules::{RuleSet, engine};
@@ -43,26 +43,61 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     let snapshot = Arc::new(snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), &rules, &config);
     let scopes = report::scopes(&snapshot.account, &snapshot.regions);
-    let diagrams = if a.format == Format::Markdown {
-        diagrams(&snapshot, &eval)
-    } else {
-        BTreeMap::new()
-    };
-    write_report(a, &rules, &scopes, &mut eval, &diagrams)
+    write_report(a, &rules, &scopes, &mut eval, Some(&snapshot))
 }
 
 /// The Mermaid wiring diagram of each pipeline with findings, by ARN
 /// (those beyond Mermaid's limits left out).
-fn diagrams(snapshot: &Snapshot, eval: &engine::Evaluation) -> BTreeMap<String, String> {
+fn diagrams(snapshot: &Snapshot, findings: &[Finding]) -> BTreeMap<String, String> {
     snapshot
         .pipelines
         .iter()
-        .filter(|w| eval.findings.iter().any(|f| f.pipeline_arn == w.arn))
+        .filter(|w| findings.iter().any(|f| f.pipeline_arn == w.arn))
         .filter_map(|w| {
-            let g = crate::graph::build(snapshot, w, &eval.findings);
+            let g = crate::graph::build(snapshot, w, findings);
             crate::graph::mermaid::render(&g).map(|d| (w.arn.clone(), d))
         })
         .collect()
+}
+
+/// The HTML report: every pipeline with its wiring graph when the snapshot
+/// is at hand, else the pipelines with findings.
+fn html(
+    a: &AuditArgs,
+    rules: &RuleSet,
+    report: &Report<'_>,
+    snapshot: Option<&Snapshot>,
+) -> String {
+    let pipelines: Vec<report::html::Pipeline<'_>> = match snapshot {
+        Some(s) => s
+            .pipelines
+            .iter()
+            .map(|w| report::html::Pipeline {
+                name: &w.name,
+                arn: &w.arn,
+                graph: Some(crate::graph::build(s, w, report.findings)),
+            })
+            .collect(),
+        None => report
+            .by_pipeline()
+            .into_iter()
+            .map(|(name, arn, _)| report::html::Pipeline {
+                name,
+                arn,
+                graph: None,
+            })
+            .collect(),
+    };
+    let files: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
+    report::html::render(
+        report,
+        &report::html::Context {
+            taken_at: snapshot.map(|s| s.taken_at.as_str()),
+            pipelines,
+            rules: &files,
+            docs_url: &a.docs_url,
+        },
+    )
 }
 
 /// Renders and writes the report of an evaluation; the exit code of its findings.
@@ -71,7 +106,7 @@ pub(super) fn write_report(
     rules: &RuleSet,
     scopes: &[report::Scope],
     eval: &mut engine::Evaluation,
-    diagrams: &BTreeMap<String, String>,
+    snapshot: Option<&Snapshot>,
 ) -> Result<u8, String> {
     if let Some(p) = &a.baseline_findings {
         let text =
@@ -98,7 +133,13 @@ pub(super) fn write_report(
     };
     let text = match a.format {
         Format::Json => report::json::render(&report),
-        Format::Markdown => report::markdown::render(&report, &a.docs_url, diagrams),
+        Format::Markdown => {
+            let diagrams = snapshot
+                .map(|s| diagrams(s, &eval.findings))
+                .unwrap_or_default();
+            report::markdown::render(&report, &a.docs_url, &diagrams)
+        }
+        Format::Html => html(a, rules, &report, snapshot),
         Format::Sarif => {
             let gaps = eval
                 .diagnostics

@@ -18,6 +18,9 @@ pub struct DriftArgs {
 
 /// Compares the baseline with a snapshot (or a live collection) and reports.
 pub fn run(g: &GlobalArgs, a: &AuditArgs, d: &DriftArgs) -> Result<u8, String> {
+    if d.format == Format::Html {
+        return Err(report::drift::HTML_IS_AUDIT_ONLY.to_string());
+    }
     let rules = load_rules(a)?;
     let config = load_config(a, &rules)?;
     let base = Snapshot::load(&d.baseline).map_err(|e| e.to_string())?;

@@ -81,7 +81,7 @@ pub fn run(
         &rules,
         &org_audit.scopes,
         &mut org_audit.evaluation,
-        &std::collections::BTreeMap::new(),
+        None,
     )?;
     let failed: Vec<_> = org_audit.failed().collect();
     if !failed.is_empty() {

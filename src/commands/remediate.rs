@@ -43,9 +43,9 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     let json = match a.format {
         Format::Table => false,
         Format::Json => true,
-        Format::Markdown | Format::Sarif => {
+        Format::Markdown | Format::Sarif | Format::Html => {
             return Err(
-                "--remediate prints its plan and result as table or json; markdown and sarif are formats of the audit report"
+                "--remediate prints its plan and result as table or json; markdown, sarif and html are formats of the audit report"
                     .to_string(),
             );
         }

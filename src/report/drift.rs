@@ -169,6 +169,10 @@ fn drift_rule() -> RuleFile {
     }
 }
 
+/// Why `drift --format html` is refused.
+pub const HTML_IS_AUDIT_ONLY: &str =
+    "drift reports as table, json, sarif or markdown; html is a format of the audit report";
+
 /// Renders the drift in a format.
 pub fn render(
     d: &Drift,
@@ -252,6 +256,7 @@ pub fn render(
             let _ = writeln!(out, "\n{} change(s)", d.changes.len());
             Ok(out)
         }
+        Format::Html => Err(HTML_IS_AUDIT_ONLY.to_string()),
         Format::Sarif => {
             let findings: Vec<Finding> = d
                 .changes

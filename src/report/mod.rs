@@ -2,6 +2,7 @@
 //! `drift`, for the changes between two snapshots).
 
 pub mod drift;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod merge;
@@ -17,6 +18,8 @@ pub enum Format {
     Json,
     Sarif,
     Markdown,
+    /// One self-contained HTML page with the wiring diagrams (audit only).
+    Html,
 }
 
 /// Exit code: clean.
