@@ -6,6 +6,10 @@
 //! (the project uses the pipeline's artifact key; the group has an enabled
 //! alarm), and leaves everything else as collected.
 //!
+//! It also gives the KMS keys fixed ids (moto makes random ones), numbered
+//! in the order of the pipelines that use them, so that regenerating the
+//! demo changes only what the seeding changed.
+//!
 //! cargo run --example demo_finish -- examples/demo-account.json
 
 use std::process::ExitCode;
@@ -45,6 +49,13 @@ fn main() -> ExitCode {
             }
         }
     }
+    let s = match stable_key_ids(&s) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("demo_finish: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if let Err(e) = s.save(&path) {
         eprintln!("demo_finish: {e}");
         return ExitCode::from(2);
@@ -53,4 +64,59 @@ fn main() -> ExitCode {
         "demo_finish: set the artifact key on {projects} build project(s) and an alarm on {groups} deployment group(s)"
     );
     ExitCode::SUCCESS
+}
+
+/// The snapshot with each key id (the UUID in a key ARN) replaced by
+/// `00000000-0000-4000-8000-<n>`: n counts keys in the order the pipelines
+/// (sorted by ARN) use them, then the keys no pipeline uses, by ARN.
+fn stable_key_ids(s: &Snapshot) -> Result<Snapshot, String> {
+    let id_of = |arn: &str| arn.rsplit_once(":key/").map(|(_, id)| id.to_string());
+    let mut order: Vec<String> = Vec::new();
+    let used = s
+        .pipelines
+        .iter()
+        .flat_map(|w| w.artifact_stores.iter().filter_map(|st| st.key_arn.clone()));
+    for arn in used.chain(s.resources.keys.keys().cloned()) {
+        if let Some(id) = id_of(&arn)
+            && !order.contains(&id)
+        {
+            order.push(id);
+        }
+    }
+    let mut text = serde_json::to_string(s).map_err(|e| e.to_string())?;
+    for (n, id) in order.iter().enumerate() {
+        text = text.replace(
+            id.as_str(),
+            &format!("00000000-0000-4000-8000-{:012}", n + 1),
+        );
+    }
+    // then the other ids (repositories, applications, groups), in the order
+    // they appear in the re-sorted snapshot
+    let sorted = Snapshot::from_json(&text, "demo").map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string(&sorted).map_err(|e| e.to_string())?;
+    let mut others: Vec<String> = Vec::new();
+    for (i, _) in text.char_indices() {
+        if let Some(id) = text.get(i..i + 36).filter(|c| is_uuid(c))
+            && !id.starts_with("00000000-0000-4000-")
+            && !others.iter().any(|o| o == id)
+        {
+            others.push(id.to_string());
+        }
+    }
+    for (n, id) in others.iter().enumerate() {
+        text = text.replace(
+            id.as_str(),
+            &format!("00000000-0000-4000-9000-{:012}", n + 1),
+        );
+    }
+    Snapshot::from_json(&text, "demo").map_err(|e| e.to_string())
+}
+
+/// `8-4-4-4-12` lowercase hex digits.
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
 }

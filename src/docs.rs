@@ -16,6 +16,12 @@ pub fn rule_page(f: &RuleFile) -> String {
             None => "none (manual)".to_string(),
         }
     ));
+    if !f.enabled {
+        out.push_str(&format!(
+            "Off by default: runs only when `pipeaudit.toml` enables it (`[rules.{}] enabled = true`).\n\n",
+            f.slug
+        ));
+    }
     out.push_str(&format!(
         "## What\n\n{}\n\n## Why\n\n{}\n\n## Remediation\n\n{}\n\n",
         f.docs.what.trim(),
@@ -24,6 +30,16 @@ pub fn rule_page(f: &RuleFile) -> String {
     ));
     if let Some(s) = &f.docs.fix_safety {
         out.push_str(&format!("## Fix safety\n\n{}\n\n", s.trim()));
+    }
+    if !f.parameters.is_empty() {
+        out.push_str(&format!(
+            "## Parameters\n\nSet in `pipeaudit.toml` under `[rules.{}]`.\n\n",
+            f.slug
+        ));
+        for (name, doc) in &f.parameters {
+            out.push_str(&format!("- `{name}`: {doc}\n"));
+        }
+        out.push('\n');
     }
     if !f.references.is_empty() {
         out.push_str("## References\n\n");
@@ -155,6 +171,14 @@ pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
                     f.docs.fix_safety.as_deref().unwrap_or("").trim()
                 )),
                 None => out.push_str("\nFix: none (manual)\n"),
+            }
+            out.push_str(&format!(
+                "\nParameters ([rules.{}] in pipeaudit.toml)\n  enabled: {} by default\n",
+                f.slug,
+                if f.enabled { "on" } else { "off" }
+            ));
+            for (name, doc) in &f.parameters {
+                out.push_str(&format!("  {name}: {doc}\n"));
             }
             if !f.references.is_empty() {
                 out.push_str("\nReferences\n");

@@ -9,7 +9,8 @@ use super::call::{Ctx, read_error, timestamp};
 use super::clients::RegionClients;
 use super::kind::{Found, Kind, Refs, Target, region_of};
 use crate::model::{
-    BuildEnvironment, BuildLogs, BuildProject, BuildSource, EnvVar, Observed, Resources, secrets,
+    BuildArtifacts, BuildEnvironment, BuildLogs, BuildProject, BuildSource, Buildspec, EnvVar,
+    Observed, Resources, secrets,
 };
 
 /// The projects of the pipelines' CodeBuild build and test actions, read in
@@ -126,7 +127,13 @@ fn project(p: &aws_sdk_codebuild::types::Project) -> BuildProject {
     BuildProject {
         name: p.name().unwrap_or_default().to_string(),
         arn: p.arn().unwrap_or_default().to_string(),
-        source: p.source().map(source).unwrap_or_default(),
+        source: p
+            .source()
+            .map(|s| BuildSource {
+                buildspec: Some(Buildspec::classify(s.buildspec())),
+                ..source(s)
+            })
+            .unwrap_or_default(),
         secondary_sources: p.secondary_sources().iter().map(source).collect(),
         environment: BuildEnvironment {
             environment_type: env
@@ -162,6 +169,22 @@ fn project(p: &aws_sdk_codebuild::types::Project) -> BuildProject {
                 .and_then(|c| c.encryption_disabled()),
         },
         last_modified: p.last_modified().map(timestamp),
+        visibility: p.project_visibility().map(|v| v.as_str().to_string()),
+        artifacts: p
+            .artifacts()
+            .into_iter()
+            .chain(p.secondary_artifacts())
+            .map(|a| BuildArtifacts {
+                artifacts_type: a.r#type().as_str().to_string(),
+                identifier: a.artifact_identifier().map(str::to_string),
+                encryption_disabled: a.encryption_disabled().unwrap_or(false),
+            })
+            .collect(),
+        vpc_id: p
+            .vpc_config()
+            .and_then(|v| v.vpc_id())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
     }
 }
 
@@ -201,6 +224,7 @@ fn source(s: &aws_sdk_codebuild::types::ProjectSource) -> BuildSource {
         source_type: s.r#type().as_str().to_string(),
         location,
         credentials_in_location,
+        buildspec: None,
     }
 }
 

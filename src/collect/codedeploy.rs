@@ -1,4 +1,5 @@
-//! CodeDeploy: applications and deployment groups.
+//! CodeDeploy: applications, deployment groups and the deployment
+//! configurations the groups name.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -8,7 +9,10 @@ use aws_sdk_codedeploy::Client;
 use super::call::{Ctx, observe};
 use super::clients::RegionClients;
 use super::kind::{Found, Kind, Refs, Target, each, region_of};
-use crate::model::{DeployApplication, DeployGroup, Observed, Resources, TagFilter};
+use crate::model::{
+    DeployApplication, DeployConfig, DeployGroup, MinimumHealthyHosts, Observed, Resources,
+    TagFilter,
+};
 
 /// The applications of the pipelines' CodeDeploy actions.
 pub struct Applications;
@@ -89,6 +93,128 @@ impl Kind for Groups {
             get_group(ctx, &c.codedeploy, &t.arn, &t.detail.0, &t.detail.1)
         })
     }
+}
+
+/// The deployment configurations the groups name: the built-in EC2 ones are
+/// known without a call (their minimum healthy hosts as AWS documents
+/// them); a custom one is read with GetDeploymentConfig.
+pub struct Configs;
+
+impl Kind for Configs {
+    type Value = DeployConfig;
+    /// The configuration's name.
+    type Detail = String;
+    const NAME: &'static str = "deploy_configs";
+    const ACTION: &'static str = "codedeploy:GetDeploymentConfig";
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployConfig>> {
+        &mut r.deploy_configs
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<String, DeployConfig>> {
+        refs.resources
+            .deploy_groups
+            .iter()
+            .filter_map(|(group_arn, g)| {
+                let name = g.value()?.deployment_config_name.as_deref()?;
+                let arn = config_arn(group_arn, name)?;
+                Some(match built_in(name) {
+                    Some(min) => Found::Known(
+                        arn.clone(),
+                        Observed::ok(DeployConfig {
+                            name: name.to_string(),
+                            arn,
+                            built_in: true,
+                            minimum_healthy_hosts: min,
+                        }),
+                    ),
+                    None => Found::Read(Target {
+                        region: group_arn.split(':').nth(3).unwrap_or("").to_string(),
+                        arn,
+                        detail: name.to_string(),
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<String>],
+    ) -> impl Future<Output = Vec<(String, Observed<DeployConfig>)>> + Send + 'a {
+        each(targets, |t| {
+            get_config(ctx, &c.codedeploy, &t.arn, &t.detail)
+        })
+    }
+}
+
+/// The ARN of a deployment configuration, in its group's region and account.
+pub fn config_arn(group_arn: &str, name: &str) -> Option<String> {
+    let parts: Vec<&str> = group_arn.split(':').collect();
+    let (partition, region, account) = (parts.get(1)?, parts.get(3)?, parts.get(4)?);
+    Some(format!(
+        "arn:{partition}:codedeploy:{region}:{account}:deploymentconfig:{name}"
+    ))
+}
+
+/// A built-in configuration: `Some(minimum healthy hosts)` for the names
+/// AWS defines (`None` inside for those that set no minimum: the ECS and
+/// Lambda traffic-shifting ones), `None` for a custom name.
+pub fn built_in(name: &str) -> Option<Option<MinimumHealthyHosts>> {
+    let min = |kind: &str, value: i64| {
+        Some(MinimumHealthyHosts {
+            kind: kind.to_string(),
+            value,
+        })
+    };
+    match name {
+        "CodeDeployDefault.AllAtOnce" => Some(min("HOST_COUNT", 0)),
+        "CodeDeployDefault.HalfAtATime" => Some(min("FLEET_PERCENT", 50)),
+        // as GetDeploymentConfig reports it: one instance at a time, all
+        // others kept healthy
+        "CodeDeployDefault.OneAtATime" => Some(min("MOST_CONCURRENCY", 1)),
+        n if n.starts_with("CodeDeployDefault.") => Some(None),
+        _ => None,
+    }
+}
+
+/// Reads one custom deployment configuration.
+pub async fn get_config(
+    ctx: &Ctx,
+    client: &Client,
+    arn: &str,
+    name: &str,
+) -> Observed<DeployConfig> {
+    const ACTION: &str = "codedeploy:GetDeploymentConfig";
+    let result = ctx
+        .call(
+            ACTION,
+            client
+                .get_deployment_config()
+                .deployment_config_name(name)
+                .send(),
+        )
+        .await;
+    observe(
+        ACTION,
+        result,
+        &["DeploymentConfigDoesNotExistException"],
+        |out| DeployConfig {
+            name: name.to_string(),
+            arn: arn.to_string(),
+            built_in: false,
+            minimum_healthy_hosts: out
+                .deployment_config_info()
+                .and_then(|i| i.minimum_healthy_hosts())
+                .and_then(|m| {
+                    Some(MinimumHealthyHosts {
+                        kind: m.r#type()?.as_str().to_string(),
+                        value: i64::from(m.value()),
+                    })
+                }),
+        },
+    )
 }
 
 /// The ARN of an application.

@@ -204,7 +204,7 @@ pub const PHASES: &[&[&dyn Collect]] = &[
         &s3::Buckets,
         &kms::Keys,
     ],
-    &[&iam::Roles],
+    &[&iam::Roles, &codedeploy::Configs],
     &[&iam::ManagedPolicies],
 ];
 

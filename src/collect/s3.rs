@@ -9,8 +9,8 @@ use super::call::{Ctx, observe};
 use super::clients::RegionClients;
 use super::kind::{Found, Kind, Reach, Refs, Target, each};
 use crate::model::{
-    Bucket, BucketEncryption, EncryptionRule, Observed, PolicyText, PublicAccessBlock, Resources,
-    Versioning,
+    Bucket, BucketEncryption, BucketLogging, EncryptionRule, Observed, PolicyText,
+    PublicAccessBlock, Resources, Versioning,
 };
 
 /// The pipelines' artifact buckets.
@@ -91,11 +91,13 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<
     const POL: &str = "s3:GetBucketPolicy";
     const PAB: &str = "s3:GetBucketPublicAccessBlock";
     const VER: &str = "s3:GetBucketVersioning";
-    let (enc, pol, pab, ver) = tokio::join!(
+    const LOG: &str = "s3:GetBucketLogging";
+    let (enc, pol, pab, ver, log) = tokio::join!(
         ctx.call(ENC, client.get_bucket_encryption().bucket(name).send()),
         ctx.call(POL, client.get_bucket_policy().bucket(name).send()),
         ctx.call(PAB, client.get_public_access_block().bucket(name).send()),
         ctx.call(VER, client.get_bucket_versioning().bucket(name).send()),
+        ctx.call(LOG, client.get_bucket_logging().bucket(name).send()),
     );
     let encryption = observe(
         ENC,
@@ -138,6 +140,10 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<
         status: out.status().map(|s| s.as_str().to_string()),
         mfa_delete: out.mfa_delete().map(|s| s.as_str().to_string()),
     });
+    let logging = observe(LOG, log, &[], |out| BucketLogging {
+        target_bucket: out.logging_enabled().map(|l| l.target_bucket().to_string()),
+        target_prefix: out.logging_enabled().map(|l| l.target_prefix().to_string()),
+    });
     Observed::ok(Bucket {
         name: name.to_string(),
         arn: arn.to_string(),
@@ -145,5 +151,6 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<
         policy,
         public_access_block,
         versioning,
+        logging,
     })
 }

@@ -258,7 +258,17 @@ fn load_config(a: &AuditArgs, rules: &RuleSet) -> Result<Config, String> {
         return Ok(Config::default());
     };
     let config = Config::load(path).map_err(|e| e.to_string())?;
-    let ids: Vec<&str> = rules.rules.iter().map(|r| r.file.id.as_str()).collect();
+    let ids: Vec<(&str, &str, Vec<&str>)> = rules
+        .rules
+        .iter()
+        .map(|r| {
+            (
+                r.file.id.as_str(),
+                r.file.slug.as_str(),
+                r.file.parameters.keys().map(String::as_str).collect(),
+            )
+        })
+        .collect();
     config
         .check_rule_ids(&ids, &path.display().to_string())
         .map_err(|e| e.to_string())?;

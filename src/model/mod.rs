@@ -178,6 +178,10 @@ pub struct Resources {
     pub build_projects: BTreeMap<String, Observed<BuildProject>>,
     pub deploy_applications: BTreeMap<String, Observed<DeployApplication>>,
     pub deploy_groups: BTreeMap<String, Observed<DeployGroup>>,
+    /// The deployment configurations the groups name, by ARN (built-in
+    /// ones from what AWS documents, custom ones read).
+    #[serde(default)]
+    pub deploy_configs: BTreeMap<String, Observed<DeployConfig>>,
     pub event_rules: BTreeMap<String, Observed<EventRule>>,
     pub buckets: BTreeMap<String, Observed<Bucket>>,
     pub keys: BTreeMap<String, Observed<KmsKey>>,

@@ -279,6 +279,80 @@ pub struct BuildProject {
     pub logs: BuildLogs,
     #[serde(default)]
     pub last_modified: Option<String>,
+    /// PUBLIC_READ or PRIVATE; `None` when the API returned no setting.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    /// The primary artifacts first, then the secondary ones.
+    #[serde(default)]
+    pub artifacts: Vec<BuildArtifacts>,
+    /// The VPC the builds run in; `None` when they run outside any VPC.
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+}
+
+/// Where a build's commands come from. The text of an inline buildspec is
+/// never stored (it may hold secrets); only that it is inline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buildspec {
+    /// `source` (a file in the source the build checks out: the empty
+    /// setting means its `buildspec.yml`), `inline` or `s3`.
+    pub origin: String,
+    /// The file in the source, or the S3 object's ARN.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl Buildspec {
+    /// Classifies a project's `buildspec` setting (`None` or empty: the
+    /// source's `buildspec.yml`). CodeBuild reads an S3 buildspec only from
+    /// an S3 object ARN; a value that is YAML or JSON is inline; anything
+    /// else is a path relative to the checked-out source.
+    pub fn classify(setting: Option<&str>) -> Buildspec {
+        let value = setting.map(str::trim).unwrap_or("");
+        if value.is_empty() {
+            return Buildspec {
+                origin: "source".to_string(),
+                path: Some("buildspec.yml".to_string()),
+            };
+        }
+        let is_s3_arn = value.starts_with("arn:")
+            && value.split(':').nth(2) == Some("s3")
+            && value.split(':').count() >= 6;
+        if is_s3_arn {
+            return Buildspec {
+                origin: "s3".to_string(),
+                path: Some(value.to_string()),
+            };
+        }
+        let inline = value.contains('\n')
+            || value.starts_with('{')
+            || value.starts_with("version:")
+            || value.starts_with("---")
+            || value.contains(": ");
+        if inline {
+            Buildspec {
+                origin: "inline".to_string(),
+                path: None,
+            }
+        } else {
+            Buildspec {
+                origin: "source".to_string(),
+                path: Some(value.to_string()),
+            }
+        }
+    }
+}
+
+/// One artifact output of a build project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildArtifacts {
+    /// CODEPIPELINE, S3 or NO_ARTIFACTS.
+    pub artifacts_type: String,
+    #[serde(default)]
+    pub identifier: Option<String>,
+    /// `encryptionDisabled` as set; AWS honours it only for type S3.
+    #[serde(default)]
+    pub encryption_disabled: bool,
 }
 
 /// A build source. Credentials embedded in the location are removed before
@@ -290,6 +364,10 @@ pub struct BuildSource {
     pub location: Option<String>,
     #[serde(default)]
     pub credentials_in_location: bool,
+    /// Where the build's commands come from (set on the primary source;
+    /// `None` in snapshots written before it was recorded).
+    #[serde(default)]
+    pub buildspec: Option<Buildspec>,
 }
 
 /// A build environment.
@@ -335,6 +413,29 @@ pub struct BuildLogs {
 }
 
 // ---------------------------------------------------------------- CodeDeploy
+
+/// A CodeDeploy deployment configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployConfig {
+    pub name: String,
+    pub arn: String,
+    /// True for the `CodeDeployDefault.*` configurations.
+    #[serde(default)]
+    pub built_in: bool,
+    /// How many instances must stay healthy during a deployment (EC2 and
+    /// on-premises configurations); `None` for the ones that set none.
+    #[serde(default)]
+    pub minimum_healthy_hosts: Option<MinimumHealthyHosts>,
+}
+
+/// A deployment configuration's minimum healthy hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinimumHealthyHosts {
+    /// HOST_COUNT or FLEET_PERCENT (MOST_CONCURRENCY for the built-in
+    /// OneAtATime, as GetDeploymentConfig reports it).
+    pub kind: String,
+    pub value: i64,
+}
 
 /// A CodeDeploy application.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -433,6 +534,31 @@ pub struct Bucket {
     pub policy: Observed<PolicyText>,
     pub public_access_block: Observed<PublicAccessBlock>,
     pub versioning: Observed<Versioning>,
+    /// Server access logging (unknown in snapshots written before it was read).
+    #[serde(default = "logging_not_recorded")]
+    pub logging: Observed<BucketLogging>,
+}
+
+fn logging_not_recorded() -> Observed<BucketLogging> {
+    Observed::Unknown {
+        error: crate::model::ReadError {
+            kind: crate::model::ReadErrorKind::Service,
+            action: "s3:GetBucketLogging".to_string(),
+            code: None,
+            message: "not recorded in this snapshot (written before access logging was read)"
+                .to_string(),
+        },
+    }
+}
+
+/// A bucket's server access logging.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketLogging {
+    /// The bucket the access logs go to; `None` when logging is off.
+    #[serde(default)]
+    pub target_bucket: Option<String>,
+    #[serde(default)]
+    pub target_prefix: Option<String>,
 }
 
 /// Default encryption rules of a bucket.
@@ -559,6 +685,7 @@ impl Resources {
         resource_errors(&self.build_projects, |_| vec![], f);
         resource_errors(&self.deploy_applications, |_| vec![], f);
         resource_errors(&self.deploy_groups, |_| vec![], f);
+        resource_errors(&self.deploy_configs, |_| vec![], f);
         resource_errors(&self.event_rules, |_| vec![], f);
         resource_errors(
             &self.buckets,
@@ -568,6 +695,7 @@ impl Resources {
                     field_error(&b.policy),
                     field_error(&b.public_access_block),
                     field_error(&b.versioning),
+                    field_error(&b.logging),
                 ]
             },
             f,

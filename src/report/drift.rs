@@ -166,6 +166,8 @@ fn drift_rule() -> RuleFile {
         },
         references: vec!["pipeaudit drift".into()],
         fix: None,
+        enabled: true,
+        parameters: Default::default(),
     }
 }
 

@@ -30,6 +30,91 @@ pub struct Config {
     /// Accepted findings.
     #[serde(default)]
     pub ignore: Vec<Ignore>,
+    /// Per-rule parameters, by rule id or slug: `[rules.build-outside-vpc]`.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleParams>,
+    /// The pipeline shape PL001 accepts.
+    #[serde(default)]
+    pub reference: Reference,
+}
+
+/// The reference architecture's shape: the accepted action providers of the
+/// source, build and deploy stages, and the order of the stages (action
+/// categories). The default is the seed's: CodeCommit, CodeBuild,
+/// CodeDeploy, in that order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    #[serde(default = "default_sources")]
+    pub source: Vec<String>,
+    #[serde(default = "default_builds")]
+    pub build: Vec<String>,
+    #[serde(default = "default_deploys")]
+    pub deploy: Vec<String>,
+    /// Action categories in stage order; `Source` must come first.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<String>,
+}
+
+fn default_sources() -> Vec<String> {
+    vec!["CodeCommit".to_string()]
+}
+fn default_builds() -> Vec<String> {
+    vec!["CodeBuild".to_string()]
+}
+fn default_deploys() -> Vec<String> {
+    vec!["CodeDeploy".to_string()]
+}
+fn default_stages() -> Vec<String> {
+    ["Source", "Build", "Deploy"].map(String::from).to_vec()
+}
+
+impl Default for Reference {
+    fn default() -> Self {
+        Reference {
+            source: default_sources(),
+            build: default_builds(),
+            deploy: default_deploys(),
+            stages: default_stages(),
+        }
+    }
+}
+
+impl Reference {
+    /// The accepted providers of a stage category (`None` for a category
+    /// the reference does not name providers for).
+    pub fn providers(&self, category: &str) -> Option<&[String]> {
+        match category {
+            "Source" => Some(&self.source),
+            "Build" => Some(&self.build),
+            "Deploy" => Some(&self.deploy),
+            _ => None,
+        }
+    }
+}
+
+/// The parameters of one rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleParams {
+    /// Runs the rule (`true`) or not (`false`); unset: the rule's default
+    /// (every rule runs but those whose file says `enabled: false`).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Accounts trusted to write artifacts (`artifact-bucket-writable-by-others`).
+    #[serde(default)]
+    pub trusted_accounts: Option<Vec<String>>,
+}
+
+impl RuleParams {
+    /// The parameters set, besides `enabled`.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.trusted_accounts.is_some() {
+            out.push("trusted_accounts");
+        }
+        out
+    }
 }
 
 /// An accepted finding: a rule on a resource (ARN or glob), with a reason.
@@ -73,6 +158,37 @@ impl Config {
             message: e.message().to_string(),
         })?;
         let find = |needle: &str| text.find(needle).map(line_at);
+        let r = &cfg.reference;
+        let bad_reference = |message: String| ConfigError {
+            path: origin.to_string(),
+            line: find("[reference]"),
+            message: format!("[reference]: {message}"),
+        };
+        if r.stages.first().map(String::as_str) != Some("Source") {
+            return Err(bad_reference(
+                "`stages` must start with \"Source\"".to_string(),
+            ));
+        }
+        for st in &r.stages {
+            if ![
+                "Source", "Build", "Test", "Deploy", "Approval", "Invoke", "Compute",
+            ]
+            .contains(&st.as_str())
+            {
+                return Err(bad_reference(format!(
+                    "stage {st:?} is not an action category (Source, Build, Test, Deploy, Approval, Invoke, Compute)"
+                )));
+            }
+        }
+        for (name, list) in [
+            ("source", &r.source),
+            ("build", &r.build),
+            ("deploy", &r.deploy),
+        ] {
+            if list.is_empty() {
+                return Err(bad_reference(format!("`{name}` names no provider")));
+            }
+        }
         for (i, ig) in cfg.ignore.iter().enumerate() {
             let bad = |message: String| ConfigError {
                 path: origin.to_string(),
@@ -105,8 +221,14 @@ impl Config {
         Self::parse(&text, &path.display().to_string())
     }
 
-    /// Checks that the rule ids the configuration names exist.
-    pub fn check_rule_ids(&self, known: &[&str], origin: &str) -> Result<(), ConfigError> {
+    /// Checks that the rule ids the configuration names exist; a `[rules.X]`
+    /// table may name a rule by id or slug (`known`: (id, slug, the
+    /// parameters the rule takes)) and set only the parameters it takes.
+    pub fn check_rule_ids(
+        &self,
+        known: &[(&str, &str, Vec<&str>)],
+        origin: &str,
+    ) -> Result<(), ConfigError> {
         let names = self
             .severity
             .keys()
@@ -114,7 +236,7 @@ impl Config {
             .chain(self.disabled.iter().map(String::as_str))
             .chain(self.ignore.iter().map(|i| i.rule.as_str()));
         for id in names {
-            if !known.iter().any(|k| k.eq_ignore_ascii_case(id)) {
+            if !known.iter().any(|(k, _, _)| k.eq_ignore_ascii_case(id)) {
                 return Err(ConfigError {
                     path: origin.to_string(),
                     line: None,
@@ -122,7 +244,48 @@ impl Config {
                 });
             }
         }
+        for (name, params) in &self.rules {
+            let Some((_, _, takes)) = known
+                .iter()
+                .find(|(id, slug, _)| id.eq_ignore_ascii_case(name) || slug == name)
+            else {
+                return Err(ConfigError {
+                    path: origin.to_string(),
+                    line: None,
+                    message: format!("[rules.{name}]: no rule has this id or slug"),
+                });
+            };
+            if let Some(p) = params.names().into_iter().find(|p| !takes.contains(p)) {
+                return Err(ConfigError {
+                    path: origin.to_string(),
+                    line: None,
+                    message: format!("[rules.{name}]: the rule takes no parameter `{p}`"),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// A rule's `trusted_accounts` parameter (by id or slug); empty when unset.
+    pub fn trusted_accounts(&self, id: &str, slug: &str) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(id) || *name == slug)
+            .find_map(|(_, p)| p.trusted_accounts.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether a rule runs: `disabled` wins, then `[rules.<id or slug>]
+    /// enabled`, then the rule's own default.
+    pub fn rule_enabled(&self, id: &str, slug: &str, default: bool) -> bool {
+        if self.disabled.iter().any(|d| d.eq_ignore_ascii_case(id)) {
+            return false;
+        }
+        self.rules
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(id) || *name == slug)
+            .find_map(|(_, p)| p.enabled)
+            .unwrap_or(default)
     }
 }
 
@@ -193,5 +356,60 @@ expires = "2027-01-31"
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.starts_with("p.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn rule_parameters_enable_by_id_or_slug_and_reject_unknowns() {
+        let c = Config::parse(
+            "disabled = [\"CB003\"]\n[rules.build-outside-vpc]\nenabled = true\n[rules.cb003]\nenabled = true\n",
+            "p.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.rule_enabled("CB013", "build-outside-vpc", false));
+        assert!(
+            !c.rule_enabled("CB003", "build-privileged-mode", true),
+            "disabled wins"
+        );
+        assert!(c.rule_enabled("CB001", "build-project-missing", true));
+        assert!(!c.rule_enabled("CB099", "something-else", false));
+        let known = [
+            ("CB013", "build-outside-vpc", vec![]),
+            ("CB003", "build-privileged-mode", vec![]),
+            (
+                "AB010",
+                "artifact-bucket-writable-by-others",
+                vec!["trusted_accounts"],
+            ),
+        ];
+        assert!(c.check_rule_ids(&known, "p.toml").is_ok());
+        let e = Config::parse("[rules.nope]\nenabled = true\n", "p.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .check_rule_ids(&known, "p.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("[rules.nope]") && e.contains("no rule"), "{e}");
+        let c = Config::parse(
+            "[rules.AB010]\ntrusted_accounts = [\"111122223333\"]\n",
+            "p.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.check_rule_ids(&known, "p.toml").is_ok());
+        assert_eq!(
+            c.trusted_accounts("AB010", "artifact-bucket-writable-by-others"),
+            ["111122223333"]
+        );
+        let e = Config::parse("[rules.CB013]\ntrusted_accounts = []\n", "p.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .check_rule_ids(&known, "p.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("takes no parameter `trusted_accounts`"), "{e}");
+        let e = Config::parse("[rules.CB013]\nenabeld = true\n", "p.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with("p.toml:2:") && e.contains("enabeld"), "{e}");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use cel::{ExecutionError, Value};
 
-use super::{iam, pattern};
+use super::{iam, pattern, powers, writers};
 use crate::model::{
     Observed, PolicyDocument, PolicyText, ReadError, ReadErrorKind, Role, Snapshot,
 };
@@ -31,6 +31,9 @@ pub const NAMES: &[&str] = &[
     "bucket_denies_unencrypted_uploads",
     "trigger_matches_commit",
     "image_deprecated",
+    "role_powers",
+    "role_escalations",
+    "bucket_other_writers",
 ];
 
 thread_local! {
@@ -70,11 +73,24 @@ fn not_collected(function: &str, arn: &str) -> ExecutionError {
 /// Read access to the snapshot for the helpers.
 pub struct Lookup {
     snapshot: Arc<Snapshot>,
+    /// Accounts whose principals may write artifacts (cross-account
+    /// deployment): the `trusted_accounts` parameter of
+    /// `artifact-bucket-writable-by-others`.
+    trusted_accounts: Vec<String>,
 }
 
 impl Lookup {
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
-        Lookup { snapshot }
+        Lookup {
+            snapshot,
+            trusted_accounts: Vec::new(),
+        }
+    }
+
+    /// With the accounts trusted to write artifacts.
+    pub fn with_trusted_accounts(mut self, accounts: Vec<String>) -> Self {
+        self.trusted_accounts = accounts;
+        self
     }
 
     fn role(&self, f: &str, arn: &str) -> R<Option<&Role>> {
@@ -191,6 +207,93 @@ impl Lookup {
             .map_err(|e| ExecutionError::function_error(f, format!("{}: {e}", r.arn)))
     }
 
+    /// The powers of a role beyond its job in the pipeline (see
+    /// [`crate::rules::powers`]), comma-separated; empty when none.
+    fn role_powers(&self, f: &str, role: &str, pipeline: &str) -> R<String> {
+        self.role_check(f, role, pipeline, powers::powers)
+    }
+
+    /// The privilege-escalation paths of a role (see
+    /// [`crate::rules::powers::escalations`]), comma-separated; empty when none.
+    fn role_escalations(&self, f: &str, role: &str, pipeline: &str) -> R<String> {
+        self.role_check(f, role, pipeline, powers::escalations)
+    }
+
+    /// The pipeline's region and its own roles: its role, its actions'
+    /// roles, its build projects', deployment groups' and trigger targets'.
+    fn own_roles<'a>(&'a self, pipeline: &'a str) -> (&'a str, Vec<&'a str>) {
+        let s = &self.snapshot;
+        let wiring = s.pipelines.iter().find(|w| w.arn == pipeline);
+        let region = wiring
+            .map(|w| w.region.as_str())
+            .or_else(|| pipeline.split(':').nth(3))
+            .unwrap_or("");
+        let mut own: Vec<&str> = Vec::new();
+        if let Some(w) = wiring {
+            own.extend(w.role_arn.as_deref());
+            own.extend(w.action_roles.iter().map(String::as_str));
+            for b in &w.builds {
+                if let Some(Observed::Ok { value }) = s.resources.build_projects.get(&b.project_arn)
+                {
+                    own.extend(value.service_role.as_deref());
+                }
+            }
+            for d in &w.deploys {
+                if let Some(Observed::Ok { value }) = s.resources.deploy_groups.get(&d.group_arn) {
+                    own.extend(value.service_role_arn.as_deref());
+                }
+            }
+            for arn in &w.trigger_rules {
+                if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
+                    own.extend(value.targets.iter().filter_map(|t| t.role_arn.as_deref()));
+                }
+            }
+        }
+        (region, own)
+    }
+
+    /// The principals other than the pipeline's own roles that the bucket
+    /// policy lets write objects (see [`crate::rules::writers`]).
+    fn bucket_other_writers(&self, f: &str, bucket: &str, pipeline: &str) -> R<String> {
+        let Some(doc) = self.bucket_policy(f, bucket)? else {
+            return Ok(String::new());
+        };
+        let (_, own) = self.own_roles(pipeline);
+        Ok(writers::other_writers(
+            doc,
+            bucket,
+            &self.snapshot.account,
+            &own,
+            &self.trusted_accounts,
+        )
+        .join(", "))
+    }
+
+    /// Runs a check of [`crate::rules::powers`] on a role's identity
+    /// policies, with the pipeline's region and the roles that are not its own.
+    fn role_check(
+        &self,
+        f: &str,
+        role: &str,
+        pipeline: &str,
+        check: fn(&[&PolicyDocument], &str, &str, &[&str]) -> Vec<String>,
+    ) -> R<String> {
+        let Some(r) = self.role(f, role)? else {
+            return Ok(String::new());
+        };
+        let docs = self.identity_docs(f, r)?;
+        let (region, own) = self.own_roles(pipeline);
+        let others: Vec<&str> = self
+            .snapshot
+            .resources
+            .roles
+            .keys()
+            .map(String::as_str)
+            .filter(|r| !own.contains(r))
+            .collect();
+        Ok(check(&docs, role, region, &others).join(", "))
+    }
+
     fn key_usable_by(&self, f: &str, key: &str, role: &str) -> R<bool> {
         let Some(policy) = self.key_policy(f, key)? else {
             return Ok(false);
@@ -276,6 +379,18 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
             b(l.trigger_matches_commit(name, rule, repo, branch))
         }
         ("image_deprecated", [image]) => b(Ok(image_deprecated(image))),
+        ("role_powers", [role, pipeline]) => Some(
+            l.role_powers(name, role, pipeline)
+                .map(|p| Value::String(Arc::new(p))),
+        ),
+        ("bucket_other_writers", [bucket, pipeline]) => Some(
+            l.bucket_other_writers(name, bucket, pipeline)
+                .map(|p| Value::String(Arc::new(p))),
+        ),
+        ("role_escalations", [role, pipeline]) => Some(
+            l.role_escalations(name, role, pipeline)
+                .map(|p| Value::String(Arc::new(p))),
+        ),
         _ => None,
     }
 }
@@ -291,7 +406,12 @@ pub fn arity(name: &str) -> Option<usize> {
         | "bucket_denies_insecure_transport"
         | "bucket_denies_unencrypted_uploads"
         | "image_deprecated" => 1,
-        "role_trusts" | "role_trusts_others" | "key_usable_by" => 2,
+        "role_trusts"
+        | "role_trusts_others"
+        | "key_usable_by"
+        | "role_powers"
+        | "role_escalations"
+        | "bucket_other_writers" => 2,
         "role_allows" | "trigger_matches_commit" => 3,
         _ => return None,
     })

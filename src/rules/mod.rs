@@ -12,7 +12,9 @@ pub mod engine;
 pub mod functions;
 pub mod iam;
 pub mod pattern;
+pub mod powers;
 pub mod reads;
+pub mod writers;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -71,6 +73,22 @@ pub struct RuleFile {
         deserialize_with = "fix_from_rule_file"
     )]
     pub fix: Option<FixRef>,
+    /// `false` for a rule that runs only when the configuration enables it
+    /// (`[rules.<id or slug>] enabled = true`).
+    #[serde(default = "enabled_default", skip_serializing_if = "is_enabled")]
+    pub enabled: bool,
+    /// The parameters the rule takes besides `enabled`, by name, each with
+    /// what it means and its default (shown by `rules explain`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+fn is_enabled(enabled: &bool) -> bool {
+    *enabled
 }
 
 /// `fix:` as written in a rule file, resolved against the registry.

@@ -110,6 +110,9 @@ async fn static_config(endpoint_url: &str, region: &str) -> aws_types::SdkConfig
         .await
 }
 
+/// The buildspec of every seeded project, inline.
+pub const INLINE_BUILDSPEC: &str = "version: 0.2\nphases:\n  build:\n    commands:\n      - make test\nartifacts:\n  files:\n    - '**/*'\n";
+
 /// A typical defect to build into a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Defect {
@@ -457,6 +460,49 @@ async fn create_bucket(
             .await
             .context("s3:PutBucketPolicy")?;
     }
+    access_logging(c, bucket).await
+}
+
+/// Server access logging of a bucket into its own log bucket, whose policy
+/// lets the logging service write (S3 requires that, and so does moto).
+async fn access_logging(c: &SeedClients, bucket: &str) -> Result<()> {
+    let logs = format!("{bucket}-logs");
+    c.s3.create_bucket()
+        .bucket(&logs)
+        .send()
+        .await
+        .with_context(|| format!("s3:CreateBucket {logs}"))?;
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "S3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": format!("arn:aws:s3:::{logs}/*"),
+        }],
+    });
+    c.s3.put_bucket_policy()
+        .bucket(&logs)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .context("s3:PutBucketPolicy (log bucket)")?;
+    c.s3.put_bucket_logging()
+        .bucket(bucket)
+        .bucket_logging_status(
+            s3t::BucketLoggingStatus::builder()
+                .logging_enabled(
+                    s3t::LoggingEnabled::builder()
+                        .target_bucket(&logs)
+                        .target_prefix(format!("{bucket}/"))
+                        .build()?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .context("s3:PutBucketLogging")?;
     Ok(())
 }
 
@@ -678,6 +724,8 @@ pub async fn seed_stack(c: &SeedClients, spec: &StackSpec) -> Result<SeededStack
                 cb::ProjectSource::builder()
                     .r#type(cb::SourceType::Codepipeline)
                     .location("codepipeline")
+                    // inline: the commands are not the committers' to change
+                    .buildspec(INLINE_BUILDSPEC)
                     .build()?,
             )
             .artifacts(

@@ -8,7 +8,7 @@ use cel::objects::Key;
 
 use super::cache::{Cache, key, list, map, opt_string, string};
 use crate::model::{Observed, PipelineWiring, ReadError, Snapshot};
-use crate::rules::config::Config;
+use crate::rules::config::{Config, Reference};
 use crate::rules::reads::Reads;
 
 /// The variables of one pipeline, and the gaps among the values bound.
@@ -22,6 +22,7 @@ pub(super) fn bindings(
     w: &PipelineWiring,
     cache: &Cache,
     config: &Value,
+    reference: &Reference,
     needs: &Reads,
 ) -> Result<Bindings, ReadError> {
     let mut gaps = Vec::new();
@@ -41,7 +42,7 @@ pub(super) fn bindings(
     if needs.var("pipeline") {
         vars.push((
             "pipeline",
-            pipeline_value(s, w, declaration, needs, &mut gaps),
+            pipeline_value(s, w, declaration, reference, needs, &mut gaps),
         ));
     }
     if needs.var("config") {
@@ -100,6 +101,22 @@ pub(super) fn bindings(
                 m.insert(key("group_arn"), string(&d.group_arn));
                 cache.put(&mut m, "application", &d.application_arn, &mut gaps);
                 cache.put(&mut m, "group", &d.group_arn, &mut gaps);
+                // the deployment configuration the group names (built-in
+                // ones are recorded too); absent from older snapshots
+                let config = match s.resources.deploy_groups.get(&d.group_arn) {
+                    Some(Observed::Ok { value: g }) => g
+                        .deployment_config_name
+                        .as_deref()
+                        .and_then(|n| crate::collect::codedeploy::config_arn(&d.group_arn, n))
+                        .filter(|arn| s.resources.deploy_configs.contains_key(arn)),
+                    _ => None,
+                };
+                match config {
+                    Some(arn) => cache.put(&mut m, "config", &arn, &mut gaps),
+                    None => {
+                        m.insert(key("config"), Value::Null);
+                    }
+                }
                 map(m)
             })
             .collect();
@@ -227,6 +244,7 @@ fn pipeline_value(
     s: &Snapshot,
     w: &PipelineWiring,
     declaration: &crate::model::Pipeline,
+    reference: &Reference,
     needs: &Reads,
     gaps: &mut Vec<(String, ReadError)>,
 ) -> Value {
@@ -257,7 +275,7 @@ fn pipeline_value(
     }
     pipeline.insert(key("account"), string(&s.account));
     if needs.pipeline_field("shape") {
-        pipeline.insert(key("shape"), shape(declaration));
+        pipeline.insert(key("shape"), shape(declaration, reference));
     }
     if needs.pipeline_field("plaintext_secrets") {
         pipeline.insert(key("plaintext_secrets"), plaintext_secrets(declaration));
@@ -331,14 +349,19 @@ fn plaintext_secrets(p: &crate::model::Pipeline) -> Value {
 
 /// Where the reference stages stand: the source first, a build, a deploy
 /// after the build, an approval before the deploy.
-fn shape(p: &crate::model::Pipeline) -> Value {
-    let stage_of = |category: &str, provider: &str| {
+fn shape(p: &crate::model::Pipeline, reference: &Reference) -> Value {
+    let accepted = |category: &str, provider: &str| {
+        reference
+            .providers(category)
+            .is_none_or(|list| list.iter().any(|x| x == provider))
+    };
+    let stage_of = |category: &str| {
         p.stages
             .iter()
             .position(|st| {
                 st.actions
                     .iter()
-                    .any(|a| a.category == category && a.provider == provider)
+                    .any(|a| a.category == category && accepted(category, &a.provider))
             })
             .map(|i| i as i64)
             .unwrap_or(-1)
@@ -346,11 +369,39 @@ fn shape(p: &crate::model::Pipeline) -> Value {
     let source_first = p.stages.first().is_some_and(|st| {
         st.actions
             .iter()
-            .any(|a| a.category == "Source" && a.provider == "CodeCommit")
+            .any(|a| a.category == "Source" && accepted("Source", &a.provider))
     });
-    let build = stage_of("Build", "CodeBuild");
-    let deploy = stage_of("Deploy", "CodeDeploy");
-    let approval = stage_of("Approval", "Manual");
+    let build = stage_of("Build");
+    let deploy = stage_of("Deploy");
+    // What deviates from the reference, in words.
+    let named = |category: &str| match reference.providers(category) {
+        Some(list) => format!("{category} ({})", list.join(" or ")),
+        None => category.to_string(),
+    };
+    let mut deviations: Vec<Value> = Vec::new();
+    if !source_first {
+        deviations.push(string(&format!(
+            "the first stage has no {} action",
+            named("Source")
+        )));
+    }
+    let mut previous: Option<(&str, i64)> = None;
+    for category in reference.stages.iter().skip(1) {
+        let at = stage_of(category);
+        if at < 0 {
+            deviations.push(string(&format!("no {} stage", named(category))));
+            continue;
+        }
+        if let Some((before, at_before)) = previous
+            && at <= at_before
+        {
+            deviations.push(string(&format!(
+                "{category} runs before or with {before}, not after it"
+            )));
+        }
+        previous = Some((category, at));
+    }
+    let approval = stage_of("Approval");
     let approval_before_deploy = deploy >= 0
         && p.stages
             .iter()
@@ -371,6 +422,7 @@ fn shape(p: &crate::model::Pipeline) -> Value {
     m.insert(key("build_stage"), Value::Int(build));
     m.insert(key("deploy_stage"), Value::Int(deploy));
     m.insert(key("approval_stage"), Value::Int(approval));
+    m.insert(key("deviations"), list(deviations));
     m.insert(
         key("approval_before_deploy"),
         Value::Bool(approval_before_deploy),

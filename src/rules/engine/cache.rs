@@ -175,6 +175,7 @@ impl Cache {
             Project(&'a Observed<crate::model::BuildProject>),
             Application(&'a Observed<crate::model::DeployApplication>),
             Group(&'a Observed<crate::model::DeployGroup>),
+            Config(&'a Observed<crate::model::DeployConfig>),
             Bucket(&'a Observed<crate::model::Bucket>),
             Key(&'a Observed<crate::model::KmsKey>),
             Rule(&'a Observed<crate::model::EventRule>),
@@ -194,6 +195,7 @@ impl Cache {
                     .map(|(k, v)| (k, Any::Application(v))),
             );
             items.extend(r.deploy_groups.iter().map(|(k, v)| (k, Any::Group(v))));
+            items.extend(r.deploy_configs.iter().map(|(k, v)| (k, Any::Config(v))));
         }
         if needs.var("stores") {
             items.extend(r.buckets.iter().map(|(k, v)| (k, Any::Bucket(v))));
@@ -211,6 +213,7 @@ impl Cache {
                     Any::Project(o) => unresolved_keys(s, bind(arn, o), o, arn),
                     Any::Application(o) => bind(arn, o),
                     Any::Group(o) => bind(arn, o),
+                    Any::Config(o) => bind(arn, o),
                     Any::Bucket(o) => unresolved_keys(s, bind(arn, o), o, arn),
                     Any::Key(o) => bind(arn, o),
                     // A readable rule is bound per pipeline from the model

@@ -311,6 +311,7 @@ pub(super) fn evaluate_pipeline(
         needs,
         cache,
         config,
+        reference,
         lookup,
     } = plan;
     let lookup: &Lookup = lookup;
@@ -318,7 +319,7 @@ pub(super) fn evaluate_pipeline(
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let b = match bindings(s, w, cache, config, needs) {
+    let b = match bindings(s, w, cache, config, reference, needs) {
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(Diagnostic {

@@ -55,6 +55,8 @@ struct Plan<'a> {
     needs: Reads,
     cache: Cache,
     config: Value,
+    /// The pipeline shape PL001 accepts.
+    reference: crate::rules::config::Reference,
     lookup: Arc<Lookup>,
 }
 
@@ -89,12 +91,7 @@ fn evaluate_with(
     let enabled: Vec<&Rule> = rules
         .rules
         .iter()
-        .filter(|r| {
-            !config
-                .disabled
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(&r.file.id))
-        })
+        .filter(|r| config.rule_enabled(&r.file.id, &r.file.slug, r.file.enabled))
         .collect();
     let mut needs = Reads::default();
     for rule in &enabled {
@@ -106,7 +103,18 @@ fn evaluate_with(
         needs,
         rules: enabled,
         config: binding::config_value(config),
-        lookup: Arc::new(Lookup::new(snapshot.clone())),
+        reference: config.reference.clone(),
+        lookup: Arc::new(
+            // the rule that takes `trusted_accounts` (one built-in rule)
+            Lookup::new(snapshot.clone()).with_trusted_accounts(
+                rules
+                    .rules
+                    .iter()
+                    .filter(|r| r.file.parameters.contains_key("trusted_accounts"))
+                    .flat_map(|r| config.trusted_accounts(&r.file.id, &r.file.slug))
+                    .collect(),
+            ),
+        ),
     };
     let s = &*snapshot;
     let outcomes: Vec<Outcome> = s
