@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::collect;
 use crate::docs::{ExplainFormat, ListFormat};
 use crate::findings::Severity;
+use crate::report::compliance::ComplianceFormat;
 use crate::report::{self, Format};
 
 /// Audit AWS CI/CD pipelines against the reference architecture.
@@ -184,6 +185,32 @@ pub enum Command {
         reports: Vec<PathBuf>,
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// How the pipelines stand against a compliance framework: one row per
+    /// control (exit 1 when a control fails, 2 when one could not be checked).
+    Compliance {
+        /// The framework (see --list), e.g. owasp-cicd-top10.
+        #[arg(long, value_name = "ID", required_unless_present = "list")]
+        framework: Option<String>,
+        /// List the frameworks and their controls' counts.
+        #[arg(long, conflicts_with_all = ["framework", "snapshot"])]
+        list: bool,
+        /// Assess a saved snapshot offline instead of collecting.
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ComplianceFormat::Table)]
+        format: ComplianceFormat,
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Exit 0 even when a control fails (a control not checked still exits 2).
+        #[arg(long)]
+        exit_zero: bool,
+        /// Configuration file (pipeaudit.toml): ignores, severity overrides, disabled rules.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Extra rule directory (repeatable), as for the audit.
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
     },
     /// List the rule catalog, or explain one rule.
     Rules {

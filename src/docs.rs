@@ -4,6 +4,25 @@
 
 use crate::rules::{RuleFile, RuleSet};
 
+/// A rule's mappings, most specific framework first (unknown ones last).
+fn mappings(f: &RuleFile) -> Vec<(&str, &[String])> {
+    let order = crate::rules::frameworks::Frameworks::bundled();
+    let rank = |id: &str| {
+        order
+            .list
+            .iter()
+            .position(|x| x.id == id)
+            .unwrap_or(usize::MAX)
+    };
+    let mut v: Vec<(&str, &[String])> = f
+        .compliance
+        .iter()
+        .map(|(k, c)| (k.as_str(), c.as_slice()))
+        .collect();
+    v.sort_by_key(|(k, _)| (rank(k), k.to_string()));
+    v
+}
+
 /// One rule's page.
 pub fn rule_page(f: &RuleFile) -> String {
     let mut out = format!("# {} {}\n\n{}\n\n", f.id, f.slug, f.title);
@@ -45,6 +64,13 @@ pub fn rule_page(f: &RuleFile) -> String {
         out.push_str("## References\n\n");
         for r in &f.references {
             out.push_str(&format!("- {r}\n"));
+        }
+        out.push('\n');
+    }
+    if !f.compliance.is_empty() {
+        out.push_str("## Compliance\n\n| framework | controls |\n|---|---|\n");
+        for (fw, controls) in mappings(f) {
+            out.push_str(&format!("| {fw} | {} |\n", controls.join(", ")));
         }
         out.push('\n');
     }
@@ -184,6 +210,12 @@ pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
                 out.push_str("\nReferences\n");
                 for r in &f.references {
                     out.push_str(&format!("  - {r}\n"));
+                }
+            }
+            if !f.compliance.is_empty() {
+                out.push_str("\nCompliance\n");
+                for (fw, controls) in mappings(f) {
+                    out.push_str(&format!("  {fw}: {}\n", controls.join(", ")));
                 }
             }
             out.push_str(&format!("\nCondition\n  {}\n", f.condition));

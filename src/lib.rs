@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod collect;
 pub mod commands;
+pub mod compliance;
 pub mod docs;
 pub mod drift;
 pub mod findings;

@@ -17,6 +17,7 @@ use pipeaudit::remediate::registry;
 use pipeaudit::rules::RuleSet;
 use pipeaudit::rules::config::Config;
 use pipeaudit::rules::engine::{Evaluation, evaluate};
+use pipeaudit::rules::frameworks::Frameworks;
 use serde_json::Value;
 
 const CATALOG: &[(&str, &str)] = &[
@@ -645,6 +646,29 @@ fn broken_rule_files_report_every_problem_with_file_and_line() {
     }
 }
 
+/// The rule files of the catalog, read from `rules/<area>/` (the
+/// framework files left out), as (path, text).
+fn catalog_sources() -> Vec<(String, String)> {
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        if entry.file_name() == "frameworks" {
+            continue;
+        }
+        for file in std::fs::read_dir(entry.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+        {
+            let text = std::fs::read_to_string(file.path()).unwrap_or_else(|e| panic!("{e}"));
+            sources.push((file.path().display().to_string(), text));
+        }
+    }
+    sources.sort();
+    sources
+}
+
 /// The built-in catalog plus pack rules made from PL005 with another id,
 /// slug and condition.
 fn with_pack(pack: &[(&str, &str)]) -> RuleSet {
@@ -654,18 +678,7 @@ fn with_pack(pack: &[(&str, &str)]) -> RuleSet {
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     let mut sources: Vec<(String, String)> = Vec::new();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .flatten()
-    {
-        for file in std::fs::read_dir(entry.path())
-            .unwrap_or_else(|e| panic!("{e}"))
-            .flatten()
-        {
-            let text = std::fs::read_to_string(file.path()).unwrap_or_else(|e| panic!("{e}"));
-            sources.push((file.path().display().to_string(), text));
-        }
-    }
+    sources.extend(catalog_sources());
     for (i, (id, condition)) in pack.iter().enumerate() {
         let text = template
             .replace("id: PL005", &format!("id: {id}"))
@@ -867,4 +880,178 @@ fn a_message_that_cannot_be_rendered_is_a_rule_error_not_a_finding() {
         );
         assert!(d.message.contains("no_such_field"), "{}", d.message);
     }
+}
+
+/// Every rule maps to at least one framework control, and every control
+/// of every framework is mapped by a rule or marked manual with its reason.
+#[test]
+fn every_rule_and_every_framework_control_is_mapped() {
+    let rules = rules();
+    let frameworks = Frameworks::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let problems = frameworks.coverage_problems(&rules);
+    assert!(problems.is_empty(), "{problems:#?}");
+    for f in &frameworks.list {
+        assert!(
+            f.url.starts_with("https://") && f.texts.len() > 40,
+            "{}: source URL and where its texts come from",
+            f.id
+        );
+    }
+    // the six frameworks the catalog is mapped to
+    assert_eq!(
+        frameworks.ids().into_iter().collect::<BTreeSet<_>>(),
+        [
+            "aws-fsbp",
+            "cis-aws-foundations-v3.0",
+            "nist-800-53-r5",
+            "owasp-cicd-top10",
+            "pci-dss-v4.0",
+            "soc2"
+        ]
+        .into_iter()
+        .collect()
+    );
+}
+
+/// The gaps are found: a rule whose mapping is dropped leaves a control no
+/// rule maps (not marked manual), and the rule itself unmapped.
+#[test]
+fn a_control_no_rule_maps_and_a_rule_without_mapping_are_reported() {
+    let frameworks = Frameworks::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let sources: Vec<(String, String)> = catalog_sources()
+        .into_iter()
+        .map(|(p, t)| {
+            if p.ends_with("artifact-key-rotation-off.yaml") {
+                let start = t
+                    .find("compliance:")
+                    .unwrap_or_else(|| panic!("KM003 unmapped"));
+                let end = t.find("fix:").unwrap_or(t.len());
+                (p, format!("{}{}", &t[..start], &t[end..]))
+            } else {
+                (p, t)
+            }
+        })
+        .collect();
+    let rules = RuleSet::from_sources(&sources).unwrap_or_else(|e| panic!("{e}"));
+    let problems = frameworks.coverage_problems(&rules);
+    for needle in [
+        "KM003 artifact-key-rotation-off maps to no framework control",
+        "cis-aws-foundations-v3.0 3.6: no rule maps it and it is not marked manual",
+        "pci-dss-v4.0 3.7.4: no rule maps it and it is not marked manual",
+    ] {
+        assert!(
+            problems.iter().any(|p| p == needle),
+            "missing {needle:?} in {problems:#?}"
+        );
+    }
+    // SC-12 is also mapped by KM002 and PL002
+    assert!(
+        !problems.iter().any(|p| p.contains("SC-12")),
+        "{problems:#?}"
+    );
+}
+
+/// A rule citing a framework or a control that does not exist (or one
+/// marked manual) does not load, with file and line.
+#[test]
+fn a_rule_citing_an_unknown_framework_or_control_is_refused() {
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/kms/artifact-key-rotation-off.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        good.contains("  nist-800-53-r5: [SC-12]\n"),
+        "template changed"
+    );
+    let line = good
+        .lines()
+        .position(|l| l.starts_with("compliance:"))
+        .map(|i| i + 1)
+        .unwrap_or_default();
+    for (replacement, message) in [
+        (
+            "  nist-800-53-r5: [SC-12]\n  iso-27001: [A.8.24]\n",
+            "compliance: unknown framework \"iso-27001\"",
+        ),
+        (
+            "  nist-800-53-r5: [SC-12, SC-99]\n",
+            "compliance: nist-800-53-r5 has no control \"SC-99\"",
+        ),
+        (
+            "  nist-800-53-r5: [SC-12, CM-5]\n",
+            "compliance: nist-800-53-r5 CM-5 is marked manual",
+        ),
+        (
+            "  nist-800-53-r5: [SC-12, SC-12]\n",
+            "compliance: nist-800-53-r5 SC-12 is listed twice",
+        ),
+    ] {
+        let text = good
+            .replace("id: KM003", "id: ZZ001")
+            .replace("  nist-800-53-r5: [SC-12]\n", replacement);
+        let err = match RuleSet::from_sources(&[("pack/ZZ001.yaml".to_string(), text)]) {
+            Ok(_) => panic!("loaded with {replacement:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(&format!("pack/ZZ001.yaml:{line}: {message}")),
+            "{err}"
+        );
+    }
+    // a setting that switches no rule on
+    let text = good.replace("id: KM003", "id: ZZ002").replace(
+        "resource: 'item.key_arn'",
+        "requires_config: nope\nresource: 'item.key_arn'",
+    );
+    let err = match RuleSet::from_sources(&[("pack/ZZ002.yaml".to_string(), text)]) {
+        Ok(_) => panic!("loaded with requires_config: nope"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("requires_config: \"nope\" is not a setting"),
+        "{err}"
+    );
+}
+
+/// SARIF tags: `security` first, then every mapping as framework/control,
+/// most specific framework first, within what code scanning shows.
+#[test]
+fn sarif_tags_carry_the_mappings_most_specific_first() {
+    let rules = rules();
+    let frameworks = Frameworks::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let rank = |tag: &str| {
+        let fw = tag.split('/').next().unwrap_or("");
+        frameworks.list.iter().position(|f| f.id == fw)
+    };
+    for r in &rules.rules {
+        let tags = pipeaudit::report::sarif::tags(&r.file);
+        assert_eq!(tags.first().map(String::as_str), Some("security"));
+        assert!(
+            tags.len() <= pipeaudit::report::sarif::MAX_TAGS,
+            "{}",
+            r.file.id
+        );
+        let mapped: Vec<&String> = tags.iter().filter(|t| t.contains('/')).collect();
+        let count: usize = r.file.compliance.values().map(Vec::len).sum();
+        assert_eq!(mapped.len(), count, "{} keeps every mapping", r.file.id);
+        let ranks: Vec<Option<usize>> = mapped.iter().map(|t| rank(t)).collect();
+        let mut sorted = ranks.clone();
+        sorted.sort();
+        assert_eq!(ranks, sorted, "{} tag order", r.file.id);
+    }
+    let km003 = rules
+        .get("KM003")
+        .map(|r| pipeaudit::report::sarif::tags(&r.file));
+    assert_eq!(
+        km003.unwrap_or_default(),
+        [
+            "security",
+            "cis-aws-foundations-v3.0/3.6",
+            "pci-dss-v4.0/3.7.4",
+            "nist-800-53-r5/SC-12",
+            "kms",
+            "ci-cd"
+        ]
+    );
 }

@@ -3,6 +3,7 @@
 //! orchestrate the stage modules; they hold no audit logic.
 
 mod audit;
+mod compliance;
 mod drift;
 mod graph;
 mod merge;
@@ -47,6 +48,29 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Some(Command::Snapshot { output }) => snapshot::run(&cli.global, output.as_ref()),
+        Some(Command::Compliance {
+            framework,
+            list,
+            snapshot,
+            format,
+            output,
+            exit_zero,
+            config,
+            rules,
+        }) => compliance::run(
+            &cli.global,
+            &cli.audit,
+            &compliance::ComplianceArgs {
+                framework,
+                list,
+                snapshot,
+                format,
+                output,
+                exit_zero,
+                config,
+                rules,
+            },
+        ),
         Some(Command::Rules { action, format }) => rules::run(&cli.audit, action, format),
         Some(Command::Drift {
             baseline,

@@ -165,6 +165,8 @@ fn drift_rule() -> RuleFile {
             fix_safety: None,
         },
         references: vec!["pipeaudit drift".into()],
+        compliance: Default::default(),
+        requires_config: None,
         fix: None,
         enabled: true,
         parameters: Default::default(),

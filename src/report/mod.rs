@@ -1,6 +1,7 @@
 //! Reporters: one module per output format, for findings (and, in
 //! `drift`, for the changes between two snapshots).
 
+pub mod compliance;
 pub mod drift;
 pub mod html;
 pub mod json;
@@ -43,6 +44,13 @@ pub enum Outcome<'a> {
     Drift { changes: usize, exit_zero: bool },
     /// A remediation plan or run: whether anything is left to do.
     Remediation { clean: bool },
+    /// A compliance assessment: whether a control fails, whether one could
+    /// not be checked.
+    Compliance {
+        failed: bool,
+        not_checked: bool,
+        exit_zero: bool,
+    },
 }
 
 /// The exit-code policy of every command: 0 clean, 1 findings (or drift, or
@@ -71,6 +79,19 @@ pub fn exit_code(o: &Outcome<'_>) -> u8 {
         Outcome::Drift { changes, exit_zero } => {
             if *changes > 0 && !exit_zero {
                 EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            }
+        }
+        Outcome::Compliance {
+            failed,
+            not_checked,
+            exit_zero,
+        } => {
+            if *failed && !exit_zero {
+                EXIT_FINDINGS
+            } else if *not_checked {
+                EXIT_ERROR
             } else {
                 EXIT_OK
             }

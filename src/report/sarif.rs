@@ -162,6 +162,22 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// At most this many tags per rule: code scanning takes 20 and shows about
+/// 10, so every tag written stays visible.
+pub const MAX_TAGS: usize = 10;
+
+/// A rule's tags: `security` (code scanning's security severity needs it),
+/// its framework controls as `framework/control`, most specific framework
+/// first, then its area and `ci-cd`; at most [`MAX_TAGS`].
+pub fn tags(r: &RuleFile) -> Vec<String> {
+    let mut tags = vec!["security".to_string()];
+    tags.extend(crate::rules::frameworks::Frameworks::bundled().tags(r));
+    tags.push(area(&r.id).to_string());
+    tags.push("ci-cd".to_string());
+    tags.truncate(MAX_TAGS);
+    tags
+}
+
 fn descriptor(r: &RuleFile, docs_url: &str) -> sarif::ReportingDescriptor {
     let mut markdown = format!(
         "**{}** ({})\n\n**What.** {}\n\n**Why.** {}\n\n**Remediation.** {}\n",
@@ -207,11 +223,7 @@ fn descriptor(r: &RuleFile, docs_url: &str) -> sarif::ReportingDescriptor {
         )
         .properties(
             sarif::PropertyBag::builder()
-                .tags(vec![
-                    "security".to_string(),
-                    area(&r.id).to_string(),
-                    "ci-cd".to_string(),
-                ])
+                .tags(tags(r))
                 .additional_properties(props)
                 .build(),
         )

@@ -211,6 +211,20 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The settings a rule can depend on to check anything (`requires_config`).
+    pub const SWITCHES: &'static [&'static str] =
+        &["release_branch", "require_approval", "allowed_images"];
+
+    /// Whether one of [`Config::SWITCHES`] is set; `None` for another name.
+    pub fn is_set(&self, key: &str) -> Option<bool> {
+        match key {
+            "release_branch" => Some(self.release_branch.is_some()),
+            "require_approval" => Some(self.require_approval),
+            "allowed_images" => Some(!self.allowed_images.is_empty()),
+            _ => None,
+        }
+    }
+
     /// Loads a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {

@@ -9,6 +9,7 @@ mod bind;
 mod compiled;
 pub mod config;
 pub mod engine;
+pub mod frameworks;
 pub mod functions;
 pub mod iam;
 pub mod pattern;
@@ -64,6 +65,15 @@ pub struct RuleFile {
     pub docs: RuleDocs,
     #[serde(default)]
     pub references: Vec<String>,
+    /// The framework controls the rule tests: framework id to control ids
+    /// (see `rules/frameworks/`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub compliance: BTreeMap<String, Vec<String>>,
+    /// The `pipeaudit.toml` setting without which the rule checks nothing
+    /// (`require_approval` for PL005): a compliance report counts its
+    /// controls as not checked while the setting is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_config: Option<String>,
     /// The remediation action, or absent when there is none. The file names
     /// only the action (`fix: {action: key-rotation}`); its safety is the
     /// action's, from [`crate::remediate::registry`].
@@ -387,22 +397,25 @@ impl Compiler {
     }
 }
 
+/// The embedded rule files (the framework files left out).
+fn embedded_rules() -> Vec<(String, String)> {
+    EMBEDDED
+        .iter()
+        .filter(|(p, _)| !p.starts_with(frameworks::DIR))
+        .map(|(p, t)| (format!("rules/{p}"), t.to_string()))
+        .collect()
+}
+
 impl RuleSet {
     /// The built-in catalog.
     pub fn builtin() -> Result<RuleSet, LoadErrors> {
-        let sources: Vec<(String, String)> = EMBEDDED
-            .iter()
-            .map(|(p, t)| (format!("rules/{p}"), t.to_string()))
-            .collect();
+        let sources = embedded_rules();
         Self::from_sources(&sources)
     }
 
     /// The built-in catalog plus every `*.yaml` under each extra directory.
     pub fn load(extra_dirs: &[impl AsRef<Path>]) -> Result<RuleSet, LoadErrors> {
-        let mut sources: Vec<(String, String)> = EMBEDDED
-            .iter()
-            .map(|(p, t)| (format!("rules/{p}"), t.to_string()))
-            .collect();
+        let mut sources = embedded_rules();
         let mut errors = Vec::new();
         for dir in extra_dirs {
             collect_yaml(dir.as_ref(), &mut sources, &mut errors);
@@ -417,6 +430,7 @@ impl RuleSet {
     pub fn from_sources(sources: &[(String, String)]) -> Result<RuleSet, LoadErrors> {
         let compiler = Compiler::new();
         let mut errors = Vec::new();
+        let frameworks = frameworks::Frameworks::builtin()?;
         let mut rules: Vec<Rule> = Vec::new();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for (origin, text) in sources {
@@ -478,6 +492,21 @@ impl RuleSet {
                 if value.trim().is_empty() {
                     push(&mut errors, "docs", format!("docs.{name} is empty"));
                 }
+            }
+            if let Some(key) = &file.requires_config
+                && config::Config::default().is_set(key).is_none()
+            {
+                push(
+                    &mut errors,
+                    "requires_config",
+                    format!(
+                        "requires_config: {key:?} is not a setting that switches a rule on ({})",
+                        config::Config::SWITCHES.join(", ")
+                    ),
+                );
+            }
+            for problem in frameworks.check_rule(&file) {
+                push(&mut errors, "compliance", problem);
             }
             if file.title.trim().is_empty() {
                 push(&mut errors, "title", "title is empty".to_string());

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::Evaluation;
 use crate::findings::{Diagnostic, DiagnosticKind, Finding};
-use crate::rules::config::Config;
+use crate::rules::config::{Config, Ignore};
 
 /// Applies the configuration's severity overrides and ignores, then sorts
 /// and de-duplicates findings and diagnostics.
@@ -44,6 +44,23 @@ pub fn today() -> String {
         .unwrap_or_default()
 }
 
+/// Whether an ignore (with its compiled glob) matches a finding.
+fn ignore_matches(ig: &Ignore, glob: Option<&globset::GlobMatcher>, f: &Finding) -> bool {
+    f.rule_id.eq_ignore_ascii_case(&ig.rule)
+        && (f.resource_arn == ig.resource || glob.is_some_and(|g| g.is_match(&f.resource_arn)))
+}
+
+/// The ignore that suppresses a finding `today`, if any (the first that
+/// matches and has not expired): what [`apply_config`] removes it for.
+pub fn accepted_by<'a>(config: &'a Config, f: &Finding, today: &str) -> Option<&'a Ignore> {
+    config.ignore.iter().find(|ig| {
+        let glob = globset::Glob::new(&ig.resource)
+            .map(|g| g.compile_matcher())
+            .ok();
+        ig.expires.as_deref().is_none_or(|d| d >= today) && ignore_matches(ig, glob.as_ref(), f)
+    })
+}
+
 /// Severity overrides and ignores. An expired ignore stops suppressing and
 /// is reported; an ignore that matched nothing is reported as unused.
 pub fn apply_config(eval: &mut Evaluation, config: &Config, today: &str) {
@@ -60,11 +77,7 @@ pub fn apply_config(eval: &mut Evaluation, config: &Config, today: &str) {
         let glob = globset::Glob::new(&ig.resource)
             .map(|g| g.compile_matcher())
             .ok();
-        let matches = |f: &Finding| {
-            f.rule_id.eq_ignore_ascii_case(&ig.rule)
-                && (f.resource_arn == ig.resource
-                    || glob.as_ref().is_some_and(|g| g.is_match(&f.resource_arn)))
-        };
+        let matches = |f: &Finding| ignore_matches(ig, glob.as_ref(), f);
         let expired = ig.expires.as_deref().is_some_and(|d| d < today);
         let count = eval.findings.iter().filter(|f| matches(f)).count();
         if expired {

@@ -26,7 +26,7 @@ use cel::{Context, Value};
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use apply::{apply_config, finish, today};
+pub use apply::{accepted_by, apply_config, finish, today};
 
 use super::config::Config;
 use super::functions::{self, Lookup};

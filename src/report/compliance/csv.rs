@@ -1,0 +1,47 @@
+//! A compliance assessment as CSV: one record per control, for spreadsheets.
+
+use super::{ComplianceReport, note};
+
+/// The header of the CSV.
+pub const HEADER: [&str; 9] = [
+    "framework",
+    "control",
+    "title",
+    "section",
+    "status",
+    "rules",
+    "failing_resources",
+    "notes",
+    "source",
+];
+
+/// Renders the header and a record per control (RFC 4180 quoting).
+pub fn render(r: &ComplianceReport<'_>) -> Result<String, String> {
+    let a = r.assessment;
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let err = |e: ::csv::Error| format!("cannot write CSV: {e}");
+    w.write_record(HEADER).map_err(err)?;
+    for row in &a.rows {
+        let failing = if row.status == crate::compliance::Status::Manual {
+            String::new()
+        } else {
+            row.failing_resources.to_string()
+        };
+        w.write_record([
+            a.framework.id.as_str(),
+            row.id.as_str(),
+            row.title.as_str(),
+            row.section.as_str(),
+            row.status.as_str(),
+            row.rules.join(" ").as_str(),
+            failing.as_str(),
+            note(row).as_str(),
+            a.framework.url.as_str(),
+        ])
+        .map_err(err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| format!("cannot write CSV: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("cannot write CSV: {e}"))
+}
