@@ -20,7 +20,11 @@ use support::seed::{self, Defect, SeedClients, StackSpec};
 /// seeded stack, and its fix needs CodeBuild UpdateProject, which moto lacks
 /// (that fix is tested with aws-smithy-mocks): these runs disable CB004.
 fn moto_config() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("pipeaudit-moto-{}.toml", std::process::id()));
+    // one file per call: tests run in parallel, and a file rewritten while
+    // another run reads it can be read empty
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("pipeaudit-moto-{}-{n}.toml", std::process::id()));
     if let Err(e) = std::fs::write(&path, "disabled = [\"CB004\"]\n") {
         panic!("{}: {e}", path.display());
     }
