@@ -178,6 +178,9 @@ pub struct Resources {
     pub build_projects: BTreeMap<String, Observed<BuildProject>>,
     pub deploy_applications: BTreeMap<String, Observed<DeployApplication>>,
     pub deploy_groups: BTreeMap<String, Observed<DeployGroup>>,
+    /// The EC2 instances each deployment group selects, by group ARN.
+    #[serde(default)]
+    pub deploy_targets: BTreeMap<String, Observed<DeployTargets>>,
     pub event_rules: BTreeMap<String, Observed<EventRule>>,
     pub buckets: BTreeMap<String, Observed<Bucket>>,
     pub keys: BTreeMap<String, Observed<KmsKey>>,
