@@ -6,9 +6,9 @@
 //! (the project uses the pipeline's artifact key; the group has an enabled
 //! alarm), and leaves everything else as collected.
 //!
-//! It also gives the KMS keys fixed ids (moto makes random ones), numbered
-//! in the order of the pipelines that use them, so that regenerating the
-//! demo changes only what the seeding changed.
+//! It also gives the KMS keys, the other resources with generated ids and
+//! the EC2 instances fixed ids (moto makes random ones), numbered in order,
+//! so that regenerating the demo changes only what the seeding changed.
 //!
 //! cargo run --example demo_finish -- examples/demo-account.json
 
@@ -108,6 +108,23 @@ fn stable_key_ids(s: &Snapshot) -> Result<Snapshot, String> {
             id.as_str(),
             &format!("00000000-0000-4000-9000-{:012}", n + 1),
         );
+    }
+    // and the EC2 instance ids (`i-` and 17 hex digits)
+    let mut instances: Vec<String> = Vec::new();
+    for (i, _) in text.match_indices("\"i-") {
+        let id = text.get(i + 1..i + 20).filter(|c| {
+            c[2..].chars().all(|ch| ch.is_ascii_digit() || ('a'..='f').contains(&ch))
+                && text.get(i + 20..i + 21) == Some("\"")
+        });
+        if let Some(id) = id
+            && !id.starts_with("i-00000000")
+            && !instances.iter().any(|o| o == id)
+        {
+            instances.push(id.to_string());
+        }
+    }
+    for (n, id) in instances.iter().enumerate() {
+        text = text.replace(id, &format!("i-00000000{:09}", n + 1));
     }
     Snapshot::from_json(&text, "demo").map_err(|e| e.to_string())
 }

@@ -50,6 +50,9 @@ fn redact(snapshot: &Snapshot, stacks: &[seed::SeededStack]) -> Value {
     let mut text = snapshot.to_json();
     for (i, s) in stacks.iter().enumerate() {
         text = text.replace(&s.key_id, &format!("<key-id-{i}>"));
+        if let Some(inst) = &s.instance {
+            text = text.replace(&inst.id, &format!("<instance-id-{i}>"));
+        }
     }
     let mut v: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
@@ -511,4 +514,434 @@ fn a_hung_endpoint_cannot_hang_the_run() {
         "{stderr}"
     );
     assert!(stderr.contains("in time"), "{stderr}");
+}
+
+/// The instance ids a deployment group selects, as collected.
+fn selected(snap: &Snapshot, group_arn: &str) -> std::collections::BTreeSet<String> {
+    match snap.resources.deploy_targets.get(group_arn) {
+        Some(Observed::Ok { value }) => value.instances.iter().map(|i| i.id.clone()).collect(),
+        other => panic!("deploy targets of {group_arn}: {other:?}"),
+    }
+}
+
+fn group_of(snap: &Snapshot, pipeline: &str) -> String {
+    snap.pipelines
+        .iter()
+        .find(|w| w.name == pipeline)
+        .and_then(|w| w.deploys.first())
+        .map(|d| d.group_arn.clone())
+        .unwrap_or_else(|| panic!("no deploy in {pipeline}"))
+}
+
+/// (pipeline, resource, message) of each finding of `rule`.
+fn findings_of(
+    e: &pipeaudit::rules::engine::Evaluation,
+    rule: &str,
+) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = e
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == rule)
+        .map(|f| {
+            (
+                f.pipeline.clone(),
+                f.resource_arn.clone(),
+                f.message.clone(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn audit(snap: &Snapshot) -> pipeaudit::rules::engine::Evaluation {
+    let rules = pipeaudit::rules::RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    pipeaudit::rules::engine::evaluate(
+        std::sync::Arc::new(snap.clone()),
+        &rules,
+        &pipeaudit::rules::config::Config::default(),
+    )
+}
+
+/// The last link: the instances the deployment groups select. Stack a has
+/// its healthy instance plus one whose role may not decrypt and one that
+/// allows IMDSv1 (and instances the filter must not select); stack b's
+/// filter matches nothing running; stack c deploys to a group with a tag
+/// set. Each rule fires on exactly its instance; then an instance profile
+/// change is reported as drift, linked to the rule it makes fire.
+#[tokio::test]
+async fn deploy_targets_each_rule_fires_on_exactly_its_instance() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, REGION)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let must = |r: anyhow::Result<String>| r.unwrap_or_else(|e| panic!("{e:#}"));
+    let stack = |p: &'static str| {
+        let c = &c;
+        async move {
+            seed::seed_stack(c, &spec(p, &[]))
+                .await
+                .unwrap_or_else(|e| panic!("seeding {p}: {e:#}"))
+        }
+    };
+    let a = stack("ec2-a").await;
+    let healthy = a.instance.clone().unwrap_or_else(|| panic!("no instance"));
+    let web = format!("{}-web", a.prefix);
+    let (nodecrypt_role, nodecrypt_profile) = seed::seed_instance_profile(
+        &c,
+        "ec2-a-nodecrypt",
+        seed::instance_statements(&a.bucket, &a.pipeline_name, &a.key_arn, false),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let nodecrypt =
+        must(seed::seed_instance(&c, &[("Name", &web)], Some(&nodecrypt_profile), true).await);
+    let imdsv1 =
+        must(seed::seed_instance(&c, &[("Name", &web)], Some(&healthy.profile_name), false).await);
+    // not selected: another Name, and the right Name but stopped
+    must(seed::seed_instance(&c, &[("Name", "someone-else")], None, false).await);
+    let stopped = must(seed::seed_instance(&c, &[("Name", &web)], None, false).await);
+    c.ec2
+        .stop_instances()
+        .instance_ids(&stopped)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    // b: its only instance terminated, so its filter selects nothing running
+    let b = stack("ec2-b").await;
+    let b_instance = b.instance.clone().unwrap_or_else(|| panic!("no instance"));
+    c.ec2
+        .terminate_instances()
+        .instance_ids(&b_instance.id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    // c: a group with the tag set (app=web OR app=api) AND env=prod
+    let cs = stack("ec2-c").await;
+    let c_profile = cs
+        .instance
+        .clone()
+        .unwrap_or_else(|| panic!("no instance"))
+        .profile_name;
+    use aws_sdk_codedeploy::types as cd;
+    let kv = |k: &str, v: &str| {
+        cd::Ec2TagFilter::builder()
+            .key(k)
+            .value(v)
+            .r#type(cd::Ec2TagFilterType::KeyAndValue)
+            .build()
+    };
+    c.codedeploy
+        .create_deployment_group()
+        .application_name(&cs.app_name)
+        .deployment_group_name("ec2-c-tagset")
+        .service_role_arn(&cs.roles[2])
+        .ec2_tag_set(
+            cd::Ec2TagSet::builder()
+                .ec2_tag_set_list(vec![kv("app", "web"), kv("app", "api")])
+                .ec2_tag_set_list(vec![kv("env", "prod")])
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut decl = seed::declaration(&c, &cs.pipeline_name)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    for st in decl.stages.iter_mut() {
+        for act in st.actions.iter_mut() {
+            if let Some(cfg) = act.configuration.as_mut()
+                && cfg.contains_key("DeploymentGroupName")
+            {
+                cfg.insert("DeploymentGroupName".into(), "ec2-c-tagset".into());
+            }
+        }
+    }
+    seed::update_declaration(&c, decl)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let tagged = |tags: &'static [(&'static str, &'static str)]| {
+        let (c, p) = (&c, &c_profile);
+        async move { must(seed::seed_instance(c, tags, Some(p), true).await) }
+    };
+    let web_prod = tagged(&[("app", "web"), ("env", "prod")]).await;
+    let api_prod = tagged(&[("app", "api"), ("env", "prod")]).await;
+    tagged(&[("app", "api"), ("env", "dev")]).await;
+    tagged(&[("app", "web")]).await;
+
+    let snap = collect(&moto, CollectOptions::default()).await;
+    assert!(snap.read_errors().is_empty(), "{:#?}", snap.read_errors());
+    let (ga, gb, gc) = (
+        group_of(&snap, &a.pipeline_name),
+        group_of(&snap, &b.pipeline_name),
+        group_of(&snap, &cs.pipeline_name),
+    );
+    let set = |ids: &[&String]| -> std::collections::BTreeSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    };
+    assert_eq!(
+        selected(&snap, &ga),
+        set(&[&healthy.id, &nodecrypt, &imdsv1])
+    );
+    assert_eq!(selected(&snap, &gb), set(&[]));
+    assert_eq!(selected(&snap, &gc), set(&[&web_prod, &api_prod]));
+    let read = match snap.resources.deploy_targets.get(&ga) {
+        Some(Observed::Ok { value }) => value.instances_read,
+        _ => 0,
+    };
+    assert!(read >= 3, "instances read: {read}");
+    // one DescribeInstances for the region (one page), each profile once
+    assert_eq!(snap.api_calls.get("ec2:DescribeInstances"), Some(&1));
+    // three profiles: a's healthy one, a's nodecrypt one, c's
+    assert_eq!(snap.api_calls.get("iam:GetInstanceProfile"), Some(&3));
+    assert!(
+        matches!(
+            snap.resources.roles.get(&nodecrypt_role),
+            Some(Observed::Ok { .. })
+        ),
+        "the instance role is read with the other roles"
+    );
+
+    let e = audit(&snap);
+    let cd007 = findings_of(&e, "CD007");
+    assert_eq!(cd007.len(), 1, "{cd007:#?}");
+    assert_eq!(
+        (cd007[0].0.as_str(), cd007[0].1.as_str()),
+        (a.pipeline_name.as_str(), nodecrypt_role.as_str())
+    );
+    let m = &cd007[0].2;
+    assert!(
+        m.contains(&nodecrypt)
+            && m.contains(&nodecrypt_role)
+            && m.contains(&format!("kms:Decrypt on the artifact key {}", a.key_arn))
+            && !m.contains("s3:GetObject"),
+        "{m}"
+    );
+    let cd009 = findings_of(&e, "CD009");
+    assert_eq!(cd009.len(), 1, "{cd009:#?}");
+    assert_eq!(cd009[0].1, ga);
+    assert!(
+        cd009[0].2.contains(&imdsv1)
+            && !cd009[0].2.contains(&healthy.id)
+            && !cd009[0].2.contains(&nodecrypt),
+        "{}",
+        cd009[0].2
+    );
+    assert_eq!(findings_of(&e, "CD008"), vec![]);
+    let cd002 = findings_of(&e, "CD002");
+    assert_eq!(cd002.len(), 1, "{cd002:#?}");
+    assert_eq!(cd002[0].1, gb);
+    assert!(cd002[0].2.contains("selects no running"), "{}", cd002[0].2);
+    assert!(
+        !e.diagnostics.iter().any(|d| d
+            .rule_id
+            .as_deref()
+            .is_some_and(|r| ["CD002", "CD007", "CD008", "CD009"].contains(&r))),
+        "{:#?}",
+        e.diagnostics
+    );
+
+    // Drift: an instance of group c gets a profile whose role may not
+    // decrypt (a role no finding was on before).
+    let (drift_role, drift_profile) = seed::seed_instance_profile(
+        &c,
+        "ec2-c-drift",
+        seed::instance_statements(&cs.bucket, &cs.pipeline_name, &cs.key_arn, false),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let assoc = c
+        .ec2
+        .describe_iam_instance_profile_associations()
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let id = assoc
+        .iam_instance_profile_associations()
+        .iter()
+        .find(|x| x.instance_id() == Some(web_prod.as_str()))
+        .and_then(|x| x.association_id())
+        .unwrap_or_else(|| panic!("no association for {web_prod}"))
+        .to_string();
+    // (moto's ReplaceIamInstanceProfileAssociation leaves what
+    // DescribeInstances shows as it was: disassociate, then associate)
+    c.ec2
+        .disassociate_iam_instance_profile()
+        .association_id(id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    c.ec2
+        .associate_iam_instance_profile()
+        .instance_id(&web_prod)
+        .iam_instance_profile(
+            aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                .name(&drift_profile)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let after = collect(&moto, CollectOptions::default()).await;
+    let rules = pipeaudit::rules::RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let d = pipeaudit::drift::compare(
+        &snap,
+        &after,
+        &rules,
+        &pipeaudit::rules::config::Config::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let change = d
+        .changes
+        .iter()
+        .find(|ch| ch.resource_kind == "deploy_targets" && ch.arn == gc)
+        .unwrap_or_else(|| panic!("no deploy targets change: {:#?}", d.changes));
+    let shown = serde_json::to_string(&change.fields).unwrap_or_default();
+    assert!(
+        shown.contains(&drift_profile) && shown.contains(&web_prod),
+        "{shown}"
+    );
+    assert!(change.pipelines.contains(&cs.pipeline_arn), "{change:#?}");
+    assert_eq!(change.rules, vec!["+CD007".to_string()], "{change:#?}");
+    assert!(
+        findings_of(&audit(&after), "CD007")
+            .iter()
+            .any(|f| f.1 == drift_role && f.2.contains(&web_prod)),
+        "CD007 on the new role"
+    );
+}
+
+/// Auto Scaling groups resolve to their instances (DescribeAutoScalingGroups
+/// batched, then DescribeInstances). moto answers a deployment group's
+/// `autoScalingGroups` as plain names, which the SDK cannot parse, so the
+/// deploy-targets kind is called here directly with a group's selector; the
+/// EC2, Auto Scaling and IAM answers are moto's. moto also ignores the
+/// launch template's instance profile and metadata options, so they are set
+/// on the launched instance afterwards.
+#[tokio::test]
+async fn auto_scaling_group_instances_are_selected() {
+    use aws_sdk_ec2::types as ec2t;
+    use pipeaudit::collect::kind::{Kind, Target};
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, REGION)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (role_arn, profile) = seed::seed_instance_profile(
+        &c,
+        "asg-instance-role",
+        seed::instance_statements(
+            "asg-artifacts",
+            "asg-pipeline",
+            "arn:aws:kms:us-east-1:123456789012:key/x",
+            true,
+        ),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    c.ec2
+        .create_launch_template()
+        .launch_template_name("asg-template")
+        .launch_template_data(
+            ec2t::RequestLaunchTemplateData::builder()
+                .image_id(seed::AMI)
+                .instance_type(ec2t::InstanceType::T3Micro)
+                .iam_instance_profile(
+                    ec2t::LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                        .name(&profile)
+                        .build(),
+                )
+                .metadata_options(
+                    ec2t::LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                        .http_tokens(ec2t::LaunchTemplateHttpTokensState::Required)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    c.autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("asg-web")
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_name("asg-template")
+                .build(),
+        )
+        .min_size(1)
+        .max_size(2)
+        .desired_capacity(1)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let groups = c
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("asg-web")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let launched: Vec<String> = groups
+        .auto_scaling_groups()
+        .iter()
+        .flat_map(|g| g.instances())
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    assert_eq!(launched.len(), 1, "{launched:?}");
+    let id = launched[0].clone();
+    c.ec2
+        .associate_iam_instance_profile()
+        .instance_id(&id)
+        .iam_instance_profile(
+            ec2t::IamInstanceProfileSpecification::builder()
+                .name(&profile)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    c.ec2
+        .modify_instance_metadata_options()
+        .instance_id(&id)
+        .http_tokens(ec2t::HttpTokensState::Required)
+        .http_put_response_hop_limit(2)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // an instance outside the group is not selected
+    seed::seed_instance(&c, &[("Name", "asg-web")], None, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+
+    let config = moto.sdk_config(REGION).await;
+    let clients = pipeaudit::collect::clients::RegionClients::new(&config);
+    let ctx = pipeaudit::collect::call::Ctx::new(4, indicatif::ProgressBar::hidden());
+    let group = "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:asg-app/asg-group";
+    let targets = vec![Target {
+        arn: group.to_string(),
+        region: REGION.to_string(),
+        detail: pipeaudit::collect::ec2::Selector {
+            auto_scaling_groups: vec!["asg-web".to_string(), "asg-gone".to_string()],
+            ..Default::default()
+        },
+    }];
+    let out = pipeaudit::collect::ec2::Targets::read(&ctx, &clients, &targets).await;
+    assert_eq!(out.len(), 1);
+    let t = match &out[0] {
+        (arn, Observed::Ok { value }) if arn == group => value.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(t.instances.len(), 1, "{t:#?}");
+    let i = &t.instances[0];
+    assert_eq!(i.id, id);
+    assert_eq!(i.auto_scaling_group.as_deref(), Some("asg-web"));
+    assert_eq!(i.role_arn.value(), Some(&role_arn));
+    assert_eq!(i.http_tokens.as_deref(), Some("required"));
+    assert_eq!(t.instances_read, 1);
+    let calls = ctx.calls();
+    assert_eq!(calls.get("autoscaling:DescribeAutoScalingGroups"), Some(&1));
+    assert_eq!(calls.get("ec2:DescribeInstances"), Some(&1));
 }

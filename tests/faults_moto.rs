@@ -204,6 +204,56 @@ async fn access_denied_on_key_policies_silences_only_their_rules() {
     }
 }
 
+/// Unknown is not absent: with ec2:DescribeInstances denied, the deploy
+/// target rules report the gap naming the action, never "no instances".
+#[tokio::test]
+async fn describe_instances_denied_is_a_gap_never_no_instances() {
+    let moto = Moto::start();
+    seed_stacks(&moto).await;
+    let clean = support::stdout_json(&pipeaudit(&moto.endpoint, &["--format", "json"]));
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Box::new(|r, _| (r.op() == "ec2:DescribeInstances").then_some(Fault::AccessDenied)),
+    );
+    let o = pipeaudit(
+        &proxy.endpoint,
+        &["--format", "json", "--max-attempts", "1"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let faulted = support::stdout_json(&o);
+    assert!(
+        proxy
+            .stats()
+            .faults
+            .get("AccessDenied")
+            .copied()
+            .unwrap_or(0)
+            >= 1,
+        "{:#?}",
+        proxy.stats()
+    );
+    // the seeded stacks' healthy instances: no deploy target finding either way
+    assert_eq!(findings(&faulted), findings(&clean));
+    let deploy_rules = ["CD002", "CD007", "CD008", "CD009"];
+    assert!(
+        !support::rule_ids(&faulted)
+            .iter()
+            .any(|r| deploy_rules.contains(&r.as_str()))
+    );
+    let diags = diagnostics(&faulted);
+    for rule in deploy_rules {
+        assert!(
+            diags.iter().any(|d| d["rule_id"] == rule
+                && d["kind"] == "collection-gap"
+                && d["permission"] == "ec2:DescribeInstances"),
+            "{rule}: {diags:#?}"
+        );
+    }
+    for d in &diags {
+        assert_eq!(d["permission"], "ec2:DescribeInstances", "{d:#}");
+    }
+}
+
 #[tokio::test]
 async fn ctrl_c_during_remediation_leaves_only_whole_journal_entries() {
     let moto = Moto::start();

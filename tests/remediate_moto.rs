@@ -20,7 +20,11 @@ use support::seed::{self, Defect, SeedClients, StackSpec};
 /// seeded stack, and its fix needs CodeBuild UpdateProject, which moto lacks
 /// (that fix is tested with aws-smithy-mocks): these runs disable CB004.
 fn moto_config() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("pipeaudit-moto-{}.toml", std::process::id()));
+    // one file per call: tests run in parallel, and a file rewritten while
+    // another run reads it can be read empty
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("pipeaudit-moto-{}-{n}.toml", std::process::id()));
     if let Err(e) = std::fs::write(&path, "disabled = [\"CB004\"]\n") {
         panic!("{}: {e}", path.display());
     }
@@ -593,4 +597,146 @@ async fn a_failing_action_is_reported_and_the_others_go_on() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// The deploy target fixes: IMDSv2 required on the instance that allowed
+/// IMDSv1 (moto answers ModifyInstanceMetadataOptions only with the hop
+/// limit, which the fix sends), and the inline policy `pipeaudit-artifacts`
+/// on the role that could not decrypt, merged beside its own policy.
+#[tokio::test]
+async fn instance_fixes_require_imdsv2_and_grant_the_artifacts() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let spec = StackSpec {
+        prefix: "ri".into(),
+        defects: vec![],
+        shared_store: None,
+    };
+    let s = seed::seed_stack(&c, &spec)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let healthy = s.instance.clone().unwrap_or_else(|| panic!("no instance"));
+    let own = seed::instance_statements(&s.bucket, &s.pipeline_name, &s.key_arn, false);
+    let (_, profile) = seed::seed_instance_profile(&c, "ri-nodecrypt", own.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let nodecrypt = seed::seed_instance(&c, &[("Name", "ri-web")], Some(&profile), true)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let imdsv1 = seed::seed_instance(
+        &c,
+        &[("Name", "ri-web")],
+        Some(&healthy.profile_name),
+        false,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+
+    let o = pipeaudit(&moto, &["--remediate", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        plan.contains("[unsafe] instance-imdsv2")
+            && plan.contains("[unsafe] instance-role-artifacts"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&imdsv1) && plan.contains("pipeaudit-artifacts"),
+        "{plan}"
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let journal = dir.path().join("j.json");
+    let o = pipeaudit(
+        &moto,
+        &[
+            "--remediate",
+            "--yes",
+            "--unsafe-fixes",
+            "--journal",
+            &journal.to_string_lossy(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // IMDSv2 required, the hop limit as it was
+    let d = c
+        .ec2
+        .describe_instances()
+        .instance_ids(&imdsv1)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let md = d
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| i.metadata_options().cloned())
+        .unwrap_or_else(|| panic!("no metadata options"));
+    assert_eq!(md.http_tokens().map(|t| t.as_str()), Some("required"));
+    assert_eq!(md.http_put_response_hop_limit(), Some(2));
+    // the role's own policy kept; the new one reads the pipeline's prefix and decrypts
+    let kept = c
+        .iam
+        .get_role_policy()
+        .role_name("ri-nodecrypt")
+        .policy_name("ri-nodecrypt-policy")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let kept: serde_json::Value =
+        serde_json::from_str(&urlencoding_decode(kept.policy_document())).unwrap_or_default();
+    assert_eq!(kept, own);
+    let added = c
+        .iam
+        .get_role_policy()
+        .role_name("ri-nodecrypt")
+        .policy_name("pipeaudit-artifacts")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let text = urlencoding_decode(added.policy_document());
+    assert!(
+        text.contains("arn:aws:s3:::ri-artifacts/ri-pipeline/*")
+            && text.contains("kms:Decrypt")
+            && text.contains(&s.key_arn),
+        "{text}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap_or_default())
+            .unwrap_or_default();
+    let entries = j.as_array().cloned().unwrap_or_default();
+    for action in ["instance-imdsv2", "instance-role-artifacts"] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["action"] == action && e["outcome"] == "applied"),
+            "{action} journaled: {j:#}"
+        );
+    }
+    // audited again: neither rule fires
+    let config = moto.sdk_config("us-east-1").await;
+    let after = collect_with_config(&config, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let eval = pipeaudit::rules::engine::evaluate(Arc::new(after), &rules, &Config::default());
+    let left: Vec<(&str, &str)> = eval
+        .findings
+        .iter()
+        .filter(|f| matches!(f.rule_id.as_str(), "CD007" | "CD009"))
+        .map(|f| (f.rule_id.as_str(), f.resource_arn.as_str()))
+        .collect();
+    assert!(left.is_empty(), "{left:?} ({nodecrypt})");
+}
+
+fn urlencoding_decode(s: &str) -> String {
+    urlencoding::decode(s)
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| s.to_string())
 }

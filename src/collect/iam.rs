@@ -11,7 +11,8 @@ use super::kind::{Found, Kind, Reach, Refs, Target, each};
 use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Resources, Role};
 
 /// The roles named by the pipelines (service and action roles), build
-/// projects, deployment groups and trigger rules (rule and target roles).
+/// projects, deployment groups, trigger rules (rule and target roles) and
+/// the instance profiles of the instances the deployment groups select.
 pub struct Roles;
 
 impl Kind for Roles {
@@ -37,6 +38,13 @@ impl Kind for Roles {
         }
         for g in res.deploy_groups.values().filter_map(Observed::value) {
             roles.extend(g.service_role_arn.iter().cloned());
+        }
+        for t in res.deploy_targets.values().filter_map(Observed::value) {
+            roles.extend(
+                t.instances
+                    .iter()
+                    .filter_map(|i| i.role_arn.value().cloned()),
+            );
         }
         for rule in res.event_rules.values().filter_map(Observed::value) {
             roles.extend(rule.role_arn.iter().cloned());

@@ -18,7 +18,7 @@ use futures::future::{BoxFuture, FutureExt, join_all};
 use super::call::Ctx;
 use super::clients::RegionClients;
 use super::key_refs::KeyResolver;
-use super::{codebuild, codecommit, codedeploy, iam, kms, s3};
+use super::{codebuild, codecommit, codedeploy, ec2, iam, kms, s3};
 use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
 
 /// What a descriptor may look at to find references and resolve values.
@@ -191,8 +191,9 @@ impl<K: Kind> Collect for K {
 }
 
 /// Every kind, in the phase its references become known in: the kinds the
-/// pipeline declarations point at, then the roles (named by pipelines,
-/// projects, deployment groups and trigger rules), then the managed
+/// pipeline declarations point at, then the EC2 instances the deployment
+/// groups select, then the roles (named by pipelines, projects, deployment
+/// groups, trigger rules and the instances' profiles), then the managed
 /// policies attached to the roles. The kinds of one phase are read
 /// concurrently.
 pub const PHASES: &[&[&dyn Collect]] = &[
@@ -204,7 +205,8 @@ pub const PHASES: &[&[&dyn Collect]] = &[
         &s3::Buckets,
         &kms::Keys,
     ],
-    &[&iam::Roles, &codedeploy::Configs],
+    &[&ec2::Targets, &codedeploy::Configs],
+    &[&iam::Roles],
     &[&iam::ManagedPolicies],
 ];
 
@@ -278,6 +280,7 @@ mod tests {
         assert!(lands::<codebuild::Projects>());
         assert!(lands::<codedeploy::Applications>());
         assert!(lands::<codedeploy::Groups>());
+        assert!(lands::<ec2::Targets>());
         assert!(lands::<s3::Buckets>());
         assert!(lands::<kms::Keys>());
         assert!(lands::<iam::Roles>());

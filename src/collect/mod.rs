@@ -11,9 +11,12 @@
 //! 2. every selected pipeline's declaration, resolved into its wiring;
 //! 3. the registered kinds ([`kind::PHASES`]), phase by phase: the distinct
 //!    repositories, build projects (batched), deploy applications and
-//!    groups, buckets and keys the declarations point at; then the distinct
-//!    roles (pipeline, action, build, deploy, trigger roles); then the
-//!    distinct managed policies attached to those roles.
+//!    groups, buckets and keys the declarations point at; then the EC2
+//!    instances the deployment groups select (DescribeInstances once per
+//!    region, Auto Scaling groups batched) with their profiles' roles; then
+//!    the distinct roles (pipeline, action, build, deploy, trigger and
+//!    instance roles); then the distinct managed policies attached to those
+//!    roles.
 //!
 //! Every call goes through [`call::Ctx`], which bounds concurrency across
 //! services and counts calls; throttling is retried by the SDK with backoff.
@@ -27,6 +30,7 @@ pub mod codebuild;
 pub mod codecommit;
 pub mod codedeploy;
 pub mod codepipeline;
+pub mod ec2;
 pub mod errors;
 pub mod eventbridge;
 pub mod iam;

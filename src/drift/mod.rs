@@ -444,12 +444,14 @@ fn blind_spot(s: &Snapshot, kind: &str, arn: &str) -> Option<String> {
     match kind {
         "pipelines" => scope("pipelines", false),
         "event_rules" => scope("event-rules", false),
+        "deploy_targets" => pipelines().or_else(|| unknown(&r.deploy_groups)),
         "keys" => pipelines().or_else(|| scope("kms-aliases", true)),
         "roles" | "managed_policies" => {
             let role_sources = || {
                 pipelines()
                     .or_else(|| unknown(&r.build_projects))
                     .or_else(|| unknown(&r.deploy_groups))
+                    .or_else(|| unknown(&r.deploy_targets))
                     .or_else(|| unknown(&r.event_rules))
                     .or_else(|| scope("event-rules", true))
             };
@@ -465,6 +467,31 @@ fn blind_spot(s: &Snapshot, kind: &str, arn: &str) -> Option<String> {
         }
         _ => pipelines(),
     }
+}
+
+/// The resources whose findings a change of `arn` affects: itself, and for
+/// a deployment group's instances the roles of those instances on either
+/// side (an instance whose profile changed changes which role is checked).
+fn related<'a>(
+    baseline: &'a Snapshot,
+    current: &'a Snapshot,
+    kind: &str,
+    arn: &'a str,
+) -> BTreeSet<&'a str> {
+    let mut out = BTreeSet::from([arn]);
+    if kind == "deploy_targets" {
+        for s in [baseline, current] {
+            if let Some(Observed::Ok { value }) = s.resources.deploy_targets.get(arn) {
+                out.extend(
+                    value
+                        .instances
+                        .iter()
+                        .filter_map(|i| i.role_arn.value().map(String::as_str)),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Compares two snapshots of one account.
@@ -517,19 +544,21 @@ pub fn compare(
         .filter(checked_by(&gaps_a))
         .map(key)
         .collect();
-    let linked = |arn: &str| -> Vec<String> {
+    let linked = |kind: &str, arn: &str| -> Vec<String> {
+        let on = related(baseline, current, kind, arn);
         let mut out: Vec<String> = set_b
             .difference(&set_a)
-            .filter(|(r, _)| r == arn)
+            .filter(|(r, _)| on.contains(r.as_str()))
             .map(|(_, id)| format!("+{id}"))
             .chain(
                 set_a
                     .difference(&set_b)
-                    .filter(|(r, _)| r == arn)
+                    .filter(|(r, _)| on.contains(r.as_str()))
                     .map(|(_, id)| format!("-{id}")),
             )
             .collect();
         out.sort();
+        out.dedup();
         out
     };
 
@@ -584,7 +613,7 @@ pub fn compare(
                     .get(arn.as_str())
                     .map(|s| s.iter().cloned().collect())
                     .unwrap_or_default(),
-                rules: linked(arn),
+                rules: linked(kind, arn),
             });
         }
     }

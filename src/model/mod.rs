@@ -182,6 +182,9 @@ pub struct Resources {
     /// ones from what AWS documents, custom ones read).
     #[serde(default)]
     pub deploy_configs: BTreeMap<String, Observed<DeployConfig>>,
+    /// The EC2 instances each deployment group selects, by group ARN.
+    #[serde(default)]
+    pub deploy_targets: BTreeMap<String, Observed<DeployTargets>>,
     pub event_rules: BTreeMap<String, Observed<EventRule>>,
     pub buckets: BTreeMap<String, Observed<Bucket>>,
     pub keys: BTreeMap<String, Observed<KmsKey>>,

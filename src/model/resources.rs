@@ -492,6 +492,58 @@ pub struct TagFilter {
     pub filter_type: Option<String>,
 }
 
+/// The prefix under which CodePipeline writes a pipeline's artifacts in its
+/// artifact bucket: the first 20 characters of the pipeline name.
+pub fn artifact_prefix(pipeline: &str) -> String {
+    pipeline.chars().take(20).collect()
+}
+
+/// The ARN of a pipeline's objects in its artifact bucket.
+pub fn artifact_objects_arn(bucket_arn: &str, pipeline: &str) -> String {
+    format!("{bucket_arn}/{}/*", artifact_prefix(pipeline))
+}
+
+/// The EC2 instances a deployment group deploys to: those its EC2 tag
+/// filters, tag set or Auto Scaling groups select, running or pending.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeployTargets {
+    /// The selected instances, sorted by id.
+    #[serde(default)]
+    pub instances: Vec<Ec2Instance>,
+    /// How many instances were read to find them (DescribeInstances,
+    /// narrowed on the server by tag key and state, in the group's region);
+    /// only the selected ones are kept.
+    #[serde(default)]
+    pub instances_read: u64,
+}
+
+/// A running or pending EC2 instance a deployment group selects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ec2Instance {
+    pub id: String,
+    /// pending or running.
+    pub state: String,
+    /// The Auto Scaling group that selected it, when one did.
+    #[serde(default)]
+    pub auto_scaling_group: Option<String>,
+    /// The instance profile; `None` when the instance has none.
+    #[serde(default)]
+    pub instance_profile_arn: Option<String>,
+    /// The role of the instance profile (IAM GetInstanceProfile); absent
+    /// when there is no profile or the profile holds no role.
+    pub role_arn: Observed<String>,
+    /// `required` (IMDSv2 only) or `optional` (IMDSv1 allowed).
+    #[serde(default)]
+    pub http_tokens: Option<String>,
+    /// `enabled` or `disabled` (no instance metadata, so no credentials).
+    #[serde(default)]
+    pub http_endpoint: Option<String>,
+    #[serde(default)]
+    pub http_put_response_hop_limit: Option<i32>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
 // ---------------------------------------------------------------- EventBridge
 
 /// An EventBridge rule that targets at least one pipeline.
@@ -686,6 +738,16 @@ impl Resources {
         resource_errors(&self.deploy_applications, |_| vec![], f);
         resource_errors(&self.deploy_groups, |_| vec![], f);
         resource_errors(&self.deploy_configs, |_| vec![], f);
+        resource_errors(
+            &self.deploy_targets,
+            |t| {
+                t.instances
+                    .iter()
+                    .map(|i| field_error(&i.role_arn))
+                    .collect()
+            },
+            f,
+        );
         resource_errors(&self.event_rules, |_| vec![], f);
         resource_errors(
             &self.buckets,

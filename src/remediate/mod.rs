@@ -17,6 +17,7 @@ pub mod bucket_versioning;
 pub mod build_project;
 pub mod deploy_one_at_a_time;
 pub mod deploy_rollback;
+pub mod instance;
 pub mod key_cancel_deletion;
 pub mod key_policy;
 pub mod key_rotation;

@@ -9,8 +9,8 @@ use std::pin::Pin;
 
 use super::{
     Outcome, PlannedAction, bucket_encryption, bucket_policy, bucket_public_access_block,
-    bucket_versioning, build_project, deploy_one_at_a_time, deploy_rollback, key_cancel_deletion,
-    key_policy, key_rotation, source_polling, trigger, trigger_enable,
+    bucket_versioning, build_project, deploy_one_at_a_time, deploy_rollback, instance,
+    key_cancel_deletion, key_policy, key_rotation, source_polling, trigger, trigger_enable,
 };
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -109,6 +109,8 @@ static ACTIONS: &[&dyn FixAction] = &[
     &build_project::PrivilegedOff,
     &deploy_rollback::DeployRollback,
     &deploy_one_at_a_time::DeployOneAtATime,
+    &instance::Imdsv2,
+    &instance::RoleArtifacts,
 ];
 
 /// Every fix action.

@@ -25,6 +25,7 @@ pub const NAMES: &[&str] = &[
     "role_allows",
     "role_is_admin",
     "key_usable_by",
+    "key_allows",
     "bucket_policy_public",
     "key_policy_public",
     "bucket_denies_insecure_transport",
@@ -295,20 +296,25 @@ impl Lookup {
     }
 
     fn key_usable_by(&self, f: &str, key: &str, role: &str) -> R<bool> {
-        let Some(policy) = self.key_policy(f, key)? else {
-            return Ok(false);
-        };
         for action in ["kms:Decrypt", "kms:GenerateDataKey"] {
-            let a = iam::evaluate(policy, iam::Who::Role(role), action, key);
-            if a.denied {
-                return Ok(false);
-            }
-            let ok = a.allowed || (a.delegated && self.role_allows(f, role, action, key)?);
-            if !ok {
+            if !self.key_allows(f, key, role, action)? {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// The key policy grants the role `action` on the key, or delegates to
+    /// the account and the role's identity policies allow it; no Deny.
+    fn key_allows(&self, f: &str, key: &str, role: &str, action: &str) -> R<bool> {
+        let Some(policy) = self.key_policy(f, key)? else {
+            return Ok(false);
+        };
+        let a = iam::evaluate(policy, iam::Who::Role(role), action, key);
+        if a.denied {
+            return Ok(false);
+        }
+        Ok(a.allowed || (a.delegated && self.role_allows(f, role, action, key)?))
     }
 }
 
@@ -363,6 +369,7 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
             })
         })()),
         ("key_usable_by", [key, role]) => b(l.key_usable_by(name, key, role)),
+        ("key_allows", [key, role, action]) => b(l.key_allows(name, key, role, action)),
         ("bucket_policy_public", [bucket]) => b(l
             .bucket_policy(name, bucket)
             .map(|d| d.is_some_and(iam::is_public))),
@@ -412,7 +419,7 @@ pub fn arity(name: &str) -> Option<usize> {
         | "role_powers"
         | "role_escalations"
         | "bucket_other_writers" => 2,
-        "role_allows" | "trigger_matches_commit" => 3,
+        "role_allows" | "trigger_matches_commit" | "key_allows" => 3,
         _ => return None,
     })
 }

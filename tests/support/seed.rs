@@ -45,6 +45,8 @@ pub struct SeedClients {
     pub codedeploy: aws_sdk_codedeploy::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub region: String,
     pub account: String,
 }
@@ -88,6 +90,8 @@ impl SeedClients {
             codedeploy: aws_sdk_codedeploy::Client::new(&config),
             codepipeline: aws_sdk_codepipeline::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
             region: region.to_string(),
             account,
         })
@@ -246,6 +250,112 @@ pub struct SeededStack {
     pub rule_name: String,
     /// Role ARNs: pipeline, build, deploy, events.
     pub roles: Vec<String>,
+    /// The deploy target: a running instance tagged `Name=<prefix>-web`
+    /// (IMDSv2 required) whose profile's role may read and decrypt the
+    /// pipeline's artifacts; `None` when the stack has no deployment group
+    /// targets.
+    pub instance: Option<SeededInstance>,
+}
+
+/// A seeded EC2 instance.
+#[derive(Debug, Clone)]
+pub struct SeededInstance {
+    pub id: String,
+    pub profile_name: String,
+    pub role_arn: String,
+}
+
+/// The image seeded instances run (one of moto's default AMIs).
+pub const AMI: &str = "ami-03cf127a";
+
+/// The statements an instance role needs to fetch a pipeline's artifacts:
+/// read its objects (the first 20 characters of the pipeline name are their
+/// prefix), and with `decrypt`, decrypt them with the key.
+pub fn instance_statements(
+    bucket: &str,
+    pipeline_name: &str,
+    key_arn: &str,
+    decrypt: bool,
+) -> serde_json::Value {
+    let prefix: String = pipeline_name.chars().take(20).collect();
+    let mut st = vec![
+        json!({"Effect":"Allow","Action":["s3:GetObject","s3:GetObjectVersion"],"Resource":format!("arn:aws:s3:::{bucket}/{prefix}/*")}),
+    ];
+    if decrypt {
+        st.push(json!({"Effect":"Allow","Action":"kms:Decrypt","Resource":key_arn}));
+    }
+    json!({"Version":"2012-10-17","Statement":st})
+}
+
+/// Creates a role for EC2 with `policy` inline and an instance profile of
+/// the same name holding it: (role ARN, profile name).
+pub async fn seed_instance_profile(
+    c: &SeedClients,
+    name: &str,
+    policy: serde_json::Value,
+) -> Result<(String, String)> {
+    let role_arn = role(c, name, "ec2.amazonaws.com", Some(policy)).await?;
+    c.iam
+        .create_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .with_context(|| format!("iam:CreateInstanceProfile {name}"))?;
+    c.iam
+        .add_role_to_instance_profile()
+        .instance_profile_name(name)
+        .role_name(name)
+        .send()
+        .await
+        .with_context(|| format!("iam:AddRoleToInstanceProfile {name}"))?;
+    Ok((role_arn, name.to_string()))
+}
+
+/// Runs one instance with `tags`, the instance profile and IMDSv2 required
+/// or not; its id.
+pub async fn seed_instance(
+    c: &SeedClients,
+    tags: &[(&str, &str)],
+    profile: Option<&str>,
+    imdsv2: bool,
+) -> Result<String> {
+    use aws_sdk_ec2::types as ec2t;
+    let mut spec = ec2t::TagSpecification::builder().resource_type(ec2t::ResourceType::Instance);
+    for (k, v) in tags {
+        spec = spec.tags(ec2t::Tag::builder().key(*k).value(*v).build());
+    }
+    let mut req = c
+        .ec2
+        .run_instances()
+        .image_id(AMI)
+        .instance_type(ec2t::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(spec.build())
+        .metadata_options(
+            ec2t::InstanceMetadataOptionsRequest::builder()
+                .http_endpoint(ec2t::InstanceMetadataEndpointState::Enabled)
+                .http_tokens(if imdsv2 {
+                    ec2t::HttpTokensState::Required
+                } else {
+                    ec2t::HttpTokensState::Optional
+                })
+                .http_put_response_hop_limit(2)
+                .build(),
+        );
+    if let Some(p) = profile {
+        req = req.iam_instance_profile(
+            ec2t::IamInstanceProfileSpecification::builder()
+                .name(p)
+                .build(),
+        );
+    }
+    let out = req.send().await.context("ec2:RunInstances")?;
+    out.instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .map(str::to_string)
+        .context("RunInstances returned no instance")
 }
 
 /// A deterministic mix for demos and benchmarks: every third stack
@@ -806,6 +916,30 @@ pub async fn seed_stack(c: &SeedClients, spec: &StackSpec) -> Result<SeededStack
         group_name
     };
 
+    // Deploy target: a healthy instance the group's tag filter selects.
+    let instance = if has(Defect::NoDeployTargets) || has(Defect::MissingDeployGroup) {
+        None
+    } else {
+        let (role_arn, profile_name) = seed_instance_profile(
+            c,
+            &format!("{p}-instance-role"),
+            instance_statements(&bucket_name, &pipeline_name, &key_arn, true),
+        )
+        .await?;
+        let id = seed_instance(
+            c,
+            &[("Name", &format!("{p}-web"))],
+            Some(&profile_name),
+            true,
+        )
+        .await?;
+        Some(SeededInstance {
+            id,
+            profile_name,
+            role_arn,
+        })
+    };
+
     // Pipeline.
     let mut store = cp::ArtifactStore::builder()
         .r#type(cp::ArtifactStoreType::S3)
@@ -950,6 +1084,7 @@ pub async fn seed_stack(c: &SeedClients, spec: &StackSpec) -> Result<SeededStack
         group_name,
         rule_name,
         roles: vec![pipeline_role, build_role, deploy_role, events_role],
+        instance,
     })
 }
 

@@ -117,10 +117,18 @@ pub(super) fn bindings(
                         m.insert(key("config"), Value::Null);
                     }
                 }
+                if let Some(t) = deploy_targets(s, &d.group_arn, &mut gaps) {
+                    m.insert(key("targets"), t);
+                }
                 map(m)
             })
             .collect();
         vars.push(("deploys", list(deploys)));
+    }
+    if needs.var("instances")
+        && let Some(v) = instances(s, w, &mut gaps)
+    {
+        vars.push(("instances", v));
     }
     if needs.var("stores") {
         let stores = w
@@ -131,6 +139,10 @@ pub(super) fn bindings(
                 m.insert(key("region"), string(&st.region));
                 m.insert(key("bucket_name"), string(&st.bucket));
                 m.insert(key("bucket_arn"), string(&st.bucket_arn));
+                m.insert(
+                    key("objects_arn"),
+                    string(&crate::model::artifact_objects_arn(&st.bucket_arn, &w.name)),
+                );
                 m.insert(key("key_ref"), opt_string(st.key_ref.as_deref()));
                 // An alias that could not be resolved is recorded under its
                 // own ARN, with the key unknown: the key ARN is unknown too
@@ -235,6 +247,97 @@ pub(super) fn bindings(
         }
     }
     Ok(Bindings { vars, gaps })
+}
+
+/// The EC2 instances a deployment group selects (`deploys[].targets`):
+/// `null` when none were looked for (no such group, or not an EC2 group),
+/// `None` (left out, with the gap) when they could not be read.
+fn deploy_targets(
+    s: &Snapshot,
+    group_arn: &str,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Option<Value> {
+    match s.resources.deploy_targets.get(group_arn) {
+        Some(Observed::Ok { value }) => {
+            crate::rules::bind::to_cel(value, &format!("{group_arn}.targets"), gaps)
+        }
+        Some(Observed::Unknown { error }) => {
+            gaps.push((format!("{group_arn}.targets"), error.clone()));
+            None
+        }
+        Some(Observed::Absent) | None => Some(Value::Null),
+    }
+}
+
+/// `instances`: every instance the pipeline's deployment groups select,
+/// once, with the group that selects it: `{id, state, group_name,
+/// group_arn, profile_arn, role_arn, http_tokens, http_endpoint, tags}`.
+/// Left out whole (with the gap) when a group's instances or an instance's
+/// role could not be read.
+fn instances(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Option<Value> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut complete = true;
+    for d in &w.deploys {
+        // a group that could not be read selects instances no one knows
+        if let Some(Observed::Unknown { error }) = s.resources.deploy_groups.get(&d.group_arn) {
+            gaps.push((format!("{}.instances", d.group_arn), error.clone()));
+            complete = false;
+            continue;
+        }
+        let targets = match s.resources.deploy_targets.get(&d.group_arn) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Unknown { error }) => {
+                gaps.push((format!("{}.instances", d.group_arn), error.clone()));
+                complete = false;
+                continue;
+            }
+            _ => continue,
+        };
+        for i in &targets.instances {
+            if !seen.insert(i.id.clone()) {
+                continue;
+            }
+            let role = match &i.role_arn {
+                Observed::Ok { value } => opt_string(Some(value)),
+                Observed::Absent => Value::Null,
+                Observed::Unknown { error } => {
+                    let at = i.instance_profile_arn.as_deref().unwrap_or(&i.id);
+                    gaps.push((format!("{at}.instances"), error.clone()));
+                    complete = false;
+                    continue;
+                }
+            };
+            let mut m = HashMap::new();
+            m.insert(key("id"), string(&i.id));
+            m.insert(key("state"), string(&i.state));
+            m.insert(key("group_name"), string(&d.group_name));
+            m.insert(key("group_arn"), string(&d.group_arn));
+            m.insert(
+                key("auto_scaling_group"),
+                opt_string(i.auto_scaling_group.as_deref()),
+            );
+            m.insert(
+                key("profile_arn"),
+                opt_string(i.instance_profile_arn.as_deref()),
+            );
+            m.insert(key("role_arn"), role);
+            m.insert(key("http_tokens"), opt_string(i.http_tokens.as_deref()));
+            m.insert(key("http_endpoint"), opt_string(i.http_endpoint.as_deref()));
+            let tags = i
+                .tags
+                .iter()
+                .map(|(k, v)| (Key::String(std::sync::Arc::new(k.clone())), string(v)))
+                .collect();
+            m.insert(key("tags"), map(tags));
+            out.push(map(m));
+        }
+    }
+    complete.then(|| list(out))
 }
 
 /// `pipeline`: the declaration's fields, plus `account`, `shape`,

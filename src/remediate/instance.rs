@@ -1,0 +1,383 @@
+//! The instances a deployment group deploys to.
+//!
+//! `instance-imdsv2` (unsafe: software on the instance that uses IMDSv1
+//! stops getting metadata): require session tokens on the group's instances
+//! that allow IMDSv1 (ModifyInstanceMetadataOptions, the hop limit sent as
+//! it is).
+//!
+//! `instance-role-artifacts` (unsafe: instance roles are often shared): add
+//! to the instance role's inline policy `pipeaudit-artifacts` (merged: its
+//! existing statements kept) read access to the objects of the pipelines
+//! that deploy to instances with that role, and `kms:Decrypt` on their
+//! artifact keys where the key policy delegates to the account. A key
+//! policy that neither grants nor delegates must change too: the plan names
+//! that as `key-policy-grant` extended to the instance role.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{HttpTokensState, InstanceMetadataEndpointState};
+use serde_json::{Value, json};
+
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use crate::collect::clients::RegionClients;
+use crate::findings::{Finding, FixSafety};
+use crate::model::{Observed, PolicyDocument, Snapshot, artifact_objects_arn};
+use crate::rules::iam;
+
+/// The inline policy the artifacts fix writes.
+pub const POLICY_NAME: &str = "pipeaudit-artifacts";
+
+/// `instance-imdsv2`.
+pub struct Imdsv2;
+
+impl FixAction for Imdsv2 {
+    fn id(&self) -> &'static str {
+        "instance-imdsv2"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Unsafe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan_imdsv2(f, cx.snapshot).ok_or(NotPlanned::Manual)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply_imdsv2(c, a))
+    }
+}
+
+/// `instance-role-artifacts`.
+pub struct RoleArtifacts;
+
+impl FixAction for RoleArtifacts {
+    fn id(&self) -> &'static str {
+        "instance-role-artifacts"
+    }
+    fn safety(&self) -> FixSafety {
+        FixSafety::Unsafe
+    }
+    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
+        plan_artifacts(f, cx.snapshot)
+    }
+    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
+        Box::pin(apply_artifacts(c, a))
+    }
+}
+
+/// The hop limit sent with HttpTokens required (kept as it is; 2, what
+/// AWS sets for new instances that require tokens, when unknown).
+fn hop_limit(current: Option<i32>) -> i32 {
+    current.filter(|h| *h > 0).unwrap_or(2)
+}
+
+fn plan_imdsv2(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
+    let t = s.resources.deploy_targets.get(&f.resource_arn)?.value()?;
+    let mut before = BTreeMap::new();
+    let mut after = BTreeMap::new();
+    for i in &t.instances {
+        if i.http_tokens.as_deref() == Some("optional")
+            && i.http_endpoint.as_deref() != Some("disabled")
+        {
+            before.insert(i.id.clone(), json!({"http_tokens": "optional"}));
+            after.insert(
+                i.id.clone(),
+                json!({"http_tokens": "required", "http_put_response_hop_limit": hop_limit(i.http_put_response_hop_limit)}),
+            );
+        }
+    }
+    if before.is_empty() {
+        return None;
+    }
+    let ids: Vec<&String> = before.keys().collect();
+    Some(step(
+        f,
+        &Imdsv2,
+        format!(
+            "require IMDSv2 (HttpTokens required) on {} selected by {}",
+            ids.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            f.resource_arn
+        ),
+        json!(before),
+        json!(after),
+    ))
+}
+
+async fn apply_imdsv2(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let wanted = a.after.as_object().cloned().unwrap_or_default();
+    let ids: Vec<String> = wanted.keys().cloned().collect();
+    // every instance still as collected, before any is changed
+    let out = c
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids.clone()))
+        .send()
+        .await
+        .map_err(|e| sdk_failed("ec2:DescribeInstances", &e))?;
+    let mut found = serde_json::Map::new();
+    for i in out.reservations().iter().flat_map(|r| r.instances()) {
+        let tokens = i
+            .metadata_options()
+            .and_then(|m| m.http_tokens())
+            .map(|t| t.as_str().to_string());
+        found.insert(
+            i.instance_id().unwrap_or_default().to_string(),
+            json!({ "http_tokens": tokens }),
+        );
+    }
+    let found = Value::Object(found);
+    if &found != a.collected() {
+        return Err(changed(&a.resource_arn, a.collected(), &found));
+    }
+    for (id, v) in &wanted {
+        let hops = v["http_put_response_hop_limit"]
+            .as_i64()
+            .and_then(|h| i32::try_from(h).ok())
+            .unwrap_or(2);
+        c.ec2
+            .modify_instance_metadata_options()
+            .instance_id(id)
+            .http_tokens(HttpTokensState::Required)
+            .http_endpoint(InstanceMetadataEndpointState::Enabled)
+            .http_put_response_hop_limit(hops)
+            .send()
+            .await
+            .map_err(|e| sdk_failed("ec2:ModifyInstanceMetadataOptions", &e))?;
+    }
+    Ok(format!(
+        "ec2:ModifyInstanceMetadataOptions ({})",
+        ids.join(", ")
+    ))
+}
+
+/// The statements the instance role needs for one artifact store, and
+/// whether the key policy must change as well (it neither grants the role
+/// nor delegates to the account).
+fn store_statements(
+    s: &Snapshot,
+    role: &str,
+    bucket_arn: &str,
+    key_arn: Option<&str>,
+    pipeline: &str,
+) -> (Vec<Value>, Option<String>) {
+    let objects = artifact_objects_arn(bucket_arn, pipeline);
+    let mut out = vec![json!({
+        "Sid": "PipeauditArtifactsRead",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": objects,
+    })];
+    let mut key_change = None;
+    if let Some(key) = key_arn {
+        let policy = s
+            .resources
+            .keys
+            .get(key)
+            .and_then(Observed::value)
+            .and_then(|k| k.policy.value())
+            .and_then(|p| p.document.as_ref());
+        if let Some(doc) = policy {
+            let a = iam::evaluate(doc, iam::Who::Role(role), "kms:Decrypt", key);
+            if a.delegated && !a.denied {
+                out.push(json!({
+                    "Sid": "PipeauditArtifactsDecrypt",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": key,
+                }));
+            } else if !a.allowed || a.denied {
+                key_change = Some(key.to_string());
+            }
+        }
+    }
+    (out, key_change)
+}
+
+/// The existing `pipeaudit-artifacts` policy of a role (`None`: none), or
+/// `Err` when the role's inline policies could not be read.
+fn existing_policy(s: &Snapshot, role: &str) -> Result<Option<String>, ()> {
+    match s.resources.roles.get(role) {
+        Some(Observed::Ok { value }) => match &value.inline_policies {
+            Observed::Ok { value } => match value.get(POLICY_NAME) {
+                Some(Observed::Ok { value }) => Ok(Some(value.raw.clone())),
+                Some(Observed::Absent) | None => Ok(None),
+                Some(Observed::Unknown { .. }) => Err(()),
+            },
+            Observed::Absent => Ok(None),
+            Observed::Unknown { .. } => Err(()),
+        },
+        _ => Err(()),
+    }
+}
+
+/// `existing` (or an empty policy) with `statements` appended, skipping
+/// any statement already there; every existing statement is kept.
+pub fn merged(existing: Option<&str>, statements: &[Value]) -> Result<Value, String> {
+    let mut doc: Value = match existing {
+        Some(t) => serde_json::from_str(t)
+            .map_err(|e| format!("the {POLICY_NAME} policy is not JSON: {e}"))?,
+        None => json!({"Version": "2012-10-17", "Statement": []}),
+    };
+    for st in statements {
+        let have = doc["Statement"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                let mut x = x.clone();
+                let mut y = st.clone();
+                if let (Some(x), Some(y)) = (x.as_object_mut(), y.as_object_mut()) {
+                    x.remove("Sid");
+                    y.remove("Sid");
+                }
+                x == y
+            })
+        });
+        if !have {
+            super::append_statement(&mut doc, st.clone())?;
+        }
+    }
+    Ok(doc)
+}
+
+fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned> {
+    let role = f.resource_arn.as_str();
+    // an instance without a role, or whose role is missing: by hand
+    if !role.contains(":role/") || !matches!(s.resources.roles.get(role), Some(Observed::Ok { .. }))
+    {
+        return Err(NotPlanned::Manual);
+    }
+    // the pipelines that deploy to an instance with this role
+    let mut statements = Vec::new();
+    let mut key_changes = Vec::new();
+    let mut pipelines = Vec::new();
+    for w in &s.pipelines {
+        let deploys_to_role = w.deploys.iter().any(|d| {
+            s.resources
+                .deploy_targets
+                .get(&d.group_arn)
+                .and_then(Observed::value)
+                .is_some_and(|t| {
+                    t.instances
+                        .iter()
+                        .any(|i| i.role_arn.value().is_some_and(|r| r == role))
+                })
+        });
+        if !deploys_to_role {
+            continue;
+        }
+        pipelines.push(w.name.clone());
+        for st in &w.artifact_stores {
+            let (mut add, key) =
+                store_statements(s, role, &st.bucket_arn, st.key_arn.as_deref(), &w.name);
+            statements.append(&mut add);
+            key_changes.extend(key);
+        }
+    }
+    if statements.is_empty() {
+        return Err(NotPlanned::Manual);
+    }
+    let existing = existing_policy(s, role).map_err(|()| NotPlanned::Manual)?;
+    let after = merged(existing.as_deref(), &statements).map_err(NotPlanned::ManualBecause)?;
+    key_changes.sort();
+    key_changes.dedup();
+    let mut description = format!(
+        "add to the inline policy {POLICY_NAME} of {role} read access to the artifacts of {} (existing statements kept)",
+        pipelines.join(", ")
+    );
+    for k in &key_changes {
+        description.push_str(&format!(
+            "; the policy of key {k} neither grants the role kms:Decrypt nor delegates to the account: it needs key-policy-grant extended to the instance role {role}"
+        ));
+    }
+    let existing_count = super::statement_count(existing.as_deref());
+    let added: Vec<Value> = after["Statement"]
+        .as_array()
+        .map(|a| a.iter().skip(existing_count).cloned().collect())
+        .unwrap_or_default();
+    let mut a = step(
+        f,
+        &RoleArtifacts,
+        description,
+        super::kept_statements(existing_count, 0),
+        json!({"policy": POLICY_NAME, "added_statements": added}),
+    );
+    a.collected = Some(json!({ "policy": existing }));
+    Ok(a)
+}
+
+async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+    let role = crate::collect::iam::role_name(&a.resource_arn).to_string();
+    let current = match c
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(out) => Some(
+            crate::model::policy::decode_policy_text(out.policy_document())
+                .unwrap_or_else(|_| out.policy_document().to_string()),
+        ),
+        Err(e) if crate::collect::call::is_not_found(&e, &["NoSuchEntity"]) => None,
+        Err(e) => return Err(sdk_failed("iam:GetRolePolicy", &e)),
+    };
+    let same = match (a.collected()["policy"].as_str(), current.as_deref()) {
+        (None, None) => true,
+        (Some(x), Some(y)) => match (PolicyDocument::parse(x), PolicyDocument::parse(y)) {
+            (Ok(x), Ok(y)) => x.normalized() == y.normalized(),
+            _ => false,
+        },
+        _ => false,
+    };
+    if !same {
+        return Err(changed(
+            &a.resource_arn,
+            a.collected(),
+            &json!({ "policy": current }),
+        ));
+    }
+    let statements: Vec<Value> = a.after["added_statements"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let doc = merged(current.as_deref(), &statements).map_err(Outcome::Failed)?;
+    c.iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name(POLICY_NAME)
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .map_err(|e| sdk_failed("iam:PutRolePolicy", &e))?;
+    Ok("iam:PutRolePolicy".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_merged_once_and_existing_ones_kept() {
+        let read = json!({"Sid": "PipeauditArtifactsRead", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": "arn:aws:s3:::b/p/*"});
+        let fresh = merged(None, std::slice::from_ref(&read)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fresh["Statement"].as_array().map(Vec::len), Some(1));
+        let existing = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}"#;
+        let m =
+            merged(Some(existing), std::slice::from_ref(&read)).unwrap_or_else(|e| panic!("{e}"));
+        let st = m["Statement"].as_array().cloned().unwrap_or_default();
+        assert_eq!(st.len(), 2);
+        assert_eq!(st[0]["Sid"], "Mine");
+        // merging again adds nothing
+        let again = merged(Some(&m.to_string()), &[read]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again["Statement"].as_array().map(Vec::len), Some(2));
+        assert!(merged(Some("nope"), &[]).is_err());
+    }
+
+    #[test]
+    fn hop_limit_is_kept_or_two() {
+        assert_eq!(hop_limit(Some(1)), 1);
+        assert_eq!(hop_limit(None), 2);
+        assert_eq!(hop_limit(Some(0)), 2);
+    }
+}
