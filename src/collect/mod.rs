@@ -34,6 +34,7 @@ pub mod key_refs;
 pub mod kind;
 pub mod kms;
 pub mod s3;
+pub mod stacks;
 pub mod targets;
 mod wiring;
 
