@@ -199,6 +199,35 @@ fn collect_live(g: &GlobalArgs) -> Result<Snapshot, String> {
     Ok(snapshot)
 }
 
+/// Reads which stack manages each resource of `snapshot` (or those in
+/// `only`), with calls counted apart from the collection's.
+fn read_stacks(
+    g: &GlobalArgs,
+    snapshot: &mut Snapshot,
+    only: Option<&std::collections::BTreeSet<String>>,
+) -> Result<(), String> {
+    let (connect, opts) = collect_options(g);
+    let region = snapshot.regions.first().cloned();
+    runtime()?.block_on(async {
+        let (cfg, _) = act_config(g, &connect, region.as_deref()).await?;
+        collect::stacks::fill(&cfg, snapshot, opts.concurrency, only).await;
+        Ok::<(), String>(())
+    })?;
+    if !g.quiet {
+        let calls: u64 = snapshot.stack_api_calls.values().sum();
+        let managed = snapshot
+            .stacks
+            .values()
+            .filter(|s| s.value().is_some())
+            .count();
+        eprintln!(
+            "pipeaudit: {managed} of {} resource(s) managed by a CloudFormation stack, read with {calls} API call(s) apart from the audit's",
+            snapshot.stacks.len()
+        );
+    }
+    Ok(())
+}
+
 fn report_collection(s: &Snapshot, detail: bool) {
     let calls: u64 = s.api_calls.values().sum();
     let errors = s.read_errors();

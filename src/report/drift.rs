@@ -166,6 +166,7 @@ fn drift_rule() -> RuleFile {
         },
         references: vec!["pipeaudit drift".into()],
         fix: None,
+        iac: None,
     }
 }
 
@@ -291,6 +292,7 @@ pub fn render(
                     account: current.account.clone(),
                     fix: None,
                     fingerprint: fingerprint("DRIFT", &describe(c), &c.arn),
+                    defined_in: None,
                 })
                 .collect();
             let scopes = super::scopes(&current.account, &current.regions);

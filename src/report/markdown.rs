@@ -58,13 +58,20 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
         for f in group {
             let _ = writeln!(
                 out,
-                "| {} | [{}]({}/{}.md) `{}` | `{}` | {} |",
+                "| {} | [{}]({}/{}.md) `{}` | {} | {} |",
                 f.severity,
                 f.rule_id,
                 docs_url.trim_end_matches('/'),
                 f.rule_id,
                 f.slug,
-                cell(&f.resource_arn),
+                match &f.defined_in {
+                    Some(d) => format!(
+                        "`{}`<br>defined in `{}`",
+                        cell(&f.resource_arn),
+                        cell(&d.to_string())
+                    ),
+                    None => format!("`{}`", cell(&f.resource_arn)),
+                },
                 cell(&f.message)
             );
         }

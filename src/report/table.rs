@@ -34,7 +34,10 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
             t.add_row(vec![
                 sev,
                 Cell::new(format!("{} {}", f.rule_id, f.slug)),
-                Cell::new(&f.resource_arn),
+                Cell::new(match &f.defined_in {
+                    Some(d) => format!("{}\ndefined in {d}", f.resource_arn),
+                    None => f.resource_arn.clone(),
+                }),
                 Cell::new(&f.message),
             ]);
         }

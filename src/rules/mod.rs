@@ -71,6 +71,22 @@ pub struct RuleFile {
         deserialize_with = "fix_from_rule_file"
     )]
     pub fix: Option<FixRef>,
+    /// The property that causes a finding, per infrastructure-as-code
+    /// language: a located finding points at its lines when it is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iac: Option<IacProperty>,
+}
+
+/// `iac: {cloudformation: EnableKeyRotation, terraform: enable_key_rotation}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IacProperty {
+    /// The property's name in a CloudFormation template (also CDK output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudformation: Option<String>,
+    /// The argument's name in a Terraform resource block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terraform: Option<String>,
 }
 
 /// `fix:` as written in a rule file, resolved against the registry.

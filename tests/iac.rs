@@ -1,0 +1,267 @@
+//! Locating findings offline: the demo snapshot with the stacks of some of
+//! its resources added, audited with `--iac` against template directories
+//! built for each case. A stack mapped in pipeaudit.toml wins over the
+//! search; no template, several templates, an unreadable stack or a bad
+//! mapping are diagnostics and the finding keeps its pseudo-path.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+/// The demo snapshot's findings (JSON report) and the snapshot itself.
+fn demo() -> (Value, Value) {
+    let o = support::offline(&["--snapshot", support::DEMO, "--format", "json"]);
+    let report = support::stdout_json(&o);
+    let text = std::fs::read_to_string(support::DEMO).unwrap_or_else(|e| panic!("{e}"));
+    let snap: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    (report, snap)
+}
+
+/// The resource of the first finding of `rule` in a report.
+fn resource_of(report: &Value, rule: &str) -> String {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["rule_id"] == rule)
+        .and_then(|f| f["resource_arn"].as_str())
+        .unwrap_or_else(|| panic!("the demo has no {rule} finding"))
+        .to_string()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(p, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+const KEY_YAML: &str = "Resources:\n  # the artifact key\n  ArtifactKey:\n    Type: AWS::KMS::Key\n    Properties:\n      EnableKeyRotation: !Ref Rotate\n";
+
+/// Runs the audit of `snap` with `--iac DIR --iac-root DIR` and more args; the JSON report.
+fn audit(dir: &Path, snap: &Value, extra: &[&str]) -> Value {
+    let path = dir.join("snap.json");
+    std::fs::write(&path, snap.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.to_string_lossy().into_owned();
+    let p = path.to_string_lossy().into_owned();
+    let mut args = vec![
+        "--snapshot",
+        p.as_str(),
+        "--iac",
+        d.as_str(),
+        "--iac-root",
+        d.as_str(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    support::stdout_json(&support::offline(&args))
+}
+
+fn defined_in(report: &Value, rule: &str, resource: &str) -> Value {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["rule_id"] == rule && f["resource_arn"] == resource)
+        .map(|f| f["defined_in"].clone())
+        .unwrap_or_else(|| panic!("no {rule} finding on {resource}"))
+}
+
+fn iac_diagnostics(report: &Value) -> Vec<String> {
+    support::diagnostics(report)
+        .into_iter()
+        .filter(|d| d["kind"] == "iac-location")
+        .map(|d| d["message"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn with_stack(snap: &mut Value, arn: &str, stack: Value) {
+    snap["stacks"][arn] = stack;
+}
+
+fn managed(stack: &str, logical_id: &str) -> Value {
+    json!({"status": "ok", "value": {"stack": stack, "logical_id": logical_id, "source": "tags"}})
+}
+
+#[test]
+fn the_only_template_with_the_logical_id_and_type_is_found() {
+    let (report, mut snap) = demo();
+    let key = resource_of(&report, "KM003");
+    with_stack(&mut snap, &key, managed("ci", "ArtifactKey"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "infra/key.yaml", KEY_YAML);
+    // same logical id, another type: not a candidate
+    write(
+        dir.path(),
+        "other/topic.yaml",
+        "Resources:\n  ArtifactKey:\n    Type: AWS::SNS::Topic\n",
+    );
+    write(dir.path(), "docs/notes.yaml", "title: not a template\n");
+    let r = audit(dir.path(), &snap, &[]);
+    let d = defined_in(&r, "KM003", &key);
+    assert_eq!(d["file"], "infra/key.yaml");
+    assert_eq!(
+        (d["start_line"].as_u64(), d["end_line"].as_u64()),
+        (Some(6), Some(6))
+    );
+    assert_eq!(d["property"], "EnableKeyRotation");
+    assert!(iac_diagnostics(&r).is_empty(), "{:?}", iac_diagnostics(&r));
+    // every other finding of the key without a property points at its block
+    let other = r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["resource_arn"] == key.as_str() && f["rule_id"] != "KM003");
+    if let Some(f) = other {
+        assert_eq!(f["defined_in"]["file"], "infra/key.yaml");
+        assert_eq!(f["defined_in"]["start_line"], 3);
+    }
+    // findings of other resources keep no location
+    assert!(
+        r["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["resource_arn"] != key.as_str())
+            .all(|f| f.get("defined_in").is_none())
+    );
+}
+
+#[test]
+fn several_or_no_templates_are_diagnostics_never_guesses() {
+    let (report, mut snap) = demo();
+    let key = resource_of(&report, "KM003");
+    with_stack(&mut snap, &key, managed("ci", "ArtifactKey"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "a/key.yaml", KEY_YAML);
+    write(
+        dir.path(),
+        "b/key.json",
+        "{\"Resources\": {\"ArtifactKey\": {\"Type\": \"AWS::KMS::Key\"}}}",
+    );
+    let r = audit(dir.path(), &snap, &[]);
+    assert!(defined_in(&r, "KM003", &key).is_null());
+    let diags = iac_diagnostics(&r);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(
+        diags[0].contains("2 templates define ArtifactKey")
+            && diags[0].contains("a/key.yaml")
+            && diags[0].contains("b/key.json")
+            && diags[0].contains("[iac.stacks] ci"),
+        "{}",
+        diags[0]
+    );
+
+    // mapped in pipeaudit.toml, the stack's template is the mapped one
+    write(
+        dir.path(),
+        "pipeaudit.toml",
+        "[iac.stacks]\nci = \"b/key.json\"\n",
+    );
+    let config = dir
+        .path()
+        .join("pipeaudit.toml")
+        .to_string_lossy()
+        .into_owned();
+    let r = audit(dir.path(), &snap, &["--config", &config]);
+    assert_eq!(defined_in(&r, "KM003", &key)["file"], "b/key.json");
+    assert!(iac_diagnostics(&r).is_empty());
+
+    // no template at all
+    let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let r = audit(empty.path(), &snap, &[]);
+    assert!(defined_in(&r, "KM003", &key).is_null());
+    let diags = iac_diagnostics(&r);
+    assert!(
+        diags.len() == 1 && diags[0].contains("no template under --iac defines ArtifactKey"),
+        "{diags:?}"
+    );
+}
+
+#[test]
+fn a_bad_mapping_or_an_unreadable_stack_is_a_diagnostic() {
+    let (report, mut snap) = demo();
+    let key = resource_of(&report, "KM003");
+    let build = resource_of(&report, "CB003");
+    with_stack(&mut snap, &key, managed("ci", "ArtifactKey"));
+    with_stack(
+        &mut snap,
+        &build,
+        json!({"status": "unknown", "error": {"kind": "access_denied", "action": "cloudformation:DescribeStackResources", "code": "AccessDenied", "message": "not authorized"}}),
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "infra/key.yaml", KEY_YAML);
+    write(
+        dir.path(),
+        "pipeaudit.toml",
+        "[iac.stacks]\nci = \"infra/missing.yaml\"\n",
+    );
+    let config = dir
+        .path()
+        .join("pipeaudit.toml")
+        .to_string_lossy()
+        .into_owned();
+    let r = audit(dir.path(), &snap, &["--config", &config]);
+    assert!(
+        defined_in(&r, "KM003", &key).is_null(),
+        "a bad mapping is not searched around"
+    );
+    assert!(defined_in(&r, "CB003", &build).is_null());
+    let diags = support::diagnostics(&r);
+    let bad_map = diags
+        .iter()
+        .find(|d| d["resource"] == key.as_str())
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert!(
+        bad_map["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("[iac.stacks] ci") && m.contains("infra/missing.yaml")),
+        "{bad_map}"
+    );
+    let denied = diags
+        .iter()
+        .find(|d| d["resource"] == build.as_str() && d["kind"] == "iac-location")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(
+        denied["permission"],
+        "cloudformation:DescribeStackResources"
+    );
+
+    // a mapping that leaves the root is refused when the configuration is read
+    write(dir.path(), "bad.toml", "[iac.stacks]\nci = \"../x.yaml\"\n");
+    let bad = dir.path().join("bad.toml").to_string_lossy().into_owned();
+    let o = support::offline(&["--snapshot", support::DEMO, "--config", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:2: [iac.stacks] ci"), "{err}");
+}
+
+#[test]
+fn a_missing_iac_directory_is_a_one_line_error() {
+    let o = support::offline(&["--snapshot", support::DEMO, "--iac", "/nonexistent/iac-dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("pipeaudit: error: --iac: cannot read /nonexistent/iac-dir")
+            && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn a_snapshot_without_stacks_says_so() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (_, snap) = demo();
+    let r = audit(dir.path(), &snap, &[]);
+    let diags = iac_diagnostics(&r);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.contains("holds no stack membership")),
+        "{diags:?}"
+    );
+}
