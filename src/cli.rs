@@ -81,6 +81,10 @@ pub struct AuditArgs {
     /// cloudformation:DescribeStackResources), counted apart from the audit's calls.
     #[arg(long = "iac", value_name = "DIR")]
     pub iac: Vec<PathBuf>,
+    /// With --iac: a Terraform state (or `terraform show -json` output) that
+    /// maps resources to addresses, located in the .tf files under --iac (repeatable).
+    #[arg(long = "tf-state", value_name = "FILE", requires = "iac")]
+    pub tf_states: Vec<PathBuf>,
     /// Report paths relative to DIR (default: the current directory, the
     /// checkout root in CI).
     #[arg(long, value_name = "DIR", requires = "iac")]

@@ -265,3 +265,128 @@ fn a_snapshot_without_stacks_says_so() {
         "{diags:?}"
     );
 }
+
+const TF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/iac/terraform");
+
+fn line_of(path: &str, needle: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i as u64 + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in {path}"))
+}
+
+#[test]
+fn terraform_state_and_tf_files_locate_resources_through_local_modules() {
+    let o = support::offline(&[
+        "--snapshot",
+        support::DEMO,
+        "--iac",
+        TF,
+        "--iac-root",
+        env!("CARGO_MANIFEST_DIR"),
+        "--tf-state",
+        &format!("{TF}/terraform.tfstate"),
+        "--format",
+        "json",
+    ]);
+    let r = support::stdout_json(&o);
+    let main = format!("{TF}/main.tf");
+    let ci = format!("{TF}/modules/ci/main.tf");
+    let store = format!("{TF}/modules/ci/store/main.tf");
+
+    // a local module's resource, at the rule's argument
+    let key = defined_in(
+        &r,
+        "KM003",
+        "arn:aws:kms:us-east-1:123456789012:key/34cdf8ea-18cc-4d39-8b6d-eb9e22cd353e",
+    );
+    assert_eq!(
+        key["file"],
+        "tests/fixtures/iac/terraform/modules/ci/main.tf"
+    );
+    assert_eq!(
+        key["start_line"],
+        line_of(&ci, "enable_key_rotation = false")
+    );
+    assert_eq!(key["resource"], "module.ci.aws_kms_key.artifact");
+    assert!(key.get("stack").is_none());
+    // a root resource's nested argument; a heredoc's braces do not count
+    let build = defined_in(
+        &r,
+        "CB003",
+        "arn:aws:codebuild:us-east-1:123456789012:project/demo-025-build",
+    );
+    assert_eq!(build["file"], "tests/fixtures/iac/terraform/main.tf");
+    assert_eq!(
+        build["start_line"],
+        line_of(&main, "privileged_mode = true")
+    );
+    // a module inside a module, no argument named for the rule: the block
+    let bucket = defined_in(&r, "AB008", "arn:aws:s3:::demo-016-artifacts");
+    assert_eq!(
+        bucket["file"],
+        "tests/fixtures/iac/terraform/modules/ci/store/main.tf"
+    );
+    assert_eq!(
+        (bucket["start_line"].as_u64(), bucket["end_line"].as_u64()),
+        (Some(1), Some(line_of(&store, "}")))
+    );
+    // a registry module's resource is not locatable: a diagnostic
+    let role = "arn:aws:iam::123456789012:role/demo-031-pipeline-role";
+    assert!(defined_in(&r, "IA001", role).is_null());
+    let diags = support::diagnostics(&r);
+    let d = diags
+        .iter()
+        .find(|d| d["resource"] == role)
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(d["kind"], "iac-location");
+    assert!(
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("registry or remote module") && m.contains("module.shared")),
+        "{d}"
+    );
+
+    // a state that is neither format is a one-line error
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "bad.tfstate", "{\"hello\": 1}");
+    let bad = dir
+        .path()
+        .join("bad.tfstate")
+        .to_string_lossy()
+        .into_owned();
+    let o = support::offline(&["--snapshot", support::DEMO, "--iac", TF, "--tf-state", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--tf-state") && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn cdk_output_names_the_construct_path() {
+    let (report, mut snap) = demo();
+    let key = resource_of(&report, "KM003");
+    with_stack(&mut snap, &key, managed("CiStack", "ArtifactKey1A2B3C"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "cdk.out/CiStack.template.json",
+        "{\n \"Resources\": {\n  \"ArtifactKey1A2B3C\": {\n   \"Type\": \"AWS::KMS::Key\",\n   \"Properties\": {\n    \"EnableKeyRotation\": false\n   },\n   \"Metadata\": {\n    \"aws:cdk:path\": \"CiStack/ArtifactKey/Resource\"\n   }\n  }\n }\n}\n",
+    );
+    write(
+        dir.path(),
+        "cdk.out/manifest.json",
+        "{\"version\": \"36.0.0\", \"artifacts\": {}}",
+    );
+    let r = audit(dir.path(), &snap, &[]);
+    let d = defined_in(&r, "KM003", &key);
+    assert_eq!(d["file"], "cdk.out/CiStack.template.json");
+    assert_eq!(d["start_line"], 6);
+    assert_eq!(
+        d["resource"],
+        "ArtifactKey1A2B3C (CiStack/ArtifactKey/Resource)"
+    );
+}

@@ -81,6 +81,7 @@ pub(super) fn iac_index(
             .clone()
             .unwrap_or_else(|| std::path::PathBuf::from(".")),
         stacks: config.iac.stack_paths(),
+        tf_states: a.tf_states.clone(),
     };
     crate::iac::Index::load(&opts).map(Some)
 }

@@ -9,10 +9,12 @@
 //! located resource points at the resource's block, or at the property the
 //! rule names for CloudFormation (`iac: {cloudformation: ...}`) when the
 //! block writes it. Templates synthesized by the CDK (`cdk.out`) add the
-//! construct path of `aws:cdk:path`.
+//! construct path of `aws:cdk:path`. A resource no stack manages is looked
+//! up in the Terraform states of `--tf-state` ([`terraform`]).
 
 pub mod lines;
 pub mod template;
+pub mod terraform;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,8 @@ pub struct Options {
     pub root: PathBuf,
     /// `[iac.stacks]`: stack name -> template path, relative to `root`.
     pub stacks: BTreeMap<String, String>,
+    /// The Terraform states of `--tf-state`.
+    pub tf_states: Vec<PathBuf>,
 }
 
 /// The templates found, and what went wrong finding them.
@@ -38,6 +42,8 @@ pub struct Index {
     root: PathBuf,
     templates: Vec<Template>,
     mapped: BTreeMap<String, Result<usize, String>>,
+    tf: terraform::TfIndex,
+    state: terraform::State,
 }
 
 fn canonical(p: &Path) -> Result<PathBuf, String> {
@@ -74,6 +80,9 @@ impl Index {
             let Some(rel) = relative(&root, path) else {
                 continue;
             };
+            if path.extension().is_some_and(|e| e == "tf") {
+                continue;
+            }
             if let Some(t) = Template::read(path, rel) {
                 templates.push(t);
             }
@@ -104,10 +113,17 @@ impl Index {
             };
             mapped.insert(stack.clone(), found);
         }
+        let mut state = terraform::State::default();
+        for p in &opts.tf_states {
+            state.load(p)?;
+        }
+        let tf = terraform::TfIndex::load(&files, |p| relative(&root, p));
         Ok(Index {
             root,
             templates,
             mapped,
+            tf,
+            state,
         })
     }
 
@@ -193,6 +209,14 @@ pub fn locate(
             Some((r.file.id.as_str(), p))
         })
         .collect();
+    let tf_property: BTreeMap<&str, &str> = rules
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let p = r.file.iac.as_ref()?.terraform.as_deref()?;
+            Some((r.file.id.as_str(), p))
+        })
+        .collect();
     let mut diagnostics = Vec::new();
     let mut reported: BTreeSet<String> = BTreeSet::new();
     for f in findings.iter_mut() {
@@ -211,7 +235,23 @@ pub fn locate(
                 }
                 continue;
             }
-            Some(Observed::Absent) | None => continue,
+            Some(Observed::Absent) | None => {
+                // no stack: a Terraform resource, when a state names it
+                if let Some(address) = index.state.by_arn.get(&f.resource_arn) {
+                    match index
+                        .tf
+                        .locate(address, tf_property.get(f.rule_id.as_str()).copied())
+                    {
+                        Ok(d) => f.defined_in = Some(d),
+                        Err(message) => {
+                            if reported.insert(f.resource_arn.clone()) {
+                                diagnostics.push(diagnostic(f, message, None));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
         };
         let template = match index.template_of(stack, &f.resource_type) {
             Ok(t) => t,

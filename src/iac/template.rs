@@ -30,7 +30,7 @@ pub struct Template {
 }
 
 /// Collects the candidate files under `dir`: `.yaml`, `.yml`, `.json`,
-/// `.template`, in directories not hidden and not `node_modules` or
+/// `.template` (templates) and `.tf` (Terraform), in directories not hidden and not `node_modules` or
 /// `target`.
 pub fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>, depth: usize) {
     if depth > MAX_DEPTH {
@@ -50,7 +50,7 @@ pub fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>, depth: usize) {
                 walk(&path, out, depth + 1);
             }
         } else if kind.is_file()
-            && [".yaml", ".yml", ".json", ".template"]
+            && [".yaml", ".yml", ".json", ".template", ".tf"]
                 .iter()
                 .any(|ext| name.ends_with(ext))
             && entry.metadata().is_ok_and(|m| m.len() <= MAX_BYTES)
