@@ -96,22 +96,7 @@ async fn sarif_points_at_the_template_lines_and_keeps_fingerprints() {
     .unwrap_or_else(|e| panic!("{e:#}"));
 
     // The tags CloudFormation sets on what the fixture stacks create.
-    let tag = |k: &str, v: &str| (k.to_string(), v.to_string());
-    let key_tags = [
-        tag("aws:cloudformation:stack-name", "ci-infra"),
-        tag("aws:cloudformation:logical-id", "ArtifactKey"),
-    ];
-    let mut req = clients.kms.tag_resource().key_id(&stack.key_id);
-    for (k, v) in &key_tags {
-        req = req.tags(
-            aws_sdk_kms::types::Tag::builder()
-                .tag_key(k)
-                .tag_value(v)
-                .build()
-                .unwrap_or_else(|e| panic!("{e}")),
-        );
-    }
-    req.send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    tag_key(&clients, &stack.key_id, "ci-infra", "ArtifactKey").await;
     // moto has no UpdateProject nor TagResource for CodeBuild: the project
     // is created again, as it was, with the tags.
     let projects = clients
@@ -352,4 +337,130 @@ async fn sarif_points_at_the_template_lines_and_keeps_fingerprints() {
     assert_eq!(located["stack"], "ci-infra");
     assert_eq!(located["resource"], "ArtifactKey");
     assert_eq!(located["property"], "EnableKeyRotation");
+}
+
+/// Tags a KMS key as CloudFormation tags what a stack creates.
+async fn tag_key(clients: &SeedClients, key_id: &str, stack: &str, logical_id: &str) {
+    let mut req = clients.kms.tag_resource().key_id(key_id);
+    for (k, v) in [
+        ("aws:cloudformation:stack-name", stack),
+        ("aws:cloudformation:logical-id", logical_id),
+    ] {
+        req = req.tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+    }
+    req.send().await.unwrap_or_else(|e| panic!("{e:?}"));
+}
+
+#[tokio::test]
+async fn the_plan_names_the_stack_and_can_leave_its_resources_alone() {
+    let moto = Moto::start();
+    let clients = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let stack = seed::seed_stack(
+        &clients,
+        &StackSpec {
+            prefix: "rem".to_string(),
+            defects: vec![Defect::KeyRotationOff, Defect::VersioningOff],
+            shared_store: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    tag_key(&clients, &stack.key_id, "ci-infra", "ArtifactKey").await;
+    let yaml = std::fs::read_to_string(Path::new(FIXTURES).join("pipeline.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    copy_fixtures(dir.path(), &yaml);
+    let root = dir.path().to_string_lossy().into_owned();
+    let infra = dir.path().join("infra").to_string_lossy().into_owned();
+    let base = [
+        "--region",
+        "us-east-1",
+        "--max-attempts",
+        "1",
+        "--pipeline",
+        "rem-*",
+        "--remediate",
+        "--dry-run",
+        "--iac",
+        &infra,
+        "--iac-root",
+        &root,
+    ];
+    let key_line = line_of(&yaml, "  ArtifactKey:");
+
+    let o = run(
+        &[&base[..], &["--format", "json"]].concat(),
+        Some(&moto.endpoint),
+    );
+    let plan = support::stdout_json(&o);
+    let managed = &plan["iac_managed"][stack.key_arn.as_str()];
+    assert_eq!(managed["stack"], "ci-infra", "{plan:#}");
+    assert_eq!(managed["logical_id"], "ArtifactKey");
+    assert_eq!(
+        managed["template"],
+        format!("infra/pipeline.yaml:{key_line}")
+    );
+    let actions: Vec<(String, String)> = plan["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap_or("").to_string(),
+                a["resource_arn"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("key-rotation".to_string(), stack.key_arn.clone())),
+        "{actions:?}"
+    );
+    // the bucket is in no stack: no note
+    let bucket_arn = format!("arn:aws:s3:::{}", stack.bucket);
+    assert!(plan["iac_managed"].get(&bucket_arn).is_none());
+
+    let o = run(&base, Some(&moto.endpoint));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!(
+            "managed by CloudFormation stack ci-infra (ArtifactKey): applying this creates stack drift that the next stack update reverts; fix it in infra/pipeline.yaml:{key_line}"
+        )),
+        "{text}"
+    );
+
+    // --skip-iac-managed: the key's change becomes a manual step; the bucket's stays
+    let o = run(
+        &[&base[..], &["--format", "json", "--skip-iac-managed"]].concat(),
+        Some(&moto.endpoint),
+    );
+    let plan = support::stdout_json(&o);
+    let actions: Vec<&str> = plan["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["resource_arn"].as_str())
+        .collect();
+    assert!(!actions.contains(&stack.key_arn.as_str()), "{actions:?}");
+    assert!(actions.contains(&bucket_arn.as_str()), "{actions:?}");
+    let step = plan["manual"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["resource_arn"] == stack.key_arn.as_str())
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert_eq!(step["rule_id"], "KM003");
+    assert!(
+        step["remediation"].as_str().is_some_and(|r| r
+            .contains("managed by CloudFormation stack ci-infra (ArtifactKey)")
+            && r.contains("--skip-iac-managed")),
+        "{step}"
+    );
 }

@@ -451,14 +451,13 @@ pub async fn read(
 }
 
 /// Reads the stacks of a snapshot's resources (or of those in `only`)
-/// with clients from `config`, into `snapshot.stacks` and
-/// `snapshot.stack_api_calls`.
-pub async fn fill(
+/// with clients from `config`: the stacks by ARN, and the calls made.
+pub async fn read_with_config(
     config: &SdkConfig,
-    snapshot: &mut Snapshot,
+    snapshot: &Snapshot,
     concurrency: usize,
     only: Option<&BTreeSet<String>>,
-) {
+) -> (BTreeMap<String, Observed<StackRef>>, BTreeMap<String, u64>) {
     let clients: BTreeMap<String, StackClients> = snapshot
         .regions
         .iter()
@@ -466,10 +465,7 @@ pub async fn fill(
         .collect();
     let ctx = Ctx::new(concurrency, indicatif::ProgressBar::hidden());
     let stacks = read(&ctx, &clients, snapshot, only).await;
-    snapshot.stacks.extend(stacks);
-    for (k, v) in ctx.calls() {
-        *snapshot.stack_api_calls.entry(k).or_insert(0) += v;
-    }
+    (stacks, ctx.calls())
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         None => {
             let mut s = collect_live(g)?;
             if iac_index.is_some() {
-                super::read_stacks(g, &mut s, None)?;
+                let read = super::read_stacks(g, &s, None)?;
+                super::keep_stacks(&mut s, read);
             }
             if let Some(p) = &a.save_snapshot {
                 s.save(p).map_err(|e| e.to_string())?;
