@@ -390,3 +390,67 @@ fn cdk_output_names_the_construct_path() {
         "ArtifactKey1A2B3C (CiStack/ArtifactKey/Resource)"
     );
 }
+
+#[test]
+fn drift_names_the_stack_and_template_of_a_drifted_resource() {
+    let (report, mut current) = demo();
+    let (_, base) = demo();
+    let key = resource_of(&report, "KM003");
+    current["resources"]["keys"][&key]["value"]["description"] = json!("edited by hand");
+    with_stack(&mut current, &key, managed("ci", "ArtifactKey"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "infra/key.yaml", KEY_YAML);
+    let base_path = dir.path().join("base.json");
+    let cur_path = dir.path().join("cur.json");
+    std::fs::write(&base_path, base.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cur_path, current.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path().to_string_lossy().into_owned();
+    let (b, c) = (
+        base_path.to_string_lossy().into_owned(),
+        cur_path.to_string_lossy().into_owned(),
+    );
+    let drift = |extra: &[&str], format: &str| {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend([
+            "drift",
+            "--baseline",
+            &b,
+            "--snapshot",
+            &c,
+            "--format",
+            format,
+        ]);
+        support::offline(&args)
+    };
+    let o = drift(&["--iac", &d, "--iac-root", &d], "json");
+    let r = support::stdout_json(&o);
+    let change = r["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|ch| ch["arn"] == key.as_str())
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(
+        change["managed_by"],
+        json!({"stack": "ci", "logical_id": "ArtifactKey", "template": "infra/key.yaml:3"})
+    );
+    let o = drift(&["--iac", &d, "--iac-root", &d], "table");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("managed by CloudFormation stack ci (ArtifactKey, defined in infra/key.yaml:3): a stack update or an edit outside the stack"),
+        "{text}"
+    );
+    // without --iac the stack is still named (from the snapshot), without a template
+    let o = drift(&[], "json");
+    let r = support::stdout_json(&o);
+    let change = r["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|ch| ch["arn"] == key.as_str())
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(
+        change["managed_by"],
+        json!({"stack": "ci", "logical_id": "ArtifactKey"})
+    );
+}

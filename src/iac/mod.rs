@@ -24,6 +24,34 @@ use crate::model::{Observed, StackRef};
 use crate::rules::RuleSet;
 use template::Template;
 
+/// The CloudFormation stack that manages a resource, for the remediation
+/// plan and drift.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Managed {
+    pub stack: String,
+    pub logical_id: String,
+    /// `FILE:LINE` of its definition, when `--iac` found the template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
+/// The CloudFormation type of a snapshot resource map (`keys`, `buckets`, ...).
+pub fn cloudformation_type(resource_kind: &str) -> Option<&'static str> {
+    Some(match resource_kind {
+        "pipelines" => "AWS::CodePipeline::Pipeline",
+        "repositories" => "AWS::CodeCommit::Repository",
+        "build_projects" => "AWS::CodeBuild::Project",
+        "deploy_applications" => "AWS::CodeDeploy::Application",
+        "deploy_groups" => "AWS::CodeDeploy::DeploymentGroup",
+        "event_rules" => "AWS::Events::Rule",
+        "buckets" => "AWS::S3::Bucket",
+        "keys" => "AWS::KMS::Key",
+        "roles" => "AWS::IAM::Role",
+        "managed_policies" => "AWS::IAM::ManagedPolicy",
+        _ => return None,
+    })
+}
+
 /// Where to look for infrastructure as code.
 #[derive(Debug, Clone, Default)]
 pub struct Options {

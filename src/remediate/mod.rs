@@ -93,14 +93,7 @@ pub struct Plan {
 }
 
 /// The CloudFormation stack that manages the resource of a planned change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IacManaged {
-    pub stack: String,
-    pub logical_id: String,
-    /// `FILE:LINE` of its definition, when `--iac` found the template.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
-}
+pub use crate::iac::Managed as IacManaged;
 
 impl Plan {
     /// The resources the plan would change (held-back changes included).
