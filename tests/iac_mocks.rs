@@ -221,3 +221,64 @@ async fn a_denied_lookup_is_unknown_and_names_the_action() {
     assert_eq!(err.kind, ReadErrorKind::AccessDenied);
     assert_eq!(err.action, "cloudformation:DescribeStackResources");
 }
+
+#[tokio::test]
+async fn cloudformation_has_the_last_word_when_tags_cannot_be_read() {
+    let snap = demo();
+    let pipeline = snap
+        .resources
+        .pipelines
+        .iter()
+        .find_map(|(arn, p)| p.value().map(|_| arn.clone()))
+        .unwrap_or_else(|| panic!("no pipeline in the demo"));
+    let denied_tags = mock!(aws_sdk_codepipeline::Client::list_tags_for_resource)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"AccessDeniedException","message":"no"}"#.to_string()),
+        )
+        .repeatedly()
+        .build();
+    let lookup = |code: &'static str, status: u16| {
+        mock!(aws_sdk_cloudformation::Client::describe_stack_resources)
+            .sequence()
+            .http_status(
+                status,
+                Some(format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>Stack for x does not exist</Message></Error></ErrorResponse>")),
+            )
+            .repeatedly()
+            .build()
+    };
+    let only: BTreeSet<String> = [pipeline.clone()].into_iter().collect();
+    for (rule, expect_unknown) in [
+        (lookup("ValidationError", 400), false),
+        (lookup("AccessDenied", 403), true),
+    ] {
+        let mut clients = BTreeMap::new();
+        for region in &snap.regions {
+            clients.insert(
+                region.clone(),
+                StackClients {
+                    cloudformation: client!(aws_sdk_cloudformation, &[&rule]),
+                    codepipeline: client!(aws_sdk_codepipeline, &[&denied_tags]),
+                    codebuild: client!(aws_sdk_codebuild, &[]),
+                    codedeploy: client!(aws_sdk_codedeploy, &[]),
+                    s3: client!(aws_sdk_s3, &[]),
+                    kms: client!(aws_sdk_kms, &[]),
+                    events: client!(aws_sdk_eventbridge, &[]),
+                },
+            );
+        }
+        let found = stacks::read(&ctx(), &clients, &snap, Some(&only)).await;
+        let got = found.get(&pipeline).unwrap_or_else(|| panic!("{found:?}"));
+        if expect_unknown {
+            assert_eq!(
+                got.error().map(|e| e.action.as_str()),
+                Some("cloudformation:DescribeStackResources"),
+                "{got:?}"
+            );
+        } else {
+            assert_eq!(got, &Observed::Absent, "no stack has it, whatever the tags");
+        }
+    }
+}

@@ -180,7 +180,11 @@ pub async fn deploy_tags(
     let r = ctx
         .call(ACTION, c.list_tags_for_resource().resource_arn(arn).send())
         .await;
-    call::observe(ACTION, r, &["ResourceArnRequiredException"], |o| {
+    let not_found = [
+        "ApplicationDoesNotExistException",
+        "DeploymentGroupDoesNotExistException",
+    ];
+    call::observe(ACTION, r, &not_found, |o| {
         pairs(o.tags().iter().map(|t| (t.key(), t.value())))
     })
 }
@@ -400,18 +404,13 @@ async fn stack_of(
     clients: &BTreeMap<String, StackClients>,
     s: &Subject,
 ) -> Observed<StackRef> {
-    // The tags first, in the resource's (first) region.
-    let mut tag_error: Option<ReadError> = None;
-    if let Some(c) = s.regions.first().and_then(|r| clients.get(r)) {
-        match tags_of(ctx, c, s).await {
-            Some(Observed::Ok { value }) => {
-                if let Some(found) = from_tags(&value) {
-                    return Observed::ok(found);
-                }
-            }
-            Some(Observed::Unknown { error }) => tag_error = Some(error),
-            Some(Observed::Absent) | None => {}
-        }
+    // The tags first, in the resource's (first) region; a tag read that
+    // fails only means asking CloudFormation, which has the last word.
+    if let Some(c) = s.regions.first().and_then(|r| clients.get(r))
+        && let Some(Observed::Ok { value }) = tags_of(ctx, c, s).await
+        && let Some(found) = from_tags(&value)
+    {
+        return Observed::ok(found);
     }
     // Then the stack resource by physical id, region by region.
     let mut error: Option<ReadError> = None;
@@ -425,8 +424,8 @@ async fn stack_of(
             Observed::Unknown { error: e } => error = Some(e),
         }
     }
-    // Unknown is not "no stack": a failed read stays unknown.
-    match error.or(tag_error) {
+    // Unknown is not "no stack": a lookup that failed stays unknown.
+    match error {
         Some(error) => Observed::Unknown { error },
         None => Observed::Absent,
     }
