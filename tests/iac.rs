@@ -180,6 +180,20 @@ fn several_or_no_templates_are_diagnostics_never_guesses() {
         diags.len() == 1 && diags[0].contains("no template under --iac defines ArtifactKey"),
         "{diags:?}"
     );
+    // the table lists it apart from the checks that could not be made
+    let snap_path = empty
+        .path()
+        .join("snap.json")
+        .to_string_lossy()
+        .into_owned();
+    let d = empty.path().to_string_lossy().into_owned();
+    let o = support::offline(&["--snapshot", &snap_path, "--iac", &d, "--iac-root", &d]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("Not located in infrastructure as code (1):\n  - no template under --iac defines ArtifactKey"),
+        "{table}"
+    );
+    assert!(!table.contains("could not be made"), "{table}");
 }
 
 #[test]
