@@ -267,6 +267,23 @@ fn a_missing_iac_directory_is_a_one_line_error() {
 }
 
 #[test]
+fn an_iac_directory_outside_the_root_is_a_one_line_error() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (r, o) = (
+        root.path().to_string_lossy().into_owned(),
+        other.path().to_string_lossy().into_owned(),
+    );
+    let out = support::offline(&["--snapshot", support::DEMO, "--iac", &o, "--iac-root", &r]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is outside --iac-root") && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
 fn a_snapshot_without_stacks_says_so() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (_, snap) = demo();

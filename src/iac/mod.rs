@@ -101,6 +101,13 @@ impl Index {
         let mut files: BTreeSet<PathBuf> = BTreeSet::new();
         for dir in &opts.dirs {
             let dir = canonical(dir).map_err(|e| format!("--iac: {e}"))?;
+            if !dir.starts_with(&root) {
+                return Err(format!(
+                    "--iac {} is outside --iac-root {}: report paths are relative to it (pass --iac-root)",
+                    dir.display(),
+                    root.display()
+                ));
+            }
             template::walk(&dir, &mut files, 0);
         }
         let mut templates = Vec::new();
