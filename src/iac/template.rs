@@ -114,16 +114,14 @@ fn yaml_to_json(v: serde_yaml_ng::Value) -> serde_json::Value {
     }
 }
 
-/// Parses a template's text: JSON when it starts with `{`, YAML otherwise.
-/// None when it is not a CloudFormation template.
-pub fn parse(text: &str) -> Option<(serde_json::Value, Option<JsonNode>)> {
+/// Parses a document: JSON when it starts with `{`, YAML otherwise; and
+/// whether it was JSON.
+pub fn parse(text: &str) -> Option<(serde_json::Value, bool)> {
     if text.trim_start().starts_with('{') {
-        let doc: serde_json::Value = serde_json::from_str(text).ok()?;
-        let tree = lines::json_tree(text)?;
-        Some((doc, Some(tree)))
+        Some((serde_json::from_str(text).ok()?, true))
     } else {
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
-        Some((yaml_to_json(doc), None))
+        Some((yaml_to_json(doc), false))
     }
 }
 
@@ -136,8 +134,14 @@ impl Template {
 
     /// A template from its text; None when it is not one.
     pub fn from_text(text: String, rel: String) -> Option<Template> {
-        let (doc, json) = parse(&text)?;
+        let (doc, is_json) = parse(&text)?;
         let found = resources_of(&doc)?;
+        // the line tree only for templates
+        let json = if is_json {
+            Some(lines::json_tree(&text)?)
+        } else {
+            None
+        };
         let mut resources = BTreeMap::new();
         let mut cdk_paths = BTreeMap::new();
         for (id, (ty, cdk)) in found {
