@@ -76,6 +76,24 @@ pub struct AuditArgs {
     /// Report only findings whose fingerprint is not in this previous JSON report.
     #[arg(long, value_name = "FILE")]
     pub baseline_findings: Option<PathBuf>,
+    /// Locate findings in the infrastructure as code under DIR (repeatable):
+    /// CloudFormation templates (YAML or JSON) and CDK output (cdk.out).
+    /// Reads which stack manages each resource (tags, then
+    /// cloudformation:DescribeStackResources), counted apart from the audit's calls.
+    #[arg(long = "iac", value_name = "DIR")]
+    pub iac: Vec<PathBuf>,
+    /// With --iac: a Terraform state (or `terraform show -json` output) that
+    /// maps resources to addresses, located in the .tf files under --iac (repeatable).
+    #[arg(long = "tf-state", value_name = "FILE", requires = "iac")]
+    pub tf_states: Vec<PathBuf>,
+    /// Report paths relative to DIR (default: the current directory, the
+    /// checkout root in CI).
+    #[arg(long, value_name = "DIR", requires = "iac")]
+    pub iac_root: Option<PathBuf>,
+    /// With --remediate: leave out changes to resources a CloudFormation
+    /// stack manages (the next stack update would revert them).
+    #[arg(long, requires = "remediate")]
+    pub skip_iac_managed: bool,
     /// Base URL of the rule documentation pages (<URL>/<ID>.md), for SARIF and Markdown links.
     #[arg(long, value_name = "URL", default_value = report::sarif::DEFAULT_DOCS_URL)]
     pub docs_url: String,

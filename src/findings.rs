@@ -90,6 +90,35 @@ pub struct Finding {
     pub account: String,
     pub fix: Option<FixRef>,
     pub fingerprint: String,
+    /// Where the resource is defined in infrastructure as code (with `--iac`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defined_in: Option<DefinedIn>,
+}
+
+/// The file and lines of infrastructure as code that define a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinedIn {
+    /// The file, relative to `--iac-root`, with `/` separators.
+    pub file: String,
+    /// First line, 1-based.
+    pub start_line: usize,
+    /// Last line, inclusive.
+    pub end_line: usize,
+    /// The CloudFormation stack, when it is a stack's resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    /// The logical id (CloudFormation), construct path (CDK) or resource
+    /// address (Terraform).
+    pub resource: String,
+    /// The property the finding is about, when the lines are its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+}
+
+impl std::fmt::Display for DefinedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.start_line)
+    }
 }
 
 /// The stable identity of a finding: the same rule, pipeline and resource
@@ -106,7 +135,7 @@ pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> Str
 
 /// What a diagnostic is about; serialized as `collection-gap`,
 /// `rule-error`, `ignore-expired`, `ignore-unused`, `scope-error`,
-/// `account-error`.
+/// `account-error`, `iac-location`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DiagnosticKind {
@@ -122,6 +151,9 @@ pub enum DiagnosticKind {
     ScopeError,
     /// An account of an organization could not be audited.
     AccountError,
+    /// A resource's infrastructure as code could not be located (no
+    /// template, several, or its stack could not be read).
+    IacLocation,
 }
 
 impl DiagnosticKind {
@@ -134,6 +166,7 @@ impl DiagnosticKind {
             DiagnosticKind::IgnoreUnused => "ignore-unused",
             DiagnosticKind::ScopeError => "scope-error",
             DiagnosticKind::AccountError => "account-error",
+            DiagnosticKind::IacLocation => "iac-location",
         }
     }
 }
@@ -215,6 +248,7 @@ mod tests {
             (DiagnosticKind::IgnoreUnused, "ignore-unused"),
             (DiagnosticKind::ScopeError, "scope-error"),
             (DiagnosticKind::AccountError, "account-error"),
+            (DiagnosticKind::IacLocation, "iac-location"),
         ];
         for (kind, name) in kinds {
             assert_eq!(kind.as_str(), name);

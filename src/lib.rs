@@ -12,6 +12,7 @@ pub mod drift;
 pub mod findings;
 pub mod fuzzing;
 pub mod graph;
+pub mod iac;
 pub mod model;
 pub mod org;
 pub mod remediate;

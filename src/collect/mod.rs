@@ -38,6 +38,7 @@ pub mod key_refs;
 pub mod kind;
 pub mod kms;
 pub mod s3;
+pub mod stacks;
 pub mod targets;
 mod wiring;
 

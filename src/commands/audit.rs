@@ -21,6 +21,12 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         return super::remediate::run(g, a, &rules, &config);
     }
     if g.accounts_file.is_some() || g.role_arns.len() > 1 || g.shard.is_some() {
+        if !a.iac.is_empty() {
+            return Err(
+                "--iac locates the findings of one account; --accounts, --shard and several --role-arn audit many"
+                    .to_string(),
+            );
+        }
         if a.snapshot.is_some() {
             return Err(
                 "--snapshot audits one saved snapshot; --accounts, --shard and several --role-arn collect live"
@@ -30,10 +36,16 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         let list = targets(g)?;
         return super::org::run(g, a, rules, config, list);
     }
+    // The templates are read before collecting: a bad --iac fails fast.
+    let iac_index = iac_index(a, &config)?;
     let snapshot = match &a.snapshot {
         Some(path) => Snapshot::load(path).map_err(|e| e.to_string())?,
         None => {
-            let s = collect_live(g)?;
+            let mut s = collect_live(g)?;
+            if iac_index.is_some() {
+                let read = super::read_stacks(g, &s, None)?;
+                super::keep_stacks(&mut s, read);
+            }
             if let Some(p) = &a.save_snapshot {
                 s.save(p).map_err(|e| e.to_string())?;
             }
@@ -42,8 +54,55 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     };
     let snapshot = Arc::new(snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), &rules, &config);
+    if let Some(index) = &iac_index {
+        let diagnostics = locate(&snapshot, &rules, index, &mut eval.findings);
+        eval.diagnostics.extend(diagnostics);
+    }
     let scopes = report::scopes(&snapshot.account, &snapshot.regions);
     write_report(a, &rules, &scopes, &mut eval, Some(&snapshot))
+}
+
+/// The templates under --iac, when it is given.
+pub(super) fn iac_index(
+    a: &AuditArgs,
+    config: &crate::rules::config::Config,
+) -> Result<Option<crate::iac::Index>, String> {
+    if a.iac.is_empty() {
+        return Ok(None);
+    }
+    let opts = crate::iac::Options {
+        dirs: a.iac.clone(),
+        root: a
+            .iac_root
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(".")),
+        stacks: config.iac.stack_paths(),
+        tf_states: a.tf_states.clone(),
+    };
+    crate::iac::Index::load(&opts).map(Some)
+}
+
+/// Points each finding at its definition; diagnostics for those that could not be.
+fn locate(
+    snapshot: &Snapshot,
+    rules: &RuleSet,
+    index: &crate::iac::Index,
+    findings: &mut [crate::findings::Finding],
+) -> Vec<crate::findings::Diagnostic> {
+    let mut out = Vec::new();
+    if snapshot.stacks.is_empty() && !snapshot.resources.pipelines.is_empty() {
+        out.push(crate::findings::Diagnostic {
+            kind: DiagnosticKind::IacLocation,
+            account: None,
+            rule_id: None,
+            pipeline: None,
+            resource: None,
+            permission: None,
+            message: "the snapshot holds no stack membership of its resources (collect it with --iac and --save-snapshot); findings keep their pseudo-paths".to_string(),
+        });
+    }
+    out.extend(crate::iac::locate(findings, &snapshot.stacks, rules, index));
+    out
 }
 
 /// The Mermaid wiring diagram of each pipeline with findings, by ARN

@@ -223,6 +223,46 @@ fn collect_live(g: &GlobalArgs) -> Result<Snapshot, String> {
     Ok(snapshot)
 }
 
+/// The stacks read for a snapshot's resources, and the calls made.
+type StacksRead = (
+    std::collections::BTreeMap<String, crate::model::Observed<crate::model::StackRef>>,
+    std::collections::BTreeMap<String, u64>,
+);
+
+/// Reads which stack manages each resource of `snapshot` (or those in
+/// `only`), with calls counted apart from the collection's.
+fn read_stacks(
+    g: &GlobalArgs,
+    snapshot: &Snapshot,
+    only: Option<&std::collections::BTreeSet<String>>,
+) -> Result<StacksRead, String> {
+    let (connect, opts) = collect_options(g);
+    let region = snapshot.regions.first().cloned();
+    let (stacks, calls) = runtime()?.block_on(async {
+        let (cfg, _) = act_config(g, &connect, region.as_deref()).await?;
+        Ok::<_, String>(
+            collect::stacks::read_with_config(&cfg, snapshot, opts.concurrency, only).await,
+        )
+    })?;
+    if !g.quiet {
+        let managed = stacks.values().filter(|s| s.value().is_some()).count();
+        let made: u64 = calls.values().sum();
+        eprintln!(
+            "pipeaudit: {managed} of {} resource(s) managed by a CloudFormation stack, read with {made} API call(s) apart from the audit's",
+            stacks.len()
+        );
+    }
+    Ok((stacks, calls))
+}
+
+/// Keeps stacks read in the snapshot.
+fn keep_stacks(snapshot: &mut Snapshot, (stacks, calls): StacksRead) {
+    snapshot.stacks.extend(stacks);
+    for (k, v) in calls {
+        *snapshot.stack_api_calls.entry(k).or_insert(0) += v;
+    }
+}
+
 fn report_collection(s: &Snapshot, detail: bool) {
     let calls: u64 = s.api_calls.values().sum();
     let errors = s.read_errors();

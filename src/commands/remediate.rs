@@ -50,9 +50,38 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             );
         }
     };
+    // The templates are read before collecting: a bad --iac fails fast.
+    let iac_index = super::audit::iac_index(a, config)?;
     let snapshot = Arc::new(collect_live(g)?);
     let eval = engine::evaluate(snapshot.clone(), rules, config);
-    let plan = crate::remediate::plan(&snapshot, &eval.findings, rules, config, a.unsafe_fixes);
+    let mut plan = crate::remediate::plan(&snapshot, &eval.findings, rules, config, a.unsafe_fixes);
+    // Which stack manages each resource the plan would change: a change
+    // made outside its stack is reverted by the next stack update.
+    let targets = plan.resources();
+    if !targets.is_empty() {
+        let (stacks, _) = super::read_stacks(g, &snapshot, Some(&targets))?;
+        let types: std::collections::BTreeMap<&str, &str> = eval
+            .findings
+            .iter()
+            .map(|f| (f.resource_arn.as_str(), f.resource_type.as_str()))
+            .collect();
+        let arn_of: std::collections::BTreeMap<(&str, &str), &str> = stacks
+            .iter()
+            .filter_map(|(arn, s)| {
+                let s = s.value()?;
+                Some(((s.stack.as_str(), s.logical_id.as_str()), arn.as_str()))
+            })
+            .collect();
+        let template = |s: &crate::model::StackRef| {
+            let index = iac_index.as_ref()?;
+            let arn = arn_of.get(&(s.stack.as_str(), s.logical_id.as_str()))?;
+            let ty = types.get(arn)?;
+            let t = index.template_of(s, ty).ok()?;
+            let d = t.locate(s, None)?;
+            Some(d.to_string())
+        };
+        plan.note_stacks(&stacks, template, a.skip_iac_managed);
+    }
     if a.dry_run || plan.actions.is_empty() {
         let text = if json {
             format!(
@@ -88,6 +117,15 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         unsafe_fixes: a.unsafe_fixes,
         yes: a.yes,
         journal: a.journal.clone().unwrap_or_else(apply::default_journal),
+        skip_resources: if a.skip_iac_managed {
+            plan.iac_managed
+                .keys()
+                .chain(plan.iac_unknown.keys())
+                .cloned()
+                .collect()
+        } else {
+            Default::default()
+        },
     };
     let report = apply::apply_plan(&rt, &plan, rules, config, &mut account, &opts)?;
     eprintln!(

@@ -229,7 +229,10 @@ fn blocks(d: &Diagnostic, rule: &str) -> bool {
             .as_deref()
             .is_none_or(|r| r.eq_ignore_ascii_case(rule)),
         DiagnosticKind::ScopeError | DiagnosticKind::AccountError => true,
-        DiagnosticKind::IgnoreExpired | DiagnosticKind::IgnoreUnused => false,
+        // a resource whose template was not found was still checked
+        DiagnosticKind::IgnoreExpired
+        | DiagnosticKind::IgnoreUnused
+        | DiagnosticKind::IacLocation => false,
     }
 }
 
@@ -356,6 +359,7 @@ mod tests {
             account: "111122223333".into(),
             fix: None,
             fingerprint: crate::findings::fingerprint(rule, "arn:p", resource),
+            defined_in: None,
         }
     }
 

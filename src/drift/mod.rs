@@ -82,6 +82,11 @@ pub struct Change {
     pub pipelines: Vec<String>,
     /// Rules whose findings on this resource appeared (`+ID`) or went away (`-ID`) with the change.
     pub rules: Vec<String>,
+    /// The CloudFormation stack that manages the resource, when known: the
+    /// change may be a stack update or an edit outside the stack (two
+    /// snapshots cannot tell which).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<crate::iac::Managed>,
 }
 
 /// The result of a comparison.
@@ -614,6 +619,7 @@ pub fn compare(
                     .map(|s| s.iter().cloned().collect())
                     .unwrap_or_default(),
                 rules: linked(kind, arn),
+                managed_by: None,
             });
         }
     }

@@ -159,6 +159,24 @@ pub struct Snapshot {
     /// How many API operations of each kind the collection made.
     #[serde(default)]
     pub api_calls: BTreeMap<String, u64>,
+    /// The CloudFormation stack that manages each resource, by ARN (absent:
+    /// no stack does); read only when asked (`--iac`, `--remediate`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stacks: BTreeMap<String, Observed<StackRef>>,
+    /// The calls made to read `stacks`, counted apart from `api_calls`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stack_api_calls: BTreeMap<String, u64>,
+}
+
+/// The CloudFormation stack resource a live resource was created as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackRef {
+    /// The stack's name.
+    pub stack: String,
+    /// The resource's logical id in the stack's template.
+    pub logical_id: String,
+    /// Where this was learned: `tags`, or `cloudformation:DescribeStackResources`.
+    pub source: String,
 }
 
 /// A failure that prevented reading a whole scope.
@@ -253,6 +271,8 @@ impl Snapshot {
             resources: Resources::default(),
             scope_errors: Vec::new(),
             api_calls: BTreeMap::new(),
+            stacks: BTreeMap::new(),
+            stack_api_calls: BTreeMap::new(),
         }
     }
 

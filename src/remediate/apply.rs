@@ -34,6 +34,9 @@ pub struct ApplyOptions {
     /// Apply the changes later passes plan without asking.
     pub yes: bool,
     pub journal: PathBuf,
+    /// Resources later passes leave alone (`--skip-iac-managed`: those a
+    /// stack manages, or whose stack could not be read).
+    pub skip_resources: std::collections::BTreeSet<String>,
 }
 
 /// The default journal file name: `pipeaudit-journal-<date>-<seconds>.json`.
@@ -142,7 +145,8 @@ pub fn apply_plan(
             break (after, re);
         }
         let next = super::plan(&after, &re.findings, rules, config, opts.unsafe_fixes);
-        let more = verify::new_actions(&next, &attempted);
+        let mut more = verify::new_actions(&next, &attempted);
+        more.retain(|a| !opts.skip_resources.contains(&a.resource_arn));
         if more.is_empty() {
             break (after, re);
         }

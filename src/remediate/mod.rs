@@ -85,6 +85,92 @@ pub struct Plan {
     /// Unsafe actions left out (pass --unsafe-fixes to include them).
     pub held_back: Vec<PlannedAction>,
     pub manual: Vec<ManualStep>,
+    /// The stacks that manage the resources of planned changes, by ARN.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub iac_managed: BTreeMap<String, IacManaged>,
+    /// Resources of planned changes whose stack could not be read: why.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub iac_unknown: BTreeMap<String, String>,
+}
+
+/// The CloudFormation stack that manages the resource of a planned change.
+pub use crate::iac::Managed as IacManaged;
+
+impl Plan {
+    /// The resources the plan would change (held-back changes included).
+    pub fn resources(&self) -> BTreeSet<String> {
+        self.actions
+            .iter()
+            .chain(&self.held_back)
+            .map(|a| a.resource_arn.clone())
+            .collect()
+    }
+
+    /// Notes which stack manages each resource the plan would change
+    /// (`template` gives its file and line when known). With `skip`, the
+    /// changes to those resources, and to resources whose stack could not be
+    /// read, become manual steps pointing at the template instead.
+    pub fn note_stacks(
+        &mut self,
+        stacks: &BTreeMap<String, crate::model::Observed<crate::model::StackRef>>,
+        template: impl Fn(&crate::model::StackRef) -> Option<String>,
+        skip: bool,
+    ) {
+        use crate::model::Observed;
+        for arn in self.resources() {
+            match stacks.get(&arn) {
+                Some(Observed::Ok { value }) => {
+                    self.iac_managed.insert(
+                        arn,
+                        IacManaged {
+                            stack: value.stack.clone(),
+                            logical_id: value.logical_id.clone(),
+                            template: template(value),
+                        },
+                    );
+                }
+                Some(Observed::Unknown { error }) => {
+                    self.iac_unknown
+                        .insert(arn, format!("{}: {}", error.action, error.message));
+                }
+                Some(Observed::Absent) | None => {}
+            }
+        }
+        if !skip {
+            return;
+        }
+        let managed = &self.iac_managed;
+        let unknown = &self.iac_unknown;
+        let mut manual = Vec::new();
+        for list in [&mut self.actions, &mut self.held_back] {
+            list.retain(|a| {
+                let why = if let Some(m) = managed.get(&a.resource_arn) {
+                    format!(
+                        "managed by CloudFormation stack {} ({}): change it in {} and update the stack (left out by --skip-iac-managed)",
+                        m.stack,
+                        m.logical_id,
+                        m.template.as_deref().unwrap_or("the stack's template")
+                    )
+                } else if let Some(e) = unknown.get(&a.resource_arn) {
+                    format!(
+                        "whether a CloudFormation stack manages it could not be read ({e}); left out by --skip-iac-managed"
+                    )
+                } else {
+                    return true;
+                };
+                for rule in &a.rule_ids {
+                    manual.push(ManualStep {
+                        rule_id: rule.clone(),
+                        pipeline: a.pipelines.first().cloned().unwrap_or_default(),
+                        resource_arn: a.resource_arn.clone(),
+                        remediation: format!("{}: {why}", a.description),
+                    });
+                }
+                false
+            });
+        }
+        self.manual.extend(manual);
+    }
 }
 
 /// The result of one applied action, as journaled.

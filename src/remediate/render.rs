@@ -27,7 +27,7 @@ fn labeled(out: &mut String, label: &str, v: &Value) {
     }
 }
 
-fn action(out: &mut String, a: &PlannedAction, with_values: bool) {
+fn action(out: &mut String, plan: &Plan, a: &PlannedAction, with_values: bool) {
     let safety = if a.safety == FixSafety::Safe {
         "safe"
     } else {
@@ -44,13 +44,32 @@ fn action(out: &mut String, a: &PlannedAction, with_values: bool) {
         labeled(out, "before:", &a.before);
         labeled(out, "after: ", &a.after);
     }
+    if let Some(m) = plan.iac_managed.get(&a.resource_arn) {
+        let _ = writeln!(
+            out,
+            "      managed by CloudFormation stack {} ({}): applying this creates stack drift that the next stack update reverts; fix it in {}",
+            m.stack,
+            m.logical_id,
+            m.template.as_deref().unwrap_or("the stack's template")
+        );
+    } else if let Some(why) = plan.iac_unknown.get(&a.resource_arn) {
+        let _ = writeln!(
+            out,
+            "      whether a CloudFormation stack manages it is unknown ({why})"
+        );
+    }
 }
 
-/// The manual steps by rule, in the plan's order: (rule, remediation, steps).
+/// The manual steps by rule and text, in the plan's order: (rule, remediation, steps).
 pub fn manual_by_rule(plan: &Plan) -> Vec<(&str, &str, Vec<&ManualStep>)> {
     let mut groups: Vec<(&str, &str, Vec<&ManualStep>)> = Vec::new();
     for m in &plan.manual {
-        match groups.iter_mut().find(|(id, _, _)| *id == m.rule_id) {
+        // a rule's steps with the same text together (a step left out by
+        // --skip-iac-managed names its own stack)
+        match groups
+            .iter_mut()
+            .find(|(id, text, _)| *id == m.rule_id && *text == m.remediation)
+        {
             Some((_, _, steps)) => steps.push(m),
             None => groups.push((&m.rule_id, &m.remediation, vec![m])),
         }
@@ -63,7 +82,7 @@ pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan: {} change(s)", plan.actions.len());
     for a in &plan.actions {
-        action(&mut out, a, true);
+        action(&mut out, plan, a, true);
     }
     if !plan.held_back.is_empty() {
         let _ = writeln!(
@@ -72,16 +91,18 @@ pub fn render_text(plan: &Plan) -> String {
             plan.held_back.len()
         );
         for a in &plan.held_back {
-            action(&mut out, a, false);
+            action(&mut out, plan, a, false);
         }
     }
     if !plan.manual.is_empty() {
         let groups = manual_by_rule(plan);
+        let rules: std::collections::BTreeSet<&str> =
+            groups.iter().map(|(rule, _, _)| *rule).collect();
         let _ = writeln!(
             out,
             "Manual steps (no automated fix yet): {} finding(s) under {} rule(s)",
             plan.manual.len(),
-            groups.len()
+            rules.len()
         );
         for (rule, remediation, steps) in groups {
             // the text once, its further lines aligned after the rule id
@@ -136,6 +157,7 @@ mod tests {
                 manual("CB002", "p2", "arn:aws:codebuild:us-east-1:1:project/b"),
                 manual("PL001", "p1", "arn:aws:codepipeline:us-east-1:1:p1"),
             ],
+            ..Plan::default()
         };
         let text = render_text(&plan);
         assert!(

@@ -48,6 +48,29 @@ fn describe(c: &Change) -> String {
     s
 }
 
+/// [`describe`], and the stack that manages the resource when known (not
+/// part of the fingerprint: reading the stacks or not keeps it).
+fn describe_with_stack(c: &Change) -> String {
+    let mut s = describe(c);
+    if let Some(m) = &c.managed_by {
+        let _ = write!(s, "; {}", managed_line(m));
+    }
+    s
+}
+
+/// What a stack-managed change says about its stack.
+fn managed_line(m: &crate::iac::Managed) -> String {
+    format!(
+        "managed by CloudFormation stack {} ({}{}): a stack update or an edit outside the stack (two snapshots cannot tell which)",
+        m.stack,
+        m.logical_id,
+        m.template
+            .as_deref()
+            .map(|t| format!(", defined in {t}"))
+            .unwrap_or_default()
+    )
+}
+
 /// A value on one line when short and flat, else pretty-printed.
 fn compact(v: &Value) -> Option<String> {
     let one = v.to_string();
@@ -170,6 +193,7 @@ fn drift_rule() -> RuleFile {
         fix: None,
         enabled: true,
         parameters: Default::default(),
+        iac: None,
     }
 }
 
@@ -238,11 +262,17 @@ pub fn render(
                         if !c.rules.is_empty() {
                             let _ = writeln!(out, "  - affects: {}", c.rules.join(" "));
                         }
+                        if let Some(m) = &c.managed_by {
+                            let _ = writeln!(out, "  - {}", managed_line(m));
+                        }
                     } else {
                         let _ = writeln!(out, "  {} {} ({})", kind(c), c.arn, c.resource_kind);
                         table_fields(&mut out, c);
                         if !c.rules.is_empty() {
                             let _ = writeln!(out, "    affects: {}", c.rules.join(" "));
+                        }
+                        if let Some(m) = &c.managed_by {
+                            let _ = writeln!(out, "    {}", managed_line(m));
                         }
                     }
                 }
@@ -270,7 +300,7 @@ pub fn render(
                     slug: "configuration-drifted".into(),
                     severity: Severity::Medium,
                     title: "Configuration drifted".into(),
-                    message: describe(c),
+                    message: describe_with_stack(c),
                     pipeline: if c.pipelines.is_empty() {
                         "(none)".to_string()
                     } else {
@@ -300,6 +330,7 @@ pub fn render(
                     account: current.account.clone(),
                     fix: None,
                     fingerprint: fingerprint("DRIFT", &describe(c), &c.arn),
+                    defined_in: None,
                 })
                 .collect();
             let scopes = super::scopes(&current.account, &current.regions);

@@ -58,13 +58,20 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
         for f in group {
             let _ = writeln!(
                 out,
-                "| {} | [{}]({}/{}.md) `{}` | `{}` | {} |",
+                "| {} | [{}]({}/{}.md) `{}` | {} | {} |",
                 f.severity,
                 f.rule_id,
                 docs_url.trim_end_matches('/'),
                 f.rule_id,
                 f.slug,
-                cell(&f.resource_arn),
+                match &f.defined_in {
+                    Some(d) => format!(
+                        "`{}`<br>defined in `{}`",
+                        cell(&f.resource_arn),
+                        cell(&d.to_string())
+                    ),
+                    None => format!("`{}`", cell(&f.resource_arn)),
+                },
                 cell(&f.message)
             );
         }
@@ -84,9 +91,23 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
             "\n_{left_out} wiring diagram(s) left out to stay within GitHub's limits; `pipeaudit graph` draws them all._"
         );
     }
-    if !r.diagnostics.is_empty() {
-        let _ = writeln!(out, "\n### Not checked ({})\n", r.diagnostics.len());
-        for d in r.diagnostics {
+    let (unlocated, unchecked): (Vec<_>, Vec<_>) = r
+        .diagnostics
+        .iter()
+        .partition(|d| d.kind == crate::findings::DiagnosticKind::IacLocation);
+    if !unchecked.is_empty() {
+        let _ = writeln!(out, "\n### Not checked ({})\n", unchecked.len());
+        for d in unchecked {
+            let _ = writeln!(out, "- {}", cell(&d.message));
+        }
+    }
+    if !unlocated.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Not located in infrastructure as code ({})\n",
+            unlocated.len()
+        );
+        for d in unlocated {
             let _ = writeln!(out, "- {}", cell(&d.message));
         }
     }

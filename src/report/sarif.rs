@@ -3,10 +3,15 @@
 //! One run per audited account and region, each with a stable category
 //! (`automationDetails.id`) and an explicit `results` list (empty when
 //! clean, so that alerts close). Every result has exactly one physical
-//! location on a deterministic relative pseudo-path
-//! (`aws/<account>/<region>/<service>/<name>`, line 1), the ARN in
-//! `logicalLocations`, and a `primaryLocationLineHash` computed from rule,
-//! resource and pipeline, so that GitHub tracks one alert across runs.
+//! location: the template file and lines that define the resource when
+//! `--iac` located it (relative to `--iac-root`), else a deterministic
+//! relative pseudo-path (`aws/<account>/<region>/<service>/<name>`, line 1);
+//! the ARN is in `logicalLocations` and the message, and the
+//! `primaryLocationLineHash` is computed from rule, resource and pipeline
+//! only, so that GitHub tracks one alert across runs however the lines
+//! move. Code scanning keys an alert by its file too: a result whose file
+//! changes (turning `--iac` on, moving a resource to another template)
+//! opens a new alert and closes the old one, which no fingerprint prevents.
 
 use std::collections::BTreeMap;
 
@@ -133,6 +138,15 @@ pub fn pseudo_path(f: &Finding) -> String {
     )
 }
 
+/// The relative URI of a location path: each segment percent-encoded
+/// (spaces and the like are not allowed in a code-scanning URI).
+fn uri_of(path: &str) -> String {
+    path.split('/')
+        .map(|seg| urlencoding::encode(seg).into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// `primaryLocationLineHash`: 16 hex digits of a hash of rule, resource and pipeline, then `:1`.
 pub fn line_hash(f: &Finding) -> String {
     let mut h = Sha256::new();
@@ -256,15 +270,30 @@ fn result(f: &Finding, rule_index: i64) -> sarif::Result {
         "severity".to_string(),
         serde_json::Value::String(f.severity.to_string()),
     );
+    let (uri, region) = match &f.defined_in {
+        Some(d) => {
+            props.insert(
+                "defined_in".to_string(),
+                serde_json::to_value(d).unwrap_or(serde_json::Value::Null),
+            );
+            (
+                uri_of(&d.file),
+                sarif::Region::builder()
+                    .start_line(d.start_line.max(1) as i64)
+                    .end_line(d.end_line.max(d.start_line).max(1) as i64)
+                    .build(),
+            )
+        }
+        None => (
+            pseudo_path(f),
+            sarif::Region::builder().start_line(1).build(),
+        ),
+    };
     let location = sarif::Location::builder()
         .physical_location(
             sarif::PhysicalLocation::builder()
-                .artifact_location(
-                    sarif::ArtifactLocation::builder()
-                        .uri(pseudo_path(f))
-                        .build(),
-                )
-                .region(sarif::Region::builder().start_line(1).build())
+                .artifact_location(sarif::ArtifactLocation::builder().uri(uri).build())
+                .region(region)
                 .build(),
         )
         .logical_locations(vec![
@@ -406,6 +435,7 @@ mod tests {
             account: "111122223333".into(),
             fix: None,
             fingerprint: "f".into(),
+            defined_in: None,
         }
     }
 
@@ -475,6 +505,38 @@ mod tests {
                 "arn:aws:codedeploy:us-east-1:1:deploymentgroup:app/grp"
             )),
             "aws/111122223333/us-east-1/codedeploy/deploymentgroup_app/grp"
+        );
+    }
+
+    #[test]
+    fn located_results_point_at_the_lines_and_keep_their_hash() {
+        let unlocated = finding("arn:aws:kms:us-east-1:1:key/a");
+        let mut located = unlocated.clone();
+        located.defined_in = Some(crate::findings::DefinedIn {
+            file: "infra/ci stack.yaml".into(),
+            start_line: 12,
+            end_line: 14,
+            stack: Some("ci".into()),
+            resource: "ArtifactKey".into(),
+            property: None,
+        });
+        let a = serde_json::to_value(result(&unlocated, 0)).unwrap_or_default();
+        let b = serde_json::to_value(result(&located, 0)).unwrap_or_default();
+        let loc = &b["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "infra/ci%20stack.yaml");
+        assert_eq!(loc["region"]["startLine"], 12);
+        assert_eq!(loc["region"]["endLine"], 14);
+        assert_eq!(
+            a["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "aws/111122223333/us-east-1/kms/key/a"
+        );
+        assert_eq!(
+            a["partialFingerprints"], b["partialFingerprints"],
+            "the hash does not depend on the location"
+        );
+        assert_eq!(
+            b["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+            "arn:aws:kms:us-east-1:1:key/a"
         );
     }
 

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::Report;
-use crate::findings::Severity;
+use crate::findings::{DiagnosticKind, Severity};
 
 fn color(s: Severity) -> Color {
     match s {
@@ -34,7 +34,10 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
             t.add_row(vec![
                 sev,
                 Cell::new(format!("{} {}", f.rule_id, f.slug)),
-                Cell::new(&f.resource_arn),
+                Cell::new(match &f.defined_in {
+                    Some(d) => format!("{}\ndefined in {d}", f.resource_arn),
+                    None => f.resource_arn.clone(),
+                }),
                 Cell::new(&f.message),
             ]);
         }
@@ -45,17 +48,23 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
         }
         let _ = writeln!(out, "{t}");
     }
-    if !r.diagnostics.is_empty() {
-        let _ = writeln!(out, "\nNot checked ({}):", r.diagnostics.len());
-        for d in r.diagnostics.iter().take(20) {
+    let (unlocated, unchecked): (Vec<_>, Vec<_>) = r
+        .diagnostics
+        .iter()
+        .partition(|d| d.kind == DiagnosticKind::IacLocation);
+    for (title, list) in [
+        ("Not checked", &unchecked),
+        ("Not located in infrastructure as code", &unlocated),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title} ({}):", list.len());
+        for d in list.iter().take(20) {
             let _ = writeln!(out, "  - {}", d.message);
         }
-        if r.diagnostics.len() > 20 {
-            let _ = writeln!(
-                out,
-                "  ... {} more (see --format json)",
-                r.diagnostics.len() - 20
-            );
+        if list.len() > 20 {
+            let _ = writeln!(out, "  ... {} more (see --format json)", list.len() - 20);
         }
     }
     let counts: Vec<String> = r
@@ -74,10 +83,10 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
         } else {
             format!(": {}", counts.join(", "))
         },
-        if r.diagnostics.is_empty() {
+        if unchecked.is_empty() {
             String::new()
         } else {
-            format!("; {} check(s) could not be made", r.diagnostics.len())
+            format!("; {} check(s) could not be made", unchecked.len())
         }
     );
     out

@@ -36,6 +36,9 @@ pub struct Config {
     /// The pipeline shape PL001 accepts.
     #[serde(default)]
     pub reference: Reference,
+    /// Infrastructure as code: `[iac.stacks] my-stack = "infra/pipeline.yaml"`.
+    #[serde(default)]
+    pub iac: IacConfig,
 }
 
 /// The reference architecture's shape: the accepted action providers of the
@@ -114,6 +117,25 @@ impl RuleParams {
             out.push("trusted_accounts");
         }
         out
+    }
+}
+
+/// `[iac]`: where the stacks' templates are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IacConfig {
+    /// Stack name -> template path, relative to `--iac-root`.
+    #[serde(default)]
+    pub stacks: BTreeMap<String, toml::Spanned<String>>,
+}
+
+impl IacConfig {
+    /// The mapping without spans.
+    pub fn stack_paths(&self) -> BTreeMap<String, String> {
+        self.stacks
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+            .collect()
     }
 }
 
@@ -206,6 +228,25 @@ impl Config {
                     "resource {:?} is not a valid glob: {e}",
                     ig.resource
                 )));
+            }
+        }
+        for (stack, path) in &cfg.iac.stacks {
+            let p = path.get_ref();
+            let problem = if p.trim().is_empty() {
+                Some("is empty")
+            } else if std::path::Path::new(p).is_absolute() || p.starts_with('/') {
+                Some("must be relative to --iac-root")
+            } else if p.split(['/', '\\']).any(|c| c == "..") {
+                Some("must not leave --iac-root (`..`)")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(ConfigError {
+                    path: origin.to_string(),
+                    line: Some(line_at(path.span().start)),
+                    message: format!("[iac.stacks] {stack}: the template path {p:?} {problem}"),
+                });
             }
         }
         Ok(cfg)
@@ -425,5 +466,30 @@ expires = "2027-01-31"
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.starts_with("p.toml:2:") && e.contains("enabeld"), "{e}");
+    }
+
+    #[test]
+    fn stack_templates_are_relative_paths() {
+        let c = Config::parse("[iac.stacks]\nci = \"infra/pipeline.yaml\"\n", "p.toml")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.iac.stack_paths().get("ci").map(String::as_str),
+            Some("infra/pipeline.yaml")
+        );
+        for bad in ["/etc/x.yaml", "../other/x.yaml", ""] {
+            let e = Config::parse(
+                &format!("release_branch = \"main\"\n[iac.stacks]\nci = {bad:?}\n"),
+                "p.toml",
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(e.starts_with("p.toml:3: [iac.stacks] ci:"), "{bad}: {e}");
+        }
+        let e = Config::parse("[iac]\nstack = {}\n", "p.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with("p.toml:2:"), "{e}");
     }
 }

@@ -91,6 +91,10 @@ pub struct RuleFile {
     /// what it means and its default (shown by `rules explain`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, String>,
+    /// The property that causes a finding, per infrastructure-as-code
+    /// language: a located finding points at its lines when it is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iac: Option<IacProperty>,
 }
 
 fn enabled_default() -> bool {
@@ -99,6 +103,18 @@ fn enabled_default() -> bool {
 
 fn is_enabled(enabled: &bool) -> bool {
     *enabled
+}
+
+/// `iac: {cloudformation: EnableKeyRotation, terraform: enable_key_rotation}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IacProperty {
+    /// The property's name in a CloudFormation template (also CDK output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudformation: Option<String>,
+    /// The argument's name in a Terraform resource block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terraform: Option<String>,
 }
 
 /// `fix:` as written in a rule file, resolved against the registry.

@@ -3,6 +3,7 @@
 
 pub mod moto;
 pub mod proxy;
+pub mod sarif_schema;
 pub mod seed;
 
 /// insta settings with snapshots stored in the top-level `snapshots/` folder.

@@ -293,6 +293,7 @@ impl Scope<'_, '_> {
             account: s.account.clone(),
             fix: rule.file.fix.clone(),
             fingerprint: fingerprint(&rule.file.id, &w.arn, &resource),
+            defined_in: None,
             resource_arn: resource,
         }))
     }

@@ -1,0 +1,303 @@
+//! Infrastructure as code: where each live resource was defined.
+//!
+//! A resource a CloudFormation stack manages is known by its stack and
+//! logical id ([`crate::model::StackRef`], read by
+//! [`crate::collect::stacks`]); its template is the file mapped to the stack
+//! in `pipeaudit.toml` (`[iac.stacks]`), else the one template under the
+//! `--iac` directories whose `Resources` hold that logical id with the same
+//! type. None or several is a diagnostic, never a guess. A finding on a
+//! located resource points at the resource's block, or at the property the
+//! rule names for CloudFormation (`iac: {cloudformation: ...}`) when the
+//! block writes it. Templates synthesized by the CDK (`cdk.out`) add the
+//! construct path of `aws:cdk:path`. A resource no stack manages is looked
+//! up in the Terraform states of `--tf-state` ([`terraform`]).
+
+pub mod lines;
+pub mod template;
+pub mod terraform;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::findings::{Diagnostic, DiagnosticKind, Finding};
+use crate::model::{Observed, StackRef};
+use crate::rules::RuleSet;
+use template::Template;
+
+/// The CloudFormation stack that manages a resource, for the remediation
+/// plan and drift.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Managed {
+    pub stack: String,
+    pub logical_id: String,
+    /// `FILE:LINE` of its definition, when `--iac` found the template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
+/// The CloudFormation type of a snapshot resource map (`keys`, `buckets`, ...).
+pub fn cloudformation_type(resource_kind: &str) -> Option<&'static str> {
+    Some(match resource_kind {
+        "pipelines" => "AWS::CodePipeline::Pipeline",
+        "repositories" => "AWS::CodeCommit::Repository",
+        "build_projects" => "AWS::CodeBuild::Project",
+        "deploy_applications" => "AWS::CodeDeploy::Application",
+        "deploy_groups" => "AWS::CodeDeploy::DeploymentGroup",
+        "event_rules" => "AWS::Events::Rule",
+        "buckets" => "AWS::S3::Bucket",
+        "keys" => "AWS::KMS::Key",
+        "roles" => "AWS::IAM::Role",
+        "managed_policies" => "AWS::IAM::ManagedPolicy",
+        _ => return None,
+    })
+}
+
+/// Where to look for infrastructure as code.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The directories of `--iac`.
+    pub dirs: Vec<PathBuf>,
+    /// Paths in reports are relative to this (`--iac-root`, default the current directory).
+    pub root: PathBuf,
+    /// `[iac.stacks]`: stack name -> template path, relative to `root`.
+    pub stacks: BTreeMap<String, String>,
+    /// The Terraform states of `--tf-state`.
+    pub tf_states: Vec<PathBuf>,
+}
+
+/// The templates found, and what went wrong finding them.
+pub struct Index {
+    root: PathBuf,
+    templates: Vec<Template>,
+    mapped: BTreeMap<String, Result<usize, String>>,
+    tf: terraform::TfIndex,
+    state: terraform::State,
+}
+
+fn canonical(p: &Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+}
+
+/// `path` relative to `root`, with `/` separators; None when outside it.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join("/"))
+    }
+}
+
+impl Index {
+    /// Finds the templates under the directories and the mapped ones. A
+    /// directory that cannot be read is an error; a file that is not a
+    /// template is passed over.
+    pub fn load(opts: &Options) -> Result<Index, String> {
+        let root = canonical(&opts.root).map_err(|e| format!("--iac-root: {e}"))?;
+        let mut files: BTreeSet<PathBuf> = BTreeSet::new();
+        for dir in &opts.dirs {
+            let dir = canonical(dir).map_err(|e| format!("--iac: {e}"))?;
+            if !dir.starts_with(&root) {
+                return Err(format!(
+                    "--iac {} is outside --iac-root {}: report paths are relative to it (pass --iac-root)",
+                    dir.display(),
+                    root.display()
+                ));
+            }
+            template::walk(&dir, &mut files, 0);
+        }
+        let mut templates = Vec::new();
+        for path in &files {
+            let Some(rel) = relative(&root, path) else {
+                continue;
+            };
+            if path.extension().is_some_and(|e| e == "tf") {
+                continue;
+            }
+            if let Some(t) = Template::read(path, rel) {
+                templates.push(t);
+            }
+        }
+        let mut mapped = BTreeMap::new();
+        for (stack, file) in &opts.stacks {
+            let path = root.join(file);
+            let found = match canonical(&path) {
+                Err(e) => Err(format!("[iac.stacks] {stack}: {e}")),
+                Ok(path) => match relative(&root, &path) {
+                    None => Err(format!(
+                        "[iac.stacks] {stack}: {file} is outside --iac-root {}",
+                        root.display()
+                    )),
+                    Some(rel) => match templates.iter().position(|t| t.rel == rel) {
+                        Some(i) => Ok(i),
+                        None => match Template::read(&path, rel) {
+                            Some(t) => {
+                                templates.push(t);
+                                Ok(templates.len() - 1)
+                            }
+                            None => Err(format!(
+                                "[iac.stacks] {stack}: {file} is not a CloudFormation template (no Resources)"
+                            )),
+                        },
+                    },
+                },
+            };
+            mapped.insert(stack.clone(), found);
+        }
+        let mut state = terraform::State::default();
+        for p in &opts.tf_states {
+            state.load(p)?;
+        }
+        let tf = terraform::TfIndex::load(&files, |p| relative(&root, p));
+        Ok(Index {
+            root,
+            templates,
+            mapped,
+            tf,
+            state,
+        })
+    }
+
+    /// The templates found, by path relative to the root.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        self.templates.iter()
+    }
+
+    /// The root paths are relative to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The template of a stack's resource: the mapped one, else the only one
+    /// holding the logical id with that type.
+    pub fn template_of(&self, s: &StackRef, resource_type: &str) -> Result<&Template, String> {
+        if let Some(m) = self.mapped.get(&s.stack) {
+            let t = &self.templates[m.clone()?];
+            return match t.resources.get(&s.logical_id) {
+                Some(ty) if ty == resource_type => Ok(t),
+                Some(ty) => Err(format!(
+                    "{}: the logical id {} of stack {} is a {ty}, not a {resource_type}",
+                    t.rel, s.logical_id, s.stack
+                )),
+                None => Err(format!(
+                    "{} (mapped to stack {}) has no resource {}",
+                    t.rel, s.stack, s.logical_id
+                )),
+            };
+        }
+        let candidates: Vec<&Template> = self
+            .templates
+            .iter()
+            .filter(|t| t.resources.get(&s.logical_id).map(String::as_str) == Some(resource_type))
+            .collect();
+        match candidates.as_slice() {
+            [one] => Ok(one),
+            [] => Err(format!(
+                "no template under --iac defines {} ({resource_type}) of stack {}; map the stack in pipeaudit.toml ([iac.stacks] {} = \"path\")",
+                s.logical_id, s.stack, s.stack
+            )),
+            many => Err(format!(
+                "{} templates define {} ({resource_type}) of stack {}: {}; map the stack in pipeaudit.toml ([iac.stacks] {} = \"path\")",
+                many.len(),
+                s.logical_id,
+                s.stack,
+                many.iter()
+                    .map(|t| t.rel.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.stack
+            )),
+        }
+    }
+}
+
+fn diagnostic(f: &Finding, message: String, permission: Option<String>) -> Diagnostic {
+    Diagnostic {
+        kind: DiagnosticKind::IacLocation,
+        account: None,
+        rule_id: None,
+        pipeline: None,
+        resource: Some(f.resource_arn.clone()),
+        permission,
+        message,
+    }
+}
+
+/// Sets `defined_in` on each finding whose resource a stack manages and
+/// whose template is found; a diagnostic for each resource that could not
+/// be located (one per resource, however many findings it has).
+pub fn locate(
+    findings: &mut [Finding],
+    stacks: &BTreeMap<String, Observed<StackRef>>,
+    rules: &RuleSet,
+    index: &Index,
+) -> Vec<Diagnostic> {
+    let property: BTreeMap<&str, &str> = rules
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let p = r.file.iac.as_ref()?.cloudformation.as_deref()?;
+            Some((r.file.id.as_str(), p))
+        })
+        .collect();
+    let tf_property: BTreeMap<&str, &str> = rules
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let p = r.file.iac.as_ref()?.terraform.as_deref()?;
+            Some((r.file.id.as_str(), p))
+        })
+        .collect();
+    let mut diagnostics = Vec::new();
+    let mut reported: BTreeSet<String> = BTreeSet::new();
+    for f in findings.iter_mut() {
+        let stack = match stacks.get(&f.resource_arn) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Unknown { error }) => {
+                if reported.insert(f.resource_arn.clone()) {
+                    diagnostics.push(diagnostic(
+                        f,
+                        format!(
+                            "cannot tell which stack manages {}: {} failed ({}); its findings keep their pseudo-path",
+                            f.resource_arn, error.action, error.message
+                        ),
+                        Some(error.action.clone()),
+                    ));
+                }
+                continue;
+            }
+            Some(Observed::Absent) | None => {
+                // no stack: a Terraform resource, when a state names it
+                if let Some(address) = index.state.by_arn.get(&f.resource_arn) {
+                    match index
+                        .tf
+                        .locate(address, tf_property.get(f.rule_id.as_str()).copied())
+                    {
+                        Ok(d) => f.defined_in = Some(d),
+                        Err(message) => {
+                            if reported.insert(f.resource_arn.clone()) {
+                                diagnostics.push(diagnostic(f, message, None));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+        };
+        let template = match index.template_of(stack, &f.resource_type) {
+            Ok(t) => t,
+            Err(message) => {
+                if reported.insert(f.resource_arn.clone()) {
+                    diagnostics.push(diagnostic(f, message, None));
+                }
+                continue;
+            }
+        };
+        f.defined_in = template.locate(stack, property.get(f.rule_id.as_str()).copied());
+    }
+    diagnostics
+}
