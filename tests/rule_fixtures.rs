@@ -23,7 +23,8 @@
 //! goes on inside the resource's read value; `wiring` starts at the stack's
 //! pipeline wiring instead. `@pipeline`, `@repo`, `@project`, `@app`,
 //! `@group`, `@bucket`, `@key`, `@rule` and `@role:<name>` stand for the
-//! stack's ARNs.
+//! stack's ARNs. `set` on `[map, ARN]` replaces a whole resource or adds a
+//! new one (a connection, say).
 //! `fires` defaults to expecting the rule alone; `passes` to expecting no
 //! finding at all.
 
@@ -132,11 +133,12 @@ fn at<'a>(v: &'a mut Value, stack: &str, path: &[Value]) -> &'a mut Value {
             .first()
             .unwrap_or_else(|| panic!("{first}: the path names no resource"));
         let r = &mut v["resources"][first.as_str()][arn.as_str()];
-        assert!(r.is_object(), "no {first} {arn} in the fixture");
-        // Remove or replace the whole resource at `[map, arn]`.
+        // Remove or replace the whole resource at `[map, arn]`, or set a
+        // new one there.
         if rest.len() == 1 {
             return r;
         }
+        assert!(r.is_object(), "no {first} {arn} in the fixture");
         &mut r["value"]
     };
     let skip = usize::from(first != "wiring");

@@ -27,6 +27,7 @@ pub mod codebuild;
 pub mod codecommit;
 pub mod codedeploy;
 pub mod codepipeline;
+pub mod connections;
 pub mod errors;
 pub mod eventbridge;
 pub mod iam;

@@ -10,6 +10,7 @@ mod compiled;
 pub mod config;
 pub mod engine;
 pub mod functions;
+pub mod git_triggers;
 pub mod iam;
 pub mod pattern;
 pub mod powers;
