@@ -192,3 +192,76 @@ fn sc004_fires_unless_available_and_reports_an_unreadable_connection() {
         "{unknown:?}"
     );
 }
+
+/// Each connection is read once however many pipelines name it. No answer
+/// is needed to count the reads: the clients point at a closed local port
+/// (one attempt), so every read fails fast and is recorded unknown.
+#[tokio::test]
+async fn a_connection_shared_by_pipelines_is_read_once() {
+    use std::collections::BTreeMap;
+
+    use aws_config::retry::RetryConfig;
+    use pipeaudit::collect::clients::RegionClients;
+    use pipeaudit::collect::key_refs::{Ids, KeyResolver};
+    use pipeaudit::collect::kind::{Collect, Refs};
+    use pipeaudit::model::{PipelineWiring, Resources};
+
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    let mut clients = BTreeMap::new();
+    clients.insert("us-east-1".to_string(), RegionClients::new(&config));
+    let wiring = |name: &str, arn: &str| PipelineWiring {
+        name: name.to_string(),
+        arn: format!("arn:aws:codepipeline:us-east-1:123456789012:{name}"),
+        region: "us-east-1".to_string(),
+        connection_sources: vec![ConnectionSourceRef {
+            stage: "Source".to_string(),
+            action: "Source".to_string(),
+            connection_arn: arn.to_string(),
+            ..ConnectionSourceRef::default()
+        }],
+        ..PipelineWiring::default()
+    };
+    let pipelines = vec![
+        wiring("a", NEW_ARN),
+        wiring("b", NEW_ARN),
+        wiring("c", OLD_ARN),
+    ];
+    let resources = Resources::default();
+    let aliases = BTreeMap::new();
+    let keys = KeyResolver {
+        ids: Ids {
+            partition: "aws",
+            account: "123456789012",
+        },
+        aliases: &aliases,
+    };
+    let regions = vec!["us-east-1".to_string()];
+    let refs = Refs {
+        pipelines: &pipelines,
+        resources: &resources,
+        keys: &keys,
+        regions: &regions,
+    };
+    let ctx = Ctx::new(4, ProgressBar::hidden());
+    let landing = connections::Connections
+        .collect(&ctx, &clients, &refs)
+        .await;
+    let mut out = Resources::default();
+    landing(&mut out);
+    assert_eq!(ctx.calls().get(connections::GET_CONNECTION), Some(&2));
+    assert_eq!(
+        out.connections.keys().collect::<Vec<_>>(),
+        [NEW_ARN, OLD_ARN],
+        "sorted by ARN"
+    );
+    for (arn, obs) in &out.connections {
+        let e = obs.error().unwrap_or_else(|| panic!("{arn}: {obs:?}"));
+        assert_eq!(e.action, "codestar-connections:GetConnection");
+    }
+}

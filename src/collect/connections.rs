@@ -3,9 +3,12 @@
 //!
 //! A connection ARN starts with `arn:aws:codestar-connections:` (before the
 //! rename) or `arn:aws:codeconnections:` (after it). Both name the same kind
-//! of resource and both are read through the `codestar-connections` API,
-//! which takes either form of ARN as it is (the SDK does not check the
-//! prefix); the IAM action checked is `codestar-connections:GetConnection`.
+//! of resource (AWS keeps the actions and resources of both prefixes
+//! available) and both are read through the `codestar-connections` API: the
+//! SDK passes either form of ARN as it is, without checking the prefix, and
+//! the action named when a read fails is `codestar-connections:GetConnection`.
+//! Whatever AWS answers for an ARN of the new prefix on that API, an error
+//! other than "not found" leaves the connection unknown, never unavailable.
 
 use std::collections::BTreeMap;
 use std::future::Future;
