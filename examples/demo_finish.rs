@@ -113,7 +113,9 @@ fn stable_key_ids(s: &Snapshot) -> Result<Snapshot, String> {
     let mut instances: Vec<String> = Vec::new();
     for (i, _) in text.match_indices("\"i-") {
         let id = text.get(i + 1..i + 20).filter(|c| {
-            c[2..].chars().all(|ch| ch.is_ascii_digit() || ('a'..='f').contains(&ch))
+            c[2..]
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || ('a'..='f').contains(&ch))
                 && text.get(i + 20..i + 21) == Some("\"")
         });
         if let Some(id) = id

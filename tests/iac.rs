@@ -330,7 +330,7 @@ fn terraform_state_and_tf_files_locate_resources_through_local_modules() {
     let key = defined_in(
         &r,
         "KM003",
-        "arn:aws:kms:us-east-1:123456789012:key/34cdf8ea-18cc-4d39-8b6d-eb9e22cd353e",
+        "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000017",
     );
     assert_eq!(
         key["file"],

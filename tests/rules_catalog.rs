@@ -30,6 +30,8 @@ const CATALOG: &[(&str, &str)] = &[
     ("SC001", "source-repository-missing"),
     ("SC002", "source-branch-unexpected"),
     ("SC003", "source-github-oauth"),
+    ("SC004", "source-connection-unavailable"),
+    ("SC005", "source-trigger-mismatch"),
     ("TR001", "trigger-rule-missing"),
     ("TR002", "trigger-rule-disabled"),
     ("TR003", "trigger-pattern-mismatch"),

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use aws_sdk_codepipeline::Client;
 
 use super::call::{Ctx, observe, read_error, timestamp};
-use crate::model::{Action, ArtifactStore, Observed, Pipeline, ReadError, Stage};
+use crate::model::{
+    Action, ArtifactStore, GitPatterns, Observed, Pipeline, PipelineTrigger, PullRequestFilter,
+    PushFilter, ReadError, Stage,
+};
 
 /// Lists every pipeline name in the region (all pages).
 pub async fn list_names(ctx: &Ctx, client: &Client) -> Result<Vec<String>, ReadError> {
@@ -92,6 +95,7 @@ pub async fn get(
             created: meta.and_then(|m| m.created()).map(timestamp),
             updated: meta.and_then(|m| m.updated()).map(timestamp),
             polling_disabled_at: meta.and_then(|m| m.polling_disabled_at()).map(timestamp),
+            triggers: decl.triggers().iter().map(trigger).collect(),
         })
     });
     match obs {
@@ -106,6 +110,42 @@ pub async fn get(
         },
         Observed::Absent => Observed::Absent,
         Observed::Unknown { error } => Observed::Unknown { error },
+    }
+}
+
+fn trigger(t: &aws_sdk_codepipeline::types::PipelineTriggerDeclaration) -> PipelineTrigger {
+    fn patterns(includes: &[String], excludes: &[String]) -> GitPatterns {
+        GitPatterns {
+            includes: includes.to_vec(),
+            excludes: excludes.to_vec(),
+        }
+    }
+    let git = t.git_configuration();
+    PipelineTrigger {
+        provider_type: t.provider_type().as_str().to_string(),
+        source_action: git
+            .map(|g| g.source_action_name().to_string())
+            .unwrap_or_default(),
+        push: git
+            .map(|g| g.push())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| PushFilter {
+                branches: p.branches().map(|c| patterns(c.includes(), c.excludes())),
+                tags: p.tags().map(|c| patterns(c.includes(), c.excludes())),
+                file_paths: p.file_paths().map(|c| patterns(c.includes(), c.excludes())),
+            })
+            .collect(),
+        pull_request: git
+            .map(|g| g.pull_request())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| PullRequestFilter {
+                events: p.events().iter().map(|e| e.as_str().to_string()).collect(),
+                branches: p.branches().map(|c| patterns(c.includes(), c.excludes())),
+                file_paths: p.file_paths().map(|c| patterns(c.includes(), c.excludes())),
+            })
+            .collect(),
     }
 }
 
@@ -158,4 +198,65 @@ fn action(a: &aws_sdk_codepipeline::types::ActionDeclaration) -> Action {
     };
     crate::model::redact::redact_action(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_codepipeline::types::{
+        GitBranchFilterCriteria, GitConfiguration, GitPullRequestEventType, GitPullRequestFilter,
+        GitPushFilter, GitTagFilterCriteria, PipelineTriggerDeclaration,
+        PipelineTriggerProviderType,
+    };
+
+    #[test]
+    fn triggers_are_read_with_their_filters() {
+        let git = GitConfiguration::builder()
+            .source_action_name("Checkout")
+            .push(
+                GitPushFilter::builder()
+                    .branches(
+                        GitBranchFilterCriteria::builder()
+                            .includes("release/**")
+                            .excludes("release/old")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .push(
+                GitPushFilter::builder()
+                    .tags(GitTagFilterCriteria::builder().includes("v*").build())
+                    .build(),
+            )
+            .pull_request(
+                GitPullRequestFilter::builder()
+                    .events(GitPullRequestEventType::Open)
+                    .branches(GitBranchFilterCriteria::builder().includes("main").build())
+                    .build(),
+            )
+            .build();
+        let t = PipelineTriggerDeclaration::builder()
+            .provider_type(PipelineTriggerProviderType::CodeStarSourceConnection)
+            .git_configuration(git.unwrap_or_else(|e| panic!("{e}")))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got = trigger(&t);
+        assert_eq!(got.provider_type, "CodeStarSourceConnection");
+        assert_eq!(got.source_action, "Checkout");
+        assert_eq!(got.push.len(), 2);
+        assert_eq!(
+            got.push[0].branches,
+            Some(GitPatterns {
+                includes: vec!["release/**".to_string()],
+                excludes: vec!["release/old".to_string()],
+            })
+        );
+        assert_eq!(got.push[0].tags, None);
+        assert_eq!(
+            got.push[1].tags.as_ref().map(|t| t.includes.clone()),
+            Some(vec!["v*".to_string()])
+        );
+        assert_eq!(got.pull_request.len(), 1);
+        assert_eq!(got.pull_request[0].events, ["OPEN"]);
+    }
 }

@@ -18,7 +18,7 @@ use futures::future::{BoxFuture, FutureExt, join_all};
 use super::call::Ctx;
 use super::clients::RegionClients;
 use super::key_refs::KeyResolver;
-use super::{codebuild, codecommit, codedeploy, ec2, iam, kms, s3};
+use super::{codebuild, codecommit, codedeploy, connections, ec2, iam, kms, s3};
 use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
 
 /// What a descriptor may look at to find references and resolve values.
@@ -199,6 +199,7 @@ impl<K: Kind> Collect for K {
 pub const PHASES: &[&[&dyn Collect]] = &[
     &[
         &codecommit::Repositories,
+        &connections::Connections,
         &codebuild::Projects,
         &codedeploy::Applications,
         &codedeploy::Groups,
@@ -277,6 +278,7 @@ mod tests {
                 .is_some()
         }
         assert!(lands::<codecommit::Repositories>());
+        assert!(lands::<connections::Connections>());
         assert!(lands::<codebuild::Projects>());
         assert!(lands::<codedeploy::Applications>());
         assert!(lands::<codedeploy::Groups>());

@@ -30,6 +30,7 @@ pub mod codebuild;
 pub mod codecommit;
 pub mod codedeploy;
 pub mod codepipeline;
+pub mod connections;
 pub mod ec2;
 pub mod errors;
 pub mod eventbridge;

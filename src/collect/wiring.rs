@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use super::key_refs::{Ids, KeyResolver};
 use super::{codebuild, codecommit, codedeploy, s3};
 use crate::model::{
-    ArtifactStoreRef, BuildRef, DeployRef, EventRule, Observed, Pipeline, PipelineWiring, SourceRef,
+    ArtifactStoreRef, BuildRef, ConnectionSourceRef, DeployRef, EventRule, Observed, Pipeline,
+    PipelineWiring, SourceRef,
 };
 
 /// The wiring of a pipeline whose declaration could not be read: its
@@ -74,6 +75,20 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                             .and_then(|v| v.trim().to_ascii_lowercase().parse::<bool>().ok()),
                     });
                 }
+                ("Source", "CodeStarSourceConnection") => {
+                    let opt = |k: &str| a.configuration.get(k).cloned().filter(|v| !v.is_empty());
+                    w.connection_sources.push(ConnectionSourceRef {
+                        stage: stage.name.clone(),
+                        action: a.name.clone(),
+                        connection_arn: conf("ConnectionArn"),
+                        repository: opt("FullRepositoryId"),
+                        branch: opt("BranchName"),
+                        detect_changes: a
+                            .configuration
+                            .get("DetectChanges")
+                            .and_then(|v| v.trim().to_ascii_lowercase().parse::<bool>().ok()),
+                    });
+                }
                 ("Build" | "Test", "CodeBuild") => {
                     let name = conf("ProjectName");
                     w.builds.push(BuildRef {
@@ -132,4 +147,93 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
         });
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Action, Stage};
+
+    #[test]
+    fn connection_sources_are_wired_with_their_settings() {
+        let conf = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let action = |name: &str, configuration| Action {
+            name: name.to_string(),
+            category: "Source".to_string(),
+            owner: "AWS".to_string(),
+            provider: "CodeStarSourceConnection".to_string(),
+            version: "1".to_string(),
+            configuration,
+            ..Action::default()
+        };
+        let p = Pipeline {
+            name: "p".to_string(),
+            arn: "arn:aws:codepipeline:us-east-1:123456789012:p".to_string(),
+            region: "us-east-1".to_string(),
+            stages: vec![Stage {
+                name: "Source".to_string(),
+                actions: vec![
+                    action(
+                        "App",
+                        conf(&[
+                            (
+                                "ConnectionArn",
+                                "arn:aws:codeconnections:us-east-1:123456789012:connection/a",
+                            ),
+                            ("FullRepositoryId", "acme/app"),
+                            ("BranchName", "main"),
+                            ("DetectChanges", "False"),
+                        ]),
+                    ),
+                    action(
+                        "Lib",
+                        conf(&[(
+                            "ConnectionArn",
+                            "arn:aws:codestar-connections:us-east-1:123456789012:connection/b",
+                        )]),
+                    ),
+                ],
+            }],
+            ..Pipeline::default()
+        };
+        let aliases = BTreeMap::new();
+        let keys = KeyResolver {
+            ids: Ids {
+                partition: "aws",
+                account: "123456789012",
+            },
+            aliases: &aliases,
+        };
+        let w = wire(&p, keys.ids, &keys);
+        assert!(w.sources.is_empty());
+        assert_eq!(
+            w.connection_sources,
+            vec![
+                ConnectionSourceRef {
+                    stage: "Source".to_string(),
+                    action: "App".to_string(),
+                    connection_arn: "arn:aws:codeconnections:us-east-1:123456789012:connection/a"
+                        .to_string(),
+                    repository: Some("acme/app".to_string()),
+                    branch: Some("main".to_string()),
+                    detect_changes: Some(false),
+                },
+                ConnectionSourceRef {
+                    stage: "Source".to_string(),
+                    action: "Lib".to_string(),
+                    connection_arn:
+                        "arn:aws:codestar-connections:us-east-1:123456789012:connection/b"
+                            .to_string(),
+                    repository: None,
+                    branch: None,
+                    detect_changes: None,
+                },
+            ]
+        );
+    }
 }

@@ -407,6 +407,11 @@ fn users(s: &Snapshot) -> BTreeMap<String, BTreeSet<String>> {
         let mut arns: Vec<&str> = vec![&w.arn];
         arns.extend(w.role_arn.as_deref());
         arns.extend(w.sources.iter().map(|x| x.repository_arn.as_str()));
+        arns.extend(
+            w.connection_sources
+                .iter()
+                .map(|x| x.connection_arn.as_str()),
+        );
         arns.extend(w.builds.iter().map(|x| x.project_arn.as_str()));
         arns.extend(
             w.deploys

@@ -193,6 +193,10 @@ pub struct ScopeError {
 pub struct Resources {
     pub pipelines: BTreeMap<String, Observed<Pipeline>>,
     pub repositories: BTreeMap<String, Observed<Repository>>,
+    /// The connections of the pipelines' `CodeStarSourceConnection`
+    /// source actions, by ARN.
+    #[serde(default)]
+    pub connections: BTreeMap<String, Observed<Connection>>,
     pub build_projects: BTreeMap<String, Observed<BuildProject>>,
     pub deploy_applications: BTreeMap<String, Observed<DeployApplication>>,
     pub deploy_groups: BTreeMap<String, Observed<DeployGroup>>,

@@ -112,6 +112,29 @@ pub struct PipelineWiring {
     /// Roles named on individual actions (`roleArn`), if any.
     #[serde(default)]
     pub action_roles: Vec<String>,
+    /// `CodeStarSourceConnection` source actions (GitHub, GitLab,
+    /// Bitbucket through a connection), in stage order.
+    #[serde(default)]
+    pub connection_sources: Vec<ConnectionSourceRef>,
+}
+
+/// A `CodeStarSourceConnection` source action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionSourceRef {
+    pub stage: String,
+    pub action: String,
+    /// `ConnectionArn` (`arn:aws:codestar-connections:` or
+    /// `arn:aws:codeconnections:`).
+    pub connection_arn: String,
+    /// `FullRepositoryId` (`owner/repository`).
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// `BranchName`.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// `DetectChanges` as declared; `None` when unset (AWS treats unset as true).
+    #[serde(default)]
+    pub detect_changes: Option<bool>,
 }
 
 /// A CodeCommit source action.
@@ -188,6 +211,57 @@ pub struct Pipeline {
     /// Set when AWS disabled polling for this pipeline.
     #[serde(default)]
     pub polling_disabled_at: Option<String>,
+    /// The V2 `triggers` of the declaration.
+    #[serde(default)]
+    pub triggers: Vec<PipelineTrigger>,
+}
+
+/// One V2 pipeline trigger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineTrigger {
+    /// `CodeStarSourceConnection` (the only provider AWS offers).
+    pub provider_type: String,
+    /// The source action the trigger belongs to.
+    pub source_action: String,
+    /// Filters on pushes: the trigger fires on a push matching any of them.
+    #[serde(default)]
+    pub push: Vec<PushFilter>,
+    /// Filters on pull requests: the trigger fires on a pull request event
+    /// matching any of them.
+    #[serde(default)]
+    pub pull_request: Vec<PullRequestFilter>,
+}
+
+/// Glob patterns to include and exclude (AWS's glob syntax).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitPatterns {
+    #[serde(default)]
+    pub includes: Vec<String>,
+    #[serde(default)]
+    pub excludes: Vec<String>,
+}
+
+/// A push filter of a trigger; `None` where the filter does not set a criterion.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushFilter {
+    #[serde(default)]
+    pub branches: Option<GitPatterns>,
+    #[serde(default)]
+    pub tags: Option<GitPatterns>,
+    #[serde(default)]
+    pub file_paths: Option<GitPatterns>,
+}
+
+/// A pull request filter of a trigger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestFilter {
+    /// OPEN, UPDATED, CLOSED.
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub branches: Option<GitPatterns>,
+    #[serde(default)]
+    pub file_paths: Option<GitPatterns>,
 }
 
 /// One artifact store of a pipeline.
@@ -255,6 +329,25 @@ pub struct Repository {
     pub default_branch: Option<String>,
     #[serde(default)]
     pub kms_key_id: Option<String>,
+}
+
+// ---------------------------------------------------------------- CodeConnections
+
+/// A CodeConnections (formerly CodeStar connections) connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub arn: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// PENDING, AVAILABLE, ERROR; `None` when the API returned none.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// GitHub, GitHubEnterpriseServer, GitLab, GitLabSelfManaged, Bitbucket.
+    #[serde(default)]
+    pub provider_type: Option<String>,
+    /// The account (or organization) of the provider the connection reaches.
+    #[serde(default)]
+    pub owner_account: Option<String>,
 }
 
 // ---------------------------------------------------------------- CodeBuild
@@ -734,6 +827,7 @@ impl Resources {
     pub fn visit_errors(&self, f: &mut dyn FnMut(&str, &ReadError)) {
         resource_errors(&self.pipelines, |_| vec![], f);
         resource_errors(&self.repositories, |_| vec![], f);
+        resource_errors(&self.connections, |_| vec![], f);
         resource_errors(&self.build_projects, |_| vec![], f);
         resource_errors(&self.deploy_applications, |_| vec![], f);
         resource_errors(&self.deploy_groups, |_| vec![], f);

@@ -31,6 +31,7 @@ pub const NAMES: &[&str] = &[
     "bucket_denies_insecure_transport",
     "bucket_denies_unencrypted_uploads",
     "trigger_matches_commit",
+    "connection_push_fires",
     "image_deprecated",
     "role_powers",
     "role_escalations",
@@ -206,6 +207,32 @@ impl Lookup {
         };
         pattern::matches(p, &pattern::commit_event(repo, branch))
             .map_err(|e| ExecutionError::function_error(f, format!("{}: {e}", r.arn)))
+    }
+
+    /// Whether a push to `branch` starts pipeline `pipeline` through its
+    /// connection source action `action` (its V2 triggers or the action's
+    /// change detection; see [`super::git_triggers`]).
+    fn connection_push_fires(
+        &self,
+        f: &str,
+        pipeline: &str,
+        action: &str,
+        branch: &str,
+    ) -> R<bool> {
+        let decl = match self.snapshot.resources.pipelines.get(pipeline) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Absent) => return Ok(false),
+            Some(Observed::Unknown { error }) => return Err(gap(f, pipeline, error)),
+            None => return Err(not_collected(f, pipeline)),
+        };
+        let source = self
+            .snapshot
+            .pipelines
+            .iter()
+            .filter(|w| w.arn == pipeline)
+            .flat_map(|w| w.connection_sources.iter())
+            .find(|s| s.action == action);
+        Ok(source.is_some_and(|s| super::git_triggers::push_fires(&decl.triggers, s, branch)))
     }
 
     /// The powers of a role beyond its job in the pipeline (see
@@ -385,6 +412,9 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
         ("trigger_matches_commit", [rule, repo, branch]) => {
             b(l.trigger_matches_commit(name, rule, repo, branch))
         }
+        ("connection_push_fires", [pipeline, action, branch]) => {
+            b(l.connection_push_fires(name, pipeline, action, branch))
+        }
         ("image_deprecated", [image]) => b(Ok(image_deprecated(image))),
         ("role_powers", [role, pipeline]) => Some(
             l.role_powers(name, role, pipeline)
@@ -419,7 +449,7 @@ pub fn arity(name: &str) -> Option<usize> {
         | "role_powers"
         | "role_escalations"
         | "bucket_other_writers" => 2,
-        "role_allows" | "trigger_matches_commit" | "key_allows" => 3,
+        "role_allows" | "trigger_matches_commit" | "key_allows" | "connection_push_fires" => 3,
         _ => return None,
     })
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod frameworks;
 pub mod functions;
+pub mod git_triggers;
 pub mod iam;
 pub mod pattern;
 pub mod powers;

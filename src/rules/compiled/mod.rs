@@ -21,9 +21,10 @@ use super::functions::{self, Lookup};
 
 /// The variables an expression can name, in slot order (`item` last; the
 /// others are [`super::VARIABLES`]).
-pub const GLOBALS: [&str; 10] = [
+pub const GLOBALS: [&str; 11] = [
     "pipeline",
     "sources",
+    "connections",
     "builds",
     "deploys",
     "instances",

@@ -71,6 +71,27 @@ pub(super) fn bindings(
             .collect();
         vars.push(("sources", list(sources)));
     }
+    if needs.var("connections") {
+        let connections = w
+            .connection_sources
+            .iter()
+            .map(|src| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&src.stage));
+                m.insert(key("action"), string(&src.action));
+                m.insert(key("connection_arn"), string(&src.connection_arn));
+                m.insert(key("repository"), opt_string(src.repository.as_deref()));
+                m.insert(key("branch"), opt_string(src.branch.as_deref()));
+                m.insert(
+                    key("detect_changes"),
+                    src.detect_changes.map(Value::Bool).unwrap_or(Value::Null),
+                );
+                cache.put(&mut m, "connection", &src.connection_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("connections", list(connections)));
+    }
     if needs.var("builds") {
         let builds = w
             .builds

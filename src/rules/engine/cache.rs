@@ -172,6 +172,7 @@ impl Cache {
         // uneven; one pass keeps both cores busy).
         enum Any<'a> {
             Repository(&'a Observed<crate::model::Repository>),
+            Connection(&'a Observed<crate::model::Connection>),
             Project(&'a Observed<crate::model::BuildProject>),
             Application(&'a Observed<crate::model::DeployApplication>),
             Group(&'a Observed<crate::model::DeployGroup>),
@@ -184,6 +185,9 @@ impl Cache {
         let mut items: Vec<(&String, Any<'_>)> = Vec::new();
         if needs.var("sources") {
             items.extend(r.repositories.iter().map(|(k, v)| (k, Any::Repository(v))));
+        }
+        if needs.var("connections") {
+            items.extend(r.connections.iter().map(|(k, v)| (k, Any::Connection(v))));
         }
         if needs.var("builds") {
             items.extend(r.build_projects.iter().map(|(k, v)| (k, Any::Project(v))));
@@ -210,6 +214,7 @@ impl Cache {
             .map(|(arn, any)| {
                 let b = match any {
                     Any::Repository(o) => bind(arn, o),
+                    Any::Connection(o) => bind(arn, o),
                     Any::Project(o) => unresolved_keys(s, bind(arn, o), o, arn),
                     Any::Application(o) => bind(arn, o),
                     Any::Group(o) => bind(arn, o),
