@@ -120,6 +120,26 @@ fn the_only_template_with_the_logical_id_and_type_is_found() {
         assert_eq!(f["defined_in"]["file"], "infra/key.yaml");
         assert_eq!(f["defined_in"]["start_line"], 3);
     }
+    // the HTML report says where too, in the table and under the diagram
+    let snap_path = dir.path().join("snap.json").to_string_lossy().into_owned();
+    let root = dir.path().to_string_lossy().into_owned();
+    let o = support::offline(&[
+        "--snapshot",
+        snap_path.as_str(),
+        "--iac",
+        root.as_str(),
+        "--iac-root",
+        root.as_str(),
+        "--format",
+        "html",
+    ]);
+    let html = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        html.matches("defined in <code>infra/key.yaml:6</code>")
+            .count(),
+        2,
+        "table row and finding under the diagram"
+    );
     // findings of other resources keep no location
     assert!(
         r["findings"]

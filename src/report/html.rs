@@ -140,12 +140,25 @@ fn fix(rule: Option<&RuleFile>) -> String {
     }
 }
 
+/// Where the finding's resource is defined in infrastructure as code
+/// (with `--iac`), or nothing.
+fn defined_in(f: &Finding) -> String {
+    match &f.defined_in {
+        Some(d) => format!(
+            "<br><span class=\"muted\">defined in <code>{}</code></span>",
+            escape(&d.to_string())
+        ),
+        None => String::new(),
+    }
+}
+
 fn finding_item(f: &Finding, rules: &BTreeMap<&str, &RuleFile>) -> String {
     format!(
-        "<li>{} <a href=\"#rule-{id}\">{id}</a> {} <code>{}</code>{}</li>",
+        "<li>{} <a href=\"#rule-{id}\">{id}</a> {} <code>{}</code>{}{}</li>",
         badge(Some(f.severity)),
         escape(&f.message),
         escape(&f.resource_arn),
+        defined_in(f),
         fix(rules.get(f.rule_id.as_str()).copied()),
         id = escape(&f.rule_id),
     )
@@ -272,6 +285,7 @@ pub fn render(r: &Report<'_>, c: &Context<'_>) -> String {
                 ),
                 None => format!("<code>{}</code>", escape(&f.resource_arn)),
             };
+            let resource = format!("{resource}{}", defined_in(f));
             let _ = write!(
                 out,
                 "<tr data-sev=\"{s}\" data-rule=\"{id}\" data-pipeline=\"{pn}\"><td data-v=\"{rank}\">{badge}</td><td><a href=\"#rule-{id}\">{id}</a> {slug}</td><td>{pipeline}</td><td>{resource}</td><td>{msg}</td></tr>",
