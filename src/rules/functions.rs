@@ -249,7 +249,10 @@ impl Lookup {
 
     /// The pipeline's region and its own roles: its role, its actions'
     /// roles, its build projects', deployment groups' and trigger targets'.
-    fn own_roles<'a>(&'a self, pipeline: &'a str) -> (&'a str, Vec<&'a str>) {
+    /// A project, group or trigger rule that could not be read may hold one
+    /// of them: its gap is the error, so that its role never counts as
+    /// "another principal".
+    fn own_roles<'a>(&'a self, f: &str, pipeline: &'a str) -> R<(&'a str, Vec<&'a str>)> {
         let s = &self.snapshot;
         let wiring = s.pipelines.iter().find(|w| w.arn == pipeline);
         let region = wiring
@@ -257,27 +260,34 @@ impl Lookup {
             .or_else(|| pipeline.split(':').nth(3))
             .unwrap_or("");
         let mut own: Vec<&str> = Vec::new();
-        if let Some(w) = wiring {
-            own.extend(w.role_arn.as_deref());
-            own.extend(w.action_roles.iter().map(String::as_str));
-            for b in &w.builds {
-                if let Some(Observed::Ok { value }) = s.resources.build_projects.get(&b.project_arn)
-                {
-                    own.extend(value.service_role.as_deref());
-                }
-            }
-            for d in &w.deploys {
-                if let Some(Observed::Ok { value }) = s.resources.deploy_groups.get(&d.group_arn) {
-                    own.extend(value.service_role_arn.as_deref());
-                }
-            }
-            for arn in &w.trigger_rules {
-                if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
-                    own.extend(value.targets.iter().filter_map(|t| t.role_arn.as_deref()));
-                }
+        let Some(w) = wiring else {
+            return Ok((region, own));
+        };
+        own.extend(w.role_arn.as_deref());
+        own.extend(w.action_roles.iter().map(String::as_str));
+        for b in &w.builds {
+            match s.resources.build_projects.get(&b.project_arn) {
+                Some(Observed::Ok { value }) => own.extend(value.service_role.as_deref()),
+                Some(Observed::Unknown { error }) => return Err(gap(f, &b.project_arn, error)),
+                _ => {}
             }
         }
-        (region, own)
+        for d in &w.deploys {
+            match s.resources.deploy_groups.get(&d.group_arn) {
+                Some(Observed::Ok { value }) => own.extend(value.service_role_arn.as_deref()),
+                Some(Observed::Unknown { error }) => return Err(gap(f, &d.group_arn, error)),
+                _ => {}
+            }
+        }
+        if let Some((path, error)) = s.trigger_gaps(w).first() {
+            return Err(gap(f, path, error));
+        }
+        for arn in &w.trigger_rules {
+            if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
+                own.extend(value.targets.iter().filter_map(|t| t.role_arn.as_deref()));
+            }
+        }
+        Ok((region, own))
     }
 
     /// The principals other than the pipeline's own roles that the bucket
@@ -286,7 +296,7 @@ impl Lookup {
         let Some(doc) = self.bucket_policy(f, bucket)? else {
             return Ok(String::new());
         };
-        let (_, own) = self.own_roles(pipeline);
+        let (_, own) = self.own_roles(f, pipeline)?;
         Ok(writers::other_writers(
             doc,
             bucket,
@@ -310,7 +320,7 @@ impl Lookup {
             return Ok(String::new());
         };
         let docs = self.identity_docs(f, r)?;
-        let (region, own) = self.own_roles(pipeline);
+        let (region, own) = self.own_roles(f, pipeline)?;
         let others: Vec<&str> = self
             .snapshot
             .resources
