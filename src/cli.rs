@@ -123,6 +123,12 @@ pub struct GlobalArgs {
     /// API calls in flight at once, across services.
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
+    /// How IAM roles and policies are read: `auto` counts the account's
+    /// roles and picks whichever takes fewer calls; `per-role` reads each
+    /// referenced role; `account-details` reads the account's IAM in bulk
+    /// (iam:GetAccountAuthorizationDetails).
+    #[arg(long, global = true, value_enum, default_value_t = collect::iam_details::IamRead::Auto)]
+    pub iam_read: collect::iam_details::IamRead,
     /// Attempts per AWS call, including the first; throttling and transient
     /// errors are retried with exponential backoff.
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]

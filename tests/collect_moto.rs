@@ -5,6 +5,7 @@ mod support;
 
 use std::process::Command;
 
+use pipeaudit::collect::iam_details::IamRead;
 use pipeaudit::collect::{CollectOptions, collect_with_config};
 use pipeaudit::model::{Observed, SCHEMA_VERSION, Snapshot, secrets::SecretKind};
 use serde_json::Value;
@@ -226,11 +227,7 @@ async fn shared_bucket_and_key_are_fetched_once() {
     assert_eq!(snap.pipelines.len(), 3);
     let calls = |op: &str| snap.api_calls.get(op).copied().unwrap_or(0);
     assert_eq!(calls("codepipeline:GetPipeline"), 3);
-    assert_eq!(
-        calls("s3:ListBucket"),
-        1,
-        "HeadBucket once for the shared bucket"
-    );
+    assert_eq!(calls("s3:ListBucket"), 0, "no call only to learn it exists");
     assert_eq!(calls("s3:GetBucketPolicy"), 1);
     assert_eq!(calls("s3:GetEncryptionConfiguration"), 1);
     assert_eq!(calls("kms:DescribeKey"), 1);
@@ -245,8 +242,124 @@ async fn shared_bucket_and_key_are_fetched_once() {
     assert_eq!(calls("sts:GetCallerIdentity"), 1);
     assert_eq!(snap.resources.buckets.len(), 1);
     assert_eq!(snap.resources.keys.len(), 1);
-    // each distinct role once
-    assert_eq!(calls("iam:GetRole") as usize, snap.resources.roles.len());
+    // IAM in bulk: the account's few roles cost less than reading each
+    assert_eq!(calls("iam:GetRole"), 0);
+    assert_eq!(
+        calls("iam:GetAccountAuthorizationDetails"),
+        2,
+        "one page of roles, one of managed policies (moto never pages)"
+    );
+    // role by role: each distinct role once
+    let per_role = collect(
+        &moto,
+        CollectOptions {
+            iam_read: IamRead::PerRole,
+            ..CollectOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        per_role.api_calls.get("iam:GetRole").copied().unwrap_or(0) as usize,
+        per_role.resources.roles.len()
+    );
+    assert_eq!(per_role.resources.roles, snap.resources.roles);
+}
+
+#[tokio::test]
+async fn iam_read_in_bulk_equals_iam_read_role_by_role() {
+    let moto = Moto::start();
+    seeded(
+        &moto,
+        &[
+            spec("iam-a", &[Defect::AdminPipelineRole]),
+            spec("iam-b", &[Defect::TriggerNoRole]),
+            spec("iam-c", &[]),
+        ],
+    )
+    .await;
+    let with = |iam_read| CollectOptions {
+        iam_read,
+        ..CollectOptions::default()
+    };
+    let bulk = collect(&moto, with(IamRead::AccountDetails)).await;
+    let single = collect(&moto, with(IamRead::PerRole)).await;
+    let auto = collect(&moto, with(IamRead::Auto)).await;
+    let calls = |s: &Snapshot, op: &str| s.api_calls.get(op).copied().unwrap_or(0);
+    assert!(calls(&bulk, "iam:GetAccountAuthorizationDetails") > 0);
+    assert_eq!(calls(&bulk, "iam:GetRole"), 0);
+    assert_eq!(calls(&bulk, "iam:GetPolicyVersion"), 0);
+    assert_eq!(
+        calls(&bulk, "iam:GetInstanceProfile"),
+        0,
+        "profiles come with the roles"
+    );
+    assert_eq!(calls(&single, "iam:GetAccountAuthorizationDetails"), 0);
+    assert!(calls(&single, "iam:GetInstanceProfile") > 0);
+    assert_eq!(
+        calls(&auto, "iam:ListRoles"),
+        1,
+        "auto counts the roles once"
+    );
+    assert!(calls(&auto, "iam:GetAccountAuthorizationDetails") > 0);
+    assert!(!single.resources.roles.is_empty());
+    assert!(!single.resources.managed_policies.is_empty());
+    for s in [&bulk, &auto] {
+        assert_eq!(s.resources.roles, single.resources.roles);
+        assert_eq!(
+            s.resources.managed_policies,
+            single.resources.managed_policies
+        );
+        assert_eq!(s.resources.deploy_targets, single.resources.deploy_targets);
+        assert!(s.read_errors().is_empty(), "{:#?}", s.read_errors());
+    }
+}
+
+#[tokio::test]
+async fn trigger_rules_are_looked_up_by_target_when_the_bus_holds_many_others() {
+    let moto = Moto::start();
+    let stacks = seeded(&moto, &[spec("busy", &[])]).await;
+    // rules of other teams on the default bus, none targeting a pipeline
+    let events = aws_sdk_eventbridge::Client::new(&moto.sdk_config(REGION).await);
+    for i in 0..6 {
+        let name = format!("other-{i}");
+        if let Err(e) = events
+            .put_rule()
+            .name(&name)
+            .schedule_expression("rate(1 day)")
+            .send()
+            .await
+        {
+            panic!("put_rule: {e:?}");
+        }
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("t")
+            .arn(format!("arn:aws:sns:{REGION}:123456789012:topic-{i}"))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Err(e) = events
+            .put_targets()
+            .rule(&name)
+            .targets(target)
+            .send()
+            .await
+        {
+            panic!("put_targets: {e:?}");
+        }
+    }
+    let snap = collect(&moto, CollectOptions::default()).await;
+    let calls = |op: &str| snap.api_calls.get(op).copied().unwrap_or(0);
+    assert_eq!(calls("events:ListRules"), 1);
+    assert_eq!(calls("events:ListRuleNamesByTarget"), 1, "one pipeline");
+    assert_eq!(calls("events:ListTargetsByRule"), 1, "only its own rule");
+    let w = &snap.pipelines[0];
+    assert_eq!(w.trigger_rules.len(), 1, "{:?}", w.trigger_rules);
+    assert!(
+        w.trigger_rules[0].contains(&stacks[0].prefix),
+        "{:?}",
+        w.trigger_rules
+    );
+    assert_eq!(snap.resources.event_rules.len(), 1);
+    assert!(snap.read_errors().is_empty(), "{:#?}", snap.read_errors());
 }
 
 #[tokio::test]
@@ -694,8 +807,9 @@ async fn deploy_targets_each_rule_fires_on_exactly_its_instance() {
     assert!(read >= 3, "instances read: {read}");
     // one DescribeInstances for the region (one page), each profile once
     assert_eq!(snap.api_calls.get("ec2:DescribeInstances"), Some(&1));
-    // three profiles: a's healthy one, a's nodecrypt one, c's
-    assert_eq!(snap.api_calls.get("iam:GetInstanceProfile"), Some(&3));
+    // the three profiles (a's healthy one, a's nodecrypt one, c's) come
+    // with the bulk IAM read: no GetInstanceProfile
+    assert_eq!(snap.api_calls.get("iam:GetInstanceProfile"), None);
     assert!(
         matches!(
             snap.resources.roles.get(&nodecrypt_role),
@@ -944,4 +1058,52 @@ async fn auto_scaling_group_instances_are_selected() {
     let calls = ctx.calls();
     assert_eq!(calls.get("autoscaling:DescribeAutoScalingGroups"), Some(&1));
     assert_eq!(calls.get("ec2:DescribeInstances"), Some(&1));
+}
+
+/// The other direction of the policy check in
+/// `reference_stack_is_collected_completely`: every action the audit policy
+/// grants is one the sources call (no permission asked for a call no
+/// longer made).
+#[test]
+fn every_action_of_the_audit_policy_is_used() {
+    fn sources(dir: &std::path::Path, out: &mut String) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    let mut text = String::new();
+    sources(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut text,
+    );
+    let policy: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/iam-audit-policy.json"
+        ))
+        .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let actions: Vec<&str> = policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["Action"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(actions.len() > 30, "{actions:?}");
+    for a in actions {
+        assert!(
+            text.contains(&format!("\"{a}\"")),
+            "{a} is granted but never called"
+        );
+    }
 }

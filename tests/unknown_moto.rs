@@ -51,7 +51,7 @@ async fn seeded(stacks: &[(&str, Vec<Defect>)]) -> (Moto, Value) {
 /// What one denied read must do to the audit.
 struct Denial<'a> {
     /// The request as the proxy names it (`service:Operation`, for S3
-    /// `s3:METHOD ?subresource`).
+    /// `s3:METHOD ?subresource`); several joined by `|` are all denied.
     op: &'a str,
     /// The IAM action the diagnostics must name.
     action: &'a str,
@@ -67,13 +67,17 @@ struct Denial<'a> {
 
 /// Audits with `d.op` denied and checks the outcome against `clean`.
 fn check(moto: &Moto, clean: &Value, d: &Denial<'_>, extra: &[&str]) -> Value {
-    let op = d.op.to_string();
+    let ops: Vec<String> = d.op.split('|').map(str::to_string).collect();
     let proxy = FaultProxy::start(
         &moto.endpoint,
-        Box::new(move |r, _| (r.op() == op).then_some(Fault::AccessDenied)),
+        Box::new(move |r, _| ops.contains(&r.op()).then_some(Fault::AccessDenied)),
     );
     let faulted = audit(&proxy.endpoint, extra);
-    let denied = proxy.stats().faults_by_op.get(d.op).copied().unwrap_or(0);
+    let stats = proxy.stats();
+    let denied: u64 =
+        d.op.split('|')
+            .map(|op| stats.faults_by_op.get(op).copied().unwrap_or(0))
+            .sum();
     assert!(denied > 0, "{} was never asked for", d.op);
 
     let before = rule_ids(clean);
@@ -191,8 +195,9 @@ async fn unknown_deployment_group_and_application_silence_their_rules() {
         "{:#?}",
         diagnostics(&faulted)
     );
+    // the batch read and the single reads it falls back to
     let application = Denial {
-        op: "codedeploy:GetApplication",
+        op: "codedeploy:BatchGetApplications|codedeploy:GetApplication",
         action: "codedeploy:GetApplication",
         dependent: &["CD001"],
         fired: &[],
@@ -343,10 +348,12 @@ async fn each_unknown_part_of_a_bucket_silences_only_its_rules() {
     let all = &[
         "AB001", "AB002", "AB003", "AB004", "AB005", "AB006", "AB007", "AB008",
     ];
-    // The bucket as a whole (HeadBucket): the status code alone, no body.
+    // The bucket as a whole (every read of it refused, as a bucket policy
+    // denying the auditor does): no read is made only to learn that the
+    // bucket exists, so the first read's action is named.
     let head = Denial {
-        op: "s3:HEAD ?",
-        action: "s3:ListBucket",
+        op: "s3:GET ?encryption|s3:GET ?policy|s3:GET ?publicAccessBlock|s3:GET ?versioning|s3:GET ?logging",
+        action: "s3:GetEncryptionConfiguration",
         dependent: all,
         fired: &["AB002", "AB004", "AB005", "AB006", "AB007", "AB008"],
         kept: &["CB004"],
@@ -474,6 +481,19 @@ async fn each_unknown_part_of_a_role_silences_only_its_rules() {
             kept: &["AB008", "TR004"],
         },
     ] {
-        check(&moto, &clean, &d, &[]);
+        // the reads of one role at a time (moto's few roles are otherwise
+        // read in bulk)
+        check(&moto, &clean, &d, &["--iam-read", "per-role"]);
     }
+    // A refused bulk read is no gap: the roles are then read one by one.
+    let bulk = Denial {
+        op: "iam:GetAccountAuthorizationDetails",
+        action: "iam:GetAccountAuthorizationDetails",
+        dependent: &[],
+        fired: &[],
+        kept: &["IA001", "AB008", "TR004"],
+    };
+    let faulted = check(&moto, &clean, &bulk, &["--iam-read", "account-details"]);
+    assert_eq!(findings(&faulted), findings(&clean));
+    assert!(diagnostics(&faulted).is_empty(), "{faulted:#}");
 }

@@ -19,6 +19,12 @@ pub struct Ctx {
     sem: Semaphore,
     calls: Mutex<BTreeMap<String, u64>>,
     progress: ProgressBar,
+    /// How IAM is read, set once the referenced roles are known.
+    iam_plan: Mutex<Option<super::iam_details::Plan>>,
+    /// The bulk IAM read, made at most once (`None`: role by role).
+    iam: tokio::sync::OnceCell<Option<super::iam_details::Directory>>,
+    /// Batch operations the endpoint does not serve (learned once per run).
+    unsupported: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Ctx {
@@ -28,6 +34,9 @@ impl Ctx {
             sem: Semaphore::new(concurrency.max(1)),
             calls: Mutex::new(BTreeMap::new()),
             progress,
+            iam_plan: Mutex::new(None),
+            iam: tokio::sync::OnceCell::new(),
+            unsupported: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -52,6 +61,65 @@ impl Ctx {
     /// The call counts so far.
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Whether the batch operation `action` was found unsupported earlier
+    /// in the run (the reads then go one by one without asking again).
+    pub fn batch_unsupported(&self, action: &str) -> bool {
+        self.unsupported
+            .lock()
+            .map(|u| u.contains(action))
+            .unwrap_or(false)
+    }
+
+    /// Records a failed batch call, whose resources are then read one by
+    /// one: when the endpoint does not serve the operation (an AWS-compatible
+    /// server lacking it), no later batch asks again, and the log says so
+    /// once.
+    pub fn batch_failed(&self, action: &str, error: &ReadError) {
+        let unsupported = error.kind == ReadErrorKind::Unsupported
+            || (error.kind == ReadErrorKind::Service && error.code.is_none());
+        if !unsupported {
+            tracing::debug!("{action} failed ({}); reading one by one", error.message);
+            return;
+        }
+        let first = self
+            .unsupported
+            .lock()
+            .map(|mut u| u.insert(action.to_string()))
+            .unwrap_or(false);
+        if first {
+            tracing::info!(
+                "the endpoint does not serve {action} ({}); reading one by one for the rest of the run",
+                error.message
+            );
+        }
+    }
+
+    /// Sets how IAM is read; takes effect unless the directory was
+    /// already asked for.
+    pub fn plan_iam(&self, plan: super::iam_details::Plan) {
+        if let Ok(mut p) = self.iam_plan.lock() {
+            *p = Some(plan);
+        }
+    }
+
+    /// The IAM directory read in bulk, when the plan chose it: read on the
+    /// first request, which later requests wait for. Without a plan, `None`.
+    pub async fn iam_directory(
+        &self,
+        client: &aws_sdk_iam::Client,
+    ) -> Option<&super::iam_details::Directory> {
+        self.iam
+            .get_or_init(|| async {
+                let plan = self.iam_plan.lock().ok().and_then(|p| p.clone())?;
+                if !super::iam_details::choose(self, client, &plan).await {
+                    return None;
+                }
+                super::iam_details::load(self, client, &plan).await
+            })
+            .await
+            .as_ref()
     }
 
     /// The progress bar (hidden when stderr is not a terminal).

@@ -1,14 +1,17 @@
-//! CodeCommit: source repositories.
+//! CodeCommit: source repositories, read in batches of 25
+//! (BatchGetRepositories) when a region has more than one, else one by one.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use aws_config::retry::RetryConfig;
 use aws_sdk_codecommit::Client;
+use aws_sdk_codecommit::types::RepositoryMetadata;
 
-use super::call::{Ctx, observe};
+use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, each, region_of};
-use crate::model::{Observed, Repository, Resources};
+use super::kind::{Found, Kind, Refs, Target, batched, region_of};
+use crate::model::{Observed, ReadError, ReadErrorKind, Repository, Resources};
 
 /// The repositories of the pipelines' CodeCommit source actions.
 pub struct Repositories;
@@ -44,7 +47,90 @@ impl Kind for Repositories {
         c: &'a RegionClients,
         targets: &'a [Target<String>],
     ) -> impl Future<Output = Vec<(String, Observed<Repository>)>> + Send + 'a {
-        each(targets, |t| get(ctx, &c.codecommit, &t.arn, &t.detail))
+        batched(
+            ctx,
+            BATCH,
+            targets,
+            BATCH_SIZE,
+            |chunk| batch(ctx, &c.codecommit, chunk),
+            |t| get(ctx, &c.codecommit, &t.arn, &t.detail),
+        )
+    }
+}
+
+/// The batch read of repositories, and how many names it takes at once.
+const BATCH: &str = "codecommit:BatchGetRepositories";
+const BATCH_SIZE: usize = 25;
+
+/// Reads a batch of repositories in one call; `None` when the call failed
+/// (the repositories are then read one by one). A repository the batch
+/// neither returned nor named is read on its own.
+async fn batch(
+    ctx: &Ctx,
+    client: &Client,
+    targets: &[Target<String>],
+) -> Option<Vec<(String, Observed<Repository>)>> {
+    let req = client
+        .batch_get_repositories()
+        .set_repository_names(Some(targets.iter().map(|t| t.detail.clone()).collect()))
+        .customize()
+        .config_override(
+            aws_sdk_codecommit::config::Builder::default().retry_config(RetryConfig::disabled()),
+        );
+    let out = match ctx.call(BATCH, req.send()).await {
+        Ok(out) => out,
+        Err(e) => {
+            ctx.batch_failed(BATCH, &read_error(BATCH, &e));
+            return None;
+        }
+    };
+    let mut read = Vec::with_capacity(targets.len());
+    for t in targets {
+        let name = t.detail.as_str();
+        let obs = if let Some(m) = out
+            .repositories()
+            .iter()
+            .find(|m| m.repository_name() == Some(name))
+        {
+            Observed::ok(repository(name, &t.arn, Some(m)))
+        } else if out.repositories_not_found().iter().any(|n| n == name) {
+            Observed::Absent
+        } else if let Some(e) = out
+            .errors()
+            .iter()
+            .find(|e| e.repository_name() == Some(name))
+        {
+            let code = e.error_code().map(|c| c.as_str().to_string());
+            Observed::Unknown {
+                error: ReadError {
+                    kind: if code.as_deref().is_some_and(|c| c.contains("AccessDenied")) {
+                        ReadErrorKind::AccessDenied
+                    } else {
+                        ReadErrorKind::Service
+                    },
+                    action: BATCH.to_string(),
+                    message: e
+                        .error_message()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| "the repository could not be read".to_string()),
+                    code,
+                },
+            }
+        } else {
+            get(ctx, client, &t.arn, name).await
+        };
+        read.push((t.arn.clone(), obs));
+    }
+    Some(read)
+}
+
+fn repository(name: &str, arn: &str, m: Option<&RepositoryMetadata>) -> Repository {
+    Repository {
+        name: name.to_string(),
+        arn: m.and_then(|m| m.arn()).unwrap_or(arn).to_string(),
+        id: m.and_then(|m| m.repository_id()).map(str::to_string),
+        default_branch: m.and_then(|m| m.default_branch()).map(str::to_string),
+        kms_key_id: m.and_then(|m| m.kms_key_id()).map(str::to_string),
     }
 }
 
@@ -63,15 +149,6 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<
         ACTION,
         result,
         &["RepositoryDoesNotExistException"],
-        |out| {
-            let m = out.repository_metadata();
-            Repository {
-                name: name.to_string(),
-                arn: m.and_then(|m| m.arn()).unwrap_or(arn).to_string(),
-                id: m.and_then(|m| m.repository_id()).map(str::to_string),
-                default_branch: m.and_then(|m| m.default_branch()).map(str::to_string),
-                kms_key_id: m.and_then(|m| m.kms_key_id()).map(str::to_string),
-            }
-        },
+        |out| repository(name, arn, out.repository_metadata()),
     )
 }

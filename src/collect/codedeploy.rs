@@ -4,11 +4,14 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use aws_config::retry::RetryConfig;
 use aws_sdk_codedeploy::Client;
+use aws_sdk_codedeploy::types::{ApplicationInfo, DeploymentGroupInfo};
+use futures::future::join_all;
 
-use super::call::{Ctx, observe};
+use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, each, region_of};
+use super::kind::{Found, Kind, Refs, Target, batched, each, region_of};
 use crate::model::{
     DeployApplication, DeployConfig, DeployGroup, MinimumHealthyHosts, Observed, Resources,
     TagFilter,
@@ -48,9 +51,14 @@ impl Kind for Applications {
         c: &'a RegionClients,
         targets: &'a [Target<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployApplication>)>> + Send + 'a {
-        each(targets, |t| {
-            get_application(ctx, &c.codedeploy, &t.arn, &t.detail)
-        })
+        batched(
+            ctx,
+            BATCH_APPS,
+            targets,
+            BATCH_SIZE,
+            |chunk| batch_applications(ctx, &c.codedeploy, chunk),
+            |t| get_application(ctx, &c.codedeploy, &t.arn, &t.detail),
+        )
     }
 }
 
@@ -84,14 +92,31 @@ impl Kind for Groups {
             .collect()
     }
 
-    fn read<'a>(
+    async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
         targets: &'a [Target<(String, String)>],
-    ) -> impl Future<Output = Vec<(String, Observed<DeployGroup>)>> + Send + 'a {
-        each(targets, |t| {
-            get_group(ctx, &c.codedeploy, &t.arn, &t.detail.0, &t.detail.1)
-        })
+    ) -> Vec<(String, Observed<DeployGroup>)> {
+        // one batch per application with more than one group
+        let mut by_app: BTreeMap<&str, Vec<Target<(String, String)>>> = BTreeMap::new();
+        for t in targets {
+            by_app
+                .entry(t.detail.0.as_str())
+                .or_default()
+                .push(t.clone());
+        }
+        let reads = by_app.into_iter().map(|(app, group)| async move {
+            batched(
+                ctx,
+                BATCH_GROUPS,
+                &group,
+                BATCH_SIZE,
+                |chunk| batch_groups(ctx, &c.codedeploy, app, chunk),
+                |t| get_group(ctx, &c.codedeploy, &t.arn, &t.detail.0, &t.detail.1),
+            )
+            .await
+        });
+        join_all(reads).await.into_iter().flatten().collect()
     }
 }
 
@@ -245,18 +270,19 @@ pub async fn get_application(
         ACTION,
         result,
         &["ApplicationDoesNotExistException"],
-        |out| {
-            let a = out.application();
-            DeployApplication {
-                name: name.to_string(),
-                arn: arn.to_string(),
-                id: a.and_then(|a| a.application_id()).map(str::to_string),
-                compute_platform: a
-                    .and_then(|a| a.compute_platform())
-                    .map(|c| c.as_str().to_string()),
-            }
-        },
+        |out| application(name, arn, out.application()),
     )
+}
+
+fn application(name: &str, arn: &str, a: Option<&ApplicationInfo>) -> DeployApplication {
+    DeployApplication {
+        name: name.to_string(),
+        arn: arn.to_string(),
+        id: a.and_then(|a| a.application_id()).map(str::to_string),
+        compute_platform: a
+            .and_then(|a| a.compute_platform())
+            .map(|c| c.as_str().to_string()),
+    }
 }
 
 /// Reads one deployment group (absent also when its application is absent).
@@ -280,74 +306,158 @@ pub async fn get_group(
             "DeploymentGroupDoesNotExistException",
             "ApplicationDoesNotExistException",
         ],
-        |out| {
-            let Some(g) = out.deployment_group_info() else {
-                return DeployGroup {
-                    application_name: app.to_string(),
-                    name: name.to_string(),
-                    arn: arn.to_string(),
-                    ..DeployGroup::default()
-                };
-            };
-            let ec2 = |f: &aws_sdk_codedeploy::types::Ec2TagFilter| TagFilter {
-                key: f.key().map(str::to_string),
-                value: f.value().map(str::to_string),
-                filter_type: f.r#type().map(|t| t.as_str().to_string()),
-            };
-            let onprem = |f: &aws_sdk_codedeploy::types::TagFilter| TagFilter {
-                key: f.key().map(str::to_string),
-                value: f.value().map(str::to_string),
-                filter_type: f.r#type().map(|t| t.as_str().to_string()),
-            };
-            let mut on_premises_tag_filters: Vec<TagFilter> = g
-                .on_premises_instance_tag_filters()
-                .iter()
-                .map(onprem)
-                .collect();
-            if let Some(set) = g.on_premises_tag_set() {
-                on_premises_tag_filters
-                    .extend(set.on_premises_tag_set_list().iter().flatten().map(onprem));
-            }
-            DeployGroup {
-                application_name: app.to_string(),
-                name: name.to_string(),
-                arn: arn.to_string(),
-                id: g.deployment_group_id().map(str::to_string),
-                service_role_arn: g.service_role_arn().map(str::to_string),
-                deployment_config_name: g.deployment_config_name().map(str::to_string),
-                ec2_tag_filters: g.ec2_tag_filters().iter().map(ec2).collect(),
-                ec2_tag_set: g
-                    .ec2_tag_set()
-                    .map(|s| {
-                        s.ec2_tag_set_list()
-                            .iter()
-                            .map(|l| l.iter().map(ec2).collect())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                on_premises_tag_filters,
-                auto_scaling_groups: g
-                    .auto_scaling_groups()
+        |out| group(arn, app, name, out.deployment_group_info()),
+    )
+}
+
+fn group(arn: &str, app: &str, name: &str, g: Option<&DeploymentGroupInfo>) -> DeployGroup {
+    let Some(g) = g else {
+        return DeployGroup {
+            application_name: app.to_string(),
+            name: name.to_string(),
+            arn: arn.to_string(),
+            ..DeployGroup::default()
+        };
+    };
+    let ec2 = |f: &aws_sdk_codedeploy::types::Ec2TagFilter| TagFilter {
+        key: f.key().map(str::to_string),
+        value: f.value().map(str::to_string),
+        filter_type: f.r#type().map(|t| t.as_str().to_string()),
+    };
+    let onprem = |f: &aws_sdk_codedeploy::types::TagFilter| TagFilter {
+        key: f.key().map(str::to_string),
+        value: f.value().map(str::to_string),
+        filter_type: f.r#type().map(|t| t.as_str().to_string()),
+    };
+    let mut on_premises_tag_filters: Vec<TagFilter> = g
+        .on_premises_instance_tag_filters()
+        .iter()
+        .map(onprem)
+        .collect();
+    if let Some(set) = g.on_premises_tag_set() {
+        on_premises_tag_filters.extend(set.on_premises_tag_set_list().iter().flatten().map(onprem));
+    }
+    DeployGroup {
+        application_name: app.to_string(),
+        name: name.to_string(),
+        arn: arn.to_string(),
+        id: g.deployment_group_id().map(str::to_string),
+        service_role_arn: g.service_role_arn().map(str::to_string),
+        deployment_config_name: g.deployment_config_name().map(str::to_string),
+        ec2_tag_filters: g.ec2_tag_filters().iter().map(ec2).collect(),
+        ec2_tag_set: g
+            .ec2_tag_set()
+            .map(|s| {
+                s.ec2_tag_set_list()
+                    .iter()
+                    .map(|l| l.iter().map(ec2).collect())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        on_premises_tag_filters,
+        auto_scaling_groups: g
+            .auto_scaling_groups()
+            .iter()
+            .filter_map(|a| a.name().map(str::to_string))
+            .collect(),
+        auto_rollback_enabled: g.auto_rollback_configuration().is_some_and(|c| c.enabled()),
+        auto_rollback_events: g
+            .auto_rollback_configuration()
+            .map(|c| c.events().iter().map(|e| e.as_str().to_string()).collect())
+            .unwrap_or_default(),
+        alarms_enabled: g.alarm_configuration().is_some_and(|c| c.enabled()),
+        alarms: g
+            .alarm_configuration()
+            .map(|c| {
+                c.alarms()
                     .iter()
                     .filter_map(|a| a.name().map(str::to_string))
-                    .collect(),
-                auto_rollback_enabled: g.auto_rollback_configuration().is_some_and(|c| c.enabled()),
-                auto_rollback_events: g
-                    .auto_rollback_configuration()
-                    .map(|c| c.events().iter().map(|e| e.as_str().to_string()).collect())
-                    .unwrap_or_default(),
-                alarms_enabled: g.alarm_configuration().is_some_and(|c| c.enabled()),
-                alarms: g
-                    .alarm_configuration()
-                    .map(|c| {
-                        c.alarms()
-                            .iter()
-                            .filter_map(|a| a.name().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                compute_platform: g.compute_platform().map(|c| c.as_str().to_string()),
-            }
-        },
-    )
+                    .collect()
+            })
+            .unwrap_or_default(),
+        compute_platform: g.compute_platform().map(|c| c.as_str().to_string()),
+    }
+}
+
+/// The batch reads, and how many names each takes at once.
+const BATCH_APPS: &str = "codedeploy:BatchGetApplications";
+const BATCH_GROUPS: &str = "codedeploy:BatchGetDeploymentGroups";
+const BATCH_SIZE: usize = 100;
+
+/// No retry for a batch call: a failed batch is read one by one, with retries.
+fn no_retry() -> aws_sdk_codedeploy::config::Builder {
+    aws_sdk_codedeploy::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
+/// Reads a batch of applications in one call; `None` when the call failed
+/// (AWS fails the whole batch when one application does not exist; they
+/// are then read one by one, which tells which).
+async fn batch_applications(
+    ctx: &Ctx,
+    client: &Client,
+    targets: &[Target<String>],
+) -> Option<Vec<(String, Observed<DeployApplication>)>> {
+    let req = client
+        .batch_get_applications()
+        .set_application_names(Some(targets.iter().map(|t| t.detail.clone()).collect()))
+        .customize()
+        .config_override(no_retry());
+    let out = match ctx.call(BATCH_APPS, req.send()).await {
+        Ok(out) => out,
+        Err(e) => {
+            ctx.batch_failed(BATCH_APPS, &read_error(BATCH_APPS, &e));
+            return None;
+        }
+    };
+    let mut read = Vec::with_capacity(targets.len());
+    for t in targets {
+        let info = out
+            .applications_info()
+            .iter()
+            .find(|a| a.application_name() == Some(t.detail.as_str()));
+        let obs = match info {
+            Some(a) => Observed::ok(application(&t.detail, &t.arn, Some(a))),
+            None => get_application(ctx, client, &t.arn, &t.detail).await,
+        };
+        read.push((t.arn.clone(), obs));
+    }
+    Some(read)
+}
+
+/// Reads a batch of one application's deployment groups in one call;
+/// `None` when the call failed. A group the batch did not return (AWS names
+/// missing groups only in its error message) is read on its own, which
+/// tells whether it exists.
+async fn batch_groups(
+    ctx: &Ctx,
+    client: &Client,
+    app: &str,
+    targets: &[Target<(String, String)>],
+) -> Option<Vec<(String, Observed<DeployGroup>)>> {
+    let req = client
+        .batch_get_deployment_groups()
+        .application_name(app)
+        .set_deployment_group_names(Some(targets.iter().map(|t| t.detail.1.clone()).collect()))
+        .customize()
+        .config_override(no_retry());
+    let out = match ctx.call(BATCH_GROUPS, req.send()).await {
+        Ok(out) => out,
+        Err(e) => {
+            ctx.batch_failed(BATCH_GROUPS, &read_error(BATCH_GROUPS, &e));
+            return None;
+        }
+    };
+    let mut read = Vec::with_capacity(targets.len());
+    for t in targets {
+        let info = out
+            .deployment_groups_info()
+            .iter()
+            .find(|g| g.deployment_group_name() == Some(t.detail.1.as_str()));
+        let obs = match info {
+            Some(g) => Observed::ok(group(&t.arn, app, &t.detail.1, Some(g))),
+            None => get_group(ctx, client, &t.arn, app, &t.detail.1).await,
+        };
+        read.push((t.arn.clone(), obs));
+    }
+    Some(read)
 }

@@ -243,9 +243,17 @@ async fn read_targets(
         .flatten()
         .filter_map(|i| i.instance_profile_arn.clone())
         .collect();
+    let dir = if profiles.is_empty() {
+        None
+    } else {
+        ctx.iam_directory(&c.iam).await
+    };
     let roles: BTreeMap<String, Observed<String>> =
         futures::future::join_all(profiles.into_iter().map(|arn| async move {
-            let role = profile_role(ctx, &c.iam, &arn).await;
+            let role = match dir.and_then(|d| d.profile_role(&arn)) {
+                Some(role) => Observed::ok(role),
+                None => profile_role(ctx, &c.iam, &arn).await,
+            };
             (arn, role)
         }))
         .await

@@ -1,7 +1,10 @@
 //! IAM: roles (trust policy, inline and attached policies) and managed policies.
+//!
+//! Each is read on its own here, unless the run read the account's IAM in
+//! bulk ([`super::iam_details`]); then only what the bulk read did not
+//! keep is read on its own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 
 use aws_sdk_iam::Client;
 
@@ -53,12 +56,19 @@ impl Kind for Roles {
         global_targets(roles)
     }
 
-    fn read<'a>(
+    async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
         targets: &'a [Target<()>],
-    ) -> impl Future<Output = Vec<(String, Observed<Role>)>> + Send + 'a {
-        each(targets, |t| get_role(ctx, &c.iam, &t.arn))
+    ) -> Vec<(String, Observed<Role>)> {
+        let dir = ctx.iam_directory(&c.iam).await;
+        each(targets, |t| async move {
+            match dir.and_then(|d| d.role(&t.arn)) {
+                Some(role) => role,
+                None => get_role(ctx, &c.iam, &t.arn).await,
+            }
+        })
+        .await
     }
 }
 
@@ -93,13 +103,33 @@ impl Kind for ManagedPolicies {
             .collect()
     }
 
-    fn read<'a>(
+    async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
         targets: &'a [Target<()>],
-    ) -> impl Future<Output = Vec<(String, Observed<ManagedPolicy>)>> + Send + 'a {
-        each(targets, |t| get_managed_policy(ctx, &c.iam, &t.arn))
+    ) -> Vec<(String, Observed<ManagedPolicy>)> {
+        let dir = ctx.iam_directory(&c.iam).await;
+        each(targets, |t| async move {
+            match dir.and_then(|d| d.policy(&t.arn)) {
+                Some(policy) => policy,
+                None => get_managed_policy(ctx, &c.iam, &t.arn).await,
+            }
+        })
+        .await
     }
+}
+
+/// The names of the roles of `account` referenced so far.
+pub fn referenced_names(refs: &Refs<'_>, account: &str) -> BTreeSet<String> {
+    Roles::find(refs)
+        .into_iter()
+        .filter_map(|f| match f {
+            Found::Read(t) if t.arn.split(':').nth(4) == Some(account) => {
+                Some(role_name(&t.arn).to_string())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// IAM is global: the targets carry no region and are read through the

@@ -113,6 +113,55 @@ where
     .await
 }
 
+/// Reads targets in batches of `size` with `batch` (the batch operation
+/// being `action`), falling back to `single` for a batch that failed. One
+/// target is read on its own (a batch saves nothing). The first batch goes
+/// alone, so that an endpoint lacking the operation is learned from one
+/// call ([`Ctx::batch_failed`]); the others then go concurrently, or one by
+/// one without asking again.
+pub async fn batched<'a, D, V, B, BF, S, SF>(
+    ctx: &'a Ctx,
+    action: &str,
+    targets: &'a [Target<D>],
+    size: usize,
+    batch: B,
+    single: S,
+) -> Vec<(String, Observed<V>)>
+where
+    B: Fn(&'a [Target<D>]) -> BF,
+    BF: Future<Output = Option<Vec<(String, Observed<V>)>>>,
+    S: Fn(&'a Target<D>) -> SF + Copy,
+    SF: Future<Output = Observed<V>> + 'a,
+{
+    if targets.len() < 2 || ctx.batch_unsupported(action) {
+        return each(targets, single).await;
+    }
+    let mut chunks = targets.chunks(size.max(1));
+    let mut out = Vec::with_capacity(targets.len());
+    if let Some(first) = chunks.next() {
+        match batch(first).await {
+            Some(read) => out.extend(read),
+            None => out.extend(each(first, single).await),
+        }
+    }
+    let unsupported = ctx.batch_unsupported(action);
+    let rest = join_all(chunks.map(|chunk| {
+        let read = (!unsupported).then(|| batch(chunk));
+        async move {
+            match read {
+                Some(read) => match read.await {
+                    Some(read) => read,
+                    None => each(chunk, single).await,
+                },
+                None => each(chunk, single).await,
+            }
+        }
+    }))
+    .await;
+    out.extend(rest.into_iter().flatten());
+    out
+}
+
 /// Puts the results of a kind into the snapshot's resources.
 pub type Landing = Box<dyn FnOnce(&mut Resources) + Send>;
 

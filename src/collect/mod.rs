@@ -7,8 +7,10 @@
 //! however many pipelines share it:
 //! 1. identity (STS), the regions (`all-enabled`: Account ListRegions), then
 //!    per region, concurrently: the pipeline list, the
-//!    trigger rules of the default bus, and the KMS aliases;
-//! 2. every selected pipeline's declaration, resolved into its wiring;
+//!    rules of the default bus, and the KMS aliases;
+//! 2. every selected pipeline's declaration, resolved into its wiring, and
+//!    concurrently the targets of the rules (of those that target an
+//!    audited pipeline, when looking them up by target is cheaper);
 //! 3. the registered kinds ([`kind::PHASES`]), phase by phase: the distinct
 //!    repositories, build projects (batched), deploy applications and
 //!    groups, buckets and keys the declarations point at; then the EC2
@@ -16,7 +18,9 @@
 //!    region, Auto Scaling groups batched) with their profiles' roles; then
 //!    the distinct roles (pipeline, action, build, deploy, trigger and
 //!    instance roles); then the distinct managed policies attached to those
-//!    roles.
+//!    roles. IAM is read in bulk when that takes fewer calls
+//!    ([`iam_details`]): the bulk read starts with the second phase, and the
+//!    later IAM reads take their values from it.
 //!
 //! Every call goes through [`call::Ctx`], which bounds concurrency across
 //! services and counts calls; throttling is retried by the SDK with backoff.
@@ -35,6 +39,7 @@ pub mod ec2;
 pub mod errors;
 pub mod eventbridge;
 pub mod iam;
+pub mod iam_details;
 pub mod key_refs;
 pub mod kind;
 pub mod kms;
@@ -71,6 +76,8 @@ pub struct CollectOptions {
     pub progress: bool,
     /// The profile named on the command line, for messages about credentials.
     pub profile: Option<String>,
+    /// How IAM roles and policies are read.
+    pub iam_read: iam_details::IamRead,
 }
 
 impl Default for CollectOptions {
@@ -81,6 +88,7 @@ impl Default for CollectOptions {
             concurrency: 16,
             progress: false,
             profile: None,
+            iam_read: iam_details::IamRead::Auto,
         }
     }
 }
@@ -249,7 +257,7 @@ pub async fn collect_account(
     let listings = join_all(clients.values().map(|c| async {
         let (names, rules, aliases) = tokio::join!(
             codepipeline::list_names(&ctx, &c.codepipeline),
-            eventbridge::pipeline_rules(&ctx, &c.events),
+            eventbridge::list_rules(&ctx, &c.events),
             kms::list_aliases(&ctx, &c.kms),
         );
         (c.region.clone(), names, rules, aliases)
@@ -258,6 +266,7 @@ pub async fn collect_account(
 
     let mut aliases: BTreeMap<String, Result<AliasMap, ReadError>> = BTreeMap::new();
     let mut selected: Vec<(String, String)> = Vec::new(); // (region, name)
+    let mut listed_rules = Vec::new(); // (region, rules)
     for (region, names, rules, region_aliases) in listings {
         match names {
             Ok(names) => selected.extend(
@@ -273,7 +282,7 @@ pub async fn collect_account(
             }),
         }
         match rules {
-            Ok(rules) => snapshot.resources.event_rules.extend(rules),
+            Ok(rules) => listed_rules.push((region.clone(), rules)),
             Err(error) => snapshot.scope_errors.push(ScopeError {
                 region: region.clone(),
                 scope: "event-rules".to_string(),
@@ -294,8 +303,23 @@ pub async fn collect_account(
         aliases: &aliases,
     };
 
-    // Phase 2: pipeline declarations.
-    let declared = join_all(selected.iter().map(|(region, name)| {
+    // Phase 2: pipeline declarations, and the targets of the trigger rules.
+    let rule_targets = join_all(listed_rules.into_iter().map(|(region, rules)| {
+        let pipelines: Vec<String> = selected
+            .iter()
+            .filter(|(r, _)| *r == region)
+            .map(|(r, n)| codepipeline::pipeline_arn(ids.partition, r, ids.account, n))
+            .collect();
+        let ctx = &ctx;
+        let client = clients.get(&region).map(|c| &c.events);
+        async move {
+            match client {
+                Some(c) => eventbridge::pipeline_rules(ctx, c, rules, &pipelines).await,
+                None => Vec::new(),
+            }
+        }
+    }));
+    let declarations = join_all(selected.iter().map(|(region, name)| {
         let ctx = &ctx;
         let clients = &clients;
         async move {
@@ -306,8 +330,11 @@ pub async fn collect_account(
             };
             (region.clone(), name.clone(), arn, obs)
         }
-    }))
-    .await;
+    }));
+    let (declared, rule_targets) = tokio::join!(declarations, rule_targets);
+    for rules in rule_targets {
+        snapshot.resources.event_rules.extend(rules);
+    }
 
     for (region, name, arn, obs) in declared {
         let mut wiring = match &obs {
@@ -322,14 +349,30 @@ pub async fn collect_account(
 
     // Phases 3 to 5: every kind the declarations point at, directly or
     // through what was read before, each resource once.
-    for phase in kind::PHASES {
+    // Once the first phase has named the pipelines' roles, the way IAM is
+    // read is chosen ([`iam_details`]); the bulk read, if chosen, runs
+    // alongside the second phase, whose instance profiles it answers.
+    for (i, phase) in kind::PHASES.iter().enumerate() {
         let refs = kind::Refs {
             pipelines: &snapshot.pipelines,
             resources: &snapshot.resources,
             keys: &resolver,
             regions: &regions,
         };
-        let landings = kind::collect_phase(phase, &ctx, &clients, &refs).await;
+        if i == 1 {
+            ctx.plan_iam(iam_details::Plan {
+                mode: opts.iam_read,
+                account: account.clone(),
+                wanted: iam::referenced_names(&refs, &account),
+            });
+        }
+        let prefetch = async {
+            if let (1, Some(c)) = (i, clients.values().next()) {
+                ctx.iam_directory(&c.iam).await;
+            }
+        };
+        let (landings, ()) =
+            tokio::join!(kind::collect_phase(phase, &ctx, &clients, &refs), prefetch);
         for land in landings {
             land(&mut snapshot.resources);
         }

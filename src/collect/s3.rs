@@ -5,12 +5,12 @@ use std::future::Future;
 
 use aws_sdk_s3::Client;
 
-use super::call::{Ctx, observe};
+use super::call::{Ctx, is_not_found, observe, read_error};
 use super::clients::RegionClients;
 use super::kind::{Found, Kind, Reach, Refs, Target, each};
 use crate::model::{
     Bucket, BucketEncryption, BucketLogging, EncryptionRule, Observed, PolicyText,
-    PublicAccessBlock, Resources, Versioning,
+    PublicAccessBlock, ReadErrorKind, Resources, Versioning,
 };
 
 /// The pipelines' artifact buckets.
@@ -21,7 +21,7 @@ impl Kind for Buckets {
     /// The bucket name.
     type Detail = String;
     const NAME: &'static str = "buckets";
-    const ACTION: &'static str = "s3:ListBucket";
+    const ACTION: &'static str = "s3:GetEncryptionConfiguration";
     const REACH: Reach = Reach::AnyRegion;
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Bucket>> {
@@ -75,18 +75,12 @@ pub fn bucket_arn(partition: &str, name: &str) -> String {
     format!("arn:{partition}:s3:::{name}")
 }
 
-/// Reads a bucket's configuration; absent when HeadBucket says 404.
+/// Reads a bucket's configuration: its five settings at once, with no call
+/// made only to learn that the bucket exists. When any read says the bucket
+/// does not exist, the bucket is absent; when every read is refused in the
+/// same way (a denial on the bucket as a whole), it is unknown, naming the
+/// first read's action.
 pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<Bucket> {
-    const HEAD: &str = "s3:ListBucket";
-    let head = ctx
-        .call(HEAD, client.head_bucket().bucket(name).send())
-        .await;
-    match observe(HEAD, head, &["NotFound", "NoSuchBucket"], |_| ()) {
-        Observed::Ok { .. } => {}
-        Observed::Absent => return Observed::Absent,
-        Observed::Unknown { error } => return Observed::Unknown { error },
-    }
-
     const ENC: &str = "s3:GetEncryptionConfiguration";
     const POL: &str = "s3:GetBucketPolicy";
     const PAB: &str = "s3:GetBucketPublicAccessBlock";
@@ -99,6 +93,31 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<
         ctx.call(VER, client.get_bucket_versioning().bucket(name).send()),
         ctx.call(LOG, client.get_bucket_logging().bucket(name).send()),
     );
+    const GONE: &[&str] = &["NoSuchBucket"];
+    let gone = enc.as_ref().err().is_some_and(|e| is_not_found(e, GONE))
+        || pol.as_ref().err().is_some_and(|e| is_not_found(e, GONE))
+        || pab.as_ref().err().is_some_and(|e| is_not_found(e, GONE))
+        || ver.as_ref().err().is_some_and(|e| is_not_found(e, GONE))
+        || log.as_ref().err().is_some_and(|e| is_not_found(e, GONE));
+    if gone {
+        return Observed::Absent;
+    }
+    // Every read refused alike: whether the bucket exists is not known.
+    if let (Err(a), Err(b), Err(c), Err(d), Err(e)) = (&enc, &pol, &pab, &ver, &log) {
+        let first = read_error(ENC, a);
+        let kinds = [
+            read_error(POL, b).kind,
+            read_error(PAB, c).kind,
+            read_error(VER, d).kind,
+            read_error(LOG, e).kind,
+        ];
+        if std::iter::once(&first.kind)
+            .chain(&kinds)
+            .all(|k| matches!(k, ReadErrorKind::AccessDenied))
+        {
+            return Observed::Unknown { error: first };
+        }
+    }
     let encryption = observe(
         ENC,
         enc,

@@ -142,6 +142,7 @@ fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
         concurrency: usize::from(g.concurrency),
         progress: !g.quiet,
         profile: g.profile.clone(),
+        iam_read: g.iam_read,
     };
     (connect, opts)
 }
