@@ -75,6 +75,20 @@ fn cloudtrail(bucket: &str, key: &str) -> Value {
     })
 }
 
+/// The CloudTrail pattern as other AWS samples write it: the object's ARN
+/// among the event's resources, multipart and single uploads only.
+fn cloudtrail_by_arn(bucket: &str, key: &str) -> Value {
+    json!({
+        "source": ["aws.s3"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["s3.amazonaws.com"],
+            "eventName": ["PutObject", "CompleteMultipartUpload"],
+            "resources": {"ARN": [format!("arn:aws:s3:::{bucket}/{key}")]}
+        }
+    })
+}
+
 /// The pattern for S3's own EventBridge notification.
 fn object_created(bucket: &str, key: &str) -> Value {
     json!({
@@ -103,7 +117,7 @@ const STACKS: &[S3Stack] = &[
         poll: true,
         shares_artifact_bucket: false,
         notify: Notify::EventBridge,
-        pattern: cloudtrail,
+        pattern: cloudtrail_by_arn,
         expected: &["SC006"],
     },
     S3Stack {
