@@ -1,7 +1,8 @@
 //! Wiring: a pipeline's declaration resolved into the ARNs of what it points
-//! at ([`PipelineWiring`]): CodeCommit, connection and S3 sources, CodeBuild projects,
-//! CodeDeploy applications and groups, artifact stores with their keys, and
-//! the EventBridge rules that trigger it. Pure: no call is made here.
+//! at ([`PipelineWiring`]): CodeCommit, connection and S3 sources, CodeBuild
+//! projects, CodeDeploy applications and groups, artifact stores with their
+//! keys, and the EventBridge rules that trigger it. Pure: no call is made
+//! here.
 
 use std::collections::BTreeMap;
 

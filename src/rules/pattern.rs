@@ -330,26 +330,27 @@ pub fn commit_event(repository_arn: &str, branch: &str) -> Value {
 /// version of its object written by any of them.
 pub const S3_UPLOADS: [&str; 3] = ["PutObject", "CompleteMultipartUpload", "CopyObject"];
 
-/// The account and region fields of an ARN.
-fn account_region(arn: &str) -> (&str, &str) {
+/// The partition, account and region fields of an ARN.
+fn arn_fields(arn: &str) -> (&str, &str, &str) {
     let mut parts = arn.split(':');
-    let region = parts.nth(3).unwrap_or("");
+    let partition = parts.nth(1).unwrap_or("aws");
+    let region = parts.nth(1).unwrap_or("");
     let account = parts.next().unwrap_or("");
-    (account, region)
+    (partition, account, region)
 }
 
 /// The `Object Created` event S3 sends to the default bus (when the bucket
 /// has EventBridge notifications on) for an object written by `operation`,
 /// as seen by a rule at `rule_arn` (its account and region).
 pub fn object_created_event(rule_arn: &str, bucket: &str, key: &str, operation: &str) -> Value {
-    let (account, region) = account_region(rule_arn);
+    let (partition, account, region) = arn_fields(rule_arn);
     serde_json::json!({
         "version": "0",
         "source": "aws.s3",
         "detail-type": "Object Created",
         "account": account,
         "region": region,
-        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "resources": [format!("arn:{partition}:s3:::{bucket}")],
         "detail": {
             "version": "0",
             "bucket": {"name": bucket},
@@ -372,7 +373,7 @@ pub fn object_created_event(rule_arn: &str, bucket: &str, key: &str, operation: 
 /// object (delivered only when a trail logs the bucket's data events), as
 /// seen by a rule at `rule_arn`.
 pub fn cloudtrail_upload_event(rule_arn: &str, bucket: &str, key: &str, operation: &str) -> Value {
-    let (account, region) = account_region(rule_arn);
+    let (partition, account, region) = arn_fields(rule_arn);
     serde_json::json!({
         "version": "0",
         "source": "aws.s3",
@@ -393,8 +394,8 @@ pub fn cloudtrail_upload_event(rule_arn: &str, bucket: &str, key: &str, operatio
                 "Host": format!("{bucket}.s3.{region}.amazonaws.com")
             },
             "resources": [
-                {"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{bucket}/{key}")},
-                {"accountId": account, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}
+                {"type": "AWS::S3::Object", "ARN": format!("arn:{partition}:s3:::{bucket}/{key}")},
+                {"accountId": account, "type": "AWS::S3::Bucket", "ARN": format!("arn:{partition}:s3:::{bucket}")}
             ]
         }
     })
