@@ -265,3 +265,93 @@ async fn a_connection_shared_by_pipelines_is_read_once() {
         assert_eq!(e.action, "codestar-connections:GetConnection");
     }
 }
+
+/// A `codeconnections` ARN through the whole path: found in the wiring of a
+/// pipeline, read by the connections kind (its client served by the mocks,
+/// the request checked to carry the ARN as it is), landed in the snapshot,
+/// and checked by SC004.
+#[tokio::test]
+async fn a_codeconnections_arn_is_collected_and_checked_by_sc004() {
+    use std::collections::BTreeMap;
+
+    use pipeaudit::collect::clients::RegionClients;
+    use pipeaudit::collect::key_refs::{Ids, KeyResolver};
+    use pipeaudit::collect::kind::{Collect, Refs};
+
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+        .load()
+        .await;
+    let get = mock!(aws_sdk_codestarconnections::Client::get_connection)
+        .match_requests(|r| r.connection_arn() == Some(NEW_ARN))
+        .then_output(|| output(NEW_ARN, ConnectionStatus::Pending));
+    let mut region = RegionClients::new(&config);
+    region.connections = client(&[&get]);
+    let mut clients = BTreeMap::new();
+    clients.insert("us-east-1".to_string(), region);
+
+    let mut s = Snapshot::load(std::path::Path::new(DEMO)).unwrap_or_else(|e| panic!("{e}"));
+    s.pipelines.retain(|w| w.name == "demo-000-pipeline");
+    s.pipelines[0].sources.clear();
+    s.pipelines[0].connection_sources.push(ConnectionSourceRef {
+        stage: "Source".to_string(),
+        action: "Source".to_string(),
+        connection_arn: NEW_ARN.to_string(),
+        repository: Some("example-org/app".to_string()),
+        branch: Some("main".to_string()),
+        detect_changes: None,
+    });
+    let aliases = BTreeMap::new();
+    let keys = KeyResolver {
+        ids: Ids {
+            partition: "aws",
+            account: "123456789012",
+        },
+        aliases: &aliases,
+    };
+    let regions = vec!["us-east-1".to_string()];
+    let landing = {
+        let refs = Refs {
+            pipelines: &s.pipelines,
+            resources: &s.resources,
+            keys: &keys,
+            regions: &regions,
+        };
+        let ctx = Ctx::new(4, ProgressBar::hidden());
+        let landing = connections::Connections
+            .collect(&ctx, &clients, &refs)
+            .await;
+        assert_eq!(ctx.calls().get(connections::GET_CONNECTION), Some(&1));
+        landing
+    };
+    landing(&mut s.resources);
+    assert_eq!(get.num_calls(), 1);
+    assert_eq!(
+        s.resources
+            .connections
+            .get(NEW_ARN)
+            .and_then(Observed::value)
+            .and_then(|c| c.status.as_deref()),
+        Some("PENDING")
+    );
+
+    let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let e = evaluate(Arc::new(s), &rules, &Config::default());
+    let sc004: Vec<(&str, &str)> = e
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "SC004")
+        .map(|f| (f.resource_arn.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(sc004.len(), 1, "{sc004:?}");
+    assert_eq!(sc004[0].0, NEW_ARN);
+    assert!(sc004[0].1.contains("PENDING"), "{}", sc004[0].1);
+    assert!(
+        e.diagnostics
+            .iter()
+            .all(|d| d.rule_id.as_deref() != Some("SC004")),
+        "{:#?}",
+        e.diagnostics
+    );
+}

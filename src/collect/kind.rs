@@ -253,6 +253,7 @@ pub const PHASES: &[&[&dyn Collect]] = &[
         &codedeploy::Applications,
         &codedeploy::Groups,
         &s3::Buckets,
+        &s3::SourceBuckets,
         &kms::Keys,
     ],
     &[&ec2::Targets, &codedeploy::Configs],
@@ -333,6 +334,7 @@ mod tests {
         assert!(lands::<codedeploy::Groups>());
         assert!(lands::<ec2::Targets>());
         assert!(lands::<s3::Buckets>());
+        assert!(lands::<s3::SourceBuckets>());
         assert!(lands::<kms::Keys>());
         assert!(lands::<iam::Roles>());
         assert!(lands::<iam::ManagedPolicies>());

@@ -1,4 +1,6 @@
-//! S3: the artifact bucket's encryption, policy, public access block and versioning.
+//! S3: the artifact bucket's encryption, policy, public access block,
+//! versioning and access logging; and, for the buckets of S3 source actions
+//! only, whether they send events to EventBridge.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,7 +12,7 @@ use super::clients::RegionClients;
 use super::kind::{Found, Kind, Reach, Refs, Target, each};
 use crate::model::{
     Bucket, BucketEncryption, BucketLogging, EncryptionRule, Observed, PolicyText,
-    PublicAccessBlock, ReadErrorKind, Resources, Versioning,
+    PublicAccessBlock, ReadErrorKind, Resources, SourceBucket, Versioning,
 };
 
 /// The pipelines' artifact buckets.
@@ -68,6 +70,79 @@ impl Kind for Buckets {
             }
         }
     }
+}
+
+/// The IAM action of GetBucketNotificationConfiguration.
+pub const GET_BUCKET_NOTIFICATION: &str = "s3:GetBucketNotification";
+
+/// The buckets of the pipelines' S3 source actions: one
+/// GetBucketNotificationConfiguration each, nothing else (an artifact
+/// bucket that is not also a source bucket is not asked).
+pub struct SourceBuckets;
+
+impl Kind for SourceBuckets {
+    type Value = SourceBucket;
+    /// The bucket name.
+    type Detail = String;
+    const NAME: &'static str = "source_buckets";
+    const ACTION: &'static str = GET_BUCKET_NOTIFICATION;
+    const REACH: Reach = Reach::AnyRegion;
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<SourceBucket>> {
+        &mut r.source_buckets
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<String, SourceBucket>> {
+        refs.pipelines
+            .iter()
+            .flat_map(|w| &w.s3_sources)
+            .filter(|s| !s.bucket.is_empty())
+            .map(|s| {
+                Found::Read(Target {
+                    arn: s.bucket_arn.clone(),
+                    region: s.region.clone(),
+                    detail: s.bucket.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<String>],
+    ) -> impl Future<Output = Vec<(String, Observed<SourceBucket>)>> + Send + 'a {
+        each(targets, |t| get_source(ctx, &c.s3, &t.arn, &t.detail))
+    }
+}
+
+/// Reads whether a source bucket sends its events to EventBridge; absent
+/// when the bucket does not exist.
+pub async fn get_source(
+    ctx: &Ctx,
+    client: &Client,
+    arn: &str,
+    name: &str,
+) -> Observed<SourceBucket> {
+    let result = ctx
+        .call(
+            GET_BUCKET_NOTIFICATION,
+            client
+                .get_bucket_notification_configuration()
+                .bucket(name)
+                .send(),
+        )
+        .await;
+    observe(
+        GET_BUCKET_NOTIFICATION,
+        result,
+        &["NoSuchBucket", "NotFound"],
+        |out| SourceBucket {
+            name: name.to_string(),
+            arn: arn.to_string(),
+            eventbridge: out.event_bridge_configuration().is_some(),
+        },
+    )
 }
 
 /// The ARN of a bucket.

@@ -1,7 +1,8 @@
 //! Wiring: a pipeline's declaration resolved into the ARNs of what it points
-//! at ([`PipelineWiring`]): CodeCommit sources, CodeBuild projects,
-//! CodeDeploy applications and groups, artifact stores with their keys, and
-//! the EventBridge rules that trigger it. Pure: no call is made here.
+//! at ([`PipelineWiring`]): CodeCommit, connection and S3 sources, CodeBuild
+//! projects, CodeDeploy applications and groups, artifact stores with their
+//! keys, and the EventBridge rules that trigger it. Pure: no call is made
+//! here.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use super::key_refs::{Ids, KeyResolver};
 use super::{codebuild, codecommit, codedeploy, s3};
 use crate::model::{
     ArtifactStoreRef, BuildRef, ConnectionSourceRef, DeployRef, EventRule, Observed, Pipeline,
-    PipelineWiring, SourceRef,
+    PipelineWiring, S3SourceRef, SourceRef,
 };
 
 /// The wiring of a pipeline whose declaration could not be read: its
@@ -86,6 +87,21 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                         detect_changes: a
                             .configuration
                             .get("DetectChanges")
+                            .and_then(|v| v.trim().to_ascii_lowercase().parse::<bool>().ok()),
+                    });
+                }
+                ("Source", "S3") => {
+                    let bucket = conf("S3Bucket");
+                    w.s3_sources.push(S3SourceRef {
+                        stage: stage.name.clone(),
+                        action: a.name.clone(),
+                        bucket_arn: s3::bucket_arn(ids.partition, &bucket),
+                        bucket,
+                        object_key: conf("S3ObjectKey"),
+                        region: region.clone(),
+                        poll_for_source_changes: a
+                            .configuration
+                            .get("PollForSourceChanges")
                             .and_then(|v| v.trim().to_ascii_lowercase().parse::<bool>().ok()),
                     });
                 }
@@ -232,6 +248,81 @@ mod tests {
                     repository: None,
                     branch: None,
                     detect_changes: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn s3_sources_are_wired_with_their_bucket_key_and_polling() {
+        let action = |name: &str, pairs: &[(&str, &str)], region: Option<&str>| Action {
+            name: name.to_string(),
+            category: "Source".to_string(),
+            owner: "AWS".to_string(),
+            provider: "S3".to_string(),
+            version: "1".to_string(),
+            configuration: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            region: region.map(str::to_string),
+            ..Action::default()
+        };
+        let p = Pipeline {
+            name: "p".to_string(),
+            arn: "arn:aws:codepipeline:us-east-1:123456789012:p".to_string(),
+            region: "us-east-1".to_string(),
+            stages: vec![Stage {
+                name: "Source".to_string(),
+                actions: vec![
+                    action(
+                        "Upload",
+                        &[
+                            ("S3Bucket", "src-bucket"),
+                            ("S3ObjectKey", "app/source.zip"),
+                            ("PollForSourceChanges", "False"),
+                        ],
+                        None,
+                    ),
+                    action(
+                        "Other",
+                        &[("S3Bucket", "eu-bucket"), ("S3ObjectKey", "b.zip")],
+                        Some("eu-west-1"),
+                    ),
+                ],
+            }],
+            ..Pipeline::default()
+        };
+        let aliases = BTreeMap::new();
+        let keys = KeyResolver {
+            ids: Ids {
+                partition: "aws",
+                account: "123456789012",
+            },
+            aliases: &aliases,
+        };
+        let w = wire(&p, keys.ids, &keys);
+        assert!(w.sources.is_empty() && w.connection_sources.is_empty());
+        assert_eq!(
+            w.s3_sources,
+            vec![
+                S3SourceRef {
+                    stage: "Source".to_string(),
+                    action: "Upload".to_string(),
+                    region: "us-east-1".to_string(),
+                    bucket: "src-bucket".to_string(),
+                    bucket_arn: "arn:aws:s3:::src-bucket".to_string(),
+                    object_key: "app/source.zip".to_string(),
+                    poll_for_source_changes: Some(false),
+                },
+                S3SourceRef {
+                    stage: "Source".to_string(),
+                    action: "Other".to_string(),
+                    region: "eu-west-1".to_string(),
+                    bucket: "eu-bucket".to_string(),
+                    bucket_arn: "arn:aws:s3:::eu-bucket".to_string(),
+                    object_key: "b.zip".to_string(),
+                    poll_for_source_changes: None,
                 },
             ]
         );

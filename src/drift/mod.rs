@@ -412,6 +412,7 @@ fn users(s: &Snapshot) -> BTreeMap<String, BTreeSet<String>> {
                 .iter()
                 .map(|x| x.connection_arn.as_str()),
         );
+        arns.extend(w.s3_sources.iter().map(|x| x.bucket_arn.as_str()));
         arns.extend(w.builds.iter().map(|x| x.project_arn.as_str()));
         arns.extend(
             w.deploys

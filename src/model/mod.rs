@@ -209,6 +209,10 @@ pub struct Resources {
     pub deploy_targets: BTreeMap<String, Observed<DeployTargets>>,
     pub event_rules: BTreeMap<String, Observed<EventRule>>,
     pub buckets: BTreeMap<String, Observed<Bucket>>,
+    /// The buckets of the pipelines' S3 source actions, by bucket ARN:
+    /// whether each sends events to EventBridge.
+    #[serde(default)]
+    pub source_buckets: BTreeMap<String, Observed<SourceBucket>>,
     pub keys: BTreeMap<String, Observed<KmsKey>>,
     pub roles: BTreeMap<String, Observed<Role>>,
     /// Managed policies attached to the collected roles, by policy ARN.

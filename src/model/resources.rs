@@ -116,6 +116,26 @@ pub struct PipelineWiring {
     /// Bitbucket through a connection), in stage order.
     #[serde(default)]
     pub connection_sources: Vec<ConnectionSourceRef>,
+    /// S3 source actions (`Owner: AWS, Provider: S3`), in stage order.
+    #[serde(default)]
+    pub s3_sources: Vec<S3SourceRef>,
+}
+
+/// An S3 source action: the pipeline starts from an object in a bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3SourceRef {
+    pub stage: String,
+    pub action: String,
+    /// The region of the action (the bucket's region).
+    pub region: String,
+    /// `S3Bucket`.
+    pub bucket: String,
+    pub bucket_arn: String,
+    /// `S3ObjectKey`.
+    pub object_key: String,
+    /// `PollForSourceChanges` as declared; `None` when unset (the API treats unset as true).
+    #[serde(default)]
+    pub poll_for_source_changes: Option<bool>,
 }
 
 /// A `CodeStarSourceConnection` source action.
@@ -684,6 +704,18 @@ pub struct Bucket {
     pub logging: Observed<BucketLogging>,
 }
 
+/// An S3 source bucket: only whether it sends its events to EventBridge
+/// (GetBucketNotificationConfiguration), the one setting an S3 source's
+/// trigger depends on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceBucket {
+    pub name: String,
+    pub arn: String,
+    /// `EventBridgeConfiguration` is present in the bucket's notification
+    /// configuration: every object event goes to the default bus.
+    pub eventbridge: bool,
+}
+
 fn logging_not_recorded() -> Observed<BucketLogging> {
     Observed::Unknown {
         error: crate::model::ReadError {
@@ -828,6 +860,7 @@ impl Resources {
         resource_errors(&self.pipelines, |_| vec![], f);
         resource_errors(&self.repositories, |_| vec![], f);
         resource_errors(&self.connections, |_| vec![], f);
+        resource_errors(&self.source_buckets, |_| vec![], f);
         resource_errors(&self.build_projects, |_| vec![], f);
         resource_errors(&self.deploy_applications, |_| vec![], f);
         resource_errors(&self.deploy_groups, |_| vec![], f);

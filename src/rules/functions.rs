@@ -32,6 +32,8 @@ pub const NAMES: &[&str] = &[
     "bucket_denies_unencrypted_uploads",
     "trigger_matches_commit",
     "connection_push_fires",
+    "trigger_matches_object_created",
+    "trigger_matches_cloudtrail_upload",
     "image_deprecated",
     "role_powers",
     "role_escalations",
@@ -207,6 +209,33 @@ impl Lookup {
         };
         pattern::matches(p, &pattern::commit_event(repo, branch))
             .map_err(|e| ExecutionError::function_error(f, format!("{}: {e}", r.arn)))
+    }
+
+    /// Whether rule `rule` matches the write of object `key` in `bucket`,
+    /// for one of the writing operations, in the event form `event` builds.
+    fn trigger_matches_upload(
+        &self,
+        f: &str,
+        rule: &str,
+        bucket: &str,
+        key: &str,
+        event: fn(&str, &str, &str, &str) -> serde_json::Value,
+    ) -> R<bool> {
+        let r = match self.snapshot.resources.event_rules.get(rule) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Absent) => return Ok(false),
+            Some(Observed::Unknown { error }) => return Err(gap(f, rule, error)),
+            None => return Err(not_collected(f, rule)),
+        };
+        let Some(p) = &r.event_pattern else {
+            return Ok(false);
+        };
+        let mut any = false;
+        for op in pattern::S3_UPLOADS {
+            any |= pattern::matches(p, &event(rule, bucket, key, op))
+                .map_err(|e| ExecutionError::function_error(f, format!("{}: {e}", r.arn)))?;
+        }
+        Ok(any)
     }
 
     /// Whether a push to `branch` starts pipeline `pipeline` through its
@@ -425,6 +454,12 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
         ("connection_push_fires", [pipeline, action, branch]) => {
             b(l.connection_push_fires(name, pipeline, action, branch))
         }
+        ("trigger_matches_object_created", [rule, bucket, key]) => {
+            b(l.trigger_matches_upload(name, rule, bucket, key, pattern::object_created_event))
+        }
+        ("trigger_matches_cloudtrail_upload", [rule, bucket, key]) => {
+            b(l.trigger_matches_upload(name, rule, bucket, key, pattern::cloudtrail_upload_event))
+        }
         ("image_deprecated", [image]) => b(Ok(image_deprecated(image))),
         ("role_powers", [role, pipeline]) => Some(
             l.role_powers(name, role, pipeline)
@@ -459,7 +494,12 @@ pub fn arity(name: &str) -> Option<usize> {
         | "role_powers"
         | "role_escalations"
         | "bucket_other_writers" => 2,
-        "role_allows" | "trigger_matches_commit" | "key_allows" | "connection_push_fires" => 3,
+        "role_allows"
+        | "trigger_matches_commit"
+        | "key_allows"
+        | "connection_push_fires"
+        | "trigger_matches_object_created"
+        | "trigger_matches_cloudtrail_upload" => 3,
         _ => return None,
     })
 }

@@ -81,6 +81,15 @@ fn match_object(
             match sub {
                 Value::Object(nested) => match field {
                     Some(v @ Value::Object(_)) => match_object(nested, v, &here, depth + 1)?,
+                    // An array of objects (CloudTrail's `detail.resources`):
+                    // the nested pattern matches when one of them does.
+                    Some(Value::Array(items)) if items.iter().any(Value::is_object) => {
+                        let mut any = false;
+                        for item in items.iter().filter(|i| i.is_object()) {
+                            any |= match_object(nested, item, &here, depth + 1)?;
+                        }
+                        any
+                    }
                     // A nested pattern whose only matchers are `exists: false`
                     // matches when the object is absent.
                     None => match_object(nested, &Value::Object(Map::new()), &here, depth + 1)?,
@@ -317,6 +326,81 @@ pub fn commit_event(repository_arn: &str, branch: &str) -> Value {
     })
 }
 
+/// The S3 operations that write an object: an S3 source starts from a new
+/// version of its object written by any of them.
+pub const S3_UPLOADS: [&str; 3] = ["PutObject", "CompleteMultipartUpload", "CopyObject"];
+
+/// The partition, account and region fields of an ARN.
+fn arn_fields(arn: &str) -> (&str, &str, &str) {
+    let mut parts = arn.split(':');
+    let partition = parts.nth(1).unwrap_or("aws");
+    let region = parts.nth(1).unwrap_or("");
+    let account = parts.next().unwrap_or("");
+    (partition, account, region)
+}
+
+/// The `Object Created` event S3 sends to the default bus (when the bucket
+/// has EventBridge notifications on) for an object written by `operation`,
+/// as seen by a rule at `rule_arn` (its account and region).
+pub fn object_created_event(rule_arn: &str, bucket: &str, key: &str, operation: &str) -> Value {
+    let (partition, account, region) = arn_fields(rule_arn);
+    serde_json::json!({
+        "version": "0",
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "account": account,
+        "region": region,
+        "resources": [format!("arn:{partition}:s3:::{bucket}")],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {
+                "key": key,
+                "size": 1024,
+                "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                "version-id": "0000000000000000000000000000000a",
+                "sequencer": "0000000000000000000000000000000000"
+            },
+            "request-id": "0000000000000000",
+            "requester": account,
+            "source-ip-address": "192.0.2.1",
+            "reason": operation
+        }
+    })
+}
+
+/// The `AWS API Call via CloudTrail` event of `operation` writing the
+/// object (delivered only when a trail logs the bucket's data events), as
+/// seen by a rule at `rule_arn`.
+pub fn cloudtrail_upload_event(rule_arn: &str, bucket: &str, key: &str, operation: &str) -> Value {
+    let (partition, account, region) = arn_fields(rule_arn);
+    serde_json::json!({
+        "version": "0",
+        "source": "aws.s3",
+        "detail-type": "AWS API Call via CloudTrail",
+        "account": account,
+        "region": region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": operation,
+            "awsRegion": region,
+            "eventCategory": "Data",
+            "readOnly": false,
+            "requestParameters": {
+                "bucketName": bucket,
+                "key": key,
+                "Host": format!("{bucket}.s3.{region}.amazonaws.com")
+            },
+            "resources": [
+                {"type": "AWS::S3::Object", "ARN": format!("arn:{partition}:s3:::{bucket}/{key}")},
+                {"accountId": account, "type": "AWS::S3::Bucket", "ARN": format!("arn:{partition}:s3:::{bucket}")}
+            ]
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,5 +530,52 @@ mod tests {
         assert!(!wildcard("a*b*c", "axxbyy"));
         let long = "a".repeat(5000);
         assert!(!wildcard("*a*a*a*a*a*b", &long));
+    }
+
+    const RULE: &str = "arn:aws:events:us-east-1:111122223333:rule/src";
+
+    #[test]
+    fn s3_source_events_match_the_usual_patterns() {
+        let created = object_created_event(RULE, "src-bucket", "app.zip", "PutObject");
+        let eventbridge = json!({
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": ["src-bucket"]}, "object": {"key": ["app.zip"]}}
+        });
+        assert!(m(eventbridge.clone(), &created));
+        assert!(!m(
+            eventbridge,
+            &object_created_event(RULE, "other", "app.zip", "PutObject")
+        ));
+        let trail = json!({
+            "source": ["aws.s3"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["s3.amazonaws.com"],
+                "eventName": ["PutObject", "CompleteMultipartUpload", "CopyObject"],
+                "requestParameters": {"bucketName": ["src-bucket"], "key": ["app.zip"]}
+            }
+        });
+        for op in S3_UPLOADS {
+            let e = cloudtrail_upload_event(RULE, "src-bucket", "app.zip", op);
+            assert!(m(trail.clone(), &e), "{op}");
+            assert!(!m(
+                trail.clone(),
+                &object_created_event(RULE, "src-bucket", "app.zip", op)
+            ));
+        }
+        // the object's ARN among CloudTrail's resources (an array of objects)
+        let by_arn = json!({
+            "source": ["aws.s3"],
+            "detail": {"resources": {"ARN": ["arn:aws:s3:::src-bucket/app.zip"]}}
+        });
+        assert!(m(
+            by_arn.clone(),
+            &cloudtrail_upload_event(RULE, "src-bucket", "app.zip", "PutObject")
+        ));
+        assert!(!m(
+            by_arn,
+            &cloudtrail_upload_event(RULE, "src-bucket", "other.zip", "PutObject")
+        ));
     }
 }

@@ -21,10 +21,11 @@ use super::functions::{self, Lookup};
 
 /// The variables an expression can name, in slot order (`item` last; the
 /// others are [`super::VARIABLES`]).
-pub const GLOBALS: [&str; 11] = [
+pub const GLOBALS: [&str; 12] = [
     "pipeline",
     "sources",
     "connections",
+    "s3_sources",
     "builds",
     "deploys",
     "instances",

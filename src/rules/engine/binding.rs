@@ -92,6 +92,32 @@ pub(super) fn bindings(
             .collect();
         vars.push(("connections", list(connections)));
     }
+    if needs.var("s3_sources") {
+        let s3_sources = w
+            .s3_sources
+            .iter()
+            .map(|src| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&src.stage));
+                m.insert(key("action"), string(&src.action));
+                m.insert(key("region"), string(&src.region));
+                m.insert(key("bucket"), string(&src.bucket));
+                m.insert(key("bucket_arn"), string(&src.bucket_arn));
+                m.insert(key("key"), string(&src.object_key));
+                m.insert(
+                    key("poll"),
+                    src.poll_for_source_changes
+                        .map(Value::Bool)
+                        .unwrap_or(Value::Null),
+                );
+                // `{name, arn, eventbridge}`; null when the bucket does not
+                // exist, left out (with the gap) when it could not be read
+                cache.put(&mut m, "source_bucket", &src.bucket_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("s3_sources", list(s3_sources)));
+    }
     if needs.var("builds") {
         let builds = w
             .builds

@@ -178,6 +178,7 @@ impl Cache {
             Group(&'a Observed<crate::model::DeployGroup>),
             Config(&'a Observed<crate::model::DeployConfig>),
             Bucket(&'a Observed<crate::model::Bucket>),
+            SourceBucket(&'a Observed<crate::model::SourceBucket>),
             Key(&'a Observed<crate::model::KmsKey>),
             Rule(&'a Observed<crate::model::EventRule>),
         }
@@ -188,6 +189,13 @@ impl Cache {
         }
         if needs.var("connections") {
             items.extend(r.connections.iter().map(|(k, v)| (k, Any::Connection(v))));
+        }
+        if needs.var("s3_sources") {
+            items.extend(
+                r.source_buckets
+                    .iter()
+                    .map(|(k, v)| (k, Any::SourceBucket(v))),
+            );
         }
         if needs.var("builds") {
             items.extend(r.build_projects.iter().map(|(k, v)| (k, Any::Project(v))));
@@ -220,6 +228,7 @@ impl Cache {
                     Any::Group(o) => bind(arn, o),
                     Any::Config(o) => bind(arn, o),
                     Any::Bucket(o) => unresolved_keys(s, bind(arn, o), o, arn),
+                    Any::SourceBucket(o) => bind(arn, o),
                     Any::Key(o) => bind(arn, o),
                     // A readable rule is bound per pipeline from the model
                     // (its targets at that pipeline): only its state here.
