@@ -19,7 +19,11 @@ pub async fn list_names(ctx: &Ctx, client: &Client) -> Result<Vec<String>, ReadE
         let out = ctx
             .call(
                 ACTION,
-                client.list_pipelines().set_next_token(token.clone()).send(),
+                client
+                    .list_pipelines()
+                    .max_results(1000)
+                    .set_next_token(token.clone())
+                    .send(),
             )
             .await
             .map_err(|e| read_error(ACTION, &e))?;

@@ -24,7 +24,11 @@ pub async fn list_rules(ctx: &Ctx, client: &Client) -> Result<Vec<Rule>, ReadErr
         let out = ctx
             .call(
                 LIST,
-                client.list_rules().set_next_token(token.clone()).send(),
+                client
+                    .list_rules()
+                    .limit(100)
+                    .set_next_token(token.clone())
+                    .send(),
             )
             .await
             .map_err(|e| read_error(LIST, &e))?;

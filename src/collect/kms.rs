@@ -72,7 +72,11 @@ pub async fn list_aliases(ctx: &Ctx, client: &Client) -> Result<AliasMap, ReadEr
         let out = ctx
             .call(
                 ACTION,
-                client.list_aliases().set_marker(marker.clone()).send(),
+                client
+                    .list_aliases()
+                    .limit(1000)
+                    .set_marker(marker.clone())
+                    .send(),
             )
             .await
             .map_err(|e| read_error(ACTION, &e))?;
