@@ -86,8 +86,10 @@ fi
 start_proxy "$DEPTH_DELAY_MS" "$OUT/depth.tsv"
 snapshot "$PROXY_URL" 1024 "$OUT/depth.json"
 stop_proxy
-read -r _ DEPTH _ <<<"$(python3 scripts/bench_calls.py log "$OUT/depth.tsv")"
-echo "depth: $DEPTH round trips (longest chain of requests each sent after the previous one was answered, at --concurrency 1024 with ${DEPTH_DELAY_MS} ms per request; run took ${WALL} s)"
+python3 scripts/bench_calls.py log "$OUT/depth.tsv" >"$OUT/depth.txt"
+read -r _ DEPTH _ <"$OUT/depth.txt"
+echo "depth: $DEPTH round trips (longest chain of requests each sent after the previous one was answered, at --concurrency 1024 with ${DEPTH_DELAY_MS} ms per request; run took ${WALL} s):"
+echo "  $(sed -n 2p "$OUT/depth.txt")"
 echo "delay: ${DELAY} ms per request; bound = max(calls x delay / concurrency, depth x delay)"
 printf '%-12s %10s %10s %10s %10s %14s %12s %10s %11s %12s %12s\n' \
   concurrency wall_0ms_s wall_delay_s api_calls per_pipeline calls_x_d_c_s depth_x_d_s bound_s wall_bound moto_cpu_0_s moto_cpu_d_s

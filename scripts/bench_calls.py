@@ -1,6 +1,7 @@
 """Helpers of the benchmark scripts (Python standard library only).
 
-  python3 scripts/bench_calls.py log FILE     # calls, depth and calls by service of a proxy log
+  python3 scripts/bench_calls.py log FILE     # calls, depth and calls by service of a proxy log,
+                                              # then the operations along the longest chain
   python3 scripts/bench_calls.py cpu PID      # CPU seconds (user + system) of a process so far
 
 FILE is the log of examples/latency_proxy.rs: one line per request,
@@ -31,21 +32,34 @@ def read_log(path):
     return rows
 
 
-def chain_depth(rows):
-    """The longest chain of requests each arriving after the previous one was answered."""
+def longest_chain(rows):
+    """The longest chain of requests each arriving after the previous one was
+    answered, as indices into rows, first to last."""
     by_start = sorted(range(len(rows)), key=lambda i: rows[i][0])
     by_end = sorted(range(len(rows)), key=lambda i: rows[i][1])
     depth = [0] * len(rows)
-    best = 0
+    previous = [None] * len(rows)
+    best = None
     j = 0
     for i in by_start:
         start = rows[i][0]
         # every request answered before this one arrived also arrived before it
         while j < len(by_end) and rows[by_end[j]][1] <= start:
-            best = max(best, depth[by_end[j]])
+            if best is None or depth[by_end[j]] > depth[best]:
+                best = by_end[j]
             j += 1
-        depth[i] = best + 1
-    return max(depth, default=0)
+        depth[i] = 1 + (depth[best] if best is not None else 0)
+        previous[i] = best
+    last = max(range(len(rows)), key=lambda i: depth[i], default=None)
+    chain = []
+    while last is not None:
+        chain.append(last)
+        last = previous[last]
+    return chain[::-1]
+
+
+def chain_depth(rows):
+    return len(longest_chain(rows))
 
 
 def by_service(rows):
@@ -67,7 +81,9 @@ def main(argv):
     if len(argv) == 3 and argv[1] == "log":
         rows = read_log(argv[2])
         services = " ".join(f"{k}={v}" for k, v in by_service(rows).items())
-        print(len(rows), chain_depth(rows), services)
+        chain = longest_chain(rows)
+        print(len(rows), len(chain), services)
+        print(" > ".join(rows[i][3] for i in chain))
     elif len(argv) == 3 and argv[1] == "cpu":
         print(f"{proc_cpu(int(argv[2])):.2f}")
     else:

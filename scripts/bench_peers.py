@@ -255,15 +255,13 @@ def main():
     print()
     print("seeded defects found (checks that fail on the defective stack and on no compliant one):")
     ok = [r for r in rows if r["rc"] == 0]
-    width = 28
-    print(f"{'defect':<24} " + " ".join(f"{r['label'][:width]:<{width}}" for r in ok))
+    cells = {d: [",".join(r["found"].get(d, [])) or "-" for r in ok] for d in seeded}
+    widths = [max([len(r["label"])] + [len(cells[d][i]) for d in seeded]) for i, r in enumerate(ok)]
+    print(f"{'defect':<24} " + " ".join(f"{r['label']:<{w}}" for r, w in zip(ok, widths)))
     for d in seeded:
-        cells = []
-        for r in ok:
-            checks = r["found"].get(d, [])
-            text = ",".join(checks) if checks else "-"
-            cells.append(f"{text[:width]:<{width}}")
-        print(f"{d:<24} " + " ".join(cells))
+        print(f"{d:<24} " + " ".join(f"{c:<{w}}" for c, w in zip(cells[d], widths)))
+    for r in ok:
+        print(f"{r['label']}: {len(r['found'])} of {len(seeded)}")
 
 
 if __name__ == "__main__":
