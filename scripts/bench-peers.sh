@@ -11,7 +11,7 @@
 #   scripts/bench-peers.sh [N...]
 # Prowler and Custodian are installed with pip on first use, each into its
 # own venv under ${XDG_CACHE_HOME:-~/.cache}/pipeaudit-bench (Prowler takes
-# about 2.5 GB). Environment: PIPEAUDIT_BIN (default target/debug/pipeaudit),
+# about 2.3 GB). Environment: PIPEAUDIT_BIN (default target/debug/pipeaudit),
 # PIPEAUDIT_OLD_BIN (an older build run too, its findings compared),
 # BENCH_TOOLS (e.g. pipeaudit,custodian: run only these).
 # Not part of the tests. Every tool talks to moto on loopback with test

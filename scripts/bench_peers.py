@@ -39,7 +39,7 @@ def binary(path):
 
 
 def tool_runs(bench_dir, repo):
-    """The runs: (label, command, env additions, kind, output dir key)."""
+    """The runs, in order: (label, kind, command)."""
     prowler = os.path.join(bench_dir, f"prowler-{os.environ['PROWLER_VERSION']}", "bin", "prowler")
     custodian = os.path.join(bench_dir, f"c7n-{os.environ['C7N_VERSION']}", "bin", "custodian")
     policies = os.path.join(repo, "scripts", "custodian-policies.yml")
@@ -205,6 +205,8 @@ def main():
         cpu0 = bench_calls.proc_cpu(moto_pid)
         try:
             rc, wall, cpu, rss = run_tool(kind, cmd, endpoint, rundir)
+        except OSError as e:
+            rc, wall, cpu, rss = f"could not start: {e}", 0.0, 0.0, 0.0
         finally:
             moto_cpu = bench_calls.proc_cpu(moto_pid) - cpu0
             proxy.terminate()
@@ -231,7 +233,13 @@ def main():
     print(head)
     for r in rows:
         if r["rc"] != 0:
-            print(f"{r['label']:<36} did not complete (exit {r['rc']}); see {r['dir']}/log.txt")
+            why = f"exit {r['rc']}" if isinstance(r["rc"], int) else r["rc"]
+            print(f"{r['label']:<36} did not complete ({why}); the end of its output:")
+            try:
+                for line in open(os.path.join(r["dir"], "log.txt")).read().splitlines()[-5:]:
+                    print(f"    {line}")
+            except OSError:
+                pass
             continue
         print(f"{r['label']:<36} {r['wall']:7.1f} {r['cpu']:7.1f} {r['rss']:7.0f} {r['moto_cpu']:10.1f} {r['calls']:9d} {r['errors']:6d} {len(r['found']):>3}/{len(seeded):<3}")
     for r in rows:
