@@ -18,6 +18,15 @@
 //! `arrived_us answered_us status operation connection`, times in
 //! microseconds since the proxy started; `arrived` is when the request had
 //! been read whole, `answered` when the response had been written whole.
+//!
+//! With `--waves-ms QUIET`, the proxy measures dependency depth instead of
+//! adding a delay: it forwards requests at once but holds the answers until
+//! every request that arrived has been answered upstream and none has
+//! arrived for QUIET milliseconds, then releases them all together (a wave).
+//! A request sent because of an answer therefore falls into the next wave,
+//! and the number of waves is the number of sequential round trips the
+//! client needed, however slow the server was. It prints the count of waves
+//! on stderr as each one is released.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -44,6 +53,9 @@ struct Args {
     /// Milliseconds to wait before forwarding each request.
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Release answers in waves (see above) after QUIET ms without a new request.
+    #[arg(long, value_name = "QUIET", conflicts_with = "delay_ms")]
+    waves_ms: Option<u64>,
     /// Append one line per request to FILE.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
@@ -58,6 +70,64 @@ struct Shared {
     started: Instant,
     log: Option<Mutex<BufWriter<File>>>,
     connections: AtomicU64,
+    waves: Option<Waves>,
+}
+
+/// The state of the wave mode.
+struct Waves {
+    state: Mutex<WaveState>,
+    /// The number of waves released so far.
+    released: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct WaveState {
+    arrived: u64,
+    answered: u64,
+    last_arrival: Option<Instant>,
+}
+
+impl Waves {
+    /// Notes an arrival; the wave the request belongs to.
+    fn arrive(&self) -> u64 {
+        if let Ok(mut s) = self.state.lock() {
+            s.arrived += 1;
+            s.last_arrival = Some(Instant::now());
+        }
+        *self.released.borrow()
+    }
+
+    /// Notes an answer from upstream and waits until its wave is released.
+    async fn answered(&self, wave: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.answered += 1;
+        }
+        let mut rx = self.released.subscribe();
+        let _ = rx.wait_for(|released| *released > wave).await;
+    }
+
+    /// Releases the current wave when it is complete and quiet.
+    async fn run(&self, quiet: Duration) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let ready = match self.state.lock() {
+                Ok(mut s) => {
+                    let done = s.arrived > 0
+                        && s.answered == s.arrived
+                        && s.last_arrival.is_some_and(|t| t.elapsed() >= quiet);
+                    if done {
+                        *s = WaveState::default();
+                    }
+                    done
+                }
+                Err(_) => false,
+            };
+            if ready {
+                self.released.send_modify(|n| *n += 1);
+                eprintln!("latency_proxy: wave {}", *self.released.borrow());
+            }
+        }
+    }
 }
 
 #[tokio::main]
@@ -93,7 +163,19 @@ async fn main() -> ExitCode {
         started: Instant::now(),
         log,
         connections: AtomicU64::new(0),
+        waves: args.waves_ms.map(|_| Waves {
+            state: Mutex::default(),
+            released: tokio::sync::watch::Sender::new(0),
+        }),
     });
+    if let Some(quiet) = args.waves_ms {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Some(w) = &shared.waves {
+                w.run(Duration::from_millis(quiet)).await;
+            }
+        });
+    }
     loop {
         let (conn, _) = match listener.accept().await {
             Ok(c) => c,
@@ -129,8 +211,12 @@ async fn serve(client: TcpStream, id: u64, shared: &Shared) -> std::io::Result<(
     let mut cr = BufReader::new(cr);
     let mut upstream: Option<Upstream> = None;
     loop {
-        let Some(head) = read_head(&mut cr).await? else {
-            return Ok(());
+        let head = match read_head(&mut cr).await {
+            Ok(Some(head)) => head,
+            // a client may reset an idle kept-alive connection: that is a close
+            Ok(None) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) => return Err(e),
         };
         let req = Head::parse(&head)?;
         let mut forward_head = head.clone();
@@ -143,11 +229,28 @@ async fn serve(client: TcpStream, id: u64, shared: &Shared) -> std::io::Result<(
         }
         let (body, _) = read_body(&mut cr, &req, BodyOf::Request).await?;
         let arrived = shared.started.elapsed();
+        let wave = shared.waves.as_ref().map(|w| w.arrive());
         let op = operation(&req, &body);
         if !shared.delay.is_zero() {
             tokio::time::sleep(shared.delay).await;
         }
-        let resp = exchange(&mut upstream, shared, &forward_head, &body, &req).await?;
+        let resp = match exchange(&mut upstream, shared, &forward_head, &body, &req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                // answered like a gateway, so that the client sees (and may retry) it
+                eprintln!("latency_proxy: connection {id}: upstream: {e}");
+                upstream = None;
+                Message {
+                    head: b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec(),
+                    body: Vec::new(),
+                    close: true,
+                }
+            }
+        };
+        if let (Some(w), Some(wave)) = (&shared.waves, wave) {
+            w.answered(wave).await;
+        }
         cw.write_all(&resp.head).await?;
         cw.write_all(&resp.body).await?;
         cw.flush().await?;

@@ -12,9 +12,11 @@
 #   scripts/bench-collect.sh --delay-ms 50 [STACKS] [CONCURRENCY...]
 # It prints both terms of the target, calls x delay / concurrency and
 # depth x delay, and moto's CPU time for each run. depth is measured first,
-# in one run at --concurrency 1024 with DEPTH_DELAY_MS (default 1000) per
-# request: the longest chain of requests each sent after the previous one
-# was answered (see scripts/bench_calls.py).
+# in one run at --concurrency 1024 through the proxy in wave mode: answers
+# are held until every request that arrived has been answered and none has
+# arrived for DEPTH_QUIET_MS (default 200), then released together; depth
+# is the number of waves, i.e. the longest chain of requests each sent
+# after the previous one was answered (see scripts/bench_calls.py).
 # PIPEAUDIT_BIN runs another binary (e.g. an older build) instead of
 # target/debug/pipeaudit.
 set -euo pipefail
@@ -28,7 +30,7 @@ STACKS=${1:-200}
 shift || true
 LEVELS=("$@")
 [ ${#LEVELS[@]} -gt 0 ] || LEVELS=(1 16)
-DEPTH_DELAY_MS=${DEPTH_DELAY_MS:-1000}
+DEPTH_QUIET_MS=${DEPTH_QUIET_MS:-200}
 cargo build --quiet --bin pipeaudit --example seed --example latency_proxy
 BIN=${PIPEAUDIT_BIN:-target/debug/pipeaudit}
 source scripts/moto.sh
@@ -38,11 +40,16 @@ OUT=$(mktemp -d)
 PROXY_PID=
 trap 'kill $MOTO_PID ${PROXY_PID:-} 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
-# Starts the proxy with delay $1 and log $2; sets PROXY_URL and PROXY_PID.
+# Starts the proxy with log $1 and options $2...; sets PROXY_URL and PROXY_PID.
 start_proxy() {
-  target/debug/examples/latency_proxy --upstream "$URL" --delay-ms "$1" --log "$2" >"$OUT/proxy.url" &
+  local log=$1
+  shift
+  target/debug/examples/latency_proxy --upstream "$URL" --log "$log" "$@" >"$OUT/proxy.url" 2>>"$OUT/proxy.err" &
   PROXY_PID=$!
   for _ in $(seq 100); do [ -s "$OUT/proxy.url" ] && break; sleep 0.05; done
+if grep -q upstream "$OUT/proxy.err" 2>/dev/null; then
+  echo "note: $(grep -c upstream "$OUT/proxy.err") request(s) could not be forwarded to moto (answered 502)"
+fi
   PROXY_URL=$(head -1 "$OUT/proxy.url")
 }
 stop_proxy() {
@@ -80,25 +87,28 @@ if [ -z "$DELAY" ]; then
     read -r n per <<<"$(calls "$OUT/s$c.json")"
     printf '%-12s %10s %10s %16s %10s\n' "$c" "$WALL" "$n" "$per" "$MOTO_CPU"
   done
+if grep -q upstream "$OUT/proxy.err" 2>/dev/null; then
+  echo "note: $(grep -c upstream "$OUT/proxy.err") request(s) could not be forwarded to moto (answered 502)"
+fi
   exit 0
 fi
 
-start_proxy "$DEPTH_DELAY_MS" "$OUT/depth.tsv"
+start_proxy "$OUT/depth.tsv" --waves-ms "$DEPTH_QUIET_MS"
 snapshot "$PROXY_URL" 1024 "$OUT/depth.json"
 stop_proxy
 python3 scripts/bench_calls.py log "$OUT/depth.tsv" >"$OUT/depth.txt"
 read -r _ DEPTH _ <"$OUT/depth.txt"
-echo "depth: $DEPTH round trips (longest chain of requests each sent after the previous one was answered, at --concurrency 1024 with ${DEPTH_DELAY_MS} ms per request; run took ${WALL} s):"
+echo "depth: $DEPTH round trips (waves of answers at --concurrency 1024, ${DEPTH_QUIET_MS} ms quiet; run took ${WALL} s); the longest chain:"
 echo "  $(sed -n 2p "$OUT/depth.txt")"
 echo "delay: ${DELAY} ms per request; bound = max(calls x delay / concurrency, depth x delay)"
 printf '%-12s %10s %10s %10s %10s %14s %12s %10s %11s %12s %12s\n' \
   concurrency wall_0ms_s wall_delay_s api_calls per_pipeline calls_x_d_c_s depth_x_d_s bound_s wall_bound moto_cpu_0_s moto_cpu_d_s
 for c in "${LEVELS[@]}"; do
-  start_proxy 0 "$OUT/c$c-0.tsv"
+  start_proxy "$OUT/c$c-0.tsv"
   snapshot "$PROXY_URL" "$c" "$OUT/s$c-0.json"
   stop_proxy
   wall0=$WALL cpu0=$MOTO_CPU
-  start_proxy "$DELAY" "$OUT/c$c-d.tsv"
+  start_proxy "$OUT/c$c-d.tsv" --delay-ms "$DELAY"
   snapshot "$PROXY_URL" "$c" "$OUT/s$c-d.json"
   stop_proxy
   read -r n per <<<"$(calls "$OUT/s$c-d.json")"
@@ -114,3 +124,6 @@ bound = max(wide, deep)
 print(f'{c:<12} {wall0:>10} {wall:>10} {n:>10} {per:>10} {wide:14.2f} {deep:12.2f} {bound:10.2f} {float(wall) / bound:11.2f} {cpu0:>12} {cpu:>12}')
 PY
 done
+if grep -q upstream "$OUT/proxy.err" 2>/dev/null; then
+  echo "note: $(grep -c upstream "$OUT/proxy.err") request(s) could not be forwarded to moto (answered 502)"
+fi
