@@ -10,9 +10,9 @@ FILE is the log of examples/latency_proxy.rs: one line per request,
 depth is the longest chain of requests in which each one arrived after the
 previous one had been answered. Every chain of requests that depend on each
 other's answers is such a chain, so depth is an upper bound of the
-dependency depth; with unbounded concurrency and a delay per request much
-longer than the server's time to answer a round of requests, nothing else
-lines up like that and depth is the dependency depth itself.
+dependency depth; with unbounded concurrency and the proxy's wave mode
+(answers released together once all that arrived are answered), nothing
+else lines up like that and depth is the number of sequential round trips.
 """
 
 import collections
