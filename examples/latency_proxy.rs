@@ -277,8 +277,14 @@ async fn serve(client: TcpStream, id: u64, shared: &Shared) -> std::io::Result<(
     }
 }
 
-/// Sends a request upstream and reads the answer, reconnecting once when a
-/// kept-alive upstream connection turns out to be closed.
+/// Attempts per request upstream.
+const ATTEMPTS: u32 = 6;
+
+/// Sends a request upstream and reads the answer. A connection that fails
+/// before the answer is complete (a kept-alive one the server closed, or a
+/// new one moto_server resets when many arrive at once) is replaced and the
+/// request sent again, up to `ATTEMPTS` times with a short pause: nothing
+/// has reached the client yet, and the benchmarks' clients only read.
 async fn exchange(
     upstream: &mut Option<Upstream>,
     shared: &Shared,
@@ -286,13 +292,27 @@ async fn exchange(
     body: &[u8],
     req: &Head,
 ) -> std::io::Result<Message> {
-    for attempt in 0..2 {
-        let reused = upstream.is_some();
+    let mut last = std::io::Error::other("upstream unreachable");
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            *upstream = None;
+            // the first retry at once (a closed kept-alive connection), then 10, 20, 40 ms...
+            if attempt > 1 {
+                tokio::time::sleep(Duration::from_millis(10 << (attempt - 2))).await;
+            }
+        }
         if upstream.is_none() {
-            let conn = TcpStream::connect(&shared.upstream).await?;
-            let _ = conn.set_nodelay(true);
-            let (r, w) = conn.into_split();
-            *upstream = Some((BufReader::new(r), w));
+            match TcpStream::connect(&shared.upstream).await {
+                Ok(conn) => {
+                    let _ = conn.set_nodelay(true);
+                    let (r, w) = conn.into_split();
+                    *upstream = Some((BufReader::new(r), w));
+                }
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            }
         }
         let Some((ur, uw)) = upstream.as_mut() else {
             continue;
@@ -309,15 +329,11 @@ async fn exchange(
         };
         match answer {
             Ok(Some(m)) => return Ok(m),
-            // the kept-alive connection was closed by the server: once more on a new one
-            Ok(None) | Err(_) if reused && attempt == 0 => *upstream = None,
-            Ok(None) => {
-                return Err(std::io::Error::other("upstream closed without an answer"));
-            }
-            Err(e) => return Err(e),
+            Ok(None) => last = std::io::Error::other("upstream closed without an answer"),
+            Err(e) => last = e,
         }
     }
-    Err(std::io::Error::other("upstream unreachable"))
+    Err(last)
 }
 
 /// Reads a response (after any interim 1xx ones, which are dropped), or None

@@ -47,9 +47,6 @@ start_proxy() {
   target/debug/examples/latency_proxy --upstream "$URL" --log "$log" "$@" >"$OUT/proxy.url" 2>>"$OUT/proxy.err" &
   PROXY_PID=$!
   for _ in $(seq 100); do [ -s "$OUT/proxy.url" ] && break; sleep 0.05; done
-if grep -q upstream "$OUT/proxy.err" 2>/dev/null; then
-  echo "note: $(grep -c upstream "$OUT/proxy.err") request(s) could not be forwarded to moto (answered 502)"
-fi
   PROXY_URL=$(head -1 "$OUT/proxy.url")
 }
 stop_proxy() {
@@ -87,9 +84,6 @@ if [ -z "$DELAY" ]; then
     read -r n per <<<"$(calls "$OUT/s$c.json")"
     printf '%-12s %10s %10s %16s %10s\n' "$c" "$WALL" "$n" "$per" "$MOTO_CPU"
   done
-if grep -q upstream "$OUT/proxy.err" 2>/dev/null; then
-  echo "note: $(grep -c upstream "$OUT/proxy.err") request(s) could not be forwarded to moto (answered 502)"
-fi
   exit 0
 fi
 
@@ -125,5 +119,6 @@ print(f'{c:<12} {wall0:>10} {wall:>10} {n:>10} {per:>10} {wide:14.2f} {deep:12.2
 PY
 done
 if grep -q upstream "$OUT/proxy.err" 2>/dev/null; then
-  echo "note: $(grep -c upstream "$OUT/proxy.err") request(s) could not be forwarded to moto (answered 502)"
+  echo "note: $(grep -c upstream "$OUT/proxy.err") request(s) could not be forwarded to moto and were answered 502:"
+  sed 's/.*upstream: //' "$OUT/proxy.err" | grep -v '^latency_proxy' | sort | uniq -c | head -5
 fi
