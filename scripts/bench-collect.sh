@@ -14,9 +14,11 @@
 # depth x delay, and moto's CPU time for each run. depth is measured first,
 # in one run at --concurrency 1024 through the proxy in wave mode: answers
 # are held until every request that arrived has been answered and none has
-# arrived for DEPTH_QUIET_MS (default 200), then released together; depth
+# arrived for DEPTH_QUIET_MS (default 1000), then released together; depth
 # is the number of waves, i.e. the longest chain of requests each sent
-# after the previous one was answered (see scripts/bench_calls.py).
+# after the previous one was answered (see scripts/bench_calls.py). The
+# quiet time must exceed the client's longest pause between an answer and
+# the call it causes, or a round splits in two.
 # PIPEAUDIT_BIN runs another binary (e.g. an older build) instead of
 # target/debug/pipeaudit.
 set -euo pipefail
@@ -30,7 +32,7 @@ STACKS=${1:-200}
 shift || true
 LEVELS=("$@")
 [ ${#LEVELS[@]} -gt 0 ] || LEVELS=(1 16)
-DEPTH_QUIET_MS=${DEPTH_QUIET_MS:-200}
+DEPTH_QUIET_MS=${DEPTH_QUIET_MS:-1000}
 cargo build --quiet --bin pipeaudit --example seed --example latency_proxy
 BIN=${PIPEAUDIT_BIN:-target/debug/pipeaudit}
 source scripts/moto.sh
