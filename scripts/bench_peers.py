@@ -249,10 +249,10 @@ def main():
     print("api_calls: requests the proxy forwarded, retries included; errors: those answered 4xx/5xx")
     print("(moto answers an operation it lacks with 500, and a resource or setting that does not exist with 404)")
 
-    base = next((r for r in rows if r["kind"] == "pipeaudit" and r["rc"] == 0), None)
+    base = next((r for r in rows if r["label"] == "pipeaudit" and r["rc"] == 0), None)
     if base:
         print()
-        print("wall time relative to pipeaudit, same run:")
+        print("wall time relative to pipeaudit (PIPEAUDIT_BIN), same run:")
         for r in rows:
             if r is not base and r["rc"] == 0:
                 print(f"  {r['label']:<36} {r['wall'] / base['wall']:6.2f}x")
