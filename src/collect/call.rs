@@ -17,6 +17,7 @@ use crate::model::{Observed, ReadError, ReadErrorKind};
 /// Shared state of one collection run.
 pub struct Ctx {
     sem: Semaphore,
+    concurrency: usize,
     calls: Mutex<BTreeMap<String, u64>>,
     progress: ProgressBar,
     /// How IAM is read, set once the referenced roles are known.
@@ -32,6 +33,7 @@ impl Ctx {
     pub fn new(concurrency: usize, progress: ProgressBar) -> Self {
         Ctx {
             sem: Semaphore::new(concurrency.max(1)),
+            concurrency: concurrency.max(1),
             calls: Mutex::new(BTreeMap::new()),
             progress,
             iam_plan: Mutex::new(None),
@@ -56,6 +58,11 @@ impl Ctx {
         let out = fut.await;
         self.progress.inc(1);
         out
+    }
+
+    /// How many calls may be in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The call counts so far.

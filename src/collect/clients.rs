@@ -6,6 +6,9 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{ConnectorBuilder, tls};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
@@ -34,9 +37,30 @@ impl ConnectOptions {
     }
 }
 
-/// Loads the shared SDK configuration for a region (`None`: from the environment/profile).
+/// The HTTPS client every SDK client of a run shares: the SDK's default
+/// (hyper 1 with rustls and aws-lc, proxies from the environment), made
+/// once. Left to themselves, the clients would each make their own, with
+/// its own connection pool and its own parsed copy of the trusted roots.
+fn shared_https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+/// Loads the shared SDK configuration for a region (`None`: from the
+/// environment/profile), with one HTTPS client for every SDK client built
+/// from it (and from the configurations derived from it).
 pub async fn load_config(opts: &ConnectOptions, region: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared_https_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(opts.max_attempts.max(1))
@@ -124,4 +148,28 @@ pub async fn assume_role_config(
             aws_credential_types::provider::SharedCredentialsProvider::new(provider),
         )
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configuration carries one HTTPS client, and so do the
+    /// configurations derived from it (one per audited region): without
+    /// one, every SDK client would make its own pool and trusted roots.
+    #[tokio::test]
+    async fn one_https_client_is_shared() {
+        let opts = ConnectOptions::new(None, Some("http://127.0.0.1:9".to_string()));
+        let base = load_config(&opts, Some("us-east-1")).await;
+        assert!(base.http_client().is_some());
+        let regional = base
+            .to_builder()
+            .region(Region::new("eu-west-1".to_string()))
+            .build();
+        assert!(regional.http_client().is_some());
+        let clients = RegionClients::new(&regional);
+        assert_eq!(clients.region, "eu-west-1");
+        assert!(clients.iam.config().http_client().is_some());
+        assert!(clients.s3.config().http_client().is_some());
+    }
 }

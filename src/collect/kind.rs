@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use futures::future::{BoxFuture, FutureExt, join_all};
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::call::Ctx;
 use super::clients::RegionClients;
@@ -96,8 +97,18 @@ pub trait Kind: Sync {
     fn settle(_refs: &Refs<'_>, _value: &mut Self::Value) {}
 }
 
+tokio::task_local! {
+    /// How many reads [`each`] keeps under way at once: the run's
+    /// concurrency, set around every [`Kind::read`].
+    static WINDOW: usize;
+}
+
 /// Reads targets one by one, concurrently (each read still waits for the
-/// run's concurrency bound).
+/// run's concurrency bound). Only as many reads as calls may be in flight
+/// are under way at once: a read's pending future holds its whole call
+/// chain's state (kilobytes each), so building one per target up front
+/// made the futures of a large account's roles the largest part of the
+/// peak memory. Results come in the order of `targets`.
 pub async fn each<'a, D, V, F>(
     targets: &'a [Target<D>],
     read: impl Fn(&'a Target<D>) -> F,
@@ -105,12 +116,32 @@ pub async fn each<'a, D, V, F>(
 where
     F: Future<Output = Observed<V>> + 'a,
 {
-    join_all(
-        targets
-            .iter()
-            .map(|t| read(t).map(move |obs| (t.arn.clone(), obs))),
-    )
-    .await
+    // Outside a read (a test calling it directly): every target at once.
+    let window = WINDOW.try_with(|w| *w).unwrap_or(targets.len()).max(1);
+    let mut next = targets.iter().enumerate();
+    let mut pending = FuturesUnordered::new();
+    for (i, t) in next.by_ref().take(window) {
+        pending.push(tagged(i, &t.arn, read(t)));
+    }
+    let mut out = Vec::with_capacity(targets.len());
+    while let Some(done) = pending.next().await {
+        out.push(done);
+        if let Some((i, t)) = next.next() {
+            pending.push(tagged(i, &t.arn, read(t)));
+        }
+    }
+    out.sort_unstable_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A read's result with its place among the targets.
+async fn tagged<V>(
+    i: usize,
+    arn: &str,
+    read: impl Future<Output = Observed<V>>,
+) -> (usize, (String, Observed<V>)) {
+    let obs = read.await;
+    (i, (arn.to_string(), obs))
 }
 
 /// Reads targets in batches of `size` with `batch` (the batch operation
@@ -213,7 +244,11 @@ impl<K: Kind> Collect for K {
                 };
                 async move {
                     match client {
-                        Some(c) => K::read(ctx, c, targets).await,
+                        Some(c) => {
+                            WINDOW
+                                .scope(ctx.concurrency(), K::read(ctx, c, targets))
+                                .await
+                        }
                         None => targets
                             .iter()
                             .map(|t| (t.arn.clone(), unaudited_region(region, K::ACTION)))

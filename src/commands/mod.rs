@@ -313,6 +313,24 @@ fn write_output(path: Option<&PathBuf>, text: &str) -> Result<(), String> {
     }
 }
 
+/// [`write_output`] for output written piece by piece by `write`.
+fn write_output_with(
+    path: Option<&PathBuf>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    match path {
+        Some(p) => std::fs::File::create(p)
+            .and_then(|mut file| write(&mut file))
+            .map_err(|e| format!("cannot write {}: {e}", p.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            write(&mut out)
+                .and_then(|_| out.flush())
+                .map_err(|e| format!("cannot write to stdout: {e}"))
+        }
+    }
+}
+
 /// The built-in rules and the packs of --rules.
 fn load_rules(a: &AuditArgs) -> Result<RuleSet, String> {
     RuleSet::load(&a.rules).map_err(|e| e.to_string().trim_end().to_string())

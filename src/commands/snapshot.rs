@@ -2,15 +2,14 @@
 
 use std::path::PathBuf;
 
-use super::{collect_live, write_output};
+use super::{collect_live, write_output_with};
 use crate::cli::GlobalArgs;
 use crate::report::EXIT_OK;
 
-/// Collects a snapshot and writes it as JSON.
+/// Collects a snapshot and writes it as JSON, streamed (a large
+/// account's text would be as large again as the snapshot).
 pub fn run(g: &GlobalArgs, output: Option<&PathBuf>) -> Result<u8, String> {
     let snapshot = collect_live(g)?;
-    let mut text = snapshot.to_json();
-    text.push('\n');
-    write_output(output, &text)?;
+    write_output_with(output, |out| snapshot.write_json(out))?;
     Ok(EXIT_OK)
 }

@@ -7,6 +7,7 @@ pub mod resources;
 pub mod secrets;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -290,6 +291,15 @@ impl Snapshot {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
+    /// Writes the snapshot as [`Snapshot::to_json`] does, with a final
+    /// newline, straight to `out`: the text is never held whole in memory.
+    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+
     /// Parses a snapshot from JSON text; `origin` names the source in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, SnapshotError> {
         // Check the version first so that a future format gets a version
@@ -351,12 +361,12 @@ impl Snapshot {
 
     /// Writes the snapshot to a file.
     pub fn save(&self, path: &Path) -> Result<(), SnapshotError> {
-        let mut text = self.to_json();
-        text.push('\n');
-        std::fs::write(path, text).map_err(|source| SnapshotError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        std::fs::File::create(path)
+            .and_then(|file| self.write_json(file))
+            .map_err(|source| SnapshotError::Write {
+                path: path.display().to_string(),
+                source,
+            })
     }
 
     /// Why the set of trigger rules of a pipeline is not known: the rules of
