@@ -1,6 +1,6 @@
 //! The bodies of the fuzz targets (`fuzz/`), kept in the crate so that the
 //! inputs the fuzzer found are replayed by the ordinary test suite
-//! (`tests/fuzz_regressions.rs`) on the stable toolchain. Each takes
+//! (`tests/integration/fuzz_regressions.rs`) on the stable toolchain. Each takes
 //! arbitrary bytes and must return, whatever they are, without panicking.
 
 use std::sync::{Arc, OnceLock};

@@ -1,4 +1,4 @@
-//! Unit tests of the classifier (the corpus test is tests/secret_classifier.rs).
+//! Unit tests of the classifier (the corpus test is tests/integration/secret_classifier.rs).
 
 use super::*;
 

@@ -3,7 +3,7 @@
 //! through its own role. One account's role is refused by the
 //! fault-injecting proxy (`support::proxy`) in front of moto.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Output;

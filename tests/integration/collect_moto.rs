@@ -1,7 +1,7 @@
 //! Collection against a real AWS-compatible endpoint: moto_server 5.1.22,
 //! seeded through the SDK with the reference stacks of `support::seed`.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

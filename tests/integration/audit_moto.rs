@@ -2,7 +2,7 @@
 //! defects are collected through the SDK and audited; the findings are
 //! exactly the expected rule ids.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! `--remediate` converges in one run, and never calls a fix safe whose
 //! preconditions the snapshot does not show, against moto_server 5.1.22.
 
-mod support;
+use crate::support;
 
 use support::rule_ids;
 

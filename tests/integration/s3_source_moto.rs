@@ -15,7 +15,7 @@
 //! denied read comes from the fault-injecting proxy in front of moto
 //! (`support::proxy`), since moto grants every call.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -4,7 +4,7 @@
 //! plan removes the findings; a second run plans nothing; objects and
 //! policy statements are kept; the journal records every change.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! `pipeaudit graph` on the bundled demo: the wiring drawn as Mermaid and
 //! DOT, findings on their nodes (insta snapshots, reviewed).
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 

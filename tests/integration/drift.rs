@@ -3,7 +3,7 @@
 //! moto_server (four changes made through the SDK, exactly four reported,
 //! the added bucket-policy statement shown as written in every format).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! The command line, offline on the bundled demo snapshot: exit codes,
 //! formats, rules listing and explanation, bad input.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -7,7 +7,7 @@
 //! declaration (UpdatePipeline, which moto serves) sends back the values AWS
 //! has, not the redacted ones.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Output;

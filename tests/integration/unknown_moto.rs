@@ -8,7 +8,7 @@
 //! (`support::proxy`), because moto grants every call: every answer that is
 //! not the injected AccessDenied is moto's.
 
-mod support;
+use crate::support;
 
 use support::{diagnostics, findings, rule_ids};
 

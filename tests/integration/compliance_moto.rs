@@ -3,7 +3,7 @@
 //! that KM003 alone made fail from `fail` to `pass`, in every framework,
 //! and changes no other row.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Output;

@@ -1,12 +1,12 @@
 //! The rule catalog, offline: registry completeness, the demo account's
 //! seeded defects, unknown values, configuration, bad rule input. Each rule's
-//! own firing and passing cases are in `tests/rule_fixtures.rs`.
+//! own firing and passing cases are in `tests/integration/rule_fixtures.rs`.
 //!
 //! Fixtures come from `examples/demo-account.json` (39 seeded stacks: every
 //! third compliant, the others one typical defect each), and from copies of
 //! its compliant stack with one change applied in the test.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -300,7 +300,7 @@ fn compliant_stack_passes_every_rule() {
     assert!(fires(compliant(), &Config::default()).is_empty());
 }
 
-// Each rule firing and passing on its own fixture: tests/rule_fixtures.rs.
+// Each rule firing and passing on its own fixture: tests/integration/rule_fixtures.rs.
 
 #[test]
 fn a_snapshot_read_from_a_file_is_redacted() {

@@ -3,7 +3,7 @@
 //! from moto): throttling, 429 and 503 within and past the retry budget,
 //! AccessDenied on a subset of calls, and Ctrl-C during remediation.
 
-mod support;
+use crate::support;
 
 use support::{diagnostics, findings};
 

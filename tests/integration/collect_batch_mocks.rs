@@ -5,7 +5,7 @@
 //! moto serves GetAccountAuthorizationDetails but never paginates it (it
 //! ignores MaxItems and Marker), and it has no BatchGetRepositories or
 //! BatchGetDeploymentGroups: these paths are served by `aws-smithy-mocks`.
-//! The moto tests (tests/collect_moto.rs) cover the same reads end to end,
+//! The moto tests (tests/integration/collect_moto.rs) cover the same reads end to end,
 //! including the fallback when moto lacks an operation.
 
 use std::collections::BTreeSet;

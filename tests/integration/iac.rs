@@ -4,7 +4,7 @@
 //! search; no template, several templates, an unreadable stack or a bad
 //! mapping are diagnostics and the finding keeps its pseudo-path.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! of each framework (insta snapshots), the JSON schema, Markdown, CSV read
 //! back by a CSV reader, accepted findings, exit codes and bad input.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

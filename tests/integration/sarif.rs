@@ -4,7 +4,7 @@
 //! categories, explicit empty results), determinism, fingerprints, limits,
 //! partial collections; plus the Markdown summary and the generated docs.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Output;

@@ -9,7 +9,7 @@
 //! the template lines and validates against both schemas; moving a resource
 //! down its file moves the lines and keeps every fingerprint.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -4,14 +4,14 @@
 //! the findings on the nodes of their resources. The same report is checked
 //! in a real browser by scripts/browser-check.sh.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use scraper::{ElementRef, Html, Selector};
 
-#[path = "../examples/support/replicate.rs"]
+#[path = "../../examples/support/replicate.rs"]
 mod replicate;
 
 fn sel(s: &str) -> Selector {

@@ -28,7 +28,7 @@
 //! `fires` defaults to expecting the rule alone; `passes` to expecting no
 //! finding at all.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

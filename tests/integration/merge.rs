@@ -1,7 +1,7 @@
 //! `pipeaudit merge`: shard reports combine into the report of the whole,
 //! with the same fingerprints.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

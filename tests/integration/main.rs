@@ -1,0 +1,39 @@
+//! Every integration test in one binary (one link of the SDKs instead of one per
+//! area); each area is a module.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod audit_moto;
+mod cli;
+mod cli_errors;
+mod collect_batch_mocks;
+mod collect_faults;
+mod collect_moto;
+mod compliance;
+mod compliance_moto;
+mod connections_mocks;
+mod deploy_configs_mocks;
+mod drift;
+mod faults_moto;
+mod fuzz_regressions;
+mod graph;
+mod html;
+mod iac;
+mod iac_mocks;
+mod iac_moto;
+mod merge;
+mod org_moto;
+mod own_roles_unknown;
+mod reference_profile;
+mod remediate_mocks;
+mod remediate_moto;
+mod remediate_passes_moto;
+mod rule_fixtures;
+mod rules_catalog;
+mod s3_source_mocks;
+mod s3_source_moto;
+mod sarif;
+mod secret_classifier;
+mod secrets_moto;
+mod unknown_moto;
