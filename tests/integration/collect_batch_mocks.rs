@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 
 use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_codecommit::operation::batch_get_repositories::BatchGetRepositoriesOutput;
 use aws_sdk_codecommit::operation::get_repository::GetRepositoryOutput;
 use aws_sdk_codecommit::types::{
@@ -26,7 +25,7 @@ use aws_sdk_iam::types::{
     AttachedPolicy, EntityType, InstanceProfile, ManagedPolicyDetail, PolicyDetail, PolicyVersion,
     RoleDetail,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
@@ -39,23 +38,6 @@ use pipeaudit::collect::{codecommit, codedeploy};
 use pipeaudit::model::Observed;
 
 const ACCOUNT: &str = "123456789012";
-
-macro_rules! mocked {
-    ($svc:ident, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for r in $rules {
-            interceptor = interceptor.with_rule(r);
-        }
-        let conf = $svc::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        $svc::Client::from_conf(conf)
-    }};
-}
 
 /// Clients of one region whose other services are never called.
 fn region_clients() -> RegionClients {
@@ -179,9 +161,9 @@ async fn the_bulk_read_follows_every_page_and_keeps_only_what_is_referenced() {
         });
     let get_role = mock!(aws_sdk_iam::Client::get_role)
         .then_output(|| aws_sdk_iam::operation::get_role::GetRoleOutput::builder().build());
-    let c = mocked!(
+    let c = crate::mock_client!(
         aws_sdk_iam,
-        [&roles1, &roles2, &policies1, &policies2, &get_role]
+        &[&roles1, &roles2, &policies1, &policies2, &get_role]
     );
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let plan = Plan {
@@ -267,7 +249,7 @@ async fn a_denied_bulk_read_leaves_the_roles_to_single_reads() {
         )
         .repeatedly()
         .build();
-    let c = mocked!(aws_sdk_iam, [&denied]);
+    let c = crate::mock_client!(aws_sdk_iam, &[&denied]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     ctx.plan_iam(Plan {
         mode: IamRead::AccountDetails,
@@ -318,7 +300,7 @@ async fn the_choice_counts_every_page_of_the_accounts_roles() {
                 .build()
                 .unwrap_or_else(|e| panic!("{e}"))
         });
-    let c = mocked!(aws_sdk_iam, [&page1, &page2]);
+    let c = crate::mock_client!(aws_sdk_iam, &[&page1, &page2]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let plan = |n: usize| Plan {
         mode: IamRead::Auto,
@@ -380,7 +362,7 @@ async fn repositories_are_read_in_one_batch_with_each_outcome_kept() {
     let single = mock!(aws_sdk_codecommit::Client::get_repository)
         .then_output(|| GetRepositoryOutput::builder().build());
     let mut clients = region_clients();
-    clients.codecommit = mocked!(aws_sdk_codecommit, [&batch, &single]);
+    clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let targets = vec![
         repo_target("app"),
@@ -425,7 +407,7 @@ async fn an_endpoint_without_the_batch_is_asked_once_then_read_one_by_one() {
             .build()
     });
     let mut clients = region_clients();
-    clients.codecommit = mocked!(aws_sdk_codecommit, [&batch, &single]);
+    clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     // two batches' worth (25 names a batch)
     let targets: Vec<Target<String>> = (0..30).map(|i| repo_target(&format!("r{i}"))).collect();
@@ -461,7 +443,7 @@ async fn a_denied_batch_is_read_one_by_one_and_not_marked_unsupported() {
             .build()
     });
     let mut clients = region_clients();
-    clients.codecommit = mocked!(aws_sdk_codecommit, [&batch, &single]);
+    clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let targets = vec![repo_target("a"), repo_target("b")];
     let read = codecommit::Repositories::read(&ctx, &clients, &targets).await;
@@ -517,7 +499,7 @@ async fn deploy_applications_and_an_applications_groups_are_read_in_batches() {
         .repeatedly()
         .build();
     let mut clients = region_clients();
-    clients.codedeploy = mocked!(aws_sdk_codedeploy, [&apps, &groups, &single_group]);
+    clients.codedeploy = crate::mock_client!(aws_sdk_codedeploy, &[&apps, &groups, &single_group]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
 
     let app_target = |name: &str| Target {

@@ -4,15 +4,11 @@
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_credential_types::Credentials;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
 use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
 use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput;
 use aws_sdk_kms::types::{KeyMetadata, KeyState};
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use aws_types::region::Region;
+use aws_smithy_mocks::{Rule, mock};
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::kms;
@@ -21,23 +17,13 @@ use pipeaudit::model::{Observed, ReadErrorKind};
 const KEY_ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/k-1";
 
 fn kms_client(rules: &[&Rule]) -> aws_sdk_kms::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .build();
-    aws_sdk_kms::Client::from_conf(conf)
+    crate::mock_client!(
+        aws_sdk_kms,
+        rules,
+        retry = aws_sdk_kms::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1))
+    )
 }
 
 fn error_body(code: &str, message: &str) -> Option<String> {
@@ -171,19 +157,7 @@ async fn a_missing_key_is_absent() {
 }
 
 fn account_client(rules: &[&Rule]) -> aws_sdk_account::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let conf = aws_sdk_account::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_account::Client::from_conf(conf)
+    crate::mock_client!(aws_sdk_account, rules, no_retry)
 }
 
 fn region(name: &str, status: &str) -> aws_sdk_account::types::Region {

@@ -12,7 +12,7 @@ use aws_sdk_codestarconnections::operation::get_connection::GetConnectionOutput;
 use aws_sdk_codestarconnections::types::{
     Connection as SdkConnection, ConnectionStatus, ProviderType,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
 use aws_types::region::Region;
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
@@ -27,18 +27,7 @@ const OLD_ARN: &str = "arn:aws:codestar-connections:us-east-1:123456789012:conne
 const NEW_ARN: &str = "arn:aws:codeconnections:us-east-1:123456789012:connection/0000-2";
 
 fn client(rules: &[&Rule]) -> aws_sdk_codestarconnections::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let conf = aws_sdk_codestarconnections::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    aws_sdk_codestarconnections::Client::from_conf(conf)
+    crate::mock_client!(aws_sdk_codestarconnections, rules)
 }
 
 fn output(arn: &str, status: ConnectionStatus) -> GetConnectionOutput {

@@ -6,14 +6,11 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_codedeploy::operation::get_deployment_config::GetDeploymentConfigOutput;
 use aws_sdk_codedeploy::types::{
     DeploymentConfigInfo, MinimumHealthyHosts, MinimumHealthyHostsType,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use aws_types::region::Region;
+use aws_smithy_mocks::{Rule, mock};
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::codedeploy;
@@ -26,18 +23,7 @@ const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.j
 const ARN: &str = "arn:aws:codedeploy:us-east-1:123456789012:deploymentconfig:ZeroHealthy";
 
 fn client(rules: &[&Rule]) -> aws_sdk_codedeploy::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let conf = aws_sdk_codedeploy::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    aws_sdk_codedeploy::Client::from_conf(conf)
+    crate::mock_client!(aws_sdk_codedeploy, rules)
 }
 
 fn config_output(kind: MinimumHealthyHostsType, value: i32) -> GetDeploymentConfigOutput {

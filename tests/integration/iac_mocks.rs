@@ -6,32 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::mock;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::stacks::{self, StackClients};
 use pipeaudit::model::{Observed, ReadErrorKind, Snapshot, StackRef};
-
-macro_rules! client {
-    ($krate:ident, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        let rules: &[&Rule] = $rules;
-        for r in rules {
-            interceptor = interceptor.with_rule(r);
-        }
-        $krate::Client::from_conf(
-            $krate::Config::builder()
-                .behavior_version($krate::config::BehaviorVersion::latest())
-                .region($krate::config::Region::new("us-east-1"))
-                .credentials_provider($krate::config::Credentials::new(
-                    "a", "b", None, None, "mock",
-                ))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .retry_config($krate::config::retry::RetryConfig::disabled())
-                .build(),
-        )
-    }};
-}
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
 
@@ -137,13 +115,21 @@ async fn tags_first_then_the_stack_resource_by_physical_id() {
         clients.insert(
             region.clone(),
             StackClients {
-                cloudformation: client!(aws_sdk_cloudformation, &[&by_role, &unmanaged]),
-                codepipeline: client!(aws_sdk_codepipeline, &[&pipeline_tags]),
-                codebuild: client!(aws_sdk_codebuild, &[]),
-                codedeploy: client!(aws_sdk_codedeploy, &[]),
-                s3: client!(aws_sdk_s3, &[&bucket_tags]),
-                kms: client!(aws_sdk_kms, &[]),
-                events: client!(aws_sdk_eventbridge, &[]),
+                cloudformation: crate::mock_client!(
+                    aws_sdk_cloudformation,
+                    &[&by_role, &unmanaged],
+                    no_retry
+                ),
+                codepipeline: crate::mock_client!(
+                    aws_sdk_codepipeline,
+                    &[&pipeline_tags],
+                    no_retry
+                ),
+                codebuild: crate::mock_client!(aws_sdk_codebuild, &[], no_retry),
+                codedeploy: crate::mock_client!(aws_sdk_codedeploy, &[], no_retry),
+                s3: crate::mock_client!(aws_sdk_s3, &[&bucket_tags], no_retry),
+                kms: crate::mock_client!(aws_sdk_kms, &[], no_retry),
+                events: crate::mock_client!(aws_sdk_eventbridge, &[], no_retry),
             },
         );
     }
@@ -215,7 +201,7 @@ async fn a_denied_lookup_is_unknown_and_names_the_action() {
         )
         .repeatedly()
         .build();
-    let cfn = client!(aws_sdk_cloudformation, &[&denied]);
+    let cfn = crate::mock_client!(aws_sdk_cloudformation, &[&denied], no_retry);
     let got = stacks::describe_by_physical_id(&ctx(), &cfn, "ci-pipeline-role").await;
     let err = got.error().unwrap_or_else(|| panic!("{got:?}"));
     assert_eq!(err.kind, ReadErrorKind::AccessDenied);
@@ -259,13 +245,17 @@ async fn cloudformation_has_the_last_word_when_tags_cannot_be_read() {
             clients.insert(
                 region.clone(),
                 StackClients {
-                    cloudformation: client!(aws_sdk_cloudformation, &[&rule]),
-                    codepipeline: client!(aws_sdk_codepipeline, &[&denied_tags]),
-                    codebuild: client!(aws_sdk_codebuild, &[]),
-                    codedeploy: client!(aws_sdk_codedeploy, &[]),
-                    s3: client!(aws_sdk_s3, &[]),
-                    kms: client!(aws_sdk_kms, &[]),
-                    events: client!(aws_sdk_eventbridge, &[]),
+                    cloudformation: crate::mock_client!(aws_sdk_cloudformation, &[&rule], no_retry),
+                    codepipeline: crate::mock_client!(
+                        aws_sdk_codepipeline,
+                        &[&denied_tags],
+                        no_retry
+                    ),
+                    codebuild: crate::mock_client!(aws_sdk_codebuild, &[], no_retry),
+                    codedeploy: crate::mock_client!(aws_sdk_codedeploy, &[], no_retry),
+                    s3: crate::mock_client!(aws_sdk_s3, &[], no_retry),
+                    kms: crate::mock_client!(aws_sdk_kms, &[], no_retry),
+                    events: crate::mock_client!(aws_sdk_eventbridge, &[], no_retry),
                 },
             );
         }

@@ -4,13 +4,12 @@
 //! collected is skipped without a write.
 
 use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
 use aws_sdk_codedeploy::operation::update_deployment_group::UpdateDeploymentGroupOutput;
 use aws_sdk_codedeploy::types::{
     AutoRollbackConfiguration, AutoRollbackEvent, DeploymentGroupInfo,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
 use aws_types::region::Region;
 use pipeaudit::collect::clients::RegionClients;
 use pipeaudit::findings::FixSafety;
@@ -19,22 +18,18 @@ use serde_json::json;
 
 const GROUP: &str = "arn:aws:codedeploy:us-east-1:111122223333:deploymentgroup:app/grp";
 
-async fn clients(rules: &[&Rule]) -> RegionClients {
-    let base = aws_config::defaults(BehaviorVersion::latest())
+/// Clients of one region whose other services are never called.
+fn region_clients() -> RegionClients {
+    let cfg = aws_types::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .load()
-        .await;
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let cd = aws_sdk_codedeploy::config::Builder::from(&base)
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
         .build();
-    let mut c = RegionClients::new(&base);
-    c.codedeploy = aws_sdk_codedeploy::Client::from_conf(cd);
+    RegionClients::new(&cfg)
+}
+
+async fn clients(rules: &[&Rule]) -> RegionClients {
+    let mut c = region_clients();
+    c.codedeploy = crate::mock_client!(aws_sdk_codedeploy, rules);
     c
 }
 
@@ -124,21 +119,8 @@ async fn deploy_rollback_skips_a_group_changed_since_collection() {
 }
 
 async fn codebuild_clients(rules: &[&Rule]) -> RegionClients {
-    let base = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .load()
-        .await;
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let cb = aws_sdk_codebuild::config::Builder::from(&base)
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    let mut c = RegionClients::new(&base);
-    c.codebuild = aws_sdk_codebuild::Client::from_conf(cb);
+    let mut c = region_clients();
+    c.codebuild = crate::mock_client!(aws_sdk_codebuild, rules);
     c
 }
 

@@ -8,10 +8,7 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use aws_types::region::Region;
+use aws_smithy_mocks::{Rule, mock};
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::s3;
@@ -25,18 +22,7 @@ const BUCKET: &str = "demo-000-source";
 const ARN: &str = "arn:aws:s3:::demo-000-source";
 
 fn client(rules: &[&Rule]) -> aws_sdk_s3::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    crate::mock_client!(aws_sdk_s3, rules)
 }
 
 fn answer(status: u16, body: &str) -> Rule {
