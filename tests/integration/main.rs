@@ -25,6 +25,7 @@ mod iac_moto;
 mod merge;
 mod org_moto;
 mod own_roles_unknown;
+mod policies;
 mod reference_profile;
 mod remediate_mocks;
 mod remediate_moto;

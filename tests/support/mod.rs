@@ -102,3 +102,44 @@ pub fn finding_rows(findings: &[pipeaudit::findings::Finding]) -> Vec<[String; 4
         })
         .collect()
 }
+
+/// The actions an example policy under `examples/` grants: every `Action`
+/// of its statements.
+pub fn policy_actions(file: &str) -> std::collections::BTreeSet<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let policy: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| match &s["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            v => v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Panics naming every action of `used` that the example policy `file`
+/// (under `examples/`) does not grant.
+pub fn assert_policy_grants<S: AsRef<str>>(file: &str, used: impl IntoIterator<Item = S>) {
+    let granted = policy_actions(file);
+    let missing: Vec<String> = used
+        .into_iter()
+        .map(|a| a.as_ref().to_string())
+        .filter(|a| !granted.contains(a))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing from examples/{file}: {}",
+        missing.join(", ")
+    );
+}
