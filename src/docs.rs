@@ -171,6 +171,21 @@ pub fn rules_list(rules: &RuleSet, format: ListFormat) -> String {
     }
 }
 
+/// A paragraph with every line under its heading, at the same indentation.
+fn indented(text: &str) -> String {
+    text.trim()
+        .lines()
+        .map(|l| {
+            if l.trim().is_empty() {
+                String::new()
+            } else {
+                format!("  {}", l.trim_end())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A rule's documentation as text (or JSON).
 pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
     let f = &rule.file;
@@ -184,17 +199,17 @@ pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
         ExplainFormat::Table => {
             let mut out = format!("{} {} ({})\n{}\n\n", f.id, f.slug, f.severity, f.title);
             out.push_str(&format!(
-                "What\n  {}\n\nWhy\n  {}\n\nRemediation\n  {}\n",
-                f.docs.what.trim(),
-                f.docs.why.trim(),
-                f.docs.remediation.trim()
+                "What\n{}\n\nWhy\n{}\n\nRemediation\n{}\n",
+                indented(&f.docs.what),
+                indented(&f.docs.why),
+                indented(&f.docs.remediation)
             ));
             match &f.fix {
                 Some(fix) => out.push_str(&format!(
-                    "\nFix: {} ({})\n  {}\n",
+                    "\nFix: {} ({})\n{}\n",
                     fix.action,
                     fix.safety,
-                    f.docs.fix_safety.as_deref().unwrap_or("").trim()
+                    indented(f.docs.fix_safety.as_deref().unwrap_or(""))
                 )),
                 None => out.push_str("\nFix: none (manual)\n"),
             }
@@ -218,7 +233,7 @@ pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
                     out.push_str(&format!("  {fw}: {}\n", controls.join(", ")));
                 }
             }
-            out.push_str(&format!("\nCondition\n  {}\n", f.condition));
+            out.push_str(&format!("\nCondition\n{}\n", indented(&f.condition)));
             out
         }
     }

@@ -1063,3 +1063,39 @@ fn sarif_tags_carry_the_mappings_most_specific_first() {
         ]
     );
 }
+
+/// `rules explain` shows each section's paragraph with every line at the
+/// same indentation under its heading, not only the first.
+#[test]
+fn explain_indents_every_line_of_a_section() {
+    let set = rules();
+    let mut multi_line = 0;
+    for rule in &set.rules {
+        let text = pipeaudit::docs::explain(rule, pipeaudit::docs::ExplainFormat::Table);
+        let mut in_section = false;
+        let mut lines_in_section = 0;
+        for line in text.lines() {
+            if ["What", "Why", "Remediation", "Condition"].contains(&line) {
+                in_section = true;
+                lines_in_section = 0;
+                continue;
+            }
+            if line.is_empty() {
+                in_section = false;
+                continue;
+            }
+            if in_section {
+                lines_in_section += 1;
+                if lines_in_section > 1 {
+                    multi_line += 1;
+                }
+                assert!(
+                    line.starts_with("  "),
+                    "{}: line not indented under its heading: {line:?}",
+                    rule.file.id
+                );
+            }
+        }
+    }
+    assert!(multi_line > 100, "few multi-line sections: {multi_line}");
+}
