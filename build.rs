@@ -1,4 +1,5 @@
-//! Embeds every rule file under `rules/` into the binary.
+//! Embeds every rule file under `rules/` (`.yaml` and `.yml`, as `--rules`
+//! reads them) into the binary.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             collect(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml") {
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             out.push(p);
         }
     }
