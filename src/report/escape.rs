@@ -58,24 +58,34 @@ pub fn control_lines(s: &str) -> Cow<'_, str> {
 
 /// Text for CommonMark / GFM inline content (a paragraph, a heading, a list
 /// item): on one line, controls visible, and every character that could
-/// start markup escaped with a backslash (HTML, entities, links, images,
-/// emphasis, code, strikethrough, math), as could a list or heading marker
-/// at its start. Pipes are left as they are (see [`markdown_cell`]).
+/// start markup escaped with a backslash: HTML and autolinks (`<`, `>`),
+/// entities (`&`), links and images (`[`, `]`), code (`` ` ``), emphasis
+/// and strikethrough (`*`, `~`, and `_` where it is not inside a word:
+/// `GITHUB_TOKEN` stays as it is), math (`$`), backslashes, and a heading,
+/// list or setext marker at its start. Pipes are left as they are (see
+/// [`markdown_cell`]).
 pub fn markdown(s: &str) -> String {
     let one_line = s.replace(['\r', '\n'], " ");
     let text = control(&one_line);
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '!' | '~' | '#' | '$'
-        ) {
+    for (i, &c) in chars.iter().enumerate() {
+        let inside_word = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(|c| c.is_alphanumeric())
+        };
+        let escape = match c {
+            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '&' | '~' | '$' => true,
+            '_' => !(inside_word(i.checked_sub(1)) && inside_word(Some(i + 1))),
+            _ => false,
+        };
+        if escape {
             out.push('\\');
         }
         out.push(c);
     }
-    // a block marker at the start: `- `, `+ `, `= `, `1. `, `1) `
-    if out.starts_with(['-', '+', '=']) {
+    // a block marker at the start: `# `, `- `, `+ `, `= `, `1. `, `1) `
+    if out.starts_with(['#', '-', '+', '=']) {
         out.insert(0, '\\');
     } else {
         let digits = out.chars().take_while(char::is_ascii_digit).count();
@@ -156,7 +166,9 @@ mod tests {
             markdown("<img src=x onerror=alert(1)>"),
             "\\<img src=x onerror=alert(1)\\>"
         );
-        assert_eq!(markdown("a`b*c_d"), "a\\`b\\*c\\_d");
+        assert_eq!(markdown("a`b*c_d"), "a\\`b\\*c_d");
+        assert_eq!(markdown("_em_ GITHUB_TOKEN"), "\\_em\\_ GITHUB_TOKEN");
+        assert_eq!(markdown("# x"), "\\# x");
         assert_eq!(markdown("&lt;x"), "\\&lt;x");
         assert_eq!(markdown("- item"), "\\- item");
         assert_eq!(markdown("12. item"), "12\\. item");
