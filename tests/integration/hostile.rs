@@ -7,8 +7,8 @@
 //! renderer (pulldown-cmark) for Markdown, the Mermaid grammar the
 //! renderer accepts, Graphviz `dot` for DOT, an XML parser for SVG, an HTML
 //! parser for HTML, a URL resolver for SARIF and a CSV reader for CSV.
-//! (The HTML report and the crafted Mermaid diagrams are also opened in
-//! Chromium by `scripts/browser-check.sh`.)
+//! (The demo's HTML report and Mermaid diagrams are opened in Chromium by
+//! `scripts/browser-check.sh`.)
 
 use crate::support::{self, hostile};
 

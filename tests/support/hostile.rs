@@ -1,8 +1,7 @@
 //! The crafted snapshot of hostile names: the bundled demo with the names of
 //! `tests/fixtures/hostile/names.json` substituted, an S3 source with a
-//! hostile object key and a scope error with a hostile message. Shared by
-//! the tests (`tests/integration/hostile.rs`) and
-//! `examples/hostile_snapshot.rs` (for `scripts/browser-check.sh`).
+//! hostile object key and a scope error with a hostile message, for
+//! `tests/integration/hostile.rs`.
 
 use serde_json::{Value, json};
 
