@@ -95,7 +95,7 @@ pub fn run(
             failed.len()
         );
         for (t, e) in &failed {
-            eprintln!("  {}: {}", control(&t.account), control(&e.to_string()));
+            eprintln!("  {}: {}", control(&t.account), control(e));
         }
         return Ok(EXIT_ERROR);
     }

@@ -17,7 +17,7 @@ pub const MAX_TEXT: usize = 50_000;
 /// comment (`%%{...}%%`, `%%`), an entity, HTML or a Markdown string as a
 /// Mermaid entity code (`#35;`); Mermaid turns these back into the
 /// characters when it draws the label.
-pub fn escape(s: &str) -> String {
+fn escape(s: &str) -> String {
     let text = crate::report::escape::control(s);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -316,7 +316,7 @@ pub(crate) fn graphviz(dot: &[u8]) -> String {
         .and_then(|mut child| {
             use std::io::Write;
             if let Some(mut stdin) = child.stdin.take() {
-                stdin.write_all(&dot)?;
+                stdin.write_all(dot)?;
             }
             child.wait_with_output()
         })
