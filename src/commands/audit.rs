@@ -238,7 +238,10 @@ pub(super) fn write_report(
         .iter()
         .filter(|d| d.kind == DiagnosticKind::ScopeError)
     {
-        eprintln!("pipeaudit: error: {}", d.message);
+        eprintln!(
+            "pipeaudit: error: {}",
+            crate::report::escape::control(&d.message)
+        );
     }
     Ok(report::exit_code(&Outcome::Audit {
         findings: &eval.findings,

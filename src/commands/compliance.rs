@@ -14,6 +14,7 @@ use crate::compliance;
 use crate::findings::DiagnosticKind;
 use crate::model::Snapshot;
 use crate::report::compliance::{ComplianceFormat, ComplianceReport};
+use crate::report::escape::control;
 use crate::report::{self, EXIT_OK, Scope};
 use crate::rules::RuleSet;
 use crate::rules::config::Config;
@@ -95,10 +96,14 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, c: &ComplianceArgs) -> Result<u8, Stri
         .iter()
         .filter(|d| d.kind == DiagnosticKind::ScopeError)
     {
-        eprintln!("pipeaudit: error: {}", d.message);
+        eprintln!("pipeaudit: error: {}", control(&d.message));
     }
     for (account, e) in &failed_accounts {
-        eprintln!("pipeaudit: account {account} could not be audited: {e}");
+        eprintln!(
+            "pipeaudit: account {} could not be audited: {}",
+            control(account),
+            control(&e.to_string())
+        );
     }
     Ok(assessment.exit_code(c.exit_zero))
 }

@@ -9,6 +9,7 @@ use crate::cli::{AuditArgs, GlobalArgs, GraphFormat};
 use crate::graph;
 use crate::model::Snapshot;
 use crate::report::EXIT_OK;
+use crate::report::escape::markdown;
 use crate::rules::engine;
 
 /// Draws the pipelines of a snapshot (or a live collection); `--pipeline`
@@ -47,7 +48,7 @@ pub fn run(
             GraphFormat::Svg => graphs.push(graph),
             GraphFormat::Mermaid => match graph::mermaid::render(&graph) {
                 Some(d) => {
-                    let _ = write!(out, "### {}\n\n```mermaid\n{d}```\n\n", w.name);
+                    let _ = write!(out, "### {}\n\n```mermaid\n{d}```\n\n", markdown(&w.name));
                 }
                 None => too_large.push(w.name.clone()),
             },
@@ -61,7 +62,7 @@ pub fn run(
             out,
             "{} pipeline(s) left out: their diagrams exceed Mermaid's default limits ({}).",
             too_large.len(),
-            too_large.join(", ")
+            markdown(&too_large.join(", "))
         );
     }
     write_output(output, &out)?;

@@ -21,6 +21,7 @@ use clap::Parser;
 use crate::cli::{AuditArgs, Cli, Command, GlobalArgs};
 use crate::collect::{self, CollectOptions, clients::ConnectOptions};
 use crate::model::Snapshot;
+use crate::report::escape::{control, control_lines};
 use crate::report::{EXIT_ERROR, EXIT_OK};
 use crate::rules::RuleSet;
 use crate::rules::config::Config;
@@ -39,7 +40,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
-            eprintln!("pipeaudit: error: {message}");
+            eprintln!("pipeaudit: error: {}", control_lines(&message));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -271,7 +272,7 @@ fn report_collection(s: &Snapshot, detail: bool) {
         "pipeaudit: collected {} pipeline(s) in {} region(s) of account {} with {} API call(s); {} value(s) could not be read",
         s.pipelines.len(),
         s.regions.len(),
-        s.account,
+        control(&s.account),
         calls,
         errors.len()
     );
@@ -282,13 +283,14 @@ fn report_collection(s: &Snapshot, detail: bool) {
     };
     for (resource, e) in errors.iter().take(shown) {
         eprintln!(
-            "  {resource}: {} ({}{})",
-            e.action,
+            "  {}: {} ({}{})",
+            control(resource),
+            control(&e.action),
             e.code
                 .as_deref()
-                .map(|c| format!("{c}: "))
+                .map(|c| format!("{}: ", control(c)))
                 .unwrap_or_default(),
-            e.message
+            control(&e.message)
         );
     }
     if shown < errors.len() {

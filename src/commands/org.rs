@@ -6,6 +6,7 @@ use super::{collect_options, runtime};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::collect;
 use crate::report::EXIT_ERROR;
+use crate::report::escape::control;
 use crate::rules::RuleSet;
 use crate::rules::config::Config;
 
@@ -63,14 +64,18 @@ pub fn run(
                 match &s.result {
                     Ok(c) => eprintln!(
                         "pipeaudit: [{done}/{total}] account {}: {} pipeline(s) in {} region(s), {} API call(s), {} value(s) not read, {} finding(s)",
-                        s.target.account,
+                        control(&s.target.account),
                         c.pipelines,
                         c.regions.len(),
                         c.api_calls,
                         c.unread,
                         c.findings
                     ),
-                    Err(e) => eprintln!("pipeaudit: [{done}/{total}] account {} failed: {e}", s.target.account),
+                    Err(e) => eprintln!(
+                        "pipeaudit: [{done}/{total}] account {} failed: {}",
+                        control(&s.target.account),
+                        control(&e.to_string())
+                    ),
                 }
             },
         )
@@ -90,7 +95,7 @@ pub fn run(
             failed.len()
         );
         for (t, e) in &failed {
-            eprintln!("  {}: {e}", t.account);
+            eprintln!("  {}: {}", control(&t.account), control(e));
         }
         return Ok(EXIT_ERROR);
     }

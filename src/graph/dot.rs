@@ -5,8 +5,17 @@ use std::fmt::Write;
 use super::Graph;
 use crate::findings::Severity;
 
+/// Text inside a quoted DOT string: controls visible (so on one line),
+/// backslashes first (so that none escapes what follows, nor starts an
+/// escString such as `\l` or `\N`), then quotes.
+fn text(s: &str) -> String {
+    crate::report::escape::control(s)
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+}
+
 fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", text(s))
 }
 
 fn colour(s: Severity) -> &'static str {
@@ -26,7 +35,7 @@ pub fn render(g: &Graph) -> String {
         quote(&g.pipeline)
     );
     for n in &g.nodes {
-        let mut label = format!("{}\\n{}", n.kind.label(), n.name);
+        let mut label = format!("{}\\n{}", n.kind.label(), text(&n.name));
         if n.missing {
             label.push_str("\\n(missing)");
         } else if n.unknown {
@@ -35,14 +44,14 @@ pub fn render(g: &Graph) -> String {
         let mut attrs = Vec::new();
         if let Some(w) = n.worst {
             for line in n.findings_by_severity() {
-                let _ = write!(label, "\\n{line}");
+                let _ = write!(label, "\\n{}", text(&line));
             }
             attrs.push(format!("color=\"{}\", penwidth=2", colour(w)));
         }
         if n.missing || n.unknown {
             attrs.push("style=dashed".to_string());
         }
-        let label = format!("\"{}\"", label.replace('"', "\\\""));
+        let label = format!("\"{label}\"");
         let extra = if attrs.is_empty() {
             String::new()
         } else {

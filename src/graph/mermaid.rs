@@ -12,11 +12,25 @@ pub const MAX_EDGES: usize = 500;
 /// Mermaid's default `maxTextSize`, in characters.
 pub const MAX_TEXT: usize = 50_000;
 
-/// Text inside a quoted Mermaid label: quotes and angle brackets as entities.
+/// Text inside a quoted Mermaid label: controls visible (so on one line),
+/// then every character that could close the label, start a directive or
+/// comment (`%%{...}%%`, `%%`), an entity, HTML or a Markdown string as a
+/// Mermaid entity code (`#35;`); Mermaid turns these back into the
+/// characters when it draws the label.
 fn escape(s: &str) -> String {
-    s.replace('"', "#quot;")
-        .replace('<', "#lt;")
-        .replace('>', "#gt;")
+    let text = crate::report::escape::control(s);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '#' | '%' | '"' | '\'' | '<' | '>' | '&' | '`' | '{' | '}' => {
+                out.push('#');
+                out.push_str(&u32::from(c).to_string());
+                out.push(';');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn label(n: &Node) -> String {

@@ -64,10 +64,12 @@ svg.wiring a:focus rect,svg.wiring a:hover rect{stroke:#000;stroke-width:3}";
 /// The arrow marker the diagrams of a page share (id `wiring-arrow`).
 pub const DEFS: &str = "<defs><marker id=\"wiring-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"#666\"/></marker></defs>";
 
-/// Text for XML: `&`, `<`, `>` and quotes as entities.
+/// Text for XML: controls visible (most are not allowed in XML), `&`, `<`,
+/// `>` and quotes as entities.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let text = crate::report::escape::control_lines(s);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),

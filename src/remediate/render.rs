@@ -117,7 +117,8 @@ pub fn render_text(plan: &Plan) -> String {
             }
         }
     }
-    out
+    // names and values come from the account: shown, never emitted raw
+    crate::report::escape::control_lines(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use super::Format;
+use super::escape::{code, control, markdown};
 use crate::drift::{Change, ChangeKind, Delta, Drift};
 use crate::findings::{Finding, Severity, fingerprint};
 use crate::model::{Snapshot, ToolInfo};
@@ -85,7 +86,7 @@ fn pretty(v: &Value) -> String {
 /// Writes `text` with its first line after `first` and the others after `rest`.
 fn lines(out: &mut String, first: &str, rest: &str, text: &str) {
     for (i, l) in text.lines().enumerate() {
-        let _ = writeln!(out, "{}{l}", if i == 0 { first } else { rest });
+        let _ = writeln!(out, "{}{}", if i == 0 { first } else { rest }, control(l));
     }
 }
 
@@ -96,10 +97,16 @@ fn table_fields(out: &mut String, c: &Change) {
         match &f.delta {
             Delta::Value { before, after } => match (compact(before), compact(after)) {
                 (Some(b), Some(a)) => {
-                    let _ = writeln!(out, "    {}: {b} -> {a}", f.path);
+                    let _ = writeln!(
+                        out,
+                        "    {}: {} -> {}",
+                        control(&f.path),
+                        control(&b),
+                        control(&a)
+                    );
                 }
                 _ => {
-                    let _ = writeln!(out, "    {}:", f.path);
+                    let _ = writeln!(out, "    {}:", control(&f.path));
                     lines(out, "      before: ", "              ", &pretty(before));
                     lines(out, "      after:  ", "              ", &pretty(after));
                 }
@@ -112,7 +119,7 @@ fn table_fields(out: &mut String, c: &Change) {
                 if !removed.is_empty() {
                     counts.push(format!("{} removed", removed.len()));
                 }
-                let _ = writeln!(out, "    {}: {}", f.path, counts.join(", "));
+                let _ = writeln!(out, "    {}: {}", control(&f.path), counts.join(", "));
                 for (sign, items) in [("+", added), ("-", removed)] {
                     for i in items {
                         let text = compact(i).unwrap_or_else(|| pretty(i));
@@ -126,22 +133,21 @@ fn table_fields(out: &mut String, c: &Change) {
 
 /// The fields of a change in Markdown: nested list items, JSON in code blocks.
 fn markdown_fields(out: &mut String, c: &Change) {
-    let code = |v: &Value| {
-        let t = v.to_string();
-        if t.contains('`') {
-            format!("`` {t} ``")
-        } else {
-            format!("`{t}`")
-        }
-    };
+    let value = |v: &Value| code(&v.to_string());
     for f in &c.fields {
         match &f.delta {
             Delta::Value { before, after } => match (compact(before), compact(after)) {
                 (Some(_), Some(_)) => {
-                    let _ = writeln!(out, "  - `{}`: {} → {}", f.path, code(before), code(after));
+                    let _ = writeln!(
+                        out,
+                        "  - {}: {} → {}",
+                        code(&f.path),
+                        value(before),
+                        value(after)
+                    );
                 }
                 _ => {
-                    let _ = writeln!(out, "  - `{}`:", f.path);
+                    let _ = writeln!(out, "  - {}:", code(&f.path));
                     for (label, v) in [("before", before), ("after", after)] {
                         let _ = writeln!(out, "    - {label}:\n");
                         let _ = writeln!(out, "      ```json");
@@ -151,7 +157,7 @@ fn markdown_fields(out: &mut String, c: &Change) {
                 }
             },
             Delta::Items { added, removed } => {
-                let _ = writeln!(out, "  - `{}`:", f.path);
+                let _ = writeln!(out, "  - {}:", code(&f.path));
                 for (label, items) in [("added", added), ("removed", removed)] {
                     for i in items {
                         if matches!(i, Value::Object(_) | Value::Array(_)) {
@@ -160,7 +166,7 @@ fn markdown_fields(out: &mut String, c: &Change) {
                             lines(out, "      ", "      ", &pretty(i));
                             let _ = writeln!(out, "      ```");
                         } else {
-                            let _ = writeln!(out, "    - {label} {}", code(i));
+                            let _ = writeln!(out, "    - {label} {}", value(i));
                         }
                     }
                 }
@@ -254,25 +260,41 @@ pub fn render(
                 groups.push(("(no pipeline)".to_string(), unowned));
             }
             for (p, changes) in groups {
-                let _ = writeln!(out, "{}{p}", if md { "\n### " } else { "\n" });
+                if md {
+                    let _ = writeln!(out, "\n### {}", markdown(&p));
+                } else {
+                    let _ = writeln!(out, "\n{}", control(&p));
+                }
                 for c in changes {
                     if md {
-                        let _ = writeln!(out, "- {} `{}` ({})", kind(c), c.arn, c.resource_kind);
+                        let _ = writeln!(
+                            out,
+                            "- {} {} ({})",
+                            kind(c),
+                            code(&c.arn),
+                            markdown(&c.resource_kind)
+                        );
                         markdown_fields(&mut out, c);
                         if !c.rules.is_empty() {
-                            let _ = writeln!(out, "  - affects: {}", c.rules.join(" "));
+                            let _ = writeln!(out, "  - affects: {}", markdown(&c.rules.join(" ")));
                         }
                         if let Some(m) = &c.managed_by {
-                            let _ = writeln!(out, "  - {}", managed_line(m));
+                            let _ = writeln!(out, "  - {}", markdown(&managed_line(m)));
                         }
                     } else {
-                        let _ = writeln!(out, "  {} {} ({})", kind(c), c.arn, c.resource_kind);
+                        let _ = writeln!(
+                            out,
+                            "  {} {} ({})",
+                            kind(c),
+                            control(&c.arn),
+                            control(&c.resource_kind)
+                        );
                         table_fields(&mut out, c);
                         if !c.rules.is_empty() {
-                            let _ = writeln!(out, "    affects: {}", c.rules.join(" "));
+                            let _ = writeln!(out, "    affects: {}", control(&c.rules.join(" ")));
                         }
                         if let Some(m) = &c.managed_by {
-                            let _ = writeln!(out, "    {}", managed_line(m));
+                            let _ = writeln!(out, "    {}", control(&managed_line(m)));
                         }
                     }
                 }
@@ -281,11 +303,11 @@ pub fn render(
                 out.push('\n');
             }
             for n in &d.not_compared {
-                let _ = writeln!(
-                    out,
-                    "{}not compared (could not be read): {n}",
-                    if md { "- " } else { "" }
-                );
+                if md {
+                    let _ = writeln!(out, "- not compared (could not be read): {}", markdown(n));
+                } else {
+                    let _ = writeln!(out, "not compared (could not be read): {}", control(n));
+                }
             }
             let _ = writeln!(out, "\n{} change(s)", d.changes.len());
             Ok(out)

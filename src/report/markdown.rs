@@ -4,16 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Report;
+use super::escape::{code, code_cell, markdown, markdown_cell};
 
 /// At most this many wiring diagrams in one summary.
 pub const MAX_DIAGRAMS: usize = 20;
 /// At most this many characters of diagrams in one summary (GitHub takes a
 /// step summary of up to 1 MiB).
 pub const MAX_DIAGRAM_TEXT: usize = 400_000;
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
 
 /// Renders totals by severity and a table per pipeline, linking rule docs,
 /// each followed by the pipeline's wiring diagram from `diagrams` (Mermaid,
@@ -33,16 +30,16 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
     if accounts.len() == 1 {
         let _ = writeln!(
             out,
-            "Account `{}`, region(s) {}.\n",
-            accounts.join(""),
-            r.regions().join(", ")
+            "Account {}, region(s) {}.\n",
+            code(&accounts.join("")),
+            markdown(&r.regions().join(", "))
         );
     } else {
         let _ = writeln!(
             out,
             "{} account(s), region(s) {}.\n",
             accounts.len(),
-            r.regions().join(", ")
+            markdown(&r.regions().join(", "))
         );
     }
     let _ = writeln!(out, "| severity | findings |\n|---|---|");
@@ -53,26 +50,26 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
         let _ = writeln!(
             out,
             "\n### {}\n\n| severity | rule | resource | message |\n|---|---|---|---|",
-            cell(name)
+            markdown(name)
         );
         for f in group {
             let _ = writeln!(
                 out,
-                "| {} | [{}]({}/{}.md) `{}` | {} | {} |",
+                "| {} | [{}]({}/{}.md) {} | {} | {} |",
                 f.severity,
-                f.rule_id,
+                markdown_cell(&f.rule_id),
                 docs_url.trim_end_matches('/'),
-                f.rule_id,
-                f.slug,
+                urlencoding::encode(&f.rule_id),
+                code_cell(&f.slug),
                 match &f.defined_in {
                     Some(d) => format!(
-                        "`{}`<br>defined in `{}`",
-                        cell(&f.resource_arn),
-                        cell(&d.to_string())
+                        "{}<br>defined in {}",
+                        code_cell(&f.resource_arn),
+                        code_cell(&d.to_string())
                     ),
-                    None => format!("`{}`", cell(&f.resource_arn)),
+                    None => code_cell(&f.resource_arn),
                 },
-                cell(&f.message)
+                markdown_cell(&f.message)
             );
         }
         if let Some(d) = diagrams.get(arn) {
@@ -98,7 +95,7 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
     if !unchecked.is_empty() {
         let _ = writeln!(out, "\n### Not checked ({})\n", unchecked.len());
         for d in unchecked {
-            let _ = writeln!(out, "- {}", cell(&d.message));
+            let _ = writeln!(out, "- {}", markdown(&d.message));
         }
     }
     if !unlocated.is_empty() {
@@ -108,7 +105,7 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
             unlocated.len()
         );
         for d in unlocated {
-            let _ = writeln!(out, "- {}", cell(&d.message));
+            let _ = writeln!(out, "- {}", markdown(&d.message));
         }
     }
     out

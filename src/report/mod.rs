@@ -3,6 +3,7 @@
 
 pub mod compliance;
 pub mod drift;
+pub mod escape;
 pub mod html;
 pub mod json;
 pub mod markdown;

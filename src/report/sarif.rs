@@ -100,7 +100,11 @@ fn service_of(arn: &str) -> String {
         .to_string()
 }
 
-/// A path segment safe for a relative URI: letters, digits, `-`, `_`, `.`.
+/// A path segment safe for a relative URI: letters, digits, `-`, `_`, `.`,
+/// anything else `_`; never empty and never a dot segment (`.`, `..`, and
+/// so never a step out of the repository: a role path may be
+/// `/../../`). Percent-encoding would not do for the dots, since URL
+/// parsers read `%2e%2e` as `..`, so a segment of dots only has them as `_`.
 fn segment(s: &str) -> String {
     let out: String = s
         .chars()
@@ -112,7 +116,11 @@ fn segment(s: &str) -> String {
             }
         })
         .collect();
-    if out.is_empty() { "_".to_string() } else { out }
+    if out.chars().all(|c| c == '.') {
+        "_".repeat(out.len().max(1))
+    } else {
+        out
+    }
 }
 
 /// The pseudo-path of a finding: `aws/<account>/<region>/<service>/<name>`.
@@ -506,6 +514,22 @@ mod tests {
             )),
             "aws/111122223333/us-east-1/codedeploy/deploymentgroup_app/grp"
         );
+    }
+
+    #[test]
+    fn pseudo_paths_never_step_out_of_the_repository() {
+        let path = pseudo_path(&finding(
+            "arn:aws:iam::111122223333:role/../../../../../../../trav-role",
+        ));
+        assert_eq!(
+            path,
+            "aws/111122223333/us-east-1/iam/role/__/__/__/__/__/__/__/trav-role"
+        );
+        assert_eq!(
+            pseudo_path(&finding("arn:aws:s3:::b/./x//y")),
+            "aws/111122223333/us-east-1/s3/b/_/x/_/y"
+        );
+        assert!(!path.split('/').any(|s| s == "." || s == ".."));
     }
 
     #[test]

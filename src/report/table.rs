@@ -5,6 +5,7 @@ use std::fmt::Write;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::Report;
+use super::escape::{control, control_lines};
 use crate::findings::{DiagnosticKind, Severity};
 
 fn color(s: Severity) -> Color {
@@ -21,7 +22,7 @@ fn color(s: Severity) -> Color {
 pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
     let mut out = String::new();
     for (name, arn, group) in r.by_pipeline() {
-        let _ = writeln!(out, "\n{name} ({arn})");
+        let _ = writeln!(out, "\n{} ({})", control(name), control(arn));
         let mut t = Table::new();
         t.set_content_arrangement(ContentArrangement::Dynamic);
         t.set_width(width.unwrap_or(140));
@@ -33,12 +34,16 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
             }
             t.add_row(vec![
                 sev,
-                Cell::new(format!("{} {}", f.rule_id, f.slug)),
+                Cell::new(control(&format!("{} {}", f.rule_id, f.slug))),
                 Cell::new(match &f.defined_in {
-                    Some(d) => format!("{}\ndefined in {d}", f.resource_arn),
-                    None => f.resource_arn.clone(),
+                    Some(d) => format!(
+                        "{}\ndefined in {}",
+                        control(&f.resource_arn),
+                        control(&d.to_string())
+                    ),
+                    None => control(&f.resource_arn).into_owned(),
                 }),
-                Cell::new(&f.message),
+                Cell::new(control_lines(&f.message)),
             ]);
         }
         if colored {
@@ -61,7 +66,7 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
         }
         let _ = writeln!(out, "\n{title} ({}):", list.len());
         for d in list.iter().take(20) {
-            let _ = writeln!(out, "  - {}", d.message);
+            let _ = writeln!(out, "  - {}", control(&d.message));
         }
         if list.len() > 20 {
             let _ = writeln!(out, "  ... {} more (see --format json)", list.len() - 20);

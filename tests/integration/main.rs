@@ -18,6 +18,8 @@ mod drift;
 mod faults_moto;
 mod fuzz_regressions;
 mod graph;
+mod hostile;
+mod hostile_moto;
 mod html;
 mod iac;
 mod iac_mocks;

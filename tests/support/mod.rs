@@ -1,6 +1,7 @@
 //! Shared test support: the moto harness, seeding, and insta settings.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod mocks;
 pub mod moto;
 pub mod proxy;

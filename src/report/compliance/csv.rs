@@ -1,6 +1,7 @@
 //! A compliance assessment as CSV: one record per control, for spreadsheets.
 
 use super::{ComplianceReport, note};
+use crate::report::escape::csv_cell;
 
 /// The header of the CSV.
 pub const HEADER: [&str; 9] = [
@@ -27,17 +28,20 @@ pub fn render(r: &ComplianceReport<'_>) -> Result<String, String> {
         } else {
             row.failing_resources.to_string()
         };
-        w.write_record([
-            a.framework.id.as_str(),
-            row.id.as_str(),
-            row.title.as_str(),
-            row.section.as_str(),
-            row.status.as_str(),
-            row.rules.join(" ").as_str(),
-            failing.as_str(),
-            note(row).as_str(),
-            a.framework.url.as_str(),
-        ])
+        w.write_record(
+            [
+                a.framework.id.as_str(),
+                row.id.as_str(),
+                row.title.as_str(),
+                row.section.as_str(),
+                row.status.as_str(),
+                row.rules.join(" ").as_str(),
+                failing.as_str(),
+                note(row).as_str(),
+                a.framework.url.as_str(),
+            ]
+            .map(csv_cell),
+        )
         .map_err(err)?;
     }
     let bytes = w

@@ -3,10 +3,7 @@
 use std::fmt::Write;
 
 use super::{ComplianceReport, failing_cell, note, rules_cell};
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
+use crate::report::escape::markdown_cell as cell;
 
 /// Renders a heading, the total, and a table of the controls with their notes.
 pub fn render(r: &ComplianceReport<'_>) -> String {

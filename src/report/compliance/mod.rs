@@ -149,7 +149,8 @@ pub fn list(
             let err = |e: ::csv::Error| format!("cannot write CSV: {e}");
             w.write_record(header).map_err(err)?;
             for r in &rows {
-                w.write_record(r).map_err(err)?;
+                w.write_record(r.iter().map(|c| crate::report::escape::csv_cell(c)))
+                    .map_err(err)?;
             }
             let bytes = w
                 .into_inner()

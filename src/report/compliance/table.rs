@@ -7,6 +7,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::{ComplianceReport, failing_cell, note, rules_cell};
 use crate::compliance::Status;
+use crate::report::escape::control;
 
 fn color(s: Status) -> Color {
     match s {
@@ -24,10 +25,10 @@ pub fn render(r: &ComplianceReport<'_>, colored: bool, width: Option<u16>) -> St
     let f = &a.framework;
     let mut out = format!(
         "{} {} ({})\n{}\n\n",
-        f.title,
-        f.version,
-        f.id,
-        r.scope_line()
+        control(&f.title),
+        control(&f.version),
+        control(&f.id),
+        control(&r.scope_line())
     );
     let mut t = Table::new();
     t.set_content_arrangement(ContentArrangement::Dynamic);
@@ -45,10 +46,10 @@ pub fn render(r: &ComplianceReport<'_>, colored: bool, width: Option<u16>) -> St
             status = status.fg(color(row.status));
         }
         t.add_row(vec![
-            Cell::new(&row.id),
-            Cell::new(&row.title),
+            Cell::new(control(&row.id)),
+            Cell::new(control(&row.title)),
             status,
-            Cell::new(rules_cell(row)),
+            Cell::new(control(&rules_cell(row))),
             Cell::new(failing_cell(row)),
         ]);
     }
@@ -65,7 +66,7 @@ pub fn render(r: &ComplianceReport<'_>, colored: bool, width: Option<u16>) -> St
         }
         let _ = writeln!(out, "\n{} ({}):", capitalized(status.as_str()), rows.len());
         for row in rows {
-            let _ = writeln!(out, "  - {}: {}", row.id, note(row));
+            let _ = writeln!(out, "  - {}: {}", control(&row.id), control(&note(row)));
         }
     }
     let _ = writeln!(out, "\n{}", a.total_line());
