@@ -249,6 +249,9 @@ pub enum Command {
         format: PathsFormat,
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Configuration file (pipeaudit.toml): `[release_paths] trusted`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// List the rule catalog, or explain one rule.
     Rules {

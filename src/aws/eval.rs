@@ -358,24 +358,23 @@ pub fn names(s: &Statement, arn: &str) -> Named {
 /// policy, name `who`), with their truth and how `who` is named.
 fn matching<'a>(
     doc: &'a PolicyDocument,
-    req: &Request<'_>,
-    who: Option<&str>,
-) -> impl Iterator<Item = (usize, &'a Statement, Truth, Named)> {
-    let (action, resource, ctx) = (req.action, req.resource, req.context.clone());
-    let who = who.map(str::to_string);
+    req: &Request<'a>,
+    who: Option<&'a str>,
+) -> impl Iterator<Item = (usize, &'a Statement, Truth, Named)> + 'a {
+    let (action, resource, ctx) = (req.action, req.resource, req.context);
     doc.statements
         .iter()
         .enumerate()
         .filter(move |(_, s)| covers_action(s, action) && covers_resource(s, resource))
         .filter_map(move |(i, s)| {
-            let named = match &who {
+            let named = match who {
                 Some(w) => names(s, w),
                 None => Named::Direct,
             };
             if named == Named::No {
                 return None;
             }
-            let t = conditions(s, &ctx);
+            let t = conditions(s, ctx);
             (t != Truth::No).then_some((i, s, t, named))
         })
 }

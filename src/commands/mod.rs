@@ -95,6 +95,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             snapshot,
             format,
             output,
+            config,
         }) => paths::run(
             &cli.global,
             &cli.audit,
@@ -103,6 +104,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 snapshot,
                 format,
                 output,
+                config,
             },
         ),
         Some(Command::Merge { reports, output }) => merge::run(&reports, output.as_ref()),

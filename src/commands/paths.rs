@@ -18,13 +18,18 @@ pub struct PathsArgs {
     pub snapshot: Option<PathBuf>,
     pub format: PathsFormat,
     pub output: Option<PathBuf>,
+    pub config: Option<PathBuf>,
 }
 
 /// Analyses and reports; exit 1 when an untrusted path exists, 2 when the
 /// principals could not be read.
 pub fn run(g: &GlobalArgs, a: &AuditArgs, p: &PathsArgs) -> Result<u8, String> {
-    let rules = load_rules(a)?;
-    let config = load_config(a, &rules)?;
+    let mut a = a.clone();
+    if p.config.is_some() {
+        a.config = p.config.clone();
+    }
+    let rules = load_rules(&a)?;
+    let config = load_config(&a, &rules)?;
     let glob = |flag: &str, list: &[String]| -> Result<globset::GlobSet, String> {
         let mut b = GlobSetBuilder::new();
         for x in list {

@@ -155,7 +155,10 @@ pub struct ReleasePath {
 impl ReleasePath {
     /// The witness in one line: each step with its grant and conditions.
     pub fn witness(&self) -> String {
-        let mut out = self.principal.clone();
+        let mut out = self
+            .chain
+            .first()
+            .map_or_else(|| self.principal.clone(), |s| s.principal.clone());
         for s in &self.chain {
             out.push_str(" -> ");
             out.push_str(&s.action);
@@ -1025,7 +1028,7 @@ impl<'a> Account<'a> {
 
         let mut paths: Vec<ReleasePath> = Vec::new();
         let mut full_control = Vec::new();
-        for (i, sub) in self.subjects.iter().enumerate() {
+        for sub in &self.subjects {
             if let Some(g) = &sub.full
                 && sub.operable
                 && !own.contains(&sub.arn)
@@ -1035,7 +1038,6 @@ impl<'a> Account<'a> {
                     granted_by: g.clone(),
                     accepted: self.accepted(&sub.arn),
                 });
-                let _ = i;
             }
         }
         let holders: BTreeSet<usize> = direct.keys().map(|(i, _)| *i).collect();
@@ -1127,23 +1129,31 @@ impl<'a> Account<'a> {
                             format!("{binding} (bound to the organization)")
                         };
                         let host = provider.rsplit("oidc-provider/").next().unwrap_or(provider);
+                        let mut chain = vec![Step {
+                            principal: host.to_string(),
+                            action: "sts:AssumeRoleWithWebIdentity".to_string(),
+                            resource: sub.arn.clone(),
+                            detail: String::new(),
+                            granted_by: vec![Grant {
+                                policy: "trust policy".to_string(),
+                                statement: n + 1,
+                                sid: st.sid.clone(),
+                            }],
+                            conditions: Vec::new(),
+                        }];
+                        // then the role's own path
+                        if let Some(own) = paths
+                            .iter()
+                            .find(|x| x.principal == sub.arn && x.kind != Kind::OidcUnbound)
+                        {
+                            chain.extend(own.chain.iter().cloned());
+                        }
                         paths.push(self.path(
                             w,
                             Kind::OidcUnbound,
                             &sub.arn,
                             sub.kind,
-                            vec![Step {
-                                principal: host.to_string(),
-                                action: "sts:AssumeRoleWithWebIdentity".to_string(),
-                                resource: sub.arn.clone(),
-                                detail: note.clone(),
-                                granted_by: vec![Grant {
-                                    policy: "trust policy".to_string(),
-                                    statement: n + 1,
-                                    sid: st.sid.clone(),
-                                }],
-                                conditions: Vec::new(),
-                            }],
+                            chain,
                             note,
                         ));
                     }
