@@ -1,6 +1,7 @@
 //! The bulk principal read where moto cannot serve it: moto never truncates
 //! GetAccountAuthorizationDetails and never refuses it, so paging and a
-//! denied read go through `aws-smithy-mocks`.
+//! denied read go through `aws-smithy-mocks`. Also `pipeaudit paths` on a
+//! snapshot that holds no principals (exit 2) and on the bundled demo.
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
@@ -142,4 +143,32 @@ async fn a_denied_bulk_read_leaves_the_principals_unknown() {
         .collect();
     assert!(!gaps.is_empty(), "{:#?}", eval.diagnostics);
     assert!(eval.findings.iter().all(|f| !f.rule_id.starts_with("RP")));
+}
+
+#[test]
+fn paths_of_a_snapshot_without_principals_exit_2_naming_the_permission() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
+    let mut s = pipeaudit::model::Snapshot::load(std::path::Path::new(demo))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.principals = None;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("old.json");
+    s.save(&path).unwrap_or_else(|e| panic!("{e}"));
+    let p = path.display().to_string();
+    let out = crate::support::offline(&["paths", "--snapshot", &p]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("not analysed") && text.contains("iam:GetAccountAuthorizationDetails"),
+        "{text}"
+    );
+    // the bundled demo (principals read, none holding a path): exit 0
+    let out = crate::support::offline(&["paths", "--snapshot", demo, "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("# Who can ship to production"), "{md}");
+    assert_eq!(
+        md.matches("No release path outside the pipeline.").count(),
+        39
+    );
 }
