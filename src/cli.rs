@@ -236,6 +236,23 @@ pub enum Command {
         #[arg(long = "rules", value_name = "DIR")]
         rules: Vec<PathBuf>,
     },
+    /// Who can ship to production around each pipeline's review: the
+    /// release paths, each with its witness (exit 1 when an untrusted one exists).
+    Paths {
+        /// Only paths of principals whose ARN matches (repeatable).
+        #[arg(long = "principal", value_name = "GLOB")]
+        principals: Vec<String>,
+        /// Analyse a saved snapshot instead of collecting live.
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = PathsFormat::Table)]
+        format: PathsFormat,
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Configuration file (pipeaudit.toml): `[release_paths] trusted`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// List the rule catalog, or explain one rule.
     Rules {
         #[command(subcommand)]
@@ -244,6 +261,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
+}
+
+/// Output formats of `pipeaudit paths`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PathsFormat {
+    Table,
+    Json,
+    Markdown,
 }
 
 /// Output formats of `pipeaudit graph`.

@@ -3,6 +3,7 @@
 //! Data flows one way: collect -> snapshot (model) -> evaluate (rules) ->
 //! findings -> report / remediate. Each stage is its own module.
 
+pub mod aws;
 pub mod cli;
 pub mod collect;
 pub mod commands;

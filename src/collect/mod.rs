@@ -43,6 +43,7 @@ pub mod iam_details;
 pub mod key_refs;
 pub mod kind;
 pub mod kms;
+pub mod principals;
 pub mod s3;
 pub mod stacks;
 pub mod targets;
@@ -376,6 +377,25 @@ pub async fn collect_account(
         for land in landings {
             land(&mut snapshot.resources);
         }
+    }
+
+    // Release paths: the account's principals in bulk, kept where they
+    // hold a path (IAM is global: read once, with the first region's client).
+    if !snapshot.pipelines.is_empty()
+        && let Some(c) = clients.values().next()
+    {
+        snapshot.principals = Some(match principals::read(&ctx, &c.iam).await {
+            Observed::Ok { value } => {
+                let read = value.principals.len();
+                let kept = crate::aws::release::keep(&snapshot, value);
+                tracing::info!(
+                    "IAM: kept {} of {read} principal(s) for release paths",
+                    kept.principals.len()
+                );
+                Observed::ok(kept)
+            }
+            other => other,
+        });
     }
 
     ctx.progress().finish_and_clear();

@@ -8,6 +8,7 @@ mod drift;
 mod graph;
 mod merge;
 mod org;
+mod paths;
 mod remediate;
 mod rules;
 mod snapshot;
@@ -88,6 +89,23 @@ fn run(cli: Cli) -> Result<u8, String> {
                 format,
                 output,
                 exit_zero,
+            },
+        ),
+        Some(Command::Paths {
+            principals,
+            snapshot,
+            format,
+            output,
+            config,
+        }) => paths::run(
+            &cli.global,
+            &cli.audit,
+            &paths::PathsArgs {
+                principals,
+                snapshot,
+                format,
+                output,
+                config,
             },
         ),
         Some(Command::Merge { reports, output }) => merge::run(&reports, output.as_ref()),

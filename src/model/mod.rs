@@ -2,6 +2,7 @@
 //! data. It knows nothing of AWS clients; collectors fill it, rules read it.
 
 pub mod policy;
+pub mod principals;
 pub mod redact;
 pub mod resources;
 pub mod secrets;
@@ -167,6 +168,11 @@ pub struct Snapshot {
     /// The calls made to read `stacks`, counted apart from `api_calls`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stack_api_calls: BTreeMap<String, u64>,
+    /// The IAM principals that hold release paths (see `aws::release`):
+    /// `None` when not read (older snapshots), unknown when the bulk read
+    /// was denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principals: Option<Observed<principals::PrincipalSet>>,
 }
 
 /// The CloudFormation stack resource a live resource was created as.
@@ -282,6 +288,7 @@ impl Snapshot {
             api_calls: BTreeMap::new(),
             stacks: BTreeMap::new(),
             stack_api_calls: BTreeMap::new(),
+            principals: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod merge;
+pub mod paths;
 pub mod sarif;
 pub mod table;
 

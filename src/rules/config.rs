@@ -39,6 +39,38 @@ pub struct Config {
     /// Infrastructure as code: `[iac.stacks] my-stack = "infra/pipeline.yaml"`.
     #[serde(default)]
     pub iac: IacConfig,
+    /// Principals whose release paths are accepted (`[release_paths]`).
+    #[serde(default)]
+    pub release_paths: ReleasePathsConfig,
+}
+
+/// `[release_paths]`: `trusted = [{ principal = "arn glob", reason = "..." }]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasePathsConfig {
+    #[serde(default)]
+    pub trusted: Vec<TrustedPrincipal>,
+}
+
+/// A principal (ARN glob, `*` and `?`) whose release paths are accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedPrincipal {
+    pub principal: toml::Spanned<String>,
+    pub reason: String,
+}
+
+impl ReleasePathsConfig {
+    /// The trusted principals as the analysis takes them.
+    pub fn trusted(&self) -> Vec<crate::aws::release::Trusted> {
+        self.trusted
+            .iter()
+            .map(|t| crate::aws::release::Trusted {
+                principal: t.principal.get_ref().clone(),
+                reason: t.reason.clone(),
+            })
+            .collect()
+    }
 }
 
 /// The reference architecture's shape: the accepted action providers of the
@@ -228,6 +260,26 @@ impl Config {
                     "resource {:?} is not a valid glob: {e}",
                     ig.resource
                 )));
+            }
+        }
+        for t in &cfg.release_paths.trusted {
+            let line = Some(line_at(t.principal.span().start));
+            let p = t.principal.get_ref();
+            let problem = if p.trim().is_empty() {
+                Some("is empty".to_string())
+            } else if t.reason.trim().is_empty() {
+                Some("has an empty reason".to_string())
+            } else if p.contains(['[', ']', '{', '}']) {
+                Some("is not an ARN glob (only `*` and `?` are wildcards)".to_string())
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(ConfigError {
+                    path: origin.to_string(),
+                    line,
+                    message: format!("[release_paths] trusted principal {p:?} {problem}"),
+                });
             }
         }
         for (stack, path) in &cfg.iac.stacks {
@@ -491,5 +543,39 @@ expires = "2027-01-31"
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.starts_with("p.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn release_paths_trusted_principals() {
+        let c = Config::parse(
+            "[release_paths]\ntrusted = [\n  { principal = \"arn:aws:iam::*:role/release-*\", reason = \"release team\" },\n]\n",
+            "p.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = c.release_paths.trusted();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].reason, "release team");
+        let err = |text: &str| {
+            Config::parse(text, "p.toml")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        // a missing reason, an unknown key, a bad glob and an empty reason: file and line
+        let e = err("[release_paths]\ntrusted = [\n  { principal = \"arn:*\" },\n]\n");
+        assert!(e.starts_with("p.toml:3:") && e.contains("reason"), "{e}");
+        let e = err("[release_paths]\ntrust = []\n");
+        assert!(e.starts_with("p.toml:2:"), "{e}");
+        let e =
+            err("[release_paths]\ntrusted = [\n  { principal = \"arn:[a\", reason = \"x\" },\n]\n");
+        assert!(
+            e.starts_with("p.toml:3:") && e.contains("not an ARN glob"),
+            "{e}"
+        );
+        let e = err("[release_paths]\ntrusted = [{ principal = \"arn:*\", reason = \" \" }]\n");
+        assert!(
+            e.starts_with("p.toml:2:") && e.contains("empty reason"),
+            "{e}"
+        );
     }
 }

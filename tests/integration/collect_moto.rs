@@ -236,8 +236,8 @@ async fn shared_bucket_and_key_are_fetched_once() {
     assert_eq!(calls("iam:GetRole"), 0);
     assert_eq!(
         calls("iam:GetAccountAuthorizationDetails"),
-        2,
-        "one page of roles, one of managed policies (moto never pages)"
+        4,
+        "one page of roles, one of managed policies, and the same two for the principals of release paths (moto never pages)"
     );
     // role by role: each distinct role once
     let per_role = collect(
@@ -283,7 +283,9 @@ async fn iam_read_in_bulk_equals_iam_read_role_by_role() {
         0,
         "profiles come with the roles"
     );
-    assert_eq!(calls(&single, "iam:GetAccountAuthorizationDetails"), 0);
+    // role by role, the only bulk reads are the two passes of the
+    // principal read for release paths (moto never pages)
+    assert_eq!(calls(&single, "iam:GetAccountAuthorizationDetails"), 2);
     assert!(calls(&single, "iam:GetInstanceProfile") > 0);
     assert_eq!(
         calls(&auto, "iam:ListRoles"),

@@ -27,6 +27,8 @@ mod iac_moto;
 mod merge;
 mod org_moto;
 mod own_roles_unknown;
+mod paths_mocks;
+mod paths_moto;
 mod policies;
 mod reference_profile;
 mod remediate_mocks;

@@ -21,7 +21,7 @@ use super::functions::{self, Lookup};
 
 /// The variables an expression can name, in slot order (`item` last; the
 /// others are [`super::VARIABLES`]).
-pub const GLOBALS: [&str; 12] = [
+pub const GLOBALS: [&str; 13] = [
     "pipeline",
     "sources",
     "connections",
@@ -32,6 +32,7 @@ pub const GLOBALS: [&str; 12] = [
     "stores",
     "triggers",
     "service_roles",
+    "release_paths",
     "config",
     "item",
 ];

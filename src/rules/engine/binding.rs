@@ -24,6 +24,7 @@ pub(super) fn bindings(
     config: &Value,
     reference: &Reference,
     needs: &Reads,
+    release: Option<&crate::aws::release::Analysis>,
 ) -> Result<Bindings, ReadError> {
     let mut gaps = Vec::new();
     let declaration = match s.resources.pipelines.get(&w.arn) {
@@ -249,6 +250,19 @@ pub(super) fn bindings(
             }))
             .collect();
         vars.push(("service_roles", list(service_roles)));
+    }
+    if needs.var("release_paths")
+        && let Some(a) = release
+    {
+        match (&a.status, a.pipeline(&w.arn)) {
+            (crate::aws::release::Status::NotAnalysed { error }, _) => {
+                gaps.push(("release_paths".to_string(), error.clone()));
+            }
+            (_, found) => vars.push((
+                "release_paths",
+                list(found.map(release_paths).unwrap_or_default()),
+            )),
+        }
     }
     if !needs.var("triggers") || !trigger_gaps.is_empty() {
         gaps.extend(trigger_gaps);
@@ -660,4 +674,24 @@ pub(super) fn config_value(c: &Config) -> Value {
         list(c.allowed_images.iter().map(|i| string(i)).collect()),
     );
     map(m)
+}
+
+/// A pipeline's release paths, one map each: `kind` (rule id), `principal`,
+/// `principal_kind`, `witness` (the chain in one line), `conditional`,
+/// `note` and `accepted` (the trusted entry's reason, or null).
+fn release_paths(p: &crate::aws::release::PipelinePaths) -> Vec<Value> {
+    p.paths
+        .iter()
+        .map(|r| {
+            let mut m = HashMap::new();
+            m.insert(key("kind"), string(r.kind.id()));
+            m.insert(key("principal"), string(&r.principal));
+            m.insert(key("principal_kind"), string(r.principal_kind));
+            m.insert(key("witness"), string(&r.witness()));
+            m.insert(key("conditional"), Value::Bool(r.conditional));
+            m.insert(key("note"), string(&r.note));
+            m.insert(key("accepted"), opt_string(r.accepted.as_deref()));
+            map(m)
+        })
+        .collect()
 }

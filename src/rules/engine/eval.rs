@@ -314,13 +314,14 @@ pub(super) fn evaluate_pipeline(
         config,
         reference,
         lookup,
+        release,
     } = plan;
     let lookup: &Lookup = lookup;
     let mut out = Outcome {
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let b = match bindings(s, w, cache, config, reference, needs) {
+    let b = match bindings(s, w, cache, config, reference, needs, release.as_ref()) {
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(Diagnostic {

@@ -58,6 +58,8 @@ struct Plan<'a> {
     /// The pipeline shape PL001 accepts.
     reference: crate::rules::config::Reference,
     lookup: Arc<Lookup>,
+    /// The release paths of the snapshot (only when a rule reads them).
+    release: Option<crate::aws::release::Analysis>,
 }
 
 /// Evaluates every enabled rule over every pipeline of the snapshot, in parallel.
@@ -97,7 +99,11 @@ fn evaluate_with(
     for rule in &enabled {
         needs.add(&rule.reads);
     }
+    let release = needs
+        .var("release_paths")
+        .then(|| crate::aws::release::analyse(&snapshot, &config.release_paths.trusted()));
     let plan = Plan {
+        release,
         fast,
         cache: Cache::build(&snapshot, &needs),
         needs,
