@@ -320,7 +320,7 @@ pub(super) fn evaluate_pipeline(
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let b = match bindings(s, w, cache, config, reference, needs) {
+    let b = match bindings(s, w, lookup.index(), cache, config, reference, needs) {
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(Diagnostic {
