@@ -64,6 +64,10 @@ pub fn take_gaps() -> Vec<(String, ReadError)> {
 
 type R<T> = Result<T, ExecutionError>;
 
+/// A check of [`crate::rules::powers`]: (identity policies, role, region,
+/// whether the role may pass a role that is not the pipeline's own).
+type RoleCheck = fn(&[&PolicyDocument], &str, &str, &dyn Fn() -> bool) -> Vec<String>;
+
 fn gap(function: &str, arn: &str, error: &ReadError) -> ExecutionError {
     GAPS.with(|g| g.borrow_mut().push((arn.to_string(), error.clone())));
     ExecutionError::function_error(
@@ -350,13 +354,7 @@ impl Lookup {
     /// policies, with the pipeline's region and whether the role may pass a
     /// role of the account that is not the pipeline's own (answered by the
     /// account index, not by trying every role).
-    fn role_check(
-        &self,
-        f: &str,
-        role: &str,
-        pipeline: &str,
-        check: fn(&[&PolicyDocument], &str, &str, &dyn Fn() -> bool) -> Vec<String>,
-    ) -> R<String> {
+    fn role_check(&self, f: &str, role: &str, pipeline: &str, check: RoleCheck) -> R<String> {
         let Some(r) = self.role(f, role)? else {
             return Ok(String::new());
         };
