@@ -7,10 +7,11 @@
 //! then neither fires nor passes, and the audit reports a diagnostic.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cel::{ExecutionError, Value};
 
+use super::account_index::AccountIndex;
 use super::{iam, pattern, powers, writers};
 use crate::model::{
     Observed, PolicyDocument, PolicyText, ReadError, ReadErrorKind, Role, Snapshot,
@@ -37,6 +38,7 @@ pub const NAMES: &[&str] = &[
     "image_deprecated",
     "role_powers",
     "role_escalations",
+    "role_exercised_by",
     "bucket_other_writers",
 ];
 
@@ -62,6 +64,10 @@ pub fn take_gaps() -> Vec<(String, ReadError)> {
 
 type R<T> = Result<T, ExecutionError>;
 
+/// A check of [`crate::rules::powers`]: (identity policies, role, region,
+/// whether the role may pass a role that is not the pipeline's own).
+type RoleCheck = fn(&[&PolicyDocument], &str, &str, &dyn Fn() -> bool) -> Vec<String>;
+
 fn gap(function: &str, arn: &str, error: &ReadError) -> ExecutionError {
     GAPS.with(|g| g.borrow_mut().push((arn.to_string(), error.clone())));
     ExecutionError::function_error(
@@ -81,6 +87,8 @@ pub struct Lookup {
     /// deployment): the `trusted_accounts` parameter of
     /// `artifact-bucket-writable-by-others`.
     trusted_accounts: Vec<String>,
+    /// The account's cross-resource lookups, built on first use.
+    index: OnceLock<AccountIndex>,
 }
 
 impl Lookup {
@@ -88,7 +96,14 @@ impl Lookup {
         Lookup {
             snapshot,
             trusted_accounts: Vec::new(),
+            index: OnceLock::new(),
         }
+    }
+
+    /// The snapshot's per-account index (see [`crate::rules::account_index`]).
+    pub fn index(&self) -> &AccountIndex {
+        self.index
+            .get_or_init(|| AccountIndex::build(&self.snapshot))
     }
 
     /// With the accounts trusted to write artifacts.
@@ -255,10 +270,9 @@ impl Lookup {
             None => return Err(not_collected(f, pipeline)),
         };
         let source = self
-            .snapshot
-            .pipelines
-            .iter()
-            .filter(|w| w.arn == pipeline)
+            .index()
+            .wiring(&self.snapshot, pipeline)
+            .into_iter()
             .flat_map(|w| w.connection_sources.iter())
             .find(|s| s.action == action);
         Ok(source.is_some_and(|s| super::git_triggers::push_fires(&decl.triggers, s, branch)))
@@ -283,7 +297,7 @@ impl Lookup {
     /// "another principal".
     fn own_roles<'a>(&'a self, f: &str, pipeline: &'a str) -> R<(&'a str, Vec<&'a str>)> {
         let s = &self.snapshot;
-        let wiring = s.pipelines.iter().find(|w| w.arn == pipeline);
+        let wiring = self.index().wiring(s, pipeline);
         let region = wiring
             .map(|w| w.region.as_str())
             .or_else(|| pipeline.split(':').nth(3))
@@ -308,7 +322,7 @@ impl Lookup {
                 _ => {}
             }
         }
-        if let Some((path, error)) = s.trigger_gaps(w).first() {
+        if let Some((path, error)) = self.index().trigger_gaps(s, w).first() {
             return Err(gap(f, path, error));
         }
         for arn in &w.trigger_rules {
@@ -337,28 +351,47 @@ impl Lookup {
     }
 
     /// Runs a check of [`crate::rules::powers`] on a role's identity
-    /// policies, with the pipeline's region and the roles that are not its own.
-    fn role_check(
-        &self,
-        f: &str,
-        role: &str,
-        pipeline: &str,
-        check: fn(&[&PolicyDocument], &str, &str, &[&str]) -> Vec<String>,
-    ) -> R<String> {
+    /// policies, with the pipeline's region and whether the role may pass a
+    /// role of the account that is not the pipeline's own (answered by the
+    /// account index, not by trying every role).
+    fn role_check(&self, f: &str, role: &str, pipeline: &str, check: RoleCheck) -> R<String> {
         let Some(r) = self.role(f, role)? else {
             return Ok(String::new());
         };
         let docs = self.identity_docs(f, r)?;
         let (region, own) = self.own_roles(f, pipeline)?;
-        let others: Vec<&str> = self
-            .snapshot
-            .resources
-            .roles
-            .keys()
-            .map(String::as_str)
-            .filter(|r| !own.contains(r))
-            .collect();
-        Ok(check(&docs, role, region, &others).join(", "))
+        let passes_other = || {
+            self.index()
+                .passes_other_role(&self.snapshot, &docs, role, &own)
+        };
+        Ok(check(&docs, role, region, &passes_other).join(", "))
+    }
+
+    /// Who besides `service` acting on its own configuration can exercise
+    /// what role `role` may do, and how; empty when no one can (a role only
+    /// its service may assume and that runs no code from the source: a
+    /// pipeline, deployment group or trigger role). A build role runs the
+    /// code of the source; a principal other than `service` that the trust
+    /// policy admits (an account, a role, a user, a federated identity,
+    /// another service) can assume the role. An unreadable trust policy is
+    /// a gap.
+    fn role_exercised_by(&self, f: &str, role: &str, service: &str) -> R<String> {
+        let mut how = Vec::new();
+        if service == "codebuild.amazonaws.com" {
+            how.push(
+                "code from the source branch runs as this role through the buildspec".to_string(),
+            );
+        }
+        if let Some(trust) = self.trust(f, role)? {
+            let others = iam::other_trusted(trust, service);
+            if !others.is_empty() {
+                how.push(format!(
+                    "{} can assume this role and use these permissions directly",
+                    others.join(", ")
+                ));
+            }
+        }
+        Ok(how.join("; "))
     }
 
     fn key_usable_by(&self, f: &str, key: &str, role: &str) -> R<bool> {
@@ -473,6 +506,10 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
             l.role_escalations(name, role, pipeline)
                 .map(|p| Value::String(Arc::new(p))),
         ),
+        ("role_exercised_by", [role, service]) => Some(
+            l.role_exercised_by(name, role, service)
+                .map(|p| Value::String(Arc::new(p))),
+        ),
         _ => None,
     }
 }
@@ -493,6 +530,7 @@ pub fn arity(name: &str) -> Option<usize> {
         | "key_usable_by"
         | "role_powers"
         | "role_escalations"
+        | "role_exercised_by"
         | "bucket_other_writers" => 2,
         "role_allows"
         | "trigger_matches_commit"

@@ -5,6 +5,7 @@
 //! written in Rust are exposed as CEL functions. Rules know nothing of the
 //! network: they read a [`Snapshot`](crate::model::Snapshot).
 
+pub mod account_index;
 mod bind;
 mod compiled;
 pub mod config;

@@ -168,22 +168,22 @@ const CHECKS: &[(Power, &str, &str)] = &[
 
 /// The powers a role's identity policies grant, each as `action` (with
 /// ` on other roles` or ` on *` where the resource matters), in the order
-/// of [`CHECKS`]. `other_roles` are roles known not to be the pipeline's
-/// own: passing any of them counts as well as passing the probe role.
+/// of [`CHECKS`]. `passes_other_roles` tells whether the role may pass a
+/// role of the account known not to be the pipeline's own (see
+/// [`crate::rules::account_index`]): that counts as well as passing the
+/// probe role. It is asked only when the probe role may not be passed.
 pub fn powers(
     docs: &[&PolicyDocument],
     role_arn: &str,
     region: &str,
-    other_roles: &[&str],
+    passes_other_roles: &dyn Fn() -> bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (power, action, template) in CHECKS {
         let resource = probe(template, role_arn, region);
         let mut allowed = iam::identity_allows(docs, role_arn, action, &resource);
         if !allowed && *power == Power::PassOtherRoles {
-            allowed = other_roles
-                .iter()
-                .any(|r| iam::identity_allows(docs, role_arn, action, r));
+            allowed = passes_other_roles();
         }
         if allowed {
             out.push(match power {
@@ -290,7 +290,7 @@ pub fn escalations(
     docs: &[&PolicyDocument],
     role_arn: &str,
     region: &str,
-    other_roles: &[&str],
+    passes_other_roles: &dyn Fn() -> bool,
 ) -> Vec<String> {
     let allows = |action: &str, template: &str| {
         iam::identity_allows(docs, role_arn, action, &probe(template, role_arn, region))
@@ -300,22 +300,25 @@ pub fn escalations(
         .filter(|(action, template)| allows(action, template))
         .map(|(action, _)| action.to_string())
         .collect();
-    let pass = allows("iam:PassRole", "arn:{p}:iam::{a}:role/{n}")
-        || other_roles
-            .iter()
-            .any(|r| iam::identity_allows(docs, role_arn, "iam:PassRole", r));
-    if pass {
-        for combo in PASS_AND_RUN {
-            if combo
+    // The services first: passing other roles is the costlier question.
+    let runs: Vec<&[(&str, &str)]> = PASS_AND_RUN
+        .iter()
+        .copied()
+        .filter(|combo| {
+            combo
                 .iter()
                 .all(|(action, template)| allows(action, template))
-            {
-                let actions: Vec<&str> = combo.iter().map(|(a, _)| *a).collect();
-                out.push(format!(
-                    "iam:PassRole on other roles + {}",
-                    actions.join(" + ")
-                ));
-            }
+        })
+        .collect();
+    if !runs.is_empty()
+        && (allows("iam:PassRole", "arn:{p}:iam::{a}:role/{n}") || passes_other_roles())
+    {
+        for combo in runs {
+            let actions: Vec<&str> = combo.iter().map(|(a, _)| *a).collect();
+            out.push(format!(
+                "iam:PassRole on other roles + {}",
+                actions.join(" + ")
+            ));
         }
     }
     if allows(
@@ -348,9 +351,17 @@ mod tests {
         }
     }
 
+    /// Whether `docs` let the role pass one of `others` (what the account
+    /// index answers, by brute force).
+    fn passes(d: &PolicyDocument, others: &[&str]) -> bool {
+        others
+            .iter()
+            .any(|r| iam::identity_allows(&[d], ROLE, "iam:PassRole", r))
+    }
+
     fn of(json: &str, others: &[&str]) -> Vec<String> {
         let d = doc(json);
-        powers(&[&d], ROLE, "us-east-1", others)
+        powers(&[&d], ROLE, "us-east-1", &|| passes(&d, others))
     }
 
     #[test]
@@ -452,7 +463,7 @@ mod tests {
 
     fn esc(json: &str, others: &[&str]) -> Vec<String> {
         let d = doc(json);
-        escalations(&[&d], ROLE, "us-east-1", others)
+        escalations(&[&d], ROLE, "us-east-1", &|| passes(&d, others))
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod compliance_moto;
 mod connections_mocks;
 mod deploy_configs_mocks;
 mod drift;
+mod escalation_scope;
 mod faults_moto;
 mod fuzz_regressions;
 mod graph;

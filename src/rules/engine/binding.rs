@@ -8,6 +8,7 @@ use cel::objects::Key;
 
 use super::cache::{Cache, key, list, map, opt_string, string};
 use crate::model::{Observed, PipelineWiring, ReadError, Snapshot};
+use crate::rules::account_index::AccountIndex;
 use crate::rules::config::{Config, Reference};
 use crate::rules::reads::Reads;
 
@@ -20,6 +21,7 @@ pub(super) struct Bindings {
 pub(super) fn bindings(
     s: &Snapshot,
     w: &PipelineWiring,
+    index: &AccountIndex,
     cache: &Cache,
     config: &Value,
     reference: &Reference,
@@ -220,7 +222,7 @@ pub(super) fn bindings(
     // `triggers` stays unbound: trigger rules then report the gap instead of
     // "no rule", "every rule disabled" or "no rule matches".
     let trigger_gaps = if needs.var("triggers") || needs.var("service_roles") {
-        s.trigger_gaps(w)
+        index.trigger_gaps(s, w)
     } else {
         Vec::new()
     };

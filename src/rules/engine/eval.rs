@@ -321,7 +321,16 @@ pub(super) fn evaluate_pipeline(
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let b = match bindings(s, w, cache, config, reference, needs, release.as_ref()) {
+    let b = match bindings(
+        s,
+        w,
+        lookup.index(),
+        cache,
+        config,
+        reference,
+        needs,
+        release.as_ref(),
+    ) {
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(Diagnostic {
