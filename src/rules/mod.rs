@@ -9,6 +9,7 @@ mod bind;
 mod compiled;
 pub mod config;
 pub mod engine;
+pub mod filter_patterns;
 pub mod frameworks;
 pub mod functions;
 pub mod git_triggers;
