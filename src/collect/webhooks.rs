@@ -41,7 +41,18 @@ pub async fn collect(
     }))
     .await;
     let mut wanted: Vec<(String, BTreeMap<String, String>)> = Vec::new(); // region, name -> arn
-    let mut known: Vec<String> = Vec::new(); // ARNs read with the pipelines
+    // The pipelines' projects, read with them: checked whether or not their
+    // region's projects could be listed.
+    let known: Vec<String> = snapshot
+        .resources
+        .build_projects
+        .keys()
+        .filter(|a| {
+            let region = a.split(':').nth(3).unwrap_or_default();
+            clients.contains_key(region)
+        })
+        .cloned()
+        .collect();
     for (region, names, creds) in listed {
         snapshot.resources.source_credentials.insert(
             region.clone(),
@@ -64,9 +75,7 @@ pub async fn collect(
         let mut by_name = BTreeMap::new();
         for name in names {
             let arn = codebuild::project_arn(ids.partition, &region, ids.account, &name);
-            if snapshot.resources.build_projects.contains_key(&arn) {
-                known.push(arn);
-            } else {
+            if !snapshot.resources.build_projects.contains_key(&arn) {
                 by_name.insert(name, arn);
             }
         }

@@ -194,6 +194,8 @@ fn drift_rule() -> RuleFile {
         enabled: true,
         parameters: Default::default(),
         iac: None,
+        scope: Default::default(),
+        escalate: None,
     }
 }
 

@@ -37,3 +37,5 @@ mod sarif;
 mod secret_classifier;
 mod secrets_moto;
 mod unknown_moto;
+mod webhooks_mocks;
+mod webhooks_reports;

@@ -21,7 +21,8 @@
 //! A path starts with a resource map of the snapshot (`buckets`, `keys`,
 //! `roles`, `pipelines` for declarations, ...) and the resource's ARN, and
 //! goes on inside the resource's read value; `wiring` starts at the stack's
-//! pipeline wiring instead. `@pipeline`, `@repo`, `@project`, `@app`,
+//! pipeline wiring instead, `snapshot` at the snapshot's top level
+//! (`account_checks`, `webhook_projects`). `@pipeline`, `@repo`, `@project`, `@app`,
 //! `@group`, `@bucket`, `@key`, `@rule` and `@role:<name>` stand for the
 //! stack's ARNs. A `set` of a whole resource (`[map, ARN]`) may add one the
 //! stack does not have (an instance role, a group's `deploy_targets`).
@@ -128,6 +129,8 @@ fn at<'a>(v: &'a mut Value, stack: &str, path: &[Value]) -> &'a mut Value {
     let (first, rest) = segs.split_first().unwrap_or_else(|| panic!("empty path"));
     let mut cur = if first == "wiring" {
         &mut v["pipelines"][0]
+    } else if first == "snapshot" {
+        v
     } else {
         let arn = rest
             .first()
@@ -140,7 +143,7 @@ fn at<'a>(v: &'a mut Value, stack: &str, path: &[Value]) -> &'a mut Value {
         assert!(r.is_object(), "no {first} {arn} in the fixture");
         &mut r["value"]
     };
-    let skip = usize::from(first != "wiring");
+    let skip = usize::from(first != "wiring" && first != "snapshot");
     for seg in &rest[skip..] {
         cur = match seg.parse::<usize>() {
             Ok(i) if cur.is_array() => &mut cur[i],

@@ -93,6 +93,8 @@ pub struct Decision {
     pub anyone: Option<String>,
     /// Whether the pattern matches no value at all.
     pub empty: bool,
+    /// A shortest value the full match accepts (`None` when empty).
+    pub shortest: Option<String>,
 }
 
 /// The verdict on a pattern.
@@ -200,10 +202,12 @@ pub fn decide(pattern: &str, alphabet: Alphabet) -> Analysis {
     let bypass = difference(&walk_search, &walk_full, &alphabet);
     let (anyone, empty) = infinite(&walk_full, &alphabet);
     let empty = empty && bypass.is_none();
+    let shortest = shortest(&walk_full, &alphabet);
     Analysis::Decided(Decision {
         bypass,
         anyone,
         empty,
+        shortest,
     })
 }
 
@@ -393,6 +397,27 @@ fn infinite(w: &Walk<'_>, alphabet: &[u8]) -> (Option<String>, bool) {
         }
     }
     (None, false)
+}
+
+/// A shortest non-empty string `w` accepts, first in alphabet order.
+fn shortest(w: &Walk<'_>, alphabet: &[u8]) -> Option<String> {
+    let mut seen: BTreeMap<StateID, ()> = BTreeMap::new();
+    let mut queue: VecDeque<(StateID, Vec<u8>)> = VecDeque::from([(w.start, Vec::new())]);
+    while let Some((s, path)) = queue.pop_front() {
+        if !path.is_empty() && w.accepts(s) {
+            return Some(String::from_utf8_lossy(&path).into_owned());
+        }
+        for &c in alphabet {
+            let t = w.next(s, c);
+            if w.dead(t) || seen.insert(t, ()).is_some() {
+                continue;
+            }
+            let mut p = path.clone();
+            p.push(c);
+            queue.push_back((t, p));
+        }
+    }
+    None
 }
 
 /// Marks every state with a path to a marked one; returns the marks.
