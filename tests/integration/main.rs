@@ -38,4 +38,5 @@ mod secret_classifier;
 mod secrets_moto;
 mod unknown_moto;
 mod webhooks_mocks;
+mod webhooks_moto;
 mod webhooks_reports;
