@@ -395,6 +395,14 @@ const STANDARD_FUNCTIONS: &[&str] = &[
     "replace",
 ];
 
+/// The variables an expression may use: `item` under `for_each`, and
+/// those of the rule's scope.
+#[derive(Clone, Copy)]
+struct Vars {
+    item: bool,
+    scope: Scope,
+}
+
 struct Compiler {
     known_functions: Vec<&'static str>,
 }
@@ -412,10 +420,10 @@ impl Compiler {
         line: Option<usize>,
         field: &str,
         expr: &str,
-        item: bool,
-        scope: Scope,
+        vars: Vars,
         errors: &mut Vec<LoadError>,
     ) -> Option<Expression> {
+        let Vars { item, scope } = vars;
         let err = |message: String| LoadError {
             origin: origin.to_string(),
             line,
@@ -599,8 +607,10 @@ impl RuleSet {
                     line_of(text, "for_each"),
                     "for_each",
                     e,
-                    false,
-                    file.scope,
+                    Vars {
+                        item: false,
+                        scope: file.scope,
+                    },
                     &mut errors,
                 )
             });
@@ -609,8 +619,10 @@ impl RuleSet {
                 line_of(text, "condition"),
                 "condition",
                 &file.condition,
-                item,
-                file.scope,
+                Vars {
+                    item,
+                    scope: file.scope,
+                },
                 &mut errors,
             );
             let resource = compiler.compile(
@@ -618,8 +630,10 @@ impl RuleSet {
                 line_of(text, "resource"),
                 "resource",
                 &file.resource,
-                item,
-                file.scope,
+                Vars {
+                    item,
+                    scope: file.scope,
+                },
                 &mut errors,
             );
             let mut message = Vec::new();
@@ -632,8 +646,10 @@ impl RuleSet {
                                 line_of(text, "message"),
                                 "message",
                                 &s,
-                                item,
-                                file.scope,
+                                Vars {
+                                    item,
+                                    scope: file.scope,
+                                },
                                 &mut errors,
                             ) {
                                 message.push(MessagePart::Expr(s, p));
@@ -660,8 +676,10 @@ impl RuleSet {
                         line_of(text, "escalate"),
                         "escalate.when",
                         &e.when,
-                        item,
-                        file.scope,
+                        Vars {
+                            item,
+                            scope: file.scope,
+                        },
                         &mut errors,
                     )
                     .map(|when| Escalation {

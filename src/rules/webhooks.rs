@@ -224,10 +224,10 @@ pub fn analyse(r: &WebhookProjectRef, p: &BuildProject) -> Option<ProjectView> {
                     unfiltered = None;
                 }
             } else {
-                if pr || push {
-                    if let Some(l) = loose_actors.as_mut() {
-                        l.extend(loose.iter().cloned());
-                    }
+                if (pr || push)
+                    && let Some(l) = loose_actors.as_mut()
+                {
+                    l.extend(loose.iter().cloned());
                 }
                 if pr && let Some(u) = unfiltered.as_mut() {
                     *u = true;
