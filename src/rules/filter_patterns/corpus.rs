@@ -195,7 +195,7 @@ fn account_id_witnesses_are_shortest() {
         let Analysis::Decided(d) = decide(pattern, alphabet) else {
             continue;
         };
-        let Some(w) = d.bypass.filter(|w| alphabet == Id && w.len() <= 5) else {
+        let Some(w) = d.bypass.filter(|w| alphabet == Id && w.len() <= 4) else {
             continue;
         };
         for n in 0..w.len() {
