@@ -129,6 +129,12 @@ pub struct GlobalArgs {
     /// (iam:GetAccountAuthorizationDetails).
     #[arg(long, global = true, value_enum, default_value_t = collect::iam_details::IamRead::Auto)]
     pub iam_read: collect::iam_details::IamRead,
+    /// Also run the account-level checks: every build project of the
+    /// audited regions that has a webhook (codebuild:ListProjects, then
+    /// BatchGetProjects) and the regions' source credentials
+    /// (codebuild:ListSourceCredentials).
+    #[arg(long, global = true)]
+    pub account_checks: bool,
     /// Attempts per AWS call, including the first; throttling and transient
     /// errors are retried with exponential backoff.
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]

@@ -187,6 +187,39 @@ fn indented(text: &str) -> String {
 }
 
 /// A rule's documentation as text (or JSON).
+/// How webhook filter groups are read, shown on examples decided live.
+fn filter_group_examples() -> String {
+    use crate::model::WebhookFilter;
+    let f = |t: &str, p: &str, exclude: bool| WebhookFilter {
+        filter_type: t.to_string(),
+        pattern: p.to_string(),
+        exclude_matched_pattern: exclude,
+    };
+    let examples = [
+        vec![
+            f("EVENT", "PUSH, PULL_REQUEST_CREATED", false),
+            f("ACTOR_ACCOUNT_ID", "123456|7891011", false),
+            f("HEAD_REF", "refs/heads/main", false),
+        ],
+        vec![
+            f("EVENT", "PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED", false),
+            f("ACTOR_ACCOUNT_ID", "^(123456|7891011)$", false),
+            f("BASE_REF", "^refs/heads/main$", false),
+            f("FILE_PATH", "^src/", true),
+        ],
+    ];
+    let mut out = String::from(
+        "\nHow a filter group is read\n  A group starts a build when all its filters match (excludeMatchedPattern\n  inverts one); patterns are matched as a search, anywhere in the value.\n",
+    );
+    for (i, g) in examples.iter().enumerate() {
+        out.push_str(&format!("  Example {}:\n", i + 1));
+        for line in crate::rules::webhooks::explain_group(g) {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    out
+}
+
 pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
     let f = &rule.file;
     match format {
@@ -233,7 +266,16 @@ pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
                     out.push_str(&format!("  {fw}: {}\n", controls.join(", ")));
                 }
             }
+            if f.scope == crate::rules::Scope::Account {
+                out.push_str("\nScope: account (with --account-checks; findings under the account section)\n");
+            }
+            if let Some(e) = &f.escalate {
+                out.push_str(&format!("\nSeverity {} when\n  {}\n", e.severity, e.when));
+            }
             out.push_str(&format!("\nCondition\n{}\n", indented(&f.condition)));
+            if rule.reads.vars.iter().any(|v| v == "projects") {
+                out.push_str(&filter_group_examples());
+            }
             out
         }
     }

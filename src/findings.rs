@@ -123,6 +123,10 @@ impl std::fmt::Display for DefinedIn {
 
 /// The stable identity of a finding: the same rule, pipeline and resource
 /// give the same fingerprint in every run.
+/// The `pipeline` of findings that sit on the account (a build project or
+/// a region) rather than on a pipeline; their `pipeline_arn` is the account id.
+pub const ACCOUNT_SECTION: &str = "account";
+
 pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> String {
     let mut h = Sha256::new();
     h.update(rule_id.as_bytes());
@@ -135,7 +139,7 @@ pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> Str
 
 /// What a diagnostic is about; serialized as `collection-gap`,
 /// `rule-error`, `ignore-expired`, `ignore-unused`, `scope-error`,
-/// `account-error`, `iac-location`.
+/// `account-error`, `iac-location`, `not-analysed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DiagnosticKind {
@@ -154,6 +158,10 @@ pub enum DiagnosticKind {
     /// A resource's infrastructure as code could not be located (no
     /// template, several, or its stack could not be read).
     IacLocation,
+    /// A value pipeaudit cannot decide (a webhook filter pattern using
+    /// look-around, backreferences or another dialect feature): the rule
+    /// neither fires nor passes.
+    NotAnalysed,
 }
 
 impl DiagnosticKind {
@@ -167,6 +175,7 @@ impl DiagnosticKind {
             DiagnosticKind::ScopeError => "scope-error",
             DiagnosticKind::AccountError => "account-error",
             DiagnosticKind::IacLocation => "iac-location",
+            DiagnosticKind::NotAnalysed => "not-analysed",
         }
     }
 }

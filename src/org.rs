@@ -159,6 +159,7 @@ pub async fn audit_accounts(
             Ok((counts, eval)) => {
                 out.scopes.extend(report::scopes(&account, &counts.regions));
                 out.evaluation.pipelines += eval.pipelines;
+                out.evaluation.account_checks |= eval.account_checks;
                 out.evaluation.findings.extend(eval.findings);
                 out.evaluation
                     .diagnostics

@@ -10,7 +10,8 @@ use super::clients::RegionClients;
 use super::kind::{Found, Kind, Refs, Target, region_of};
 use crate::model::{
     BuildArtifacts, BuildEnvironment, BuildLogs, BuildProject, BuildSource, Buildspec, EnvVar,
-    Observed, Resources, secrets,
+    Observed, PullRequestBuildPolicy, ReadError, Resources, SourceCredential, Webhook,
+    WebhookFilter, WebhookScope, secrets,
 };
 
 /// The projects of the pipelines' CodeBuild build and test actions, read in
@@ -185,7 +186,103 @@ fn project(p: &aws_sdk_codebuild::types::Project) -> BuildProject {
             .and_then(|v| v.vpc_id())
             .filter(|v| !v.is_empty())
             .map(str::to_string),
+        webhook: p.webhook().map(webhook),
     }
+}
+
+/// Converts a webhook. Its `secret` (and the payload URL's) is never read.
+fn webhook(w: &aws_sdk_codebuild::types::Webhook) -> Webhook {
+    Webhook {
+        build_type: w.build_type().map(|t| t.as_str().to_string()),
+        filter_groups: w
+            .filter_groups()
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|f| WebhookFilter {
+                        filter_type: f.r#type().as_str().to_string(),
+                        pattern: f.pattern().to_string(),
+                        exclude_matched_pattern: f.exclude_matched_pattern().unwrap_or(false),
+                    })
+                    .collect()
+            })
+            .collect(),
+        branch_filter: w
+            .branch_filter()
+            .filter(|b| !b.is_empty())
+            .map(str::to_string),
+        manual_creation: w.manual_creation().unwrap_or(false),
+        scope: w.scope_configuration().map(|s| WebhookScope {
+            scope_type: s.scope().as_str().to_string(),
+            name: s.name().to_string(),
+            domain: s.domain().map(str::to_string),
+        }),
+        pull_request_build_policy: w
+            .pull_request_build_policy()
+            .map(|p| PullRequestBuildPolicy {
+                requires_comment_approval: p.requires_comment_approval().as_str().to_string(),
+                approver_roles: p
+                    .approver_roles()
+                    .iter()
+                    .map(|r| r.as_str().to_string())
+                    .collect(),
+            }),
+    }
+}
+
+/// The names of every build project of a region (ListProjects, every page).
+pub async fn list_names(ctx: &Ctx, client: &Client) -> Result<Vec<String>, ReadError> {
+    const ACTION: &str = "codebuild:ListProjects";
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = ctx
+            .call(
+                ACTION,
+                client.list_projects().set_next_token(token.clone()).send(),
+            )
+            .await
+            .map_err(|e| read_error(ACTION, &e))?;
+        names.extend(out.projects().iter().cloned());
+        match out.next_token() {
+            Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The source credentials stored for a region (ListSourceCredentials). The
+/// API returns no token, and none is read.
+pub async fn list_source_credentials(
+    ctx: &Ctx,
+    client: &Client,
+) -> Result<Vec<SourceCredential>, ReadError> {
+    const ACTION: &str = "codebuild:ListSourceCredentials";
+    let out = ctx
+        .call(ACTION, client.list_source_credentials().send())
+        .await
+        .map_err(|e| read_error(ACTION, &e))?;
+    let mut creds: Vec<SourceCredential> = out
+        .source_credentials_infos()
+        .iter()
+        .map(|c| SourceCredential {
+            arn: c.arn().unwrap_or_default().to_string(),
+            server_type: c
+                .server_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            auth_type: c
+                .auth_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            resource: c.resource().map(str::to_string),
+        })
+        .collect();
+    creds.sort_by(|a, b| a.arn.cmp(&b.arn));
+    Ok(creds)
 }
 
 /// Converts an environment variable, dropping a PLAINTEXT value after

@@ -47,6 +47,7 @@ pub mod principals;
 pub mod s3;
 pub mod stacks;
 pub mod targets;
+pub mod webhooks;
 mod wiring;
 
 use std::collections::BTreeMap;
@@ -79,6 +80,10 @@ pub struct CollectOptions {
     pub profile: Option<String>,
     /// How IAM roles and policies are read.
     pub iam_read: iam_details::IamRead,
+    /// Also read what the account-level checks need: every build project
+    /// of the audited regions that has a webhook, and the regions' source
+    /// credentials ([`webhooks`]).
+    pub account_checks: bool,
 }
 
 impl Default for CollectOptions {
@@ -90,6 +95,7 @@ impl Default for CollectOptions {
             progress: false,
             profile: None,
             iam_read: iam_details::IamRead::Auto,
+            account_checks: false,
         }
     }
 }
@@ -354,6 +360,12 @@ pub async fn collect_account(
     // read is chosen ([`iam_details`]); the bulk read, if chosen, runs
     // alongside the second phase, whose instance profiles it answers.
     for (i, phase) in kind::PHASES.iter().enumerate() {
+        if i == 1 && opts.account_checks {
+            // After the pipelines' own projects were read (each once) and
+            // before the roles, so that the webhook projects' roles are read
+            // with the others.
+            webhooks::collect(&ctx, &clients, ids, &resolver, &mut snapshot).await;
+        }
         let refs = kind::Refs {
             pipelines: &snapshot.pipelines,
             resources: &snapshot.resources,

@@ -162,6 +162,7 @@ fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
         progress: !g.quiet,
         profile: g.profile.clone(),
         iam_read: g.iam_read,
+        account_checks: g.account_checks,
     };
     (connect, opts)
 }

@@ -224,10 +224,11 @@ pub fn accept(mut evaluation: Evaluation, config: &Config) -> Outcome {
 /// not be listed).
 fn blocks(d: &Diagnostic, rule: &str) -> bool {
     match d.kind {
-        DiagnosticKind::CollectionGap | DiagnosticKind::RuleError => d
-            .rule_id
-            .as_deref()
-            .is_none_or(|r| r.eq_ignore_ascii_case(rule)),
+        DiagnosticKind::CollectionGap | DiagnosticKind::RuleError | DiagnosticKind::NotAnalysed => {
+            d.rule_id
+                .as_deref()
+                .is_none_or(|r| r.eq_ignore_ascii_case(rule))
+        }
         DiagnosticKind::ScopeError | DiagnosticKind::AccountError => true,
         // a resource whose template was not found was still checked
         DiagnosticKind::IgnoreExpired
@@ -280,6 +281,14 @@ pub fn assess(
                     not_checked.push(format!(
                         "{r} is off unless `[rules.{}] enabled = true` is set in pipeaudit.toml",
                         rule.file.slug
+                    ));
+                }
+                if let Some(rule) = rules.get(r)
+                    && rule.file.scope == crate::rules::Scope::Account
+                    && !outcome.evaluation.account_checks
+                {
+                    not_checked.push(format!(
+                        "{r} checks only with --account-checks (build project webhooks and source credentials)"
                     ));
                 }
                 let switch = rules.get(r).and_then(|x| x.file.requires_config.as_deref());
@@ -408,6 +417,7 @@ mod tests {
                     gap(Some("AB006"), DiagnosticKind::IgnoreUnused),
                 ],
                 pipelines: 1,
+                account_checks: false,
             },
             accepted: vec![
                 (

@@ -173,6 +173,15 @@ pub struct Snapshot {
     /// was denied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principals: Option<Observed<principals::PrincipalSet>>,
+    /// Whether the account-level checks' resources were collected
+    /// (`--account-checks`): the build projects of the audited regions
+    /// that have a webhook, and the regions' source credentials.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub account_checks: bool,
+    /// The build projects of the audited regions that have a webhook, by
+    /// ARN order (their values are in `resources.build_projects`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_projects: Vec<WebhookProjectRef>,
 }
 
 /// The CloudFormation stack resource a live resource was created as.
@@ -224,6 +233,10 @@ pub struct Resources {
     pub roles: BTreeMap<String, Observed<Role>>,
     /// Managed policies attached to the collected roles, by policy ARN.
     pub managed_policies: BTreeMap<String, Observed<ManagedPolicy>>,
+    /// The CodeBuild source credentials of each audited region, by region
+    /// (account-level checks only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_credentials: BTreeMap<String, Observed<Vec<SourceCredential>>>,
 }
 
 /// Why a snapshot file could not be loaded.
@@ -289,6 +302,8 @@ impl Snapshot {
             stacks: BTreeMap::new(),
             stack_api_calls: BTreeMap::new(),
             principals: None,
+            account_checks: false,
+            webhook_projects: Vec::new(),
         }
     }
 

@@ -401,6 +401,96 @@ pub struct BuildProject {
     /// The VPC the builds run in; `None` when they run outside any VPC.
     #[serde(default)]
     pub vpc_id: Option<String>,
+    /// The project's webhook (builds started by the source provider's
+    /// events); `None` when it has none. Its secret is never read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+}
+
+/// A CodeBuild webhook: which events of the source provider start a build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// `BUILD`, `BUILD_BATCH` or `RUNNER_BUILDKITE_BUILD`; `None` when not set.
+    #[serde(default)]
+    pub build_type: Option<String>,
+    /// Filter groups: a group starts a build when all its filters match.
+    #[serde(default)]
+    pub filter_groups: Vec<Vec<WebhookFilter>>,
+    /// The legacy branch filter, read as a `HEAD_REF` filter of every group.
+    #[serde(default)]
+    pub branch_filter: Option<String>,
+    /// Whether the webhook was created by hand on the provider's side.
+    #[serde(default)]
+    pub manual_creation: bool,
+    /// An organization or global webhook's scope; `None` for a repository webhook.
+    #[serde(default)]
+    pub scope: Option<WebhookScope>,
+    /// Who must approve a pull request before it builds; `None` when not set.
+    #[serde(default)]
+    pub pull_request_build_policy: Option<PullRequestBuildPolicy>,
+}
+
+/// One filter of a webhook filter group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookFilter {
+    /// `EVENT`, `ACTOR_ACCOUNT_ID`, `HEAD_REF`, `BASE_REF`, `FILE_PATH`,
+    /// `COMMIT_MESSAGE`, `REPOSITORY_NAME`, `ORGANIZATION_NAME`, ...
+    pub filter_type: String,
+    pub pattern: String,
+    #[serde(default)]
+    pub exclude_matched_pattern: bool,
+}
+
+/// The scope of an organization or global webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookScope {
+    /// `GITHUB_ORGANIZATION`, `GITHUB_GLOBAL`, `GITLAB_GROUP`.
+    pub scope_type: String,
+    pub name: String,
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+/// A webhook's pull request build policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestBuildPolicy {
+    /// `DISABLED`, `ALL_PULL_REQUESTS` or `FORK_PULL_REQUESTS`.
+    pub requires_comment_approval: String,
+    /// The repository roles whose pull requests build without approval and
+    /// whose comments approve (`GITHUB_READ`, ..., `GITHUB_ADMIN`).
+    #[serde(default)]
+    pub approver_roles: Vec<String>,
+}
+
+/// A source credential stored for a region: every project there may use it.
+/// The token is never returned by the API nor read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCredential {
+    pub arn: String,
+    /// `GITHUB`, `BITBUCKET`, `GITLAB`, ...
+    pub server_type: String,
+    /// `OAUTH`, `BASIC_AUTH`, `PERSONAL_ACCESS_TOKEN`, `CODECONNECTIONS`,
+    /// `SECRETS_MANAGER`.
+    pub auth_type: String,
+    /// The connection or secret it refers to, when it refers to one.
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
+/// A build project of the account with a webhook, found by listing the
+/// audited regions' projects (account-level checks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookProjectRef {
+    pub arn: String,
+    pub name: String,
+    pub region: String,
+    /// What it shares with audited pipelines: `build-project`,
+    /// `service-role`, `artifact-bucket`, `artifact-key`, `source-repository`.
+    #[serde(default)]
+    pub shares: Vec<String>,
+    /// The ARNs of the audited pipelines it shares something with.
+    #[serde(default)]
+    pub pipelines: Vec<String>,
 }
 
 /// Where a build's commands come from. The text of an inline buildspec is

@@ -160,6 +160,7 @@ mod tests {
             findings: Vec::new(),
             diagnostics,
             pipelines: 1,
+            account_checks: false,
         }
     }
 

@@ -200,6 +200,8 @@ fn drift_rule() -> RuleFile {
         enabled: true,
         parameters: Default::default(),
         iac: None,
+        scope: Default::default(),
+        escalate: None,
     }
 }
 

@@ -37,6 +37,7 @@ pub const NAMES: &[&str] = &[
     "trigger_matches_cloudtrail_upload",
     "image_deprecated",
     "role_powers",
+    "webhook_builds_pull_requests",
     "role_escalations",
     "role_exercised_by",
     "bucket_other_writers",
@@ -92,6 +93,23 @@ pub struct Lookup {
 }
 
 impl Lookup {
+    /// Whether the account-level checks ran and the project's webhook
+    /// builds the head of pull requests: CB017 then reports a buildspec
+    /// read from the source, instead of CB009 or CB010.
+    fn webhook_builds_pull_requests(&self, project: &str) -> bool {
+        let s = &self.snapshot;
+        s.account_checks
+            && s.webhook_projects.iter().any(|r| {
+                r.arn == project
+                    && s.resources
+                        .build_projects
+                        .get(project)
+                        .and_then(Observed::value)
+                        .and_then(|p| super::webhooks::analyse(r, p))
+                        .is_some_and(|v| v.builds_pull_requests)
+            })
+    }
+
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
         Lookup {
             snapshot,
@@ -451,6 +469,9 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
     let b = |r: R<bool>| Some(r.map(Value::Bool));
     match (name, args) {
         ("role_exists", [role]) => b(l.role(name, role).map(|r| r.is_some())),
+        ("webhook_builds_pull_requests", [project]) => {
+            b(Ok(l.webhook_builds_pull_requests(project)))
+        }
         ("role_trusts", [role, svc]) => b(l
             .trust(name, role)
             .map(|t| t.is_some_and(|t| iam::trusts_service(t, svc)))),
@@ -524,7 +545,8 @@ pub fn arity(name: &str) -> Option<usize> {
         | "key_policy_public"
         | "bucket_denies_insecure_transport"
         | "bucket_denies_unencrypted_uploads"
-        | "image_deprecated" => 1,
+        | "image_deprecated"
+        | "webhook_builds_pull_requests" => 1,
         "role_trusts"
         | "role_trusts_others"
         | "key_usable_by"

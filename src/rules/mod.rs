@@ -10,6 +10,7 @@ mod bind;
 mod compiled;
 pub mod config;
 pub mod engine;
+pub mod filter_patterns;
 pub mod frameworks;
 pub mod functions;
 pub mod git_triggers;
@@ -17,6 +18,7 @@ pub mod iam;
 pub mod pattern;
 pub mod powers;
 pub mod reads;
+pub mod webhooks;
 pub mod writers;
 
 use std::collections::BTreeMap;
@@ -97,6 +99,47 @@ pub struct RuleFile {
     /// language: a located finding points at its lines when it is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iac: Option<IacProperty>,
+    /// Where the rule is evaluated: per pipeline (the default) or once per
+    /// account over the account-level variables.
+    #[serde(default, skip_serializing_if = "Scope::is_pipeline")]
+    pub scope: Scope,
+    /// A higher severity for the findings where a further condition holds
+    /// (account rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate: Option<Escalate>,
+}
+
+/// Where a rule is evaluated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Once per pipeline (or per `item` of `for_each` within it).
+    #[default]
+    Pipeline,
+    /// Once per account (or per `item` of `for_each`): findings sit on a
+    /// build project or a region, under the report's account section.
+    Account,
+}
+
+impl Scope {
+    fn is_pipeline(&self) -> bool {
+        *self == Scope::Pipeline
+    }
+}
+
+/// `escalate: {severity: critical, when: '<CEL>'}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalate {
+    pub severity: Severity,
+    pub when: String,
+}
+
+/// A loaded [`Escalate`].
+#[derive(Clone)]
+pub struct Escalation {
+    pub severity: Severity,
+    pub when: Expression,
 }
 
 fn enabled_default() -> bool {
@@ -223,6 +266,8 @@ pub struct Rule {
     pub mentions: Vec<String>,
     /// What all its expressions read.
     pub reads: Reads,
+    /// The loaded `escalate`, if any.
+    pub escalate: Option<Escalation>,
 }
 
 impl Rule {
@@ -235,6 +280,7 @@ impl Rule {
                 MessagePart::Expr(_, e) => Some(e),
                 MessagePart::Text(_) => None,
             }))
+            .chain(self.escalate.iter().map(|e| &e.when))
     }
 
     /// The area: the id's letters (`KM` for `KM003`).
@@ -350,6 +396,14 @@ const STANDARD_FUNCTIONS: &[&str] = &[
     "replace",
 ];
 
+/// The variables an expression may use: `item` under `for_each`, and
+/// those of the rule's scope.
+#[derive(Clone, Copy)]
+struct Vars {
+    item: bool,
+    scope: Scope,
+}
+
 struct Compiler {
     known_functions: Vec<&'static str>,
 }
@@ -367,9 +421,10 @@ impl Compiler {
         line: Option<usize>,
         field: &str,
         expr: &str,
-        item: bool,
+        vars: Vars,
         errors: &mut Vec<LoadError>,
     ) -> Option<Expression> {
+        let Vars { item, scope } = vars;
         let err = |message: String| LoadError {
             origin: origin.to_string(),
             line,
@@ -390,12 +445,16 @@ impl Compiler {
                 "has() is not allowed; compare with null (absent) instead".to_string(),
             ));
         }
+        let variables = match scope {
+            Scope::Pipeline => VARIABLES,
+            Scope::Account => engine::ACCOUNT_VARIABLES,
+        };
         for v in &reads.vars {
-            let known = VARIABLES.contains(&v.as_str()) || (item && v == "item");
+            let known = variables.contains(&v.as_str()) || (item && v == "item");
             if !known {
                 errors.push(err(format!(
                     "unknown variable `{v}` (known: {}{})",
-                    VARIABLES.join(", "),
+                    variables.join(", "),
                     if item { ", item" } else { "" }
                 )));
             }
@@ -549,7 +608,10 @@ impl RuleSet {
                     line_of(text, "for_each"),
                     "for_each",
                     e,
-                    false,
+                    Vars {
+                        item: false,
+                        scope: file.scope,
+                    },
                     &mut errors,
                 )
             });
@@ -558,7 +620,10 @@ impl RuleSet {
                 line_of(text, "condition"),
                 "condition",
                 &file.condition,
-                item,
+                Vars {
+                    item,
+                    scope: file.scope,
+                },
                 &mut errors,
             );
             let resource = compiler.compile(
@@ -566,7 +631,10 @@ impl RuleSet {
                 line_of(text, "resource"),
                 "resource",
                 &file.resource,
-                item,
+                Vars {
+                    item,
+                    scope: file.scope,
+                },
                 &mut errors,
             );
             let mut message = Vec::new();
@@ -579,7 +647,10 @@ impl RuleSet {
                                 line_of(text, "message"),
                                 "message",
                                 &s,
-                                item,
+                                Vars {
+                                    item,
+                                    scope: file.scope,
+                                },
                                 &mut errors,
                             ) {
                                 message.push(MessagePart::Expr(s, p));
@@ -591,6 +662,32 @@ impl RuleSet {
                 }
                 Err(e) => push(&mut errors, "message", e),
             }
+            let escalate = file.escalate.as_ref().and_then(|e| {
+                if file.scope != Scope::Account {
+                    push(
+                        &mut errors,
+                        "escalate",
+                        "escalate: only account rules (scope: account) take it".to_string(),
+                    );
+                    return None;
+                }
+                compiler
+                    .compile(
+                        origin,
+                        line_of(text, "escalate"),
+                        "escalate.when",
+                        &e.when,
+                        Vars {
+                            item,
+                            scope: file.scope,
+                        },
+                        &mut errors,
+                    )
+                    .map(|when| Escalation {
+                        severity: e.severity,
+                        when,
+                    })
+            });
             if errors.len() != before {
                 continue;
             }
@@ -611,6 +708,7 @@ impl RuleSet {
                     message,
                     mentions,
                     reads: Reads::default(),
+                    escalate,
                 };
                 let mut reads = Reads::default();
                 for e in rule.expressions() {

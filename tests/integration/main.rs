@@ -43,3 +43,6 @@ mod sarif;
 mod secret_classifier;
 mod secrets_moto;
 mod unknown_moto;
+mod webhooks_mocks;
+mod webhooks_moto;
+mod webhooks_reports;

@@ -22,7 +22,8 @@
 //! `roles`, `pipelines` for declarations, ...) and the resource's ARN, and
 //! goes on inside the resource's read value; `wiring` starts at the stack's
 //! pipeline wiring instead, `principals` at the snapshot's principals (the
-//! release-path rules). `@pipeline`, `@repo`, `@project`, `@app`,
+//! release-path rules), `snapshot` at the snapshot's top level
+//! (`account_checks`, `webhook_projects`). `@pipeline`, `@repo`, `@project`, `@app`,
 //! `@group`, `@bucket`, `@key`, `@rule` and `@role:<name>` stand for the
 //! stack's ARNs. A `set` of a whole resource (`[map, ARN]`) may add one the
 //! stack does not have (an instance role, a group's `deploy_targets`).
@@ -131,6 +132,8 @@ fn at<'a>(v: &'a mut Value, stack: &str, path: &[Value]) -> &'a mut Value {
         &mut v["pipelines"][0]
     } else if first == "principals" {
         &mut v["principals"]
+    } else if first == "snapshot" {
+        v
     } else {
         let arn = rest
             .first()
@@ -143,7 +146,7 @@ fn at<'a>(v: &'a mut Value, stack: &str, path: &[Value]) -> &'a mut Value {
         assert!(r.is_object(), "no {first} {arn} in the fixture");
         &mut r["value"]
     };
-    let skip = usize::from(first != "wiring" && first != "principals");
+    let skip = usize::from(first != "wiring" && first != "principals" && first != "snapshot");
     for seg in &rest[skip..] {
         cur = match seg.parse::<usize>() {
             Ok(i) if cur.is_array() => &mut cur[i],

@@ -16,7 +16,7 @@ use crate::rules::compiled::{GLOBALS, ITEM};
 use crate::rules::functions::{self, Lookup};
 use crate::rules::{Expression, MessagePart, Rule};
 
-fn as_string(v: &Value) -> String {
+pub(super) fn as_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string(),
         Value::Int(i) => i.to_string(),
@@ -110,7 +110,7 @@ fn relevant_gaps(
 }
 
 /// Why an expression gave no value.
-enum RunError {
+pub(super) enum RunError {
     /// CEL reported an error (a missing field, a bad overload...).
     Cel(cel::ExecutionError),
     /// The interpreter gave up on a construct it does not support (it
@@ -184,7 +184,7 @@ thread_local! {
 }
 
 /// Runs an expression; an interpreter panic becomes [`RunError::Unsupported`].
-fn run(p: &cel::Program, ctx: &Context<'_>) -> Result<Value, RunError> {
+pub(super) fn run(p: &cel::Program, ctx: &Context<'_>) -> Result<Value, RunError> {
     match guarded(|| p.execute(ctx)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(RunError::Cel(e)),
