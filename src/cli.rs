@@ -53,8 +53,10 @@ pub struct AuditArgs {
     /// Extra rule directory (repeatable); its *.yaml rules are added to the built-in catalog.
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
-    /// With --format sarif: write SARIF even when some values could not be
-    /// collected (alerts on unread resources may then close).
+    /// Checks that could not be made (a value not read, a rule that
+    /// errored) do not force exit 2: exit as the findings say, the report
+    /// listing what was not checked. With --format sarif: write it anyway
+    /// (alerts on unread resources may then close).
     #[arg(long)]
     pub allow_partial: bool,
     /// Fix what the findings allow: shows the plan, then applies it (safe fixes only
@@ -229,6 +231,9 @@ pub enum Command {
         /// Exit 0 even when a control fails (a control not checked still exits 2).
         #[arg(long)]
         exit_zero: bool,
+        /// Controls not checked do not force exit 2: exit as the failing controls say.
+        #[arg(long = "allow-partial")]
+        allow_partial_controls: bool,
         /// Configuration file (pipeaudit.toml): ignores, severity overrides, disabled rules.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,

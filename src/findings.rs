@@ -135,7 +135,7 @@ pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> Str
 
 /// What a diagnostic is about; serialized as `collection-gap`,
 /// `rule-error`, `ignore-expired`, `ignore-unused`, `scope-error`,
-/// `account-error`, `iac-location`.
+/// `account-error`, `iac-location`, `note`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DiagnosticKind {
@@ -154,6 +154,10 @@ pub enum DiagnosticKind {
     /// A resource's infrastructure as code could not be located (no
     /// template, several, or its stack could not be read).
     IacLocation,
+    /// A limit of the audit no permission can lift (service control
+    /// policies are not considered, a deploy into an account that is not
+    /// audited): listed apart, never changes the exit code.
+    Note,
 }
 
 impl DiagnosticKind {
@@ -167,7 +171,26 @@ impl DiagnosticKind {
             DiagnosticKind::ScopeError => "scope-error",
             DiagnosticKind::AccountError => "account-error",
             DiagnosticKind::IacLocation => "iac-location",
+            DiagnosticKind::Note => "note",
         }
+    }
+
+    /// A gap: a check that could not be made (a value a rule needed could
+    /// not be read, or a rule errored). Exits 2 unless `--allow-partial`.
+    pub fn is_gap(self) -> bool {
+        matches!(
+            self,
+            DiagnosticKind::CollectionGap | DiagnosticKind::RuleError
+        )
+    }
+
+    /// An error: part of the audit did not happen (a scope could not be
+    /// listed, an account could not be audited). Always exits 2.
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            DiagnosticKind::ScopeError | DiagnosticKind::AccountError
+        )
     }
 }
 

@@ -29,6 +29,8 @@ pub struct ComplianceArgs {
     pub format: ComplianceFormat,
     pub output: Option<PathBuf>,
     pub exit_zero: bool,
+    /// Controls not checked do not force exit 2 (also before the command).
+    pub allow_partial: bool,
     pub config: Option<PathBuf>,
     pub rules: Vec<PathBuf>,
 }
@@ -100,7 +102,13 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, c: &ComplianceArgs) -> Result<u8, Stri
     for (account, e) in &failed_accounts {
         eprintln!("pipeaudit: account {account} could not be audited: {e}");
     }
-    Ok(assessment.exit_code(c.exit_zero))
+    let errors = !failed_accounts.is_empty()
+        || outcome
+            .evaluation
+            .diagnostics
+            .iter()
+            .any(|d| d.kind.is_error());
+    Ok(assessment.exit_code(errors, c.exit_zero, c.allow_partial || a.allow_partial))
 }
 
 /// What was audited: the scopes, the pipelines, the evaluation (made with

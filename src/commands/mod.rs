@@ -55,6 +55,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             format,
             output,
             exit_zero,
+            allow_partial_controls,
             config,
             rules,
         }) => compliance::run(
@@ -67,6 +68,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 format,
                 output,
                 exit_zero,
+                allow_partial: allow_partial_controls,
                 config,
                 rules,
             },

@@ -152,14 +152,18 @@ impl Assessment {
         )
     }
 
-    /// The exit code: 1 when a control fails (0 with `exit_zero`), else 2
-    /// when one is not checked (as for a partial audit), else 0.
-    pub fn exit_code(&self, exit_zero: bool) -> u8 {
+    /// The exit code, as for an audit ([`crate::report::decide`]): 2 when
+    /// a control is not checked (unless `allow_partial`), else 1 when one
+    /// fails (unless `exit_zero`), else 0. `errors`: part of the audit did
+    /// not happen (a scope or an account), always 2.
+    pub fn exit_code(&self, errors: bool, exit_zero: bool, allow_partial: bool) -> u8 {
         let has = |s: Status| self.rows.iter().any(|r| r.status == s);
         crate::report::exit_code(&crate::report::Outcome::Compliance {
             failed: has(Status::Fail),
             not_checked: has(Status::NotChecked),
+            errors,
             exit_zero,
+            allow_partial,
         })
     }
 }
@@ -232,7 +236,8 @@ fn blocks(d: &Diagnostic, rule: &str) -> bool {
         // a resource whose template was not found was still checked
         DiagnosticKind::IgnoreExpired
         | DiagnosticKind::IgnoreUnused
-        | DiagnosticKind::IacLocation => false,
+        | DiagnosticKind::IacLocation
+        | DiagnosticKind::Note => false,
     }
 }
 
@@ -440,8 +445,17 @@ mod tests {
         assert_eq!(status(&a, "2.1.1"), Status::NotChecked);
         assert_eq!(status(&a, "2.1.4"), Status::Accepted);
         assert_eq!(status(&a, "1.16"), Status::Pass);
-        assert_eq!(a.exit_code(false), crate::report::EXIT_FINDINGS);
-        assert_eq!(a.exit_code(true), EXIT_ERROR);
+        // a control not checked is a gap: 2 whether or not one fails
+        assert_eq!(a.exit_code(false, false, false), EXIT_ERROR);
+        assert_eq!(a.exit_code(false, true, false), EXIT_ERROR);
+        // --allow-partial: as the failing control says
+        assert_eq!(
+            a.exit_code(false, false, true),
+            crate::report::EXIT_FINDINGS
+        );
+        assert_eq!(a.exit_code(false, true, true), crate::report::EXIT_OK);
+        // an error is 2 whatever the options
+        assert_eq!(a.exit_code(true, true, true), EXIT_ERROR);
         assert_eq!(a.passing(), 1);
         assert_eq!(a.passing_percent(), 25);
     }
@@ -458,7 +472,7 @@ mod tests {
         };
         let a = assess(&fw, &frameworks, &rules, &Config::default(), &outcome);
         assert!(a.rows.iter().all(|r| r.status == Status::NotChecked));
-        assert_eq!(a.exit_code(true), EXIT_ERROR);
+        assert_eq!(a.exit_code(false, true, false), EXIT_ERROR);
         let config = Config {
             disabled: vec!["km003".into()],
             ..Config::default()
@@ -466,7 +480,7 @@ mod tests {
         let a = assess(&fw, &frameworks, &rules, &config, &Outcome::default());
         assert_eq!(status(&a, "3.6"), Status::NotChecked);
         assert_eq!(status(&a, "1.16"), Status::Pass);
-        assert_eq!(a.exit_code(false), EXIT_ERROR);
+        assert_eq!(a.exit_code(false, false, false), EXIT_ERROR);
     }
 
     #[test]
