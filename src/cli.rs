@@ -213,7 +213,7 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// How the pipelines stand against a compliance framework: one row per
-    /// control (exit 1 when a control fails, 2 when one could not be checked).
+    /// control (exit 1 when a control fails, 2 for a gap or an error).
     Compliance {
         /// The framework (see --list), e.g. owasp-cicd-top10.
         #[arg(long, value_name = "ID", required_unless_present = "list")]
@@ -228,10 +228,10 @@ pub enum Command {
         format: ComplianceFormat,
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Exit 0 even when a control fails (a control not checked still exits 2).
+        /// Exit 0 even when a control fails (a gap or an error still exits 2).
         #[arg(long)]
         exit_zero: bool,
-        /// Controls not checked do not force exit 2: exit as the failing controls say.
+        /// Gaps (values not read, rule errors) do not force exit 2: exit as the failing controls say.
         #[arg(long = "allow-partial")]
         allow_partial_controls: bool,
         /// Configuration file (pipeaudit.toml): ignores, severity overrides, disabled rules.

@@ -102,13 +102,12 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, c: &ComplianceArgs) -> Result<u8, Stri
     for (account, e) in &failed_accounts {
         eprintln!("pipeaudit: account {account} could not be audited: {e}");
     }
-    let errors = !failed_accounts.is_empty()
-        || outcome
-            .evaluation
-            .diagnostics
-            .iter()
-            .any(|d| d.kind.is_error());
-    Ok(assessment.exit_code(errors, c.exit_zero, c.allow_partial || a.allow_partial))
+    Ok(assessment.exit_code(
+        &outcome.evaluation.diagnostics,
+        !failed_accounts.is_empty(),
+        c.exit_zero,
+        c.allow_partial || a.allow_partial,
+    ))
 }
 
 /// What was audited: the scopes, the pipelines, the evaluation (made with

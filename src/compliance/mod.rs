@@ -152,16 +152,24 @@ impl Assessment {
         )
     }
 
-    /// The exit code, as for an audit ([`crate::report::decide`]): 2 when
-    /// a control is not checked (unless `allow_partial`), else 1 when one
-    /// fails (unless `exit_zero`), else 0. `errors`: part of the audit did
-    /// not happen (a scope or an account), always 2.
-    pub fn exit_code(&self, errors: bool, exit_zero: bool, allow_partial: bool) -> u8 {
-        let has = |s: Status| self.rows.iter().any(|r| r.status == s);
+    /// The exit code, as for an audit ([`crate::report::decide`]): 2 for
+    /// an error (`errors`: a scope or an account that could not be
+    /// audited, or such a diagnostic) or a gap among `diagnostics` (a value
+    /// a rule needed could not be read, a rule that errored) unless
+    /// `allow_partial`; else 1 when a control fails (unless `exit_zero`);
+    /// else 0. A control not checked because its rule is disabled or needs
+    /// a setting is listed as such and does not change the code.
+    pub fn exit_code(
+        &self,
+        diagnostics: &[Diagnostic],
+        errors: bool,
+        exit_zero: bool,
+        allow_partial: bool,
+    ) -> u8 {
         crate::report::exit_code(&crate::report::Outcome::Compliance {
-            failed: has(Status::Fail),
-            not_checked: has(Status::NotChecked),
-            errors,
+            failed: self.rows.iter().any(|r| r.status == Status::Fail),
+            not_checked: diagnostics.iter().any(|d| d.kind.is_gap()),
+            errors: errors || diagnostics.iter().any(|d| d.kind.is_error()),
             exit_zero,
             allow_partial,
         })
@@ -445,17 +453,23 @@ mod tests {
         assert_eq!(status(&a, "2.1.1"), Status::NotChecked);
         assert_eq!(status(&a, "2.1.4"), Status::Accepted);
         assert_eq!(status(&a, "1.16"), Status::Pass);
-        // a control not checked is a gap: 2 whether or not one fails
-        assert_eq!(a.exit_code(false, false, false), EXIT_ERROR);
-        assert_eq!(a.exit_code(false, true, false), EXIT_ERROR);
+        // a gap: 2 whether or not a control fails
+        let d = &outcome.evaluation.diagnostics;
+        assert_eq!(a.exit_code(d, false, false, false), EXIT_ERROR);
+        assert_eq!(a.exit_code(d, false, true, false), EXIT_ERROR);
         // --allow-partial: as the failing control says
         assert_eq!(
-            a.exit_code(false, false, true),
+            a.exit_code(d, false, false, true),
             crate::report::EXIT_FINDINGS
         );
-        assert_eq!(a.exit_code(false, true, true), crate::report::EXIT_OK);
+        assert_eq!(a.exit_code(d, false, true, true), crate::report::EXIT_OK);
         // an error is 2 whatever the options
-        assert_eq!(a.exit_code(true, true, true), EXIT_ERROR);
+        assert_eq!(a.exit_code(d, true, true, true), EXIT_ERROR);
+        // without the gaps (and 2.1.1 still not checked): as the failing control says
+        assert_eq!(
+            a.exit_code(&[], false, false, false),
+            crate::report::EXIT_FINDINGS
+        );
         assert_eq!(a.passing(), 1);
         assert_eq!(a.passing_percent(), 25);
     }
@@ -472,7 +486,10 @@ mod tests {
         };
         let a = assess(&fw, &frameworks, &rules, &Config::default(), &outcome);
         assert!(a.rows.iter().all(|r| r.status == Status::NotChecked));
-        assert_eq!(a.exit_code(false, true, false), EXIT_ERROR);
+        assert_eq!(
+            a.exit_code(&outcome.evaluation.diagnostics, false, true, false),
+            EXIT_ERROR
+        );
         let config = Config {
             disabled: vec!["km003".into()],
             ..Config::default()
@@ -480,7 +497,11 @@ mod tests {
         let a = assess(&fw, &frameworks, &rules, &config, &Outcome::default());
         assert_eq!(status(&a, "3.6"), Status::NotChecked);
         assert_eq!(status(&a, "1.16"), Status::Pass);
-        assert_eq!(a.exit_code(false, false, false), EXIT_ERROR);
+        // not checked by choice (a disabled rule) is no gap: as the findings say
+        assert_eq!(
+            a.exit_code(&[], false, false, false),
+            crate::report::EXIT_OK
+        );
     }
 
     #[test]

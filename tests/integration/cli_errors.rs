@@ -248,7 +248,10 @@ fn a_bad_config_file_names_the_file_and_what_is_wrong() {
 /// stderr naming the file and holding each line of its `.expected`.
 #[test]
 fn the_bad_input_corpus_is_refused_with_one_line() {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bad-input"));
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/bad-input"
+    ));
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{e}"))
         .flatten()
@@ -266,7 +269,14 @@ fn the_bad_input_corpus_is_refused_with_one_line() {
         let args: Vec<&str> = if name.ends_with(".toml") {
             vec!["--snapshot", DEMO, "--config", &file]
         } else if name.starts_with("accounts-") {
-            vec!["--accounts", &file, "--role-name", "audit", "--region", "us-east-1"]
+            vec![
+                "--accounts",
+                &file,
+                "--role-name",
+                "audit",
+                "--region",
+                "us-east-1",
+            ]
         } else if name.starts_with("snapshot-") {
             vec!["--snapshot", &file]
         } else {
