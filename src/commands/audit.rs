@@ -203,7 +203,7 @@ pub(super) fn write_report(
             let gaps = eval
                 .diagnostics
                 .iter()
-                .filter(|d| d.kind.is_gap() || d.kind.is_error())
+                .filter(|d| d.kind.is_gap() || d.kind == DiagnosticKind::ScopeError)
                 .count();
             if gaps > 0 && !a.allow_partial {
                 return Err(format!(
