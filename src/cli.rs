@@ -53,8 +53,10 @@ pub struct AuditArgs {
     /// Extra rule directory (repeatable); its *.yaml rules are added to the built-in catalog.
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
-    /// With --format sarif: write SARIF even when some values could not be
-    /// collected (alerts on unread resources may then close).
+    /// Checks that could not be made (a value not read, a rule that
+    /// errored) do not force exit 2: exit as the findings say, the report
+    /// listing what was not checked. With --format sarif: write it anyway
+    /// (alerts on unread resources may then close).
     #[arg(long)]
     pub allow_partial: bool,
     /// Fix what the findings allow: shows the plan, then applies it (safe fixes only
@@ -217,7 +219,7 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// How the pipelines stand against a compliance framework: one row per
-    /// control (exit 1 when a control fails, 2 when one could not be checked).
+    /// control (exit 1 when a control fails, 2 for a gap or an error).
     Compliance {
         /// The framework (see --list), e.g. owasp-cicd-top10.
         #[arg(long, value_name = "ID", required_unless_present = "list")]
@@ -232,9 +234,12 @@ pub enum Command {
         format: ComplianceFormat,
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Exit 0 even when a control fails (a control not checked still exits 2).
+        /// Exit 0 even when a control fails (a gap or an error still exits 2).
         #[arg(long)]
         exit_zero: bool,
+        /// Gaps (values not read, rule errors) do not force exit 2: exit as the failing controls say.
+        #[arg(long = "allow-partial")]
+        allow_partial_controls: bool,
         /// Configuration file (pipeaudit.toml): ignores, severity overrides, disabled rules.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,

@@ -139,7 +139,7 @@ pub fn fingerprint(rule_id: &str, pipeline_arn: &str, resource_arn: &str) -> Str
 
 /// What a diagnostic is about; serialized as `collection-gap`,
 /// `rule-error`, `ignore-expired`, `ignore-unused`, `scope-error`,
-/// `account-error`, `iac-location`, `not-analysed`.
+/// `account-error`, `iac-location`, `not-analysed`, `note`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DiagnosticKind {
@@ -162,6 +162,10 @@ pub enum DiagnosticKind {
     /// look-around, backreferences or another dialect feature): the rule
     /// neither fires nor passes.
     NotAnalysed,
+    /// A limit of the audit no permission can lift (service control
+    /// policies are not considered, a deploy into an account that is not
+    /// audited): listed apart, never changes the exit code.
+    Note,
 }
 
 impl DiagnosticKind {
@@ -176,7 +180,26 @@ impl DiagnosticKind {
             DiagnosticKind::AccountError => "account-error",
             DiagnosticKind::IacLocation => "iac-location",
             DiagnosticKind::NotAnalysed => "not-analysed",
+            DiagnosticKind::Note => "note",
         }
+    }
+
+    /// A gap: a check that could not be made (a value a rule needed could
+    /// not be read, a rule errored, or a value could not be decided). Exits 2 unless `--allow-partial`.
+    pub fn is_gap(self) -> bool {
+        matches!(
+            self,
+            DiagnosticKind::CollectionGap | DiagnosticKind::RuleError | DiagnosticKind::NotAnalysed
+        )
+    }
+
+    /// An error: part of the audit did not happen (a scope could not be
+    /// listed, an account could not be audited). Always exits 2.
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            DiagnosticKind::ScopeError | DiagnosticKind::AccountError
+        )
     }
 }
 

@@ -94,6 +94,7 @@ pub fn build(
         ));
     }
     if let Some((path, text)) = accounts_file {
+        let before = out.len();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
@@ -119,6 +120,12 @@ pub fn build(
                 ));
             };
             out.push((at, target));
+        }
+        if out.len() == before {
+            return Err(format!(
+                "{} lists no account (only blank lines or comments): nothing would be audited",
+                path.display()
+            ));
         }
     }
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -257,6 +264,18 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(e.contains("--role-arn"), "{e}");
+        // an empty or comments-only file audits nothing: an error, not a clean run
+        for text in ["", "\n\n", "# prod\n  # staging\n"] {
+            let e = build(
+                &["arn:aws:iam::777788889999:role/x".to_string()],
+                Some((Path::new("a.txt"), text)),
+                Some("r"),
+                "aws",
+            )
+            .err()
+            .unwrap_or_default();
+            assert!(e.starts_with("a.txt lists no account"), "{text:?}: {e}");
+        }
         assert!(check_role_name("team/audit").is_ok());
         assert!(check_role_name("bad name").is_err());
     }

@@ -203,9 +203,7 @@ pub(super) fn write_report(
             let gaps = eval
                 .diagnostics
                 .iter()
-                .filter(|d| {
-                    d.kind == DiagnosticKind::CollectionGap || d.kind == DiagnosticKind::ScopeError
-                })
+                .filter(|d| d.kind.is_gap() || d.kind == DiagnosticKind::ScopeError)
                 .count();
             if gaps > 0 && !a.allow_partial {
                 return Err(format!(
@@ -243,10 +241,19 @@ pub(super) fn write_report(
             crate::report::escape::control(&d.message)
         );
     }
-    Ok(report::exit_code(&Outcome::Audit {
+    let code = report::exit_code(&Outcome::Audit {
         findings: &eval.findings,
         diagnostics: &eval.diagnostics,
         fail_on: a.fail_on.unwrap_or(Severity::Info),
         exit_zero: a.exit_zero,
-    }))
+        allow_partial: a.allow_partial,
+    });
+    // Gaps alone make a run fail: say so on stderr, once, whatever the format.
+    let gaps = eval.diagnostics.iter().filter(|d| d.kind.is_gap()).count();
+    if gaps > 0 && !a.allow_partial && code == report::EXIT_ERROR {
+        eprintln!(
+            "pipeaudit: error: {gaps} check(s) could not be made (listed in the report); pass --allow-partial to exit as the findings say"
+        );
+    }
+    Ok(code)
 }

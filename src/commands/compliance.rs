@@ -30,6 +30,8 @@ pub struct ComplianceArgs {
     pub format: ComplianceFormat,
     pub output: Option<PathBuf>,
     pub exit_zero: bool,
+    /// Controls not checked do not force exit 2 (also before the command).
+    pub allow_partial: bool,
     pub config: Option<PathBuf>,
     pub rules: Vec<PathBuf>,
 }
@@ -105,7 +107,12 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, c: &ComplianceArgs) -> Result<u8, Stri
             control(&e.to_string())
         );
     }
-    Ok(assessment.exit_code(c.exit_zero))
+    Ok(assessment.exit_code(
+        &outcome.evaluation.diagnostics,
+        !failed_accounts.is_empty(),
+        c.exit_zero,
+        c.allow_partial || a.allow_partial,
+    ))
 }
 
 /// What was audited: the scopes, the pipelines, the evaluation (made with

@@ -57,6 +57,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             format,
             output,
             exit_zero,
+            allow_partial_controls,
             config,
             rules,
         }) => compliance::run(
@@ -69,6 +70,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 format,
                 output,
                 exit_zero,
+                allow_partial: allow_partial_controls,
                 config,
                 rules,
             },

@@ -152,14 +152,26 @@ impl Assessment {
         )
     }
 
-    /// The exit code: 1 when a control fails (0 with `exit_zero`), else 2
-    /// when one is not checked (as for a partial audit), else 0.
-    pub fn exit_code(&self, exit_zero: bool) -> u8 {
-        let has = |s: Status| self.rows.iter().any(|r| r.status == s);
+    /// The exit code, as for an audit ([`crate::report::decide`]): 2 for
+    /// an error (`errors`: a scope or an account that could not be
+    /// audited, or such a diagnostic) or a gap among `diagnostics` (a value
+    /// a rule needed could not be read, a rule that errored) unless
+    /// `allow_partial`; else 1 when a control fails (unless `exit_zero`);
+    /// else 0. A control not checked because its rule is disabled or needs
+    /// a setting is listed as such and does not change the code.
+    pub fn exit_code(
+        &self,
+        diagnostics: &[Diagnostic],
+        errors: bool,
+        exit_zero: bool,
+        allow_partial: bool,
+    ) -> u8 {
         crate::report::exit_code(&crate::report::Outcome::Compliance {
-            failed: has(Status::Fail),
-            not_checked: has(Status::NotChecked),
+            failed: self.rows.iter().any(|r| r.status == Status::Fail),
+            not_checked: diagnostics.iter().any(|d| d.kind.is_gap()),
+            errors: errors || diagnostics.iter().any(|d| d.kind.is_error()),
             exit_zero,
+            allow_partial,
         })
     }
 }
@@ -233,7 +245,8 @@ fn blocks(d: &Diagnostic, rule: &str) -> bool {
         // a resource whose template was not found was still checked
         DiagnosticKind::IgnoreExpired
         | DiagnosticKind::IgnoreUnused
-        | DiagnosticKind::IacLocation => false,
+        | DiagnosticKind::IacLocation
+        | DiagnosticKind::Note => false,
     }
 }
 
@@ -450,8 +463,23 @@ mod tests {
         assert_eq!(status(&a, "2.1.1"), Status::NotChecked);
         assert_eq!(status(&a, "2.1.4"), Status::Accepted);
         assert_eq!(status(&a, "1.16"), Status::Pass);
-        assert_eq!(a.exit_code(false), crate::report::EXIT_FINDINGS);
-        assert_eq!(a.exit_code(true), EXIT_ERROR);
+        // a gap: 2 whether or not a control fails
+        let d = &outcome.evaluation.diagnostics;
+        assert_eq!(a.exit_code(d, false, false, false), EXIT_ERROR);
+        assert_eq!(a.exit_code(d, false, true, false), EXIT_ERROR);
+        // --allow-partial: as the failing control says
+        assert_eq!(
+            a.exit_code(d, false, false, true),
+            crate::report::EXIT_FINDINGS
+        );
+        assert_eq!(a.exit_code(d, false, true, true), crate::report::EXIT_OK);
+        // an error is 2 whatever the options
+        assert_eq!(a.exit_code(d, true, true, true), EXIT_ERROR);
+        // without the gaps (and 2.1.1 still not checked): as the failing control says
+        assert_eq!(
+            a.exit_code(&[], false, false, false),
+            crate::report::EXIT_FINDINGS
+        );
         assert_eq!(a.passing(), 1);
         assert_eq!(a.passing_percent(), 25);
     }
@@ -468,7 +496,10 @@ mod tests {
         };
         let a = assess(&fw, &frameworks, &rules, &Config::default(), &outcome);
         assert!(a.rows.iter().all(|r| r.status == Status::NotChecked));
-        assert_eq!(a.exit_code(true), EXIT_ERROR);
+        assert_eq!(
+            a.exit_code(&outcome.evaluation.diagnostics, false, true, false),
+            EXIT_ERROR
+        );
         let config = Config {
             disabled: vec!["km003".into()],
             ..Config::default()
@@ -476,7 +507,11 @@ mod tests {
         let a = assess(&fw, &frameworks, &rules, &config, &Outcome::default());
         assert_eq!(status(&a, "3.6"), Status::NotChecked);
         assert_eq!(status(&a, "1.16"), Status::Pass);
-        assert_eq!(a.exit_code(false), EXIT_ERROR);
+        // not checked by choice (a disabled rule) is no gap: as the findings say
+        assert_eq!(
+            a.exit_code(&[], false, false, false),
+            crate::report::EXIT_OK
+        );
     }
 
     #[test]

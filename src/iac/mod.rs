@@ -72,6 +72,8 @@ pub struct Index {
     mapped: BTreeMap<String, Result<usize, String>>,
     tf: terraform::TfIndex,
     state: terraform::State,
+    /// Files passed over (relative path, why): too large, not parsed.
+    skipped: Vec<(String, String)>,
 }
 
 fn canonical(p: &Path) -> Result<PathBuf, String> {
@@ -99,6 +101,7 @@ impl Index {
     pub fn load(opts: &Options) -> Result<Index, String> {
         let root = canonical(&opts.root).map_err(|e| format!("--iac-root: {e}"))?;
         let mut files: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut skipped_paths: Vec<(PathBuf, String)> = Vec::new();
         for dir in &opts.dirs {
             let dir = canonical(dir).map_err(|e| format!("--iac: {e}"))?;
             if !dir.starts_with(&root) {
@@ -108,8 +111,12 @@ impl Index {
                     root.display()
                 ));
             }
-            template::walk(&dir, &mut files, 0);
+            template::walk(&dir, &mut files, &mut skipped_paths, 0);
         }
+        let mut skipped: Vec<(String, String)> = skipped_paths
+            .into_iter()
+            .filter_map(|(p, why)| relative(&root, &p).map(|rel| (rel, why)))
+            .collect();
         let mut templates = Vec::new();
         for path in &files {
             let Some(rel) = relative(&root, path) else {
@@ -118,8 +125,10 @@ impl Index {
             if path.extension().is_some_and(|e| e == "tf") {
                 continue;
             }
-            if let Some(t) = Template::read(path, rel) {
-                templates.push(t);
+            match Template::read_or_why(path, rel.clone()) {
+                Ok(Some(t)) => templates.push(t),
+                Ok(None) => {}
+                Err(why) => skipped.push((rel, why)),
             }
         }
         let mut mapped = BTreeMap::new();
@@ -159,7 +168,35 @@ impl Index {
             mapped,
             tf,
             state,
+            skipped,
         })
+    }
+
+    /// The files passed over, with why (relative path, reason).
+    pub fn skipped(&self) -> &[(String, String)] {
+        &self.skipped
+    }
+
+    /// `; skipped: a.yaml (why), ...` for an error saying no template was
+    /// found: one of those may be the one.
+    fn skipped_note(&self) -> String {
+        if self.skipped.is_empty() {
+            return String::new();
+        }
+        const SHOWN: usize = 5;
+        let mut list: Vec<String> = self
+            .skipped
+            .iter()
+            .take(SHOWN)
+            .map(|(rel, why)| {
+                let why: String = why.lines().next().unwrap_or("").chars().take(160).collect();
+                format!("{rel} ({why})")
+            })
+            .collect();
+        if self.skipped.len() > SHOWN {
+            list.push(format!("and {} more", self.skipped.len() - SHOWN));
+        }
+        format!("; files skipped: {}", list.join(", "))
     }
 
     /// The templates found, by path relative to the root.
@@ -197,8 +234,11 @@ impl Index {
         match candidates.as_slice() {
             [one] => Ok(one),
             [] => Err(format!(
-                "no template under --iac defines {} ({resource_type}) of stack {}; map the stack in pipeaudit.toml ([iac.stacks] {} = \"path\")",
-                s.logical_id, s.stack, s.stack
+                "no template under --iac defines {} ({resource_type}) of stack {}; map the stack in pipeaudit.toml ([iac.stacks] {} = \"path\"){}",
+                s.logical_id,
+                s.stack,
+                s.stack,
+                self.skipped_note()
             )),
             many => Err(format!(
                 "{} templates define {} ({resource_type}) of stack {}: {}; map the stack in pipeaudit.toml ([iac.stacks] {} = \"path\")",

@@ -13,6 +13,11 @@ use crate::model::StackRef;
 const MAX_BYTES: u64 = 4 * 1024 * 1024;
 /// Directories deeper than this are not searched.
 const MAX_DEPTH: usize = 16;
+/// Flow collections (`[`, `{`) nested deeper than this are not parsed:
+/// the YAML parser's time grows with the square of the nesting (a 200 KB
+/// file of `[` took 23 s), and no template nests so deep (the JSON line
+/// reader stops at 256 as well).
+pub const MAX_NESTING: usize = 256;
 
 /// The metadata key of a CDK construct path.
 pub const CDK_PATH: &str = "aws:cdk:path";
@@ -31,8 +36,13 @@ pub struct Template {
 
 /// Collects the candidate files under `dir`: `.yaml`, `.yml`, `.json`,
 /// `.template` (templates) and `.tf` (Terraform), in directories not hidden and not `node_modules` or
-/// `target`.
-pub fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>, depth: usize) {
+/// `target`. Candidates over the size cap go to `skipped`, with why.
+pub fn walk(
+    dir: &Path,
+    out: &mut BTreeSet<PathBuf>,
+    skipped: &mut Vec<(PathBuf, String)>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -47,15 +57,26 @@ pub fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>, depth: usize) {
         };
         if kind.is_dir() {
             if !name.starts_with('.') && name != "node_modules" && name != "target" {
-                walk(&path, out, depth + 1);
+                walk(&path, out, skipped, depth + 1);
             }
         } else if kind.is_file()
             && [".yaml", ".yml", ".json", ".template", ".tf"]
                 .iter()
                 .any(|ext| name.ends_with(ext))
-            && entry.metadata().is_ok_and(|m| m.len() <= MAX_BYTES)
         {
-            out.insert(path);
+            match entry.metadata() {
+                Ok(m) if m.len() <= MAX_BYTES => {
+                    out.insert(path);
+                }
+                Ok(m) => skipped.push((
+                    path,
+                    format!(
+                        "{} bytes, over the {MAX_BYTES}-byte cap of a template",
+                        m.len()
+                    ),
+                )),
+                Err(e) => skipped.push((path, format!("cannot read: {e}"))),
+            }
         }
     }
 }
@@ -114,22 +135,75 @@ fn yaml_to_json(v: serde_yaml_ng::Value) -> serde_json::Value {
     }
 }
 
+/// The deepest nesting of flow collections (`[`, `{`) in a text, strings
+/// and comments aside, counted until it passes `limit`.
+pub fn flow_nesting(text: &str, limit: usize) -> usize {
+    let mut depth = 0usize;
+    let mut max = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut comment = false;
+    let mut prev = b'\n';
+    for &b in text.as_bytes() {
+        if comment {
+            comment = b != b'\n';
+        } else if let Some(q) = quote {
+            if b == q && prev != b'\\' {
+                quote = None;
+            }
+        } else {
+            match b {
+                b'"' | b'\'' => quote = Some(b),
+                b'#' if prev.is_ascii_whitespace() => comment = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                    if max > limit {
+                        return max;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = b;
+    }
+    max
+}
+
 /// Parses a document: JSON when it starts with `{`, YAML otherwise; and
 /// whether it was JSON.
 pub fn parse(text: &str) -> Option<(serde_json::Value, bool)> {
+    parse_or_why(text).ok()
+}
+
+/// [`parse`], saying why a text is not a document.
+pub fn parse_or_why(text: &str) -> Result<(serde_json::Value, bool), String> {
+    if flow_nesting(text, MAX_NESTING) > MAX_NESTING {
+        return Err(format!("nests deeper than {MAX_NESTING} levels"));
+    }
     if text.trim_start().starts_with('{') {
-        Some((serde_json::from_str(text).ok()?, true))
+        serde_json::from_str(text)
+            .map(|v| (v, true))
+            .map_err(|e| format!("not valid JSON: {e}"))
     } else {
-        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
-        Some((yaml_to_json(doc), false))
+        let doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+        Ok((yaml_to_json(doc), false))
     }
 }
 
 impl Template {
     /// Reads a file as a template; None when it is not one.
     pub fn read(path: &Path, rel: String) -> Option<Template> {
-        let text = std::fs::read_to_string(path).ok()?;
-        Template::from_text(text, rel)
+        Template::read_or_why(path, rel).ok().flatten()
+    }
+
+    /// Reads a file: `Ok(None)` when it is a document but not a template
+    /// (no `Resources`), `Err` with why when it could not be read or parsed.
+    pub fn read_or_why(path: &Path, rel: String) -> Result<Option<Template>, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+        parse_or_why(&text)?;
+        Ok(Template::from_text(text, rel))
     }
 
     /// A template from its text; None when it is not one.

@@ -239,6 +239,10 @@ pub struct Resources {
     pub source_credentials: BTreeMap<String, Observed<Vec<SourceCredential>>>,
 }
 
+/// The largest snapshot file read (2 GiB): a 10,000-pipeline account
+/// takes far less, and `/dev/zero` or a runaway file is refused.
+pub const MAX_SNAPSHOT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
 /// Why a snapshot file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -265,6 +269,8 @@ pub enum SnapshotError {
         tool: String,
         hint: String,
     },
+    #[error("snapshot {path} refused: {why}")]
+    Refused { path: String, why: String },
     #[error("cannot write snapshot {path}: {source}")]
     Write {
         path: String,
@@ -325,11 +331,25 @@ impl Snapshot {
     /// Parses a snapshot from JSON text; `origin` names the source in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, SnapshotError> {
         // Check the version first so that a future format gets a version
-        // error rather than a confusing field error.
-        let raw: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| malformed(origin, &e))?;
-        let found = raw
-            .get("schema_version")
+        // error rather than a confusing field error. Only the version is
+        // kept from this pass; a key given twice is an error here as it is
+        // for every other field.
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(default)]
+            schema_version: Option<serde_json::Value>,
+        }
+        let head: Option<Head> = if text.trim_start().starts_with('{') {
+            Some(serde_json::from_str(text).map_err(|e| malformed(origin, &e))?)
+        } else {
+            // not an object: tell a JSON error from "not a snapshot"
+            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map_err(|e| malformed(origin, &e))?;
+            None
+        };
+        let found = head
+            .and_then(|h| h.schema_version)
+            .as_ref()
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| SnapshotError::Malformed {
                 path: origin.to_string(),
@@ -372,12 +392,41 @@ impl Snapshot {
         }
     }
 
-    /// Loads a snapshot file.
+    /// Loads a snapshot file: a regular file of at most
+    /// [`MAX_SNAPSHOT_BYTES`] (a device or a pipe that never ends is
+    /// refused before anything is read).
     pub fn load(path: &Path) -> Result<Self, SnapshotError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+        use std::io::Read;
+        let io = |source: std::io::Error| SnapshotError::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let refuse = |why: String| SnapshotError::Refused {
+            path: path.display().to_string(),
+            why,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(refuse("it is not a regular file".to_string()));
+        }
+        if meta.len() > MAX_SNAPSHOT_BYTES {
+            return Err(refuse(format!(
+                "it is {} bytes, more than the {} bytes (2 GiB) a snapshot may have",
+                meta.len(),
+                MAX_SNAPSHOT_BYTES
+            )));
+        }
+        // the cap holds even if the file grows while it is read
+        let mut text = String::new();
+        file.take(MAX_SNAPSHOT_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_SNAPSHOT_BYTES {
+            return Err(refuse(format!(
+                "it grew beyond the {MAX_SNAPSHOT_BYTES} bytes (2 GiB) a snapshot may have while it was read"
+            )));
+        }
         Self::from_json(&text, &path.display().to_string())
     }
 
@@ -456,6 +505,55 @@ mod tests {
     fn missing_version_is_not_a_snapshot() {
         assert!(err("{}").contains("missing or non-numeric `schema_version`"));
         assert!(err("[1]").contains("schema_version"));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_an_error() {
+        let e = err(r#"{"schema_version": 1, "schema_version": 99}"#);
+        assert!(
+            e.starts_with("snapshot snap.json:1:")
+                && e.contains("duplicate field `schema_version`"),
+            "{e}"
+        );
+        let e = err(r#"{"schema_version": 99, "schema_version": 1}"#);
+        assert!(e.contains("duplicate field `schema_version`"), "{e}");
+    }
+
+    #[test]
+    fn only_a_regular_file_within_the_cap_is_read() {
+        #[cfg(unix)]
+        for dev in ["/dev/zero", "/dev/null"] {
+            let e = Snapshot::load(Path::new(dev))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert_eq!(
+                e,
+                format!("snapshot {dev} refused: it is not a regular file"),
+                "{dev}"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("pipeaudit-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let e = Snapshot::load(&dir)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("not a regular file") || e.starts_with("cannot read"),
+            "{e}"
+        );
+        // a sparse file one byte over the cap: refused without being read
+        let big = dir.join("big.json");
+        let f = std::fs::File::create(&big).unwrap_or_else(|e| panic!("{e}"));
+        f.set_len(MAX_SNAPSHOT_BYTES + 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = Snapshot::load(&big)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("more than the 2147483648 bytes (2 GiB)"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -156,8 +156,8 @@ async fn apply(c: &RegionClients, a: &PlannedAction, kind: Deny) -> Result<Strin
         return Err(changed(bucket, a.collected(), &found));
     }
     let Some(doc) = merged(kind, bucket, current.as_deref()).map_err(Outcome::Failed)? else {
-        return Err(Outcome::Skipped(
-            "an equivalent statement is already there".to_string(),
+        return Err(Outcome::InPlace(
+            "an equivalent statement is already there; nothing written".to_string(),
         ));
     };
     c.s3.put_bucket_policy()

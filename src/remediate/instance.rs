@@ -10,8 +10,11 @@
 //! existing statements kept) read access to the objects of the pipelines
 //! that deploy to instances with that role, and `kms:Decrypt` on their
 //! artifact keys where the key policy delegates to the account. A key
-//! policy that neither grants nor delegates must change too: the plan names
-//! that as `key-policy-grant` extended to the instance role.
+//! policy that neither grants nor delegates must change too, and no
+//! identity policy can make up for it: that part is a manual step naming
+//! the key statement to add. When the role already holds every statement
+//! the fix would add, nothing is written: the whole fix is that manual
+//! step, so a second run plans nothing new.
 
 use std::collections::BTreeMap;
 
@@ -239,6 +242,22 @@ pub fn merged(existing: Option<&str>, statements: &[Value]) -> Result<Value, Str
     Ok(doc)
 }
 
+/// The statement a key policy that neither grants `role` `kms:Decrypt` nor
+/// delegates to the account needs, as a manual step (the role's own policy
+/// cannot make up for it).
+fn key_statement_step(key: &str, role: &str) -> String {
+    let statement = json!({
+        "Sid": "AllowInstanceRoleDecrypt",
+        "Effect": "Allow",
+        "Principal": {"AWS": role},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    });
+    format!(
+        "the policy of key {key} neither grants {role} kms:Decrypt nor delegates to the account; add to the key policy the statement {statement} (kms:PutKeyPolicy), or a statement delegating to the account"
+    )
+}
+
 fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned> {
     let role = f.resource_arn.as_str();
     // an instance without a role, or whose role is missing: by hand
@@ -280,20 +299,31 @@ fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned
     let after = merged(existing.as_deref(), &statements).map_err(NotPlanned::ManualBecause)?;
     key_changes.sort();
     key_changes.dedup();
-    let mut description = format!(
-        "add to the inline policy {POLICY_NAME} of {role} read access to the artifacts of {} (existing statements kept)",
-        pipelines.join(", ")
-    );
-    for k in &key_changes {
-        description.push_str(&format!(
-            "; the policy of key {k} neither grants the role kms:Decrypt nor delegates to the account: it needs key-policy-grant extended to the instance role {role}"
-        ));
-    }
+    let key_steps: Vec<String> = key_changes
+        .iter()
+        .map(|k| key_statement_step(k, role))
+        .collect();
     let existing_count = super::statement_count(existing.as_deref());
     let added: Vec<Value> = after["Statement"]
         .as_array()
         .map(|a| a.iter().skip(existing_count).cloned().collect())
         .unwrap_or_default();
+    if added.is_empty() {
+        // The role already has what the fix adds: a write would change
+        // nothing. What is left (if anything) is the key policy's.
+        return Err(if key_steps.is_empty() {
+            NotPlanned::Manual
+        } else {
+            NotPlanned::ManualBecause(key_steps.join("; "))
+        });
+    }
+    let mut description = format!(
+        "add to the inline policy {POLICY_NAME} of {role} read access to the artifacts of {} (existing statements kept)",
+        pipelines.join(", ")
+    );
+    for step in &key_steps {
+        description.push_str(&format!("; by hand: {step}"));
+    }
     let mut a = step(
         f,
         &RoleArtifacts,
@@ -342,6 +372,11 @@ async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String,
         .cloned()
         .unwrap_or_default();
     let doc = merged(current.as_deref(), &statements).map_err(Outcome::Failed)?;
+    if super::same_policy(current.as_deref(), &doc) {
+        return Err(Outcome::InPlace(format!(
+            "the inline policy {POLICY_NAME} of {role} already holds every statement; nothing written"
+        )));
+    }
     c.iam
         .put_role_policy()
         .role_name(&role)

@@ -189,6 +189,11 @@ async fn apply_grant(c: &RegionClients, a: &PlannedAction) -> Result<String, Out
         })
         .unwrap_or_default();
     let doc = merged(&current, &roles).map_err(Outcome::Failed)?;
+    if super::same_policy(Some(&current), &doc) {
+        return Err(Outcome::InPlace(
+            "the key policy already grants every role; nothing written".to_string(),
+        ));
+    }
     c.kms
         .put_key_policy()
         .key_id(&key_id)

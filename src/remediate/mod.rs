@@ -182,7 +182,8 @@ pub struct Applied {
     pub previous: Value,
     pub new: Value,
     pub time: String,
-    /// `applied`, `skipped` (changed since collected) or `failed`.
+    /// `applied`, `skipped` (changed since collected), `failed`, or
+    /// `already in place` (nothing to change: not written).
     pub outcome: String,
     pub message: String,
 }
@@ -395,6 +396,7 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
         Ok(call) => ("applied", String::new(), call),
         Err(Outcome::Skipped(m)) => ("skipped", m, String::new()),
         Err(Outcome::Failed(m)) => ("failed", m, String::new()),
+        Err(Outcome::InPlace(m)) => (ALREADY_IN_PLACE, m, String::new()),
     };
     Applied {
         action: a.action.clone(),
@@ -412,6 +414,10 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
     }
 }
 
+/// The journal's outcome of an action whose re-read showed nothing to
+/// change: reported, not written.
+pub const ALREADY_IN_PLACE: &str = "already in place";
+
 /// Why an action was not applied.
 #[derive(Debug)]
 pub enum Outcome {
@@ -419,6 +425,24 @@ pub enum Outcome {
     Skipped(String),
     /// AWS refused, or the call failed.
     Failed(String),
+    /// The re-read resource already is as the action would make it: no
+    /// write (an API call that changes nothing is never made).
+    InPlace(String),
+}
+
+/// Whether the policy `doc` an action would write is the policy already
+/// there (`current`, as text), statement for statement.
+pub(crate) fn same_policy(current: Option<&str>, doc: &Value) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    match (
+        crate::model::PolicyDocument::parse(current),
+        crate::model::PolicyDocument::parse(&doc.to_string()),
+    ) {
+        (Ok(a), Ok(b)) => a.normalized() == b.normalized(),
+        _ => false,
+    }
 }
 
 /// Appends a statement to a policy document (JSON), turning a single

@@ -426,13 +426,27 @@ pub fn render(r: &Report<'_>, c: &Context<'_>) -> String {
     }
     out.push_str("</section>");
 
-    if !r.diagnostics.is_empty() {
+    let (notes, unchecked): (Vec<_>, Vec<_>) = r
+        .diagnostics
+        .iter()
+        .partition(|d| d.kind == crate::findings::DiagnosticKind::Note);
+    for (id, title, list) in [
+        ("not-checked", "Not checked", &unchecked),
+        (
+            "notes",
+            "Notes (limits of the audit; they do not change the exit code)",
+            &notes,
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
         let _ = write!(
             out,
-            "<section id=\"not-checked\" aria-labelledby=\"not-checked-h\"><h2 id=\"not-checked-h\">Not checked ({})</h2><ul>",
-            r.diagnostics.len()
+            "<section id=\"{id}\" aria-labelledby=\"{id}-h\"><h2 id=\"{id}-h\">{title} ({})</h2><ul>",
+            list.len()
         );
-        for d in r.diagnostics {
+        for d in list.iter() {
             let _ = write!(
                 out,
                 "<li><code>{}</code> {}</li>",

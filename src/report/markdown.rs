@@ -88,23 +88,21 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
             "\n_{left_out} wiring diagram(s) left out to stay within GitHub's limits; `pipeaudit graph` draws them all._"
         );
     }
-    let (unlocated, unchecked): (Vec<_>, Vec<_>) = r
-        .diagnostics
-        .iter()
-        .partition(|d| d.kind == crate::findings::DiagnosticKind::IacLocation);
-    if !unchecked.is_empty() {
-        let _ = writeln!(out, "\n### Not checked ({})\n", unchecked.len());
-        for d in unchecked {
-            let _ = writeln!(out, "- {}", markdown(&d.message));
+    let groups = r.diagnostic_groups();
+    for (title, list) in [
+        ("Not checked", &groups.not_checked),
+        ("Ignores", &groups.ignores),
+        (
+            "Notes (limits of the audit; they do not change the exit code)",
+            &groups.notes,
+        ),
+        ("Not located in infrastructure as code", &groups.unlocated),
+    ] {
+        if list.is_empty() {
+            continue;
         }
-    }
-    if !unlocated.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n### Not located in infrastructure as code ({})\n",
-            unlocated.len()
-        );
-        for d in unlocated {
+        let _ = writeln!(out, "\n### {title} ({})\n", list.len());
+        for d in list.iter() {
             let _ = writeln!(out, "- {}", markdown(&d.message));
         }
     }

@@ -41,24 +41,73 @@ pub enum Outcome<'a> {
         /// Findings below this severity do not fail the run.
         fail_on: Severity,
         exit_zero: bool,
+        allow_partial: bool,
     },
     /// A drift comparison.
     Drift { changes: usize, exit_zero: bool },
     /// A remediation plan or run: whether anything is left to do.
     Remediation { clean: bool },
     /// A compliance assessment: whether a control fails, whether one could
-    /// not be checked.
+    /// not be checked, whether part of the audit did not happen.
     Compliance {
         failed: bool,
         not_checked: bool,
+        errors: bool,
         exit_zero: bool,
+        allow_partial: bool,
     },
 }
 
-/// The exit-code policy of every command: 0 clean, 1 findings (or drift, or
-/// remediation left undone), 2 when part of the audit did not happen (a
-/// scope, such as a region's pipelines, could not be listed: that is an
-/// error, not a clean run).
+/// What a run came to, whatever the command and the format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Part of the run did not happen (a scope that could not be listed,
+    /// an account that could not be audited).
+    pub errors: bool,
+    /// A check could not be made: a value a rule needed could not be
+    /// read, or a rule errored.
+    pub gaps: bool,
+    /// Findings at or above `--fail-on` (drift, a failing control, a fix
+    /// left undone).
+    pub findings: bool,
+}
+
+/// How the caller asked gaps and findings to count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExitPolicy {
+    /// `--exit-zero`: findings do not force 1.
+    pub exit_zero: bool,
+    /// `--allow-partial`: gaps do not force 2.
+    pub allow_partial: bool,
+}
+
+/// The exit code of every command and format: 2 for an error, or a gap
+/// unless `--allow-partial`; else 1 for findings unless `--exit-zero`;
+/// else 0. Notes never count.
+pub fn decide(v: Verdict, p: ExitPolicy) -> u8 {
+    if v.errors || (v.gaps && !p.allow_partial) {
+        EXIT_ERROR
+    } else if v.findings && !p.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The verdict of an audit's findings and diagnostics.
+pub fn audit_verdict(
+    findings: &[Finding],
+    diagnostics: &[Diagnostic],
+    fail_on: Severity,
+) -> Verdict {
+    Verdict {
+        errors: diagnostics.iter().any(|d| d.kind.is_error()),
+        gaps: diagnostics.iter().any(|d| d.kind.is_gap()),
+        findings: findings.iter().any(|f| f.severity >= fail_on),
+    }
+}
+
+/// The exit code of a command's outcome (see [`decide`]).
 pub fn exit_code(o: &Outcome<'_>) -> u8 {
     match o {
         Outcome::Audit {
@@ -66,45 +115,48 @@ pub fn exit_code(o: &Outcome<'_>) -> u8 {
             diagnostics,
             fail_on,
             exit_zero,
-        } => {
-            if diagnostics
-                .iter()
-                .any(|d| d.kind == DiagnosticKind::ScopeError)
-            {
-                EXIT_ERROR
-            } else if !exit_zero && findings.iter().any(|f| f.severity >= *fail_on) {
-                EXIT_FINDINGS
-            } else {
-                EXIT_OK
-            }
-        }
-        Outcome::Drift { changes, exit_zero } => {
-            if *changes > 0 && !exit_zero {
-                EXIT_FINDINGS
-            } else {
-                EXIT_OK
-            }
-        }
+            allow_partial,
+        } => decide(
+            audit_verdict(findings, diagnostics, *fail_on),
+            ExitPolicy {
+                exit_zero: *exit_zero,
+                allow_partial: *allow_partial,
+            },
+        ),
+        Outcome::Drift { changes, exit_zero } => decide(
+            Verdict {
+                findings: *changes > 0,
+                ..Verdict::default()
+            },
+            ExitPolicy {
+                exit_zero: *exit_zero,
+                allow_partial: false,
+            },
+        ),
         Outcome::Compliance {
             failed,
             not_checked,
+            errors,
             exit_zero,
-        } => {
-            if *failed && !exit_zero {
-                EXIT_FINDINGS
-            } else if *not_checked {
-                EXIT_ERROR
-            } else {
-                EXIT_OK
-            }
-        }
-        Outcome::Remediation { clean } => {
-            if *clean {
-                EXIT_OK
-            } else {
-                EXIT_FINDINGS
-            }
-        }
+            allow_partial,
+        } => decide(
+            Verdict {
+                errors: *errors,
+                gaps: *not_checked,
+                findings: *failed,
+            },
+            ExitPolicy {
+                exit_zero: *exit_zero,
+                allow_partial: *allow_partial,
+            },
+        ),
+        Outcome::Remediation { clean } => decide(
+            Verdict {
+                findings: !clean,
+                ..Verdict::default()
+            },
+            ExitPolicy::default(),
+        ),
     }
 }
 
@@ -124,6 +176,19 @@ pub fn scopes(account: &str, regions: &[String]) -> Vec<Scope> {
             region: r.clone(),
         })
         .collect()
+}
+
+/// The diagnostics of a report by what they mean for the reader.
+#[derive(Debug, Default)]
+pub struct DiagnosticGroups<'a> {
+    /// Gaps and errors: checks that could not be made.
+    pub not_checked: Vec<&'a Diagnostic>,
+    /// Ignores of the configuration that expired or matched nothing.
+    pub ignores: Vec<&'a Diagnostic>,
+    /// Limits no permission can lift; they never change the exit code.
+    pub notes: Vec<&'a Diagnostic>,
+    /// Findings whose infrastructure as code could not be located.
+    pub unlocated: Vec<&'a Diagnostic>,
 }
 
 /// What every report shows: the findings of an audit and its context.
@@ -162,6 +227,20 @@ impl<'a> Report<'a> {
             }
         }
         out
+    }
+
+    /// The diagnostics in the groups every report lists apart.
+    pub fn diagnostic_groups(&self) -> DiagnosticGroups<'a> {
+        let mut g = DiagnosticGroups::default();
+        for d in self.diagnostics {
+            match d.kind {
+                DiagnosticKind::IacLocation => g.unlocated.push(d),
+                DiagnosticKind::Note => g.notes.push(d),
+                DiagnosticKind::IgnoreExpired | DiagnosticKind::IgnoreUnused => g.ignores.push(d),
+                _ => g.not_checked.push(d),
+            }
+        }
+        g
     }
 
     /// Findings counted by severity, most severe first.

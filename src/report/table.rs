@@ -6,7 +6,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::Report;
 use super::escape::{control, control_lines};
-use crate::findings::{DiagnosticKind, Severity};
+use crate::findings::Severity;
 
 fn color(s: Severity) -> Color {
     match s {
@@ -53,13 +53,15 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
         }
         let _ = writeln!(out, "{t}");
     }
-    let (unlocated, unchecked): (Vec<_>, Vec<_>) = r
-        .diagnostics
-        .iter()
-        .partition(|d| d.kind == DiagnosticKind::IacLocation);
+    let groups = r.diagnostic_groups();
     for (title, list) in [
-        ("Not checked", &unchecked),
-        ("Not located in infrastructure as code", &unlocated),
+        ("Not checked", &groups.not_checked),
+        ("Ignores", &groups.ignores),
+        (
+            "Notes (limits of the audit; they do not change the exit code)",
+            &groups.notes,
+        ),
+        ("Not located in infrastructure as code", &groups.unlocated),
     ] {
         if list.is_empty() {
             continue;
@@ -88,10 +90,10 @@ pub fn render(r: &Report<'_>, colored: bool, width: Option<u16>) -> String {
         } else {
             format!(": {}", counts.join(", "))
         },
-        if unchecked.is_empty() {
+        if groups.not_checked.is_empty() {
             String::new()
         } else {
-            format!("; {} check(s) could not be made", unchecked.len())
+            format!("; {} check(s) could not be made", groups.not_checked.len())
         }
     );
     out

@@ -192,14 +192,40 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn is_date(s: &str) -> bool {
+/// Whether `s` is a real calendar date written `YYYY-MM-DD` (Gregorian:
+/// no month 13, no February 30).
+pub fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 10
+    let shaped = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
         && s.chars()
             .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return false;
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (
+        s[..4].parse::<u32>(),
+        s[5..7].parse::<u32>(),
+        s[8..].parse::<u32>(),
+    ) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year > 0 && (1..=days).contains(&day)
+}
+
+/// Whether `s` is an AWS account id: twelve digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Config {
@@ -253,7 +279,14 @@ impl Config {
                 return Err(bad("reason must not be empty".to_string()));
             }
             if let Some(d) = ig.expires.as_ref().filter(|d| !is_date(d)) {
-                return Err(bad(format!("expires {d:?} is not a YYYY-MM-DD date")));
+                return Err(ConfigError {
+                    path: origin.to_string(),
+                    line: find(&format!("{d:?}")).or_else(|| find(d)),
+                    message: format!(
+                        "ignore #{}: expires {d:?} is not a calendar date (YYYY-MM-DD)",
+                        i + 1
+                    ),
+                });
             }
             if let Err(e) = globset::Glob::new(&ig.resource) {
                 return Err(bad(format!(
@@ -280,6 +313,20 @@ impl Config {
                     line,
                     message: format!("[release_paths] trusted principal {p:?} {problem}"),
                 });
+            }
+        }
+        for (name, params) in &cfg.rules {
+            for account in params.trusted_accounts.iter().flatten() {
+                if !is_account_id(account) {
+                    return Err(ConfigError {
+                        path: origin.to_string(),
+                        line: find(&format!("{account:?}"))
+                            .or_else(|| find(&format!("[rules.{name}]"))),
+                        message: format!(
+                            "[rules.{name}] trusted_accounts: {account:?} is not an account id (12 digits)"
+                        ),
+                    });
+                }
             }
         }
         for (stack, path) in &cfg.iac.stacks {
@@ -457,7 +504,34 @@ expires = "2027-01-31"
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-        assert!(e.contains("not a YYYY-MM-DD date"), "{e}");
+        assert!(e.contains("not a calendar date"), "{e}");
+        // shaped like a date, but no such day: an error naming the line,
+        // never an ignore that suppresses for ever (or already expired)
+        for bad in [
+            "2026-13-45",
+            "9999-99-99",
+            "2025-02-30",
+            "2026-04-31",
+            "2026-00-10",
+        ] {
+            let e = Config::parse(
+                &format!(
+                    "release_branch = \"main\"\n[[ignore]]\nrule = \"AB008\"\nresource = \"x\"\nreason = \"r\"\nexpires = \"{bad}\"\n"
+                ),
+                "p.toml",
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(
+                e.starts_with("p.toml:6: ignore #1: expires") && e.contains("not a calendar date"),
+                "{bad}: {e}"
+            );
+        }
+        for good in ["2024-02-29", "2026-12-31", "2027-01-31"] {
+            assert!(is_date(good), "{good}");
+        }
+        assert!(!is_date("2025-02-29"));
         let e = Config::parse("[severity]\nCB006 = \"urgent\"\n", "p.toml")
             .err()
             .map(|e| e.to_string())
@@ -513,6 +587,20 @@ expires = "2027-01-31"
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("takes no parameter `trusted_accounts`"), "{e}");
+        for bad in ["not-an-account", "12345", "1111222233334", ""] {
+            let e = Config::parse(
+                &format!("release_branch = \"main\"\n[rules.AB010]\ntrusted_accounts = [\"111122223333\", {bad:?}]\n"),
+                "p.toml",
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(
+                e.starts_with("p.toml:3: [rules.AB010] trusted_accounts:")
+                    && e.contains("not an account id"),
+                "{bad}: {e}"
+            );
+        }
         let e = Config::parse("[rules.CB013]\nenabeld = true\n", "p.toml")
             .err()
             .map(|e| e.to_string())

@@ -18,6 +18,7 @@ pub mod iam;
 pub mod pattern;
 pub mod powers;
 pub mod reads;
+pub mod syntax;
 pub mod webhooks;
 pub mod writers;
 
@@ -430,10 +431,20 @@ impl Compiler {
             line,
             message: format!("{field}: {message}"),
         };
+        if let Some((at, op)) = syntax::doubled_unary(expr) {
+            errors.push(err(format!(
+                "`{op}{op}` at column {}: two unary `{op}` in a row are evaluated as one by the CEL interpreter; write `{op}({op}x)` or drop both",
+                at + 1
+            )));
+            return None;
+        }
         let expression = match cel::Program::compile(expr) {
             Ok(p) => Expression::new(p),
             Err(e) => {
-                errors.push(err(format!("bad expression: {e}")));
+                errors.push(err(format!(
+                    "bad expression: {}",
+                    syntax::parse_error_text(&e)
+                )));
                 return None;
             }
         };
@@ -510,6 +521,7 @@ impl RuleSet {
         let frameworks = frameworks::Frameworks::builtin()?;
         let mut rules: Vec<Rule> = Vec::new();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut seen_slugs: BTreeMap<String, String> = BTreeMap::new();
         for (origin, text) in sources {
             let file: RuleFile = match serde_yaml_ng::from_str(text) {
                 Ok(f) => f,
@@ -552,6 +564,13 @@ impl RuleSet {
                     &mut errors,
                     "slug",
                     format!("slug {:?} must be kebab-case words", file.slug),
+                );
+            } else if let Some(other) = seen_slugs.insert(file.slug.clone(), origin.clone()) {
+                // `[rules.<slug>]` and `disabled` name rules by slug too
+                push(
+                    &mut errors,
+                    "slug",
+                    format!("duplicate slug {} (also in {other})", file.slug),
                 );
             }
             if !file.resource_type.starts_with("AWS::") {

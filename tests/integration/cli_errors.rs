@@ -241,3 +241,64 @@ fn a_bad_config_file_names_the_file_and_what_is_wrong() {
     let err = assert_readable(&run(c), 1);
     assert!(err.contains("missing.toml: cannot read"), "{err}");
 }
+
+/// The bad-input corpus (`tests/fixtures/bad-input/`): each file is given
+/// where it goes (`*.toml` as --config, `accounts-*.txt` as --accounts,
+/// `snapshot-*.json` as --snapshot) and must give exit 2 and one line on
+/// stderr naming the file and holding each line of its `.expected`.
+#[test]
+fn the_bad_input_corpus_is_refused_with_one_line() {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/bad-input"
+    ));
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e != "expected"))
+        .collect();
+    entries.sort();
+    assert!(entries.len() >= 6, "{entries:?}");
+    for path in entries {
+        let file = path.to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let args: Vec<&str> = if name.ends_with(".toml") {
+            vec!["--snapshot", DEMO, "--config", &file]
+        } else if name.starts_with("accounts-") {
+            vec![
+                "--accounts",
+                &file,
+                "--role-name",
+                "audit",
+                "--region",
+                "us-east-1",
+            ]
+        } else if name.starts_with("snapshot-") {
+            vec!["--snapshot", &file]
+        } else {
+            panic!("{name}: no rule for this fixture");
+        };
+        let o = Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_ENDPOINT_URL")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(&file), "{name}: names the file: {stderr}");
+        let expected = std::fs::read_to_string(path.with_extension("expected"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for want in expected.lines().filter(|l| !l.is_empty()) {
+            assert!(stderr.contains(want), "{name}: want {want:?} in {stderr}");
+        }
+        for word in DEBUG_WORDS {
+            assert!(!stderr.contains(word), "{name}: {word} in {stderr}");
+        }
+    }
+}

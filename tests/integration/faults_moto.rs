@@ -127,7 +127,8 @@ async fn past_the_budget_values_are_unknown_and_reported() {
         &proxy.endpoint,
         &["--format", "json", "--max-attempts", "2"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    // values that could not be read are gaps: exit 2 (1 with --allow-partial)
+    assert_eq!(o.status.code(), Some(2));
     let faulted = support::stdout_json(&o);
     // every key's rotation was asked for twice (one retry), then given up
     let asked = proxy
@@ -181,7 +182,9 @@ async fn access_denied_on_key_policies_silences_only_their_rules() {
         Box::new(|r, _| (r.op() == "kms:GetKeyPolicy").then_some(Fault::AccessDenied)),
     );
     let o = pipeaudit(&proxy.endpoint, &["--format", "json"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "gaps exit 2");
+    let partial = pipeaudit(&proxy.endpoint, &["--format", "json", "--allow-partial"]);
+    assert_eq!(partial.status.code(), Some(1), "as the findings say");
     let faulted = support::stdout_json(&o);
     assert!(findings(&faulted).is_subset(&findings(&clean)));
     let lost: BTreeSet<String> = findings(&clean)
@@ -219,7 +222,7 @@ async fn describe_instances_denied_is_a_gap_never_no_instances() {
         &proxy.endpoint,
         &["--format", "json", "--max-attempts", "1"],
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "gaps exit 2");
     let faulted = support::stdout_json(&o);
     assert!(
         proxy
@@ -368,4 +371,65 @@ async fn an_unlistable_scope_is_an_error_not_a_clean_run() {
     assert_eq!(d[0]["kind"], "scope-error");
     assert_eq!(d[0]["permission"], "codepipeline:ListPipelines");
     assert!(String::from_utf8_lossy(&o.stderr).contains("could not be listed"));
+}
+
+/// An audit whose only pipeline could not be read (GetPipeline denied) is
+/// not a clean run: every format exits 2 and says so, `--exit-zero` does
+/// not change that, and `--allow-partial` exits as the findings say (none
+/// here) with the gap still listed.
+#[tokio::test]
+async fn a_blind_run_exits_2_in_every_format() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let spec = StackSpec {
+        prefix: "blind".to_string(),
+        defects: vec![],
+        shared_store: None,
+    };
+    seed::seed_stack(&c, &spec)
+        .await
+        .unwrap_or_else(|e| panic!("seed: {e:#}"));
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        Box::new(|r, _| (r.op() == "codepipeline:GetPipeline").then_some(Fault::AccessDenied)),
+    );
+    for format in ["table", "json", "markdown", "html", "sarif"] {
+        let o = pipeaudit(
+            &proxy.endpoint,
+            &["--format", format, "--max-attempts", "1"],
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{format}: {stderr}");
+        assert!(stderr.contains("could not be made"), "{format}: {stderr}");
+        let o = pipeaudit(
+            &proxy.endpoint,
+            &["--format", format, "--max-attempts", "1", "--exit-zero"],
+        );
+        assert_eq!(o.status.code(), Some(2), "{format} --exit-zero");
+        let o = pipeaudit(
+            &proxy.endpoint,
+            &["--format", format, "--max-attempts", "1", "--allow-partial"],
+        );
+        assert_eq!(o.status.code(), Some(0), "{format} --allow-partial");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        if format != "sarif" {
+            assert!(
+                stdout.contains("blind-pipeline") && stdout.contains("could not be read"),
+                "{format}: the gap is listed: {stdout}"
+            );
+        }
+    }
+    let o = pipeaudit(
+        &proxy.endpoint,
+        &["--format", "json", "--max-attempts", "1"],
+    );
+    let r = support::stdout_json(&o);
+    let d = diagnostics(&r);
+    assert!(
+        d.iter().any(|d| d["kind"] == "collection-gap"
+            && d["permission"] == "codepipeline:GetPipeline"),
+        "{d:#?}"
+    );
 }

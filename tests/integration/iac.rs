@@ -505,3 +505,49 @@ fn drift_names_the_stack_and_template_of_a_drifted_resource() {
         json!({"stack": "ci", "logical_id": "ArtifactKey"})
     );
 }
+
+/// A template that does not parse, one nested beyond the bound and one over
+/// the size cap are skipped, and the diagnostic says which and why, never
+/// a bare "no template defines X" while the file is there. The deeply
+/// nested file is refused before the YAML parser sees it (it took 23 s).
+#[test]
+fn skipped_templates_are_named_with_why() {
+    let (report, mut snap) = demo();
+    let key = resource_of(&report, "KM003");
+    with_stack(&mut snap, &key, managed("ci", "ArtifactKey"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // the right template, broken by a stray bracket
+    write(
+        dir.path(),
+        "infra/key.yaml",
+        &format!("{KEY_YAML}      Tags: [unclosed\n"),
+    );
+    let nested = format!(
+        "Resources: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    write(dir.path(), "infra/nested.yaml", &nested);
+    let big = format!("# {}\n{KEY_YAML}", "x".repeat(4 * 1024 * 1024));
+    write(dir.path(), "infra/big.yaml", &big);
+    let started = std::time::Instant::now();
+    let r = audit(dir.path(), &snap, &["--allow-partial"]);
+    let took = started.elapsed();
+    assert!(defined_in(&r, "KM003", &key).is_null());
+    let diags = iac_diagnostics(&r);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert!(
+        d.contains("no template under --iac defines ArtifactKey"),
+        "{d}"
+    );
+    assert!(
+        d.contains("files skipped:")
+            && d.contains("infra/key.yaml (not valid YAML")
+            && d.contains("infra/nested.yaml (nests deeper than 256 levels)")
+            && d.contains("infra/big.yaml (")
+            && d.contains("over the 4194304-byte cap"),
+        "{d}"
+    );
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+}

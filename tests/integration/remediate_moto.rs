@@ -740,3 +740,138 @@ fn urlencoding_decode(s: &str) -> String {
         .map(|d| d.to_string())
         .unwrap_or_else(|_| s.to_string())
 }
+
+/// `instance-role-artifacts` on a key whose policy neither grants the
+/// instance role nor delegates to the account: the role's read access is
+/// added once; the key statement it needs is a manual step that names it
+/// (no identity policy can make up for it), and a second run plans no
+/// write: never a PutRolePolicy that adds nothing.
+#[tokio::test]
+async fn instance_role_fix_on_a_non_delegating_key_converges() {
+    let moto = Moto::start();
+    let c = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let spec = StackSpec {
+        prefix: "rn".into(),
+        defects: vec![],
+        shared_store: None,
+    };
+    let s = seed::seed_stack(&c, &spec)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // the key policy names the pipeline's roles only: no `:root` statement
+    let key_id = s.key_arn.rsplit('/').next().unwrap_or_default().to_string();
+    let current = c
+        .kms
+        .get_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut doc: serde_json::Value =
+        serde_json::from_str(current.policy().unwrap_or_default()).unwrap_or_default();
+    if let Some(list) = doc["Statement"].as_array_mut() {
+        list.retain(|st| st["Sid"] != "EnableRootPermissions");
+    }
+    assert!(!doc.to_string().contains(":root"), "still delegates: {doc}");
+    c.kms
+        .put_key_policy()
+        .key_id(&key_id)
+        .policy_name("default")
+        .policy(doc.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let unrelated = serde_json::json!({"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"ec2:DescribeTags","Resource":"*"}]});
+    let (role_arn, profile) = seed::seed_instance_profile(&c, "rn-web-role", unrelated)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    seed::seed_instance(&c, &[("Name", "rn-web")], Some(&profile), true)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let run = |journal: &str| {
+        let path = dir.path().join(journal);
+        let o = pipeaudit(
+            &moto,
+            &[
+                "--remediate",
+                "--yes",
+                "--unsafe-fixes",
+                "--journal",
+                &path.to_string_lossy(),
+            ],
+        );
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+                .unwrap_or_default();
+        (o, entries)
+    };
+    let role_writes = |entries: &[serde_json::Value]| {
+        entries
+            .iter()
+            .filter(|e| {
+                e["action"] == "instance-role-artifacts" && e["resource_arn"] == role_arn.as_str()
+            })
+            .map(|e| {
+                (
+                    e["outcome"].as_str().unwrap_or("").to_string(),
+                    e["api_call"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // first run: the read access is added, the key statement is left to do by hand
+    let (o, entries) = run("j1.json");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        role_writes(&entries),
+        [("applied".to_string(), "iam:PutRolePolicy".to_string())],
+        "{text}"
+    );
+    assert!(
+        text.contains("add to the key policy the statement") && text.contains(&role_arn),
+        "{text}"
+    );
+    let added = c
+        .iam
+        .get_role_policy()
+        .role_name("rn-web-role")
+        .policy_name("pipeaudit-artifacts")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let policy = urlencoding_decode(added.policy_document());
+    assert!(
+        policy.contains("s3:GetObject") && !policy.contains("kms:Decrypt"),
+        "no identity grant on a key that does not delegate: {policy}"
+    );
+    // second run: nothing new planned for the role; the manual step names the statement
+    let (o, entries) = run("j2.json");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(role_writes(&entries).is_empty(), "{text}\n{entries:#?}");
+    assert!(
+        !text.contains("[unsafe] instance-role-artifacts"),
+        "planned again: {text}"
+    );
+    assert!(
+        text.contains("add to the key policy the statement")
+            && text.contains("\"kms:Decrypt\"")
+            && text.contains(&format!("\"AWS\":\"{role_arn}\"")),
+        "{text}"
+    );
+    // nothing left to apply: the run converged (what is left is by hand)
+    assert_eq!(o.status.code(), Some(0), "{text}");
+}

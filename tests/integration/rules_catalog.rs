@@ -1114,3 +1114,105 @@ fn explain_indents_every_line_of_a_section() {
     }
     assert!(multi_line > 100, "few multi-line sections: {multi_line}");
 }
+
+/// The 1-based line of the first line of `text` starting with `key:`.
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| l.starts_with(&format!("{key}:")))
+        .map_or(0, |i| i + 1)
+}
+
+/// `cel` 0.12 evaluates `!!x` as `!x` and `--1` as `-1` without an error:
+/// a rule written so is refused at load, with file and line, and the
+/// parenthesized form loads.
+#[test]
+fn doubled_unary_operators_are_refused_at_load() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/pipeline/deploy-without-approval.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rule =
+        |condition: &str| {
+            template
+            .replace("id: PL005", "id: ZZ901")
+            .replace("slug: deploy-without-approval", "slug: pack-double-negation")
+            .replace(
+                "condition: 'config.require_approval && !pipeline.shape.approval_before_deploy'",
+                &format!("condition: '{condition}'"),
+            )
+        };
+    for (condition, op) in [
+        ("!!true", "!!"),
+        ("!!false", "!!"),
+        ("--1 == 1", "--"),
+        ("pipeline.name != \"x\" && ! !config.require_approval", "!!"),
+    ] {
+        let text = rule(condition);
+        assert!(text.contains(condition), "template changed: {condition}");
+        let mut sources = catalog_sources();
+        sources.push(("pack/double.yaml".to_string(), text.clone()));
+        let err = match RuleSet::from_sources(&sources) {
+            Ok(_) => panic!("{condition} loaded"),
+            Err(e) => e.to_string(),
+        };
+        let want = format!(
+            "pack/double.yaml:{}: condition: `{op}` at column",
+            line_of(&text, "condition")
+        );
+        assert!(err.contains(&want), "{condition}: want {want:?} in:\n{err}");
+        assert_eq!(err.lines().count(), 2, "one problem: {err}");
+    }
+    for condition in [
+        "!(!true)",
+        "-(-1) == 1",
+        "config.require_approval != !false",
+    ] {
+        let mut sources = catalog_sources();
+        sources.push(("pack/ok.yaml".to_string(), rule(condition)));
+        if let Err(e) = RuleSet::from_sources(&sources) {
+            panic!("{condition}: {e}");
+        }
+    }
+}
+
+/// A custom rule may not take a built-in rule's slug: `[rules.<slug>]` and
+/// the reports would name two rules alike.
+#[test]
+fn a_custom_rule_reusing_a_built_in_slug_is_refused() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/pipeline/deploy-without-approval.yaml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let text = template.replace("id: PL005", "id: ZZ902");
+    let mut sources = catalog_sources();
+    sources.push(("pack/dup-slug.yaml".to_string(), text.clone()));
+    let err = match RuleSet::from_sources(&sources) {
+        Ok(_) => panic!("a reused slug loaded"),
+        Err(e) => e.to_string(),
+    };
+    let want = format!(
+        "pack/dup-slug.yaml:{}: duplicate slug deploy-without-approval (also in ",
+        line_of(&text, "slug")
+    );
+    assert!(err.contains(&want), "want {want:?} in:\n{err}");
+    // through the command line too: one problem, exit 2
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("dup-slug.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args([
+            "--snapshot",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json"),
+        ])
+        .arg("--rules")
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("duplicate slug deploy-without-approval"),
+        "{stderr}"
+    );
+}

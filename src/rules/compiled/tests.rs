@@ -96,6 +96,15 @@ fn compiled_results_are_the_interpreters() {
         "item.s.x",
         "!item.b",
         "!item.a",
+        "!(!item.b)",
+        "!(!true)",
+        "!(!false)",
+        "!(!(!item.b))",
+        "-(-item.a)",
+        "-(-1) == 1",
+        "-(-item.f) == 1.5",
+        "item.a - -1",
+        "!(!item.a)",
         "item.b && item.a == 1",
         "item.b || item.zz",
         "!item.b || item.zz",
@@ -151,6 +160,40 @@ fn compiled_results_are_the_interpreters() {
         }
     }
     assert!(fast > 50, "only {fast} cases had a value");
+}
+
+/// Chained unary operators written with parentheses (the form rules must
+/// use: `cel` 0.12 evaluates `!!x` as `!x`, so the loader rejects it) give
+/// the right value, compiled and interpreted alike.
+#[test]
+fn nested_unary_operators_cancel_compiled_and_interpreted() {
+    let lookup = Arc::new(Lookup::new(demo()));
+    let g = globals();
+    for (src, want) in [
+        ("!(!true)", Value::Bool(true)),
+        ("!(!false)", Value::Bool(false)),
+        ("!(!item.b)", Value::Bool(true)),
+        ("!(!(!item.b))", Value::Bool(false)),
+        ("-(-1) == 1", Value::Bool(true)),
+        ("-(-item.a)", Value::Int(1)),
+        ("item.a - -1", Value::Int(2)),
+    ] {
+        let program = cel::Program::compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let compiled = Compiled::new(&program).unwrap_or_else(|| panic!("{src}: not compiled"));
+        let ours = compiled.eval(&g, &lookup).ok();
+        assert_eq!(ours.as_ref(), Some(&want), "{src}: compiled");
+        assert_eq!(
+            interpreted(src, &g, lookup.clone()).as_ref(),
+            Some(&want),
+            "{src}: interpreted"
+        );
+    }
+    // what the loader guards against: the interpreter's own answer is wrong
+    assert_eq!(
+        interpreted("!!true", &g, lookup.clone()),
+        Some(Value::Bool(false)),
+        "cel evaluates `!!true` correctly now: the loader's check can go"
+    );
 }
 
 #[test]

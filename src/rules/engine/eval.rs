@@ -25,7 +25,7 @@ pub(super) fn as_string(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".to_string(),
         Value::List(items) => items.iter().map(as_string).collect::<Vec<_>>().join(", "),
-        other => format!("{other:?}"),
+        other => crate::rules::syntax::value_text(other),
     }
 }
 
@@ -124,7 +124,7 @@ pub(super) enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Cel(e) => write!(f, "{e}"),
+            RunError::Cel(e) => f.write_str(&crate::rules::syntax::execution_error_text(e)),
             RunError::Unsupported(s) | RunError::Type(s) => f.write_str(s),
         }
     }
@@ -171,7 +171,12 @@ fn failed(
     match e {
         RunError::Cel(e) if part.gaps_explain() => {
             let gaps = relevant_gaps(rule, bound, functions::take_gaps());
-            gap_diagnostics(rule, w, &gaps, &e.to_string())
+            gap_diagnostics(
+                rule,
+                w,
+                &gaps,
+                &crate::rules::syntax::execution_error_text(&e),
+            )
         }
         e => gap_diagnostics(rule, w, &[], &format!("{}{e}", part.prefix())),
     }
@@ -266,7 +271,11 @@ impl Scope<'_, '_> {
             other => {
                 return Err((
                     Part::Condition,
-                    RunError::Type(format!("condition gave {other:?}, not a bool")),
+                    RunError::Type(format!(
+                        "condition gave {} ({}), not a bool",
+                        crate::rules::syntax::value_text(&other),
+                        crate::rules::syntax::type_name(&other)
+                    )),
                 ));
             }
         }
@@ -386,7 +395,11 @@ pub(super) fn evaluate_pipeline(
                     }
                     Ok(other) => Err((
                         Part::ForEach,
-                        RunError::Type(format!("for_each gave {other:?}, not a list")),
+                        RunError::Type(format!(
+                            "for_each gave {} ({}), not a list",
+                            crate::rules::syntax::value_text(&other),
+                            crate::rules::syntax::type_name(&other)
+                        )),
                     )),
                     Err(e) => Err(e),
                 }
