@@ -18,16 +18,24 @@ pub(super) struct Bindings {
     pub(super) gaps: Vec<(String, ReadError)>,
 }
 
+/// What the evaluation derived from the whole account once, for every
+/// pipeline: the account index and the release-path analysis.
+#[derive(Clone, Copy)]
+pub(super) struct Derived<'a> {
+    pub index: &'a AccountIndex,
+    pub release: Option<&'a crate::aws::release::Analysis>,
+}
+
 pub(super) fn bindings(
     s: &Snapshot,
     w: &PipelineWiring,
-    index: &AccountIndex,
+    account: Derived<'_>,
     cache: &Cache,
     config: &Value,
     reference: &Reference,
     needs: &Reads,
-    release: Option<&crate::aws::release::Analysis>,
 ) -> Result<Bindings, ReadError> {
+    let Derived { index, release } = account;
     let mut gaps = Vec::new();
     let declaration = match s.resources.pipelines.get(&w.arn) {
         Some(Observed::Ok { value }) => value,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cel::{Context, Value};
 
 use super::Plan;
-use super::binding::bindings;
+use super::binding::{Derived, bindings};
 use crate::findings::{Diagnostic, DiagnosticKind, Finding, fingerprint};
 use crate::model::{PipelineWiring, ReadError, Snapshot};
 use crate::rules::compiled::{GLOBALS, ITEM};
@@ -330,16 +330,11 @@ pub(super) fn evaluate_pipeline(
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let b = match bindings(
-        s,
-        w,
-        lookup.index(),
-        cache,
-        config,
-        reference,
-        needs,
-        release.as_ref(),
-    ) {
+    let account = Derived {
+        index: lookup.index(),
+        release: release.as_ref(),
+    };
+    let b = match bindings(s, w, account, cache, config, reference, needs) {
         Ok(b) => b,
         Err(e) => {
             out.diagnostics.push(Diagnostic {
