@@ -11,4 +11,10 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
+# Graphviz: the hostile-name tests read the DOT output back with `dot`.
+if ! command -v dot >/dev/null; then
+  echo "installing graphviz (apt-get)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+fi
 exec cargo test "$@"
