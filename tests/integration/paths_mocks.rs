@@ -3,32 +3,18 @@
 //! denied read go through `aws-smithy-mocks`. Also `pipeaudit paths` on a
 //! snapshot that holds no principals (exit 2) and on the bundled demo.
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
 use aws_sdk_iam::types::{
     AttachedPolicy, ManagedPolicyDetail, PolicyDetail, PolicyVersion, UserDetail,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use aws_types::region::Region;
+use aws_smithy_mocks::{Rule, mock};
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::principals;
 use pipeaudit::model::ReadErrorKind;
 
 fn client(rules: &[&Rule]) -> aws_sdk_iam::Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::Sequential);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
+    crate::mock_client!(aws_sdk_iam, rules, sequential)
 }
 
 fn user(name: &str, policy: Option<&str>) -> UserDetail {

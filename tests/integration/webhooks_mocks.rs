@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_codebuild::operation::batch_get_projects::BatchGetProjectsOutput;
 use aws_sdk_codebuild::operation::list_projects::ListProjectsOutput;
 use aws_sdk_codebuild::operation::list_source_credentials::ListSourceCredentialsOutput;
@@ -17,7 +16,7 @@ use aws_sdk_codebuild::types::{
     SourceCredentialsInfo, SourceType, Webhook, WebhookBuildType, WebhookFilter, WebhookFilterType,
     WebhookScopeType,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use indicatif::ProgressBar;
@@ -38,23 +37,12 @@ fn arn(name: &str) -> String {
 }
 
 fn clients(rules: &[&Rule]) -> BTreeMap<String, RegionClients> {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for r in rules {
-        interceptor = interceptor.with_rule(r);
-    }
-    let conf = aws_sdk_codebuild::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("a", "b", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
     let cfg = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .build();
     let mut c = RegionClients::new(&cfg);
-    c.codebuild = aws_sdk_codebuild::Client::from_conf(conf);
+    c.codebuild = crate::mock_client!(aws_sdk_codebuild, rules);
     BTreeMap::from([(REGION.to_string(), c)])
 }
 

@@ -7,21 +7,25 @@
 /// whose calls are answered by the rules, with the SDK's default retries;
 /// `mock_client!(aws_sdk_kms, rules, retry = RetryConfig::disabled())` sets
 /// the retry configuration, and `mock_client!(aws_sdk_kms, rules, no_retry)`
-/// makes every call once.
+/// makes every call once; `mock_client!(aws_sdk_iam, rules, sequential)`
+/// answers with the rules in order.
 #[macro_export]
 macro_rules! mock_client {
     ($krate:ident, $rules:expr) => {
-        $crate::mock_client!(@build $krate, $rules, None)
+        $crate::mock_client!(@build $krate, $rules, None, MatchAny)
+    };
+    ($krate:ident, $rules:expr, sequential) => {
+        $crate::mock_client!(@build $krate, $rules, None, Sequential)
     };
     ($krate:ident, $rules:expr, no_retry) => {
-        $crate::mock_client!(@build $krate, $rules, Some($krate::config::retry::RetryConfig::disabled()))
+        $crate::mock_client!(@build $krate, $rules, Some($krate::config::retry::RetryConfig::disabled()), MatchAny)
     };
     ($krate:ident, $rules:expr, retry = $retry:expr) => {
-        $crate::mock_client!(@build $krate, $rules, Some($retry))
+        $crate::mock_client!(@build $krate, $rules, Some($retry), MatchAny)
     };
-    (@build $krate:ident, $rules:expr, $retry:expr) => {{
+    (@build $krate:ident, $rules:expr, $retry:expr, $mode:ident) => {{
         let mut interceptor = aws_smithy_mocks::MockResponseInterceptor::new()
-            .rule_mode(aws_smithy_mocks::RuleMode::MatchAny);
+            .rule_mode(aws_smithy_mocks::RuleMode::$mode);
         let rules: &[&aws_smithy_mocks::Rule] = $rules;
         for r in rules {
             interceptor = interceptor.with_rule(r);
