@@ -36,7 +36,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         let list = targets(g)?;
         return super::org::run(g, a, rules, config, list);
     }
-    // The templates are read before collecting: a bad --iac fails fast.
+    // The --iac paths are checked before collecting (a bad --iac fails
+    // fast); the templates are read only when a finding needs locating.
     let iac_index = iac_index(a, &config)?;
     let snapshot = match &a.snapshot {
         Some(path) => Snapshot::load(path).map_err(|e| e.to_string())?,
@@ -55,18 +56,19 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     let snapshot = Arc::new(snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), &rules, &config);
     if let Some(index) = &iac_index {
-        let diagnostics = locate(&snapshot, &rules, index, &mut eval.findings);
+        let diagnostics = locate(&snapshot, &rules, index, &mut eval.findings)?;
         eval.diagnostics.extend(diagnostics);
     }
     let scopes = report::scopes(&snapshot.account, &snapshot.regions);
     write_report(a, &rules, &scopes, &mut eval, Some(&snapshot))
 }
 
-/// The templates under --iac, when it is given.
+/// The templates under --iac (paths checked, files read on first use), when
+/// it is given.
 pub(super) fn iac_index(
     a: &AuditArgs,
     config: &crate::rules::config::Config,
-) -> Result<Option<crate::iac::Index>, String> {
+) -> Result<Option<crate::iac::Lazy>, String> {
     if a.iac.is_empty() {
         return Ok(None);
     }
@@ -79,16 +81,16 @@ pub(super) fn iac_index(
         stacks: config.iac.stack_paths(),
         tf_states: a.tf_states.clone(),
     };
-    crate::iac::Index::load(&opts).map(Some)
+    crate::iac::Lazy::new(opts).map(Some)
 }
 
 /// Points each finding at its definition; diagnostics for those that could not be.
 fn locate(
     snapshot: &Snapshot,
     rules: &RuleSet,
-    index: &crate::iac::Index,
+    index: &crate::iac::Lazy,
     findings: &mut [crate::findings::Finding],
-) -> Vec<crate::findings::Diagnostic> {
+) -> Result<Vec<crate::findings::Diagnostic>, String> {
     let mut out = Vec::new();
     if snapshot.stacks.is_empty() && !snapshot.resources.pipelines.is_empty() {
         out.push(crate::findings::Diagnostic {
@@ -101,8 +103,15 @@ fn locate(
             message: "the snapshot holds no stack membership of its resources (collect it with --iac and --save-snapshot); findings keep their pseudo-paths".to_string(),
         });
     }
-    out.extend(crate::iac::locate(findings, &snapshot.stacks, rules, index));
-    out
+    if crate::iac::needs_templates(findings, &snapshot.stacks, index.has_states()) {
+        out.extend(crate::iac::locate(
+            findings,
+            &snapshot.stacks,
+            rules,
+            index.get()?,
+        ));
+    }
+    Ok(out)
 }
 
 /// The Mermaid wiring diagram of each pipeline with findings, by ARN

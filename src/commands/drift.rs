@@ -38,7 +38,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, d: &DriftArgs) -> Result<u8, String> {
         let read = super::read_stacks(g, &current, Some(&changed))?;
         super::keep_stacks(&mut current, read);
     }
-    name_stacks(&mut drift, &base, &current, iac_index.as_ref());
+    name_stacks(&mut drift, &base, &current, iac_index.as_ref())?;
     let text = report::drift::render(&drift, &current, d.format, &a.docs_url)
         .map_err(|e| e.to_string())?;
     write_output(d.output.as_ref(), &text)?;
@@ -55,8 +55,8 @@ fn name_stacks(
     drift: &mut crate::drift::Drift,
     base: &Snapshot,
     current: &Snapshot,
-    index: Option<&crate::iac::Index>,
-) {
+    index: Option<&crate::iac::Lazy>,
+) -> Result<(), String> {
     for c in &mut drift.changes {
         let Some(s) = current
             .stacks
@@ -66,15 +66,19 @@ fn name_stacks(
         else {
             continue;
         };
-        let template = index.and_then(|index| {
-            let ty = crate::iac::cloudformation_type(&c.resource_kind)?;
-            let t = index.template_of(s, ty).ok()?;
-            Some(t.locate(s, None)?.to_string())
-        });
+        let template = match (index, crate::iac::cloudformation_type(&c.resource_kind)) {
+            (Some(index), Some(ty)) => index
+                .get()?
+                .template_of(s, ty)
+                .ok()
+                .and_then(|t| Some(t.locate(s, None)?.to_string())),
+            _ => None,
+        };
         c.managed_by = Some(crate::iac::Managed {
             stack: s.stack.clone(),
             logical_id: s.logical_id.clone(),
             template,
         });
     }
+    Ok(())
 }

@@ -50,7 +50,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             );
         }
     };
-    // The templates are read before collecting: a bad --iac fails fast.
+    // The --iac paths are checked before collecting (a bad --iac fails
+    // fast); the templates are read when a planned change needs locating.
     let iac_index = super::audit::iac_index(a, config)?;
     let snapshot = Arc::new(collect_live(g)?);
     let eval = engine::evaluate(snapshot.clone(), rules, config);
@@ -59,6 +60,9 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     // made outside its stack is reverted by the next stack update.
     let targets = plan.resources();
     if !targets.is_empty() {
+        if let Some(index) = &iac_index {
+            index.get()?;
+        }
         let (stacks, _) = super::read_stacks(g, &snapshot, Some(&targets))?;
         let types: std::collections::BTreeMap<&str, &str> = eval
             .findings
@@ -73,7 +77,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             })
             .collect();
         let template = |s: &crate::model::StackRef| {
-            let index = iac_index.as_ref()?;
+            let index = iac_index.as_ref()?.get().ok()?;
             let arn = arn_of.get(&(s.stack.as_str(), s.logical_id.as_str()))?;
             let ty = types.get(arn)?;
             let t = index.template_of(s, ty).ok()?;

@@ -94,15 +94,14 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     }
 }
 
-impl Index {
-    /// Finds the templates under the directories and the mapped ones. A
-    /// directory that cannot be read is an error; a file that is not a
-    /// template is passed over.
-    pub fn load(opts: &Options) -> Result<Index, String> {
-        let root = canonical(&opts.root).map_err(|e| format!("--iac-root: {e}"))?;
-        let mut files: BTreeSet<PathBuf> = BTreeSet::new();
-        let mut skipped_paths: Vec<(PathBuf, String)> = Vec::new();
-        for dir in &opts.dirs {
+impl Options {
+    /// The root and the directories, canonical, when each exists and the
+    /// directories lie inside the root; and every Terraform state exists.
+    /// Cheap: no file under the directories is read.
+    fn check(&self) -> Result<(PathBuf, Vec<PathBuf>), String> {
+        let root = canonical(&self.root).map_err(|e| format!("--iac-root: {e}"))?;
+        let mut dirs = Vec::new();
+        for dir in &self.dirs {
             let dir = canonical(dir).map_err(|e| format!("--iac: {e}"))?;
             if !dir.starts_with(&root) {
                 return Err(format!(
@@ -111,7 +110,79 @@ impl Index {
                     root.display()
                 ));
             }
-            template::walk(&dir, &mut files, &mut skipped_paths, 0);
+            dirs.push(dir);
+        }
+        for p in &self.tf_states {
+            std::fs::metadata(p).map_err(|e| format!("--tf-state {}: {e}", p.display()))?;
+        }
+        Ok((root, dirs))
+    }
+}
+
+/// The templates under `--iac`, read on first use: the paths are checked
+/// when it is made (a bad `--iac` fails before anything is collected), the
+/// files only when a located resource needs them (an audit without findings,
+/// or whose resources no stack or state holds, reads none).
+pub struct Lazy {
+    opts: Options,
+    index: std::cell::OnceCell<Result<Index, String>>,
+}
+
+impl Lazy {
+    /// Checks the paths; reads nothing under them.
+    pub fn new(opts: Options) -> Result<Lazy, String> {
+        opts.check()?;
+        Ok(Lazy {
+            opts,
+            index: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// The index, read the first time it is asked for.
+    pub fn get(&self) -> Result<&Index, String> {
+        self.index
+            .get_or_init(|| Index::load(&self.opts))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Whether the templates have been read.
+    pub fn is_read(&self) -> bool {
+        self.index.get().is_some()
+    }
+
+    /// Whether Terraform states were given.
+    pub fn has_states(&self) -> bool {
+        !self.opts.tf_states.is_empty()
+    }
+}
+
+/// Whether locating `findings` needs the templates: some finding's resource
+/// is managed by a known stack, or is in no stack while Terraform states
+/// were given. A resource whose stack could not be read needs none (its
+/// diagnostic says so).
+pub fn needs_templates(
+    findings: &[Finding],
+    stacks: &BTreeMap<String, Observed<StackRef>>,
+    has_states: bool,
+) -> bool {
+    findings.iter().any(|f| match stacks.get(&f.resource_arn) {
+        Some(Observed::Ok { .. }) => true,
+        Some(Observed::Unknown { .. }) => false,
+        Some(Observed::Absent) | None => has_states,
+    })
+}
+
+impl Index {
+    /// Finds the templates under the directories and the mapped ones. A
+    /// directory that cannot be read is an error; a file that is not a
+    /// template is passed over.
+    pub fn load(opts: &Options) -> Result<Index, String> {
+        let (root, dirs) = opts.check()?;
+        let mut files: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut skipped_paths: Vec<(PathBuf, String)> = Vec::new();
+        for dir in &dirs {
+            template::walk(dir, &mut files, &mut skipped_paths, 0);
         }
         let mut skipped: Vec<(String, String)> = skipped_paths
             .into_iter()

@@ -227,8 +227,13 @@ pub fn render(r: &Report<'_>, c: &Context<'_>) -> String {
         let _ = write!(out, "<li>{} {n}</li>", badge(Some(s)));
     }
     out.push_str("</ul><nav class=\"noprint\"><a href=\"#findings\">Findings</a><a href=\"#pipelines\">Pipelines</a><a href=\"#rules\">Rules</a>");
-    if !r.diagnostics.is_empty() {
+    let is_note =
+        |d: &&crate::findings::Diagnostic| d.kind == crate::findings::DiagnosticKind::Note;
+    if r.diagnostics.iter().any(|d| !is_note(&d)) {
         out.push_str("<a href=\"#not-checked\">Not checked</a>");
+    }
+    if r.diagnostics.iter().any(|d| is_note(&d)) {
+        out.push_str("<a href=\"#notes\">Notes</a>");
     }
     out.push_str("</nav></header><main>");
 

@@ -63,7 +63,8 @@ fn json_report_has_the_documented_shape() {
     ] {
         assert!(f.get(k).is_some(), "finding lacks {k}");
     }
-    assert!(v["diagnostics"].as_array().is_some_and(|d| d.is_empty()));
+    assert!(v["diagnostics"].is_array());
+    assert!(crate::support::diagnostics(&v).is_empty(), "{v:#}");
 }
 
 #[test]
@@ -258,4 +259,34 @@ fn formats_a_command_cannot_print_are_refused() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains("--remediate prints its plan"), "{err}");
     }
+}
+
+/// The release-path analysis's limits reach the audit as notes: service
+/// control policies not considered (once per account), listed apart from
+/// what could not be checked, in JSON, table and HTML, and never a change
+/// of the exit code (`--exit-zero` still exits 0).
+#[test]
+fn release_path_limits_are_notes_that_never_change_the_exit_code() {
+    let o = pipeaudit(&["--snapshot", DEMO, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = support::stdout_json(&o);
+    let notes = support::notes(&v);
+    let scp: Vec<_> = notes
+        .iter()
+        .filter(|n| {
+            n["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("service control policies"))
+        })
+        .collect();
+    assert_eq!(scp.len(), 1, "{notes:#?}");
+    assert!(support::diagnostics(&v).is_empty());
+    let o = pipeaudit(&["--snapshot", DEMO, "--exit-zero"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(text.contains("service control policies"), "{text}");
+    let o = pipeaudit(&["--snapshot", DEMO, "--format", "html"]);
+    let html = stdout(&o);
+    assert!(html.contains("href=\"#notes\"") && html.contains("id=\"notes\""));
+    assert!(!html.contains("href=\"#not-checked\""));
 }

@@ -551,3 +551,82 @@ fn skipped_templates_are_named_with_why() {
     );
     assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
 }
+
+/// The `--iac` paths are checked when the index is made, the files read on
+/// first use only; and a finding needs the templates only when a known stack
+/// (or, with Terraform states, no stack) holds its resource.
+#[test]
+fn templates_are_read_only_when_a_located_resource_needs_them() {
+    use pipeaudit::iac::{Lazy, Options, needs_templates};
+    use pipeaudit::model::{Observed, ReadError, ReadErrorKind, StackRef};
+    use std::collections::BTreeMap;
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(dir.path(), "infra/key.yaml", KEY_YAML);
+    let opts = |dirs: Vec<std::path::PathBuf>, states: Vec<std::path::PathBuf>| Options {
+        dirs,
+        root: dir.path().to_path_buf(),
+        stacks: BTreeMap::new(),
+        tf_states: states,
+    };
+    // a missing directory or state fails at once, before anything is read
+    let missing = Lazy::new(opts(vec![dir.path().join("nope")], vec![]));
+    assert!(matches!(&missing, Err(e) if e.starts_with("--iac: ")));
+    let missing = Lazy::new(opts(vec![], vec![dir.path().join("none.tfstate")]));
+    assert!(matches!(&missing, Err(e) if e.starts_with("--tf-state ")));
+    // a good one reads nothing until asked
+    let lazy =
+        Lazy::new(opts(vec![dir.path().join("infra")], vec![])).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!lazy.is_read());
+    let index = lazy.get().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        index
+            .templates()
+            .map(|t| t.rel.as_str())
+            .collect::<Vec<_>>(),
+        ["infra/key.yaml"]
+    );
+    assert!(lazy.is_read());
+
+    // which findings need the templates
+    let (report, _) = demo();
+    let findings: Vec<pipeaudit::findings::Finding> =
+        serde_json::from_value(report["findings"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    let key = resource_of(&report, "KM003");
+    let mut stacks: BTreeMap<String, Observed<StackRef>> = BTreeMap::new();
+    assert!(!needs_templates(&[], &stacks, true), "no finding, no read");
+    assert!(
+        !needs_templates(&findings, &stacks, false),
+        "no stack, no state"
+    );
+    assert!(
+        needs_templates(&findings, &stacks, true),
+        "a state may hold them"
+    );
+    let unknown = Observed::Unknown {
+        error: ReadError {
+            kind: ReadErrorKind::AccessDenied,
+            action: "cloudformation:DescribeStackResources".to_string(),
+            code: None,
+            message: "denied".to_string(),
+        },
+    };
+    for f in &findings {
+        stacks.insert(f.resource_arn.clone(), unknown.clone());
+    }
+    assert!(
+        !needs_templates(&findings, &stacks, false),
+        "an unreadable stack is a diagnostic, not a read"
+    );
+    stacks.insert(
+        key,
+        Observed::Ok {
+            value: StackRef {
+                stack: "ci".to_string(),
+                logical_id: "ArtifactKey".to_string(),
+                source: "tags".to_string(),
+            },
+        },
+    );
+    assert!(needs_templates(&findings, &stacks, false));
+}

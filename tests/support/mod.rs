@@ -70,9 +70,35 @@ pub fn rule_ids(r: &serde_json::Value) -> std::collections::BTreeSet<String> {
     findings(r).into_iter().map(|(id, _)| id).collect()
 }
 
-/// The diagnostics of a JSON report.
+/// The diagnostics of a JSON report, notes left out (a note is a limit of
+/// the audit no permission lifts, such as service control policies not
+/// being considered: listed apart, never a gap; see [`notes`]).
 pub fn diagnostics(r: &serde_json::Value) -> Vec<serde_json::Value> {
-    r["diagnostics"].as_array().cloned().unwrap_or_default()
+    r["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["kind"] != "note")
+        .cloned()
+        .collect()
+}
+
+/// The notes of a JSON report.
+pub fn notes(r: &serde_json::Value) -> Vec<serde_json::Value> {
+    r["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["kind"] == "note")
+        .cloned()
+        .collect()
+}
+
+/// The diagnostics of an evaluation that are not notes.
+pub fn gaps(d: &[pipeaudit::findings::Diagnostic]) -> Vec<&pipeaudit::findings::Diagnostic> {
+    d.iter()
+        .filter(|d| d.kind != pipeaudit::findings::DiagnosticKind::Note)
+        .collect()
 }
 
 /// A value as the snapshot records one whose read was denied.

@@ -205,12 +205,40 @@ fn evaluate_with(
             ),
         });
     }
+    if let Some(analysis) = &plan.release {
+        eval.diagnostics.extend(release_notes(analysis));
+    }
     // Freeing a large snapshot and its bindings takes a while: do it on the
     // pool, overlapping with what the caller does next.
     let Plan { cache, lookup, .. } = plan;
     drop(lookup);
     rayon::spawn(move || drop((cache, snapshot)));
     eval
+}
+
+/// The limits of the release-path analysis no permission can lift
+/// (service control policies, connection sources whose branch protection
+/// lives with the provider), as notes: listed apart from gaps, never a
+/// change of the exit code. Nothing when the analysis could not run (its
+/// rules then report the gap).
+fn release_notes(analysis: &crate::aws::release::Analysis) -> Vec<Diagnostic> {
+    if !matches!(analysis.status, crate::aws::release::Status::Analysed) {
+        return Vec::new();
+    }
+    let note = |pipeline: Option<&str>, message: &str| Diagnostic {
+        kind: DiagnosticKind::Note,
+        account: None,
+        rule_id: None,
+        pipeline: pipeline.map(str::to_string),
+        resource: None,
+        permission: None,
+        message: message.to_string(),
+    };
+    let mut out: Vec<Diagnostic> = analysis.notes.iter().map(|m| note(None, m)).collect();
+    for p in &analysis.pipelines {
+        out.extend(p.notes.iter().map(|m| note(Some(&p.name), m)));
+    }
+    out
 }
 
 #[cfg(test)]
