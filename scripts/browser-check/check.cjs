@@ -7,6 +7,9 @@
 //
 // Fails (exit 1) on any console error or failed check; writes screenshots
 // to OUTDIR; with BIG.html (1,000 pipelines) measures its size and render time.
+// With HOSTILE_HTML and HOSTILE_MD set (the report and summary of the
+// crafted snapshot of tests/fixtures/hostile/names.json), checks that no
+// crafted name runs, loads, injects an element or reconfigures a diagram.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -174,6 +177,77 @@ async function checkMermaid(browser) {
   await page.close();
 }
 
+// Elements and attributes no name may bring into a page or a diagram.
+function injected(root) {
+  const bad = [];
+  for (const el of root.querySelectorAll('*')) {
+    const tag = el.tagName.toLowerCase();
+    if (['iframe', 'img', 'object', 'embed'].includes(tag)) bad.push(`<${tag}>`);
+    for (const a of el.attributes) {
+      if (/^on/i.test(a.name)) bad.push(`${tag}[${a.name}]`);
+      if (/^\s*javascript:/i.test(a.value)) bad.push(`${tag}[${a.name}=javascript:]`);
+    }
+  }
+  return bad;
+}
+
+async function checkHostile(browser) {
+  const md = fs.readFileSync(process.env.HOSTILE_MD, 'utf8');
+  const blocks = [...md.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]);
+  check(blocks.length > 0, `the crafted summary has ${blocks.length} Mermaid diagram(s)`);
+  const page = await watchedPage(browser, 'crafted mermaid');
+  page.on('dialog', (d) => { page.errors.push(`crafted mermaid: a dialog opened: ${d.message()}`); d.dismiss(); });
+  await page.setContent('<!DOCTYPE html><html><body><div id="out"></div></body></html>');
+  await page.addScriptTag({ path: require.resolve('mermaid/dist/mermaid.min.js') });
+  await page.addScriptTag({ content: injected.toString() });
+  const results = await page.evaluate(async (diagrams) => {
+    window.mermaid.initialize({ startOnLoad: false, maxTextSize: 50000, maxEdges: 500 });
+    const out = [];
+    for (let i = 0; i < diagrams.length; i += 1) {
+      try {
+        const parsed = await window.mermaid.parse(diagrams[i]);
+        const { svg } = await window.mermaid.render(`h${i}`, diagrams[i]);
+        const box = document.getElementById('out');
+        box.innerHTML = svg;
+        out.push({
+          ok: !!parsed && svg.includes('<svg'),
+          config: parsed && parsed.config ? Object.keys(parsed.config) : [],
+          bad: injected(box),
+          text: box.textContent,
+          error: null,
+        });
+      } catch (e) {
+        out.push({ ok: false, error: String(e && e.message ? e.message : e), bad: [], config: [], text: '' });
+      }
+    }
+    return out;
+  }, blocks);
+  results.forEach((r, i) => {
+    check(r.ok, `crafted Mermaid diagram ${i + 1} parses and renders${r.error ? ': ' + r.error : ''}`);
+    check(r.config.length === 0, `crafted Mermaid diagram ${i + 1} carries no configuration (${r.config.join(', ')})`);
+    check(r.bad.length === 0, `crafted Mermaid diagram ${i + 1} injects nothing (${r.bad.join(', ')})`);
+  });
+  // the directive in the application name is shown as text, not obeyed
+  const directive = "app%%{init: {'theme':'dark'}}%%";
+  check(results.some((r) => r.text.includes(directive)), 'the Mermaid directive in a name is drawn as its text');
+  for (const e of page.errors) check(false, e);
+  await page.close();
+
+  const report = await watchedPage(browser, 'crafted report');
+  report.on('dialog', (d) => { report.errors.push(`crafted report: a dialog opened: ${d.message()}`); d.dismiss(); });
+  await report.goto('file://' + path.resolve(process.env.HOSTILE_HTML), { waitUntil: 'load' });
+  await report.$$eval('details.pl', (ds) => ds.forEach((d) => { d.open = true; }));
+  await report.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+  await report.addScriptTag({ content: injected.toString() });
+  const bad = await report.evaluate(() => injected(document));
+  check(bad.length === 0, `the crafted report injects no element or handler (${bad.join(', ')})`);
+  const shown = await report.evaluate(() => document.body.textContent.includes('onerror=alert(1)'));
+  check(shown, 'the crafted object key is shown as text');
+  for (const e of report.errors) check(false, e);
+  check(report.errors.length === 0, 'no dialog, console error, page error or network request (crafted report)');
+  await report.close();
+}
+
 async function measureBig(browser) {
   const bytes = fs.statSync(bigHtml).size;
   const pipelines = (fs.readFileSync(bigHtml, 'utf8').match(/<details class="pl"/g) || []).length;
@@ -209,6 +283,7 @@ async function measureBig(browser) {
   try {
     await checkReport(browser);
     await checkMermaid(browser);
+    if (process.env.HOSTILE_HTML && process.env.HOSTILE_MD) await checkHostile(browser);
     if (bigHtml) await measureBig(browser);
   } finally {
     await browser.close();
