@@ -93,6 +93,49 @@ pub struct Finding {
     /// Where the resource is defined in infrastructure as code (with `--iac`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defined_in: Option<DefinedIn>,
+    /// For a release path (RP001-RP009): the chain of steps by which the
+    /// principal ships, first to last (SARIF `codeFlows`, the HTML report's
+    /// "Who can ship"). Empty for other findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witness: Vec<WitnessStep>,
+}
+
+/// One step of a release path's witness: who does what to which resource,
+/// granted by which statements, on which conditions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessStep {
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    /// What the step means (`push to refs/heads/main`, `assume role`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// The statements granting it (`policy statement N (Sid)`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted_by: Vec<String>,
+    /// The conditions it depends on, quoted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+}
+
+impl std::fmt::Display for WitnessStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} -> {} on {}",
+            self.principal, self.action, self.resource
+        )?;
+        if !self.detail.is_empty() {
+            write!(f, " ({})", self.detail)?;
+        }
+        if !self.granted_by.is_empty() {
+            write!(f, ", granted by {}", self.granted_by.join("; "))?;
+        }
+        if !self.conditions.is_empty() {
+            write!(f, ", if {}", self.conditions.join(" and "))?;
+        }
+        Ok(())
+    }
 }
 
 /// The file and lines of infrastructure as code that define a resource.

@@ -382,6 +382,7 @@ mod tests {
             fix: None,
             fingerprint: crate::findings::fingerprint(rule, "arn:p", resource),
             defined_in: None,
+            witness: Vec::new(),
         }
     }
 

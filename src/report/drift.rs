@@ -355,6 +355,7 @@ pub fn render(
                     fix: None,
                     fingerprint: fingerprint("DRIFT", &describe(c), &c.arn),
                     defined_in: None,
+                    witness: Vec::new(),
                 })
                 .collect();
             let scopes = super::scopes(&current.account, &current.regions);

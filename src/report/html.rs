@@ -164,6 +164,65 @@ fn finding_item(f: &Finding, rules: &BTreeMap<&str, &RuleFile>) -> String {
     )
 }
 
+/// The "Who can ship" part of a pipeline: its release-path findings by
+/// rule, each principal with the steps of its path.
+fn who_can_ship(findings: &[&Finding], rules: &BTreeMap<&str, &RuleFile>) -> String {
+    let mut paths: Vec<&&Finding> = findings.iter().filter(|f| !f.witness.is_empty()).collect();
+    if paths.is_empty() {
+        return String::new();
+    }
+    paths.sort_by(|a, b| (&a.rule_id, &a.resource_arn).cmp(&(&b.rule_id, &b.resource_arn)));
+    let mut out = format!(
+        "<section class=\"ship\"><h3>Who can ship ({} path(s) around the review)</h3><ul class=\"nodes\">",
+        paths.len()
+    );
+    for f in paths {
+        let title = rules
+            .get(f.rule_id.as_str())
+            .map(|r| r.title.as_str())
+            .unwrap_or(f.slug.as_str());
+        let _ = write!(
+            out,
+            "<li>{} <a href=\"#rule-{id}\">{id}</a> {} <code>{}</code>{}<ol class=\"steps\">",
+            badge(Some(f.severity)),
+            escape(title),
+            escape(&f.resource_arn),
+            fix(rules.get(f.rule_id.as_str()).copied()),
+            id = escape(&f.rule_id),
+        );
+        for step in &f.witness {
+            let _ = write!(
+                out,
+                "<li><code>{}</code> <b>{}</b> on <code>{}</code>",
+                escape(&step.principal),
+                escape(&step.action),
+                escape(&step.resource)
+            );
+            if !step.detail.is_empty() {
+                let _ = write!(out, " ({})", escape(&step.detail));
+            }
+            if !step.granted_by.is_empty() {
+                let _ = write!(
+                    out,
+                    "<br><span class=\"muted\">granted by {}</span>",
+                    escape(&step.granted_by.join("; "))
+                );
+            }
+            if !step.conditions.is_empty() {
+                let _ = write!(
+                    out,
+                    "<br><span class=\"muted\">if {}</span>",
+                    escape(&step.conditions.join(" and "))
+                );
+            }
+            out.push_str("</li>");
+        }
+        out.push_str("</ol></li>");
+    }
+    out.push_str("</ul></section>");
+    out
+}
+
 fn node_title(n: &Node) -> String {
     let state = if n.missing {
         " (missing)"
@@ -372,7 +431,7 @@ pub fn render(r: &Report<'_>, c: &Context<'_>) -> String {
                 }
                 let rest: Vec<&&Finding> = findings
                     .iter()
-                    .filter(|f| !placed.contains(f.fingerprint.as_str()))
+                    .filter(|f| f.witness.is_empty() && !placed.contains(f.fingerprint.as_str()))
                     .collect();
                 if !rest.is_empty() {
                     out.push_str("<p>Findings on resources not drawn:</p><ul class=\"nodes\">");
@@ -384,15 +443,16 @@ pub fn render(r: &Report<'_>, c: &Context<'_>) -> String {
             }
             None => {
                 out.push_str("<p class=\"muted\">No diagram: the audit of several accounts keeps no snapshot (<code>pipeaudit graph</code> draws one account).</p>");
-                if !findings.is_empty() {
+                if findings.iter().any(|f| f.witness.is_empty()) {
                     out.push_str("<ul class=\"nodes\">");
-                    for f in findings {
+                    for f in findings.iter().filter(|f| f.witness.is_empty()) {
                         out.push_str(&finding_item(f, &rules));
                     }
                     out.push_str("</ul>");
                 }
             }
         }
+        out.push_str(&who_can_ship(findings, &rules));
         out.push_str("</details>");
     }
     out.push_str("</section>");

@@ -125,25 +125,76 @@ fn segment(s: &str) -> String {
 
 /// The pseudo-path of a finding: `aws/<account>/<region>/<service>/<name>`.
 pub fn pseudo_path(f: &Finding) -> String {
-    let resource = f
-        .resource_arn
-        .split(':')
-        .skip(5)
-        .collect::<Vec<_>>()
-        .join(":");
+    pseudo_path_of(&f.account, &f.region, &f.resource_arn)
+}
+
+/// The pseudo-path of a resource ARN under an account and region.
+fn pseudo_path_of(account: &str, region: &str, arn: &str) -> String {
+    let resource = arn.split(':').skip(5).collect::<Vec<_>>().join(":");
     let name = if resource.is_empty() {
-        f.resource_arn.as_str()
+        arn
     } else {
         resource.as_str()
     };
     let name: Vec<String> = name.split('/').map(segment).collect();
     format!(
         "aws/{}/{}/{}/{}",
-        segment(&f.account),
-        segment(&f.region),
-        segment(&service_of(&f.resource_arn)),
+        segment(account),
+        segment(region),
+        segment(&service_of(arn)),
         name.join("/")
     )
+}
+
+/// A release path's chain as one code flow: a location per step, at the
+/// pseudo-path of the step's resource, its message saying who does what,
+/// granted by which statement, on which conditions.
+fn code_flow(f: &Finding) -> sarif::CodeFlow {
+    let locations = f
+        .witness
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            // the step's own account and region, where its ARN names them
+            // (IAM and S3 ARNs leave them out: the finding's then)
+            let mut parts = step.resource.split(':');
+            let (region, account) = (parts.nth(3), parts.next());
+            let account = account.filter(|a| !a.is_empty()).unwrap_or(&f.account);
+            let region = region.filter(|r| !r.is_empty()).unwrap_or(&f.region);
+            let location = sarif::Location::builder()
+                .physical_location(
+                    sarif::PhysicalLocation::builder()
+                        .artifact_location(
+                            sarif::ArtifactLocation::builder()
+                                .uri(pseudo_path_of(account, region, &step.resource))
+                                .build(),
+                        )
+                        .region(sarif::Region::builder().start_line(1).build())
+                        .build(),
+                )
+                .logical_locations(vec![
+                    sarif::LogicalLocation::builder()
+                        .fully_qualified_name(step.resource.clone())
+                        .kind("resource".to_string())
+                        .build(),
+                ])
+                .message(text(&step.to_string()))
+                .build();
+            sarif::ThreadFlowLocation::builder()
+                .location(location)
+                .execution_order(i as i64 + 1)
+                .build()
+        })
+        .collect::<Vec<_>>();
+    sarif::CodeFlow::builder()
+        .message(text(&format!(
+            "How {} ships around the review",
+            f.resource_arn
+        )))
+        .thread_flows(vec![
+            sarif::ThreadFlow::builder().locations(locations).build(),
+        ])
+        .build()
 }
 
 /// The relative URI of a location path: each segment percent-encoded
@@ -318,7 +369,7 @@ fn result(f: &Finding, rule_index: i64) -> sarif::Result {
                 .build(),
         ])
         .build();
-    sarif::Result::builder()
+    let mut result = sarif::Result::builder()
         .rule_id(f.rule_id.clone())
         .rule_index(rule_index)
         .level(result_level(f.severity))
@@ -334,7 +385,11 @@ fn result(f: &Finding, rule_index: i64) -> sarif::Result {
                 .additional_properties(props)
                 .build(),
         )
-        .build()
+        .build();
+    if !f.witness.is_empty() {
+        result.code_flows = Some(vec![code_flow(f)]);
+    }
+    result
 }
 
 /// The category of one account and region (`pipeaudit` for audits,
@@ -444,6 +499,7 @@ mod tests {
             fix: None,
             fingerprint: "f".into(),
             defined_in: None,
+            witness: Vec::new(),
         }
     }
 

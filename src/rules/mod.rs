@@ -104,8 +104,7 @@ pub struct RuleFile {
     /// account over the account-level variables.
     #[serde(default, skip_serializing_if = "Scope::is_pipeline")]
     pub scope: Scope,
-    /// A higher severity for the findings where a further condition holds
-    /// (account rules).
+    /// A higher severity for the findings where a further condition holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate: Option<Escalate>,
 }
@@ -682,11 +681,14 @@ impl RuleSet {
                 Err(e) => push(&mut errors, "message", e),
             }
             let escalate = file.escalate.as_ref().and_then(|e| {
-                if file.scope != Scope::Account {
+                if e.severity <= file.severity {
                     push(
                         &mut errors,
                         "escalate",
-                        "escalate: only account rules (scope: account) take it".to_string(),
+                        format!(
+                            "escalate: severity {} is not above the rule's {}",
+                            e.severity, file.severity
+                        ),
                     );
                     return None;
                 }

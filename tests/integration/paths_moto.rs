@@ -8,6 +8,8 @@
 use crate::support;
 
 use std::collections::BTreeSet;
+
+use pipeaudit::findings::Severity;
 use std::sync::Arc;
 
 use pipeaudit::collect::{CollectOptions, collect_with_config};
@@ -229,6 +231,14 @@ async fn each_kind_fires_for_exactly_its_principal() {
         None,
     )
     .await;
+    role(
+        &c,
+        "gha-org",
+        &oidc_trust(&a, Some("repo:acme/*")),
+        &allow("codedeploy:CreateDeployment", &group),
+        None,
+    )
+    .await;
     // someone with no path at all
     user(&c, "reader", &allow("codecommit:GitPull", &repo)).await;
 
@@ -280,13 +290,31 @@ async fn each_kind_fires_for_exactly_its_principal() {
         ("RP005", "deployer"),
         ("RP005", "gha-bound"),
         ("RP005", "gha-open"),
+        ("RP005", "gha-org"),
         ("RP008", "hopper"),
         ("RP009", "gha-open"),
+        ("RP009", "gha-org"),
     ]
     .into_iter()
     .map(|(r, p)| (r.to_string(), p.to_string()))
     .collect();
     assert_eq!(got, want);
+    // open to any repository: critical; bound to the organization: medium
+    let oidc = |name: &str| {
+        eval.findings
+            .iter()
+            .find(|f| f.rule_id == "RP009" && f.resource_arn.ends_with(&format!("role/{name}")))
+            .unwrap_or_else(|| panic!("no RP009 for {name}"))
+    };
+    assert_eq!(oidc("gha-open").severity, Severity::Critical);
+    assert_eq!(oidc("gha-org").severity, Severity::Medium);
+    assert!(
+        oidc("gha-org")
+            .message
+            .contains("bound to the organization"),
+        "{}",
+        oidc("gha-org").message
+    );
     let mfa = eval
         .findings
         .iter()
@@ -368,6 +396,127 @@ async fn each_kind_fires_for_exactly_its_principal() {
     assert!(text.contains("RP008 release-role-assumable"), "{text}");
     assert!(!text.contains("user/pusher"), "{text}");
     assert!(text.contains("-> sts:AssumeRole on"), "{text}");
+
+    // the audit carries each path's chain: JSON `witness`, a SARIF code
+    // flow (a location per step, valid for code scanning), the HTML
+    // report's "Who can ship"
+    let out = support::offline(&["--snapshot", &snap_s, "--format", "json"]);
+    let report = support::stdout_json(&out);
+    let rp: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule_id"].as_str().is_some_and(|r| r.starts_with("RP")))
+        .collect();
+    assert!(!rp.is_empty());
+    for f in &rp {
+        let steps = f["witness"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(steps >= 1, "{f:#}");
+        // the principal acts in the chain (an OIDC role's starts at its provider)
+        assert!(
+            f["witness"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["principal"] == f["resource_arn"]),
+            "{f:#}"
+        );
+    }
+    let hopper = rp
+        .iter()
+        .find(|f| f["rule_id"] == "RP008" && f["resource_arn"] == hop["principal"])
+        .unwrap_or_else(|| panic!("{rp:#?}"));
+    let actions: Vec<&serde_json::Value> = hopper["witness"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| &s["action"])
+        .collect();
+    let expected: Vec<&serde_json::Value> = hop["chain"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| &s["action"])
+        .collect();
+    assert_eq!(actions, expected);
+    assert!(
+        report["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| !f["rule_id"].as_str().is_some_and(|r| r.starts_with("RP")))
+            .all(|f| f.get("witness").is_none()),
+        "only release paths carry a witness"
+    );
+
+    let out = support::offline(&["--snapshot", &snap_s, "--format", "sarif"]);
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    support::sarif_schema::validate(&sarif);
+    let results: Vec<&serde_json::Value> = sarif["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["results"].as_array().into_iter().flatten())
+        .collect();
+    let flows: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r["ruleId"].as_str().is_some_and(|id| id.starts_with("RP")))
+        .copied()
+        .collect();
+    assert_eq!(flows.len(), rp.len());
+    for r in &flows {
+        let locations = r["codeFlows"][0]["threadFlows"][0]["locations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!locations.is_empty(), "{r:#}");
+        for (i, l) in locations.iter().enumerate() {
+            assert_eq!(l["executionOrder"], i + 1);
+            let uri = l["location"]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(uri.starts_with("aws/") && !uri.contains(':'), "{uri}");
+            assert!(l["location"]["message"]["text"].is_string());
+        }
+    }
+    let hop_flow = flows
+        .iter()
+        .find(|r| r["ruleId"] == "RP008" && r["properties"]["resource_arn"] == hop["principal"])
+        .unwrap_or_else(|| panic!("{flows:#?}"));
+    let first =
+        hop_flow["codeFlows"][0]["threadFlows"][0]["locations"][0]["location"]["message"]["text"]
+            .as_str()
+            .unwrap_or_default();
+    assert!(first.contains("sts:AssumeRole"), "{first}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| !r["ruleId"].as_str().is_some_and(|id| id.starts_with("RP")))
+            .all(|r| r.get("codeFlows").is_none())
+    );
+
+    let out = support::offline(&["--snapshot", &snap_s, "--format", "html"]);
+    let html = String::from_utf8_lossy(&out.stdout);
+    let doc = scraper::Html::parse_document(&html);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap_or_else(|e| panic!("{e}"));
+    let ship: Vec<String> = doc
+        .select(&sel("details.pl section.ship"))
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(ship.len(), 1, "one pipeline with paths");
+    assert!(
+        ship[0].starts_with(&format!("Who can ship ({} path(s)", rp.len())),
+        "{}",
+        ship[0]
+    );
+    assert!(ship[0].contains("user/hopper") && ship[0].contains("sts:AssumeRole"));
+    let steps = doc.select(&sel("section.ship ol.steps > li")).count();
+    let total: usize = rp
+        .iter()
+        .map(|f| f["witness"].as_array().map(Vec::len).unwrap_or(0))
+        .sum();
+    assert_eq!(steps, total);
 }
 
 #[tokio::test]

@@ -150,6 +150,9 @@ pub struct ReleasePath {
     /// The reason of the `[release_paths] trusted` entry that accepts it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<String>,
+    /// RP009 only: the web identity trust is bound to an organization
+    /// (`repo:org/*`), not open to any repository of the provider.
+    pub organization_bound: bool,
 }
 
 impl ReleasePath {
@@ -1148,14 +1151,10 @@ impl<'a> Account<'a> {
                         {
                             chain.extend(own.chain.iter().cloned());
                         }
-                        paths.push(self.path(
-                            w,
-                            Kind::OidcUnbound,
-                            &sub.arn,
-                            sub.kind,
-                            chain,
-                            note,
-                        ));
+                        let mut path =
+                            self.path(w, Kind::OidcUnbound, &sub.arn, sub.kind, chain, note);
+                        path.organization_bound = !severe;
+                        paths.push(path);
                     }
                 }
             }
@@ -1240,6 +1239,7 @@ impl<'a> Account<'a> {
             chain,
             note,
             accepted: self.accepted(principal),
+            organization_bound: false,
         }
     }
 

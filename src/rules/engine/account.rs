@@ -311,6 +311,7 @@ fn finding(rule: &Rule, s: &Snapshot, ctx: &Context<'_>) -> Result<Option<Findin
         fix: rule.file.fix.clone(),
         fingerprint: fingerprint(&rule.file.id, ACCOUNT_SECTION, &resource),
         defined_in: None,
+        witness: Vec::new(),
         resource_arn: resource,
     }))
 }

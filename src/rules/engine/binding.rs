@@ -688,7 +688,9 @@ pub(super) fn config_value(c: &Config) -> Value {
 
 /// A pipeline's release paths, one map each: `kind` (rule id), `principal`,
 /// `principal_kind`, `witness` (the chain in one line), `conditional`,
-/// `note` and `accepted` (the trusted entry's reason, or null).
+/// `note`, `accepted` (the trusted entry's reason, or null) and
+/// `organization_bound` (RP009: a web identity trust bound to an
+/// organization, not open to any repository).
 fn release_paths(p: &crate::aws::release::PipelinePaths) -> Vec<Value> {
     p.paths
         .iter()
@@ -701,6 +703,7 @@ fn release_paths(p: &crate::aws::release::PipelinePaths) -> Vec<Value> {
             m.insert(key("conditional"), Value::Bool(r.conditional));
             m.insert(key("note"), string(&r.note));
             m.insert(key("accepted"), opt_string(r.accepted.as_deref()));
+            m.insert(key("organization_bound"), Value::Bool(r.organization_bound));
             map(m)
         })
         .collect()

@@ -137,6 +137,8 @@ enum Part {
     Condition,
     Resource,
     Message,
+    /// `escalate.when`.
+    Severity,
 }
 
 impl Part {
@@ -145,7 +147,7 @@ impl Part {
     /// The resource or message of a rule that fired fail by a fault of the
     /// rule.
     fn gaps_explain(self) -> bool {
-        matches!(self, Part::ForEach | Part::Condition)
+        matches!(self, Part::ForEach | Part::Condition | Part::Severity)
     }
 
     /// What its error is prefixed with.
@@ -154,6 +156,7 @@ impl Part {
             Part::ForEach | Part::Condition => "",
             Part::Resource => "resource: ",
             Part::Message => "message: ",
+            Part::Severity => "escalate: ",
         }
     }
 }
@@ -289,10 +292,16 @@ impl Scope<'_, '_> {
                 }
             }
         }
+        let mut severity = rule.file.severity;
+        if let Some(e) = &rule.escalate {
+            if let Value::Bool(true) = self.exec(&e.when, Part::Severity)? {
+                severity = e.severity;
+            }
+        }
         Ok(Some(Finding {
             rule_id: rule.file.id.clone(),
             slug: rule.file.slug.clone(),
-            severity: rule.file.severity,
+            severity,
             title: rule.file.title.clone(),
             message: message.trim().to_string(),
             pipeline: w.name.clone(),
@@ -303,6 +312,7 @@ impl Scope<'_, '_> {
             fix: rule.file.fix.clone(),
             fingerprint: fingerprint(&rule.file.id, &w.arn, &resource),
             defined_in: None,
+            witness: Vec::new(),
             resource_arn: resource,
         }))
     }

@@ -206,6 +206,7 @@ fn evaluate_with(
         });
     }
     if let Some(analysis) = &plan.release {
+        attach_witnesses(&mut eval.findings, analysis);
         eval.diagnostics.extend(release_notes(analysis));
     }
     // Freeing a large snapshot and its bindings takes a while: do it on the
@@ -214,6 +215,41 @@ fn evaluate_with(
     drop(lookup);
     rayon::spawn(move || drop((cache, snapshot)));
     eval
+}
+
+/// Gives each release-path finding the chain of its path: the path of the
+/// finding's pipeline, principal (its resource) and kind (its rule id).
+fn attach_witnesses(findings: &mut [Finding], analysis: &crate::aws::release::Analysis) {
+    use std::collections::HashMap;
+    let mut by: HashMap<(&str, &str, &str), &crate::aws::release::ReleasePath> = HashMap::new();
+    for p in analysis.pipelines.iter().flat_map(|p| &p.paths) {
+        by.entry((p.pipeline.as_str(), p.principal.as_str(), p.kind.id()))
+            .or_insert(p);
+    }
+    if by.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut() {
+        let key = (
+            f.pipeline_arn.as_str(),
+            f.resource_arn.as_str(),
+            f.rule_id.as_str(),
+        );
+        if let Some(p) = by.get(&key) {
+            f.witness = p
+                .chain
+                .iter()
+                .map(|s| crate::findings::WitnessStep {
+                    principal: s.principal.clone(),
+                    action: s.action.clone(),
+                    resource: s.resource.clone(),
+                    detail: s.detail.clone(),
+                    granted_by: s.granted_by.iter().map(ToString::to_string).collect(),
+                    conditions: s.conditions.clone(),
+                })
+                .collect();
+        }
+    }
 }
 
 /// The limits of the release-path analysis no permission can lift
