@@ -18,7 +18,8 @@ use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
 use super::kind::{Found, Kind, Refs, Target, region_of};
 use crate::model::{
-    DeployGroup, DeployTargets, Ec2Instance, Observed, ReadError, Resources, TagFilter,
+    DeployGroup, DeployTargets, Ec2Instance, LaunchTemplateUse, Observed, ReadError, Resources,
+    TagFilter,
 };
 
 /// What selects a group's instances.
@@ -172,10 +173,14 @@ async fn read_targets(
         .flat_map(|t| t.detail.auto_scaling_groups.iter().cloned())
         .collect();
     let mut asg_members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut asg_templates: BTreeMap<String, LaunchTemplateUse> = BTreeMap::new();
     let mut asg_error: Option<ReadError> = None;
     if !asg_names.is_empty() {
         match auto_scaling_groups(ctx, &c.autoscaling, &asg_names).await {
-            Ok(m) => asg_members = m,
+            Ok((m, t)) => {
+                asg_members = m;
+                asg_templates = t;
+            }
             Err(e) => asg_error = Some(e),
         }
     }
@@ -204,7 +209,8 @@ async fn read_targets(
         "EC2 instances read for deployment groups"
     );
     // Select per group.
-    let mut selected: Vec<(String, Result<Vec<Ec2Instance>, ReadError>)> = Vec::new();
+    type Selected = Result<(Vec<Ec2Instance>, BTreeMap<String, LaunchTemplateUse>), ReadError>;
+    let mut selected: Vec<(String, Selected)> = Vec::new();
     for t in targets {
         let mut out: BTreeMap<String, Ec2Instance> = BTreeMap::new();
         let mut err = None;
@@ -228,11 +234,17 @@ async fn read_targets(
                 }
             }
         }
+        let templates: BTreeMap<String, LaunchTemplateUse> = t
+            .detail
+            .auto_scaling_groups
+            .iter()
+            .filter_map(|g| Some((g.clone(), asg_templates.get(g)?.clone())))
+            .collect();
         selected.push((
             t.arn.clone(),
             match err {
                 Some(e) => Err(e),
-                None => Ok(out.into_values().collect()),
+                None => Ok((out.into_values().collect(), templates)),
             },
         ));
     }
@@ -240,7 +252,7 @@ async fn read_targets(
     let profiles: BTreeSet<String> = selected
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
-        .flatten()
+        .flat_map(|(instances, _)| instances)
         .filter_map(|i| i.instance_profile_arn.clone())
         .collect();
     let dir = if profiles.is_empty() {
@@ -263,7 +275,7 @@ async fn read_targets(
         .into_iter()
         .map(|(arn, r)| {
             let obs = match r {
-                Ok(mut instances) => {
+                Ok((mut instances, launch_templates)) => {
                     for i in &mut instances {
                         i.role_arn = match &i.instance_profile_arn {
                             Some(p) => roles.get(p).cloned().unwrap_or(Observed::Absent),
@@ -273,6 +285,7 @@ async fn read_targets(
                     Observed::ok(DeployTargets {
                         instances,
                         instances_read: read_count,
+                        launch_templates,
                     })
                 }
                 Err(error) => Observed::Unknown { error },
@@ -352,16 +365,24 @@ fn instance(i: &aws_sdk_ec2::types::Instance) -> Ec2Instance {
     }
 }
 
-/// The instances of each named Auto Scaling group (DescribeAutoScalingGroups,
-/// 50 names a call, every page). A group that does not exist has none.
+/// The instances of each named Auto Scaling group, and the launch template
+/// it launches them from (DescribeAutoScalingGroups, 50 names a call, every
+/// page). A group that does not exist has none.
 async fn auto_scaling_groups(
     ctx: &Ctx,
     client: &aws_sdk_autoscaling::Client,
     names: &BTreeSet<String>,
-) -> Result<BTreeMap<String, Vec<String>>, ReadError> {
+) -> Result<
+    (
+        BTreeMap<String, Vec<String>>,
+        BTreeMap<String, LaunchTemplateUse>,
+    ),
+    ReadError,
+> {
     const ACTION: &str = "autoscaling:DescribeAutoScalingGroups";
     let names: Vec<String> = names.iter().cloned().collect();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut templates: BTreeMap<String, LaunchTemplateUse> = BTreeMap::new();
     for chunk in names.chunks(50) {
         let mut token: Option<String> = None;
         loop {
@@ -379,10 +400,26 @@ async fn auto_scaling_groups(
                     .iter()
                     .filter_map(|i| i.instance_id().map(str::to_string))
                     .collect();
-                out.insert(
-                    g.auto_scaling_group_name().unwrap_or_default().to_string(),
-                    ids,
-                );
+                let name = g.auto_scaling_group_name().unwrap_or_default().to_string();
+                // the group's own template, else its mixed instances policy's
+                let spec = g.launch_template().or_else(|| {
+                    g.mixed_instances_policy()
+                        .and_then(|m| m.launch_template())
+                        .and_then(|t| t.launch_template_specification())
+                });
+                if let Some(id) = spec.and_then(|t| t.launch_template_id()) {
+                    templates.insert(
+                        name.clone(),
+                        LaunchTemplateUse {
+                            id: id.to_string(),
+                            name: spec
+                                .and_then(|t| t.launch_template_name())
+                                .map(str::to_string),
+                            version: spec.and_then(|t| t.version()).map(str::to_string),
+                        },
+                    );
+                }
+                out.insert(name, ids);
             }
             match page.next_token() {
                 Some(t) if !t.is_empty() && Some(t) != token.as_deref() => {
@@ -392,7 +429,7 @@ async fn auto_scaling_groups(
             }
         }
     }
-    Ok(out)
+    Ok((out, templates))
 }
 
 /// The role of an instance profile (IAM GetInstanceProfile).

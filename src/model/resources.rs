@@ -718,6 +718,24 @@ pub struct DeployTargets {
     /// only the selected ones are kept.
     #[serde(default)]
     pub instances_read: u64,
+    /// The launch template each of the group's Auto Scaling groups launches
+    /// its instances from, by group name (groups with a launch
+    /// configuration, or none, are left out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub launch_templates: BTreeMap<String, LaunchTemplateUse>,
+}
+
+/// The launch template an Auto Scaling group launches from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplateUse {
+    /// The template's id (`lt-...`).
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The version the group asks for: `$Latest`, `$Default` or a number
+    /// (CloudFormation and the API leave it out for `$Default`).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// A running or pending EC2 instance a deployment group selects.

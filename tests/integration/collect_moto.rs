@@ -1047,6 +1047,15 @@ async fn auto_scaling_group_instances_are_selected() {
     assert_eq!(i.role_arn.value(), Some(&role_arn));
     assert_eq!(i.http_tokens.as_deref(), Some("required"));
     assert_eq!(t.instances_read, 1);
+    // the group's launch template, from the same read (release paths:
+    // a new version reaches the group's instances)
+    let lt = t
+        .launch_templates
+        .get("asg-web")
+        .unwrap_or_else(|| panic!("{t:#?}"));
+    assert!(lt.id.starts_with("lt-"), "{lt:?}");
+    assert_eq!(lt.name.as_deref(), Some("asg-template"));
+    assert_eq!(t.launch_templates.len(), 1, "asg-gone has none");
     let calls = ctx.calls();
     assert_eq!(calls.get("autoscaling:DescribeAutoScalingGroups"), Some(&1));
     assert_eq!(calls.get("ec2:DescribeInstances"), Some(&1));

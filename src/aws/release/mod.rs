@@ -409,6 +409,7 @@ pub const ACTIONS: &[&str] = &[
     "ssm:StartSession",
     "ec2-instance-connect:SendSSHPublicKey",
     "autoscaling:UpdateAutoScalingGroup",
+    "ec2:CreateLaunchTemplateVersion",
     "sts:AssumeRole",
     "iam:PassRole",
     "iam:CreateAccessKey",
@@ -734,6 +735,8 @@ struct Probe {
     resource: String,
     context: Context,
     detail: String,
+    /// A second action on the same resource the path needs as well.
+    also: Option<&'static str>,
 }
 
 impl<'a> Account<'a> {
@@ -797,6 +800,7 @@ impl<'a> Account<'a> {
                     resource: src.repository_arn.clone(),
                     context,
                     detail: format!("{reference} of {}", src.repository_name),
+                    also: None,
                 });
             }
         }
@@ -814,6 +818,7 @@ impl<'a> Account<'a> {
                     resource: b.project_arn.clone(),
                     context: Context::new().with("codebuild:source.buildspec", &["(override)"]),
                     detail: "with a buildspec override, run as the build role".to_string(),
+                    also: None,
                 });
                 out.push(Probe {
                     kind: Kind::BuildOverride,
@@ -822,6 +827,7 @@ impl<'a> Account<'a> {
                     context: Context::new(),
                     detail: "with a sourceVersion override (any branch), run as the build role"
                         .to_string(),
+                    also: None,
                 });
             }
             out.push(Probe {
@@ -830,6 +836,7 @@ impl<'a> Account<'a> {
                 resource: b.project_arn.clone(),
                 context: Context::new(),
                 detail: "change the project's buildspec or source".to_string(),
+                also: None,
             });
         }
         let v2 = self
@@ -846,6 +853,7 @@ impl<'a> Account<'a> {
                 resource: w.arn.clone(),
                 context: Context::new(),
                 detail: "with a source revision override (a COMMIT_ID applies across branches) or pipeline variables".to_string(),
+                also: None,
             });
         }
         for src in &w.sources {
@@ -855,6 +863,7 @@ impl<'a> Account<'a> {
                 resource: format!("{}/{}/{}", w.arn, src.stage, src.action),
                 context: Context::new(),
                 detail: "set the source revision".to_string(),
+                also: None,
             });
         }
         for rule in &w.trigger_rules {
@@ -864,6 +873,7 @@ impl<'a> Account<'a> {
                 resource: rule.clone(),
                 context: Context::new(),
                 detail: "an input transformer can supply the revision".to_string(),
+                also: None,
             });
         }
         for d in &w.deploys {
@@ -873,6 +883,7 @@ impl<'a> Account<'a> {
                 resource: d.group_arn.clone(),
                 context: Context::new(),
                 detail: "any revision the targets can read".to_string(),
+                also: None,
             });
             out.push(Probe {
                 kind: Kind::DirectDeploy,
@@ -880,6 +891,7 @@ impl<'a> Account<'a> {
                 resource: d.group_arn.clone(),
                 context: Context::new(),
                 detail: "change the group's targets or role".to_string(),
+                also: None,
             });
             let region = d
                 .group_arn
@@ -908,11 +920,38 @@ impl<'a> Account<'a> {
                             resource: arn.clone(),
                             context: Context::new(),
                             detail: format!("run commands on instance {}", inst.id),
+                            also: None,
                         });
                     }
                     if let Some(g) = &inst.auto_scaling_group {
                         groups.insert(g.clone());
                     }
+                }
+                // a new version of the launch template the group launches
+                // from: at once with `$Latest`; with `$Default` (or none
+                // named) only by making it the default as well; a pinned
+                // number needs the group changed (UpdateAutoScalingGroup)
+                for (g, lt) in &t.launch_templates {
+                    if !groups.contains(g) {
+                        continue;
+                    }
+                    let also = match lt.version.as_deref() {
+                        Some("$Latest") => None,
+                        None | Some("$Default") => Some("ec2:ModifyLaunchTemplate"),
+                        Some(_) => continue,
+                    };
+                    out.push(Probe {
+                        kind: Kind::TargetAccess,
+                        action: "ec2:CreateLaunchTemplateVersion",
+                        resource: format!("arn:aws:ec2:{region}:{account}:launch-template/{}", lt.id),
+                        context: Context::new(),
+                        detail: format!(
+                            "launch the new instances of Auto Scaling group {g} from a new version of launch template {} ({})",
+                            lt.name.as_deref().unwrap_or(&lt.id),
+                            lt.version.as_deref().unwrap_or("$Default")
+                        ),
+                        also,
+                    });
                 }
                 for g in groups {
                     out.push(Probe {
@@ -921,6 +960,7 @@ impl<'a> Account<'a> {
                         resource: format!("arn:aws:autoscaling:{region}:{account}:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/{g}"),
                         context: Context::new(),
                         detail: format!("replace the instances of Auto Scaling group {g}"),
+                        also: None,
                     });
                 }
             }
@@ -957,15 +997,36 @@ impl<'a> Account<'a> {
                 if let Decision::Allowed { grant, conditions } =
                     decide(&sub.arn, &sub.policies(), None, &req)
                 {
+                    let mut grants = vec![grant];
+                    let mut conditions = conditions;
+                    let mut action = probe.action.to_string();
+                    if let Some(also) = probe.also {
+                        let second = Request {
+                            action: also,
+                            resource: &probe.resource,
+                            context: &probe.context,
+                        };
+                        match decide(&sub.arn, &sub.policies(), None, &second) {
+                            Decision::Allowed {
+                                grant,
+                                conditions: c,
+                            } => {
+                                grants.push(grant);
+                                conditions.extend(c);
+                                action = format!("{action} + {also}");
+                            }
+                            Decision::No => continue,
+                        }
+                    }
                     consider(
                         i,
                         probe.kind,
                         Step {
                             principal: sub.arn.clone(),
-                            action: probe.action.to_string(),
+                            action,
                             resource: probe.resource.clone(),
                             detail: probe.detail.clone(),
-                            granted_by: vec![grant],
+                            granted_by: grants,
                             conditions,
                         },
                         &mut direct,

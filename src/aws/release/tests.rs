@@ -321,3 +321,77 @@ fn oidc_sub_patterns() {
     assert!(matches!(check(Some("repo:acme/*")), Some((_, false))));
     assert!(matches!(check(None), Some((_, true))));
 }
+
+/// RP006 through the launch template of the group's Auto Scaling group: a
+/// new version reaches the targets at once with `$Latest`, only with the
+/// default changed too with `$Default`, never with a pinned number (that
+/// needs the group changed, a path of its own).
+#[test]
+fn launch_template_versions_reach_the_auto_scaling_targets() {
+    use PrincipalKind::User;
+    const LT: &str = "arn:aws:ec2:us-east-1:123456789012:launch-template/lt-0abc";
+    let both = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":["ec2:CreateLaunchTemplateVersion","ec2:ModifyLaunchTemplate"],"Resource":"{LT}"}}]}}"#
+    );
+    let run = |version: Option<&str>| {
+        let mut s = demo();
+        let targets = s
+            .resources
+            .deploy_targets
+            .get_mut(GROUP)
+            .and_then(|t| match t {
+                Observed::Ok { value } => Some(value),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("the demo group has targets"));
+        let instance = targets
+            .instances
+            .first_mut()
+            .unwrap_or_else(|| panic!("the demo group has an instance"));
+        instance.auto_scaling_group = Some("web-asg".to_string());
+        targets.launch_templates.insert(
+            "web-asg".to_string(),
+            crate::model::LaunchTemplateUse {
+                id: "lt-0abc".to_string(),
+                name: Some("web".to_string()),
+                version: version.map(str::to_string),
+            },
+        );
+        let mut principals = vec![
+            principal(
+                User,
+                "versioner",
+                &allow("ec2:CreateLaunchTemplateVersion", LT),
+                None,
+            ),
+            principal(User, "both", &both, None),
+        ];
+        principals.sort_by(|a, b| a.arn.cmp(&b.arn));
+        s.principals = Some(Observed::ok(PrincipalSet {
+            read: principals.len(),
+            principals,
+            policies: BTreeMap::new(),
+        }));
+        analyse(&s, &[])
+    };
+    let latest = run(Some("$Latest"));
+    assert_eq!(kinds(&latest, "user/versioner"), ["RP006"]);
+    assert_eq!(kinds(&latest, "user/both"), ["RP006"]);
+    let step = &path(&latest, "user/versioner", Kind::TargetAccess).chain[0];
+    assert_eq!(step.action, "ec2:CreateLaunchTemplateVersion");
+    assert_eq!(step.resource, LT);
+    assert!(step.detail.contains("web-asg") && step.detail.contains("$Latest"));
+
+    let default = run(None);
+    assert!(kinds(&default, "user/versioner").is_empty());
+    let step = &path(&default, "user/both", Kind::TargetAccess).chain[0];
+    assert_eq!(
+        step.action,
+        "ec2:CreateLaunchTemplateVersion + ec2:ModifyLaunchTemplate"
+    );
+    assert_eq!(step.granted_by.len(), 2);
+
+    let pinned = run(Some("3"));
+    assert!(kinds(&pinned, "user/versioner").is_empty());
+    assert!(kinds(&pinned, "user/both").is_empty());
+}
