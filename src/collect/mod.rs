@@ -36,6 +36,8 @@ pub mod codedeploy;
 pub mod codepipeline;
 pub mod connections;
 pub mod ec2;
+pub mod ecr;
+pub mod ecs;
 pub mod errors;
 pub mod eventbridge;
 pub mod iam;

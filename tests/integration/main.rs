@@ -15,6 +15,7 @@ mod compliance_moto;
 mod connections_mocks;
 mod deploy_configs_mocks;
 mod drift;
+mod ecs_moto;
 mod escalation_scope;
 mod faults_moto;
 mod fuzz_regressions;
