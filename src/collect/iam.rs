@@ -15,8 +15,9 @@ use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Resources, Ro
 
 /// The roles named by the pipelines (service and action roles), build
 /// projects, deployment groups, trigger rules (rule and target roles), the
-/// instance profiles of the instances the deployment groups select, and
-/// the deployed ECS task definitions (task and execution roles).
+/// instance profiles of the instances the deployment groups select, the
+/// deployed ECS task definitions (task and execution roles) and the invoked
+/// Lambda functions.
 pub struct Roles;
 
 impl Kind for Roles {
@@ -49,6 +50,9 @@ impl Kind for Roles {
                     .iter()
                     .filter_map(|i| i.role_arn.value().cloned()),
             );
+        }
+        for f in res.lambda_functions.values().filter_map(Observed::value) {
+            roles.extend(f.role_arn.iter().cloned());
         }
         for td in res.task_definitions.values().filter_map(Observed::value) {
             roles.extend(td.task_role_arn.iter().cloned());

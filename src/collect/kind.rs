@@ -19,7 +19,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::call::Ctx;
 use super::clients::RegionClients;
 use super::key_refs::KeyResolver;
-use super::{codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms, s3};
+use super::{codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms, lambda, s3};
 use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
 
 /// What a descriptor may look at to find references and resolve values.
@@ -292,6 +292,7 @@ pub const PHASES: &[&[&dyn Collect]] = &[
         &s3::Buckets,
         &s3::SourceBuckets,
         &kms::Keys,
+        &lambda::Functions,
     ],
     &[&ec2::Targets, &codedeploy::Configs, &ecs::Services],
     &[&ecs::TaskDefinitions],
@@ -353,6 +354,8 @@ mod tests {
             .insert("arn:x".to_string(), Observed::Absent);
         all.image_repositories
             .insert("arn:x".to_string(), Observed::Absent);
+        all.lambda_functions
+            .insert("arn:x".to_string(), Observed::Absent);
         let mut fields: Vec<String> = match serde_json::to_value(all) {
             Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
             other => panic!("resources do not serialize as an object: {other:?}"),
@@ -387,6 +390,7 @@ mod tests {
         assert!(lands::<ecs::Services>());
         assert!(lands::<ecs::TaskDefinitions>());
         assert!(lands::<ecr::Repositories>());
+        assert!(lands::<lambda::Functions>());
     }
 
     #[test]

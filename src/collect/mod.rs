@@ -45,6 +45,7 @@ pub mod iam_details;
 pub mod key_refs;
 pub mod kind;
 pub mod kms;
+pub mod lambda;
 pub mod principals;
 pub mod s3;
 pub mod stacks;

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use super::key_refs::{Ids, KeyResolver};
 use super::{codebuild, codecommit, codedeploy, s3};
 use crate::model::{
-    ArtifactStoreRef, BuildRef, ConnectionSourceRef, DeployRef, EcsDeployRef, EventRule, Observed,
-    OtherDeployRef, Pipeline, PipelineWiring, S3SourceRef, SourceRef,
+    ArtifactStoreRef, BuildRef, ConnectionSourceRef, DeployRef, EcsDeployRef, EventRule,
+    LambdaInvokeRef, Observed, OtherDeployRef, Pipeline, PipelineWiring, S3SourceRef, SourceRef,
 };
 
 /// Deploy providers checked by other parts of the wiring, or whose own
@@ -180,6 +180,21 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                         ),
                         application_name: app,
                         group_name: group,
+                    });
+                }
+                ("Invoke", "Lambda") => {
+                    let name = conf("FunctionName");
+                    w.lambda_invokes.push(LambdaInvokeRef {
+                        stage: stage.name.clone(),
+                        action: a.name.clone(),
+                        function_arn: crate::model::lambda_function_arn(
+                            ids.partition,
+                            &region,
+                            ids.account,
+                            &name,
+                        ),
+                        function_name: name,
+                        takes_artifacts: !a.input_artifacts.is_empty(),
                     });
                 }
                 ("Deploy", provider) if !CHECKED_DEPLOYS.contains(&provider) => {

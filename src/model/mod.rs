@@ -239,6 +239,9 @@ pub struct Resources {
     /// The ECR repositories of those task definitions' images, by ARN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub image_repositories: BTreeMap<String, Observed<ImageRepository>>,
+    /// The Lambda functions of the pipelines' invoke actions, by ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lambda_functions: BTreeMap<String, Observed<LambdaFunction>>,
     pub roles: BTreeMap<String, Observed<Role>>,
     /// Managed policies attached to the collected roles, by policy ARN.
     pub managed_policies: BTreeMap<String, Observed<ManagedPolicy>>,

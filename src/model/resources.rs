@@ -122,6 +122,9 @@ pub struct PipelineWiring {
     /// ECS deploy actions (`ECS` and `CodeDeployToECS`), in stage order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ecs_deploys: Vec<EcsDeployRef>,
+    /// Lambda invoke actions (`Invoke`, provider `Lambda`), in stage order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda_invokes: Vec<LambdaInvokeRef>,
     /// Deploy actions of a provider whose targets are not checked
     /// (Elastic Beanstalk, say), in stage order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -149,6 +152,51 @@ pub struct EcsDeployRef {
     /// The deployment group (`CodeDeployToECS`).
     #[serde(default)]
     pub group_arn: Option<String>,
+}
+
+/// A Lambda invoke action and the function it invokes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaInvokeRef {
+    pub stage: String,
+    pub action: String,
+    /// The function as the action names it (a name, an ARN, or either with
+    /// a qualifier).
+    pub function_name: String,
+    /// The function's unqualified ARN.
+    pub function_arn: String,
+    /// The action takes input artifacts: the function runs with what the
+    /// pipeline built from the source.
+    #[serde(default)]
+    pub takes_artifacts: bool,
+}
+
+/// The unqualified ARN of a Lambda function named by name, by ARN, or
+/// either with a `:qualifier`.
+pub fn lambda_function_arn(partition: &str, region: &str, account: &str, name: &str) -> String {
+    let parts: Vec<&str> = name.split(':').collect();
+    match parts.as_slice() {
+        ["arn", p, "lambda", r, a, "function", n, ..] => {
+            format!("arn:{p}:lambda:{r}:{a}:function:{n}")
+        }
+        [n, ..] => format!("arn:{partition}:lambda:{region}:{account}:function:{n}"),
+        [] => format!("arn:{partition}:lambda:{region}:{account}:function:"),
+    }
+}
+
+/// A Lambda function (GetFunction) and its code signing configuration
+/// (GetFunctionCodeSigningConfig).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LambdaFunction {
+    pub name: String,
+    pub arn: String,
+    /// The execution role.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// The code signing configuration's ARN; absent when the function has
+    /// none.
+    pub code_signing_config: Observed<String>,
 }
 
 /// A deploy action whose targets pipeaudit does not check.
@@ -1317,5 +1365,99 @@ mod policy_summary_tests {
         let bad = PolicyText::parse("not json");
         let s = with_policy_summaries(|| serde_json::to_value(&bad)).unwrap_or_default();
         assert_eq!(s, serde_json::json!({"parsed": false, "statements": 0}));
+    }
+}
+
+#[cfg(test)]
+mod ecr_tests {
+    use super::*;
+
+    #[test]
+    fn image_references_are_split_into_repository_tag_and_digest() {
+        let i = ImageRef::parse(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web:v1.2",
+            "aws",
+        );
+        assert_eq!(
+            i.repository_arn.as_deref(),
+            Some("arn:aws:ecr:eu-west-1:123456789012:repository/team/web")
+        );
+        assert_eq!(i.registry_id.as_deref(), Some("123456789012"));
+        assert_eq!(
+            (i.tag.as_deref(), i.digest.as_deref()),
+            (Some("v1.2"), None)
+        );
+        let d = ImageRef::parse(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:abc",
+            "aws",
+        );
+        assert_eq!((d.tag, d.digest.as_deref()), (None, Some("sha256:abc")));
+        // no tag and no digest: latest
+        let l = ImageRef::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/web", "aws");
+        assert_eq!(l.tag.as_deref(), Some("latest"));
+        // not a private ECR registry: no repository to read
+        for other in [
+            "nginx:1.27",
+            "public.ecr.aws/nginx/nginx:1",
+            "localhost:5000/web:1",
+        ] {
+            assert_eq!(
+                ImageRef::parse(other, "aws").repository_arn,
+                None,
+                "{other}"
+            );
+        }
+        assert_eq!(
+            ImageRef::parse("localhost:5000/web:1", "aws")
+                .tag
+                .as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn tag_mutability_is_decided_with_the_exclusion_filters() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(image_tag_mutable("MUTABLE", &[], "v1"), Some(true));
+        assert_eq!(
+            image_tag_mutable("IMMUTABLE", &f(&["*"]), "v1"),
+            Some(false)
+        );
+        // excluded tags stay mutable
+        let dev = f(&["dev-*", "latest"]);
+        let iwe = "IMMUTABLE_WITH_EXCLUSION";
+        assert_eq!(image_tag_mutable(iwe, &dev, "dev-42"), Some(true));
+        assert_eq!(image_tag_mutable(iwe, &dev, "latest"), Some(true));
+        assert_eq!(image_tag_mutable(iwe, &dev, "v1"), Some(false));
+        // excluded tags are the immutable ones
+        let rel = f(&["v*.*"]);
+        let mwe = "MUTABLE_WITH_EXCLUSION";
+        assert_eq!(image_tag_mutable(mwe, &rel, "v1.2"), Some(false));
+        assert_eq!(image_tag_mutable(mwe, &rel, "v1"), Some(true));
+        assert_eq!(image_tag_mutable("SOMETHING_NEW", &rel, "v1"), None);
+    }
+
+    #[test]
+    fn exclusion_filters_match_exactly() {
+        let cases = [
+            ("release-*", "release-1", true),
+            ("release-*", "release-", true),
+            ("release-*", "Release-1", false),
+            ("release-*", "xrelease-1", false),
+            ("*-rc", "1.0-rc", true),
+            ("*-rc", "1.0-rc1", false),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "acb", false),
+            ("a*a", "a", false),
+            ("a*a", "aa", true),
+            ("latest", "latest", true),
+            ("latest", "latest2", false),
+            ("*", "", true),
+            ("v.1", "vx1", false),
+        ];
+        for (filter, tag, want) in cases {
+            assert_eq!(tag_filter_matches(filter, tag), want, "{filter} ~ {tag}");
+        }
     }
 }

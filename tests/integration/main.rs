@@ -26,6 +26,7 @@ mod html;
 mod iac;
 mod iac_mocks;
 mod iac_moto;
+mod lambda_moto;
 mod merge;
 mod org_moto;
 mod own_roles_unknown;

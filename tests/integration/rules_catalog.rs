@@ -95,6 +95,8 @@ const CATALOG: &[(&str, &str)] = &[
     ("CD014", "deploy-image-tag-mutable"),
     ("CD015", "deploy-image-repository-writable-by-others"),
     ("CD016", "deploy-traffic-all-at-once"),
+    ("CD017", "deploy-lambda-role-admin"),
+    ("CD018", "deploy-lambda-code-signing-off"),
     ("IA001", "service-role-admin"),
     ("IA002", "service-role-assumable-by-others"),
     ("IA003", "service-role-confused-deputy"),

@@ -21,7 +21,7 @@ use super::functions::{self, Lookup};
 
 /// The variables an expression can name, in slot order (`item` last; the
 /// others are [`super::VARIABLES`]).
-pub const GLOBALS: [&str; 15] = [
+pub const GLOBALS: [&str; 16] = [
     "pipeline",
     "sources",
     "connections",
@@ -31,6 +31,7 @@ pub const GLOBALS: [&str; 15] = [
     "instances",
     "ecs_services",
     "images",
+    "functions",
     "stores",
     "triggers",
     "service_roles",

@@ -191,6 +191,26 @@ pub(super) fn bindings(
     if needs.var("ecs_services") {
         vars.push(("ecs_services", ecs_services(s, w, cache, &mut gaps)));
     }
+    if needs.var("functions") {
+        let functions = w
+            .lambda_invokes
+            .iter()
+            .map(|l| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&l.stage));
+                m.insert(key("action"), string(&l.action));
+                m.insert(key("function_name"), string(&l.function_name));
+                m.insert(key("function_arn"), string(&l.function_arn));
+                m.insert(key("takes_artifacts"), Value::Bool(l.takes_artifacts));
+                // `{name, arn, role_arn, runtime, code_signing_config}`;
+                // null when the function does not exist, left out (with
+                // the gap) when it could not be read
+                cache.put(&mut m, "function", &l.function_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("functions", list(functions)));
+    }
     if needs.var("images")
         && let Some(v) = images(s, w, cache, &mut gaps)
     {

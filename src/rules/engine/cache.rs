@@ -184,6 +184,7 @@ impl Cache {
             EcsService(&'a Observed<crate::model::EcsService>),
             TaskDefinition(&'a Observed<crate::model::TaskDefinition>),
             ImageRepository(&'a Observed<crate::model::ImageRepository>),
+            Function(&'a Observed<crate::model::LambdaFunction>),
         }
         // Only the kinds some bound variable holds.
         let mut items: Vec<(&String, Any<'_>)> = Vec::new();
@@ -218,6 +219,13 @@ impl Cache {
         }
         if needs.var("triggers") {
             items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
+        }
+        if needs.var("functions") {
+            items.extend(
+                r.lambda_functions
+                    .iter()
+                    .map(|(k, v)| (k, Any::Function(v))),
+            );
         }
         if needs.var("ecs_services") || needs.var("images") {
             items.extend(r.ecs_services.iter().map(|(k, v)| (k, Any::EcsService(v))));
@@ -256,6 +264,7 @@ impl Cache {
                     Any::EcsService(o) => bind(arn, o),
                     Any::TaskDefinition(o) => bind(arn, o),
                     Any::ImageRepository(o) => bind(arn, o),
+                    Any::Function(o) => bind(arn, o),
                 };
                 ((*arn).clone(), b)
             })
