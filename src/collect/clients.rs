@@ -100,6 +100,9 @@ pub struct RegionClients {
     pub events: aws_sdk_eventbridge::Client,
     pub iam: aws_sdk_iam::Client,
     pub sts: aws_sdk_sts::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 impl RegionClients {
@@ -124,6 +127,9 @@ impl RegionClients {
             events: aws_sdk_eventbridge::Client::new(config),
             iam: aws_sdk_iam::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
         }
     }
 }

@@ -13,8 +13,8 @@ use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
 use super::kind::{Found, Kind, Refs, Target, batched, each, region_of};
 use crate::model::{
-    DeployApplication, DeployConfig, DeployGroup, MinimumHealthyHosts, Observed, Resources,
-    TagFilter,
+    DeployApplication, DeployConfig, DeployGroup, EcsServiceName, MinimumHealthyHosts, Observed,
+    Resources, TagFilter,
 };
 
 /// The applications of the pipelines' CodeDeploy actions.
@@ -151,6 +151,7 @@ impl Kind for Configs {
                             arn,
                             built_in: true,
                             minimum_healthy_hosts: min,
+                            traffic_routing: built_in_traffic(name).map(str::to_string),
                         }),
                     ),
                     None => Found::Read(Target {
@@ -204,6 +205,24 @@ pub fn built_in(name: &str) -> Option<Option<MinimumHealthyHosts>> {
     }
 }
 
+/// How a built-in ECS or Lambda configuration shifts traffic (the
+/// `trafficRoutingConfig` type GetDeploymentConfig reports for it); `None`
+/// for the EC2 ones and for custom names.
+pub fn built_in_traffic(name: &str) -> Option<&'static str> {
+    let rest = name
+        .strip_prefix("CodeDeployDefault.ECS")
+        .or_else(|| name.strip_prefix("CodeDeployDefault.Lambda"))?;
+    if rest == "AllAtOnce" {
+        Some("AllAtOnce")
+    } else if rest.starts_with("Canary") {
+        Some("TimeBasedCanary")
+    } else if rest.starts_with("Linear") {
+        Some("TimeBasedLinear")
+    } else {
+        None
+    }
+}
+
 /// Reads one custom deployment configuration.
 pub async fn get_config(
     ctx: &Ctx,
@@ -238,6 +257,11 @@ pub async fn get_config(
                         value: i64::from(m.value()),
                     })
                 }),
+            traffic_routing: out
+                .deployment_config_info()
+                .and_then(|i| i.traffic_routing_config())
+                .and_then(|t| t.r#type())
+                .map(|t| t.as_str().to_string()),
         },
     )
 }
@@ -376,6 +400,16 @@ fn group(arn: &str, app: &str, name: &str, g: Option<&DeploymentGroupInfo>) -> D
             })
             .unwrap_or_default(),
         compute_platform: g.compute_platform().map(|c| c.as_str().to_string()),
+        ecs_services: g
+            .ecs_services()
+            .iter()
+            .filter_map(|e| {
+                Some(EcsServiceName {
+                    cluster: e.cluster_name()?.to_string(),
+                    service: e.service_name()?.to_string(),
+                })
+            })
+            .collect(),
     }
 }
 

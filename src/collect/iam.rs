@@ -14,8 +14,10 @@ use super::kind::{Found, Kind, Reach, Refs, Target, each};
 use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Resources, Role};
 
 /// The roles named by the pipelines (service and action roles), build
-/// projects, deployment groups, trigger rules (rule and target roles) and
-/// the instance profiles of the instances the deployment groups select.
+/// projects, deployment groups, trigger rules (rule and target roles), the
+/// instance profiles of the instances the deployment groups select, the
+/// deployed ECS task definitions (task and execution roles) and the invoked
+/// Lambda functions.
 pub struct Roles;
 
 impl Kind for Roles {
@@ -48,6 +50,13 @@ impl Kind for Roles {
                     .iter()
                     .filter_map(|i| i.role_arn.value().cloned()),
             );
+        }
+        for f in res.lambda_functions.values().filter_map(Observed::value) {
+            roles.extend(f.role_arn.iter().cloned());
+        }
+        for td in res.task_definitions.values().filter_map(Observed::value) {
+            roles.extend(td.task_role_arn.iter().cloned());
+            roles.extend(td.execution_role_arn.iter().cloned());
         }
         for rule in res.event_rules.values().filter_map(Observed::value) {
             roles.extend(rule.role_arn.iter().cloned());

@@ -19,7 +19,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::call::Ctx;
 use super::clients::RegionClients;
 use super::key_refs::KeyResolver;
-use super::{codebuild, codecommit, codedeploy, connections, ec2, iam, kms, s3};
+use super::{codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms, lambda, s3};
 use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
 
 /// What a descriptor may look at to find references and resolve values.
@@ -275,9 +275,11 @@ impl<K: Kind> Collect for K {
 }
 
 /// Every kind, in the phase its references become known in: the kinds the
-/// pipeline declarations point at, then the EC2 instances the deployment
-/// groups select, then the roles (named by pipelines, projects, deployment
-/// groups, trigger rules and the instances' profiles), then the managed
+/// pipeline declarations point at, then the EC2 instances and ECS services
+/// the deployment actions and groups select, then the task definitions the
+/// services run, then the roles (named by pipelines, projects, deployment
+/// groups, trigger rules, the instances' profiles and the task
+/// definitions) and the images' ECR repositories, then the managed
 /// policies attached to the roles. The kinds of one phase are read
 /// concurrently.
 pub const PHASES: &[&[&dyn Collect]] = &[
@@ -290,9 +292,11 @@ pub const PHASES: &[&[&dyn Collect]] = &[
         &s3::Buckets,
         &s3::SourceBuckets,
         &kms::Keys,
+        &lambda::Functions,
     ],
-    &[&ec2::Targets, &codedeploy::Configs],
-    &[&iam::Roles],
+    &[&ec2::Targets, &codedeploy::Configs, &ecs::Services],
+    &[&ecs::TaskDefinitions],
+    &[&ecr::Repositories, &iam::Roles],
     &[&iam::ManagedPolicies],
 ];
 
@@ -342,7 +346,17 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), count, "a kind is registered twice");
-        let mut fields: Vec<String> = match serde_json::to_value(Resources::default()) {
+        // the maps left out of the JSON while empty, each with one entry
+        let mut all = Resources::default();
+        all.ecs_services
+            .insert("arn:x".to_string(), Observed::Absent);
+        all.task_definitions
+            .insert("arn:x".to_string(), Observed::Absent);
+        all.image_repositories
+            .insert("arn:x".to_string(), Observed::Absent);
+        all.lambda_functions
+            .insert("arn:x".to_string(), Observed::Absent);
+        let mut fields: Vec<String> = match serde_json::to_value(all) {
             Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
             other => panic!("resources do not serialize as an object: {other:?}"),
         };
@@ -373,6 +387,10 @@ mod tests {
         assert!(lands::<kms::Keys>());
         assert!(lands::<iam::Roles>());
         assert!(lands::<iam::ManagedPolicies>());
+        assert!(lands::<ecs::Services>());
+        assert!(lands::<ecs::TaskDefinitions>());
+        assert!(lands::<ecr::Repositories>());
+        assert!(lands::<lambda::Functions>());
     }
 
     #[test]

@@ -9,9 +9,20 @@ use std::collections::BTreeMap;
 use super::key_refs::{Ids, KeyResolver};
 use super::{codebuild, codecommit, codedeploy, s3};
 use crate::model::{
-    ArtifactStoreRef, BuildRef, ConnectionSourceRef, DeployRef, EventRule, Observed, Pipeline,
-    PipelineWiring, S3SourceRef, SourceRef,
+    ArtifactStoreRef, BuildRef, ConnectionSourceRef, DeployRef, EcsDeployRef, EventRule,
+    LambdaInvokeRef, Observed, OtherDeployRef, Pipeline, PipelineWiring, S3SourceRef, SourceRef,
 };
+
+/// Deploy providers checked by other parts of the wiring, or whose own
+/// checks live elsewhere (CloudFormation): not named as unchecked.
+const CHECKED_DEPLOYS: &[&str] = &[
+    "CodeDeploy",
+    "CodeDeployToECS",
+    "ECS",
+    "CloudFormation",
+    "CloudFormationStackSet",
+    "CloudFormationStackInstances",
+];
 
 /// The wiring of a pipeline whose declaration could not be read: its
 /// identity only.
@@ -119,9 +130,38 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                         project_name: name,
                     });
                 }
-                ("Deploy", "CodeDeploy") => {
+                ("Deploy", "ECS") => {
+                    let opt = |k: &str| a.configuration.get(k).cloned().filter(|v| !v.is_empty());
+                    w.ecs_deploys.push(EcsDeployRef {
+                        stage: stage.name.clone(),
+                        action: a.name.clone(),
+                        provider: a.provider.clone(),
+                        region: region.clone(),
+                        cluster: opt("ClusterName"),
+                        service: opt("ServiceName"),
+                        group_arn: None,
+                    });
+                }
+                ("Deploy", "CodeDeploy" | "CodeDeployToECS") => {
                     let app = conf("ApplicationName");
                     let group = conf("DeploymentGroupName");
+                    if a.provider == "CodeDeployToECS" {
+                        w.ecs_deploys.push(EcsDeployRef {
+                            stage: stage.name.clone(),
+                            action: a.name.clone(),
+                            provider: a.provider.clone(),
+                            region: region.clone(),
+                            cluster: None,
+                            service: None,
+                            group_arn: Some(codedeploy::group_arn(
+                                ids.partition,
+                                &region,
+                                ids.account,
+                                &app,
+                                &group,
+                            )),
+                        });
+                    }
                     w.deploys.push(DeployRef {
                         stage: stage.name.clone(),
                         action: a.name.clone(),
@@ -140,6 +180,29 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                         ),
                         application_name: app,
                         group_name: group,
+                    });
+                }
+                ("Invoke", "Lambda") => {
+                    let name = conf("FunctionName");
+                    w.lambda_invokes.push(LambdaInvokeRef {
+                        stage: stage.name.clone(),
+                        action: a.name.clone(),
+                        function_arn: crate::model::lambda_function_arn(
+                            ids.partition,
+                            &region,
+                            ids.account,
+                            &name,
+                        ),
+                        function_name: name,
+                        takes_artifacts: !a.input_artifacts.is_empty(),
+                    });
+                }
+                ("Deploy", provider) if !CHECKED_DEPLOYS.contains(&provider) => {
+                    w.other_deploys.push(OtherDeployRef {
+                        stage: stage.name.clone(),
+                        action: a.name.clone(),
+                        provider: provider.to_string(),
+                        role_arn: a.role_arn.clone(),
                     });
                 }
                 _ => {}
@@ -250,6 +313,106 @@ mod tests {
                     detect_changes: None,
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn ecs_and_other_deploys_are_wired() {
+        let action = |name: &str, provider: &str, pairs: &[(&str, &str)]| Action {
+            name: name.to_string(),
+            category: "Deploy".to_string(),
+            owner: "AWS".to_string(),
+            provider: provider.to_string(),
+            version: "1".to_string(),
+            configuration: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            role_arn: (provider == "ElasticBeanstalk")
+                .then(|| "arn:aws:iam::123456789012:role/eb".to_string()),
+            ..Action::default()
+        };
+        let p = Pipeline {
+            name: "p".to_string(),
+            arn: "arn:aws:codepipeline:us-east-1:123456789012:p".to_string(),
+            region: "us-east-1".to_string(),
+            stages: vec![Stage {
+                name: "Deploy".to_string(),
+                actions: vec![
+                    action(
+                        "Rolling",
+                        "ECS",
+                        &[("ClusterName", "web"), ("ServiceName", "api")],
+                    ),
+                    action(
+                        "BlueGreen",
+                        "CodeDeployToECS",
+                        &[("ApplicationName", "app"), ("DeploymentGroupName", "bg")],
+                    ),
+                    action(
+                        "Beanstalk",
+                        "ElasticBeanstalk",
+                        &[("ApplicationName", "eb")],
+                    ),
+                    action("Stack", "CloudFormation", &[("StackName", "s")]),
+                ],
+            }],
+            ..Pipeline::default()
+        };
+        let aliases = BTreeMap::new();
+        let keys = KeyResolver {
+            ids: Ids {
+                partition: "aws",
+                account: "123456789012",
+            },
+            aliases: &aliases,
+        };
+        let w = wire(&p, keys.ids, &keys);
+        let group = "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:app/bg";
+        assert_eq!(
+            w.ecs_deploys,
+            vec![
+                EcsDeployRef {
+                    stage: "Deploy".to_string(),
+                    action: "Rolling".to_string(),
+                    provider: "ECS".to_string(),
+                    region: "us-east-1".to_string(),
+                    cluster: Some("web".to_string()),
+                    service: Some("api".to_string()),
+                    group_arn: None,
+                },
+                EcsDeployRef {
+                    stage: "Deploy".to_string(),
+                    action: "BlueGreen".to_string(),
+                    provider: "CodeDeployToECS".to_string(),
+                    region: "us-east-1".to_string(),
+                    cluster: None,
+                    service: None,
+                    group_arn: Some(group.to_string()),
+                },
+            ]
+        );
+        // the blue/green group is read as a CodeDeploy group
+        assert_eq!(w.deploys.len(), 1);
+        assert_eq!(w.deploys[0].group_arn, group);
+        // CloudFormation is checked elsewhere: only Elastic Beanstalk is named
+        assert_eq!(
+            w.other_deploys,
+            vec![OtherDeployRef {
+                stage: "Deploy".to_string(),
+                action: "Beanstalk".to_string(),
+                provider: "ElasticBeanstalk".to_string(),
+                role_arn: Some("arn:aws:iam::123456789012:role/eb".to_string()),
+            }]
+        );
+        let (targets, gaps) = crate::model::ecs_targets(&w, &crate::model::Resources::default());
+        assert!(gaps.is_empty());
+        assert_eq!(
+            targets
+                .iter()
+                .map(|t| t.service_arn.as_str())
+                .collect::<Vec<_>>(),
+            ["arn:aws:ecs:us-east-1:123456789012:service/web/api"]
         );
     }
 

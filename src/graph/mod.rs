@@ -32,6 +32,9 @@ pub enum NodeKind {
     Bucket,
     Key,
     Role,
+    EcsService,
+    ImageRepository,
+    Function,
 }
 
 impl NodeKind {
@@ -49,6 +52,9 @@ impl NodeKind {
             NodeKind::Bucket => "artifact bucket",
             NodeKind::Key => "artifact key",
             NodeKind::Role => "role",
+            NodeKind::EcsService => "ECS service",
+            NodeKind::ImageRepository => "image repository",
+            NodeKind::Function => "Lambda function",
         }
     }
 }
@@ -65,6 +71,8 @@ pub enum EdgeKind {
     StoresIn,
     EncryptsWith,
     ActsAs,
+    RunsImageFrom,
+    Invokes,
 }
 
 impl EdgeKind {
@@ -79,6 +87,8 @@ impl EdgeKind {
             EdgeKind::StoresIn => "stores in",
             EdgeKind::EncryptsWith => "encrypts with",
             EdgeKind::ActsAs => "acts as",
+            EdgeKind::RunsImageFrom => "runs an image from",
+            EdgeKind::Invokes => "invokes",
         }
     }
 }
@@ -225,6 +235,45 @@ impl<'a> Builder<'a> {
     }
 }
 
+impl Builder<'_> {
+    /// An ECS service a deploy action deploys to (named `cluster/service`),
+    /// with its task role and the ECR repositories of its images.
+    fn ecs_service(&mut self, action: &str, t: &crate::model::EcsTarget<'_>) {
+        let r = &self.snapshot.resources;
+        let service = r.ecs_services.get(&t.service_arn);
+        let name = format!("{}/{}", last(&t.cluster, '/'), t.service);
+        let id = self.node(
+            NodeKind::EcsService,
+            &name,
+            Some(&t.service_arn),
+            state(service),
+        );
+        self.edge(action, &id, EdgeKind::DeploysWith);
+        let td = service
+            .and_then(Observed::value)
+            .and_then(|s| s.task_definition.as_ref())
+            .and_then(|td| r.task_definitions.get(td))
+            .and_then(Observed::value);
+        let Some(td) = td else {
+            return;
+        };
+        self.role(&id, td.task_role_arn.as_deref());
+        let partition = t.service_arn.split(':').nth(1).unwrap_or("aws");
+        for c in &td.containers {
+            let image = crate::model::ImageRef::parse(&c.image, partition);
+            if let Some(arn) = image.repository_arn.as_deref() {
+                let repo = self.node(
+                    NodeKind::ImageRepository,
+                    &image.repository_name,
+                    Some(arn),
+                    state(r.image_repositories.get(arn)),
+                );
+                self.edge(&id, &repo, EdgeKind::RunsImageFrom);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Present,
@@ -355,6 +404,30 @@ pub fn build(snapshot: &Snapshot, w: &PipelineWiring, findings: &[Finding]) -> G
                     b.edge(&app, &g, EdgeKind::Contains);
                     if let Some(Observed::Ok { value }) = group {
                         b.role(&g, value.service_role_arn.as_deref());
+                    }
+                }
+                let (ecs, _) = crate::model::ecs_targets(w, r);
+                for t in ecs
+                    .iter()
+                    .filter(|t| t.deploy.stage == st.name && t.deploy.action == a.name)
+                {
+                    b.ecs_service(&action, t);
+                }
+                for l in w
+                    .lambda_invokes
+                    .iter()
+                    .filter(|x| x.stage == st.name && x.action == a.name)
+                {
+                    let f = r.lambda_functions.get(&l.function_arn);
+                    let id = b.node(
+                        NodeKind::Function,
+                        last(&l.function_arn, ':'),
+                        Some(&l.function_arn),
+                        state(f),
+                    );
+                    b.edge(&action, &id, EdgeKind::Invokes);
+                    if let Some(Observed::Ok { value }) = f {
+                        b.role(&id, value.role_arn.as_deref());
                     }
                 }
                 b.role(&action, a.role_arn.as_deref());

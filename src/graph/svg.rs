@@ -179,7 +179,14 @@ pub fn layout(g: &Graph) -> Layout {
                 for r in out_of(action, &[EdgeKind::ReadsFrom]) {
                     readers.entry(r).or_insert(action);
                 }
-                for used in out_of(action, &[EdgeKind::BuildsWith, EdgeKind::DeploysWith]) {
+                for used in out_of(
+                    action,
+                    &[
+                        EdgeKind::BuildsWith,
+                        EdgeKind::DeploysWith,
+                        EdgeKind::Invokes,
+                    ],
+                ) {
                     if !col.contains(&used) {
                         col.push(used);
                     }

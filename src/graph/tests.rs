@@ -269,3 +269,158 @@ fn the_svg_layout_runs_left_to_right_with_resources_below_and_nothing_overlappin
         }
     }
 }
+
+/// The compliant stack with a `Release` stage that deploys to an ECS
+/// service and invokes a Lambda function: the graph draws the service
+/// (`cluster/service`), its task role, the ECR repository of its image and
+/// the function with its role, and the finding on the service.
+#[test]
+fn ecs_services_repositories_and_functions_are_drawn() {
+    use crate::model::{
+        Action, Container, EcsDeployRef, EcsService, ImageRepository, LambdaFunction,
+        LambdaInvokeRef, Stage, TaskDefinition,
+    };
+    let mut s = demo();
+    let account = "123456789012";
+    let svc = format!("arn:aws:ecs:us-east-1:{account}:service/web/api");
+    let td = format!("arn:aws:ecs:us-east-1:{account}:task-definition/api:3");
+    let repo = format!("arn:aws:ecr:us-east-1:{account}:repository/api");
+    let task_role = format!("arn:aws:iam::{account}:role/demo-000-task-role");
+    let func = format!("arn:aws:lambda:us-east-1:{account}:function:check");
+    let w = s
+        .pipelines
+        .iter_mut()
+        .find(|w| w.name == "demo-000-pipeline")
+        .unwrap_or_else(|| panic!("no demo-000"));
+    w.ecs_deploys.push(EcsDeployRef {
+        stage: "Release".to_string(),
+        action: "Rolling".to_string(),
+        provider: "ECS".to_string(),
+        region: "us-east-1".to_string(),
+        cluster: Some("web".to_string()),
+        service: Some("api".to_string()),
+        group_arn: None,
+    });
+    w.lambda_invokes.push(LambdaInvokeRef {
+        stage: "Release".to_string(),
+        action: "Check".to_string(),
+        function_name: "check".to_string(),
+        function_arn: func.clone(),
+        takes_artifacts: true,
+    });
+    let arn = w.arn.clone();
+    if let Some(Observed::Ok { value }) = s.resources.pipelines.get_mut(&arn) {
+        let action = |name: &str, category: &str, provider: &str| Action {
+            name: name.to_string(),
+            category: category.to_string(),
+            provider: provider.to_string(),
+            ..Action::default()
+        };
+        value.stages.push(Stage {
+            name: "Release".to_string(),
+            actions: vec![
+                action("Rolling", "Deploy", "ECS"),
+                action("Check", "Invoke", "Lambda"),
+            ],
+        });
+    }
+    let r = &mut s.resources;
+    r.ecs_services.insert(
+        svc.clone(),
+        Observed::ok(EcsService {
+            name: "api".to_string(),
+            arn: svc.clone(),
+            cluster: format!("arn:aws:ecs:us-east-1:{account}:cluster/web"),
+            task_definition: Some(td.clone()),
+            ..EcsService::default()
+        }),
+    );
+    r.task_definitions.insert(
+        td.clone(),
+        Observed::ok(TaskDefinition {
+            arn: td,
+            family: "api".to_string(),
+            revision: 3,
+            task_role_arn: Some(task_role.clone()),
+            execution_role_arn: None,
+            containers: vec![Container {
+                name: "api".to_string(),
+                image: format!("{account}.dkr.ecr.us-east-1.amazonaws.com/api:v1"),
+            }],
+        }),
+    );
+    r.image_repositories.insert(
+        repo.clone(),
+        Observed::ok(ImageRepository {
+            name: "api".to_string(),
+            arn: repo.clone(),
+            registry_id: Some(account.to_string()),
+            tag_mutability: Some("MUTABLE".to_string()),
+            tag_mutability_exclusions: Vec::new(),
+            scan_on_push: Some(true),
+            policy: Observed::Absent,
+        }),
+    );
+    r.lambda_functions.insert(
+        func.clone(),
+        Observed::ok(LambdaFunction {
+            name: "check".to_string(),
+            arn: func.clone(),
+            role_arn: Some(format!("arn:aws:iam::{account}:role/check-role")),
+            runtime: None,
+            code_signing_config: Observed::Absent,
+        }),
+    );
+    let g = graph_of(&s, "demo-000");
+    let service = kinds(&g, NodeKind::EcsService);
+    assert_eq!(service.len(), 1);
+    assert_eq!(service[0].name, "web/api");
+    let repository = kinds(&g, NodeKind::ImageRepository);
+    assert_eq!(repository.len(), 1);
+    // the mutable tag's finding sits on the repository
+    assert!(
+        repository[0].findings.iter().any(|f| f.rule_id == "CD014"),
+        "{:?}",
+        repository[0].findings
+    );
+    assert_eq!(kinds(&g, NodeKind::Function).len(), 1);
+    assert!(edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::DeploysWith,
+        NodeKind::EcsService
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::EcsService,
+        EdgeKind::ActsAs,
+        NodeKind::Role
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::EcsService,
+        EdgeKind::RunsImageFrom,
+        NodeKind::ImageRepository
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::Invokes,
+        NodeKind::Function
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Function,
+        EdgeKind::ActsAs,
+        NodeKind::Role
+    ));
+    assert!(
+        g.nodes
+            .iter()
+            .any(|n| n.arn.as_deref() == Some(task_role.as_str()))
+    );
+    // every renderer draws them
+    assert!(dot::render(&g).contains("web/api"));
+    let l = svg::layout(&g);
+    assert_eq!(l.places.len(), g.nodes.len());
+}

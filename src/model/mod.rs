@@ -230,6 +230,18 @@ pub struct Resources {
     #[serde(default)]
     pub source_buckets: BTreeMap<String, Observed<SourceBucket>>,
     pub keys: BTreeMap<String, Observed<KmsKey>>,
+    /// The ECS services of the pipelines' ECS deploy actions, by ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ecs_services: BTreeMap<String, Observed<EcsService>>,
+    /// The task definition revisions those services run, by ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_definitions: BTreeMap<String, Observed<TaskDefinition>>,
+    /// The ECR repositories of those task definitions' images, by ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_repositories: BTreeMap<String, Observed<ImageRepository>>,
+    /// The Lambda functions of the pipelines' invoke actions, by ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lambda_functions: BTreeMap<String, Observed<LambdaFunction>>,
     pub roles: BTreeMap<String, Observed<Role>>,
     /// Managed policies attached to the collected roles, by policy ARN.
     pub managed_policies: BTreeMap<String, Observed<ManagedPolicy>>,

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use cel::{ExecutionError, Value};
 
 use super::account_index::AccountIndex;
-use super::{iam, pattern, powers, writers};
+use super::{iam, pattern, powers, task_roles, writers};
 use crate::model::{
     Observed, PolicyDocument, PolicyText, ReadError, ReadErrorKind, Role, Snapshot,
 };
@@ -41,6 +41,9 @@ pub const NAMES: &[&str] = &[
     "role_escalations",
     "role_exercised_by",
     "bucket_other_writers",
+    "task_role_risks",
+    "image_tag_mutable",
+    "repository_other_pushers",
 ];
 
 thread_local! {
@@ -412,6 +415,144 @@ impl Lookup {
         Ok(how.join("; "))
     }
 
+    /// What makes a role too strong to run code deployed by a commit:
+    /// `allows * on *`, or the powers it holds; empty when none.
+    fn role_strength(&self, f: &str, role: &str, pipeline: &str) -> R<String> {
+        let Some(r) = self.role(f, role)? else {
+            return Ok(String::new());
+        };
+        if self.identity_docs(f, r)?.into_iter().any(iam::is_admin) {
+            return Ok("allows * on *".to_string());
+        }
+        let powers = self.role_powers(f, role, pipeline)?;
+        Ok(if powers.is_empty() {
+            powers
+        } else {
+            format!("holds {powers}")
+        })
+    }
+
+    /// The task roles of ECS service `service` that are too strong (see
+    /// [`Self::role_strength`]), described: its task definition's task role
+    /// and, when a pipeline's `CodeDeployToECS` action deploys it, every
+    /// collected role that trusts `ecs-tasks.amazonaws.com` and that the
+    /// pipeline's roles may pass to it (a commit's `taskdef.json` chooses
+    /// the task role). Empty when none.
+    fn task_role_risks(&self, f: &str, service: &str, pipeline: &str) -> R<String> {
+        let s = &self.snapshot;
+        let svc = match s.resources.ecs_services.get(service) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Absent) => return Ok(String::new()),
+            Some(Observed::Unknown { error }) => return Err(gap(f, service, error)),
+            None => return Err(not_collected(f, service)),
+        };
+        let mut out = Vec::new();
+        if let Some(td_arn) = &svc.task_definition {
+            let td = match s.resources.task_definitions.get(td_arn) {
+                Some(Observed::Ok { value }) => Some(value),
+                Some(Observed::Absent) => None,
+                Some(Observed::Unknown { error }) => return Err(gap(f, td_arn, error)),
+                None => return Err(not_collected(f, td_arn)),
+            };
+            if let Some(role) = td.and_then(|td| td.task_role_arn.as_deref()) {
+                let strength = self.role_strength(f, role, pipeline)?;
+                if !strength.is_empty() {
+                    out.push(format!("task role {role} {strength}"));
+                }
+            }
+        }
+        let Some(w) = self.index().wiring(s, pipeline) else {
+            return Ok(out.join("; "));
+        };
+        let (targets, group_gaps) = crate::model::ecs_targets(w, &s.resources);
+        if let Some((arn, error)) = group_gaps.first() {
+            return Err(gap(f, arn, error));
+        }
+        let chooses = targets
+            .iter()
+            .any(|t| t.service_arn == service && t.deploy.provider == "CodeDeployToECS");
+        if !chooses {
+            return Ok(out.join("; "));
+        }
+        let mut passers: Vec<&str> = w.role_arn.iter().map(String::as_str).collect();
+        passers.extend(w.action_roles.iter().map(String::as_str));
+        let mut passer_docs = Vec::new();
+        for p in passers {
+            if let Some(r) = self.role(f, p)? {
+                passer_docs.push((p, self.identity_docs(f, r)?));
+            }
+        }
+        for (arn, role) in &s.resources.roles {
+            let Observed::Ok { value: role } = role else {
+                continue;
+            };
+            let trusts = match &role.trust_policy {
+                Observed::Ok { value } => value
+                    .document
+                    .as_ref()
+                    .is_some_and(|d| iam::trusts_service(d, task_roles::ECS_TASKS)),
+                _ => false,
+            };
+            let Some((passer, _)) = passer_docs.iter().find(|(p, docs)| {
+                trusts && task_roles::passes_to_service(docs, p, arn, task_roles::ECS_TASKS)
+            }) else {
+                continue;
+            };
+            let strength = self.role_strength(f, arn, pipeline)?;
+            if !strength.is_empty() {
+                out.push(format!(
+                    "a commit's taskdef.json can choose task role {arn} ({passer} may pass it to {}), which {strength}",
+                    task_roles::ECS_TASKS
+                ));
+            }
+        }
+        Ok(out.join("; "))
+    }
+
+    fn image_repository(&self, f: &str, arn: &str) -> R<Option<&crate::model::ImageRepository>> {
+        match self.snapshot.resources.image_repositories.get(arn) {
+            Some(Observed::Ok { value }) => Ok(Some(value)),
+            Some(Observed::Absent) => Ok(None),
+            Some(Observed::Unknown { error }) => Err(gap(f, arn, error)),
+            None => Err(not_collected(f, arn)),
+        }
+    }
+
+    /// Whether the repository lets `tag` move to another image (see
+    /// [`crate::model::image_tag_mutable`]); false when the repository does
+    /// not exist. A setting that is not one of the four known is an error.
+    fn image_tag_mutable(&self, f: &str, repository: &str, tag: &str) -> R<bool> {
+        let Some(r) = self.image_repository(f, repository)? else {
+            return Ok(false);
+        };
+        let setting = r.tag_mutability.as_deref().unwrap_or("MUTABLE");
+        crate::model::image_tag_mutable(setting, &r.tag_mutability_exclusions, tag).ok_or_else(
+            || {
+                ExecutionError::function_error(
+                    f,
+                    format!("{repository}: unknown image tag mutability {setting:?}"),
+                )
+            },
+        )
+    }
+
+    /// The principals other than the pipeline's own roles that the
+    /// repository policy lets push images (see [`writers::other_pushers`]).
+    fn repository_other_pushers(&self, f: &str, repository: &str, pipeline: &str) -> R<String> {
+        let Some(r) = self.image_repository(f, repository)? else {
+            return Ok(String::new());
+        };
+        let Some(doc) = self.doc(f, repository, &r.policy)? else {
+            return Ok(String::new());
+        };
+        let (_, own) = self.own_roles(f, pipeline)?;
+        let account = repository
+            .split(':')
+            .nth(4)
+            .unwrap_or(&self.snapshot.account);
+        Ok(writers::other_pushers(doc, repository, account, &own).join(", "))
+    }
+
     fn key_usable_by(&self, f: &str, key: &str, role: &str) -> R<bool> {
         for action in ["kms:Decrypt", "kms:GenerateDataKey"] {
             if !self.key_allows(f, key, role, action)? {
@@ -527,6 +668,15 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
             l.role_escalations(name, role, pipeline)
                 .map(|p| Value::String(Arc::new(p))),
         ),
+        ("task_role_risks", [service, pipeline]) => Some(
+            l.task_role_risks(name, service, pipeline)
+                .map(|p| Value::String(Arc::new(p))),
+        ),
+        ("image_tag_mutable", [repository, tag]) => b(l.image_tag_mutable(name, repository, tag)),
+        ("repository_other_pushers", [repository, pipeline]) => Some(
+            l.repository_other_pushers(name, repository, pipeline)
+                .map(|p| Value::String(Arc::new(p))),
+        ),
         ("role_exercised_by", [role, service]) => Some(
             l.role_exercised_by(name, role, service)
                 .map(|p| Value::String(Arc::new(p))),
@@ -553,7 +703,10 @@ pub fn arity(name: &str) -> Option<usize> {
         | "role_powers"
         | "role_escalations"
         | "role_exercised_by"
-        | "bucket_other_writers" => 2,
+        | "bucket_other_writers"
+        | "task_role_risks"
+        | "image_tag_mutable"
+        | "repository_other_pushers" => 2,
         "role_allows"
         | "trigger_matches_commit"
         | "key_allows"

@@ -19,6 +19,7 @@ pub mod pattern;
 pub mod powers;
 pub mod reads;
 pub mod syntax;
+pub mod task_roles;
 pub mod webhooks;
 pub mod writers;
 

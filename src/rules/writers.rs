@@ -1,7 +1,8 @@
 //! Who besides the pipeline's own roles may write or delete objects in an
 //! artifact bucket, by its bucket policy: the principals an Allow statement
 //! names for `s3:PutObject`, `s3:DeleteObject` or `s3:DeleteObjectVersion`
-//! on the bucket's objects.
+//! on the bucket's objects; and, read the same way, who may push images to
+//! an ECR repository by its repository policy (`ecr:PutImage`).
 //!
 //! - Everyone (`*`) counts unless the statement binds the caller to the
 //!   organization (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`) or to
@@ -32,6 +33,36 @@ pub fn other_writers(
     trusted_accounts: &[String],
 ) -> Vec<String> {
     let object = format!("{bucket_arn}/pipeaudit-probe");
+    other_principals(doc, WRITES, &object, account, own_roles, trusted_accounts)
+}
+
+/// What pushes an image to an ECR repository (and so can move a tag).
+const PUSHES: &[&str] = &["ecr:PutImage"];
+
+/// The principals other than `own_roles` that an ECR repository policy
+/// lets push images (`ecr:PutImage`), by the same reading as
+/// [`other_writers`] (a repository policy names no resource: the statement
+/// is about the repository itself).
+pub fn other_pushers(
+    doc: &PolicyDocument,
+    repository_arn: &str,
+    account: &str,
+    own_roles: &[&str],
+) -> Vec<String> {
+    other_principals(doc, PUSHES, repository_arn, account, own_roles, &[])
+}
+
+/// The principals other than `own_roles` that an Allow of the resource
+/// policy `doc` grants one of `actions` on `object`.
+fn other_principals(
+    doc: &PolicyDocument,
+    actions: &[&str],
+    object: &str,
+    account: &str,
+    own_roles: &[&str],
+    trusted_accounts: &[String],
+) -> Vec<String> {
+    let object = object.to_string();
     let trusted = |acct: &str| acct == account || trusted_accounts.iter().any(|t| t == acct);
     let mut out: Vec<String> = Vec::new();
     let mut push = |s: String| {
@@ -40,7 +71,7 @@ pub fn other_writers(
         }
     };
     for s in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
-        let Some(action) = WRITES
+        let Some(action) = actions
             .iter()
             .find(|a| iam::action_matches(s, a) && iam::resource_matches(s, &object))
         else {
@@ -184,5 +215,32 @@ mod tests {
             {"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::app-artifacts/*"},
             {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::app-artifacts/*"}]}"#;
         assert!(writers(p, &[]).is_empty());
+    }
+
+    #[test]
+    fn repository_pushers_are_other_accounts_and_everyone_unbound() {
+        const REPO: &str = "arn:aws:ecr:us-east-1:123456789012:repository/web";
+        let pushers = |json: &str| {
+            let doc = match PolicyText::parse(json).document {
+                Some(d) => d,
+                None => panic!("test policy does not parse: {json}"),
+            };
+            other_pushers(&doc, REPO, "123456789012", &[OWN])
+        };
+        // pulls by another account and pushes by the build role only
+        let ok = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},
+             "Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]},
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app-build"},
+             "Action":["ecr:PutImage","ecr:UploadLayerPart"]}]}"#;
+        assert!(pushers(ok).is_empty());
+        let bad = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"ecr:*"},
+            {"Effect":"Allow","Principal":"*","Action":"ecr:PutImage",
+             "Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}}}]}"#;
+        assert_eq!(pushers(bad), ["account 111122223333"]);
+        let anyone = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":"*","Action":["ecr:PutImage"]}]}"#;
+        assert_eq!(pushers(anyone), ["*"]);
     }
 }

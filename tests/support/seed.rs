@@ -390,7 +390,7 @@ fn trust(service: &str, account: &str) -> String {
     .to_string()
 }
 
-async fn role(
+pub async fn role(
     c: &SeedClients,
     name: &str,
     service: &str,
@@ -418,7 +418,7 @@ async fn role(
     Ok(arn)
 }
 
-async fn managed_policy(c: &SeedClients, name: &str, doc: serde_json::Value) -> Result<String> {
+pub async fn managed_policy(c: &SeedClients, name: &str, doc: serde_json::Value) -> Result<String> {
     let out = c
         .iam
         .create_policy()

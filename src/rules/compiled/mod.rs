@@ -21,7 +21,7 @@ use super::functions::{self, Lookup};
 
 /// The variables an expression can name, in slot order (`item` last; the
 /// others are [`super::VARIABLES`]).
-pub const GLOBALS: [&str; 13] = [
+pub const GLOBALS: [&str; 16] = [
     "pipeline",
     "sources",
     "connections",
@@ -29,6 +29,9 @@ pub const GLOBALS: [&str; 13] = [
     "builds",
     "deploys",
     "instances",
+    "ecs_services",
+    "images",
+    "functions",
     "stores",
     "triggers",
     "service_roles",

@@ -188,6 +188,34 @@ pub(super) fn bindings(
     {
         vars.push(("instances", v));
     }
+    if needs.var("ecs_services") {
+        vars.push(("ecs_services", ecs_services(s, w, cache, &mut gaps)));
+    }
+    if needs.var("functions") {
+        let functions = w
+            .lambda_invokes
+            .iter()
+            .map(|l| {
+                let mut m = HashMap::new();
+                m.insert(key("stage"), string(&l.stage));
+                m.insert(key("action"), string(&l.action));
+                m.insert(key("function_name"), string(&l.function_name));
+                m.insert(key("function_arn"), string(&l.function_arn));
+                m.insert(key("takes_artifacts"), Value::Bool(l.takes_artifacts));
+                // `{name, arn, role_arn, runtime, code_signing_config}`;
+                // null when the function does not exist, left out (with
+                // the gap) when it could not be read
+                cache.put(&mut m, "function", &l.function_arn, &mut gaps);
+                map(m)
+            })
+            .collect();
+        vars.push(("functions", list(functions)));
+    }
+    if needs.var("images")
+        && let Some(v) = images(s, w, cache, &mut gaps)
+    {
+        vars.push(("images", v));
+    }
     if needs.var("stores") {
         let stores = w
             .artifact_stores
@@ -405,6 +433,123 @@ fn instances(
                 .map(|(k, v)| (Key::String(std::sync::Arc::new(k.clone())), string(v)))
                 .collect();
             m.insert(key("tags"), map(tags));
+            out.push(map(m));
+        }
+    }
+    complete.then(|| list(out))
+}
+
+/// `ecs_services`: one item per ECS service an ECS deploy action deploys
+/// to: `{stage, action, provider, cluster, service_name, service_arn,
+/// service, task_definition_arn, task_definition}`; `service` and
+/// `task_definition` are null when they do not exist, left out (with the
+/// gap) when they could not be read. A `CodeDeployToECS` action whose
+/// group could not be read adds the gap and no item.
+fn ecs_services(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    cache: &Cache,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Value {
+    let (targets, group_gaps) = crate::model::ecs_targets(w, &s.resources);
+    gaps.extend(group_gaps);
+    let items = targets
+        .iter()
+        .map(|t| {
+            let mut m = HashMap::new();
+            m.insert(key("stage"), string(&t.deploy.stage));
+            m.insert(key("action"), string(&t.deploy.action));
+            m.insert(key("provider"), string(&t.deploy.provider));
+            m.insert(key("cluster"), string(&t.cluster));
+            m.insert(key("service_name"), string(&t.service));
+            m.insert(key("service_arn"), string(&t.service_arn));
+            cache.put(&mut m, "service", &t.service_arn, gaps);
+            let td = match s.resources.ecs_services.get(&t.service_arn) {
+                Some(Observed::Ok { value }) => value.task_definition.clone(),
+                _ => None,
+            };
+            m.insert(key("task_definition_arn"), opt_string(td.as_deref()));
+            match td {
+                Some(td) => cache.put(&mut m, "task_definition", &td, gaps),
+                None => {
+                    m.insert(key("task_definition"), Value::Null);
+                }
+            }
+            map(m)
+        })
+        .collect();
+    list(items)
+}
+
+/// `images`: every container image of the task definitions the pipeline's
+/// ECS services run, once per service: `{stage, action, provider,
+/// service_name, service_arn, container, image, repository_arn,
+/// repository_name, repository, tag, digest}` (`repository_arn` and
+/// `repository` null when the image is not in a private ECR registry;
+/// `repository` left out, with the gap, when it could not be read; `tag`
+/// null when pinned by digest only).
+/// Left out whole (with the gap) when a service or task definition could
+/// not be read.
+fn images(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    cache: &Cache,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Option<Value> {
+    let partition = w.arn.split(':').nth(1).unwrap_or("aws");
+    let (targets, group_gaps) = crate::model::ecs_targets(w, &s.resources);
+    let mut complete = group_gaps.is_empty();
+    gaps.extend(group_gaps);
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for t in &targets {
+        let svc = match s.resources.ecs_services.get(&t.service_arn) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Unknown { error }) => {
+                gaps.push((format!("{}.images", t.service_arn), error.clone()));
+                complete = false;
+                continue;
+            }
+            _ => continue,
+        };
+        let Some(td_arn) = &svc.task_definition else {
+            continue;
+        };
+        let td = match s.resources.task_definitions.get(td_arn) {
+            Some(Observed::Ok { value }) => value,
+            Some(Observed::Unknown { error }) => {
+                gaps.push((format!("{td_arn}.images"), error.clone()));
+                complete = false;
+                continue;
+            }
+            _ => continue,
+        };
+        for c in &td.containers {
+            if !seen.insert((t.service_arn.clone(), c.image.clone())) {
+                continue;
+            }
+            let image = crate::model::ImageRef::parse(&c.image, partition);
+            let mut m = HashMap::new();
+            m.insert(key("stage"), string(&t.deploy.stage));
+            m.insert(key("action"), string(&t.deploy.action));
+            m.insert(key("provider"), string(&t.deploy.provider));
+            m.insert(key("service_name"), string(&t.service));
+            m.insert(key("service_arn"), string(&t.service_arn));
+            m.insert(key("container"), string(&c.name));
+            m.insert(key("image"), string(&c.image));
+            m.insert(
+                key("repository_arn"),
+                opt_string(image.repository_arn.as_deref()),
+            );
+            m.insert(key("repository_name"), string(&image.repository_name));
+            m.insert(key("tag"), opt_string(image.tag.as_deref()));
+            m.insert(key("digest"), opt_string(image.digest.as_deref()));
+            match &image.repository_arn {
+                Some(r) => cache.put(&mut m, "repository", r, gaps),
+                None => {
+                    m.insert(key("repository"), Value::Null);
+                }
+            }
             out.push(map(m));
         }
     }

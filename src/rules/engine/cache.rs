@@ -181,6 +181,10 @@ impl Cache {
             SourceBucket(&'a Observed<crate::model::SourceBucket>),
             Key(&'a Observed<crate::model::KmsKey>),
             Rule(&'a Observed<crate::model::EventRule>),
+            EcsService(&'a Observed<crate::model::EcsService>),
+            TaskDefinition(&'a Observed<crate::model::TaskDefinition>),
+            ImageRepository(&'a Observed<crate::model::ImageRepository>),
+            Function(&'a Observed<crate::model::LambdaFunction>),
         }
         // Only the kinds some bound variable holds.
         let mut items: Vec<(&String, Any<'_>)> = Vec::new();
@@ -216,6 +220,26 @@ impl Cache {
         if needs.var("triggers") {
             items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
         }
+        if needs.var("functions") {
+            items.extend(
+                r.lambda_functions
+                    .iter()
+                    .map(|(k, v)| (k, Any::Function(v))),
+            );
+        }
+        if needs.var("ecs_services") || needs.var("images") {
+            items.extend(r.ecs_services.iter().map(|(k, v)| (k, Any::EcsService(v))));
+            items.extend(
+                r.task_definitions
+                    .iter()
+                    .map(|(k, v)| (k, Any::TaskDefinition(v))),
+            );
+            items.extend(
+                r.image_repositories
+                    .iter()
+                    .map(|(k, v)| (k, Any::ImageRepository(v))),
+            );
+        }
         let bound: Vec<(String, Bound)> = items
             .par_iter()
             .with_min_len(8)
@@ -237,6 +261,10 @@ impl Cache {
                         gaps: Vec::new(),
                     },
                     Any::Rule(o) => bind(arn, o),
+                    Any::EcsService(o) => bind(arn, o),
+                    Any::TaskDefinition(o) => bind(arn, o),
+                    Any::ImageRepository(o) => bind(arn, o),
+                    Any::Function(o) => bind(arn, o),
                 };
                 ((*arn).clone(), b)
             })

@@ -209,6 +209,29 @@ fn evaluate_with(
         attach_witnesses(&mut eval.findings, analysis);
         eval.diagnostics.extend(release_notes(analysis));
     }
+    // Deploys of a provider whose targets are not checked: named once
+    // each, so that a pipeline is never silently half audited.
+    for w in &s.pipelines {
+        for d in &w.other_deploys {
+            let role = d
+                .role_arn
+                .as_deref()
+                .map(|r| format!(" as role {r}"))
+                .unwrap_or_default();
+            eval.diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Note,
+                account: None,
+                rule_id: None,
+                pipeline: Some(w.name.clone()),
+                resource: Some(w.arn.clone()),
+                permission: None,
+                message: format!(
+                    "deploy action {} (stage {}) deploys with provider {}{role}: its targets are not checked",
+                    d.action, d.stage, d.provider
+                ),
+            });
+        }
+    }
     // Freeing a large snapshot and its bindings takes a while: do it on the
     // pool, overlapping with what the caller does next.
     let Plan { cache, lookup, .. } = plan;

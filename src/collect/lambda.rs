@@ -1,0 +1,94 @@
+//! Lambda: the functions the pipelines' invoke actions run (GetFunction:
+//! the execution role) with their code signing configuration
+//! (GetFunctionCodeSigningConfig), each function once.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_sdk_lambda::Client;
+
+use super::call::{Ctx, observe};
+use super::clients::RegionClients;
+use super::kind::{Found, Kind, Refs, Target, each, region_of};
+use crate::model::{LambdaFunction, Observed, Resources};
+
+const GET: &str = "lambda:GetFunction";
+const SIGNING: &str = "lambda:GetFunctionCodeSigningConfig";
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+
+/// The functions of the pipelines' Lambda invoke actions.
+pub struct Functions;
+
+impl Kind for Functions {
+    type Value = LambdaFunction;
+    /// The function's name (unqualified).
+    type Detail = String;
+    const NAME: &'static str = "lambda_functions";
+    const ACTION: &'static str = GET;
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<LambdaFunction>> {
+        &mut r.lambda_functions
+    }
+
+    fn find(refs: &Refs<'_>) -> Vec<Found<String, LambdaFunction>> {
+        refs.pipelines
+            .iter()
+            .flat_map(|w| {
+                w.lambda_invokes.iter().map(|l| {
+                    Found::Read(Target {
+                        arn: l.function_arn.clone(),
+                        region: region_of(&l.function_arn, &w.region),
+                        detail: l.function_arn.rsplit(':').next().unwrap_or("").to_string(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    fn read<'a>(
+        ctx: &'a Ctx,
+        c: &'a RegionClients,
+        targets: &'a [Target<String>],
+    ) -> impl Future<Output = Vec<(String, Observed<LambdaFunction>)>> + Send + 'a {
+        each(targets, |t| get_function(ctx, &c.lambda, &t.arn, &t.detail))
+    }
+}
+
+/// Reads one function and, when it exists, its code signing configuration.
+pub async fn get_function(
+    ctx: &Ctx,
+    client: &Client,
+    arn: &str,
+    name: &str,
+) -> Observed<LambdaFunction> {
+    let result = ctx
+        .call(GET, client.get_function().function_name(arn).send())
+        .await;
+    let function = observe(GET, result, NOT_FOUND, |out| {
+        let c = out.configuration();
+        LambdaFunction {
+            name: name.to_string(),
+            arn: arn.to_string(),
+            role_arn: c.and_then(|c| c.role()).map(str::to_string),
+            runtime: c.and_then(|c| c.runtime()).map(|r| r.as_str().to_string()),
+            code_signing_config: Observed::Absent,
+        }
+    });
+    let Observed::Ok { value: mut f } = function else {
+        return function;
+    };
+    let result = ctx
+        .call(
+            SIGNING,
+            client
+                .get_function_code_signing_config()
+                .function_name(arn)
+                .send(),
+        )
+        .await;
+    f.code_signing_config = observe(SIGNING, result, NOT_FOUND, |out| {
+        Some(out.code_signing_config_arn().to_string()).filter(|a| !a.is_empty())
+    })
+    .flatten();
+    Observed::ok(f)
+}

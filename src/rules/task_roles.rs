@@ -1,0 +1,93 @@
+//! The ECS task roles a deploy can put in place: the service's own task
+//! role, and with `CodeDeployToECS` (whose task definition comes from the
+//! commit's `taskdef.json`) every role the pipeline's roles may pass to
+//! `ecs-tasks.amazonaws.com`.
+
+use crate::model::PolicyDocument;
+use crate::model::policy::{Effect, base_operator};
+use crate::rules::iam;
+
+/// The service principal ECS tasks assume their task role as.
+pub const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
+
+/// Whether the identity policies `docs` of `passer` let it pass `role` to
+/// `service`: an Allow of `iam:PassRole` on the role whose
+/// `iam:PassedToService` condition, when it has one, admits the service
+/// (other conditions count as allowing), and no unconditional Deny.
+pub fn passes_to_service(
+    docs: &[&PolicyDocument],
+    passer: &str,
+    role: &str,
+    service: &str,
+) -> bool {
+    const PASS: &str = "iam:PassRole";
+    let denied = docs
+        .iter()
+        .any(|d| iam::evaluate(d, iam::Who::Role(passer), PASS, role).denied);
+    if denied {
+        return false;
+    }
+    docs.iter().flat_map(|d| d.statements.iter()).any(|s| {
+        s.effect == Effect::Allow
+            && iam::action_matches(s, PASS)
+            && iam::resource_matches(s, role)
+            && s.conditions
+                .iter()
+                .filter(|c| c.key.eq_ignore_ascii_case("iam:PassedToService"))
+                .all(|c| {
+                    let op = base_operator(&c.operator);
+                    let like = op.starts_with("StringLike");
+                    let negated = op.starts_with("StringNot");
+                    let matched = c.values.iter().any(|v| {
+                        if like || negated {
+                            iam::wildcard(v, service, true)
+                        } else {
+                            v.eq_ignore_ascii_case(service)
+                        }
+                    });
+                    if negated { !matched } else { matched }
+                })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PolicyText;
+
+    const PASSER: &str = "arn:aws:iam::123456789012:role/pipeline";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/task";
+
+    fn passes(json: &str) -> bool {
+        let doc = match PolicyText::parse(json).document {
+            Some(d) => d,
+            None => panic!("test policy does not parse: {json}"),
+        };
+        passes_to_service(&[&doc], PASSER, ROLE, ECS_TASKS)
+    }
+
+    #[test]
+    fn the_passed_to_service_condition_decides() {
+        let to = |op: &str, svc: &str| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{{"{op}":{{"iam:PassedToService":"{svc}"}}}}}}]}}"#
+            )
+        };
+        assert!(passes(&to("StringEquals", "ecs-tasks.amazonaws.com")));
+        assert!(passes(&to("StringLike", "ecs-*")));
+        assert!(!passes(&to("StringEquals", "lambda.amazonaws.com")));
+        assert!(!passes(&to("StringNotEquals", "ecs-tasks.amazonaws.com")));
+        // no condition: any service
+        assert!(passes(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::123456789012:role/task"}]}"#
+        ));
+        // another role only
+        assert!(!passes(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::123456789012:role/other"}]}"#
+        ));
+        // an unconditional Deny wins
+        assert!(!passes(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"},{"Effect":"Deny","Action":"iam:PassRole","Resource":"*"}]}"#
+        ));
+    }
+}
