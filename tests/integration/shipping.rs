@@ -158,7 +158,7 @@ fn man_prints_a_manual_page_that_man_renders() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o).replace('\u{2010}', "-").replace('\u{2212}', "-");
+    let text = stdout(&o).replace(['\u{2010}', '\u{2212}'], "-");
     for word in ["--docs-url", "--fail-on", "--snapshot", "Audit AWS CI/CD"] {
         assert!(text.contains(word), "rendered page lacks {word}");
     }
