@@ -17,4 +17,11 @@ if ! command -v dot >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
 fi
+# jq: the tests run the GitHub Action's audit step, which reads the report
+# with jq (as on the runners).
+if ! command -v jq >/dev/null; then
+  echo "installing jq (apt-get)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
 exec cargo test "$@"

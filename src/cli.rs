@@ -8,15 +8,24 @@ use clap::{Args, Parser, Subcommand};
 use crate::collect;
 use crate::docs::{ExplainFormat, ListFormat};
 use crate::findings::Severity;
+use crate::report::Format;
 use crate::report::compliance::ComplianceFormat;
-use crate::report::{self, Format};
+
+/// The version and the commit the binary was built from ("unknown" when
+/// the build had neither git nor a packaged crate's record of it).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PIPEAUDIT_COMMIT"),
+    ")"
+);
 
 /// Audit AWS CI/CD pipelines against the reference architecture.
 ///
 /// Without a command, audits: collects (or loads --snapshot), evaluates the
 /// rules and reports findings. Exit codes: 0 clean, 1 findings, 2 error.
 #[derive(Debug, Parser)]
-#[command(name = "pipeaudit", version, about, long_about = None)]
+#[command(name = "pipeaudit", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -96,9 +105,27 @@ pub struct AuditArgs {
     /// stack manages (the next stack update would revert them).
     #[arg(long, requires = "remediate")]
     pub skip_iac_managed: bool,
-    /// Base URL of the rule documentation pages (<URL>/<ID>.md), for SARIF and Markdown links.
-    #[arg(long, value_name = "URL", default_value = report::sarif::DEFAULT_DOCS_URL)]
-    pub docs_url: String,
+    /// Base URL of the rule documentation pages (<URL>/<ID>.md) that SARIF,
+    /// HTML and Markdown reports link to (default: docs/rules of this
+    /// version's tag in the project's repository).
+    #[arg(long, value_name = "URL", value_parser = parse_docs_url)]
+    pub docs_url: Option<String>,
+}
+
+/// An http(s) URL with nothing that would need quoting in a link.
+fn parse_docs_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| "the docs URL must start with https:// or http://".to_string())?;
+    let bad = |c: char| c.is_whitespace() || c.is_control() || "\"<>()[]{}|\\^`'".contains(c);
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("the docs URL names no host".to_string());
+    }
+    if let Some(c) = rest.chars().find(|c| bad(*c)) {
+        return Err(format!("the docs URL may not contain {c:?}"));
+    }
+    Ok(s.to_string())
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -263,6 +290,18 @@ pub enum Command {
         /// Configuration file (pipeaudit.toml): `[release_paths] trusted`.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+    },
+    /// Print the shell completion script for SHELL.
+    Completions {
+        /// The shell: bash, zsh, fish, powershell (or elvish).
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory.
+    Man {
+        /// Write pipeaudit.1 and a page per command (pipeaudit-drift.1, ...) into DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// List the rule catalog, or explain one rule.
     Rules {

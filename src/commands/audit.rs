@@ -130,6 +130,11 @@ fn diagrams(snapshot: &Snapshot, findings: &[Finding]) -> BTreeMap<String, Strin
 
 /// The HTML report: every pipeline with its wiring graph when the snapshot
 /// is at hand, else the pipelines with findings.
+/// The base of the rule pages the reports link to.
+pub(super) fn docs_url(a: &AuditArgs) -> Option<String> {
+    report::docs_base(a.docs_url.as_deref(), report::REPOSITORY)
+}
+
 fn html(
     a: &AuditArgs,
     rules: &RuleSet,
@@ -157,13 +162,14 @@ fn html(
             .collect(),
     };
     let files: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
+    let docs = docs_url(a);
     report::html::render(
         report,
         &report::html::Context {
             taken_at: snapshot.map(|s| s.taken_at.as_str()),
             pipelines,
             rules: &files,
-            docs_url: &a.docs_url,
+            docs_url: docs.as_deref(),
         },
     )
 }
@@ -205,7 +211,7 @@ pub(super) fn write_report(
             let diagrams = snapshot
                 .map(|s| diagrams(s, &eval.findings))
                 .unwrap_or_default();
-            report::markdown::render(&report, &a.docs_url, &diagrams)
+            report::markdown::render(&report, docs_url(a).as_deref(), &diagrams)
         }
         Format::Html => html(a, rules, &report, snapshot),
         Format::Sarif => {
@@ -220,8 +226,8 @@ pub(super) fn write_report(
                 ));
             }
             let files: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
-            let rendered =
-                report::sarif::render(&report, &files, &a.docs_url).map_err(|e| e.to_string())?;
+            let rendered = report::sarif::render(&report, &files, docs_url(a).as_deref())
+                .map_err(|e| e.to_string())?;
             for (category, dropped) in &rendered.truncated {
                 eprintln!(
                     "pipeaudit: run {category}: {dropped} least severe result(s) left out to stay within {} results per run",

@@ -39,8 +39,13 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, d: &DriftArgs) -> Result<u8, String> {
         super::keep_stacks(&mut current, read);
     }
     name_stacks(&mut drift, &base, &current, iac_index.as_ref())?;
-    let text = report::drift::render(&drift, &current, d.format, &a.docs_url)
-        .map_err(|e| e.to_string())?;
+    let text = report::drift::render(
+        &drift,
+        &current,
+        d.format,
+        super::audit::docs_url(a).as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
     write_output(d.output.as_ref(), &text)?;
     Ok(report::exit_code(&Outcome::Drift {
         changes: drift.changes.len(),

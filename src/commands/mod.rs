@@ -11,6 +11,7 @@ mod org;
 mod paths;
 mod remediate;
 mod rules;
+mod shell;
 mod snapshot;
 
 use std::io::Write;
@@ -75,6 +76,8 @@ fn run(cli: Cli) -> Result<u8, String> {
                 rules,
             },
         ),
+        Some(Command::Completions { shell }) => shell::completions(shell),
+        Some(Command::Man { out }) => shell::man(out.as_deref()),
         Some(Command::Rules { action, format }) => rules::run(&cli.audit, action, format),
         Some(Command::Drift {
             baseline,

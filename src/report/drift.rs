@@ -214,7 +214,7 @@ pub fn render(
     d: &Drift,
     current: &Snapshot,
     format: Format,
-    docs_url: &str,
+    docs_url: Option<&str>,
 ) -> Result<String, String> {
     match format {
         Format::Json => {

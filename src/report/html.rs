@@ -42,7 +42,8 @@ pub struct Context<'a> {
     pub pipelines: Vec<Pipeline<'a>>,
     /// The rules, for titles and remediation.
     pub rules: &'a [&'a RuleFile],
-    pub docs_url: &'a str,
+    /// The base of the rule pages ([`super::docs_base`]); none: no links.
+    pub docs_url: Option<&'a str>,
 }
 
 const CSS: &str = "\
@@ -469,12 +470,18 @@ pub fn render(r: &Report<'_>, c: &Context<'_>) -> String {
             Some(rule) => {
                 let _ = write!(
                     out,
-                    "<article class=\"rule\" id=\"rule-{id}\"><h3>{id} {title} {badge}</h3><p class=\"muted\">{slug}: {n} finding(s). <a href=\"{docs}/{id}.md\">Rule page</a></p><p><b>What:</b> {what}</p><p><b>Why:</b> {why}</p>{fix}</article>",
+                    "<article class=\"rule\" id=\"rule-{id}\"><h3>{id} {title} {badge}</h3><p class=\"muted\">{slug}: {n} finding(s).{link}</p><p><b>What:</b> {what}</p><p><b>Why:</b> {why}</p>{fix}</article>",
                     id = escape(id),
                     title = escape(&rule.title),
                     badge = badge(Some(rule.severity)),
                     slug = escape(&rule.slug),
-                    docs = escape(c.docs_url.trim_end_matches('/')),
+                    link = match c.docs_url {
+                        Some(base) => format!(
+                            " <a href=\"{}\">Rule page</a>",
+                            escape(&super::rule_page(base, id))
+                        ),
+                        None => String::new(),
+                    },
                     what = escape(rule.docs.what.trim()),
                     why = escape(rule.docs.why.trim()),
                     fix = fix(Some(rule)),

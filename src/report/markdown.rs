@@ -12,10 +12,15 @@ pub const MAX_DIAGRAMS: usize = 20;
 /// step summary of up to 1 MiB).
 pub const MAX_DIAGRAM_TEXT: usize = 400_000;
 
-/// Renders totals by severity and a table per pipeline, linking rule docs,
+/// Renders totals by severity and a table per pipeline, linking rule docs
+/// under `docs_url` when there is one ([`super::docs_base`]),
 /// each followed by the pipeline's wiring diagram from `diagrams` (Mermaid,
 /// by pipeline ARN) while within [`MAX_DIAGRAMS`] and [`MAX_DIAGRAM_TEXT`].
-pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String>) -> String {
+pub fn render(
+    r: &Report<'_>,
+    docs_url: Option<&str>,
+    diagrams: &BTreeMap<String, String>,
+) -> String {
     let mut shown = 0usize;
     let mut text = 0usize;
     let mut left_out = 0usize;
@@ -55,11 +60,16 @@ pub fn render(r: &Report<'_>, docs_url: &str, diagrams: &BTreeMap<String, String
         for f in group {
             let _ = writeln!(
                 out,
-                "| {} | [{}]({}/{}.md) {} | {} | {} |",
+                "| {} | {} {} | {} | {} |",
                 f.severity,
-                markdown_cell(&f.rule_id),
-                docs_url.trim_end_matches('/'),
-                urlencoding::encode(&f.rule_id),
+                match docs_url {
+                    Some(base) => format!(
+                        "[{}]({})",
+                        markdown_cell(&f.rule_id),
+                        super::rule_page(base, &f.rule_id)
+                    ),
+                    None => markdown_cell(&f.rule_id),
+                },
                 code_cell(&f.slug),
                 match &f.defined_in {
                     Some(d) => format!(

@@ -25,6 +25,35 @@ pub enum Format {
     Html,
 }
 
+/// The project's repository (Cargo.toml's `repository`); empty when the
+/// manifest names none.
+pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// The base URL of the rule pages (`<base>/<ID>.md`) that reports link to:
+/// `docs_url` when given, else `docs/rules` of this version's release tag
+/// in `repository`, else none (the reports then carry the rule text only).
+pub fn docs_base(docs_url: Option<&str>, repository: &str) -> Option<String> {
+    if let Some(url) = docs_url {
+        return Some(url.trim_end_matches('/').to_string());
+    }
+    let repository = repository.trim().trim_end_matches('/');
+    (!repository.is_empty()).then(|| {
+        format!(
+            "{repository}/blob/v{}/docs/rules",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
+}
+
+/// The page of rule `id` under `base`.
+pub fn rule_page(base: &str, id: &str) -> String {
+    format!(
+        "{}/{}.md",
+        base.trim_end_matches('/'),
+        urlencoding::encode(id)
+    )
+}
+
 /// Exit code: clean.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: findings or drift.

@@ -27,11 +27,6 @@ pub const MAX_RUNS: usize = 20;
 /// At most this many results per run (GitHub's limit).
 pub const MAX_RESULTS: usize = 25_000;
 
-/// Where the project lives and where its rule documentation is.
-pub const INFORMATION_URI: &str = "https://github.com/pipeaudit/pipeaudit";
-/// The default base URL of the rule pages (`<base>/<ID>.md`).
-pub const DEFAULT_DOCS_URL: &str = "https://github.com/pipeaudit/pipeaudit/blob/main/docs/rules";
-
 /// Why a SARIF file cannot be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum SarifError {
@@ -251,7 +246,7 @@ pub fn tags(r: &RuleFile) -> Vec<String> {
     tags
 }
 
-fn descriptor(r: &RuleFile, docs_url: &str) -> sarif::ReportingDescriptor {
+fn descriptor(r: &RuleFile, docs_url: Option<&str>) -> sarif::ReportingDescriptor {
     let mut markdown = format!(
         "**{}** ({})\n\n**What.** {}\n\n**Why.** {}\n\n**Remediation.** {}\n",
         r.title,
@@ -277,7 +272,7 @@ fn descriptor(r: &RuleFile, docs_url: &str) -> sarif::ReportingDescriptor {
         "precision".to_string(),
         serde_json::Value::String("high".to_string()),
     );
-    sarif::ReportingDescriptor::builder()
+    let mut d = sarif::ReportingDescriptor::builder()
         .id(r.id.clone())
         .name(r.slug.clone())
         .short_description(mfs(&truncate(&r.title, 1024)))
@@ -288,7 +283,6 @@ fn descriptor(r: &RuleFile, docs_url: &str) -> sarif::ReportingDescriptor {
                 .markdown(markdown)
                 .build(),
         )
-        .help_uri(format!("{}/{}.md", docs_url.trim_end_matches('/'), r.id))
         .default_configuration(
             sarif::ReportingConfiguration::builder()
                 .level(serde_json::Value::String(level(r.severity).to_string()))
@@ -300,7 +294,9 @@ fn descriptor(r: &RuleFile, docs_url: &str) -> sarif::ReportingDescriptor {
                 .additional_properties(props)
                 .build(),
         )
-        .build()
+        .build();
+    d.help_uri = docs_url.map(|base| super::rule_page(base, &r.id));
+    d
 }
 
 fn result(f: &Finding, rule_index: i64) -> sarif::Result {
@@ -399,7 +395,13 @@ pub fn category(prefix: &str, account: &str, region: &str) -> String {
 }
 
 /// Renders one run per account and region of the report.
-pub fn render(r: &Report<'_>, rules: &[&RuleFile], docs_url: &str) -> Result<Rendered, SarifError> {
+/// `docs_url` is the base of the rule pages each rule's `helpUri` points
+/// at ([`super::docs_base`]); without it the rules carry their help text only.
+pub fn render(
+    r: &Report<'_>,
+    rules: &[&RuleFile],
+    docs_url: Option<&str>,
+) -> Result<Rendered, SarifError> {
     render_with_category(r, rules, docs_url, "pipeaudit")
 }
 
@@ -407,7 +409,7 @@ pub fn render(r: &Report<'_>, rules: &[&RuleFile], docs_url: &str) -> Result<Ren
 pub fn render_with_category(
     r: &Report<'_>,
     rules: &[&RuleFile],
-    docs_url: &str,
+    docs_url: Option<&str>,
     prefix: &str,
 ) -> Result<Rendered, SarifError> {
     let mut scopes: std::collections::BTreeSet<(&str, &str)> = r
@@ -454,12 +456,14 @@ pub fn render_with_category(
             .iter()
             .map(|f| result(f, index.get(f.rule_id.as_str()).copied().unwrap_or(-1)))
             .collect();
-        let driver = sarif::ToolComponent::builder()
+        let mut driver = sarif::ToolComponent::builder()
             .name("pipeaudit".to_string())
             .semantic_version(env!("CARGO_PKG_VERSION").to_string())
-            .information_uri(INFORMATION_URI.to_string())
             .rules(descriptors)
             .build();
+        if !super::REPOSITORY.is_empty() {
+            driver.information_uri = Some(super::REPOSITORY.to_string());
+        }
         runs.push(
             sarif::Run::builder()
                 .tool(sarif::Tool::builder().driver(driver).build())
@@ -528,8 +532,8 @@ mod tests {
             .collect();
         findings.sort_by(|a, b| a.report_order(b));
         let scopes = crate::report::scopes("111122223333", &["us-east-1".to_string()]);
-        let rendered = render(&report(&findings, &scopes), &[], DEFAULT_DOCS_URL)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let rendered =
+            render(&report(&findings, &scopes), &[], None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             rendered.truncated,
             vec![(category("pipeaudit", "111122223333", "us-east-1"), 10)]
@@ -549,7 +553,7 @@ mod tests {
         let regions: Vec<String> = (0..21).map(|i| format!("r-{i}")).collect();
         let scopes = crate::report::scopes("111122223333", &regions);
         assert!(matches!(
-            render(&report(&[], &scopes), &[], DEFAULT_DOCS_URL),
+            render(&report(&[], &scopes), &[], None),
             Err(SarifError::TooManyRuns(21))
         ));
     }

@@ -44,6 +44,7 @@ mod s3_source_moto;
 mod sarif;
 mod secret_classifier;
 mod secrets_moto;
+mod shipping;
 mod unknown_moto;
 mod webhooks_mocks;
 mod webhooks_moto;

@@ -238,11 +238,11 @@ fn markdown_summary_reads_well() {
     assert!(md.starts_with("## pipeaudit: 27 finding(s) in 39 pipeline(s)"));
     assert!(md.contains("| critical | 10 |"));
     assert!(md.contains("### demo-013-pipeline"));
-    assert!(
-        md.contains(
-            "[AB007](https://github.com/pipeaudit/pipeaudit/blob/main/docs/rules/AB007.md)"
-        )
-    );
+    assert!(md.contains(&format!(
+        "[AB007]({}/blob/v{}/docs/rules/AB007.md)",
+        env!("CARGO_PKG_REPOSITORY"),
+        env!("CARGO_PKG_VERSION")
+    )));
 }
 
 #[test]
