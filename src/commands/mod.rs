@@ -12,6 +12,7 @@ mod paths;
 mod remediate;
 mod rules;
 mod snapshot;
+mod template;
 
 use std::io::Write;
 use std::path::PathBuf;
