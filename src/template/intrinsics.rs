@@ -373,7 +373,9 @@ impl<'a> Scope<'a> {
                     Value::String(t) => match t.split_once('.') {
                         Some((a, b)) => (a.to_string(), b.to_string()),
                         None => {
-                            return invalid(format!("Fn::GetAtt {t}: expected LogicalId.Attribute"));
+                            return invalid(format!(
+                                "Fn::GetAtt {t}: expected LogicalId.Attribute"
+                            ));
                         }
                     },
                     Value::Array(a) if a.len() == 2 => {

@@ -42,6 +42,7 @@ mod s3_source_moto;
 mod sarif;
 mod secret_classifier;
 mod secrets_moto;
+mod template_mode;
 mod unknown_moto;
 mod webhooks_mocks;
 mod webhooks_moto;
