@@ -80,7 +80,7 @@ fn name_property(resource_type: &str) -> Option<(&'static str, usize)> {
 /// The placeholder CloudFormation-style name of a resource without one.
 pub fn placeholder(stack: &str, logical_id: &str, max: usize, lower: bool) -> String {
     let tail = suffix(&format!("{stack}/{logical_id}"), 12);
-    let keep = max.saturating_sub(tail.len() + 2);
+    let keep = max.saturating_sub(tail.len() + 1);
     let mut head = format!("{stack}-{logical_id}");
     if head.len() > keep {
         head = head.chars().take(keep).collect();
