@@ -120,13 +120,13 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                     .join("/")
             })
             .unwrap_or_default();
-        if let Some(previous) = stacks.insert(o.stack.clone(), rel.clone()) {
-            if previous != rel {
-                return Err(format!(
-                    "{previous} and {rel} are both evaluated as stack {}; name them apart with --stack-name TEMPLATE=NAME",
-                    o.stack
-                ));
-            }
+        if let Some(previous) = stacks.insert(o.stack.clone(), rel.clone())
+            && previous != rel
+        {
+            return Err(format!(
+                "{previous} and {rel} are both evaluated as stack {}; name them apart with --stack-name TEMPLATE=NAME",
+                o.stack
+            ));
         }
     }
     let index = crate::iac::Index::load(&crate::iac::Options {

@@ -283,15 +283,15 @@ impl<'a> Scope<'a> {
                 "Fn::GetAtt {logical_id}.{attr}: {logical_id} is not a resource of the template"
             ));
         }
-        if let Some(output) = attr.strip_prefix("Outputs.") {
-            if let Some(outs) = self.nested_outputs.get(logical_id) {
-                return match outs.get(output) {
-                    Some(v) => v.clone(),
-                    None => invalid(format!(
-                        "Fn::GetAtt {logical_id}.{attr}: the nested stack has no output {output}"
-                    )),
-                };
-            }
+        if let Some(output) = attr.strip_prefix("Outputs.")
+            && let Some(outs) = self.nested_outputs.get(logical_id)
+        {
+            return match outs.get(output) {
+                Some(v) => v.clone(),
+                None => invalid(format!(
+                    "Fn::GetAtt {logical_id}.{attr}: the nested stack has no output {output}"
+                )),
+            };
         }
         if !self.created(logical_id)? {
             return unresolved(format!(
@@ -328,10 +328,10 @@ impl<'a> Scope<'a> {
                 Ok(Some(Value::Array(out)))
             }
             Value::Object(m) => {
-                if let Some((k, arg)) = single(v) {
-                    if k == "Ref" || k.starts_with("Fn::") {
-                        return self.function(k, arg, depth);
-                    }
+                if let Some((k, arg)) = single(v)
+                    && (k == "Ref" || k.starts_with("Fn::"))
+                {
+                    return self.function(k, arg, depth);
                 }
                 let mut out = Map::new();
                 for (k, x) in m {

@@ -228,10 +228,8 @@ fn parameters_for(
     if let Some((_, f)) = opts.template_parameters.iter().find(|(t, _)| same(t, path)) {
         return read_parameters(f);
     }
-    if single {
-        if let Some(f) = &opts.parameters {
-            return read_parameters(f);
-        }
+    if single && let Some(f) = &opts.parameters {
+        return read_parameters(f);
     }
     let stem = stack_name_of(path);
     let beside = path.with_file_name(format!(
@@ -332,6 +330,9 @@ fn outside<T>(what: &str, arn: &str) -> Observed<T> {
     }
 }
 
+/// A launch template's instance profile and metadata options.
+type LaunchTemplateData = (Option<String>, Option<serde_json::Map<String, Value>>);
+
 /// Everything read from the templates, before the wiring.
 struct Builder<'o> {
     opts: &'o Options,
@@ -351,8 +352,7 @@ struct Builder<'o> {
     /// Instance profile name -> role names.
     profiles: BTreeMap<String, Observed<Vec<String>>>,
     /// Launch templates by id and by name: (profile, metadata options).
-    launch_templates:
-        BTreeMap<String, Observed<(Option<String>, Option<serde_json::Map<String, Value>>)>>,
+    launch_templates: BTreeMap<String, Observed<LaunchTemplateData>>,
     /// EC2 instances and Auto Scaling groups that would run.
     instances: Vec<PlannedInstance>,
     /// Deployment configurations by name.
@@ -1125,10 +1125,10 @@ impl<'o> Builder<'o> {
             }
         }
         for b in r.buckets.values() {
-            if let Observed::Ok { value } = b {
-                if let Observed::Ok { value: enc } = &value.encryption {
-                    keys.extend(enc.rules.iter().filter_map(|r| r.kms_key_arn.clone()));
-                }
+            if let Observed::Ok { value } = b
+                && let Observed::Ok { value: enc } = &value.encryption
+            {
+                keys.extend(enc.rules.iter().filter_map(|r| r.kms_key_arn.clone()));
             }
         }
         // deployment configurations and targets
@@ -1139,23 +1139,23 @@ impl<'o> Builder<'o> {
                 continue;
             };
             roles.extend(g.service_role_arn.clone());
-            if let Some(name) = &g.deployment_config_name {
-                if let Some(carn) = codedeploy::config_arn(garn, name) {
-                    let v = match codedeploy::built_in(name) {
-                        Some(min) => Observed::ok(DeployConfig {
-                            name: name.clone(),
-                            arn: carn.clone(),
-                            built_in: true,
-                            minimum_healthy_hosts: min,
-                        }),
-                        None => self
-                            .configs
-                            .get(name)
-                            .cloned()
-                            .unwrap_or_else(|| outside("deployment configuration", &carn)),
-                    };
-                    configs.insert(carn, v);
-                }
+            if let Some(name) = &g.deployment_config_name
+                && let Some(carn) = codedeploy::config_arn(garn, name)
+            {
+                let v = match codedeploy::built_in(name) {
+                    Some(min) => Observed::ok(DeployConfig {
+                        name: name.clone(),
+                        arn: carn.clone(),
+                        built_in: true,
+                        minimum_healthy_hosts: min,
+                    }),
+                    None => self
+                        .configs
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| outside("deployment configuration", &carn)),
+                };
+                configs.insert(carn, v);
             }
             let selects = !g.ec2_tag_filters.is_empty()
                 || !g.ec2_tag_set.is_empty()

@@ -24,6 +24,9 @@ const REFERENCE: &str = concat!(
     "/tests/fixtures/templates/reference.yaml"
 );
 
+/// Text replacements that make a variant of the reference template.
+type Edits<'a> = &'a [(&'a str, &'a str)];
+
 fn reference() -> String {
     std::fs::read_to_string(REFERENCE).unwrap_or_else(|e| panic!("{REFERENCE}: {e}"))
 }
@@ -91,7 +94,7 @@ fn the_reference_template_audits_clean() {
 #[test]
 fn each_defect_written_into_the_template_fires_its_rules() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cases: &[(&str, &[(&str, &str)], &[&str])] = &[
+    let cases: &[(&str, Edits, &[&str])] = &[
         (
             "trigger-disabled",
             &[("      State: ENABLED\n", "      State: DISABLED\n")],
@@ -318,9 +321,11 @@ fn parameters_change_names_and_wiring() {
     );
     let (code, r) = audit_json(&path, &[]);
     assert_eq!(code, 0, "{r:#}");
-    let built =
-        pipeaudit::template::load(&[path.clone()], &pipeaudit::template::Options::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+    let built = pipeaudit::template::load(
+        std::slice::from_ref(&path),
+        &pipeaudit::template::Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let w = &built.snapshot.pipelines[0];
     assert_eq!(w.name, "team-a-pipeline");
     assert_eq!(w.sources[0].branch.as_deref(), Some("release"));
@@ -336,9 +341,11 @@ fn parameters_change_names_and_wiring() {
     // the JSON form of the same template, with a placeholder-named bucket
     let json = r#"{"Resources": {"B": {"Type": "AWS::S3::Bucket"}, "P": {"Type": "AWS::CodePipeline::Pipeline", "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/r", "ArtifactStore": {"Type": "S3", "Location": {"Ref": "B"}}, "Stages": []}}}}"#;
     let jpath = write(dir.path(), "mini.json", json);
-    let built =
-        pipeaudit::template::load(&[jpath.clone()], &pipeaudit::template::Options::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+    let built = pipeaudit::template::load(
+        std::slice::from_ref(&jpath),
+        &pipeaudit::template::Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let w = &built.snapshot.pipelines[0];
     assert!(w.name.starts_with("mini-P-"), "{}", w.name);
     assert!(
@@ -467,7 +474,11 @@ fn sarif_points_at_template_lines_in_its_own_category() {
         .map(|i| i + 1)
         .unwrap_or(0);
     // the property the rule names, on its own line
-    assert_eq!(loc["region"]["startLine"].as_u64(), Some(line as u64), "{loc:#}");
+    assert_eq!(
+        loc["region"]["startLine"].as_u64(),
+        Some(line as u64),
+        "{loc:#}"
+    );
     let _ = path;
 }
 
@@ -484,7 +495,7 @@ async fn template_and_live_audit_agree_on_the_reference_stack() {
     let clients = SeedClients::connect(&moto.endpoint, "us-east-1")
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let cases: &[(&str, &[seed::Defect], &[(&str, &str)])] = &[
+    let cases: &[(&str, &[seed::Defect], Edits)] = &[
         ("agree-ok", &[], &[]),
         (
             "agree-bad",
