@@ -14,6 +14,6 @@ for i in $(seq -w 1 "$n"); do
   printf '[{"ParameterKey": "Prefix", "ParameterValue": "bench-%s"}]\n' "$i" \
     > "$dir/stack-$i.parameters.json"
 done
-/usr/bin/time -f "%e s elapsed, %M KiB peak resident" \
+/usr/bin/time -f "%e s elapsed, %U s user + %S s system CPU, %M KiB peak resident" \
   "$bin" --template "$dir" --format json -o "$dir/report.json" || true
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["pipelines"], "pipelines,", s["findings"], "findings")' "$dir/report.json"
