@@ -90,7 +90,12 @@ struct Source {
     stack: String,
     doc: Value,
     parameters: BTreeMap<String, String>,
+    /// A nested stack's parameters as its parent passes them.
+    inherited: BTreeMap<String, Eval<Value>>,
 }
+
+/// How deep nested stacks are followed.
+const MAX_NESTING: usize = 8;
 
 fn note(message: String) -> Diagnostic {
     Diagnostic {
@@ -287,6 +292,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, String> {
                     stack,
                     doc,
                     parameters,
+                    inherited: BTreeMap::new(),
                 });
             }
             Ok(None) if named => {
@@ -303,6 +309,26 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, String> {
             ))),
         }
     }
+    // a template another one nests is built as its nested stack only
+    let nested: BTreeSet<PathBuf> = sources
+        .iter()
+        .flat_map(|s| {
+            let dir = s.path.parent().map(Path::to_path_buf).unwrap_or_default();
+            s.doc
+                .get("Resources")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter(|(_, r)| {
+                    r.get("Type").and_then(Value::as_str) == Some("AWS::CloudFormation::Stack")
+                })
+                .filter_map(|(_, r)| r.pointer("/Properties/TemplateURL")?.as_str())
+                .filter(|u| !u.contains("://"))
+                .filter_map(|u| std::fs::canonicalize(dir.join(u)).ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    sources.retain(|s| std::fs::canonicalize(&s.path).map_or(true, |c| !nested.contains(&c)));
     if sources.is_empty() {
         return Err("no CloudFormation template found in the paths given".to_string());
     }
@@ -416,7 +442,22 @@ impl<'o> Builder<'o> {
         }
         for (name, decl) in &declared {
             let ty = decl.get("Type").and_then(Value::as_str).unwrap_or("String");
-            let raw = s.parameters.get(name).cloned().or_else(|| {
+            let raw = match s.inherited.get(name) {
+                Some(Err(e)) => {
+                    parameters.insert(name.clone(), Err(e.clone()));
+                    continue;
+                }
+                Some(Ok(v)) => intrinsics::scalar_text(Some(v)).or_else(|| {
+                    v.as_array().map(|a| {
+                        a.iter()
+                            .filter_map(|x| intrinsics::scalar_text(Some(x)))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                }),
+                None => s.parameters.get(name).cloned(),
+            }
+            .or_else(|| {
                 decl.get("Default")
                     .and_then(|d| intrinsics::scalar_text(Some(d)))
             });
@@ -530,7 +571,7 @@ impl<'o> Builder<'o> {
     fn build_all(&mut self, sources: &[Source]) -> Result<(), String> {
         let exports = self.exports(sources)?;
         for s in sources {
-            self.build_one(s, &exports)
+            self.build_one(s, &exports, 0)
                 .map_err(|e| format!("template {}: {e}", s.path.display()))?;
         }
         Ok(())
@@ -555,9 +596,15 @@ impl<'o> Builder<'o> {
         );
     }
 
-    fn build_one(&mut self, s: &Source, exports: &Exports) -> Result<(), String> {
+    /// Builds one template's resources (and its nested stacks'); its outputs.
+    fn build_one(
+        &mut self,
+        s: &Source,
+        exports: &Exports,
+        depth: usize,
+    ) -> Result<BTreeMap<String, Eval<Value>>, String> {
         let opts = self.opts;
-        let scope = Self::scope(opts, s, exports)?;
+        let mut scope = Self::scope(opts, s, exports)?;
         if let Some(t) = s.doc.get("Transform") {
             self.diagnostics.push(note(format!(
                 "{}: transform {} is not expanded; what it would create is unknown",
@@ -571,6 +618,8 @@ impl<'o> Builder<'o> {
                 return Err(e);
             }
         }
+        let nested = self.nested(s, &scope, exports, depth)?;
+        scope.nested_outputs = nested;
         let (p, region, account) = (
             self.opts.partition.clone(),
             self.opts.region.clone(),
@@ -833,16 +882,123 @@ impl<'o> Builder<'o> {
                         s.path.display()
                     )));
                 }
-                "AWS::CloudFormation::Stack" => {
+                "AWS::CloudFormation::Stack" if !scope.nested_outputs.contains_key(logical_id) => {
                     self.diagnostics.push(note(format!(
-                        "{}: nested stack {logical_id} is not followed; its outputs are unknown",
+                        "{}: nested stack {logical_id} is not followed (its TemplateURL is not a local template); its outputs are unknown",
                         s.path.display()
                     )));
                 }
                 _ => {}
             }
         }
-        Ok(())
+        let mut outputs = BTreeMap::new();
+        for (name, o) in s
+            .doc
+            .get("Outputs")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let v = match o.get("Value") {
+                Some(v) => scope.value(v),
+                None => Err(Fail::Invalid(format!("output {name} has no Value"))),
+            };
+            if let Err(Fail::Invalid(e)) = &v {
+                return Err(format!("output {name}: {e}"));
+            }
+            outputs.insert(name.clone(), v);
+        }
+        Ok(outputs)
+    }
+
+    /// Follows the nested stacks whose `TemplateURL` is a local file
+    /// (relative to the parent template): each is built as a stack of its
+    /// own, with the parameters its parent passes; their outputs by the
+    /// logical id of the stack resource.
+    fn nested(
+        &mut self,
+        s: &Source,
+        scope: &Scope<'_>,
+        exports: &Exports,
+        depth: usize,
+    ) -> Result<BTreeMap<String, BTreeMap<String, Eval<Value>>>, String> {
+        let mut out = BTreeMap::new();
+        for (logical_id, raw) in &scope.resources {
+            if raw.resource_type != "AWS::CloudFormation::Stack"
+                || !matches!(scope.created(logical_id), Ok(true))
+            {
+                continue;
+            }
+            let props = Props { scope, raw };
+            let url = match props.text("TemplateURL") {
+                Ok(Some(u)) => u,
+                Err(Fail::Invalid(e)) => return Err(format!("{logical_id}: {e}")),
+                _ => continue,
+            };
+            if url.contains("://") {
+                continue;
+            }
+            if depth >= MAX_NESTING {
+                return Err(format!(
+                    "{logical_id}: nested stacks deeper than {MAX_NESTING} levels"
+                ));
+            }
+            let path = s
+                .path
+                .parent()
+                .map(|d| d.join(&url))
+                .unwrap_or_else(|| PathBuf::from(&url));
+            let doc = match read_template(&path) {
+                Ok(Some(doc)) => doc,
+                Ok(None) => {
+                    return Err(format!(
+                        "{logical_id}: {} is not a CloudFormation template (no Resources)",
+                        path.display()
+                    ));
+                }
+                Err(why) => return Err(format!("{logical_id}: {}: {why}", path.display())),
+            };
+            let mut inherited = BTreeMap::new();
+            match props.get("Parameters") {
+                Ok(Some(Value::Object(m))) => {
+                    for (k, v) in m {
+                        inherited.insert(k, Ok(v));
+                    }
+                }
+                Ok(_) => {}
+                Err(Fail::Invalid(e)) => return Err(format!("{logical_id}: {e}")),
+                Err(Fail::Unresolved(_)) => {
+                    // one unresolved value: evaluate each on its own
+                    if let Some(m) = raw.properties.get("Parameters").and_then(Value::as_object) {
+                        for (k, v) in m {
+                            match scope.value(v) {
+                                Err(Fail::Invalid(e)) => return Err(format!("{logical_id}: {e}")),
+                                other => {
+                                    inherited.insert(k.clone(), other);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let stack = match scope.identity(logical_id) {
+                Ok(i) => i.name,
+                Err(Fail::Invalid(e)) => return Err(e),
+                Err(Fail::Unresolved(_)) => continue,
+            };
+            let child = Source {
+                path: path.clone(),
+                stack,
+                doc,
+                parameters: BTreeMap::new(),
+                inherited,
+            };
+            let outputs = self
+                .build_one(&child, exports, depth + 1)
+                .map_err(|e| format!("nested stack {logical_id} ({}): {e}", path.display()))?;
+            out.insert(logical_id.clone(), outputs);
+        }
+        Ok(out)
     }
 
     /// An instance (or an Auto Scaling group's instance) that would run.

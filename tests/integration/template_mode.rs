@@ -553,3 +553,97 @@ async fn template_and_live_audit_agree_on_the_reference_stack() {
         assert_eq!(template_ids, live_ids, "{prefix}");
     }
 }
+
+#[test]
+fn nested_local_stacks_are_followed_and_cdk_out_is_read() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        dir.path(),
+        "store.yaml",
+        "Parameters:\n  Prefix: {Type: String}\nResources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties: {EnableKeyRotation: false}\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub '${Prefix}-store'\nOutputs:\n  Bucket: {Value: !Ref Bucket}\n  Key: {Value: !GetAtt Key.Arn}\n",
+    );
+    write(
+        dir.path(),
+        "parent.yaml",
+        "Resources:\n  Store:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: ./store.yaml\n      Parameters: {Prefix: !Ref 'AWS::StackName'}\n  Pipeline:\n    Type: AWS::CodePipeline::Pipeline\n    Properties:\n      Name: p\n      RoleArn: arn:aws:iam::123456789012:role/r\n      ArtifactStore:\n        Type: S3\n        Location: !GetAtt Store.Outputs.Bucket\n        EncryptionKey: {Id: !GetAtt Store.Outputs.Key, Type: KMS}\n      Stages: []\n",
+    );
+    let built = pipeaudit::template::load(
+        &[dir.path().to_path_buf()],
+        &pipeaudit::template::Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s = &built.snapshot;
+    let store = &s.pipelines[0].artifact_stores[0];
+    // the parent's stack name went down as the parameter, the outputs up
+    assert_eq!(store.bucket, "parent-store");
+    let key = store.key_arn.clone().unwrap_or_default();
+    let rotation = s.resources.keys[&key]
+        .value()
+        .and_then(|k| k.rotation_enabled.value().copied());
+    assert_eq!(rotation, Some(false));
+    // the nested template is built once, as the nested stack
+    assert_eq!(
+        s.resources.buckets.len(),
+        1,
+        "{:?}",
+        s.resources.buckets.keys()
+    );
+    let origin = &built.origins[&store.bucket_arn];
+    assert!(origin.file.ends_with("store.yaml"), "{origin:?}");
+    assert!(origin.stack.starts_with("parent-Store-"), "{origin:?}");
+    // KM003 fires on the nested key, located in the nested template
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args(["--template", ".", "--format", "json", "--allow-partial"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = support::stdout_json(&o);
+    let km003: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule_id"] == "KM003")
+        .collect();
+    assert_eq!(km003.len(), 1, "{r:#}");
+    assert_eq!(km003[0]["defined_in"]["file"], "store.yaml", "{r:#}");
+
+    // cdk.out: the synthesized JSON template beside the CDK's own files
+    let cdk = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write(
+        cdk.path(),
+        "manifest.json",
+        r#"{"version": "36.0.0", "artifacts": {}}"#,
+    );
+    write(
+        cdk.path(),
+        "tree.json",
+        r#"{"version": "tree-0.1", "tree": {}}"#,
+    );
+    write(
+        cdk.path(),
+        "App.assets.json",
+        r#"{"version": "36.0.0", "files": {}}"#,
+    );
+    write(
+        cdk.path(),
+        "App.template.json",
+        r#"{"Resources": {"Key1A2B3C": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": true}, "Metadata": {"aws:cdk:path": "App/Key/Resource"}}}}"#,
+    );
+    let built = pipeaudit::template::load(
+        &[cdk.path().to_path_buf()],
+        &pipeaudit::template::Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let origins: Vec<&pipeaudit::template::Origin> = built.origins.values().collect();
+    assert_eq!(origins.len(), 1);
+    assert_eq!(origins[0].stack, "App");
+    assert_eq!(origins[0].logical_id, "Key1A2B3C");
+    assert!(
+        built
+            .diagnostics
+            .iter()
+            .all(|d| d.kind != pipeaudit::findings::DiagnosticKind::ScopeError),
+        "{:?}",
+        built.diagnostics
+    );
+}
