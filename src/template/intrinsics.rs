@@ -353,7 +353,7 @@ impl<'a> Scope<'a> {
     fn string(&self, v: &Value, depth: usize, what: &str) -> Eval<String> {
         match self.eval(v, depth + 1)? {
             Some(x) => scalar_text(Some(&x))
-                .ok_or_else(|| Fail::Invalid(format!("{what} takes a string, not {x}"))),
+                .ok_or_else(|| Fail::Invalid(format!("{what} takes a string, not a list or map"))),
             None => invalid(format!("{what} takes a string, not AWS::NoValue")),
         }
     }
@@ -422,7 +422,7 @@ impl<'a> Scope<'a> {
                 let args = list(arg, 2, k)?;
                 let index = self.string(&args[0], d, k)?;
                 let Ok(index) = index.trim().parse::<usize>() else {
-                    return invalid(format!("Fn::Select index {index:?} is not a number"));
+                    return invalid("Fn::Select takes a number as its index");
                 };
                 match self.eval(&args[1], d)? {
                     Some(Value::Array(a)) => match a.get(index) {
@@ -518,7 +518,7 @@ impl<'a> Scope<'a> {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
-                return invalid(format!("Fn::Sub: unclosed ${{ in {text:?}"));
+                return invalid("Fn::Sub: a ${ is not closed");
             };
             let name = &after[..end];
             rest = &after[end + 1..];
