@@ -105,6 +105,37 @@ pub struct AuditArgs {
     /// stack manages (the next stack update would revert them).
     #[arg(long, requires = "remediate")]
     pub skip_iac_managed: bool,
+    /// Audit CloudFormation templates instead of an account (repeatable): a
+    /// template file (YAML or JSON) or a directory of them (CDK's `cdk.out`
+    /// included). The snapshot is built from the templates offline.
+    #[arg(long = "template", value_name = "PATH", conflicts_with_all = ["snapshot", "save_snapshot", "remediate", "iac"])]
+    pub templates: Vec<PathBuf>,
+    /// With --template: a CloudFormation parameter file (a JSON list of
+    /// ParameterKey/ParameterValue) for the single template given, or
+    /// TEMPLATE=FILE for one of several (repeatable). Without it, a
+    /// `<template stem>.parameters.json` beside a template is read.
+    #[arg(
+        long = "parameters",
+        value_name = "FILE|TEMPLATE=FILE",
+        requires = "templates"
+    )]
+    pub parameters: Vec<String>,
+    /// With --template: the stack name of a template, TEMPLATE=NAME
+    /// (repeatable; default: the file name without its extension).
+    #[arg(
+        long = "stack-name",
+        value_name = "TEMPLATE=NAME",
+        requires = "templates"
+    )]
+    pub stack_names: Vec<String>,
+    /// With --template: the account the templates are evaluated in.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "123456789012",
+        requires = "templates"
+    )]
+    pub account_id: String,
     /// Base URL of the rule documentation pages (<URL>/<ID>.md) that SARIF,
     /// HTML and Markdown reports link to (default: docs/rules of this
     /// version's tag in the project's repository).

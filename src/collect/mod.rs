@@ -51,7 +51,7 @@ pub mod s3;
 pub mod stacks;
 pub mod targets;
 pub mod webhooks;
-mod wiring;
+pub mod wiring;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -20,6 +20,9 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     if a.remediate {
         return super::remediate::run(g, a, &rules, &config);
     }
+    if !a.templates.is_empty() {
+        return super::template::run(g, a, &rules, &config);
+    }
     if g.accounts_file.is_some() || g.role_arns.len() > 1 || g.shard.is_some() {
         if !a.iac.is_empty() {
             return Err(
@@ -60,7 +63,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
         eval.diagnostics.extend(diagnostics);
     }
     let scopes = report::scopes(&snapshot.account, &snapshot.regions);
-    write_report(a, &rules, &scopes, &mut eval, Some(&snapshot))
+    write_report(a, &rules, &scopes, &mut eval, Some(&snapshot), "pipeaudit")
 }
 
 /// The templates under --iac (paths checked, files read on first use), when
@@ -181,6 +184,7 @@ pub(super) fn write_report(
     scopes: &[report::Scope],
     eval: &mut engine::Evaluation,
     snapshot: Option<&Snapshot>,
+    sarif_category: &str,
 ) -> Result<u8, String> {
     if let Some(p) = &a.baseline_findings {
         let text =
@@ -226,8 +230,13 @@ pub(super) fn write_report(
                 ));
             }
             let files: Vec<&crate::rules::RuleFile> = rules.rules.iter().map(|r| &r.file).collect();
-            let rendered = report::sarif::render(&report, &files, docs_url(a).as_deref())
-                .map_err(|e| e.to_string())?;
+            let rendered = report::sarif::render_with_category(
+                &report,
+                &files,
+                docs_url(a).as_deref(),
+                sarif_category,
+            )
+            .map_err(|e| e.to_string())?;
             for (category, dropped) in &rendered.truncated {
                 eprintln!(
                     "pipeaudit: run {category}: {dropped} least severe result(s) left out to stay within {} results per run",

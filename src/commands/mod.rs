@@ -13,6 +13,7 @@ mod remediate;
 mod rules;
 mod shell;
 mod snapshot;
+mod template;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -87,6 +87,7 @@ pub fn run(
         &org_audit.scopes,
         &mut org_audit.evaluation,
         None,
+        "pipeaudit",
     )?;
     let failed: Vec<_> = org_audit.failed().collect();
     if !failed.is_empty() {

@@ -45,6 +45,7 @@ mod sarif;
 mod secret_classifier;
 mod secrets_moto;
 mod shipping;
+mod template_mode;
 mod unknown_moto;
 mod webhooks_mocks;
 mod webhooks_moto;
