@@ -143,17 +143,8 @@ impl Kind for Configs {
             .filter_map(|(group_arn, g)| {
                 let name = g.value()?.deployment_config_name.as_deref()?;
                 let arn = config_arn(group_arn, name)?;
-                Some(match built_in(name) {
-                    Some(min) => Found::Known(
-                        arn.clone(),
-                        Observed::ok(DeployConfig {
-                            name: name.to_string(),
-                            arn,
-                            built_in: true,
-                            minimum_healthy_hosts: min,
-                            traffic_routing: built_in_traffic(name).map(str::to_string),
-                        }),
-                    ),
+                Some(match built_in_config(name, &arn) {
+                    Some(config) => Found::Known(arn, Observed::ok(config)),
                     None => Found::Read(Target {
                         region: group_arn.split(':').nth(3).unwrap_or("").to_string(),
                         arn,
@@ -203,6 +194,18 @@ pub fn built_in(name: &str) -> Option<Option<MinimumHealthyHosts>> {
         n if n.starts_with("CodeDeployDefault.") => Some(None),
         _ => None,
     }
+}
+
+/// A built-in configuration as GetDeploymentConfig would report it (known
+/// without a call); `None` for a custom name.
+pub fn built_in_config(name: &str, arn: &str) -> Option<DeployConfig> {
+    Some(DeployConfig {
+        name: name.to_string(),
+        arn: arn.to_string(),
+        built_in: true,
+        minimum_healthy_hosts: built_in(name)?,
+        traffic_routing: built_in_traffic(name).map(str::to_string),
+    })
 }
 
 /// How a built-in ECS or Lambda configuration shifts traffic (the

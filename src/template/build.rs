@@ -509,6 +509,8 @@ pub fn deploy_group(
             .filter_map(|a| text(a, "Name"))
             .collect(),
         compute_platform: Some("Server".to_string()),
+        // ECS blue/green groups are not mapped from templates
+        ecs_services: Vec::new(),
     })
 }
 
@@ -522,6 +524,9 @@ pub fn deploy_config(p: &Props<'_, '_>, name: &str, arn: &str) -> Eval<DeployCon
             kind: text(&m, "Type").unwrap_or_default(),
             value: text(&m, "Value").and_then(|v| v.parse().ok()).unwrap_or(0),
         }),
+        traffic_routing: p
+            .get("TrafficRoutingConfig")?
+            .and_then(|t| text(&t, "Type")),
     })
 }
 

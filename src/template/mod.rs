@@ -1298,13 +1298,8 @@ impl<'o> Builder<'o> {
             if let Some(name) = &g.deployment_config_name
                 && let Some(carn) = codedeploy::config_arn(garn, name)
             {
-                let v = match codedeploy::built_in(name) {
-                    Some(min) => Observed::ok(DeployConfig {
-                        name: name.clone(),
-                        arn: carn.clone(),
-                        built_in: true,
-                        minimum_healthy_hosts: min,
-                    }),
+                let v = match codedeploy::built_in_config(name, &carn) {
+                    Some(config) => Observed::ok(config),
                     None => self
                         .configs
                         .get(name)
@@ -1364,6 +1359,9 @@ impl<'o> Builder<'o> {
                         Observed::ok(DeployTargets {
                             instances,
                             instances_read: read,
+                            // the groups' launch templates: not followed
+                            // in template mode (RP006 needs the account)
+                            launch_templates: BTreeMap::new(),
                         })
                     }
                 }
