@@ -30,6 +30,7 @@
 pub mod account;
 pub mod call;
 pub mod clients;
+pub mod cloudformation;
 pub mod codebuild;
 pub mod codecommit;
 pub mod codedeploy;

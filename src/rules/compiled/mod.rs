@@ -21,7 +21,7 @@ use super::functions::{self, Lookup};
 
 /// The variables an expression can name, in slot order (`item` last; the
 /// others are [`super::VARIABLES`]).
-pub const GLOBALS: [&str; 13] = [
+pub const GLOBALS: [&str; 14] = [
     "pipeline",
     "sources",
     "connections",
@@ -31,6 +31,7 @@ pub const GLOBALS: [&str; 13] = [
     "instances",
     "stores",
     "triggers",
+    "stacks",
     "service_roles",
     "release_paths",
     "config",

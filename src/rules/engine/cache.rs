@@ -181,6 +181,7 @@ impl Cache {
             SourceBucket(&'a Observed<crate::model::SourceBucket>),
             Key(&'a Observed<crate::model::KmsKey>),
             Rule(&'a Observed<crate::model::EventRule>),
+            Stack(&'a Observed<crate::model::CfnStack>),
         }
         // Only the kinds some bound variable holds.
         let mut items: Vec<(&String, Any<'_>)> = Vec::new();
@@ -213,6 +214,9 @@ impl Cache {
             items.extend(r.buckets.iter().map(|(k, v)| (k, Any::Bucket(v))));
             items.extend(r.keys.iter().map(|(k, v)| (k, Any::Key(v))));
         }
+        if needs.var("stacks") {
+            items.extend(r.cfn_stacks.iter().map(|(k, v)| (k, Any::Stack(v))));
+        }
         if needs.var("triggers") {
             items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
         }
@@ -230,6 +234,7 @@ impl Cache {
                     Any::Bucket(o) => unresolved_keys(s, bind(arn, o), o, arn),
                     Any::SourceBucket(o) => bind(arn, o),
                     Any::Key(o) => bind(arn, o),
+                    Any::Stack(o) => bind(arn, o),
                     // A readable rule is bound per pipeline from the model
                     // (its targets at that pipeline): only its state here.
                     Any::Rule(Observed::Ok { .. }) => Bound {

@@ -416,7 +416,21 @@ pub(super) fn evaluate_pipeline(
                 fast: *fast,
             };
             match scope.finding(s, w, rule) {
-                Ok(Some(f)) => out.findings.push(f),
+                Ok(Some(mut f)) => {
+                    // Another severity where the rule's further condition
+                    // holds; when it cannot be told, the rule's own severity
+                    // stands and the gap is reported.
+                    if let Some(e) = &rule.escalate {
+                        match scope.exec(&e.when, Part::Condition) {
+                            Ok(Value::Bool(true)) => f.severity = e.severity,
+                            Ok(_) => {}
+                            Err((part, err)) => {
+                                out.diagnostics.extend(failed(rule, w, &b.gaps, part, err))
+                            }
+                        }
+                    }
+                    out.findings.push(f)
+                }
                 Ok(None) => {}
                 Err((part, e)) => out.diagnostics.extend(failed(rule, w, &b.gaps, part, e)),
             }
