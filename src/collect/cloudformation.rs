@@ -186,9 +186,9 @@ pub fn stack_deploys(p: &Pipeline, ids: Ids<'_>) -> Vec<StackDeployRef> {
             if exec.cfn_role_arn.is_none() {
                 exec.cfn_role_arn = r.cfn_role_arn.clone();
             }
-            exec.approval_before_execute = approvals.iter().any(|at| {
-                position(*rsi, *rrun) < *at && *at < position(*si, *run)
-            });
+            exec.approval_before_execute = approvals
+                .iter()
+                .any(|at| position(*rsi, *rrun) < *at && *at < position(*si, *run));
         }
     }
     let executes: Vec<(usize, i32, String, Option<String>, String, bool)> = out
@@ -209,11 +209,13 @@ pub fn stack_deploys(p: &Pipeline, ids: Ids<'_>) -> Vec<StackDeployRef> {
         if r.action_mode != "CHANGE_SET_REPLACE" {
             continue;
         }
-        if let Some((_, _, _, _, by, reviewed)) = executes.iter().find(|(esi, erun, arn, cs, _, _)| {
-            *arn == r.stack_arn
-                && *cs == r.change_set_name
-                && position(*si, *run) < position(*esi, *erun)
-        }) {
+        if let Some((_, _, _, _, by, reviewed)) =
+            executes.iter().find(|(esi, erun, arn, cs, _, _)| {
+                *arn == r.stack_arn
+                    && *cs == r.change_set_name
+                    && position(*si, *run) < position(*esi, *erun)
+            })
+        {
             r.executed_by = Some(by.clone());
             r.approval_before_execute = *reviewed;
         }
@@ -378,7 +380,15 @@ mod tests {
             ),
             (
                 "Build",
-                vec![action("Sam", "Build", "CodeBuild", &[], &["Src"], &["Built"], 1)],
+                vec![action(
+                    "Sam",
+                    "Build",
+                    "CodeBuild",
+                    &[],
+                    &["Src"],
+                    &["Built"],
+                    1,
+                )],
             ),
             (
                 "Prod",
@@ -431,10 +441,15 @@ mod tests {
         );
         assert_eq!(t.produced_by.as_deref(), Some("Build/Sam"));
         assert_eq!(
-            plan.template_configuration.as_ref().map(|c| c.origin.as_str()),
+            plan.template_configuration
+                .as_ref()
+                .map(|c| c.origin.as_str()),
             Some("source")
         );
-        assert_eq!(plan.capabilities, ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]);
+        assert_eq!(
+            plan.capabilities,
+            ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+        );
         assert_eq!(plan.executed_by.as_deref(), Some("Prod/Run"));
         assert!(plan.approval_before_execute && run.approval_before_execute);
         assert_eq!(run.template, plan.template);

@@ -530,7 +530,8 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            e.starts_with("p.toml:") && e.contains("unknown reference profile \"lambda-magic\"")
+            e.starts_with("p.toml:")
+                && e.contains("unknown reference profile \"lambda-magic\"")
                 && e.contains("\"cloudformation\""),
             "{e}"
         );

@@ -55,6 +55,9 @@ struct CfnStack {
     /// The template is the source artifact's (else the build output's).
     template_from_source: bool,
     protection: Guard,
+    /// The deploy action's role (and so the stack) is in another account,
+    /// which is not audited.
+    other_account: bool,
     /// (rule, severity) expected beyond [`ALWAYS`].
     expected: &'static [(&'static str, &'static str)],
 }
@@ -67,6 +70,7 @@ const STACKS: &[CfnStack] = &[
         change_set_with_approval: true,
         template_from_source: false,
         protection: Guard::Termination,
+        other_account: false,
         expected: &[],
     },
     CfnStack {
@@ -76,6 +80,7 @@ const STACKS: &[CfnStack] = &[
         change_set_with_approval: false,
         template_from_source: true,
         protection: Guard::Policy,
+        other_account: false,
         expected: &[("CD010", "critical"), ("IA001", "high")],
     },
     CfnStack {
@@ -85,6 +90,7 @@ const STACKS: &[CfnStack] = &[
         change_set_with_approval: false,
         template_from_source: false,
         protection: Guard::Termination,
+        other_account: false,
         expected: &[("CD010", "critical")],
     },
     CfnStack {
@@ -94,6 +100,7 @@ const STACKS: &[CfnStack] = &[
         change_set_with_approval: false,
         template_from_source: false,
         protection: Guard::Termination,
+        other_account: false,
         expected: &[("CD011", "high")],
     },
     CfnStack {
@@ -103,6 +110,7 @@ const STACKS: &[CfnStack] = &[
         change_set_with_approval: true,
         template_from_source: true,
         protection: Guard::Policy,
+        other_account: false,
         expected: &[("CD011", "medium")],
     },
     CfnStack {
@@ -112,9 +120,23 @@ const STACKS: &[CfnStack] = &[
         change_set_with_approval: false,
         template_from_source: false,
         protection: Guard::Nothing,
+        other_account: false,
         expected: &[("CD012", "low")],
     },
+    CfnStack {
+        prefix: "cfn-other",
+        role: CfnRole::Admin,
+        capabilities: "CAPABILITY_IAM",
+        change_set_with_approval: false,
+        template_from_source: true,
+        protection: Guard::Nothing,
+        other_account: true,
+        expected: &[],
+    },
 ];
+
+/// The account the `cfn-other` pipeline deploys into.
+const OTHER_ACCOUNT: &str = "222222222222";
 
 const TEMPLATE: &str = r#"{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}"#;
 
@@ -129,7 +151,11 @@ fn stack_key(account: &str, prefix: &str) -> String {
     )
 }
 
-fn action_type(category: cp::ActionCategory, owner: cp::ActionOwner, provider: &str) -> cp::ActionTypeId {
+fn action_type(
+    category: cp::ActionCategory,
+    owner: cp::ActionOwner,
+    provider: &str,
+) -> cp::ActionTypeId {
     cp::ActionTypeId::builder()
         .category(category)
         .owner(owner)
@@ -185,23 +211,38 @@ async fn make_cfn(
         .unwrap_or_else(|e| panic!("iam:PutRolePolicy {role_name}: {e:?}"));
 
     let name = stack_name(s.prefix);
-    cfn.create_stack()
-        .stack_name(&name)
-        .template_body(TEMPLATE)
-        .enable_termination_protection(s.protection == Guard::Termination)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("cloudformation:CreateStack {name}: {e:?}"));
-    if s.protection == Guard::Policy {
-        let body = json!({"Statement": [
-            {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*", "Resource": "*"},
-            {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]});
-        cfn.set_stack_policy()
+    // the deploy action's role and the role CloudFormation acts as are in
+    // the other account, and so is the stack (not created here)
+    let (action_role, role_arn) = if s.other_account {
+        (
+            Some(format!(
+                "arn:aws:iam::{OTHER_ACCOUNT}:role/{}-deployer",
+                s.prefix
+            )),
+            format!("arn:aws:iam::{OTHER_ACCOUNT}:role/{role_name}"),
+        )
+    } else {
+        (None, role_arn)
+    };
+    if !s.other_account {
+        cfn.create_stack()
             .stack_name(&name)
-            .stack_policy_body(body.to_string())
+            .template_body(TEMPLATE)
+            .enable_termination_protection(s.protection == Guard::Termination)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("cloudformation:SetStackPolicy {name}: {e:?}"));
+            .unwrap_or_else(|e| panic!("cloudformation:CreateStack {name}: {e:?}"));
+        if s.protection == Guard::Policy {
+            let body = json!({"Statement": [
+            {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]});
+            cfn.set_stack_policy()
+                .stack_name(&name)
+                .stack_policy_body(body.to_string())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("cloudformation:SetStackPolicy {name}: {e:?}"));
+        }
     }
 
     let template = if s.template_from_source {
@@ -220,19 +261,18 @@ async fn make_cfn(
             ))
             .configuration("ActionMode", mode)
             .configuration("StackName", &name)
+            .set_role_arn(action_role.clone())
             .run_order(run_order);
         if mode != "CREATE_UPDATE" {
             a = a.configuration("ChangeSetName", "pipeline-changes");
         }
         if with_template {
-            a = a
-                .configuration("TemplatePath", template)
-                .input_artifacts(
-                    cp::InputArtifact::builder()
-                        .name(artifact)
-                        .build()
-                        .unwrap_or_else(|e| panic!("{e}")),
-                );
+            a = a.configuration("TemplatePath", template).input_artifacts(
+                cp::InputArtifact::builder()
+                    .name(artifact)
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            );
             if !s.capabilities.is_empty() {
                 a = a.configuration("Capabilities", s.capabilities);
             }
@@ -299,6 +339,10 @@ fn of_pipeline<'a>(report: &'a Value, pipeline: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
 fn ids_of(report: &Value, pipeline: &str) -> BTreeSet<String> {
     of_pipeline(report, pipeline)
         .iter()
@@ -347,13 +391,13 @@ async fn cloudformation_deploy_stages() {
     // two calls per distinct stack at most
     assert_eq!(
         snap["api_calls"]["cloudformation:DescribeStacks"],
-        json!(STACKS.len()),
+        json!(STACKS.len() - 1),
         "{}",
         snap["api_calls"]
     );
     assert_eq!(
         snap["api_calls"]["cloudformation:GetStackPolicy"],
-        json!(STACKS.len())
+        json!(STACKS.len() - 1)
     );
     let ok = &snap["resources"]["cfn_stacks"][stack_key(&c.account, "cfn-ok")];
     assert_eq!(ok["value"]["termination_protection"], true, "{ok}");
@@ -370,7 +414,10 @@ async fn cloudformation_deploy_stages() {
         .find(|w| w["name"] == "cfn-ok-pipeline")
         .cloned()
         .unwrap_or(Value::Null);
-    assert_eq!(wiring["stack_deploys"][0]["action_mode"], "CHANGE_SET_REPLACE");
+    assert_eq!(
+        wiring["stack_deploys"][0]["action_mode"],
+        "CHANGE_SET_REPLACE"
+    );
     assert_eq!(wiring["stack_deploys"][0]["executed_by"], "Deploy/Apply");
     assert_eq!(wiring["stack_deploys"][1]["approval_before_execute"], true);
     assert_eq!(
@@ -385,10 +432,28 @@ async fn cloudformation_deploy_stages() {
             .flatten()
             .map(|(a, _)| a),
     );
-    assert!(
-        support::diagnostics(&report).is_empty(),
-        "{:#?}",
-        support::diagnostics(&report)
+    // The deploy into the other account: one note, naming the account and
+    // the stack; nothing concluded about it, and the exit code is that of
+    // the findings.
+    let notes: Vec<(String, String, String)> = support::diagnostics(&report)
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap_or_default().to_string(),
+                d["pipeline"].as_str().unwrap_or_default().to_string(),
+                d["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [(
+            "note".to_string(),
+            "cfn-other-pipeline".to_string(),
+            format!(
+                "pipeline cfn-other-pipeline deploys into account {OTHER_ACCOUNT}, outside this account's audit: stack cfn-other-app in us-east-1 not checked"
+            )
+        )],
     );
     for (s, deploy_role) in STACKS.iter().zip(&deploy_roles) {
         let pipeline = format!("{}-pipeline", s.prefix);
@@ -423,7 +488,8 @@ async fn cloudformation_deploy_stages() {
         .unwrap_or(Value::Null);
     let message = norole["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("no RoleArn: CloudFormation acts with the credentials of the pipeline role")
+        message
+            .contains("no RoleArn: CloudFormation acts with the credentials of the pipeline role")
             && message.contains("codedeploy:CreateDeployment"),
         "{message}"
     );
@@ -437,6 +503,54 @@ async fn cloudformation_deploy_stages() {
         message.contains("allows * on *")
             && message.contains("template SourceOutput::template.json (from Source/Source)"),
         "{message}"
+    );
+
+    // With the CloudFormation profile, the correct pipeline is clean and no
+    // pipeline deviates from the reference; a note alone exits 0.
+    let toml = dir.path().join("pipeaudit.toml");
+    std::fs::write(&toml, "[reference]\nprofile = \"cloudformation\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let toml_str = toml.to_string_lossy().to_string();
+    let profiled = audit(
+        &moto.endpoint,
+        &["--snapshot", &path_str, "--config", &toml_str],
+    );
+    assert!(
+        !support::rule_ids(&profiled).contains("PL001"),
+        "{profiled}"
+    );
+    assert_eq!(ids_of(&profiled, "cfn-ok-pipeline"), set(&["CB004"]));
+    // the other-account pipeline alone, CB004 (a moto artefact) disabled:
+    // only the note remains, and the audit exits 0
+    let mut alone = snap.clone();
+    if let Some(p) = alone["pipelines"].as_array_mut() {
+        p.retain(|w| w["name"] == "cfn-other-pipeline");
+    }
+    let alone_path = dir.path().join("alone.json");
+    std::fs::write(&alone_path, alone.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &toml,
+        "disabled = [\"CB004\"]\n[reference]\nprofile = \"cloudformation\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = support::pipeaudit_command(&moto.endpoint)
+        .args([
+            "--snapshot",
+            &alone_path.to_string_lossy(),
+            "--config",
+            &toml_str,
+        ])
+        .args(["-q", "--format", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"));
+    let r = support::stdout_json(&o);
+    assert_eq!(support::rule_ids(&r), set(&[]), "{r}");
+    assert_eq!(support::diagnostics(&r).len(), 1, "{r}");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 
     // A denied GetStackPolicy: CD012 cannot tell an unprotected stack
@@ -461,6 +575,7 @@ async fn cloudformation_deploy_stages() {
     }
     let gaps: BTreeSet<(String, String, String)> = support::diagnostics(&denied)
         .iter()
+        .filter(|d| d["kind"] != "note")
         .map(|d| {
             (
                 d["rule_id"].as_str().unwrap_or_default().to_string(),
@@ -498,12 +613,18 @@ async fn cloudformation_deploy_stages() {
         "{:#?}",
         denied["findings"]
     );
-    let diagnostics = support::diagnostics(&denied);
+    let diagnostics: Vec<Value> = support::diagnostics(&denied)
+        .into_iter()
+        .filter(|d| d["kind"] != "note")
+        .collect();
     assert!(!diagnostics.is_empty());
     for d in &diagnostics {
         assert_eq!(d["permission"], "cloudformation:DescribeStacks", "{d}");
     }
-    for s in STACKS.iter().filter(|s| s.protection == Guard::Nothing) {
+    for s in STACKS
+        .iter()
+        .filter(|s| s.protection == Guard::Nothing && !s.other_account)
+    {
         let pipeline = format!("{}-pipeline", s.prefix);
         assert!(
             diagnostics

@@ -308,6 +308,49 @@ impl Scope<'_, '_> {
     }
 }
 
+/// One note per account other than the snapshot's that the pipeline
+/// deploys stacks into: what is deployed there is not checked (never a
+/// pass, never absent). The note names the first such stack as its
+/// resource ([`is_unaudited_deploy`]); it does not change the exit code.
+fn unaudited_deploys(s: &Snapshot, w: &PipelineWiring) -> Vec<Diagnostic> {
+    let mut by_account: std::collections::BTreeMap<&str, Vec<&crate::model::StackDeployRef>> =
+        std::collections::BTreeMap::new();
+    for d in w.stack_deploys.iter().filter(|d| d.account != s.account) {
+        by_account.entry(d.account.as_str()).or_default().push(d);
+    }
+    by_account
+        .into_iter()
+        .map(|(account, stacks)| {
+            let mut names: Vec<String> = stacks
+                .iter()
+                .map(|d| format!("{} in {}", d.stack_name, d.region))
+                .collect();
+            names.dedup();
+            Diagnostic {
+                kind: DiagnosticKind::Note,
+                account: None,
+                rule_id: None,
+                pipeline: Some(w.name.clone()),
+                resource: stacks.first().map(|d| d.stack_arn.clone()),
+                permission: None,
+                message: format!(
+                    "pipeline {} deploys into account {account}, outside this account's audit: stack {} not checked",
+                    w.name,
+                    names.join(", ")
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Whether a note's resource is a stack deployed into an account that is
+/// not audited (see [`unaudited_deploys`]).
+pub fn is_unaudited_deploy(resource: &str) -> bool {
+    resource.starts_with("arn:")
+        && resource.contains(":cloudformation:")
+        && resource.contains(":stack/")
+}
+
 /// Evaluates every rule of the plan on one pipeline.
 pub(super) fn evaluate_pipeline(
     root: &Context<'_>,
@@ -352,6 +395,9 @@ pub(super) fn evaluate_pipeline(
             return out;
         }
     };
+    if needs.var("stacks") {
+        out.diagnostics.extend(unaudited_deploys(s, w));
+    }
     let mut ctx = root.new_inner_scope();
     let mut globals: Vec<Option<Value>> = vec![None; GLOBALS.len()];
     for (name, v) in &b.vars {
