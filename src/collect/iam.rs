@@ -37,6 +37,17 @@ impl Kind for Roles {
         for w in refs.pipelines {
             roles.extend(w.role_arn.iter().cloned());
             roles.extend(w.action_roles.iter().cloned());
+            // the roles CloudFormation acts as, in the pipeline's account
+            let account = w.arn.split(':').nth(4).unwrap_or("");
+            roles.extend(
+                w.stack_deploys
+                    .iter()
+                    .filter_map(|d| d.cfn_role_arn.clone())
+                    .filter(|r| r.split(':').nth(4) == Some(account)),
+            );
+        }
+        for s in res.cfn_stacks.values().filter_map(Observed::value) {
+            roles.extend(s.role_arn.iter().cloned());
         }
         for p in res.build_projects.values().filter_map(Observed::value) {
             roles.extend(p.service_role.iter().cloned());

@@ -19,7 +19,10 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::call::Ctx;
 use super::clients::RegionClients;
 use super::key_refs::KeyResolver;
-use super::{codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms, lambda, s3};
+use super::{
+    cloudformation, codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms, lambda,
+    s3,
+};
 use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
 
 /// What a descriptor may look at to find references and resolve values.
@@ -289,6 +292,7 @@ pub const PHASES: &[&[&dyn Collect]] = &[
         &codebuild::Projects,
         &codedeploy::Applications,
         &codedeploy::Groups,
+        &cloudformation::Stacks,
         &s3::Buckets,
         &s3::SourceBuckets,
         &kms::Keys,
@@ -381,6 +385,7 @@ mod tests {
         assert!(lands::<codebuild::Projects>());
         assert!(lands::<codedeploy::Applications>());
         assert!(lands::<codedeploy::Groups>());
+        assert!(lands::<cloudformation::Stacks>());
         assert!(lands::<ec2::Targets>());
         assert!(lands::<s3::Buckets>());
         assert!(lands::<s3::SourceBuckets>());

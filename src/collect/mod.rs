@@ -13,7 +13,8 @@
 //!    audited pipeline, when looking them up by target is cheaper);
 //! 3. the registered kinds ([`kind::PHASES`]), phase by phase: the distinct
 //!    repositories, build projects (batched), deploy applications and
-//!    groups, buckets and keys the declarations point at; then the EC2
+//!    groups, CloudFormation stacks, buckets and keys the declarations
+//!    point at; then the EC2
 //!    instances the deployment groups select (DescribeInstances once per
 //!    region, Auto Scaling groups batched) with their profiles' roles; then
 //!    the distinct roles (pipeline, action, build, deploy, trigger and
@@ -30,6 +31,7 @@
 pub mod account;
 pub mod call;
 pub mod clients;
+pub mod cloudformation;
 pub mod codebuild;
 pub mod codecommit;
 pub mod codedeploy;

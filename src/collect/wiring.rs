@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::key_refs::{Ids, KeyResolver};
-use super::{codebuild, codecommit, codedeploy, s3};
+use super::{cloudformation, codebuild, codecommit, codedeploy, s3};
 use crate::model::{
     ArtifactStoreRef, BuildRef, ConnectionSourceRef, DeployRef, EcsDeployRef, EventRule,
     LambdaInvokeRef, Observed, OtherDeployRef, Pipeline, PipelineWiring, S3SourceRef, SourceRef,
@@ -211,6 +211,7 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
     }
     w.action_roles.sort();
     w.action_roles.dedup();
+    w.stack_deploys = cloudformation::stack_deploys(p, ids);
     for s in &p.artifact_stores {
         let region = s.region.clone().unwrap_or_else(|| p.region.clone());
         let key_arn = s

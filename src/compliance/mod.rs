@@ -233,8 +233,9 @@ pub fn accept(mut evaluation: Evaluation, config: &Config) -> Outcome {
 /// Whether a diagnostic means that `rule` was not evaluated somewhere:
 /// its own gaps and errors, and those that stop every rule (a pipeline
 /// whose declaration could not be read, a scope or an account that could
-/// not be listed).
-fn blocks(d: &Diagnostic, rule: &str) -> bool {
+/// not be listed), and a note that the pipeline deploys stacks into an
+/// account that is not audited, for the rules that check deployed stacks.
+fn blocks(d: &Diagnostic, rule: &str, rules: &RuleSet) -> bool {
     match d.kind {
         DiagnosticKind::CollectionGap | DiagnosticKind::RuleError | DiagnosticKind::NotAnalysed => {
             d.rule_id
@@ -245,8 +246,13 @@ fn blocks(d: &Diagnostic, rule: &str) -> bool {
         // a resource whose template was not found was still checked
         DiagnosticKind::IgnoreExpired
         | DiagnosticKind::IgnoreUnused
-        | DiagnosticKind::IacLocation
-        | DiagnosticKind::Note => false,
+        | DiagnosticKind::IacLocation => false,
+        DiagnosticKind::Note => {
+            d.resource
+                .as_deref()
+                .is_some_and(crate::rules::engine::is_unaudited_deploy)
+                && rules.get(rule).is_some_and(|r| r.reads.var("stacks"))
+        }
     }
 }
 
@@ -315,7 +321,7 @@ pub fn assess(
             }
             let mut seen = BTreeSet::new();
             for d in diagnostics {
-                if ids.iter().any(|r| blocks(d, r)) && seen.insert(d.message.as_str()) {
+                if ids.iter().any(|r| blocks(d, r, rules)) && seen.insert(d.message.as_str()) {
                     not_checked.push(d.message.clone());
                 }
             }
@@ -415,6 +421,21 @@ mod tests {
             .find(|r| r.id == id)
             .map(|r| r.status)
             .unwrap_or_else(|| panic!("no row {id}"))
+    }
+
+    #[test]
+    fn a_deploy_into_an_unaudited_account_leaves_the_stack_rules_unchecked() {
+        let (_, _, rules) = setup();
+        let mut note = gap(None, DiagnosticKind::Note);
+        note.permission = None;
+        note.resource = Some("arn:aws:cloudformation:us-east-1:222222222222:stack/app".to_string());
+        for r in ["CD010", "CD011", "CD012"] {
+            assert!(blocks(&note, r, &rules), "{r}");
+        }
+        assert!(!blocks(&note, "KM003", &rules));
+        // a note about anything else checks as before
+        note.resource = None;
+        assert!(!blocks(&note, "CD012", &rules));
     }
 
     #[test]

@@ -245,6 +245,10 @@ pub struct Resources {
     pub roles: BTreeMap<String, Observed<Role>>,
     /// Managed policies attached to the collected roles, by policy ARN.
     pub managed_policies: BTreeMap<String, Observed<ManagedPolicy>>,
+    /// The CloudFormation stacks of the pipelines' CloudFormation deploy
+    /// actions, by `StackDeployRef::stack_arn`.
+    #[serde(default)]
+    pub cfn_stacks: BTreeMap<String, Observed<CfnStack>>,
     /// The CodeBuild source credentials of each audited region, by region
     /// (account-level checks only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -129,6 +129,9 @@ pub struct PipelineWiring {
     /// (Elastic Beanstalk, say), in stage order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_deploys: Vec<OtherDeployRef>,
+    /// CloudFormation deploy actions, in stage order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack_deploys: Vec<StackDeployRef>,
 }
 
 /// An ECS deploy action. With the `ECS` provider the cluster and service
@@ -208,6 +211,72 @@ pub struct OtherDeployRef {
     /// The role the action runs as, when the declaration names one.
     #[serde(default)]
     pub role_arn: Option<String>,
+}
+
+/// A CloudFormation deploy action (`Owner: AWS, Provider: CloudFormation`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackDeployRef {
+    pub stage: String,
+    pub action: String,
+    /// The action's region (the stack's).
+    pub region: String,
+    /// The account the stack is in: the account of the action's role when
+    /// it names one, else the pipeline's.
+    pub account: String,
+    /// `ActionMode`: CREATE_UPDATE, CHANGE_SET_REPLACE, CHANGE_SET_EXECUTE,
+    /// REPLACE_ON_FAILURE, DELETE_ONLY.
+    pub action_mode: String,
+    /// `StackName`.
+    pub stack_name: String,
+    /// The key the stack is recorded under in `resources.cfn_stacks`
+    /// (`arn:<partition>:cloudformation:<region>:<account>:stack/<name>`,
+    /// without the stack id).
+    pub stack_arn: String,
+    /// `ChangeSetName`.
+    #[serde(default)]
+    pub change_set_name: Option<String>,
+    /// `TemplatePath` (`Artifact::path`); `None` for CHANGE_SET_EXECUTE and
+    /// DELETE_ONLY, which take no template. For CHANGE_SET_EXECUTE this is
+    /// the template of the CHANGE_SET_REPLACE action that made the change set.
+    #[serde(default)]
+    pub template: Option<ArtifactFile>,
+    /// `TemplateConfiguration` (`Artifact::path`).
+    #[serde(default)]
+    pub template_configuration: Option<ArtifactFile>,
+    /// `Capabilities`, split on commas (for CHANGE_SET_EXECUTE: those the
+    /// change set was made with).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// The configuration's `RoleArn`: the role CloudFormation acts as (for
+    /// a CHANGE_SET_EXECUTE without one, the role of its CHANGE_SET_REPLACE,
+    /// which the change set runs with).
+    #[serde(default)]
+    pub cfn_role_arn: Option<String>,
+    /// The action's `roleArn`: the role CodePipeline assumes to call
+    /// CloudFormation (else the pipeline role).
+    #[serde(default)]
+    pub action_role_arn: Option<String>,
+    /// For CHANGE_SET_REPLACE: the stage and action of the
+    /// CHANGE_SET_EXECUTE that executes the change set, when there is one.
+    #[serde(default)]
+    pub executed_by: Option<String>,
+    /// For a change set: a manual approval runs after the
+    /// CHANGE_SET_REPLACE and before the CHANGE_SET_EXECUTE.
+    #[serde(default)]
+    pub approval_before_execute: bool,
+}
+
+/// A file in a pipeline artifact, and where the artifact comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactFile {
+    pub artifact: String,
+    pub path: String,
+    /// `source` (a source action's output), `build` (the output of an
+    /// action that takes a source or build artifact as input) or `other`.
+    pub origin: String,
+    /// The action that produces the artifact (`stage/action`), when one does.
+    #[serde(default)]
+    pub produced_by: Option<String>,
 }
 
 /// An S3 source action: the pipeline starts from an object in a bucket.
@@ -702,6 +771,24 @@ pub struct BuildLogs {
     pub s3_status: Option<String>,
     #[serde(default)]
     pub s3_encryption_disabled: Option<bool>,
+}
+
+// ---------------------------------------------------------------- CloudFormation
+
+/// A CloudFormation stack a pipeline deploys (DescribeStacks, GetStackPolicy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CfnStack {
+    pub name: String,
+    /// The stack's ARN (with its id).
+    pub arn: String,
+    /// CREATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE, ...
+    pub status: String,
+    pub termination_protection: bool,
+    /// The stack's own service role, when it has one.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// The stack policy; absent when the stack has none.
+    pub stack_policy: Observed<PolicyText>,
 }
 
 // ---------------------------------------------------------------- CodeDeploy
@@ -1321,6 +1408,7 @@ impl Resources {
             f,
         );
         resource_errors(&self.event_rules, |_| vec![], f);
+        resource_errors(&self.cfn_stacks, |s| vec![field_error(&s.stack_policy)], f);
         resource_errors(
             &self.buckets,
             |b| {

@@ -75,43 +75,100 @@ impl ReleasePathsConfig {
 
 /// The reference architecture's shape: the accepted action providers of the
 /// source, build and deploy stages, and the order of the stages (action
-/// categories). The default is the seed's: CodeCommit, CodeBuild,
-/// CodeDeploy, in that order.
+/// categories). A profile ([`PROFILES`]) gives all four; keys written next
+/// to it override its values. The default profile is the seed's,
+/// `codedeploy-ec2`: CodeCommit, CodeBuild, CodeDeploy, in that order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ReferenceFile")]
 pub struct Reference {
-    #[serde(default = "default_sources")]
+    /// The profile the values start from.
+    pub profile: String,
     pub source: Vec<String>,
-    #[serde(default = "default_builds")]
     pub build: Vec<String>,
-    #[serde(default = "default_deploys")]
     pub deploy: Vec<String>,
     /// Action categories in stage order; `Source` must come first.
-    #[serde(default = "default_stages")]
     pub stages: Vec<String>,
 }
 
-fn default_sources() -> Vec<String> {
-    vec!["CodeCommit".to_string()]
+/// A ready reference shape, named by `[reference] profile`.
+pub struct Profile {
+    pub name: &'static str,
+    pub source: &'static [&'static str],
+    pub build: &'static [&'static str],
+    pub deploy: &'static [&'static str],
+    pub stages: &'static [&'static str],
 }
-fn default_builds() -> Vec<String> {
-    vec!["CodeBuild".to_string()]
+
+/// The ready reference shapes; the first is the default. Another deploy
+/// style is one more entry here (and its example in the README).
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "codedeploy-ec2",
+        source: &["CodeCommit"],
+        build: &["CodeBuild"],
+        deploy: &["CodeDeploy"],
+        stages: &["Source", "Build", "Deploy"],
+    },
+    Profile {
+        name: "cloudformation",
+        source: &["CodeCommit", "CodeStarSourceConnection", "S3"],
+        build: &["CodeBuild"],
+        deploy: &["CloudFormation"],
+        stages: &["Source", "Build", "Deploy"],
+    },
+];
+
+/// `[reference]` as written: every key optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferenceFile {
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    source: Option<Vec<String>>,
+    #[serde(default)]
+    build: Option<Vec<String>>,
+    #[serde(default)]
+    deploy: Option<Vec<String>>,
+    #[serde(default)]
+    stages: Option<Vec<String>>,
 }
-fn default_deploys() -> Vec<String> {
-    vec!["CodeDeploy".to_string()]
-}
-fn default_stages() -> Vec<String> {
-    ["Source", "Build", "Deploy"].map(String::from).to_vec()
+
+impl TryFrom<ReferenceFile> for Reference {
+    type Error = String;
+    fn try_from(f: ReferenceFile) -> Result<Self, String> {
+        let name = f.profile.as_deref().unwrap_or(PROFILES[0].name);
+        let p = PROFILES.iter().find(|p| p.name == name).ok_or_else(|| {
+            format!(
+                "unknown reference profile {name:?}; the profiles are {}",
+                PROFILES
+                    .iter()
+                    .map(|p| format!("{:?}", p.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let own = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Ok(Reference {
+            profile: p.name.to_string(),
+            source: f.source.unwrap_or_else(|| own(p.source)),
+            build: f.build.unwrap_or_else(|| own(p.build)),
+            deploy: f.deploy.unwrap_or_else(|| own(p.deploy)),
+            stages: f.stages.unwrap_or_else(|| own(p.stages)),
+        })
+    }
 }
 
 impl Default for Reference {
     fn default() -> Self {
-        Reference {
-            source: default_sources(),
-            build: default_builds(),
-            deploy: default_deploys(),
-            stages: default_stages(),
-        }
+        // the first profile, with nothing overridden
+        Reference::try_from(ReferenceFile::default()).unwrap_or_else(|_| Reference {
+            profile: String::new(),
+            source: Vec::new(),
+            build: Vec::new(),
+            deploy: Vec::new(),
+            stages: Vec::new(),
+        })
     }
 }
 
@@ -446,6 +503,39 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_profile_sets_the_shape_and_keys_override_it() {
+        let c = Config::parse("[reference]\nprofile = \"cloudformation\"\n", "p.toml")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.reference.deploy, ["CloudFormation"]);
+        assert_eq!(
+            c.reference.source,
+            ["CodeCommit", "CodeStarSourceConnection", "S3"]
+        );
+        let c = Config::parse(
+            "[reference]\nprofile = \"cloudformation\"\ndeploy = [\"CloudFormation\", \"CodeDeploy\"]\n",
+            "p.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.reference.deploy, ["CloudFormation", "CodeDeploy"]);
+        assert_eq!(c.reference.profile, "cloudformation");
+        assert_eq!(c.reference.build, ["CodeBuild"]);
+        let d = Config::parse("", "p.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.reference.profile, "codedeploy-ec2");
+        assert_eq!(d.reference.deploy, ["CodeDeploy"]);
+        assert_eq!(d.reference, Reference::default());
+        let e = Config::parse("[reference]\nprofile = \"lambda-magic\"\n", "p.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("p.toml:")
+                && e.contains("unknown reference profile \"lambda-magic\"")
+                && e.contains("\"cloudformation\""),
+            "{e}"
+        );
+    }
 
     #[test]
     fn full_config_parses() {

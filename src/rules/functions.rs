@@ -343,6 +343,14 @@ impl Lookup {
                 _ => {}
             }
         }
+        for d in &w.stack_deploys {
+            own.extend(d.cfn_role_arn.as_deref());
+            match s.resources.cfn_stacks.get(&d.stack_arn) {
+                Some(Observed::Ok { value }) => own.extend(value.role_arn.as_deref()),
+                Some(Observed::Unknown { error }) => return Err(gap(f, &d.stack_arn, error)),
+                _ => {}
+            }
+        }
         if let Some((path, error)) = self.index().trigger_gaps(s, w).first() {
             return Err(gap(f, path, error));
         }

@@ -327,7 +327,9 @@ pub fn trusts_service(trust: &PolicyDocument, service: &str) -> bool {
     a.allowed && !a.denied
 }
 
-/// Principals, other than `service`, that an Allow of the trust policy admits.
+/// Principals, other than `service`, that an Allow of the trust policy
+/// admits. `service` may be a role ARN (an action role is assumed by the
+/// pipeline role): an `AWS` principal naming it is then the expected one.
 pub fn other_trusted(trust: &PolicyDocument, service: &str) -> Vec<String> {
     let mut out = Vec::new();
     for s in trust
@@ -343,7 +345,7 @@ pub fn other_trusted(trust: &PolicyDocument, service: &str) -> Vec<String> {
             Some(Principals::Typed(map)) => {
                 for (kind, values) in map {
                     for v in values {
-                        if !(kind == "Service" && v == service) {
+                        if !((kind == "Service" || kind == "AWS") && v == service) {
                             out.push(format!("{kind}:{v}"));
                         }
                     }

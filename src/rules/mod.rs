@@ -105,7 +105,9 @@ pub struct RuleFile {
     /// account over the account-level variables.
     #[serde(default, skip_serializing_if = "Scope::is_pipeline")]
     pub scope: Scope,
-    /// A higher severity for the findings where a further condition holds.
+    /// Another severity for the findings where a further condition holds
+    /// (higher where the state is worse, or lower where a control makes up
+    /// for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate: Option<Escalate>,
 }
@@ -682,17 +684,6 @@ impl RuleSet {
                 Err(e) => push(&mut errors, "message", e),
             }
             let escalate = file.escalate.as_ref().and_then(|e| {
-                if e.severity <= file.severity {
-                    push(
-                        &mut errors,
-                        "escalate",
-                        format!(
-                            "escalate: severity {} is not above the rule's {}",
-                            e.severity, file.severity
-                        ),
-                    );
-                    return None;
-                }
                 compiler
                     .compile(
                         origin,

@@ -21,7 +21,7 @@ use super::functions::{self, Lookup};
 
 /// The variables an expression can name, in slot order (`item` last; the
 /// others are [`super::VARIABLES`]).
-pub const GLOBALS: [&str; 16] = [
+pub const GLOBALS: [&str; 17] = [
     "pipeline",
     "sources",
     "connections",
@@ -34,6 +34,7 @@ pub const GLOBALS: [&str; 16] = [
     "functions",
     "stores",
     "triggers",
+    "stacks",
     "service_roles",
     "release_paths",
     "config",

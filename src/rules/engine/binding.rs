@@ -183,6 +183,9 @@ pub(super) fn bindings(
             .collect();
         vars.push(("deploys", list(deploys)));
     }
+    if needs.var("stacks") {
+        vars.push(("stacks", stack_deploys(s, w, cache, &mut gaps)));
+    }
     if needs.var("instances")
         && let Some(v) = instances(s, w, &mut gaps)
     {
@@ -273,7 +276,7 @@ pub(super) fn bindings(
                 if let Some(arn) = arn {
                     m.insert(key("arn"), string(&arn));
                 }
-                m.insert(key("service"), string(service));
+                m.insert(key("service"), string(&service));
                 m.insert(key("used_by"), string(&used_by));
                 map(m)
             })
@@ -346,6 +349,203 @@ pub(super) fn bindings(
         }
     }
     Ok(Bindings { vars, gaps })
+}
+
+/// `stacks`: the pipeline's CloudFormation deploy actions, one map each
+/// (see the README's rule variables): the declared settings, where the
+/// template comes from, the role CloudFormation acts with (`deploy_role`,
+/// left out with the gap when it depends on a stack that could not be
+/// read), and the stack as read (`stack`: null when it does not exist or
+/// is in another account, left out with the gap when it could not be read).
+fn stack_deploys(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    cache: &Cache,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Value {
+    let own_account = w.arn.split(':').nth(4).unwrap_or("");
+    // The production stacks: those of the last stage that deploys one.
+    let last_stage = w
+        .stack_deploys
+        .iter()
+        .rev()
+        .find(|d| d.action_mode != "DELETE_ONLY")
+        .map(|d| d.stage.as_str());
+    let file = |f: &Option<crate::model::ArtifactFile>| match f {
+        Some(f) => {
+            let mut m = HashMap::new();
+            m.insert(key("artifact"), string(&f.artifact));
+            m.insert(key("path"), string(&f.path));
+            m.insert(key("origin"), string(&f.origin));
+            m.insert(key("produced_by"), opt_string(f.produced_by.as_deref()));
+            map(m)
+        }
+        None => Value::Null,
+    };
+    let items = w
+        .stack_deploys
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let mut m = HashMap::new();
+            m.insert(key("stage"), string(&d.stage));
+            m.insert(key("action"), string(&d.action));
+            m.insert(key("region"), string(&d.region));
+            m.insert(key("account"), string(&d.account));
+            m.insert(key("action_mode"), string(&d.action_mode));
+            m.insert(key("stack_name"), string(&d.stack_name));
+            m.insert(key("stack_arn"), string(&d.stack_arn));
+            m.insert(
+                key("change_set_name"),
+                opt_string(d.change_set_name.as_deref()),
+            );
+            m.insert(key("template"), file(&d.template));
+            m.insert(key("template_configuration"), file(&d.template_configuration));
+            // Where what CloudFormation deploys comes from, the riskiest of
+            // the template and its configuration: source, build, other, or
+            // null when the action deploys no template.
+            let origins: Vec<&str> = [&d.template, &d.template_configuration]
+                .into_iter()
+                .flatten()
+                .map(|f| f.origin.as_str())
+                .collect();
+            let origin = ["source", "build", "other"]
+                .into_iter()
+                .find(|o| origins.contains(o));
+            m.insert(key("template_origin"), opt_string(origin));
+            let from = |f: &Option<crate::model::ArtifactFile>| {
+                f.as_ref().map(|f| {
+                    let by = f
+                        .produced_by
+                        .as_deref()
+                        .map(|b| format!(" (from {b})"))
+                        .unwrap_or_default();
+                    format!("{}::{}{by}", f.artifact, f.path)
+                })
+            };
+            let mut described: Vec<String> = Vec::new();
+            if let Some(t) = from(&d.template) {
+                described.push(format!("template {t}"));
+            }
+            if let Some(c) = from(&d.template_configuration) {
+                described.push(format!("configuration {c}"));
+            }
+            m.insert(
+                key("template_text"),
+                string(&if described.is_empty() {
+                    "no template".to_string()
+                } else {
+                    described.join(", ")
+                }),
+            );
+            m.insert(
+                key("writes_template"),
+                Value::Bool(matches!(origin, Some("source" | "build"))),
+            );
+            m.insert(
+                key("capabilities"),
+                list(d.capabilities.iter().map(|c| string(c)).collect()),
+            );
+            m.insert(
+                key("iam_capabilities"),
+                list(
+                    d.capabilities
+                        .iter()
+                        .filter(|c| {
+                            crate::collect::cloudformation::IAM_CAPABILITIES.contains(&c.as_str())
+                        })
+                        .map(|c| string(c))
+                        .collect(),
+                ),
+            );
+            m.insert(
+                key("iam_capabilities_text"),
+                string(
+                    &d.capabilities
+                        .iter()
+                        .filter(|c| {
+                            crate::collect::cloudformation::IAM_CAPABILITIES.contains(&c.as_str())
+                        })
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            );
+            m.insert(key("cfn_role_arn"), opt_string(d.cfn_role_arn.as_deref()));
+            m.insert(
+                key("action_role_arn"),
+                opt_string(d.action_role_arn.as_deref()),
+            );
+            m.insert(key("executed_by"), opt_string(d.executed_by.as_deref()));
+            m.insert(
+                key("approval_before_execute"),
+                Value::Bool(d.approval_before_execute),
+            );
+            let in_audit = d.account == own_account;
+            m.insert(key("in_audit"), Value::Bool(in_audit));
+            m.insert(
+                key("production"),
+                Value::Bool(last_stage == Some(d.stage.as_str()) && d.action_mode != "DELETE_ONLY"),
+            );
+            m.insert(
+                key("last_for_stack"),
+                Value::Bool(
+                    !w.stack_deploys[i + 1..]
+                        .iter()
+                        .any(|later| later.stack_arn == d.stack_arn),
+                ),
+            );
+            let stack = if in_audit {
+                cache.put(&mut m, "stack", &d.stack_arn, gaps);
+                s.resources.cfn_stacks.get(&d.stack_arn)
+            } else {
+                m.insert(key("stack"), Value::Null);
+                None
+            };
+            // The role CloudFormation acts with: the action's RoleArn; else
+            // the role associated with the stack; else the credentials of
+            // the caller (the action role, else the pipeline role).
+            let caller = || {
+                d.action_role_arn
+                    .as_deref()
+                    .map(|r| {
+                        (
+                            r,
+                            "no RoleArn: CloudFormation acts with the credentials of the action role",
+                        )
+                    })
+                    .or_else(|| {
+                        w.role_arn.as_deref().map(|r| {
+                            (
+                                r,
+                                "no RoleArn: CloudFormation acts with the credentials of the pipeline role",
+                            )
+                        })
+                    })
+            };
+            let role = match (&d.cfn_role_arn, stack) {
+                (Some(r), _) => Some(Some((r.as_str(), "the action's RoleArn"))),
+                (None, Some(Observed::Ok { value })) => Some(
+                    value
+                        .role_arn
+                        .as_deref()
+                        .map(|r| (r, "no RoleArn: the role associated with the stack"))
+                        .or_else(caller),
+                ),
+                (None, Some(Observed::Unknown { .. })) => None,
+                (None, _) => Some(caller()),
+            };
+            if let Some(role) = role {
+                m.insert(key("deploy_role"), opt_string(role.map(|r| r.0)));
+                m.insert(
+                    key("deploy_role_from"),
+                    opt_string(role.map(|r| r.1)),
+                );
+            }
+            map(m)
+        })
+        .collect();
+    list(items)
 }
 
 /// The EC2 instances a deployment group selects (`deploys[].targets`):
@@ -754,10 +954,54 @@ fn service_roles(
     s: &Snapshot,
     w: &PipelineWiring,
     gaps: &mut Vec<(String, ReadError)>,
-) -> Vec<(Option<String>, &'static str, String)> {
-    let mut out: Vec<(Option<String>, &'static str, String)> = Vec::new();
+) -> Vec<(Option<String>, String, String)> {
+    let mut out: Vec<(Option<String>, String, String)> = Vec::new();
     if let Some(r) = &w.role_arn {
-        out.push((Some(r.clone()), "codepipeline.amazonaws.com", w.arn.clone()));
+        out.push((
+            Some(r.clone()),
+            "codepipeline.amazonaws.com".to_string(),
+            w.arn.clone(),
+        ));
+    }
+    // The roles of the pipeline's account named on actions: each is
+    // assumed by the pipeline role (its expected principal; a role of
+    // another account is not read).
+    let account = w.arn.split(':').nth(4).unwrap_or("");
+    let own = |r: &str| r.split(':').nth(4) == Some(account);
+    if let Some(pipeline_role) = &w.role_arn
+        && let Some(Observed::Ok { value: p }) = s.resources.pipelines.get(&w.arn)
+    {
+        for st in &p.stages {
+            for a in &st.actions {
+                if let Some(r) = a.role_arn.as_deref().filter(|r| own(r)) {
+                    out.push((
+                        Some(r.to_string()),
+                        pipeline_role.clone(),
+                        format!("{} action {}/{}", w.arn, st.name, a.name),
+                    ));
+                }
+            }
+        }
+    }
+    // The roles CloudFormation acts as: the actions' RoleArn, and the
+    // roles associated with the stacks.
+    for d in &w.stack_deploys {
+        if let Some(r) = d.cfn_role_arn.as_deref().filter(|r| own(r)) {
+            out.push((
+                Some(r.to_string()),
+                "cloudformation.amazonaws.com".to_string(),
+                d.stack_arn.clone(),
+            ));
+        }
+        if let Some(Observed::Ok { value }) = s.resources.cfn_stacks.get(&d.stack_arn)
+            && let Some(r) = value.role_arn.as_deref().filter(|r| own(r))
+        {
+            out.push((
+                Some(r.to_string()),
+                "cloudformation.amazonaws.com".to_string(),
+                d.stack_arn.clone(),
+            ));
+        }
     }
     // The role of a project or group that could not be read is not known:
     // `None`, with the gap.
@@ -766,11 +1010,11 @@ fn service_roles(
                        user: &str,
                        gaps: &mut Vec<(String, ReadError)>| match obs {
         Some(Observed::Ok { value: Some(r) }) => {
-            out.push((Some(r.clone()), service, user.to_string()))
+            out.push((Some(r.clone()), service.to_string(), user.to_string()))
         }
         Some(Observed::Unknown { error }) => {
             gaps.push((user.to_string(), error.clone()));
-            out.push((None, service, user.to_string()));
+            out.push((None, service.to_string(), user.to_string()));
         }
         _ => {}
     };
@@ -804,15 +1048,19 @@ fn service_roles(
         if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
             for t in value.targets.iter().filter(|t| t.arn == w.arn) {
                 if let Some(r) = &t.role_arn {
-                    out.push((Some(r.clone()), "events.amazonaws.com", arn.clone()));
+                    out.push((
+                        Some(r.clone()),
+                        "events.amazonaws.com".to_string(),
+                        arn.clone(),
+                    ));
                 }
             }
         }
     }
     let mut seen = BTreeSet::new();
     out.retain(|(arn, svc, user)| match arn {
-        Some(arn) => seen.insert((arn.clone(), *svc)),
-        None => seen.insert((user.clone(), *svc)),
+        Some(arn) => seen.insert((arn.clone(), svc.clone())),
+        None => seen.insert((user.clone(), svc.clone())),
     });
     out
 }

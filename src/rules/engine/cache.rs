@@ -185,6 +185,7 @@ impl Cache {
             TaskDefinition(&'a Observed<crate::model::TaskDefinition>),
             ImageRepository(&'a Observed<crate::model::ImageRepository>),
             Function(&'a Observed<crate::model::LambdaFunction>),
+            Stack(&'a Observed<crate::model::CfnStack>),
         }
         // Only the kinds some bound variable holds.
         let mut items: Vec<(&String, Any<'_>)> = Vec::new();
@@ -216,6 +217,9 @@ impl Cache {
         if needs.var("stores") {
             items.extend(r.buckets.iter().map(|(k, v)| (k, Any::Bucket(v))));
             items.extend(r.keys.iter().map(|(k, v)| (k, Any::Key(v))));
+        }
+        if needs.var("stacks") {
+            items.extend(r.cfn_stacks.iter().map(|(k, v)| (k, Any::Stack(v))));
         }
         if needs.var("triggers") {
             items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
@@ -254,6 +258,7 @@ impl Cache {
                     Any::Bucket(o) => unresolved_keys(s, bind(arn, o), o, arn),
                     Any::SourceBucket(o) => bind(arn, o),
                     Any::Key(o) => bind(arn, o),
+                    Any::Stack(o) => bind(arn, o),
                     // A readable rule is bound per pipeline from the model
                     // (its targets at that pipeline): only its state here.
                     Any::Rule(Observed::Ok { .. }) => Bound {

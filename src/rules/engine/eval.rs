@@ -137,8 +137,6 @@ enum Part {
     Condition,
     Resource,
     Message,
-    /// `escalate.when`.
-    Severity,
 }
 
 impl Part {
@@ -147,7 +145,7 @@ impl Part {
     /// The resource or message of a rule that fired fail by a fault of the
     /// rule.
     fn gaps_explain(self) -> bool {
-        matches!(self, Part::ForEach | Part::Condition | Part::Severity)
+        matches!(self, Part::ForEach | Part::Condition)
     }
 
     /// What its error is prefixed with.
@@ -156,7 +154,6 @@ impl Part {
             Part::ForEach | Part::Condition => "",
             Part::Resource => "resource: ",
             Part::Message => "message: ",
-            Part::Severity => "escalate: ",
         }
     }
 }
@@ -292,16 +289,10 @@ impl Scope<'_, '_> {
                 }
             }
         }
-        let mut severity = rule.file.severity;
-        if let Some(e) = &rule.escalate {
-            if let Value::Bool(true) = self.exec(&e.when, Part::Severity)? {
-                severity = e.severity;
-            }
-        }
         Ok(Some(Finding {
             rule_id: rule.file.id.clone(),
             slug: rule.file.slug.clone(),
-            severity,
+            severity: rule.file.severity,
             title: rule.file.title.clone(),
             message: message.trim().to_string(),
             pipeline: w.name.clone(),
@@ -316,6 +307,49 @@ impl Scope<'_, '_> {
             resource_arn: resource,
         }))
     }
+}
+
+/// One note per account other than the snapshot's that the pipeline
+/// deploys stacks into: what is deployed there is not checked (never a
+/// pass, never absent). The note names the first such stack as its
+/// resource ([`is_unaudited_deploy`]); it does not change the exit code.
+fn unaudited_deploys(s: &Snapshot, w: &PipelineWiring) -> Vec<Diagnostic> {
+    let mut by_account: std::collections::BTreeMap<&str, Vec<&crate::model::StackDeployRef>> =
+        std::collections::BTreeMap::new();
+    for d in w.stack_deploys.iter().filter(|d| d.account != s.account) {
+        by_account.entry(d.account.as_str()).or_default().push(d);
+    }
+    by_account
+        .into_iter()
+        .map(|(account, stacks)| {
+            let mut names: Vec<String> = stacks
+                .iter()
+                .map(|d| format!("{} in {}", d.stack_name, d.region))
+                .collect();
+            names.dedup();
+            Diagnostic {
+                kind: DiagnosticKind::Note,
+                account: None,
+                rule_id: None,
+                pipeline: Some(w.name.clone()),
+                resource: stacks.first().map(|d| d.stack_arn.clone()),
+                permission: None,
+                message: format!(
+                    "pipeline {} deploys into account {account}, outside this account's audit: stack {} not checked",
+                    w.name,
+                    names.join(", ")
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Whether a note's resource is a stack deployed into an account that is
+/// not audited (see [`unaudited_deploys`]).
+pub fn is_unaudited_deploy(resource: &str) -> bool {
+    resource.starts_with("arn:")
+        && resource.contains(":cloudformation:")
+        && resource.contains(":stack/")
 }
 
 /// Evaluates every rule of the plan on one pipeline.
@@ -362,6 +396,9 @@ pub(super) fn evaluate_pipeline(
             return out;
         }
     };
+    if needs.var("stacks") {
+        out.diagnostics.extend(unaudited_deploys(s, w));
+    }
     let mut ctx = root.new_inner_scope();
     let mut globals: Vec<Option<Value>> = vec![None; GLOBALS.len()];
     for (name, v) in &b.vars {
@@ -426,7 +463,21 @@ pub(super) fn evaluate_pipeline(
                 fast: *fast,
             };
             match scope.finding(s, w, rule) {
-                Ok(Some(f)) => out.findings.push(f),
+                Ok(Some(mut f)) => {
+                    // Another severity where the rule's further condition
+                    // holds; when it cannot be told, the rule's own severity
+                    // stands and the gap is reported.
+                    if let Some(e) = &rule.escalate {
+                        match scope.exec(&e.when, Part::Condition) {
+                            Ok(Value::Bool(true)) => f.severity = e.severity,
+                            Ok(_) => {}
+                            Err((part, err)) => {
+                                out.diagnostics.extend(failed(rule, w, &b.gaps, part, err))
+                            }
+                        }
+                    }
+                    out.findings.push(f)
+                }
                 Ok(None) => {}
                 Err((part, e)) => out.diagnostics.extend(failed(rule, w, &b.gaps, part, e)),
             }
