@@ -20,8 +20,8 @@ use super::call::Ctx;
 use super::clients::RegionClients;
 use super::key_refs::KeyResolver;
 use super::{
-    cloudformation, codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms, lambda,
-    s3,
+    cloudformation, codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms,
+    lambda, s3,
 };
 use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
 
