@@ -404,6 +404,8 @@ pub const ACTIONS: &[&str] = &[
     "codepipeline:PutApprovalResult",
     "events:PutTargets",
     "codedeploy:CreateDeployment",
+    "cloudformation:UpdateStack",
+    "cloudformation:CreateChangeSet",
     "codedeploy:UpdateDeploymentGroup",
     "ssm:SendCommand",
     "ssm:StartSession",
@@ -773,6 +775,19 @@ impl<'a> Account<'a> {
                 out.insert(r);
             }
         }
+        // the roles CloudFormation acts as, and the stacks' own roles
+        for d in &w.stack_deploys {
+            out.extend(d.cfn_role_arn.iter().cloned());
+            out.extend(d.action_role_arn.iter().cloned());
+            if let Some(r) = res
+                .cfn_stacks
+                .get(&d.stack_arn)
+                .and_then(Observed::value)
+                .and_then(|st| st.role_arn.clone())
+            {
+                out.insert(r);
+            }
+        }
         for t in &w.trigger_rules {
             if let Some(rule) = res.event_rules.get(t).and_then(Observed::value) {
                 out.extend(rule.role_arn.iter().cloned());
@@ -874,6 +889,35 @@ impl<'a> Account<'a> {
                 context: Context::new(),
                 detail: "an input transformer can supply the revision".to_string(),
                 also: None,
+            });
+        }
+        // a CloudFormation deploy's stack, in the audited account: changed
+        // directly, CloudFormation acts with the stack's role (reused
+        // without iam:PassRole)
+        let mut stacks = BTreeSet::new();
+        for d in &w.stack_deploys {
+            if d.account != *account
+                || d.action_mode == "DELETE_ONLY"
+                || !stacks.insert(&d.stack_arn)
+            {
+                continue;
+            }
+            let resource = format!("{}/00000000-0000-0000-0000-000000000000", d.stack_arn);
+            out.push(Probe {
+                kind: Kind::DirectDeploy,
+                action: "cloudformation:UpdateStack",
+                resource: resource.clone(),
+                context: Context::new(),
+                detail: format!("update stack {} with any template", d.stack_name),
+                also: None,
+            });
+            out.push(Probe {
+                kind: Kind::DirectDeploy,
+                action: "cloudformation:CreateChangeSet",
+                resource,
+                context: Context::new(),
+                detail: format!("make and execute a change set of stack {}", d.stack_name),
+                also: Some("cloudformation:ExecuteChangeSet"),
             });
         }
         for d in &w.deploys {

@@ -395,3 +395,80 @@ fn launch_template_versions_reach_the_auto_scaling_targets() {
     assert!(kinds(&pinned, "user/versioner").is_empty());
     assert!(kinds(&pinned, "user/both").is_empty());
 }
+
+/// RP005 on a CloudFormation deploy stage: UpdateStack on the stack, or a
+/// change set made and executed (CloudFormation reuses the stack's role,
+/// no iam:PassRole); a change set that cannot be executed is no path, nor
+/// is a stack in another account (not audited here).
+#[test]
+fn cloudformation_stacks_can_be_changed_around_the_pipeline() {
+    use PrincipalKind::User;
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/app-prod";
+    let mut s = demo();
+    s.pipelines[0].stack_deploys = vec![
+        crate::model::StackDeployRef {
+            stage: "Deploy".to_string(),
+            action: "Deploy".to_string(),
+            region: "us-east-1".to_string(),
+            account: ACCOUNT.to_string(),
+            action_mode: "CREATE_UPDATE".to_string(),
+            stack_name: "app-prod".to_string(),
+            stack_arn: STACK.to_string(),
+            ..Default::default()
+        },
+        crate::model::StackDeployRef {
+            stage: "Deploy".to_string(),
+            action: "Elsewhere".to_string(),
+            region: "us-east-1".to_string(),
+            account: "210987654321".to_string(),
+            action_mode: "CREATE_UPDATE".to_string(),
+            stack_name: "app-other".to_string(),
+            stack_arn: "arn:aws:cloudformation:us-east-1:210987654321:stack/app-other".to_string(),
+            ..Default::default()
+        },
+    ];
+    let both = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Action":["cloudformation:CreateChangeSet","cloudformation:ExecuteChangeSet"],"Resource":"{STACK}/*"}}]}}"#
+    );
+    let mut principals = vec![
+        principal(
+            User,
+            "updater",
+            &allow("cloudformation:UpdateStack", &format!("{STACK}/*")),
+            None,
+        ),
+        principal(
+            User,
+            "proposer",
+            &allow("cloudformation:CreateChangeSet", &format!("{STACK}/*")),
+            None,
+        ),
+        principal(User, "changer", &both, None),
+        principal(
+            User,
+            "elsewhere",
+            &allow(
+                "cloudformation:UpdateStack",
+                "arn:aws:cloudformation:*:210987654321:stack/*",
+            ),
+            None,
+        ),
+    ];
+    principals.sort_by(|a, b| a.arn.cmp(&b.arn));
+    s.principals = Some(Observed::ok(PrincipalSet {
+        read: principals.len(),
+        principals,
+        policies: BTreeMap::new(),
+    }));
+    let a = analyse(&s, &[]);
+    assert_eq!(kinds(&a, "user/updater"), ["RP005"]);
+    assert_eq!(kinds(&a, "user/changer"), ["RP005"]);
+    assert!(kinds(&a, "user/proposer").is_empty());
+    assert!(kinds(&a, "user/elsewhere").is_empty());
+    let step = &path(&a, "user/changer", Kind::DirectDeploy).chain[0];
+    assert_eq!(
+        step.action,
+        "cloudformation:CreateChangeSet + cloudformation:ExecuteChangeSet"
+    );
+    assert!(step.detail.contains("app-prod"), "{}", step.detail);
+}
