@@ -51,6 +51,10 @@ pub fn render(g: &Graph) -> String {
         if n.missing || n.unknown {
             attrs.push("style=dashed".to_string());
         }
+        // another account: a box within a box
+        if n.kind == crate::graph::NodeKind::Account {
+            attrs.push("peripheries=2".to_string());
+        }
         let label = format!("\"{label}\"");
         let extra = if attrs.is_empty() {
             String::new()

@@ -63,7 +63,12 @@ pub fn render(g: &Graph) -> Option<String> {
     }
     let mut out = String::from("flowchart LR\n");
     for n in &g.nodes {
-        let _ = writeln!(out, "  {}[\"{}\"]", n.id, label(n));
+        // another account: a subroutine shape (a box within a box)
+        if n.kind == crate::graph::NodeKind::Account {
+            let _ = writeln!(out, "  {}[[\"{}\"]]", n.id, label(n));
+        } else {
+            let _ = writeln!(out, "  {}[\"{}\"]", n.id, label(n));
+        }
     }
     for e in &g.edges {
         let _ = writeln!(out, "  {} -->|{}| {}", e.from, e.kind.label(), e.to);

@@ -35,6 +35,9 @@ pub enum NodeKind {
     EcsService,
     ImageRepository,
     Function,
+    Stack,
+    /// Another account a deploy reaches (drawn boxed: not audited here).
+    Account,
 }
 
 impl NodeKind {
@@ -55,6 +58,8 @@ impl NodeKind {
             NodeKind::EcsService => "ECS service",
             NodeKind::ImageRepository => "image repository",
             NodeKind::Function => "Lambda function",
+            NodeKind::Stack => "CloudFormation stack",
+            NodeKind::Account => "other account",
         }
     }
 }
@@ -236,6 +241,38 @@ impl<'a> Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// The stack a CloudFormation action deploys, with the role
+    /// CloudFormation acts as (the action's `RoleArn`, else the stack's
+    /// own); in another account, the account as a boxed node of its own
+    /// holding the stack, which is not read here.
+    fn stack(&mut self, action: &str, d: &crate::model::StackDeployRef) {
+        let from = if d.account != self.snapshot.account {
+            let id = self.node(
+                NodeKind::Account,
+                &format!("{} (not audited)", d.account),
+                None,
+                State::Present,
+            );
+            self.edge(action, &id, EdgeKind::DeploysWith);
+            id
+        } else {
+            action.to_string()
+        };
+        let read = self.snapshot.resources.cfn_stacks.get(&d.stack_arn);
+        let st = if d.account != self.snapshot.account {
+            State::Unknown
+        } else {
+            state(read)
+        };
+        let id = self.node(NodeKind::Stack, &d.stack_name, Some(&d.stack_arn), st);
+        self.edge(&from, &id, EdgeKind::DeploysWith);
+        let own = read
+            .and_then(Observed::value)
+            .and_then(|s| s.role_arn.clone());
+        let role = d.cfn_role_arn.clone().or(own);
+        self.role(&id, role.as_deref());
+    }
+
     /// An ECS service a deploy action deploys to (named `cluster/service`),
     /// with its task role and the ECR repositories of its images.
     fn ecs_service(&mut self, action: &str, t: &crate::model::EcsTarget<'_>) {
@@ -429,6 +466,13 @@ pub fn build(snapshot: &Snapshot, w: &PipelineWiring, findings: &[Finding]) -> G
                     if let Some(Observed::Ok { value }) = f {
                         b.role(&id, value.role_arn.as_deref());
                     }
+                }
+                for d in w
+                    .stack_deploys
+                    .iter()
+                    .filter(|x| x.stage == st.name && x.action == a.name)
+                {
+                    b.stack(&action, d);
                 }
                 b.role(&action, a.role_arn.as_deref());
             }

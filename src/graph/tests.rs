@@ -424,3 +424,77 @@ fn ecs_services_repositories_and_functions_are_drawn() {
     let l = svg::layout(&g);
     assert_eq!(l.places.len(), g.nodes.len());
 }
+
+/// A CloudFormation deploy draws its stack and the role CloudFormation acts
+/// as; a deploy into another account draws that account as a boxed node
+/// (a double box in Mermaid and DOT) holding a stack not read here.
+#[test]
+fn cloudformation_stacks_and_other_accounts_are_drawn() {
+    let mut s = demo();
+    let i = s
+        .pipelines
+        .iter()
+        .position(|w| w.name == "demo-000-pipeline")
+        .unwrap_or_else(|| panic!("no demo-000"));
+    let (stage, action) = {
+        let d = &s.pipelines[i].deploys[0];
+        (d.stage.clone(), d.action.clone())
+    };
+    let role = "arn:aws:iam::123456789012:role/cfn-deployer";
+    let here = crate::model::StackDeployRef {
+        stage: stage.clone(),
+        action: action.clone(),
+        region: "us-east-1".to_string(),
+        account: s.account.clone(),
+        action_mode: "CREATE_UPDATE".to_string(),
+        stack_name: "app-prod".to_string(),
+        stack_arn: format!(
+            "arn:aws:cloudformation:us-east-1:{}:stack/app-prod",
+            s.account
+        ),
+        cfn_role_arn: Some(role.to_string()),
+        ..Default::default()
+    };
+    let there = crate::model::StackDeployRef {
+        account: "210987654321".to_string(),
+        stack_name: "app-far".to_string(),
+        stack_arn: "arn:aws:cloudformation:us-east-1:210987654321:stack/app-far".to_string(),
+        cfn_role_arn: None,
+        ..here.clone()
+    };
+    s.pipelines[i].stack_deploys = vec![here, there];
+    let g = graph_of(&s, "demo-000");
+    let stacks = kinds(&g, NodeKind::Stack);
+    assert_eq!(stacks.len(), 2, "{stacks:#?}");
+    assert!(edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::DeploysWith,
+        NodeKind::Stack
+    ));
+    assert!(edge(&g, NodeKind::Stack, EdgeKind::ActsAs, NodeKind::Role));
+    assert!(edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::DeploysWith,
+        NodeKind::Account
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Account,
+        EdgeKind::DeploysWith,
+        NodeKind::Stack
+    ));
+    let far = stacks
+        .iter()
+        .find(|n| n.name == "app-far")
+        .unwrap_or_else(|| panic!("{stacks:#?}"));
+    assert!(far.unknown, "a stack of another account is not read");
+    let account = kinds(&g, NodeKind::Account);
+    assert_eq!(account.len(), 1);
+    assert!(account[0].name.starts_with("210987654321"));
+    let m = mermaid::render(&g).unwrap_or_default();
+    assert!(m.contains(&format!("  {}[[\"", account[0].id)), "{m}");
+    let d = dot::render(&g);
+    assert!(d.contains("peripheries=2"), "{d}");
+}
