@@ -116,6 +116,22 @@ pub const PROFILES: &[Profile] = &[
         deploy: &["CloudFormation"],
         stages: &["Source", "Build", "Deploy"],
     },
+    Profile {
+        name: "ecs",
+        source: &["CodeCommit", "CodeStarSourceConnection"],
+        build: &["CodeBuild"],
+        deploy: &["ECS", "CodeDeployToECS"],
+        stages: &["Source", "Build", "Deploy"],
+    },
+    // Lambda blue/green deploys go through the CodeDeploy provider (a group
+    // of the Lambda compute platform); SAM deploys through CloudFormation.
+    Profile {
+        name: "lambda",
+        source: &["CodeCommit", "CodeStarSourceConnection"],
+        build: &["CodeBuild"],
+        deploy: &["CodeDeploy", "CloudFormation"],
+        stages: &["Source", "Build", "Deploy"],
+    },
 ];
 
 /// `[reference]` as written: every key optional.
@@ -525,6 +541,12 @@ mod tests {
         assert_eq!(d.reference.profile, "codedeploy-ec2");
         assert_eq!(d.reference.deploy, ["CodeDeploy"]);
         assert_eq!(d.reference, Reference::default());
+        let ecs = Config::parse("[reference]\nprofile = \"ecs\"\n", "p.toml")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ecs.reference.deploy, ["ECS", "CodeDeployToECS"]);
+        let lambda = Config::parse("[reference]\nprofile = \"lambda\"\n", "p.toml")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(lambda.reference.deploy, ["CodeDeploy", "CloudFormation"]);
         let e = Config::parse("[reference]\nprofile = \"lambda-magic\"\n", "p.toml")
             .err()
             .map(|e| e.to_string())

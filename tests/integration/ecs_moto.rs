@@ -26,14 +26,10 @@ use support::seed::{self, SeedClients, StackSpec};
 
 const REGION: &str = "us-east-1";
 
-/// The reference that accepts the ECS deploy providers (what an `ecs`
-/// profile stands for).
+/// The reference that accepts the ECS deploy providers.
 const ECS_REFERENCE: &str = r#"
 [reference]
-source = ["CodeCommit"]
-build = ["CodeBuild"]
-deploy = ["ECS", "CodeDeployToECS"]
-stages = ["Source", "Build", "Deploy"]
+profile = "ecs"
 "#;
 
 /// moto stores no custom key on a build project, so CB004 fires on every
