@@ -350,6 +350,11 @@ pub enum PathsFormat {
     Table,
     Json,
     Markdown,
+    /// The release-path findings as SARIF (each chain a code flow), in
+    /// their own `pipeaudit-paths/...` categories.
+    Sarif,
+    /// The audit's HTML report of the release-path findings ("Who can ship").
+    Html,
 }
 
 /// Output formats of `pipeaudit graph`.

@@ -43,6 +43,9 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, p: &PathsArgs) -> Result<u8, String> {
         Some(path) => Snapshot::load(path).map_err(|e| e.to_string())?,
         None => collect_live(g)?,
     };
+    if let PathsFormat::Sarif | PathsFormat::Html = p.format {
+        return as_audit_report(g, &a, p, &rules, &config, snapshot, &principals);
+    }
     let mut analysis = release::analyse(&snapshot, &config.release_paths.trusted());
     analysis
         .pipelines
@@ -62,6 +65,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, p: &PathsArgs) -> Result<u8, String> {
         PathsFormat::Table => table(&report),
         PathsFormat::Json => json(&report),
         PathsFormat::Markdown => markdown(&report),
+        // written as an audit report above
+        PathsFormat::Sarif | PathsFormat::Html => String::new(),
     };
     write_output(p.output.as_ref(), &text)?;
     Ok(if not_analysed {
@@ -71,4 +76,58 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, p: &PathsArgs) -> Result<u8, String> {
     } else {
         EXIT_OK
     })
+}
+
+/// SARIF and HTML: the release-path rules (RP001-RP009) evaluated as an
+/// audit of only them, written by the audit's report writers (a code flow
+/// per chain; the HTML report's "Who can ship"), SARIF under its own
+/// `pipeaudit-paths/...` categories so that it never closes the audit's
+/// alerts. `--pipeline` is applied by the collection or below, `--principal`
+/// to the findings' principals.
+fn as_audit_report(
+    g: &GlobalArgs,
+    a: &AuditArgs,
+    p: &PathsArgs,
+    rules: &crate::rules::RuleSet,
+    config: &crate::rules::config::Config,
+    mut snapshot: Snapshot,
+    principals: &globset::GlobSet,
+) -> Result<u8, String> {
+    let only = crate::rules::RuleSet {
+        rules: rules
+            .rules
+            .iter()
+            .filter(|r| r.area() == "RP")
+            .cloned()
+            .collect(),
+    };
+    if !g.pipelines.is_empty() {
+        let mut b = GlobSetBuilder::new();
+        for x in &g.pipelines {
+            b.add(Glob::new(x).map_err(|e| format!("--pipeline {x:?} is not a valid glob: {e}"))?);
+        }
+        let set = b.build().map_err(|e| format!("--pipeline: {e}"))?;
+        snapshot.pipelines.retain(|w| set.is_match(&w.name));
+    }
+    let snapshot = std::sync::Arc::new(snapshot);
+    let mut eval = crate::rules::engine::evaluate(snapshot.clone(), &only, config);
+    if !p.principals.is_empty() {
+        eval.findings
+            .retain(|f| principals.is_match(&f.resource_arn));
+    }
+    let mut args = a.clone();
+    args.format = match p.format {
+        PathsFormat::Sarif => crate::report::Format::Sarif,
+        _ => crate::report::Format::Html,
+    };
+    args.output = p.output.clone();
+    let scopes = crate::report::scopes(&snapshot.account, &snapshot.regions);
+    super::audit::write_report(
+        &args,
+        &only,
+        &scopes,
+        &mut eval,
+        Some(&snapshot),
+        "pipeaudit-paths",
+    )
 }

@@ -517,6 +517,63 @@ async fn each_kind_fires_for_exactly_its_principal() {
         .map(|f| f["witness"].as_array().map(Vec::len).unwrap_or(0))
         .sum();
     assert_eq!(steps, total);
+
+    // `paths --format sarif|html`: the same paths as an audit of only the
+    // release-path rules, SARIF under its own categories; --principal narrows
+    let out = support::offline(&[
+        "paths",
+        "--snapshot",
+        &snap_s,
+        "--config",
+        &cfg_s,
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    support::sarif_schema::validate(&sarif);
+    let runs = sarif["runs"].as_array().cloned().unwrap_or_default();
+    assert!(!runs.is_empty());
+    for run in &runs {
+        let cat = run["automationDetails"]["id"].as_str().unwrap_or_default();
+        assert!(cat.starts_with("pipeaudit-paths/aws/"), "{cat}");
+    }
+    let ids: BTreeSet<String> = runs
+        .iter()
+        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
+        .map(|r| {
+            assert!(r["codeFlows"].is_array(), "{r:#}");
+            r["ruleId"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|id| id.starts_with("RP")),
+        "{ids:?}"
+    );
+    let out = support::offline(&[
+        "paths",
+        "--snapshot",
+        &snap_s,
+        "--principal",
+        "*:user/hopper",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let html = String::from_utf8_lossy(&out.stdout);
+    let doc = scraper::Html::parse_document(&html);
+    let ship: Vec<String> = doc
+        .select(&sel("section.ship"))
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(ship.len(), 1, "{ship:?}");
+    assert!(ship[0].contains("user/hopper") && !ship[0].contains("user/pusher"));
 }
 
 #[tokio::test]
