@@ -68,27 +68,8 @@ async fn read_all(ctx: &Ctx, client: &Client) -> Result<PrincipalSet, ReadError>
                     arn: arn.to_string(),
                     name: name.to_string(),
                     kind: PrincipalKind::User,
-                    inline: u
-                        .user_policy_list()
-                        .iter()
-                        .filter_map(|p| {
-                            Some(InlinePolicy {
-                                name: p.policy_name()?.to_string(),
-                                group: None,
-                                document: PolicyText::parse(p.policy_document()?),
-                            })
-                        })
-                        .collect(),
-                    attached: u
-                        .attached_managed_policies()
-                        .iter()
-                        .filter_map(|a| {
-                            Some(AttachedPolicy {
-                                arn: a.policy_arn()?.to_string(),
-                                group: None,
-                            })
-                        })
-                        .collect(),
+                    inline: inline_policies(u.user_policy_list()),
+                    attached: attached_policies(u.attached_managed_policies()),
                     boundary: u
                         .permissions_boundary()
                         .and_then(|b| b.permissions_boundary_arn())
@@ -110,27 +91,8 @@ async fn read_all(ctx: &Ctx, client: &Client) -> Result<PrincipalSet, ReadError>
                     arn: arn.to_string(),
                     name: name.to_string(),
                     kind: PrincipalKind::Role,
-                    inline: r
-                        .role_policy_list()
-                        .iter()
-                        .filter_map(|p| {
-                            Some(InlinePolicy {
-                                name: p.policy_name()?.to_string(),
-                                group: None,
-                                document: PolicyText::parse(p.policy_document()?),
-                            })
-                        })
-                        .collect(),
-                    attached: r
-                        .attached_managed_policies()
-                        .iter()
-                        .filter_map(|a| {
-                            Some(AttachedPolicy {
-                                arn: a.policy_arn()?.to_string(),
-                                group: None,
-                            })
-                        })
-                        .collect(),
+                    inline: inline_policies(r.role_policy_list()),
+                    attached: attached_policies(r.attached_managed_policies()),
                     boundary: r
                         .permissions_boundary()
                         .and_then(|b| b.permissions_boundary_arn())
@@ -234,4 +196,30 @@ async fn pages(
             _ => return Ok(()),
         }
     }
+}
+
+/// A user's or role's own inline policies, as GetAccountAuthorizationDetails
+/// lists them (a policy without name or document is left out).
+fn inline_policies(list: &[aws_sdk_iam::types::PolicyDetail]) -> Vec<InlinePolicy> {
+    list.iter()
+        .filter_map(|p| {
+            Some(InlinePolicy {
+                name: p.policy_name()?.to_string(),
+                group: None,
+                document: PolicyText::parse(p.policy_document()?),
+            })
+        })
+        .collect()
+}
+
+/// A user's or role's own attached managed policies.
+fn attached_policies(list: &[aws_sdk_iam::types::AttachedPolicy]) -> Vec<AttachedPolicy> {
+    list.iter()
+        .filter_map(|a| {
+            Some(AttachedPolicy {
+                arn: a.policy_arn()?.to_string(),
+                group: None,
+            })
+        })
+        .collect()
 }
