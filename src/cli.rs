@@ -37,6 +37,7 @@ pub struct Cli {
 
 /// Options of the audit (the default command).
 #[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("offline").args(["templates", "tf_plans"]).multiple(true)))]
 pub struct AuditArgs {
     /// Audit a saved snapshot offline instead of collecting.
     #[arg(long, value_name = "FILE")]
@@ -110,6 +111,11 @@ pub struct AuditArgs {
     /// included). The snapshot is built from the templates offline.
     #[arg(long = "template", value_name = "PATH", conflicts_with_all = ["snapshot", "save_snapshot", "remediate", "iac"])]
     pub templates: Vec<PathBuf>,
+    /// Audit Terraform plans instead of an account (repeatable): the JSON of
+    /// `terraform show -json PLANFILE` (format 1.x), or a directory of them.
+    /// With --iac DIR, findings point at the .tf files under DIR.
+    #[arg(long = "tf-plan", value_name = "PLAN.json", conflicts_with_all = ["snapshot", "save_snapshot", "remediate", "templates"])]
+    pub tf_plans: Vec<PathBuf>,
     /// With --template: a CloudFormation parameter file (a JSON list of
     /// ParameterKey/ParameterValue) for the single template given, or
     /// TEMPLATE=FILE for one of several (repeatable). Without it, a
@@ -128,12 +134,14 @@ pub struct AuditArgs {
         requires = "templates"
     )]
     pub stack_names: Vec<String>,
-    /// With --template: the account the templates are evaluated in.
+    /// With --template or --tf-plan: the account the templates are
+    /// evaluated in (a plan's own `aws_caller_identity`, when it reads one,
+    /// unless given).
     #[arg(
         long,
         value_name = "ID",
         default_value = "123456789012",
-        requires = "templates"
+        requires = "offline"
     )]
     pub account_id: String,
     /// Base URL of the rule documentation pages (<URL>/<ID>.md) that SARIF,

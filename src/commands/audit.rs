@@ -23,6 +23,9 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, String> {
     if !a.templates.is_empty() {
         return super::template::run(g, a, &rules, &config);
     }
+    if !a.tf_plans.is_empty() {
+        return super::tfplan::run(g, a, &rules, &config);
+    }
     if g.accounts_file.is_some() || g.role_arns.len() > 1 || g.shard.is_some() {
         if !a.iac.is_empty() {
             return Err(

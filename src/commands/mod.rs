@@ -14,6 +14,7 @@ mod rules;
 mod shell;
 mod snapshot;
 mod template;
+mod tfplan;
 
 use std::io::Write;
 use std::path::PathBuf;

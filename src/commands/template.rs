@@ -25,7 +25,7 @@ fn pair(value: &str, flag: &str, what: &str) -> Result<(PathBuf, String), String
 }
 
 /// The template options from the command line.
-fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::Options, String> {
+pub(super) fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::Options, String> {
     let mut opts = crate::template::Options::default();
     match g.regions.as_slice() {
         [] => {}
@@ -73,7 +73,7 @@ fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::Options, St
 
 /// The directory report paths are relative to: `--iac-root` or the current
 /// directory, or the templates' common parent when they lie outside it.
-fn root(a: &AuditArgs, files: &[&Path]) -> Result<PathBuf, String> {
+pub(super) fn root(a: &AuditArgs, files: &[&Path]) -> Result<PathBuf, String> {
     let base = a.iac_root.clone().unwrap_or_else(|| PathBuf::from("."));
     let base =
         std::fs::canonicalize(&base).map_err(|e| format!("cannot read {}: {e}", base.display()))?;

@@ -275,6 +275,16 @@ impl Index {
         self.templates.iter()
     }
 
+    /// The file and lines of a Terraform resource address in the `.tf`
+    /// files under `--iac`, the property's when given and written.
+    pub fn locate_terraform(
+        &self,
+        address: &str,
+        property: Option<&str>,
+    ) -> Result<crate::findings::DefinedIn, String> {
+        self.tf.locate(address, property)
+    }
+
     /// The root paths are relative to.
     pub fn root(&self) -> &Path {
         &self.root

@@ -11,6 +11,35 @@ use std::path::{Path, PathBuf};
 use super::lines::Span;
 use crate::findings::DefinedIn;
 
+/// The one home of "which `aws_*` type is which kind": the CloudFormation
+/// type a Terraform resource type is read as (template mode's builder is
+/// keyed by CloudFormation types). The split S3 settings, policy
+/// attachments and event targets are folded into their bucket, role or
+/// rule by the plan reader and have no entry.
+pub fn cloudformation_type(terraform_type: &str) -> Option<&'static str> {
+    Some(match terraform_type {
+        "aws_codepipeline" => "AWS::CodePipeline::Pipeline",
+        "aws_codecommit_repository" => "AWS::CodeCommit::Repository",
+        "aws_codebuild_project" => "AWS::CodeBuild::Project",
+        "aws_codedeploy_app" => "AWS::CodeDeploy::Application",
+        "aws_codedeploy_deployment_group" => "AWS::CodeDeploy::DeploymentGroup",
+        "aws_codedeploy_deployment_config" => "AWS::CodeDeploy::DeploymentConfig",
+        "aws_cloudwatch_event_rule" => "AWS::Events::Rule",
+        "aws_s3_bucket" => "AWS::S3::Bucket",
+        "aws_s3_bucket_policy" => "AWS::S3::BucketPolicy",
+        "aws_kms_key" => "AWS::KMS::Key",
+        "aws_kms_alias" => "AWS::KMS::Alias",
+        "aws_iam_role" => "AWS::IAM::Role",
+        "aws_iam_policy" => "AWS::IAM::ManagedPolicy",
+        "aws_iam_role_policy" => "AWS::IAM::RolePolicy",
+        "aws_iam_instance_profile" => "AWS::IAM::InstanceProfile",
+        "aws_launch_template" => "AWS::EC2::LaunchTemplate",
+        "aws_instance" => "AWS::EC2::Instance",
+        "aws_autoscaling_group" => "AWS::AutoScaling::AutoScalingGroup",
+        _ => return None,
+    })
+}
+
 /// ARN -> resource address, from one or more states.
 #[derive(Debug, Default)]
 pub struct State {

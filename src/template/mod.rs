@@ -20,6 +20,7 @@
 pub mod build;
 pub mod intrinsics;
 pub mod names;
+pub mod tfplan;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
