@@ -25,13 +25,14 @@ const DEFAULT_ACCOUNT: &str = "123456789012";
 /// The line of a resource's address in the plan's `planned_values`.
 fn address_line(text: &str, address: &str) -> Option<usize> {
     let quoted = serde_json::to_string(address).ok()?;
-    text.lines().position(|l| {
-        let l = l.trim_start();
-        l.strip_prefix("\"address\"")
-            .map(|r| r.trim_start().trim_start_matches(':').trim_start())
-            .is_some_and(|r| r.starts_with(&quoted))
-    })
-    .map(|n| n + 1)
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix("\"address\"")
+                .map(|r| r.trim_start().trim_start_matches(':').trim_start())
+                .is_some_and(|r| r.starts_with(&quoted))
+        })
+        .map(|n| n + 1)
 }
 
 /// Runs template mode on Terraform plans.

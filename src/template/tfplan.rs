@@ -194,6 +194,15 @@ fn intrinsic(v: &Value) -> bool {
     }
 }
 
+/// Whether a document holds an object shaped like an intrinsic anywhere.
+fn has_intrinsic(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => intrinsic(v) || m.values().any(has_intrinsic),
+        Value::Array(a) => a.iter().any(has_intrinsic),
+        _ => false,
+    }
+}
+
 /// A property of a translated value: an unknown stays unknown.
 fn f(t: &Value, key: &str) -> Option<Value> {
     if intrinsic(t) {
@@ -276,14 +285,10 @@ impl<'p> Plan<'p> {
     /// configuration writes one at exactly that path.
     fn expression(&self, r: &Res, path: &[Seg]) -> Option<&'p Value> {
         let module = self.config_module(&r.calls)?;
-        let resource = module
-            .get("resources")?
-            .as_array()?
-            .iter()
-            .find(|c| {
-                c.get("address").and_then(Value::as_str) == Some(r.config_address.as_str())
-                    && c.get("mode").and_then(Value::as_str) != Some("data")
-            })?;
+        let resource = module.get("resources")?.as_array()?.iter().find(|c| {
+            c.get("address").and_then(Value::as_str) == Some(r.config_address.as_str())
+                && c.get("mode").and_then(Value::as_str) != Some("data")
+        })?;
         let mut e = resource.get("expressions")?;
         for seg in path {
             e = match (e, seg) {
@@ -292,11 +297,9 @@ impl<'p> Plan<'p> {
                 {
                     m.get(k)?
                 }
-                (Value::Array(a), Seg::Idx(i)) => a.get(*i).or(if a.len() == 1 {
-                    a.first()
-                } else {
-                    None
-                })?,
+                (Value::Array(a), Seg::Idx(i)) => {
+                    a.get(*i).or(if a.len() == 1 { a.first() } else { None })?
+                }
                 _ => return None,
             };
         }
@@ -310,7 +313,9 @@ impl<'p> Plan<'p> {
             .and_then(|m| m.get("resources")?.as_array())
             .into_iter()
             .flatten()
-            .filter(|c| c.get("address").and_then(Value::as_str) == Some(res.config_address.as_str()))
+            .filter(|c| {
+                c.get("address").and_then(Value::as_str) == Some(res.config_address.as_str())
+            })
             .any(|c| c.pointer(&format!("/expressions/{attr}")).is_some())
     }
 
@@ -322,7 +327,13 @@ impl<'p> Plan<'p> {
     }
 
     /// Follows one reference made in the module `calls` (instance `module`).
-    fn follow(&self, calls: &[String], module: &str, reference: &str, hops: usize) -> Option<Target> {
+    fn follow(
+        &self,
+        calls: &[String],
+        module: &str,
+        reference: &str,
+        hops: usize,
+    ) -> Option<Target> {
         if hops > MAX_HOPS {
             return None;
         }
@@ -330,7 +341,11 @@ impl<'p> Plan<'p> {
             Reference::Var(name) => {
                 let (call, parent_calls) = calls.split_last()?;
                 let parent = self.config_module(parent_calls)?;
-                let expr = parent.get("module_calls")?.get(call)?.get("expressions")?.get(&name)?;
+                let expr = parent
+                    .get("module_calls")?
+                    .get(call)?
+                    .get("expressions")?
+                    .get(&name)?;
                 self.expr_target(parent_calls, &Self::parent_module(module), expr, hops + 1)
             }
             Reference::Output(call, out) => {
@@ -356,9 +371,11 @@ impl<'p> Plan<'p> {
                     Some(i) => *i,
                     None => {
                         // `TYPE.NAME` of a single instance with a key
-                        let mut found = self.res.iter().enumerate().filter(|(_, r)| {
-                            r.module == module && r.config_address == local
-                        });
+                        let mut found = self
+                            .res
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.module == module && r.config_address == local);
                         let (i, _) = found.next()?;
                         if found.next().is_some() {
                             return None;
@@ -372,7 +389,13 @@ impl<'p> Plan<'p> {
         }
     }
 
-    fn expr_target(&self, calls: &[String], module: &str, expr: &Value, hops: usize) -> Option<Target> {
+    fn expr_target(
+        &self,
+        calls: &[String],
+        module: &str,
+        expr: &Value,
+        hops: usize,
+    ) -> Option<Target> {
         if let Some(c) = expr.get("constant_value") {
             return Some(Target::Literal(c.clone()));
         }
@@ -391,8 +414,14 @@ impl<'p> Plan<'p> {
 
     fn is_known(&self, r: usize, attr: &str) -> Option<&Value> {
         let res = &self.res[r];
-        let unknown = res.unknown.get(attr).is_some_and(|u| u != &Value::Bool(false));
-        let sensitive = res.sensitive.get(attr).is_some_and(|s| s != &Value::Bool(false));
+        let unknown = res
+            .unknown
+            .get(attr)
+            .is_some_and(|u| u != &Value::Bool(false));
+        let sensitive = res
+            .sensitive
+            .get(attr)
+            .is_some_and(|s| s != &Value::Bool(false));
         if unknown || sensitive {
             return None;
         }
@@ -544,10 +573,23 @@ impl<'p> Plan<'p> {
         }
         let v = v.cloned().unwrap_or(Value::Null);
         match v {
+            Value::Object(m) if intrinsic(&Value::Object(m.clone())) => {
+                // a value shaped like an intrinsic is not evaluated as one
+                let why = format!(
+                    "{}.{} is an object shaped like a CloudFormation intrinsic; it is not read",
+                    res.address,
+                    dotted(path)
+                );
+                self.unknown(why)
+            }
             Value::Object(m) => {
                 let mut keys: BTreeSet<String> = m.keys().cloned().collect();
                 if let Some(Value::Object(um)) = u {
-                    keys.extend(um.iter().filter(|(_, x)| **x == Value::Bool(true)).map(|(k, _)| k.clone()));
+                    keys.extend(
+                        um.iter()
+                            .filter(|(_, x)| **x == Value::Bool(true))
+                            .map(|(k, _)| k.clone()),
+                    );
                 }
                 let mut out = Map::new();
                 for k in keys {
@@ -580,8 +622,8 @@ impl<'p> Plan<'p> {
     fn document(&self, v: Option<Value>) -> Option<Value> {
         match v? {
             Value::String(s) => match serde_json::from_str::<Value>(&s) {
-                Ok(d) => Some(self.substitute(&d)),
-                Err(_) => Some(Value::String(s)),
+                Ok(d) if !has_intrinsic(&d) => Some(self.substitute(&d)),
+                _ => Some(Value::String(s)),
             },
             other => Some(other),
         }
@@ -677,7 +719,12 @@ pub fn detect(doc: &Value) -> (Option<String>, Option<String>) {
         if depth > 32 {
             return None;
         }
-        for r in m.get("resources").and_then(Value::as_array).into_iter().flatten() {
+        for r in m
+            .get("resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if r.get("type").and_then(Value::as_str) == Some("aws_caller_identity")
                 && let Some(a) = r.pointer("/values/account_id").and_then(Value::as_str)
             {
@@ -700,7 +747,12 @@ fn collect(module: &Value, changes: &BTreeMap<String, &Value>, out: &mut Vec<Res
     if depth > 32 {
         return;
     }
-    for r in module.get("resources").and_then(Value::as_array).into_iter().flatten() {
+    for r in module
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if r.get("mode").and_then(Value::as_str) != Some("managed") {
             continue;
         }
@@ -739,7 +791,12 @@ fn collect(module: &Value, changes: &BTreeMap<String, &Value>, out: &mut Vec<Res
             sensitive,
         });
     }
-    for c in module.get("child_modules").and_then(Value::as_array).into_iter().flatten() {
+    for c in module
+        .get("child_modules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         collect(c, changes, out, depth + 1);
     }
 }
@@ -771,7 +828,12 @@ fn merge_true(into: &mut Value, from: &Value) {
 /// unknown values its parameters stand for; notes on what was left out.
 fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Diagnostic>) {
     let mut changes: BTreeMap<String, &Value> = BTreeMap::new();
-    for c in doc.get("resource_changes").and_then(Value::as_array).into_iter().flatten() {
+    for c in doc
+        .get("resource_changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(a) = c.get("address").and_then(Value::as_str) {
             changes.insert(a.to_string(), c);
         }
@@ -819,6 +881,8 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
     // folded into their bucket or role afterwards: (target, property, value)
     let mut folds: Vec<(usize, &'static str, Value)> = Vec::new();
     let mut targets: Vec<(usize, Value)> = Vec::new();
+    // settings whose resource the plan leaves unknown: (type, property, why)
+    let mut unsure: Vec<(&'static str, &'static str, String)> = Vec::new();
     for i in 0..plan.res.len() {
         let ty = plan.res[i].ty.clone();
         let address = plan.res[i].address.clone();
@@ -838,6 +902,23 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
         };
         let props = match ty.as_str() {
             "aws_s3_bucket" => obj(vec![("BucketName", name_of(&t, "bucket"))]),
+            "aws_s3_bucket_policy"
+                if plan.is_known(i, "bucket").is_none()
+                    && plan
+                        .named(i, "bucket", &["aws_s3_bucket"], &["bucket", "id"])
+                        .is_none() =>
+            {
+                undetermined(
+                    &plan,
+                    i,
+                    "bucket",
+                    "AWS::S3::Bucket",
+                    "#policy",
+                    &mut notes,
+                    &mut unsure,
+                );
+                continue;
+            }
             "aws_s3_bucket_policy" => obj(vec![
                 ("Bucket", f(&t, "bucket")),
                 ("PolicyDocument", plan.document(f(&t, "policy"))),
@@ -912,9 +993,8 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                 ("ComputePlatform", f(&t, "compute_platform")),
                 (
                     "MinimumHealthyHosts",
-                    block(&t, "minimum_healthy_hosts").map(|m| {
-                        obj(vec![("Type", f(&m, "type")), ("Value", f(&m, "value"))])
-                    }),
+                    block(&t, "minimum_healthy_hosts")
+                        .map(|m| obj(vec![("Type", f(&m, "type")), ("Value", f(&m, "value"))])),
                 ),
             ]),
             "aws_codepipeline" => pipeline(&t),
@@ -937,9 +1017,8 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
             }
             "aws_launch_template" => {
                 let meta = block(&t, "metadata_options").map(|m| metadata(&m));
-                let profile = block(&t, "iam_instance_profile").map(|p| {
-                    obj(vec![("Name", f(&p, "name")), ("Arn", f(&p, "arn"))])
-                });
+                let profile = block(&t, "iam_instance_profile")
+                    .map(|p| obj(vec![("Name", f(&p, "name")), ("Arn", f(&p, "arn"))]));
                 obj(vec![
                     ("LaunchTemplateName", name_of(&t, "name")),
                     (
@@ -954,8 +1033,9 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
             "aws_instance" => {
                 let mut lt = block(&t, "launch_template").map(|l| launch_template_ref(&l));
                 // metadata options written on the instance: as a template of its own
-                let meta = block(&t, "metadata_options")
-                    .filter(|m| intrinsic(m) || f(m, "http_tokens").is_some_and(|x| !intrinsic(&x)));
+                let meta = block(&t, "metadata_options").filter(|m| {
+                    intrinsic(m) || f(m, "http_tokens").is_some_and(|x| !intrinsic(&x))
+                });
                 if lt.is_none()
                     && let Some(m) = meta
                 {
@@ -995,7 +1075,15 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
             "aws_s3_bucket_versioning" => {
                 let v = block(&t, "versioning_configuration")
                     .map(|c| obj(vec![("Status", f(&c, "status"))]));
-                fold(&plan, &mut folds, &mut notes, i, "VersioningConfiguration", v);
+                fold(
+                    &plan,
+                    &mut folds,
+                    &mut notes,
+                    &mut unsure,
+                    i,
+                    "VersioningConfiguration",
+                    v,
+                );
                 continue;
             }
             "aws_s3_bucket_server_side_encryption_configuration" => {
@@ -1014,7 +1102,15 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                     ])
                 });
                 let v = Some(obj(vec![("ServerSideEncryptionConfiguration", rules)]));
-                fold(&plan, &mut folds, &mut notes, i, "BucketEncryption", v);
+                fold(
+                    &plan,
+                    &mut folds,
+                    &mut notes,
+                    &mut unsure,
+                    i,
+                    "BucketEncryption",
+                    v,
+                );
                 continue;
             }
             "aws_s3_bucket_public_access_block" => {
@@ -1024,7 +1120,15 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                     ("BlockPublicPolicy", f(&t, "block_public_policy")),
                     ("RestrictPublicBuckets", f(&t, "restrict_public_buckets")),
                 ]));
-                fold(&plan, &mut folds, &mut notes, i, "PublicAccessBlockConfiguration", v);
+                fold(
+                    &plan,
+                    &mut folds,
+                    &mut notes,
+                    &mut unsure,
+                    i,
+                    "PublicAccessBlockConfiguration",
+                    v,
+                );
                 continue;
             }
             "aws_s3_bucket_logging" => {
@@ -1032,14 +1136,29 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                     ("DestinationBucketName", f(&t, "target_bucket")),
                     ("LogFilePrefix", f(&t, "target_prefix")),
                 ]));
-                fold(&plan, &mut folds, &mut notes, i, "LoggingConfiguration", v);
+                fold(
+                    &plan,
+                    &mut folds,
+                    &mut notes,
+                    &mut unsure,
+                    i,
+                    "LoggingConfiguration",
+                    v,
+                );
                 continue;
             }
             "aws_s3_bucket_notification" => {
-                let v = f(&t, "eventbridge").map(|e| {
-                    json!({"EventBridgeConfiguration": {"EventBridgeEnabled": e}})
-                });
-                fold(&plan, &mut folds, &mut notes, i, "NotificationConfiguration", v);
+                let v = f(&t, "eventbridge")
+                    .map(|e| json!({"EventBridgeConfiguration": {"EventBridgeEnabled": e}}));
+                fold(
+                    &plan,
+                    &mut folds,
+                    &mut notes,
+                    &mut unsure,
+                    i,
+                    "NotificationConfiguration",
+                    v,
+                );
                 continue;
             }
             "aws_iam_role_policy_attachment" => {
@@ -1048,10 +1167,16 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                     f(&t, "policy_arn"),
                 ) {
                     (Some(role), Some(p)) => folds.push((role, "ManagedPolicyArns", p)),
-                    _ => notes.push(note(format!(
-                        "{}: the role of {address} is not in the plan; the attachment is left out",
-                        path.display()
-                    ))),
+                    (None, _) => undetermined(
+                        &plan,
+                        i,
+                        "role",
+                        "AWS::IAM::Role",
+                        "ManagedPolicyArns",
+                        &mut notes,
+                        &mut unsure,
+                    ),
+                    (Some(_), None) => {}
                 }
                 continue;
             }
@@ -1063,10 +1188,15 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                 ]);
                 match plan.named(i, "rule", &["aws_cloudwatch_event_rule"], &["name"]) {
                     Some(rule) => targets.push((rule, target)),
-                    None => notes.push(note(format!(
-                        "{}: the rule of {address} is not in the plan; the target is left out",
-                        path.display()
-                    ))),
+                    None => undetermined(
+                        &plan,
+                        i,
+                        "rule",
+                        "AWS::Events::Rule",
+                        "Targets",
+                        &mut notes,
+                        &mut unsure,
+                    ),
                 }
                 continue;
             }
@@ -1077,9 +1207,8 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
     }
     for (r, property, value) in folds {
         let id = &plan.res[r].address;
-        if let Some(Value::Object(props)) = resources
-            .get_mut(id)
-            .and_then(|x| x.get_mut("Properties"))
+        if let Some(Value::Object(props)) =
+            resources.get_mut(id).and_then(|x| x.get_mut("Properties"))
         {
             if property == "ManagedPolicyArns" {
                 let list = props
@@ -1096,15 +1225,57 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
     }
     for (r, target) in targets {
         let id = &plan.res[r].address;
-        if let Some(Value::Object(props)) = resources
-            .get_mut(id)
-            .and_then(|x| x.get_mut("Properties"))
+        if let Some(Value::Object(props)) =
+            resources.get_mut(id).and_then(|x| x.get_mut("Properties"))
         {
             let list = props
                 .entry("Targets")
                 .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(a) = list {
                 a.push(target);
+            }
+        }
+    }
+    for (kind, property, why) in unsure {
+        if property == "#policy" {
+            // a policy on a bucket the plan does not say: every bucket
+            // without a policy of its own may have it
+            let targeted: Vec<Value> = resources
+                .values()
+                .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::S3::BucketPolicy"))
+                .filter_map(|r| r.pointer("/Properties/Bucket").cloned())
+                .collect();
+            let buckets: Vec<(String, Option<Value>)> = resources
+                .iter()
+                .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::S3::Bucket"))
+                .map(|(id, r)| (id.clone(), r.pointer("/Properties/BucketName").cloned()))
+                .collect();
+            for (id, name) in buckets {
+                let reference = json!({"Ref": id});
+                if targeted.contains(&reference) || name.is_some_and(|n| targeted.contains(&n)) {
+                    continue;
+                }
+                let u = plan.unknown(why.clone());
+                resources.insert(
+                    format!("{id}#policy"),
+                    json!({"Type": "AWS::S3::BucketPolicy",
+                           "Properties": {"Bucket": reference, "PolicyDocument": u}}),
+                );
+            }
+            continue;
+        }
+        for r in resources.values_mut() {
+            if r.get("Type").and_then(Value::as_str) != Some(kind) {
+                continue;
+            }
+            let Some(Value::Object(props)) = r.get_mut("Properties") else {
+                continue;
+            };
+            // a list it would add to, or a setting no resource gave
+            let list = matches!(property, "ManagedPolicyArns" | "Targets");
+            if list || !props.contains_key(property) {
+                let u = plan.unknown(why.clone());
+                props.insert(property.to_string(), u);
             }
         }
     }
@@ -1122,6 +1293,7 @@ fn fold(
     plan: &Plan<'_>,
     folds: &mut Vec<(usize, &'static str, Value)>,
     notes: &mut Vec<Diagnostic>,
+    unsure: &mut Vec<(&'static str, &'static str, String)>,
     i: usize,
     property: &'static str,
     value: Option<Value>,
@@ -1129,11 +1301,42 @@ fn fold(
     let Some(value) = value else { return };
     match plan.named(i, "bucket", &["aws_s3_bucket"], &["bucket", "id"]) {
         Some(b) => folds.push((b, property, value)),
-        None => notes.push(note(format!(
-            "{}: the bucket of {} is not in the plan; it is left out",
-            plan.path.display(),
-            plan.res[i].address
-        ))),
+        None => undetermined(
+            plan,
+            i,
+            "bucket",
+            "AWS::S3::Bucket",
+            property,
+            notes,
+            unsure,
+        ),
+    }
+}
+
+/// A setting whose resource is not known: on a resource outside the plan
+/// it is left out; when the plan does not say which resource, that setting
+/// of every resource of the kind is unknown.
+fn undetermined(
+    plan: &Plan<'_>,
+    i: usize,
+    attr: &str,
+    kind: &'static str,
+    property: &'static str,
+    notes: &mut Vec<Diagnostic>,
+    unsure: &mut Vec<(&'static str, &'static str, String)>,
+) {
+    let address = &plan.res[i].address;
+    if plan.is_known(i, attr).is_some() {
+        notes.push(note(format!(
+            "{}: the {attr} of {address} is not in the plan; it is left out",
+            plan.path.display()
+        )));
+    } else {
+        unsure.push((
+            kind,
+            property,
+            format!("the {attr} {address} applies to is known only after apply"),
+        ));
     }
 }
 
@@ -1153,7 +1356,10 @@ fn metadata(m: &Value) -> Value {
     obj(vec![
         ("HttpTokens", f(m, "http_tokens")),
         ("HttpEndpoint", f(m, "http_endpoint")),
-        ("HttpPutResponseHopLimit", f(m, "http_put_response_hop_limit")),
+        (
+            "HttpPutResponseHopLimit",
+            f(m, "http_put_response_hop_limit"),
+        ),
     ])
 }
 
@@ -1181,7 +1387,10 @@ fn codebuild(_plan: &Plan<'_>, t: &Value) -> Value {
             ("ComputeType", f(&e, "compute_type")),
             ("Image", f(&e, "image")),
             ("PrivilegedMode", f(&e, "privileged_mode")),
-            ("ImagePullCredentialsType", f(&e, "image_pull_credentials_type")),
+            (
+                "ImagePullCredentialsType",
+                f(&e, "image_pull_credentials_type"),
+            ),
             (
                 "EnvironmentVariables",
                 list(&e, "environment_variable", |v| {
@@ -1225,7 +1434,10 @@ fn codebuild(_plan: &Plan<'_>, t: &Value) -> Value {
         ("Source", block(t, "source").map(|s| source(&s))),
         ("SecondarySources", list(t, "secondary_sources", source)),
         ("Artifacts", block(t, "artifacts").map(|a| artifacts(&a))),
-        ("SecondaryArtifacts", list(t, "secondary_artifacts", artifacts)),
+        (
+            "SecondaryArtifacts",
+            list(t, "secondary_artifacts", artifacts),
+        ),
         ("Environment", env),
         ("LogsConfig", logs),
         (
@@ -1244,10 +1456,7 @@ fn deployment_group(t: &Value) -> Value {
         ])
     };
     let tag_set = list(t, "ec2_tag_set", |s| {
-        obj(vec![(
-            "Ec2TagGroup",
-            list(s, "ec2_tag_filter", filter),
-        )])
+        obj(vec![("Ec2TagGroup", list(s, "ec2_tag_filter", filter))])
     })
     .map(|l| json!({"Ec2TagSetList": l}));
     obj(vec![
@@ -1265,16 +1474,19 @@ fn deployment_group(t: &Value) -> Value {
         (
             "AutoRollbackConfiguration",
             block(t, "auto_rollback_configuration").map(|r| {
-                obj(vec![("Enabled", f(&r, "enabled")), ("Events", f(&r, "events"))])
+                obj(vec![
+                    ("Enabled", f(&r, "enabled")),
+                    ("Events", f(&r, "events")),
+                ])
             }),
         ),
         (
             "AlarmConfiguration",
             block(t, "alarm_configuration").map(|a| {
                 let alarms = f(&a, "alarms").map(|l| match l {
-                    Value::Array(names) => Value::Array(
-                        names.into_iter().map(|n| json!({"Name": n})).collect(),
-                    ),
+                    Value::Array(names) => {
+                        Value::Array(names.into_iter().map(|n| json!({"Name": n})).collect())
+                    }
                     other => other,
                 });
                 obj(vec![
@@ -1318,7 +1530,12 @@ fn pipeline(t: &Value) -> Value {
             multi = Some(Value::Array(
                 stores
                     .iter()
-                    .map(|s| obj(vec![("Region", f(s, "region")), ("ArtifactStore", Some(store(s)))]))
+                    .map(|s| {
+                        obj(vec![
+                            ("Region", f(s, "region")),
+                            ("ArtifactStore", Some(store(s))),
+                        ])
+                    })
                     .collect(),
             ));
         }
@@ -1437,7 +1654,11 @@ pub fn read(paths: &[PathBuf]) -> Result<(Vec<PlanFile>, Vec<Diagnostic>), Strin
 }
 
 /// Builds the snapshot from plans read by [`read`].
-pub fn load(plans: &[PlanFile], diagnostics: Vec<Diagnostic>, opts: &Options) -> Result<Built, String> {
+pub fn load(
+    plans: &[PlanFile],
+    diagnostics: Vec<Diagnostic>,
+    opts: &Options,
+) -> Result<Built, String> {
     let mut b = Builder::new(opts);
     b.diagnostics = diagnostics;
     let mut sources = Vec::new();

@@ -47,6 +47,7 @@ mod secret_classifier;
 mod secrets_moto;
 mod shipping;
 mod template_mode;
+mod tfplan_mode;
 mod unknown_moto;
 mod webhooks_mocks;
 mod webhooks_moto;
