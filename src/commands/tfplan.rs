@@ -40,15 +40,13 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     let mut opts = super::template::options(g, a)?;
     let (plans, diagnostics) = crate::template::tfplan::read(&a.tf_plans)?;
     // the account and region the plan says, unless given
-    for p in &plans {
-        let (region, account) = crate::template::tfplan::detect(&p.doc);
-        if g.regions.is_empty()
-            && let Some(r) = region.filter(|r| crate::collect::is_region_name(r))
-        {
-            opts.region = r;
-            break;
-        }
-        let _ = account;
+    if g.regions.is_empty()
+        && let Some(r) = plans
+            .iter()
+            .find_map(|p| crate::template::tfplan::detect(&p.doc).0)
+            .filter(|r| crate::collect::is_region_name(r))
+    {
+        opts.region = r;
     }
     if a.account_id == DEFAULT_ACCOUNT
         && let Some(acct) = plans

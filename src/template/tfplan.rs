@@ -1214,9 +1214,9 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                 let list = props
                     .entry(property)
                     .or_insert_with(|| Value::Array(Vec::new()));
-                match list {
-                    Value::Array(a) => a.push(value),
-                    _ => {} // already unknown
+                // an unknown list stays unknown
+                if let Value::Array(a) = list {
+                    a.push(value);
                 }
             } else {
                 props.insert(property.to_string(), value);
@@ -1737,6 +1737,55 @@ mod tests {
             let e = parse_plan(bad).err().unwrap_or_default();
             assert!(!e.is_empty() && !e.contains('\n'), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn unknown_values_follow_module_outputs_and_variables() {
+        let doc = json!({
+            "format_version": "1.2",
+            "planned_values": {"root_module": {
+                "resources": [{"address": "aws_codebuild_project.p", "mode": "managed",
+                    "type": "aws_codebuild_project", "name": "p", "values": {"name": "p"}}],
+                "child_modules": [{"address": "module.m", "resources": [
+                    {"address": "module.m.aws_iam_role.r", "mode": "managed",
+                     "type": "aws_iam_role", "name": "r",
+                     "values": {"name": "r", "assume_role_policy": "{}"}},
+                    {"address": "module.m.aws_kms_key.k", "mode": "managed",
+                     "type": "aws_kms_key", "name": "k", "values": {}}]}]}},
+            "resource_changes": [
+                {"address": "aws_codebuild_project.p",
+                 "change": {"after_unknown": {"service_role": true, "encryption_key": true}}},
+                {"address": "module.m.aws_kms_key.k",
+                 "change": {"after_unknown": {"description": true}}}],
+            "configuration": {"root_module": {
+                "resources": [{"address": "aws_codebuild_project.p", "mode": "managed",
+                    "expressions": {
+                        "service_role": {"references": ["module.m.role_arn", "module.m"]},
+                        "encryption_key": {"references": ["local.key", "var.other"]}}}],
+                "module_calls": {"m": {"expressions": {"d": {"constant_value": "given"}},
+                    "module": {
+                    "resources": [{"address": "aws_kms_key.k", "mode": "managed",
+                        "expressions": {"description": {"references": ["var.d"]}}}],
+                    "outputs": {"role_arn": {"expression":
+                        {"references": ["aws_iam_role.r.arn", "aws_iam_role.r"]}}}}}}}}
+        });
+        let (template, unknowns, _) = translate(Path::new("p.json"), &doc);
+        let p = &template["Resources"]["aws_codebuild_project.p"]["Properties"];
+        assert_eq!(
+            p["ServiceRole"],
+            json!({"Fn::GetAtt": ["module.m.aws_iam_role.r", "Arn"]})
+        );
+        // two references: not guessed
+        let u = p["EncryptionKey"]["Ref"].as_str().unwrap_or_default();
+        assert!(
+            unknowns.iter().any(|(n, why)| n == u
+                && why == "aws_codebuild_project.p.encryption_key is known only after apply"),
+            "{unknowns:?}"
+        );
+        assert_eq!(
+            template["Resources"]["module.m.aws_kms_key.k"]["Properties"]["Description"],
+            json!("given")
+        );
     }
 
     #[test]

@@ -208,6 +208,10 @@ fn policy_text(v: &Value) -> Value {
 
 type PlanEdit = fn(&mut Value);
 
+/// A defect: its name, its edit of the plan, its edits of the template,
+/// the rules it fires.
+type Defect<'a> = (&'a str, PlanEdit, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
 #[test]
 fn the_reference_plan_audits_clean_and_as_the_template_does() {
     let (code, r) = audit("--tf-plan", Path::new(PLAN), &[]);
@@ -227,7 +231,7 @@ fn the_reference_plan_audits_clean_and_as_the_template_does() {
 #[test]
 fn each_defect_fires_the_same_rules_in_the_plan_and_the_template() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cases: Vec<(&str, PlanEdit, &[(&str, &str)], &[&str])> = vec![
+    let cases: Vec<Defect> = vec![
         (
             "trigger-disabled",
             |p| {
