@@ -110,6 +110,13 @@ pub struct AuditArgs {
     /// included). The snapshot is built from the templates offline.
     #[arg(long = "template", value_name = "PATH", conflicts_with_all = ["snapshot", "save_snapshot", "remediate", "iac"])]
     pub templates: Vec<PathBuf>,
+    /// With --template: write the fixes that have a template form as a
+    /// unified diff to FILE (paths relative to the directory the findings'
+    /// paths are, for `git apply` there). Each change is kept only if
+    /// auditing the patched templates again closes its finding and raises
+    /// none; the others are printed as manual steps.
+    #[arg(long, value_name = "FILE", requires = "templates")]
+    pub fix_patch: Option<PathBuf>,
     /// With --template: a CloudFormation parameter file (a JSON list of
     /// ParameterKey/ParameterValue) for the single template given, or
     /// TEMPLATE=FILE for one of several (repeatable). Without it, a

@@ -3,7 +3,8 @@
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use serde_json::{Value, json};
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm};
+use crate::patch::{Edit, path};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -24,6 +25,18 @@ impl FixAction for BucketPublicAccessBlock {
     }
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
+    }
+    fn template_form(&self, _f: &Finding, cx: &TemplateContext<'_>) -> TemplateForm {
+        Some(Ok(vec![Edit::set(
+            cx.logical_id,
+            path(&["Properties", "PublicAccessBlockConfiguration"]),
+            json!({
+                "BlockPublicAcls": true,
+                "IgnorePublicAcls": true,
+                "BlockPublicPolicy": true,
+                "RestrictPublicBuckets": true
+            }),
+        )]))
     }
 }
 

@@ -3,7 +3,8 @@
 
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm};
+use crate::patch::{Edit, path};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -24,6 +25,20 @@ impl FixAction for DeployOneAtATime {
     }
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
+    }
+    fn template_form(&self, f: &Finding, cx: &TemplateContext<'_>) -> TemplateForm {
+        let g = cx.snapshot.resources.deploy_groups.get(&f.resource_arn)?.value()?;
+        if g.deployment_config_name.as_deref() != Some(ALL) {
+            return Some(Err(format!(
+                "the group uses {}, not {ALL}: choose a configuration that keeps hosts healthy",
+                g.deployment_config_name.as_deref().unwrap_or("no named configuration")
+            )));
+        }
+        Some(Ok(vec![Edit::set(
+            cx.logical_id,
+            path(&["Properties", "DeploymentConfigName"]),
+            json!(ONE),
+        )]))
     }
 }
 const ALL: &str = "CodeDeployDefault.AllAtOnce";

@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm};
+use crate::patch::{Edit, path};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -23,6 +24,13 @@ impl FixAction for KeyRotation {
     }
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
+    }
+    fn template_form(&self, _f: &Finding, cx: &TemplateContext<'_>) -> TemplateForm {
+        Some(Ok(vec![Edit::set(
+            cx.logical_id,
+            path(&["Properties", "EnableKeyRotation"]),
+            json!(true),
+        )]))
     }
 }
 

@@ -4,9 +4,13 @@
 //! on `trigger-create` and `trigger-enable`), so that commits keep starting
 //! the pipeline.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::registry::{ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext, TemplateContext,
+    TemplateForm,
+};
+use crate::patch::{Edit, Seg};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -52,6 +56,51 @@ impl FixAction for SourcePollingOff {
     }
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
+    }
+    /// `PollForSourceChanges: false` on each CodeCommit source action of
+    /// the pipeline's resource that does not say so, once a rule that
+    /// starts the pipeline is in the templates.
+    fn template_form(&self, f: &Finding, cx: &TemplateContext<'_>) -> TemplateForm {
+        if !trigger_in_place(f, cx.snapshot) {
+            return Some(Err(
+                "no enabled rule in the templates starts the pipeline on commits to the polled branch: add one (see TR001-TR003), then set PollForSourceChanges to false".to_string(),
+            ));
+        }
+        let stages = cx.resource()["Properties"]["Stages"].as_array()?;
+        let mut edits = Vec::new();
+        for (i, stage) in stages.iter().enumerate() {
+            let Some(actions) = stage["Actions"].as_array() else {
+                continue;
+            };
+            for (j, a) in actions.iter().enumerate() {
+                let t = &a["ActionTypeId"];
+                let off = matches!(
+                    &a["Configuration"]["PollForSourceChanges"],
+                    Value::Bool(false)
+                ) || a["Configuration"]["PollForSourceChanges"].as_str() == Some("false");
+                if t["Category"] == "Source" && t["Provider"] == "CodeCommit" && !off {
+                    edits.push(Edit::set(
+                        cx.logical_id,
+                        vec![
+                            Seg::Key("Properties".into()),
+                            Seg::Key("Stages".into()),
+                            Seg::Index(i),
+                            Seg::Key("Actions".into()),
+                            Seg::Index(j),
+                            Seg::Key("Configuration".into()),
+                            Seg::Key("PollForSourceChanges".into()),
+                        ],
+                        json!(false),
+                    ));
+                }
+            }
+        }
+        if edits.is_empty() {
+            return Some(Err(
+                "no CodeCommit source action with polling is written in the template".to_string(),
+            ));
+        }
+        Some(Ok(edits))
     }
 }
 
