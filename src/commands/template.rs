@@ -134,11 +134,14 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         }
     }
     if let Some(out) = &a.fix_patch {
-        let p = crate::patch::verify::patches(
-            &a.templates,
-            &opts,
+        let run = crate::patch::verify::Audit {
+            templates: &a.templates,
+            opts: &opts,
             rules,
             config,
+        };
+        let p = crate::patch::verify::patches(
+            &run,
             &snapshot,
             &origins,
             &eval.findings,

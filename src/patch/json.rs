@@ -158,6 +158,8 @@ struct Editor<'a> {
     nl: &'static str,
     /// (start, end, replacement) byte ranges of the text.
     ops: Vec<(usize, usize, String)>,
+    /// The edit appends to a list.
+    append_mode: bool,
 }
 
 impl Editor<'_> {
@@ -249,6 +251,9 @@ impl Editor<'_> {
         multi: bool,
     ) -> Result<(), Refused> {
         let Some((seg, rest)) = path.split_first() else {
+            if self.append_mode {
+                return self.append(n, v);
+            }
             return self.set_value(n, v, if_absent, multi);
         };
         let inner = !self.one_line(n);
@@ -257,7 +262,11 @@ impl Editor<'_> {
                 if let Some((_, _, child)) = members.iter().find(|(key, _, _)| key == k) {
                     return self.set_at(child, rest, v, if_absent, inner);
                 }
-                let value = super_nest(rest, v)?;
+                let value = if self.append_mode {
+                    super_nest(rest, &Value::Array(vec![v.clone()]))?
+                } else {
+                    super_nest(rest, v)?
+                };
                 self.insert(n, members, k, &value)
             }
             (Kind::Arr(items), Seg::Index(i)) => {
@@ -271,6 +280,27 @@ impl Editor<'_> {
             }
             _ => Err("the template is not shaped as the fix expects".to_string()),
         }
+    }
+
+    /// Adds `item` after the last item of the list `n`.
+    fn append(&mut self, n: &Node, item: &Value) -> Result<(), Refused> {
+        let Kind::Arr(items) = &n.kind else {
+            return Err("the value is not a list".to_string());
+        };
+        let Some(last) = items.last() else {
+            self.ops.push((n.start, n.end, format!("[{}]", compact(item))));
+            return Ok(());
+        };
+        if self.one_line(n) {
+            self.ops
+                .push((last.end, last.end, format!(", {}", compact(item))));
+            return Ok(());
+        }
+        let ind = self.indent_at(last.start);
+        let nl = self.nl;
+        let text = format!(",{nl}{}{}", " ".repeat(ind), self.pretty(item, ind));
+        self.ops.push((last.end, last.end, text));
+        Ok(())
     }
 
     fn insert(
@@ -363,6 +393,7 @@ pub fn apply(text: &str, e: &Edit) -> Result<String, Refused> {
         step,
         nl: newline(text),
         ops: Vec::new(),
+        append_mode: e.append,
     };
     ed.set_at(r, &e.path, &e.value, e.if_absent, true)?;
     let mut ops = std::mem::take(&mut ed.ops);

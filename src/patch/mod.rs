@@ -43,6 +43,9 @@ pub struct Edit {
     pub value: Value,
     /// Only when nothing is written at `path` yet.
     pub if_absent: bool,
+    /// `value` is added as the last item of the list at `path` (created
+    /// when not written).
+    pub append: bool,
 }
 
 impl Edit {
@@ -52,6 +55,14 @@ impl Edit {
             path,
             value,
             if_absent: false,
+            append: false,
+        }
+    }
+
+    pub fn append(logical_id: &str, path: Vec<Seg>, item: Value) -> Edit {
+        Edit {
+            append: true,
+            ..Edit::set(logical_id, path, item)
         }
     }
 }

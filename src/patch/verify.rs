@@ -29,7 +29,7 @@ pub struct Patched {
     pub safety: FixSafety,
     /// The template changed, as the diff names it.
     pub file: String,
-    /// The logical id of the finding's resource.
+    /// The logical ids of the resources changed.
     pub logical_id: String,
 }
 
@@ -75,16 +75,20 @@ fn key(f: &Finding) -> Key {
     )
 }
 
+/// How the templates are audited: the paths given, the options, rules and
+/// configuration of the run.
+pub struct Audit<'a> {
+    pub templates: &'a [PathBuf],
+    pub opts: &'a Options,
+    pub rules: &'a RuleSet,
+    pub config: &'a Config,
+}
+
 /// What an audit of the templates found: the findings and the number of
 /// checks that could not be made.
-fn audit(
-    templates: &[PathBuf],
-    opts: &Options,
-    rules: &RuleSet,
-    config: &Config,
-) -> Result<(BTreeSet<Key>, usize), String> {
-    let built = crate::template::load(templates, opts)?;
-    let mut eval = crate::rules::engine::evaluate(Arc::new(built.snapshot), rules, config);
+fn audit(run: &Audit<'_>, opts: &Options) -> Result<(BTreeSet<Key>, usize), String> {
+    let built = crate::template::load(run.templates, opts)?;
+    let mut eval = crate::rules::engine::evaluate(Arc::new(built.snapshot), run.rules, run.config);
     eval.diagnostics.extend(built.diagnostics);
     crate::template::settle(&mut eval.diagnostics);
     let gaps = eval.diagnostics.iter().filter(|d| d.kind.is_gap()).count();
@@ -94,17 +98,15 @@ fn audit(
 /// Builds the verified patches for the findings of template mode.
 /// `rel` names a template file as the diff does.
 pub fn patches(
-    templates: &[PathBuf],
-    opts: &Options,
-    rules: &RuleSet,
-    config: &Config,
+    run: &Audit<'_>,
     snapshot: &Snapshot,
     origins: &BTreeMap<String, Origin>,
     findings: &[Finding],
     rel: impl Fn(&Path) -> String,
 ) -> Result<Patches, String> {
     let mut out = Patches::default();
-    let (mut open, mut gaps) = audit(templates, opts, rules, config)?;
+    let (mut open, mut gaps) = audit(run, run.opts)?;
+    let rules = run.rules;
     let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut originals: BTreeMap<PathBuf, String> = BTreeMap::new();
     let remediation = |f: &Finding| {
@@ -195,6 +197,9 @@ pub fn patches(
             }
             Some(Ok(edits)) => edits,
         };
+        let mut edited: Vec<&str> = edits.iter().map(|e| e.logical_id.as_str()).collect();
+        edited.dedup();
+        let edited = edited.join(", ");
         let patched = match super::apply(&text, &edits) {
             Ok(p) if p != text => p,
             Ok(_) => {
@@ -216,10 +221,10 @@ pub fn patches(
             }
         };
         // the patched text audited again
-        let mut again = opts.clone();
+        let mut again = run.opts.clone();
         again.texts = texts.clone();
         again.texts.insert(origin.file.clone(), patched.clone());
-        let verdict = match audit(templates, &again, rules, config) {
+        let verdict = match audit(run, &again) {
             Err(e) => Err(format!("the patched template does not load: {e}")),
             Ok((after, _)) if after.contains(&k) => {
                 Err("the patched template still has the finding".to_string())
@@ -244,7 +249,7 @@ pub fn patches(
             Ok((after, g)) => {
                 let file = rel(&origin.file);
                 for closed in open.difference(&after) {
-                    closed_by.insert(closed.clone(), (file.clone(), origin.logical_id.clone()));
+                    closed_by.insert(closed.clone(), (file.clone(), edited.clone()));
                 }
                 open = after;
                 gaps = g;
@@ -256,7 +261,7 @@ pub fn patches(
                     action: action.id().to_string(),
                     safety: action.safety(),
                     file,
-                    logical_id: origin.logical_id.clone(),
+                    logical_id: edited,
                 });
             }
             Err(why) => out.manual.push(manual(format!(

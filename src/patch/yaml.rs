@@ -228,6 +228,8 @@ struct Editor<'a> {
     step: usize,
     nl: &'static str,
     ops: Vec<Op>,
+    /// The edit appends to a list.
+    append_mode: bool,
 }
 
 /// Whether a string can be written without quotes.
@@ -314,35 +316,65 @@ impl Editor<'_> {
             }
             Value::Array(items) => {
                 for item in items {
-                    match item {
-                        Value::Object(m) if is_mapping(item) && !m.is_empty() => {
-                            // `- first: ..` then the other keys under it
-                            let mut first = true;
-                            for (k, x) in m {
-                                let lead = if first {
-                                    format!("{pad}- ")
-                                } else {
-                                    " ".repeat(inner + 2)
-                                };
-                                first = false;
-                                out.push_str(&format!(
-                                    "{lead}{}:{}",
-                                    quote(k, None),
-                                    self.after_key(x, inner + 2)?
-                                ));
-                            }
-                        }
-                        _ => {
-                            let one = inline(item, None)
-                                .ok_or_else(|| "a nested list cannot be written".to_string())?;
-                            out.push_str(&format!("{pad}- {one}{nl}"));
-                        }
-                    }
+                    out.push_str(&self.item_lines(item, inner)?);
                 }
             }
             _ => return Err("the value cannot be written in YAML".to_string()),
         }
         Ok(out)
+    }
+
+    /// A list item written with its `- ` at column `dash`.
+    fn item_lines(&self, item: &Value, dash: usize) -> Result<String, Refused> {
+        let nl = self.nl;
+        let pad = " ".repeat(dash);
+        match item {
+            Value::Object(m) if is_mapping(item) && !m.is_empty() => {
+                // `- first: ..` then the other keys under it
+                let mut out = String::new();
+                for (n, (k, x)) in m.iter().enumerate() {
+                    let lead = if n == 0 {
+                        format!("{pad}- ")
+                    } else {
+                        " ".repeat(dash + 2)
+                    };
+                    out.push_str(&format!(
+                        "{lead}{}:{}",
+                        quote(k, None),
+                        self.after_key(x, dash + 2)?
+                    ));
+                }
+                Ok(out)
+            }
+            _ => {
+                let one =
+                    inline(item, None).ok_or_else(|| "a nested list cannot be written".to_string())?;
+                Ok(format!("{pad}- {one}{nl}"))
+            }
+        }
+    }
+
+    /// Adds `item` at the end of the list of entry `i`.
+    fn append(&mut self, i: usize, item: &Value) -> Result<(), Refused> {
+        match self.d.child(i) {
+            Child::Seq(s) => {
+                let at = self.d.end_raw(s.lo, s.hi);
+                let text = self.item_lines(item, s.indent)?;
+                self.ops.push(Op {
+                    start: at,
+                    end: at,
+                    text,
+                });
+                Ok(())
+            }
+            Child::None if self.d.value_text(i).is_empty() => {
+                self.set_value(i, &Value::Array(vec![item.clone()]), false)
+            }
+            _ => Err(format!(
+                "{} is not a list written in block style",
+                self.d.sig[i].key.as_deref().unwrap_or("the value")
+            )),
+        }
     }
 
     /// Sets the value of entry `i`.
@@ -392,6 +424,9 @@ impl Editor<'_> {
 
     fn set_at(&mut self, i: usize, path: &[Seg], v: &Value, if_absent: bool) -> Result<(), Refused> {
         let Some((seg, rest)) = path.split_first() else {
+            if self.append_mode {
+                return self.append(i, v);
+            }
             return self.set_value(i, v, if_absent);
         };
         let key = self.d.sig[i].key.clone().unwrap_or_default();
@@ -408,7 +443,11 @@ impl Editor<'_> {
                 self.set_in_map(item, rest, v, if_absent)
             }
             (Child::None, Seg::Key(_)) if self.d.value_text(i).is_empty() => {
-                let nested = nest(path, v)?;
+                let nested = if self.append_mode {
+                    nest(path, &Value::Array(vec![v.clone()]))?
+                } else {
+                    nest(path, v)?
+                };
                 self.set_value(i, &nested, false)
             }
             _ => Err(format!(
@@ -425,6 +464,13 @@ impl Editor<'_> {
             return self.set_at(j, rest, v, if_absent);
         }
         // not written: inserted at the end of the mapping
+        let appended;
+        let v = if self.append_mode {
+            appended = Value::Array(vec![v.clone()]);
+            &appended
+        } else {
+            v
+        };
         let nested = nest(rest, v)?;
         let at = self.d.end_raw(s.lo, s.hi);
         let mut text = format!(
@@ -487,6 +533,7 @@ pub fn apply(text: &str, e: &Edit) -> Result<String, Refused> {
         step,
         nl: newline(text),
         ops: Vec::new(),
+        append_mode: e.append,
     };
     ed.set_at(r, &e.path, &e.value, e.if_absent)?;
     let mut ops = std::mem::take(&mut ed.ops);
