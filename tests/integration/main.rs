@@ -16,6 +16,7 @@ mod compliance_moto;
 mod connections_mocks;
 mod deploy_configs_mocks;
 mod drift;
+mod fix_patch;
 mod ecs_moto;
 mod escalation_scope;
 mod faults_moto;
