@@ -140,13 +140,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             rules,
             config,
         };
-        let p = crate::patch::verify::patches(
-            &run,
-            &snapshot,
-            &origins,
-            &eval.findings,
-            rel_of,
-        )?;
+        let p = crate::patch::verify::patches(&run, &snapshot, &origins, &eval.findings, rel_of)?;
         std::fs::write(out, p.diff())
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         eprint!("{}", crate::patch::summary(&p, &out.display().to_string()));

@@ -26,7 +26,11 @@ struct Scan<'a> {
 
 impl Scan<'_> {
     fn ws(&mut self) {
-        while self.b.get(self.pos).is_some_and(|c| c.is_ascii_whitespace()) {
+        while self
+            .b
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_whitespace())
+        {
             self.pos += 1;
         }
     }
@@ -144,10 +148,7 @@ fn compact(v: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(compact).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Array(a) => format!("[{}]", a.iter().map(compact).collect::<Vec<_>>().join(", ")),
         other => other.to_string(),
     }
 }
@@ -206,7 +207,13 @@ impl Editor<'_> {
         }
     }
 
-    fn set_value(&mut self, n: &Node, v: &Value, if_absent: bool, multi: bool) -> Result<(), Refused> {
+    fn set_value(
+        &mut self,
+        n: &Node,
+        v: &Value,
+        if_absent: bool,
+        multi: bool,
+    ) -> Result<(), Refused> {
         if if_absent {
             return Ok(());
         }
@@ -270,9 +277,7 @@ impl Editor<'_> {
                 self.insert(n, members, k, &value)
             }
             (Kind::Arr(items), Seg::Index(i)) => {
-                let child = items
-                    .get(*i)
-                    .ok_or_else(|| format!("no list item {i}"))?;
+                let child = items.get(*i).ok_or_else(|| format!("no list item {i}"))?;
                 if rest.is_empty() {
                     return Err(format!("list item {i} would be replaced whole"));
                 }
@@ -288,7 +293,8 @@ impl Editor<'_> {
             return Err("the value is not a list".to_string());
         };
         let Some(last) = items.last() else {
-            self.ops.push((n.start, n.end, format!("[{}]", compact(item))));
+            self.ops
+                .push((n.start, n.end, format!("[{}]", compact(item))));
             return Ok(());
         };
         if self.one_line(n) {
@@ -339,9 +345,8 @@ impl Editor<'_> {
 }
 
 fn is_intrinsic(v: &Value) -> bool {
-    v.as_object().is_some_and(|m| {
-        m.len() == 1 && m.keys().all(|k| k == "Ref" || k.starts_with("Fn::"))
-    })
+    v.as_object()
+        .is_some_and(|m| m.len() == 1 && m.keys().all(|k| k == "Ref" || k.starts_with("Fn::")))
 }
 
 fn super_nest(path: &[Seg], v: &Value) -> Result<Value, Refused> {
@@ -445,7 +450,10 @@ mod tests {
         // an object on one line gets the member on that line
         assert_eq!(
             set("Key", &["Properties", "PendingWindowInDays"], json!(30)),
-            Ok(T.replace("\"Description\": \"k\"}", "\"Description\": \"k\", \"PendingWindowInDays\": 30}"))
+            Ok(T.replace(
+                "\"Description\": \"k\"}",
+                "\"Description\": \"k\", \"PendingWindowInDays\": 30}"
+            ))
         );
         assert!(set("Nope", &["Properties"], json!({})).is_err());
         assert!(apply("{\"a\": ", &Edit::set("K", path(&["P"]), json!(1))).is_err());

@@ -113,12 +113,28 @@ pub fn unified_diff(rel: &str, before: &str, after: &str) -> String {
     out
 }
 
+/// The fix actions and their template forms, as a Markdown table (the
+/// fix-patches chapter of the book holds it; a test keeps it current).
+pub fn forms_table() -> String {
+    let mut s = String::from("| Action | Safety | Template form |\n|---|---|---|\n");
+    for a in crate::remediate::registry::actions() {
+        let form = a
+            .template_form()
+            .map_or("none: a manual step", |t| t.writes);
+        s.push_str(&format!("| `{}` | {} | {form} |\n", a.id(), a.safety()));
+    }
+    s
+}
+
 /// What `--fix-patch` prints: the findings the patch closes, and the
 /// manual steps left out of it.
 pub fn summary(p: &verify::Patches, out: &str) -> String {
     use crate::report::escape::control;
     let mut s = if p.patched.is_empty() {
-        format!("fix patch: no change could be verified; {} is empty\n", control(out))
+        format!(
+            "fix patch: no change could be verified; {} is empty\n",
+            control(out)
+        )
     } else {
         format!(
             "fix patch: {} ({} file(s)) closes {} finding(s), each verified by auditing the patched templates again:\n",
@@ -160,6 +176,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_book_lists_the_template_forms_of_the_registry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guide/fix-patches.md");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let table = forms_table();
+        assert!(
+            text.contains(&table),
+            "{path} does not hold the current table of template forms; put this there:\n{table}"
+        );
+        assert!(
+            table.contains(
+                "| `bucket-versioning` | safe | `VersioningConfiguration.Status: Enabled`"
+            )
+        );
+        assert!(
+            table.contains("| `trigger-create` | safe | none: a manual step |"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn the_diff_names_both_sides_and_only_changed_lines() {
         let d = unified_diff("t.yaml", "a\nb\nc\n", "a\nB\nc\n");
         assert!(d.starts_with("diff --git a/t.yaml b/t.yaml\n--- a/t.yaml\n+++ b/t.yaml\n"));
@@ -173,12 +209,16 @@ mod tests {
         let e = Edit::set("K", path(&["Properties", "EnableKeyRotation"]), json!(true));
         assert_eq!(
             apply(y, std::slice::from_ref(&e)).as_deref(),
-            Ok("Resources:\n  K:\n    Type: AWS::KMS::Key\n    Properties:\n      EnableKeyRotation: true\n")
+            Ok(
+                "Resources:\n  K:\n    Type: AWS::KMS::Key\n    Properties:\n      EnableKeyRotation: true\n"
+            )
         );
         let j = "{\n  \"Resources\": {\n    \"K\": {\n      \"Type\": \"AWS::KMS::Key\"\n    }\n  }\n}\n";
         assert_eq!(
             apply(j, &[e]).as_deref(),
-            Ok("{\n  \"Resources\": {\n    \"K\": {\n      \"Type\": \"AWS::KMS::Key\",\n      \"Properties\": {\n        \"EnableKeyRotation\": true\n      }\n    }\n  }\n}\n")
+            Ok(
+                "{\n  \"Resources\": {\n    \"K\": {\n      \"Type\": \"AWS::KMS::Key\",\n      \"Properties\": {\n        \"EnableKeyRotation\": true\n      }\n    }\n  }\n}\n"
+            )
         );
     }
 }

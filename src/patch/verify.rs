@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
 use crate::remediate::registry::{self, TemplateContext};
 use crate::rules::RuleSet;
 use crate::rules::config::Config;
-use crate::model::Snapshot;
 use crate::template::{Options, Origin};
 
 /// A finding the patch closes.
@@ -171,7 +171,6 @@ pub fn patches(
             }
         };
         let logical_ids: BTreeMap<String, String> = origins
-
             .iter()
             .filter(|(_, o)| o.file == origin.file && o.stack == origin.stack)
             .map(|(arn, o)| (arn.clone(), o.logical_id.clone()))
@@ -182,7 +181,7 @@ pub fn patches(
             logical_id: &origin.logical_id,
             logical_ids: &logical_ids,
         };
-        let edits = match action.template_form(f, &cx) {
+        let edits = match action.template_form().map(|t| (t.edits)(f, &cx)) {
             None => {
                 out.manual.push(manual(format!(
                     "{} has no template form. {}",
@@ -192,7 +191,8 @@ pub fn patches(
                 continue;
             }
             Some(Err(why)) => {
-                out.manual.push(manual(format!("{why}. {}", remediation(f))));
+                out.manual
+                    .push(manual(format!("{why}. {}", remediation(f))));
                 continue;
             }
             Some(Ok(edits)) => edits,

@@ -311,7 +311,11 @@ impl Editor<'_> {
             Value::Object(m) if m.is_empty() => return Ok(format!(" {{}}{nl}")),
             Value::Object(m) => {
                 for (k, x) in m {
-                    out.push_str(&format!("{pad}{}:{}", quote(k, None), self.after_key(x, inner)?));
+                    out.push_str(&format!(
+                        "{pad}{}:{}",
+                        quote(k, None),
+                        self.after_key(x, inner)?
+                    ));
                 }
             }
             Value::Array(items) => {
@@ -347,8 +351,8 @@ impl Editor<'_> {
                 Ok(out)
             }
             _ => {
-                let one =
-                    inline(item, None).ok_or_else(|| "a nested list cannot be written".to_string())?;
+                let one = inline(item, None)
+                    .ok_or_else(|| "a nested list cannot be written".to_string())?;
                 Ok(format!("{pad}- {one}{nl}"))
             }
         }
@@ -398,7 +402,9 @@ impl Editor<'_> {
         let simple_old = !old.is_empty()
             && !old.starts_with(['[', '{', '|', '>', '&', '*'])
             && matches!(self.d.child(i), Child::None);
-        if simple_old && let Some(new) = inline(v, old.chars().next().filter(|c| *c == '\'' || *c == '"')) {
+        if simple_old
+            && let Some(new) = inline(v, old.chars().next().filter(|c| *c == '\'' || *c == '"'))
+        {
             let ending = &self.d.raw[l.n][line.len()..];
             let text = format!("{}{new}{}{ending}", &line[..l.value.0], &line[l.value.1..]);
             self.ops.push(Op {
@@ -422,7 +428,13 @@ impl Editor<'_> {
         Ok(())
     }
 
-    fn set_at(&mut self, i: usize, path: &[Seg], v: &Value, if_absent: bool) -> Result<(), Refused> {
+    fn set_at(
+        &mut self,
+        i: usize,
+        path: &[Seg],
+        v: &Value,
+        if_absent: bool,
+    ) -> Result<(), Refused> {
         let Some((seg, rest)) = path.split_first() else {
             if self.append_mode {
                 return self.append(i, v);
@@ -456,7 +468,13 @@ impl Editor<'_> {
         }
     }
 
-    fn set_in_map(&mut self, s: Scope, path: &[Seg], v: &Value, if_absent: bool) -> Result<(), Refused> {
+    fn set_in_map(
+        &mut self,
+        s: Scope,
+        path: &[Seg],
+        v: &Value,
+        if_absent: bool,
+    ) -> Result<(), Refused> {
         let Some((Seg::Key(k), rest)) = path.split_first() else {
             return Err("a list position where a key was expected".to_string());
         };
@@ -583,7 +601,10 @@ Outputs: {}
             &["Properties", "VersioningConfiguration"],
             json!({"Status": "Enabled"}),
         );
-        assert_eq!(out, Ok(T.replace("Status: Suspended  #", "Status: Enabled  #")));
+        assert_eq!(
+            out,
+            Ok(T.replace("Status: Suspended  #", "Status: Enabled  #"))
+        );
         let out = set(
             "Group",
             &["Properties", "DeploymentConfigName"],
@@ -663,7 +684,9 @@ Outputs: {}
         );
         assert_eq!(
             apply(text, &e),
-            Ok(format!("{text}              PollForSourceChanges: false\r\n"))
+            Ok(format!(
+                "{text}              PollForSourceChanges: false\r\n"
+            ))
         );
     }
 }

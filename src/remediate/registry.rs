@@ -94,8 +94,14 @@ impl TemplateContext<'_> {
     }
 }
 
-/// A template form's answer: the edits, or why the template is not edited.
-pub type TemplateForm = Option<Result<Vec<Edit>, String>>;
+/// An action's template form: what it writes (the docs' table), and the
+/// edits for one finding, or why this template is not edited so (the
+/// change is then left to a person).
+#[derive(Clone, Copy)]
+pub struct TemplateForm {
+    pub writes: &'static str,
+    pub edits: fn(&Finding, &TemplateContext<'_>) -> Result<Vec<Edit>, String>,
+}
 
 /// One fix action.
 pub trait FixAction: Sync {
@@ -116,10 +122,9 @@ pub trait FixAction: Sync {
     fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned>;
     /// Makes the change, after checking the resource is still as collected.
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a>;
-    /// The same change as edits to the template that defines the resource:
-    /// `None` when the action has no template form, `Some(Err(why))` when
-    /// this template cannot be edited so (the change is left to a person).
-    fn template_form(&self, _f: &Finding, _cx: &TemplateContext<'_>) -> TemplateForm {
+    /// The same change as edits to the template that defines the resource
+    /// (`--fix-patch`); `None` when the action has none.
+    fn template_form(&self) -> Option<TemplateForm> {
         None
     }
 }

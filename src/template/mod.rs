@@ -180,7 +180,10 @@ fn read_template(path: &Path, texts: &BTreeMap<PathBuf, String>) -> Result<Optio
     if let Some(text) = texts.get(path) {
         let (doc, _) = crate::iac::template::parse_or_why(text)
             .map_err(|e| e.lines().next().unwrap_or("").to_string())?;
-        return Ok(doc.get("Resources").and_then(Value::as_object).map(|_| doc.clone()));
+        return Ok(doc
+            .get("Resources")
+            .and_then(Value::as_object)
+            .map(|_| doc.clone()));
     }
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {

@@ -150,7 +150,14 @@ fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
     assert_eq!(audit(dir, file), (1, want), "{file} before the patch");
     let o = run_in(
         dir,
-        &["--template", file, "--fix-patch", "fix.diff", "--format", "json"],
+        &[
+            "--template",
+            file,
+            "--fix-patch",
+            "fix.diff",
+            "--format",
+            "json",
+        ],
     );
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{file}: {stderr}");
@@ -173,7 +180,10 @@ fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
     let before = cfn_lint_errors(&dir.join(format!("original-{file}")));
     let after = cfn_lint_errors(&dir.join(file));
     let new: Vec<_> = after.difference(&before).collect();
-    assert!(new.is_empty(), "{file}: cfn-lint errors the patch adds: {new:#?}\n{diff}");
+    assert!(
+        new.is_empty(),
+        "{file}: cfn-lint errors the patch adds: {new:#?}\n{diff}"
+    );
     Patched {
         diff,
         stderr,
@@ -201,7 +211,10 @@ fn each_template_form_patches_its_defect_and_only_its_lines() {
         ),
         (
             "public-access-block-off",
-            &[("        BlockPublicAcls: true\n", "        BlockPublicAcls: false  # open\n")],
+            &[(
+                "        BlockPublicAcls: true\n",
+                "        BlockPublicAcls: false  # open\n",
+            )],
             &["AB006"],
             &["        BlockPublicAcls: false  # open"],
             &["        BlockPublicAcls: true  # open"],
@@ -242,7 +255,10 @@ fn each_template_form_patches_its_defect_and_only_its_lines() {
         ),
         (
             "all-at-once",
-            &[("CodeDeployDefault.OneAtATime", "CodeDeployDefault.AllAtOnce")],
+            &[(
+                "CodeDeployDefault.OneAtATime",
+                "CodeDeployDefault.AllAtOnce",
+            )],
             &["CD004"],
             &["      DeploymentConfigName: CodeDeployDefault.AllAtOnce"],
             &["      DeploymentConfigName: CodeDeployDefault.OneAtATime"],
@@ -331,7 +347,8 @@ fn each_template_form_patches_its_defect_and_only_its_lines() {
             "{name}: bytes outside the changed lines"
         );
         assert!(
-            p.stderr.contains(&format!("  {}  ", rules[0])) && p.stderr.contains("closes 1 finding(s)"),
+            p.stderr.contains(&format!("  {}  ", rules[0]))
+                && p.stderr.contains("closes 1 finding(s)"),
             "{name}: {}",
             p.stderr
         );
@@ -354,9 +371,15 @@ fn a_json_template_is_patched_in_its_own_layout() {
         text.push('\n');
     }
     for (from, to) in [
-        ("\"EnableKeyRotation\": true", "\"EnableKeyRotation\": false"),
+        (
+            "\"EnableKeyRotation\": true",
+            "\"EnableKeyRotation\": false",
+        ),
         ("\"Status\": \"Enabled\"", "\"Status\": \"Suspended\""),
-        ("\"HttpTokens\": \"required\"", "\"HttpTokens\": \"optional\""),
+        (
+            "\"HttpTokens\": \"required\"",
+            "\"HttpTokens\": \"optional\"",
+        ),
     ] {
         assert_eq!(text.matches(from).count(), 1, "{from}");
         text = text.replacen(from, to, 1);
@@ -410,12 +433,21 @@ fn a_policy_built_with_join_is_a_manual_step_and_not_patched() {
     );
     let o = run_in(
         dir,
-        &["--template", "join.yaml", "--fix-patch", "fix.diff", "--format", "json"],
+        &[
+            "--template",
+            "join.yaml",
+            "--fix-patch",
+            "fix.diff",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
-        std::fs::read_to_string(dir.join("fix.diff")).ok().as_deref(),
+        std::fs::read_to_string(dir.join("fix.diff"))
+            .ok()
+            .as_deref(),
         Some("")
     );
     assert!(
@@ -458,14 +490,25 @@ fn fix_patch_needs_templates_and_a_writable_file() {
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("--template"), "{stderr}");
-    std::fs::write(dir.join("t.yaml"), variant(&[("EnableKeyRotation: true", "EnableKeyRotation: false")]))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("t.yaml"),
+        variant(&[("EnableKeyRotation: true", "EnableKeyRotation: false")]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let o = run_in(
         dir,
-        &["--template", "t.yaml", "--fix-patch", "no/such/dir/fix.diff"],
+        &[
+            "--template",
+            "t.yaml",
+            "--fix-patch",
+            "no/such/dir/fix.diff",
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("cannot write no/such/dir/fix.diff"), "{stderr}");
+    assert!(
+        stderr.contains("cannot write no/such/dir/fix.diff"),
+        "{stderr}"
+    );
 }
