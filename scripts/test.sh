@@ -11,6 +11,13 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
+# cfn-lint: the fix-patch tests lint each template before and after its
+# patch. Pinned to the version moto's server extra brings along.
+CFN_LINT_VERSION=1.41.0
+if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('cfn-lint') != '$CFN_LINT_VERSION')" 2>/dev/null; then
+  echo "installing cfn-lint==$CFN_LINT_VERSION into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+fi
 # Graphviz: the hostile-name tests read the DOT output back with `dot`.
 if ! command -v dot >/dev/null; then
   echo "installing graphviz (apt-get)" >&2

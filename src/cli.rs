@@ -116,6 +116,13 @@ pub struct AuditArgs {
     /// With --iac DIR, findings point at the .tf files under DIR.
     #[arg(long = "tf-plan", value_name = "PLAN.json", conflicts_with_all = ["snapshot", "save_snapshot", "remediate", "templates"])]
     pub tf_plans: Vec<PathBuf>,
+    /// With --template: write the fixes that have a template form as a
+    /// unified diff to FILE (paths relative to the directory the findings'
+    /// paths are, for `git apply` there). Each change is kept only if
+    /// auditing the patched templates again closes its finding and raises
+    /// none; the others are printed as manual steps.
+    #[arg(long, value_name = "FILE", requires = "templates")]
+    pub fix_patch: Option<PathBuf>,
     /// With --template: a CloudFormation parameter file (a JSON list of
     /// ParameterKey/ParameterValue) for the single template given, or
     /// TEMPLATE=FILE for one of several (repeatable). Without it, a

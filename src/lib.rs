@@ -16,6 +16,7 @@ pub mod graph;
 pub mod iac;
 pub mod model;
 pub mod org;
+pub mod patch;
 pub mod remediate;
 pub mod report;
 pub mod rules;

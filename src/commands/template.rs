@@ -102,15 +102,15 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     let opts = options(g, a)?;
     let built = crate::template::load(&a.templates, &opts)?;
     let snapshot = Arc::new(built.snapshot);
+    let origins = built.origins;
     let mut eval = engine::evaluate(snapshot.clone(), rules, config);
     eval.diagnostics.extend(built.diagnostics);
     crate::template::settle(&mut eval.diagnostics);
     // the findings point at the templates' lines
-    let files: Vec<&Path> = built.origins.values().map(|o| o.file.as_path()).collect();
+    let files: Vec<&Path> = origins.values().map(|o| o.file.as_path()).collect();
     let root = root(a, &files)?;
-    let mut stacks: BTreeMap<String, String> = BTreeMap::new();
-    for o in built.origins.values() {
-        let rel = std::fs::canonicalize(&o.file)
+    let rel_of = |file: &Path| {
+        std::fs::canonicalize(file)
             .ok()
             .and_then(|f| f.strip_prefix(&root).ok().map(Path::to_path_buf))
             .map(|p| {
@@ -119,7 +119,11 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                     .collect::<Vec<_>>()
                     .join("/")
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    let mut stacks: BTreeMap<String, String> = BTreeMap::new();
+    for o in origins.values() {
+        let rel = rel_of(&o.file);
         if let Some(previous) = stacks.insert(o.stack.clone(), rel.clone())
             && previous != rel
         {
@@ -128,6 +132,18 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                 o.stack
             ));
         }
+    }
+    if let Some(out) = &a.fix_patch {
+        let run = crate::patch::verify::Audit {
+            templates: &a.templates,
+            opts: &opts,
+            rules,
+            config,
+        };
+        let p = crate::patch::verify::patches(&run, &snapshot, &origins, &eval.findings, rel_of)?;
+        std::fs::write(out, p.diff())
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        eprint!("{}", crate::patch::summary(&p, &out.display().to_string()));
     }
     let index = crate::iac::Index::load(&crate::iac::Options {
         dirs: Vec::new(),

@@ -20,7 +20,7 @@ struct YamlLine {
     key: Option<String>,
 }
 
-fn unquote(s: &str) -> &str {
+pub(crate) fn unquote(s: &str) -> &str {
     let s = s.trim();
     for q in ['"', '\''] {
         if let Some(inner) = s.strip_prefix(q).and_then(|x| x.strip_suffix(q)) {
@@ -31,7 +31,7 @@ fn unquote(s: &str) -> &str {
 }
 
 /// The key of a mapping entry `key: value` (or `key:`), and what follows the colon.
-fn split_key(content: &str) -> Option<(String, &str)> {
+pub(crate) fn split_key(content: &str) -> Option<(String, &str)> {
     let bytes = content.as_bytes();
     let mut quote: Option<u8> = None;
     for (i, &b) in bytes.iter().enumerate() {
@@ -56,7 +56,7 @@ fn split_key(content: &str) -> Option<(String, &str)> {
     None
 }
 
-fn is_block_scalar(rest: &str) -> bool {
+pub(crate) fn is_block_scalar(rest: &str) -> bool {
     let v = rest.split(" #").next().unwrap_or("").trim();
     // `|`, `>-`, `|+2`, also after a tag (`!Sub |`)
     let v = match v.strip_prefix('!') {

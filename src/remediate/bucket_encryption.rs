@@ -7,11 +7,14 @@ use aws_sdk_s3::types::{
 };
 use serde_json::{Value, json};
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::{Edit, path};
 
 /// `bucket-encryption`.
 pub struct BucketEncryption;
@@ -29,6 +32,46 @@ impl FixAction for BucketEncryption {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`BucketEncryption`: SSE-KMS with the artifact key (`Fn::GetAtt` of the key the same template defines), bucket key on",
+            edits: template_edits,
+        })
+    }
+}
+
+/// The artifact key by `Fn::GetAtt` when the same template defines it.
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let key = cx
+        .snapshot
+        .pipelines
+        .iter()
+        .find(|w| w.arn == f.pipeline_arn)
+        .and_then(|w| {
+            w.artifact_stores
+                .iter()
+                .find(|st| st.bucket_arn == f.resource_arn)
+        })
+        .and_then(|st| st.key_arn.clone());
+    let Some(key) = key else {
+        return Err("the pipeline's artifact store names no KMS key to encrypt with".to_string());
+    };
+    let Some(key_id) = cx.logical_ids.get(&key) else {
+        return Err(format!(
+            "the artifact key {key} is not defined in the same template"
+        ));
+    };
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "BucketEncryption"]),
+        json!({"ServerSideEncryptionConfiguration": [{
+            "ServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms",
+                "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}
+            },
+            "BucketKeyEnabled": true
+        }]}),
+    )])
 }
 
 fn rules_state(rules: &[(String, Option<String>)]) -> Value {

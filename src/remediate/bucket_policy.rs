@@ -5,11 +5,14 @@
 
 use serde_json::{Value, json};
 
-use super::registry::{ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot};
+use crate::patch::{Edit, path};
 use crate::rules::iam;
 
 /// The statement an action adds.
@@ -50,6 +53,59 @@ impl FixAction for DenyStatement {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a, self.0))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(match self.0 {
+            Deny::InsecureTransport => TemplateForm {
+                writes: "the `DenyInsecureConnections` statement appended to the literal `PolicyDocument` of the bucket's `AWS::S3::BucketPolicy`",
+                edits: |_, cx| template_edits(Deny::InsecureTransport, cx),
+            },
+            Deny::UnencryptedUploads => TemplateForm {
+                writes: "the `DenyUnEncryptedObjectUploads` statement appended to the literal `PolicyDocument` of the bucket's `AWS::S3::BucketPolicy`",
+                edits: |_, cx| template_edits(Deny::UnencryptedUploads, cx),
+            },
+        })
+    }
+}
+
+/// The statement appended to the literal policy document of the
+/// bucket's `AWS::S3::BucketPolicy` in the same template.
+fn template_edits(kind: Deny, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let resources = cx.doc["Resources"]
+        .as_object()
+        .ok_or("the template has no Resources")?;
+    let Some((policy_id, policy)) = resources.iter().find(|(_, r)| {
+        r["Type"] == "AWS::S3::BucketPolicy" && r["Properties"]["Bucket"]["Ref"] == cx.logical_id
+    }) else {
+        return Err(format!(
+            "no AWS::S3::BucketPolicy of the template names {} by Ref",
+            cx.logical_id
+        ));
+    };
+    let doc = &policy["Properties"]["PolicyDocument"];
+    let Some(statements) = doc["Statement"].as_array() else {
+        let how = doc
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.keys().next().cloned())
+            .unwrap_or_else(|| "a value".to_string());
+        return Err(format!(
+            "the policy document of {policy_id} is built with {how}, not written as a list of statements, and is not edited"
+        ));
+    };
+    let mut statement = template_statement(kind, cx.logical_id);
+    let base = statement["Sid"].as_str().unwrap_or("Deny").to_string();
+    let mut sid = base.clone();
+    let mut n = 1;
+    while statements.iter().any(|s| s["Sid"] == sid.as_str()) {
+        n += 1;
+        sid = format!("{base}{n}");
+    }
+    statement["Sid"] = Value::String(sid);
+    Ok(vec![Edit::append(
+        policy_id,
+        path(&["Properties", "PolicyDocument", "Statement"]),
+        statement,
+    )])
 }
 
 fn statement(kind: Deny, bucket: &str) -> Value {
@@ -60,6 +116,20 @@ fn statement(kind: Deny, bucket: &str) -> Value {
     } else {
         json!({"Sid": "DenyUnEncryptedObjectUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
                "Resource": format!("arn:aws:s3:::{bucket}/*"),
+               "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}})
+    }
+}
+
+/// The statement as a template writes it: the bucket's ARN by intrinsics.
+fn template_statement(kind: Deny, bucket: &str) -> Value {
+    let objects = json!({"Fn::Sub": format!("${{{bucket}.Arn}}/*")});
+    if kind == Deny::InsecureTransport {
+        json!({"Sid": "DenyInsecureConnections", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+               "Resource": [{"Fn::GetAtt": [bucket, "Arn"]}, objects],
+               "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    } else {
+        json!({"Sid": "DenyUnEncryptedObjectUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+               "Resource": objects,
                "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}})
     }
 }

@@ -3,11 +3,14 @@
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use serde_json::{Value, json};
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::{Edit, path};
 
 /// `bucket-public-access-block`.
 pub struct BucketPublicAccessBlock;
@@ -25,6 +28,25 @@ impl FixAction for BucketPublicAccessBlock {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "the four `PublicAccessBlockConfiguration` settings `true` on the bucket",
+            edits: template_edits,
+        })
+    }
+}
+
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "PublicAccessBlockConfiguration"]),
+        json!({
+            "BlockPublicAcls": true,
+            "IgnorePublicAcls": true,
+            "BlockPublicPolicy": true,
+            "RestrictPublicBuckets": true
+        }),
+    )])
 }
 
 fn state(p: Option<[bool; 4]>) -> Value {

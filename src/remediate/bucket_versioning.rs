@@ -3,11 +3,14 @@
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::{Edit, path};
 
 /// `bucket-versioning`.
 pub struct BucketVersioning;
@@ -25,6 +28,20 @@ impl FixAction for BucketVersioning {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`VersioningConfiguration.Status: Enabled` on the bucket",
+            edits: template_edits,
+        })
+    }
+}
+
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "VersioningConfiguration"]),
+        json!({"Status": "Enabled"}),
+    )])
 }
 
 fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {

@@ -3,11 +3,14 @@
 
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::{Edit, path};
 
 /// `deploy-one-at-a-time`.
 pub struct DeployOneAtATime;
@@ -25,6 +28,35 @@ impl FixAction for DeployOneAtATime {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`DeploymentConfigName: CodeDeployDefault.OneAtATime` in place of `CodeDeployDefault.AllAtOnce`",
+            edits: template_edits,
+        })
+    }
+}
+
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let g = cx
+        .snapshot
+        .resources
+        .deploy_groups
+        .get(&f.resource_arn)
+        .and_then(|g| g.value())
+        .ok_or("the deployment group is not known from the templates")?;
+    if g.deployment_config_name.as_deref() != Some(ALL) {
+        return Err(format!(
+            "the group uses {}, not {ALL}: choose a configuration that keeps hosts healthy",
+            g.deployment_config_name
+                .as_deref()
+                .unwrap_or("no named configuration")
+        ));
+    }
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "DeploymentConfigName"]),
+        json!(ONE),
+    )])
 }
 const ALL: &str = "CodeDeployDefault.AllAtOnce";
 const ONE: &str = "CodeDeployDefault.OneAtATime";

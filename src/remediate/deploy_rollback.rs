@@ -4,11 +4,14 @@
 use aws_sdk_codedeploy::types::{AutoRollbackConfiguration, AutoRollbackEvent};
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::{Edit, path};
 
 /// `deploy-rollback`.
 pub struct DeployRollback;
@@ -26,6 +29,39 @@ impl FixAction for DeployRollback {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`AutoRollbackConfiguration.Enabled: true` on the deployment group, `DEPLOYMENT_FAILURE` added to its `Events`",
+            edits: template_edits,
+        })
+    }
+}
+
+/// Rollback on; `DEPLOYMENT_FAILURE` added to the events written.
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let g = cx
+        .snapshot
+        .resources
+        .deploy_groups
+        .get(&f.resource_arn)
+        .and_then(|g| g.value())
+        .ok_or("the deployment group is not known from the templates")?;
+    let mut edits = vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "AutoRollbackConfiguration", "Enabled"]),
+        json!(true),
+    )];
+    let mut before = g.auto_rollback_events.clone();
+    before.sort();
+    let after = events_after(&before);
+    if after != before {
+        edits.push(Edit::set(
+            cx.logical_id,
+            path(&["Properties", "AutoRollbackConfiguration", "Events"]),
+            json!(after),
+        ));
+    }
+    Ok(edits)
 }
 
 /// (application, group) from a deployment group ARN.

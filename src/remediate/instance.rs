@@ -21,11 +21,14 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{HttpTokensState, InstanceMetadataEndpointState};
 use serde_json::{Value, json};
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot, artifact_objects_arn};
+use crate::patch::{Edit, path};
 use crate::rules::iam;
 
 /// The inline policy the artifacts fix writes.
@@ -47,6 +50,61 @@ impl FixAction for Imdsv2 {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply_imdsv2(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`MetadataOptions.HttpTokens: required` on the launch templates the template's instances and Auto Scaling groups use",
+            edits: template_edits,
+        })
+    }
+}
+
+/// `HttpTokens: required` on the launch templates of the template that
+/// allow IMDSv1 and that its instances or Auto Scaling groups use.
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let resources = cx.doc["Resources"]
+        .as_object()
+        .ok_or("the template has no Resources")?;
+    // the launch templates used, by logical id (`!Ref X` or `!GetAtt X.*`)
+    let used: std::collections::BTreeSet<&str> = resources
+        .values()
+        .filter(|r| {
+            matches!(
+                r["Type"].as_str(),
+                Some("AWS::EC2::Instance" | "AWS::AutoScaling::AutoScalingGroup")
+            )
+        })
+        .filter_map(|r| {
+            let id = &r["Properties"]["LaunchTemplate"]["LaunchTemplateId"];
+            id["Ref"].as_str().or_else(|| id["Fn::GetAtt"][0].as_str())
+        })
+        .collect();
+    let edits: Vec<Edit> = resources
+        .iter()
+        .filter(|(id, r)| {
+            used.contains(id.as_str())
+                && r["Type"] == "AWS::EC2::LaunchTemplate"
+                && r["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"]
+                    == "optional"
+        })
+        .map(|(id, _)| {
+            Edit::set(
+                id,
+                path(&[
+                    "Properties",
+                    "LaunchTemplateData",
+                    "MetadataOptions",
+                    "HttpTokens",
+                ]),
+                json!("required"),
+            )
+        })
+        .collect();
+    if edits.is_empty() {
+        return Err(
+            "no launch template of this template used by its instances allows IMDSv1".to_string(),
+        );
+    }
+    Ok(edits)
 }
 
 /// `instance-role-artifacts`.

@@ -2,11 +2,14 @@
 
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::{Edit, path};
 
 /// `key-rotation`.
 pub struct KeyRotation;
@@ -24,6 +27,20 @@ impl FixAction for KeyRotation {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`EnableKeyRotation: true` on the key",
+            edits: template_edits,
+        })
+    }
+}
+
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "EnableKeyRotation"]),
+        json!(true),
+    )])
 }
 
 fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {

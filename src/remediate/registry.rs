@@ -1,7 +1,9 @@
 //! The fix actions, each a value registered once in [`actions`]: its id
 //! (what a rule's `fix.action` names), its safety (what findings, the plan
 //! and the docs show), how findings asking for it are merged, which actions
-//! must be planned before it, and its plan and apply steps.
+//! must be planned before it, its plan and apply steps, and its template
+//! form: the same change as edits to the CloudFormation template that
+//! defines the resource (`--fix-patch`), where it has one.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,6 +17,7 @@ use super::{
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::Edit;
 use crate::rules::config::Config;
 
 /// What applying an action returns: the API calls made, or why not.
@@ -70,6 +73,36 @@ pub struct PlanContext<'a> {
     pub dependencies: Dependencies,
 }
 
+/// What a template form reads: the snapshot built from the templates, and
+/// the parsed template that defines the finding's resource.
+pub struct TemplateContext<'a> {
+    pub snapshot: &'a Snapshot,
+    /// The template that defines the finding's resource (intrinsics in
+    /// their long form).
+    pub doc: &'a serde_json::Value,
+    /// The resource's logical id in it.
+    pub logical_id: &'a str,
+    /// The logical id of another resource of the snapshot, by ARN, when the
+    /// same template defines it.
+    pub logical_ids: &'a BTreeMap<String, String>,
+}
+
+impl TemplateContext<'_> {
+    /// The resource's own entry in the template.
+    pub fn resource(&self) -> &serde_json::Value {
+        &self.doc["Resources"][self.logical_id]
+    }
+}
+
+/// An action's template form: what it writes (the docs' table), and the
+/// edits for one finding, or why this template is not edited so (the
+/// change is then left to a person).
+#[derive(Clone, Copy)]
+pub struct TemplateForm {
+    pub writes: &'static str,
+    pub edits: fn(&Finding, &TemplateContext<'_>) -> Result<Vec<Edit>, String>,
+}
+
 /// One fix action.
 pub trait FixAction: Sync {
     /// The id a rule's `fix.action` names.
@@ -89,6 +122,11 @@ pub trait FixAction: Sync {
     fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned>;
     /// Makes the change, after checking the resource is still as collected.
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a>;
+    /// The same change as edits to the template that defines the resource
+    /// (`--fix-patch`); `None` when the action has none.
+    fn template_form(&self) -> Option<TemplateForm> {
+        None
+    }
 }
 
 static ACTIONS: &[&dyn FixAction] = &[

@@ -4,13 +4,17 @@
 //! on `trigger-create` and `trigger-enable`), so that commits keep starting
 //! the pipeline.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::registry::{ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext, TemplateContext,
+    TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::{Edit, Seg};
 use crate::rules::pattern;
 
 /// `source-polling-off`.
@@ -53,6 +57,60 @@ impl FixAction for SourcePollingOff {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`PollForSourceChanges: false` on the pipeline's CodeCommit source actions, once an enabled rule of the templates starts the pipeline",
+            edits: template_edits,
+        })
+    }
+}
+
+/// `PollForSourceChanges: false` on each CodeCommit source action of
+/// the pipeline's resource that does not say so, once a rule that
+/// starts the pipeline is in the templates.
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    if !trigger_in_place(f, cx.snapshot) {
+        return Err(
+            "no enabled rule in the templates starts the pipeline on commits to the polled branch: add one (see TR001-TR003), then set PollForSourceChanges to false".to_string(),
+        );
+    }
+    let stages = cx.resource()["Properties"]["Stages"]
+        .as_array()
+        .ok_or("the pipeline's Stages are not a list")?;
+    let mut edits = Vec::new();
+    for (i, stage) in stages.iter().enumerate() {
+        let Some(actions) = stage["Actions"].as_array() else {
+            continue;
+        };
+        for (j, a) in actions.iter().enumerate() {
+            let t = &a["ActionTypeId"];
+            let off = matches!(
+                &a["Configuration"]["PollForSourceChanges"],
+                Value::Bool(false)
+            ) || a["Configuration"]["PollForSourceChanges"].as_str() == Some("false");
+            if t["Category"] == "Source" && t["Provider"] == "CodeCommit" && !off {
+                edits.push(Edit::set(
+                    cx.logical_id,
+                    vec![
+                        Seg::Key("Properties".into()),
+                        Seg::Key("Stages".into()),
+                        Seg::Index(i),
+                        Seg::Key("Actions".into()),
+                        Seg::Index(j),
+                        Seg::Key("Configuration".into()),
+                        Seg::Key("PollForSourceChanges".into()),
+                    ],
+                    json!(false),
+                ));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return Err(
+            "no CodeCommit source action with polling is written in the template".to_string(),
+        );
+    }
+    Ok(edits)
 }
 
 /// Whether a rule that was read, is enabled, targets the pipeline and

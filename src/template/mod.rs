@@ -52,6 +52,9 @@ pub struct Options {
     pub template_parameters: Vec<(PathBuf, PathBuf)>,
     /// Stack names by template path (`TEMPLATE=NAME`).
     pub stack_names: Vec<(PathBuf, String)>,
+    /// Texts read instead of the files at these paths (a patched template
+    /// audited again before it is written).
+    pub texts: BTreeMap<PathBuf, String>,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             parameters: None,
             template_parameters: Vec::new(),
             stack_names: Vec::new(),
+            texts: BTreeMap::new(),
         }
     }
 }
@@ -173,7 +177,15 @@ fn read_parameters(path: &Path) -> Result<BTreeMap<String, String>, String> {
 
 /// Reads and parses a template file: `Ok(None)` when it is a document but
 /// not a template (no `Resources`).
-fn read_template(path: &Path) -> Result<Option<Value>, String> {
+fn read_template(path: &Path, texts: &BTreeMap<PathBuf, String>) -> Result<Option<Value>, String> {
+    if let Some(text) = texts.get(path) {
+        let (doc, _) = crate::iac::template::parse_or_why(text)
+            .map_err(|e| e.lines().next().unwrap_or("").to_string())?;
+        return Ok(doc
+            .get("Resources")
+            .and_then(Value::as_object)
+            .map(|_| doc.clone()));
+    }
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
         return Err("not a regular file".to_string());
@@ -279,7 +291,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, String> {
     }
     let mut sources = Vec::new();
     for (path, named) in found {
-        match read_template(&path) {
+        match read_template(&path, &opts.texts) {
             Ok(Some(doc)) => {
                 let stack = opts
                     .stack_names
@@ -949,7 +961,7 @@ impl<'o> Builder<'o> {
                 .parent()
                 .map(|d| d.join(&url))
                 .unwrap_or_else(|| PathBuf::from(&url));
-            let doc = match read_template(&path) {
+            let doc = match read_template(&path, &self.opts.texts) {
                 Ok(Some(doc)) => doc,
                 Ok(None) => {
                     return Err(format!(

@@ -19,6 +19,7 @@ mod drift;
 mod ecs_moto;
 mod escalation_scope;
 mod faults_moto;
+mod fix_patch;
 mod fuzz_regressions;
 mod graph;
 mod hostile;

@@ -27,12 +27,12 @@ const REFERENCE: &str = concat!(
 /// Text replacements that make a variant of the reference template.
 type Edits<'a> = &'a [(&'a str, &'a str)];
 
-fn reference() -> String {
+pub(crate) fn reference() -> String {
     std::fs::read_to_string(REFERENCE).unwrap_or_else(|e| panic!("{REFERENCE}: {e}"))
 }
 
 /// The reference template with each `(from, to)` replaced once.
-fn variant(edits: &[(&str, &str)]) -> String {
+pub(crate) fn variant(edits: &[(&str, &str)]) -> String {
     let mut t = reference();
     for (from, to) in edits {
         assert_eq!(

@@ -1,0 +1,283 @@
+//! Verified patches for template mode: each finding whose fix action has a
+//! template form gets its edits applied to the template text in memory,
+//! and the templates are audited again with the patched text. The edit is
+//! kept only when that finding is gone and no finding or gap is new;
+//! otherwise the finding becomes a manual step. Findings are taken in
+//! order, each on the text the ones before it left.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::findings::{Finding, FixSafety};
+use crate::model::Snapshot;
+use crate::remediate::registry::{self, TemplateContext};
+use crate::rules::RuleSet;
+use crate::rules::config::Config;
+use crate::template::{Options, Origin};
+
+/// A finding the patch closes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Patched {
+    pub rule_id: String,
+    pub pipeline: String,
+    pub resource_arn: String,
+    pub action: String,
+    pub safety: FixSafety,
+    /// The template changed, as the diff names it.
+    pub file: String,
+    /// The logical ids of the resources changed.
+    pub logical_id: String,
+}
+
+/// A finding the patch leaves to a person, with why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manual {
+    pub rule_id: String,
+    pub pipeline: String,
+    pub resource_arn: String,
+    pub why: String,
+}
+
+/// The outcome: the texts before and after by file, what is patched and
+/// what is left.
+#[derive(Debug, Default)]
+pub struct Patches {
+    /// (path as given, path the diff names, original text, patched text).
+    pub files: Vec<(PathBuf, String, String, String)>,
+    pub patched: Vec<Patched>,
+    pub manual: Vec<Manual>,
+}
+
+impl Patches {
+    /// The unified diff of every changed template, in the order of their
+    /// names.
+    pub fn diff(&self) -> String {
+        let mut files: Vec<&(PathBuf, String, String, String)> = self.files.iter().collect();
+        files.sort_by(|a, b| a.1.cmp(&b.1));
+        files
+            .iter()
+            .map(|(_, rel, before, after)| super::unified_diff(rel, before, after))
+            .collect()
+    }
+}
+
+type Key = (String, String, String);
+
+fn key(f: &Finding) -> Key {
+    (
+        f.rule_id.clone(),
+        f.resource_arn.clone(),
+        f.pipeline_arn.clone(),
+    )
+}
+
+/// How the templates are audited: the paths given, the options, rules and
+/// configuration of the run.
+pub struct Audit<'a> {
+    pub templates: &'a [PathBuf],
+    pub opts: &'a Options,
+    pub rules: &'a RuleSet,
+    pub config: &'a Config,
+}
+
+/// What an audit of the templates found: the findings and the number of
+/// checks that could not be made.
+fn audit(run: &Audit<'_>, opts: &Options) -> Result<(BTreeSet<Key>, usize), String> {
+    let built = crate::template::load(run.templates, opts)?;
+    let mut eval = crate::rules::engine::evaluate(Arc::new(built.snapshot), run.rules, run.config);
+    eval.diagnostics.extend(built.diagnostics);
+    crate::template::settle(&mut eval.diagnostics);
+    let gaps = eval.diagnostics.iter().filter(|d| d.kind.is_gap()).count();
+    Ok((eval.findings.iter().map(key).collect(), gaps))
+}
+
+/// Builds the verified patches for the findings of template mode.
+/// `rel` names a template file as the diff does.
+pub fn patches(
+    run: &Audit<'_>,
+    snapshot: &Snapshot,
+    origins: &BTreeMap<String, Origin>,
+    findings: &[Finding],
+    rel: impl Fn(&Path) -> String,
+) -> Result<Patches, String> {
+    let mut out = Patches::default();
+    let (mut open, mut gaps) = audit(run, run.opts)?;
+    let rules = run.rules;
+    let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut originals: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let remediation = |f: &Finding| {
+        rules
+            .get(&f.rule_id)
+            .map(|r| r.file.docs.remediation.trim().to_string())
+            .unwrap_or_default()
+    };
+    // which patch closed a finding, by key
+    let mut closed_by: BTreeMap<Key, (String, String)> = BTreeMap::new();
+    for f in findings {
+        let manual = |why: String| Manual {
+            rule_id: f.rule_id.clone(),
+            pipeline: f.pipeline.clone(),
+            resource_arn: f.resource_arn.clone(),
+            why,
+        };
+        let k = key(f);
+        let action = f.fix.as_ref().and_then(|x| registry::find(&x.action));
+        if !open.contains(&k) {
+            // closed by the change made for an earlier finding
+            if let (Some(a), Some((file, logical_id))) = (action, closed_by.get(&k)) {
+                out.patched.push(Patched {
+                    rule_id: f.rule_id.clone(),
+                    pipeline: f.pipeline.clone(),
+                    resource_arn: f.resource_arn.clone(),
+                    action: a.id().to_string(),
+                    safety: a.safety(),
+                    file: file.clone(),
+                    logical_id: logical_id.clone(),
+                });
+            }
+            continue;
+        }
+        let Some(action) = action else {
+            out.manual.push(manual(remediation(f)));
+            continue;
+        };
+        let Some(origin) = origins.get(&f.resource_arn) else {
+            out.manual.push(manual(format!(
+                "{} is not defined in the templates given. {}",
+                f.resource_arn,
+                remediation(f)
+            )));
+            continue;
+        };
+        let text = match texts.get(&origin.file) {
+            Some(t) => t.clone(),
+            None => {
+                let t = std::fs::read_to_string(&origin.file)
+                    .map_err(|e| format!("cannot read {}: {e}", origin.file.display()))?;
+                originals.insert(origin.file.clone(), t.clone());
+                texts.insert(origin.file.clone(), t.clone());
+                t
+            }
+        };
+        let doc: Value = match crate::iac::template::parse_or_why(&text) {
+            Ok((doc, _)) => doc,
+            Err(why) => {
+                out.manual.push(manual(why));
+                continue;
+            }
+        };
+        let logical_ids: BTreeMap<String, String> = origins
+            .iter()
+            .filter(|(_, o)| o.file == origin.file && o.stack == origin.stack)
+            .map(|(arn, o)| (arn.clone(), o.logical_id.clone()))
+            .collect();
+        let cx = TemplateContext {
+            snapshot,
+            doc: &doc,
+            logical_id: &origin.logical_id,
+            logical_ids: &logical_ids,
+        };
+        let edits = match action.template_form().map(|t| (t.edits)(f, &cx)) {
+            None => {
+                out.manual.push(manual(format!(
+                    "{} has no template form. {}",
+                    action.id(),
+                    remediation(f)
+                )));
+                continue;
+            }
+            Some(Err(why)) => {
+                out.manual
+                    .push(manual(format!("{why}. {}", remediation(f))));
+                continue;
+            }
+            Some(Ok(edits)) => edits,
+        };
+        let mut edited: Vec<&str> = edits.iter().map(|e| e.logical_id.as_str()).collect();
+        edited.dedup();
+        let edited = edited.join(", ");
+        let patched = match super::apply(&text, &edits) {
+            Ok(p) if p != text => p,
+            Ok(_) => {
+                out.manual.push(manual(format!(
+                    "the template already says what {} would write, yet the finding stands. {}",
+                    action.id(),
+                    remediation(f)
+                )));
+                continue;
+            }
+            Err(why) => {
+                out.manual.push(manual(format!(
+                    "{} in {}: {why}. {}",
+                    origin.logical_id,
+                    rel(&origin.file),
+                    remediation(f)
+                )));
+                continue;
+            }
+        };
+        // the patched text audited again
+        let mut again = run.opts.clone();
+        again.texts = texts.clone();
+        again.texts.insert(origin.file.clone(), patched.clone());
+        let verdict = match audit(run, &again) {
+            Err(e) => Err(format!("the patched template does not load: {e}")),
+            Ok((after, _)) if after.contains(&k) => {
+                Err("the patched template still has the finding".to_string())
+            }
+            Ok((after, _)) if !after.is_subset(&open) => {
+                let new: Vec<String> = after.difference(&open).map(|k| k.0.clone()).collect();
+                Err(format!(
+                    "the patched template raises {}",
+                    new.into_iter()
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+            Ok((_, g)) if g > gaps => {
+                Err("the patched template leaves more checks unmade".to_string())
+            }
+            Ok(state) => Ok(state),
+        };
+        match verdict {
+            Ok((after, g)) => {
+                let file = rel(&origin.file);
+                for closed in open.difference(&after) {
+                    closed_by.insert(closed.clone(), (file.clone(), edited.clone()));
+                }
+                open = after;
+                gaps = g;
+                texts.insert(origin.file.clone(), patched);
+                out.patched.push(Patched {
+                    rule_id: f.rule_id.clone(),
+                    pipeline: f.pipeline.clone(),
+                    resource_arn: f.resource_arn.clone(),
+                    action: action.id().to_string(),
+                    safety: action.safety(),
+                    file,
+                    logical_id: edited,
+                });
+            }
+            Err(why) => out.manual.push(manual(format!(
+                "{} on {} is not patched: {why}. {}",
+                action.id(),
+                origin.logical_id,
+                remediation(f)
+            ))),
+        }
+    }
+    for (path, after) in texts {
+        let before = originals.remove(&path).unwrap_or_default();
+        if before != after {
+            let r = rel(&path);
+            out.files.push((path, r, before, after));
+        }
+    }
+    Ok(out)
+}

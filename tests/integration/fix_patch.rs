@@ -1,0 +1,514 @@
+//! `--template PATH --fix-patch OUT.diff`: for each fix action with a
+//! template form, a variant of the reference template with its defect is
+//! patched; the diff applies with `git apply` in a scratch repository, the
+//! patched template audits clean, only the lines the fix needs change
+//! (exactly the lines listed per case), and `cfn-lint` (pinned, installed
+//! into `.venv` by `scripts/test.sh`) reports no error on the patched
+//! template that the original did not have. A policy built with `Fn::Join`
+//! cannot be edited: its finding is a manual step and the patch is empty.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::template_mode::{reference, variant};
+
+/// cfn-lint as `scripts/test.sh` installs it (the version moto's server
+/// extra brings along).
+const CFN_LINT_VERSION: &str = "1.41.0";
+
+fn cfn_lint_bin() -> PathBuf {
+    match std::env::var_os("PIPEAUDIT_CFN_LINT") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/cfn-lint"),
+    }
+}
+
+/// The errors (E rules) cfn-lint reports on a template, as (rule, message).
+fn cfn_lint_errors(path: &Path) -> BTreeSet<(String, String)> {
+    let bin = cfn_lint_bin();
+    let o = Command::new(&bin)
+        .args(["--format", "json", "--"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cfn-lint not found at {} ({e}). Install the pinned version with \
+                 `.venv/bin/pip install cfn-lint=={CFN_LINT_VERSION}` (scripts/test.sh does)",
+                bin.display()
+            )
+        });
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "cfn-lint output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["Level"] == "Error")
+        .map(|m| {
+            (
+                m["Rule"]["Id"].as_str().unwrap_or("").to_string(),
+                m["Message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("git: {e}"))
+}
+
+/// The rule ids of a JSON report run in `dir` on `file`.
+fn audit(dir: &Path, file: &str) -> (i32, BTreeSet<String>) {
+    let o = run_in(dir, &["--template", file, "--format", "json"]);
+    let r = crate::support::stdout_json(&o);
+    (o.status.code().unwrap_or(-1), crate::support::rule_ids(&r))
+}
+
+/// The lines a diff removes and adds.
+fn changed_lines(diff: &str) -> (Vec<String>, Vec<String>) {
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    for l in diff.lines() {
+        if l.starts_with("---") || l.starts_with("+++") {
+            continue;
+        }
+        if let Some(x) = l.strip_prefix('-') {
+            removed.push(x.to_string());
+        } else if let Some(x) = l.strip_prefix('+') {
+            added.push(x.to_string());
+        }
+    }
+    (removed, added)
+}
+
+/// The line numbers (1-based) a diff removes from the original and adds
+/// in the patched text, from its hunk headers.
+fn hunk_lines(diff: &str) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    let mut gone = BTreeSet::new();
+    let mut new = BTreeSet::new();
+    let (mut old_at, mut new_at) = (0, 0);
+    for l in diff.lines() {
+        if let Some(h) = l.strip_prefix("@@ -") {
+            let start = |s: &str| {
+                s.split(',')
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or_else(|| panic!("hunk header {l}"))
+            };
+            let mut parts = h.split(' ');
+            old_at = start(parts.next().unwrap_or(""));
+            new_at = start(parts.next().unwrap_or("").trim_start_matches('+'));
+        } else if l.starts_with("---") || l.starts_with("+++") || l.starts_with("diff ") {
+        } else if l.starts_with('-') {
+            gone.insert(old_at);
+            old_at += 1;
+        } else if l.starts_with('+') {
+            new.insert(new_at);
+            new_at += 1;
+        } else {
+            old_at += 1;
+            new_at += 1;
+        }
+    }
+    (gone, new)
+}
+
+struct Patched {
+    diff: String,
+    stderr: String,
+    original: String,
+    patched: String,
+}
+
+/// Writes `text` as `file` in a fresh git repository, checks its findings
+/// are `rules`, makes the patch, applies it with `git apply` and checks
+/// the patched template audits clean and lints no worse.
+fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    assert!(git(dir, &["init", "-q"]).status.success());
+    std::fs::write(dir.join(file), text).unwrap_or_else(|e| panic!("{e}"));
+    let want: BTreeSet<String> = rules.iter().map(|r| r.to_string()).collect();
+    assert_eq!(audit(dir, file), (1, want), "{file} before the patch");
+    let o = run_in(
+        dir,
+        &[
+            "--template",
+            file,
+            "--fix-patch",
+            "fix.diff",
+            "--format",
+            "json",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{file}: {stderr}");
+    let diff = std::fs::read_to_string(dir.join("fix.diff")).unwrap_or_else(|e| panic!("{e}"));
+    let check = git(dir, &["apply", "--check", "fix.diff"]);
+    assert!(
+        check.status.success(),
+        "{file}: git apply --check: {}\n{diff}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(git(dir, &["apply", "fix.diff"]).status.success());
+    let patched = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        audit(dir, file),
+        (0, BTreeSet::new()),
+        "{file} after the patch:\n{diff}"
+    );
+    // cfn-lint: no error the original did not have
+    std::fs::write(dir.join(format!("original-{file}")), text).unwrap_or_else(|e| panic!("{e}"));
+    let before = cfn_lint_errors(&dir.join(format!("original-{file}")));
+    let after = cfn_lint_errors(&dir.join(file));
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(
+        new.is_empty(),
+        "{file}: cfn-lint errors the patch adds: {new:#?}\n{diff}"
+    );
+    Patched {
+        diff,
+        stderr,
+        original: text.to_string(),
+        patched,
+    }
+}
+
+#[test]
+fn each_template_form_patches_its_defect_and_only_its_lines() {
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [&'a str],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let cases: &[Case] = &[
+        (
+            "versioning-off",
+            &[("        Status: Enabled", "        Status: Suspended")],
+            &["AB008"],
+            &["        Status: Suspended"],
+            &["        Status: Enabled"],
+        ),
+        (
+            "public-access-block-off",
+            &[(
+                "        BlockPublicAcls: true\n",
+                "        BlockPublicAcls: false  # open\n",
+            )],
+            &["AB006"],
+            &["        BlockPublicAcls: false  # open"],
+            &["        BlockPublicAcls: true  # open"],
+        ),
+        (
+            "no-bucket-encryption",
+            &[(
+                "      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault:\n              SSEAlgorithm: 'aws:kms'\n              KMSMasterKeyID: !GetAtt ArtifactKey.Arn\n            BucketKeyEnabled: true\n",
+                "",
+            )],
+            &["AB002"],
+            &[],
+            &[
+                "      BucketEncryption:",
+                "        ServerSideEncryptionConfiguration:",
+                "          - ServerSideEncryptionByDefault:",
+                "              SSEAlgorithm: 'aws:kms'",
+                "              KMSMasterKeyID: !GetAtt ArtifactKey.Arn",
+                "            BucketKeyEnabled: true",
+            ],
+        ),
+        (
+            "rotation-off",
+            &[("EnableKeyRotation: true", "EnableKeyRotation: false")],
+            &["KM003"],
+            &["      EnableKeyRotation: false"],
+            &["      EnableKeyRotation: true"],
+        ),
+        (
+            "no-rollback",
+            &[(
+                "        Enabled: true\n        Events: [DEPLOYMENT_FAILURE]",
+                "        Enabled: false\n        Events: [DEPLOYMENT_FAILURE]",
+            )],
+            &["CD003"],
+            &["        Enabled: false"],
+            &["        Enabled: true"],
+        ),
+        (
+            "all-at-once",
+            &[(
+                "CodeDeployDefault.OneAtATime",
+                "CodeDeployDefault.AllAtOnce",
+            )],
+            &["CD004"],
+            &["      DeploymentConfigName: CodeDeployDefault.AllAtOnce"],
+            &["      DeploymentConfigName: CodeDeployDefault.OneAtATime"],
+        ),
+        (
+            "polling-unset",
+            &[("                PollForSourceChanges: false\n", "")],
+            &["PL004"],
+            &[],
+            &["                PollForSourceChanges: false"],
+        ),
+        (
+            "imdsv1",
+            &[("HttpTokens: required", "HttpTokens: optional")],
+            &["CD009"],
+            &["          HttpTokens: optional"],
+            &["          HttpTokens: required"],
+        ),
+        (
+            "no-tls-statement",
+            &[(
+                "          - Sid: DenyInsecureConnections\n            Effect: Deny\n            Principal: '*'\n            Action: 's3:*'\n            Resource:\n              - !GetAtt ArtifactBucket.Arn\n              - !Join ['', [!GetAtt ArtifactBucket.Arn, '/*']]\n            Condition:\n              Bool:\n                'aws:SecureTransport': 'false'\n",
+                "",
+            )],
+            &["AB005"],
+            &[],
+            &[
+                "          - Sid: DenyInsecureConnections",
+                "            Effect: Deny",
+                "            Principal: '*'",
+                "            Action: 's3:*'",
+                "            Resource: [!GetAtt ArtifactBucket.Arn, !Sub '${ArtifactBucket.Arn}/*']",
+                "            Condition:",
+                "              Bool:",
+                "                'aws:SecureTransport': 'false'",
+            ],
+        ),
+        (
+            "no-sse-kms-statement",
+            &[(
+                "          - Sid: DenyUnEncryptedObjectUploads\n            Effect: Deny\n            Principal: '*'\n            Action: 's3:PutObject'\n            Resource: !Sub '${ArtifactBucket.Arn}/*'\n            Condition:\n              StringNotEquals:\n                's3:x-amz-server-side-encryption': 'aws:kms'\n",
+                "",
+            )],
+            &["AB004"],
+            &[],
+            &[
+                "          - Sid: DenyUnEncryptedObjectUploads",
+                "            Effect: Deny",
+                "            Principal: '*'",
+                "            Action: 's3:PutObject'",
+                "            Resource: !Sub '${ArtifactBucket.Arn}/*'",
+                "            Condition:",
+                "              StringNotEquals:",
+                "                's3:x-amz-server-side-encryption': 'aws:kms'",
+            ],
+        ),
+    ];
+    for (name, edits, rules, removed, added) in cases {
+        let file = format!("{name}.yaml");
+        let p = patch_and_apply(&file, &variant(edits), rules);
+        assert!(
+            p.diff.starts_with(&format!(
+                "diff --git a/{file} b/{file}\n--- a/{file}\n+++ b/{file}\n"
+            )),
+            "{name}: {}",
+            p.diff
+        );
+        let (r, a) = changed_lines(&p.diff);
+        assert_eq!(r, *removed, "{name}: removed lines\n{}", p.diff);
+        assert_eq!(a, *added, "{name}: added lines\n{}", p.diff);
+        // every other byte as it was: the original less the lines the
+        // hunks remove is the patched text less the lines they add
+        let (gone, new) = hunk_lines(&p.diff);
+        let keep = |text: &str, drop: &BTreeSet<usize>| {
+            text.split_inclusive('\n')
+                .enumerate()
+                .filter(|(i, _)| !drop.contains(&(i + 1)))
+                .map(|(_, l)| l)
+                .collect::<String>()
+        };
+        assert_eq!(gone.len(), removed.len(), "{name}");
+        assert_eq!(new.len(), added.len(), "{name}");
+        assert_eq!(
+            keep(&p.original, &gone),
+            keep(&p.patched, &new),
+            "{name}: bytes outside the changed lines"
+        );
+        assert!(
+            p.stderr.contains(&format!("  {}  ", rules[0]))
+                && p.stderr.contains("closes 1 finding(s)"),
+            "{name}: {}",
+            p.stderr
+        );
+    }
+}
+
+#[test]
+fn a_json_template_is_patched_in_its_own_layout() {
+    // the reference as JSON (4-space indentation), with three defects
+    let (doc, _) = pipeaudit::iac::template::parse(&reference())
+        .unwrap_or_else(|| panic!("the reference does not parse"));
+    let mut text = String::new();
+    {
+        use serde::Serialize;
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut buf = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+        doc.serialize(&mut ser).unwrap_or_else(|e| panic!("{e}"));
+        text.push_str(&String::from_utf8_lossy(&buf));
+        text.push('\n');
+    }
+    for (from, to) in [
+        (
+            "\"EnableKeyRotation\": true",
+            "\"EnableKeyRotation\": false",
+        ),
+        ("\"Status\": \"Enabled\"", "\"Status\": \"Suspended\""),
+        (
+            "\"HttpTokens\": \"required\"",
+            "\"HttpTokens\": \"optional\"",
+        ),
+    ] {
+        assert_eq!(text.matches(from).count(), 1, "{from}");
+        text = text.replacen(from, to, 1);
+    }
+    let p = patch_and_apply("ref.json", &text, &["AB008", "CD009", "KM003"]);
+    let (removed, added) = changed_lines(&p.diff);
+    assert_eq!(
+        removed.iter().map(|l| l.trim()).collect::<BTreeSet<_>>(),
+        [
+            "\"EnableKeyRotation\": false,",
+            "\"Status\": \"Suspended\"",
+            "\"HttpTokens\": \"optional\","
+        ]
+        .into_iter()
+        .collect(),
+        "{}",
+        p.diff
+    );
+    assert_eq!(added.len(), 3, "{}", p.diff);
+    assert!(
+        added
+            .iter()
+            .any(|l| l == "                \"EnableKeyRotation\": true,"),
+        "{}",
+        p.diff
+    );
+    assert!(p.stderr.contains("closes 3 finding(s)"), "{}", p.stderr);
+}
+
+#[test]
+fn a_policy_built_with_join_is_a_manual_step_and_not_patched() {
+    let text = reference();
+    let start = text
+        .find("      PolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n          - Sid: DenyUnEncryptedObjectUploads")
+        .unwrap_or_else(|| panic!("no bucket policy document"));
+    let end = text
+        .find("  Repository:\n")
+        .unwrap_or_else(|| panic!("no Repository"));
+    let joined = format!(
+        "{}{}{}",
+        &text[..start],
+        "      PolicyDocument: !Join\n        - ''\n        - - '{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"DenyUnEncryptedObjectUploads\", \"Effect\": \"Deny\", \"Principal\": \"*\", \"Action\": \"s3:PutObject\", \"Resource\": \"'\n          - !GetAtt ArtifactBucket.Arn\n          - '/*\", \"Condition\": {\"StringNotEquals\": {\"s3:x-amz-server-side-encryption\": \"aws:kms\"}}}]}'\n",
+        &text[end..]
+    );
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(dir.join("join.yaml"), &joined).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        audit(dir, "join.yaml"),
+        (1, ["AB005".to_string()].into_iter().collect())
+    );
+    let o = run_in(
+        dir,
+        &[
+            "--template",
+            "join.yaml",
+            "--fix-patch",
+            "fix.diff",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fix.diff"))
+            .ok()
+            .as_deref(),
+        Some("")
+    );
+    assert!(
+        stderr.contains("no change could be verified")
+            && stderr.contains("AB005  arn:aws:s3:::ref-artifacts: the policy document of ArtifactBucketPolicy is built with Fn::Join"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn polling_stays_on_without_a_rule_that_starts_the_pipeline() {
+    // polling on, and the trigger rule disabled: turning polling off would
+    // leave nothing that starts the pipeline, so it is left to a person
+    let text = variant(&[
+        ("PollForSourceChanges: false", "PollForSourceChanges: true"),
+        ("      State: ENABLED\n", "      State: DISABLED\n"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(dir.join("t.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let o = run_in(dir, &["--template", "t.yaml", "--fix-patch", "fix.diff"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("PL004  arn:aws:codepipeline:us-east-1:123456789012:ref-pipeline: no enabled rule in the templates starts the pipeline"),
+        "{stderr}"
+    );
+    assert!(
+        !std::fs::read_to_string(dir.join("fix.diff"))
+            .unwrap_or_default()
+            .contains("PollForSourceChanges"),
+    );
+}
+
+#[test]
+fn fix_patch_needs_templates_and_a_writable_file() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    let o = run_in(dir, &["--fix-patch", "fix.diff"]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("--template"), "{stderr}");
+    std::fs::write(
+        dir.join("t.yaml"),
+        variant(&[("EnableKeyRotation: true", "EnableKeyRotation: false")]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = run_in(
+        dir,
+        &[
+            "--template",
+            "t.yaml",
+            "--fix-patch",
+            "no/such/dir/fix.diff",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot write no/such/dir/fix.diff"),
+        "{stderr}"
+    );
+}
