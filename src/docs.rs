@@ -1,6 +1,8 @@
 //! Rule documentation generated from the rule files: one Markdown page per
-//! rule and a catalog README. `pipeaudit rules docs --out docs/rules`
-//! writes them; a test keeps the committed pages current.
+//! rule and a catalog README, and the book's generated blocks (the rule
+//! pages in its summary, the rule, fix-action and framework tables).
+//! `pipeaudit rules docs --out docs/rules --book docs` writes them; tests
+//! keep the committed pages current.
 
 use crate::rules::{RuleFile, RuleSet};
 
@@ -92,20 +94,20 @@ pub fn rule_pages(rules: &RuleSet) -> Vec<(String, String)> {
     let mut index = String::from(
         "# Rule catalog\n\nGenerated from `rules/` by `pipeaudit rules docs --out docs/rules`; do not edit by hand.\n\n",
     );
-    index.push_str(&catalog_table(rules, true));
+    index.push_str(&catalog_table(rules, Some("")));
     pages.push(("README.md".to_string(), index));
     pages
 }
 
-/// The catalog as a Markdown table; `links` makes each id a link to its page.
-fn catalog_table(rules: &RuleSet, links: bool) -> String {
+/// The catalog as a Markdown table; with `links`, each id links to its page
+/// in that directory (`""`: the same one).
+fn catalog_table(rules: &RuleSet, links: Option<&str>) -> String {
     let mut out = String::from("| id | slug | severity | title | fix |\n|---|---|---|---|---|\n");
     for r in &rules.rules {
         let f = &r.file;
-        let id = if links {
-            format!("[{}]({}.md)", f.id, f.id)
-        } else {
-            f.id.clone()
+        let id = match links {
+            Some(dir) => format!("[{}]({dir}{}.md)", f.id, f.id),
+            None => f.id.clone(),
         };
         out.push_str(&format!(
             "| {id} | {} | {} | {} | {} |\n",
@@ -119,6 +121,138 @@ fn catalog_table(rules: &RuleSet, links: bool) -> String {
         ));
     }
     out
+}
+
+/// The end of a generated block in a page of the book; it starts with
+/// `<!-- generated: NAME -->`.
+const BLOCK_END: &str = "<!-- end generated -->";
+
+/// A part of a book page generated from the rules, the fix actions or the
+/// frameworks: the page (relative to the book's source directory), the
+/// block's name and its text.
+pub struct BookBlock {
+    pub page: &'static str,
+    pub name: &'static str,
+    pub text: String,
+}
+
+/// Every generated block of the book: the rule pages in `SUMMARY.md`, the
+/// catalog table of the rules reference, the fix-action table of the
+/// remediation guide and the frameworks table of the compliance guide.
+pub fn book_blocks(rules: &RuleSet) -> Vec<BookBlock> {
+    let mut pages = String::new();
+    for r in &rules.rules {
+        pages.push_str(&format!(
+            "    - [{} {}](rules/{}.md)\n",
+            r.file.id, r.file.slug, r.file.id
+        ));
+    }
+    vec![
+        BookBlock {
+            page: "SUMMARY.md",
+            name: "rule pages",
+            text: pages,
+        },
+        BookBlock {
+            page: "reference/rules.md",
+            name: "rule catalog",
+            text: catalog_table(rules, Some("../rules/")),
+        },
+        BookBlock {
+            page: "guide/remediation.md",
+            name: "fix actions",
+            text: fix_action_table(rules),
+        },
+        BookBlock {
+            page: "guide/compliance.md",
+            name: "frameworks",
+            text: frameworks_table(),
+        },
+    ]
+}
+
+/// The registered fix actions: id, safety, the change, the rules naming it
+/// and the actions planned before it.
+fn fix_action_table(rules: &RuleSet) -> String {
+    let mut out = String::from(
+        "| action | safety | change | rules | planned after |\n|---|---|---|---|---|\n",
+    );
+    for a in crate::remediate::registry::actions() {
+        let named: Vec<&str> = rules
+            .rules
+            .iter()
+            .filter(|r| r.file.fix.as_ref().is_some_and(|f| f.action == a.id()))
+            .map(|r| r.file.id.as_str())
+            .collect();
+        let after = a
+            .depends_on()
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            a.id(),
+            a.safety(),
+            a.summary(),
+            if named.is_empty() {
+                "-".to_string()
+            } else {
+                named.join(", ")
+            },
+            if after.is_empty() { "-" } else { &after }
+        ));
+    }
+    out
+}
+
+/// The bundled frameworks: id, title and version, and the controls (the
+/// ones no rule can test marked manual).
+fn frameworks_table() -> String {
+    let mut out = String::from("| framework id | framework | controls |\n|---|---|---|\n");
+    for f in &crate::rules::frameworks::Frameworks::bundled().list {
+        let controls: Vec<String> = f
+            .controls
+            .iter()
+            .map(|c| match c.manual {
+                Some(_) => format!("{} (manual)", c.id),
+                None => c.id.clone(),
+            })
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} {} | {}: {} |\n",
+            f.id,
+            f.title,
+            f.version,
+            controls.len(),
+            controls.join(", ")
+        ));
+    }
+    out
+}
+
+/// `page` with the text of its block `name` replaced by `text`.
+pub fn fill_block(page: &str, name: &str, text: &str) -> Result<String, String> {
+    let start = format!("<!-- generated: {name} -->");
+    let from = page
+        .find(&start)
+        .map(|i| i + start.len())
+        .ok_or_else(|| format!("no `{start}` marker"))?;
+    let end = page[from..]
+        .find(BLOCK_END)
+        .map(|i| from + i)
+        .ok_or_else(|| format!("no `{BLOCK_END}` after `{start}`"))?;
+    // the end marker keeps its line and indentation
+    let line = page[..end].rfind('\n').map_or(0, |i| i + 1);
+    let cut = if page[line..end].trim().is_empty() {
+        line
+    } else {
+        end
+    };
+    if cut < from {
+        return Err(format!("`{start}` and `{BLOCK_END}` share a line"));
+    }
+    Ok(format!("{}\n{text}{}", &page[..from], &page[cut..]))
 }
 
 /// Output formats of `pipeaudit rules`.
@@ -146,7 +280,7 @@ pub fn rules_list(rules: &RuleSet, format: ListFormat) -> String {
             t.push('\n');
             t
         }
-        ListFormat::Markdown => catalog_table(rules, false),
+        ListFormat::Markdown => catalog_table(rules, None),
         ListFormat::Table => {
             let mut t = comfy_table::Table::new();
             t.set_header(vec!["id", "slug", "severity", "fix", "title"]);

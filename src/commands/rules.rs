@@ -10,7 +10,7 @@ pub fn run(a: &AuditArgs, action: Option<RulesCommand>, format: ListFormat) -> R
     let rules = load_rules(a)?;
     match action {
         None => write_output(None, &docs::rules_list(&rules, format))?,
-        Some(RulesCommand::Docs { out }) => {
+        Some(RulesCommand::Docs { out, book }) => {
             let pages = docs::rule_pages(&rules);
             std::fs::create_dir_all(&out)
                 .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
@@ -20,6 +20,25 @@ pub fn run(a: &AuditArgs, action: Option<RulesCommand>, format: ListFormat) -> R
                     .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
             }
             eprintln!("wrote {} page(s) to {}", pages.len(), out.display());
+            if let Some(book) = book {
+                let blocks = docs::book_blocks(&rules);
+                for b in &blocks {
+                    let p = book.join(b.page);
+                    let text = std::fs::read_to_string(&p)
+                        .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                    let fresh = docs::fill_block(&text, b.name, &b.text)
+                        .map_err(|e| format!("{}: {e}", p.display()))?;
+                    if fresh != text {
+                        std::fs::write(&p, fresh)
+                            .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+                    }
+                }
+                eprintln!(
+                    "refreshed {} generated block(s) under {}",
+                    blocks.len(),
+                    book.display()
+                );
+            }
         }
         Some(RulesCommand::Explain { id, format }) => {
             let rule = rules

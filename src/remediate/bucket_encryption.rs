@@ -23,6 +23,9 @@ impl FixAction for BucketEncryption {
     fn id(&self) -> &'static str {
         "bucket-encryption"
     }
+    fn summary(&self) -> &'static str {
+        "Default encryption SSE-KMS with the pipeline's key, bucket key on."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

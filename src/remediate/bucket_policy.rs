@@ -41,6 +41,14 @@ impl FixAction for DenyStatement {
             Deny::UnencryptedUploads => "bucket-policy-deny-unencrypted",
         }
     }
+    fn summary(&self) -> &'static str {
+        match self.0 {
+            Deny::InsecureTransport => "Adds DenyInsecureConnections to the bucket policy, merged.",
+            Deny::UnencryptedUploads => {
+                "Adds DenyUnEncryptedObjectUploads to the bucket policy, merged."
+            }
+        }
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

@@ -19,6 +19,9 @@ impl FixAction for BucketPublicAccessBlock {
     fn id(&self) -> &'static str {
         "bucket-public-access-block"
     }
+    fn summary(&self) -> &'static str {
+        "All four Block Public Access settings on for the artifact bucket."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

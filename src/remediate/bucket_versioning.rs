@@ -19,6 +19,9 @@ impl FixAction for BucketVersioning {
     fn id(&self) -> &'static str {
         "bucket-versioning"
     }
+    fn summary(&self) -> &'static str {
+        "PutBucketVersioning: versioning Enabled on the artifact bucket."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

@@ -19,6 +19,9 @@ impl FixAction for EncryptionKey {
     fn id(&self) -> &'static str {
         "build-encryption-key"
     }
+    fn summary(&self) -> &'static str {
+        "UpdateProject: encryption key = the pipeline's artifact key."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }
@@ -36,6 +39,9 @@ pub struct PrivilegedOff;
 impl FixAction for PrivilegedOff {
     fn id(&self) -> &'static str {
         "build-privileged-off"
+    }
+    fn summary(&self) -> &'static str {
+        "UpdateProject: the current environment sent back with privileged mode off."
     }
     fn safety(&self) -> FixSafety {
         FixSafety::Unsafe

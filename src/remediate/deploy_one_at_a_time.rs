@@ -19,6 +19,9 @@ impl FixAction for DeployOneAtATime {
     fn id(&self) -> &'static str {
         "deploy-one-at-a-time"
     }
+    fn summary(&self) -> &'static str {
+        "UpdateDeploymentGroup: deployment configuration CodeDeployDefault.OneAtATime."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Unsafe
     }

@@ -20,6 +20,9 @@ impl FixAction for DeployRollback {
     fn id(&self) -> &'static str {
         "deploy-rollback"
     }
+    fn summary(&self) -> &'static str {
+        "UpdateDeploymentGroup: automatic rollback on DEPLOYMENT_FAILURE, existing events kept."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

@@ -41,6 +41,9 @@ impl FixAction for Imdsv2 {
     fn id(&self) -> &'static str {
         "instance-imdsv2"
     }
+    fn summary(&self) -> &'static str {
+        "ModifyInstanceMetadataOptions HttpTokens required on the group's instances that allow IMDSv1, the hop limit sent as it is (2 when unknown); the launch template of an Auto Scaling group is not changed."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Unsafe
     }
@@ -113,6 +116,9 @@ pub struct RoleArtifacts;
 impl FixAction for RoleArtifacts {
     fn id(&self) -> &'static str {
         "instance-role-artifacts"
+    }
+    fn summary(&self) -> &'static str {
+        "The instance role's inline policy `pipeaudit-artifacts`, merged (existing statements kept): `s3:GetObject`/`s3:GetObjectVersion` on the objects of each pipeline that deploys to instances with that role (its prefix, not the whole bucket), and `kms:Decrypt` on the artifact key when the key policy delegates to the account; when the key policy must change itself, the plan says so, naming `key-policy-grant` extended to the instance role. An instance without a role, or whose role or inline policies could not be read, is a manual step."
     }
     fn safety(&self) -> FixSafety {
         FixSafety::Unsafe

@@ -16,6 +16,9 @@ impl FixAction for KeyCancelDeletion {
     fn id(&self) -> &'static str {
         "key-cancel-deletion"
     }
+    fn summary(&self) -> &'static str {
+        "CancelKeyDeletion; the key stays Disabled, and KM002 stays reported until someone enables it."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Unsafe
     }

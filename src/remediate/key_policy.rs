@@ -21,6 +21,9 @@ impl FixAction for Grant {
     fn id(&self) -> &'static str {
         "key-policy-grant"
     }
+    fn summary(&self) -> &'static str {
+        "A statement granting the pipeline and build roles the use of the key, merged into the key policy; a manual step when one of those roles (or its project) could not be read."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Unsafe
     }
@@ -39,6 +42,9 @@ pub struct CreateCmk;
 impl FixAction for CreateCmk {
     fn id(&self) -> &'static str {
         "store-create-cmk"
+    }
+    fn summary(&self) -> &'static str {
+        "A new customer-managed key (rotation on; key policy for the account root and the pipeline, build and deploy roles), then UpdatePipeline to use it for the artifact store; a manual step when one of those roles (or its project or group) could not be read."
     }
     fn safety(&self) -> FixSafety {
         FixSafety::Unsafe

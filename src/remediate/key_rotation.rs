@@ -18,6 +18,9 @@ impl FixAction for KeyRotation {
     fn id(&self) -> &'static str {
         "key-rotation"
     }
+    fn summary(&self) -> &'static str {
+        "EnableKeyRotation on the artifact key."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

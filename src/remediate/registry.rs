@@ -107,6 +107,9 @@ pub struct TemplateForm {
 pub trait FixAction: Sync {
     /// The id a rule's `fix.action` names.
     fn id(&self) -> &'static str;
+    /// The change it makes, in one or two sentences (the action table of
+    /// the documentation is generated from it).
+    fn summary(&self) -> &'static str;
     /// Whether it can be applied without changing behaviour people rely on.
     fn safety(&self) -> FixSafety;
     /// How several findings asking for it are planned.

@@ -24,6 +24,9 @@ impl FixAction for SourcePollingOff {
     fn id(&self) -> &'static str {
         "source-polling-off"
     }
+    fn summary(&self) -> &'static str {
+        "UpdatePipeline: PollForSourceChanges false on the source action; planned only when an enabled matching rule is known to exist (read, not unknown) or is created earlier in the same plan (otherwise a manual step)."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

@@ -25,6 +25,9 @@ impl FixAction for Create {
     fn id(&self) -> &'static str {
         "trigger-create"
     }
+    fn summary(&self) -> &'static str {
+        "A new rule `pipeaudit-<pipeline>-trigger` for the repository and branch, targeting the pipeline, with the role of `trigger-role`; existing rules untouched."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }
@@ -50,6 +53,9 @@ pub struct Role;
 impl FixAction for Role {
     fn id(&self) -> &'static str {
         "trigger-role"
+    }
+    fn summary(&self) -> &'static str {
+        "Role `pipeaudit-<pipeline>-events` (trusted by events.amazonaws.com, allowed only `codepipeline:StartPipelineExecution` on the pipeline) set on the target, the target otherwise sent back as it was."
     }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe

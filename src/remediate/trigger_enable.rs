@@ -15,6 +15,9 @@ impl FixAction for TriggerEnable {
     fn id(&self) -> &'static str {
         "trigger-enable"
     }
+    fn summary(&self) -> &'static str {
+        "EnableRule on the disabled rule that starts the pipeline."
+    }
     fn safety(&self) -> FixSafety {
         FixSafety::Safe
     }

@@ -1,4 +1,4 @@
-//! The JSON report (stable; documented in the README).
+//! The JSON report (stable; documented in docs/reference/json-report.md).
 
 use serde::Serialize;
 use serde_json::json;

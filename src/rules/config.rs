@@ -100,7 +100,7 @@ pub struct Profile {
 }
 
 /// The ready reference shapes; the first is the default. Another deploy
-/// style is one more entry here (and its example in the README).
+/// style is one more entry here (and its example in docs/reference/configuration.md).
 pub const PROFILES: &[Profile] = &[
     Profile {
         name: "codedeploy-ec2",

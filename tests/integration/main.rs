@@ -5,6 +5,7 @@
 mod support;
 
 mod audit_moto;
+mod book;
 mod cfn_moto;
 mod cli;
 mod cli_errors;

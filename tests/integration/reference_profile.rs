@@ -1,6 +1,6 @@
 //! The reference shape is configurable (`[reference]` in pipeaudit.toml):
 //! PL001 reports each deviation from it, the default is the seed's
-//! (CodeCommit -> CodeBuild -> CodeDeploy), and the README's second profile
+//! (CodeCommit -> CodeBuild -> CodeDeploy), and the documented profile that
 //! accepts connections and ECS or CloudFormation deploys. Offline, on a
 //! stack of the bundled demo reshaped as such a pipeline.
 
@@ -13,7 +13,7 @@ use pipeaudit::rules::engine::evaluate;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-account.json");
 
-/// The README's second profile, as documented there.
+/// The profile without a name that the configuration reference documents.
 const CONNECTIONS_PROFILE: &str = r#"
 [reference]
 source = ["CodeCommit", "CodeStarSourceConnection"]
@@ -70,12 +70,15 @@ fn a_profile_accepting_connections_and_ecs_passes_the_same_pipeline() {
     let config =
         Config::parse(CONNECTIONS_PROFILE, "profile.toml").unwrap_or_else(|e| panic!("{e}"));
     assert!(pl001(reshaped(), &config).is_empty());
-    // the README documents the same profile
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    // the configuration reference documents the same profile
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/reference/configuration.md"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        readme.contains(CONNECTIONS_PROFILE.trim()),
-        "README lacks the profile"
+        page.contains(CONNECTIONS_PROFILE.trim()),
+        "docs/reference/configuration.md lacks the profile"
     );
 }
 

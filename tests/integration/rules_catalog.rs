@@ -143,8 +143,11 @@ fn registry_matches_the_catalog_and_every_rule_is_complete() {
         .map(|r| (r.file.id.as_str(), r.file.slug.as_str()))
         .collect();
     assert_eq!(ids, CATALOG.iter().copied().collect::<BTreeSet<_>>());
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .unwrap_or_default();
+    let catalog = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/reference/rules.md"
+    ))
+    .unwrap_or_default();
     for r in &rules.rules {
         let f = &r.file;
         assert!(
@@ -173,7 +176,7 @@ fn registry_matches_the_catalog_and_every_rule_is_complete() {
                 f.id
             );
         }
-        // the README's catalog table lists the rule as it is
+        // the catalog table of the rules reference lists the rule as it is
         let fix_col = f
             .fix
             .as_ref()
@@ -190,12 +193,12 @@ fn registry_matches_the_catalog_and_every_rule_is_complete() {
             })
             .unwrap_or_else(|| "manual".to_string());
         let row = format!(
-            "| {} | {} | {} | {} | {} |",
-            f.id, f.slug, f.severity, f.title, fix_col
+            "| [{}](../rules/{}.md) | {} | {} | {} | {} |",
+            f.id, f.id, f.slug, f.severity, f.title, fix_col
         );
         assert!(
-            readme.contains(&row),
-            "README catalog lacks or misstates: {row}"
+            catalog.contains(&row),
+            "docs/reference/rules.md catalog lacks or misstates: {row}"
         );
         // slugs name the risky state, kebab-case
         assert!(

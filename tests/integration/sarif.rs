@@ -265,7 +265,7 @@ fn committed_rule_docs_are_current() {
         let old = std::fs::read_to_string(committed.join(&n)).unwrap_or_default();
         assert!(
             fresh == old,
-            "docs/rules/{n} is stale: run `cargo run -- rules docs --out docs/rules`"
+            "docs/rules/{n} is stale: run `pipeaudit rules docs --out docs/rules --book docs`"
         );
     }
 }

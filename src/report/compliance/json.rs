@@ -1,4 +1,4 @@
-//! A compliance assessment as JSON (stable; documented in the README).
+//! A compliance assessment as JSON (stable; documented in docs/reference/json-report.md).
 
 use serde_json::json;
 

@@ -352,7 +352,7 @@ pub(super) fn bindings(
 }
 
 /// `stacks`: the pipeline's CloudFormation deploy actions, one map each
-/// (see the README's rule variables): the declared settings, where the
+/// (see the variables in docs/reference/rule-language.md): the declared settings, where the
 /// template comes from, the role CloudFormation acts with (`deploy_role`,
 /// left out with the gap when it depends on a stack that could not be
 /// read), and the stack as read (`stack`: null when it does not exist or

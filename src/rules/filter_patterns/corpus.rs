@@ -1,6 +1,6 @@
 //! The corpus webhook filter patterns are decided on: each pattern with
 //! the verdict it must get and, when bypassable, the witness. The figures
-//! of the comparison with an anchors check are in the README.
+//! of the comparison with an anchors check are in docs/guide/account-checks.md.
 
 use super::{Alphabet, Analysis, accepts, anchors_check, decide};
 
@@ -211,7 +211,7 @@ fn account_id_witnesses_are_shortest() {
 
 /// The anchors check against the decision, on the account-id patterns the
 /// decision reads: how many each gets right (a pattern is safe when it is
-/// neither bypassable nor open to anyone). The README quotes these figures.
+/// neither bypassable nor open to anyone). docs/guide/account-checks.md quotes these figures.
 #[test]
 fn an_anchors_check_misses_and_cries_wolf() {
     let mut decided = 0;

@@ -452,7 +452,7 @@ pub fn accepts(pattern: &str, value: &str) -> Option<(bool, bool)> {
 
 /// The check some scanners make instead: split on `|` and require every
 /// part to start with `^` and end with `$`. Kept to measure it against
-/// [`decide`] on the corpus (README, "Webhook filter patterns").
+/// [`decide`] on the corpus (docs/guide/account-checks.md, "Against an anchors check").
 pub fn anchors_check(pattern: &str) -> bool {
     pattern
         .split('|')
