@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod approvals_mocks;
 mod audit_moto;
 mod cfn_moto;
 mod cli;

@@ -279,8 +279,9 @@ fn attach_witnesses(findings: &mut [Finding], analysis: &crate::aws::release::An
 /// The limits of the release-path analysis no permission can lift
 /// (service control policies, connection sources whose branch protection
 /// lives with the provider), as notes: listed apart from gaps, never a
-/// change of the exit code. Nothing when the analysis could not run (its
-/// rules then report the gap).
+/// change of the exit code; and the gaps in what the paths' messages say
+/// (approval rule templates that could not be read). Nothing when the
+/// analysis could not run (its rules then report the gap).
 fn release_notes(analysis: &crate::aws::release::Analysis) -> Vec<Diagnostic> {
     if !matches!(analysis.status, crate::aws::release::Status::Analysed) {
         return Vec::new();
@@ -297,6 +298,25 @@ fn release_notes(analysis: &crate::aws::release::Analysis) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = analysis.notes.iter().map(|m| note(None, m)).collect();
     for p in &analysis.pipelines {
         out.extend(p.notes.iter().map(|m| note(Some(&p.name), m)));
+        // a value an RP001 message needed: the path is reported, what
+        // guards its pull requests is not known
+        out.extend(p.gaps.iter().map(|(resource, e)| Diagnostic {
+            kind: DiagnosticKind::CollectionGap,
+            account: None,
+            rule_id: Some(crate::aws::release::Kind::BranchPush.id().to_string()),
+            pipeline: Some(p.name.clone()),
+            resource: Some(resource.clone()),
+            permission: Some(e.action.clone()),
+            message: format!(
+                "{}: the approval rule templates of {resource} could not be read ({}{}): whether pull-request merges need approvals is not known",
+                crate::aws::release::Kind::BranchPush.id(),
+                e.code
+                    .as_deref()
+                    .map(|c| format!("{c}: "))
+                    .unwrap_or_default(),
+                e.message
+            ),
+        }));
     }
     out
 }
