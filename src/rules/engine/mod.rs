@@ -233,6 +233,22 @@ fn evaluate_with(
             });
         }
     }
+    // Task roles a commit can choose that the snapshot does not hold: not
+    // checked by CD013, and said so (never a silent pass).
+    let cd013 = rules.rules.iter().any(|r| r.file.id == "CD013");
+    for w in s.pipelines.iter().filter(|_| cd013) {
+        for m in crate::rules::task_roles::unheld_choices(s, w) {
+            eval.diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Note,
+                account: None,
+                rule_id: Some("CD013".to_string()),
+                pipeline: Some(w.name.clone()),
+                resource: Some(w.arn.clone()),
+                permission: None,
+                message: m,
+            });
+        }
+    }
     // Freeing a large snapshot and its bindings takes a while: do it on the
     // pool, overlapping with what the caller does next.
     let Plan { cache, lookup, .. } = plan;
