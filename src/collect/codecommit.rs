@@ -1,7 +1,9 @@
 //! CodeCommit: source repositories, read in batches of 25
-//! (BatchGetRepositories) when a region has more than one, else one by one.
+//! (BatchGetRepositories) when a region has more than one, else one by one;
+//! and the approval rule templates of the repositories that hold a release
+//! path (read after the principals, see [`approval_templates`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_config::retry::RetryConfig;
@@ -11,7 +13,9 @@ use aws_sdk_codecommit::types::RepositoryMetadata;
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
 use super::kind::{Found, Kind, Refs, Target, batched, region_of};
-use crate::model::{Observed, ReadError, ReadErrorKind, Repository, Resources};
+use crate::model::{
+    ApprovalRuleTemplate, Observed, ReadError, ReadErrorKind, Repository, Resources,
+};
 
 /// The repositories of the pipelines' CodeCommit source actions.
 pub struct Repositories;
@@ -151,4 +155,132 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, name: &str) -> Observed<
         &["RepositoryDoesNotExistException"],
         |out| repository(name, arn, out.repository_metadata()),
     )
+}
+
+/// The approval rule templates associated with each of `repos` (ARN,
+/// name, region), each template read once per region however many
+/// repositories share it. A repository whose templates could not be listed,
+/// or one of whose templates could not be read, is unknown (with the
+/// error): whether its pull requests need approvals is then not known.
+pub async fn approval_templates(
+    ctx: &Ctx,
+    clients: &BTreeMap<String, Client>,
+    repos: &[(String, String, String)],
+) -> Vec<(String, Observed<Vec<ApprovalRuleTemplate>>)> {
+    // (a repository of a region not audited is left out: not read)
+    let listed = futures::future::join_all(repos.iter().filter_map(|(arn, name, region)| {
+        let c = clients.get(region)?;
+        Some(async move {
+            let names = associated_templates(ctx, c, name).await;
+            (arn.clone(), region.clone(), names)
+        })
+    }))
+    .await;
+    let distinct: BTreeSet<(String, String)> = listed
+        .iter()
+        .filter_map(|(_, region, names)| names.as_ref().ok().map(|n| (region, n)))
+        .flat_map(|(region, names)| names.iter().map(move |n| (region.clone(), n.clone())))
+        .collect();
+    let read: BTreeMap<(String, String), Observed<ApprovalRuleTemplate>> =
+        futures::future::join_all(distinct.into_iter().map(|(region, name)| async move {
+            let obs = match clients.get(&region) {
+                Some(c) => approval_template(ctx, c, &name).await,
+                None => Observed::Absent,
+            };
+            ((region, name), obs)
+        }))
+        .await
+        .into_iter()
+        .collect();
+    listed
+        .into_iter()
+        .map(|(arn, region, names)| {
+            let obs = match names {
+                Err(error) => Observed::Unknown { error },
+                Ok(names) => {
+                    let mut templates = Vec::new();
+                    let mut unknown = None;
+                    for n in names {
+                        match read.get(&(region.clone(), n)) {
+                            Some(Observed::Ok { value }) => templates.push(value.clone()),
+                            Some(Observed::Unknown { error }) => {
+                                unknown.get_or_insert_with(|| error.clone());
+                            }
+                            // deleted since it was listed: it no longer applies
+                            Some(Observed::Absent) | None => {}
+                        }
+                    }
+                    match unknown {
+                        Some(error) => Observed::Unknown { error },
+                        None => Observed::ok(templates),
+                    }
+                }
+            };
+            (arn, obs)
+        })
+        .collect()
+}
+
+/// The names of the approval rule templates associated with a repository
+/// (all pages).
+async fn associated_templates(
+    ctx: &Ctx,
+    client: &Client,
+    repository: &str,
+) -> Result<Vec<String>, ReadError> {
+    const ACTION: &str = "codecommit:ListAssociatedApprovalRuleTemplatesForRepository";
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = ctx
+            .call(
+                ACTION,
+                client
+                    .list_associated_approval_rule_templates_for_repository()
+                    .repository_name(repository)
+                    .max_results(100)
+                    .set_next_token(token.clone())
+                    .send(),
+            )
+            .await
+            .map_err(|e| read_error(ACTION, &e))?;
+        names.extend(out.approval_rule_template_names().iter().cloned());
+        match out.next_token() {
+            Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(names)
+}
+
+/// Reads one approval rule template.
+async fn approval_template(
+    ctx: &Ctx,
+    client: &Client,
+    name: &str,
+) -> Observed<ApprovalRuleTemplate> {
+    const ACTION: &str = "codecommit:GetApprovalRuleTemplate";
+    let result = ctx
+        .call(
+            ACTION,
+            client
+                .get_approval_rule_template()
+                .approval_rule_template_name(name)
+                .send(),
+        )
+        .await;
+    observe(
+        ACTION,
+        result,
+        &["ApprovalRuleTemplateDoesNotExistException"],
+        |out| {
+            out.approval_rule_template().map(|t| {
+                ApprovalRuleTemplate::parse(
+                    t.approval_rule_template_name().unwrap_or(name),
+                    t.approval_rule_template_content().unwrap_or_default(),
+                )
+            })
+        },
+    )
+    .flatten()
 }

@@ -1,4 +1,5 @@
-//! KMS: aliases (to resolve key references), key metadata, rotation and policy.
+//! KMS: aliases (to resolve key references), key metadata, rotation, policy
+//! and grants.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -9,7 +10,7 @@ use super::call::{Ctx, observe, read_error, timestamp};
 use super::clients::RegionClients;
 use super::key_refs::Resolved;
 use super::kind::{Found, Kind, Refs, Target, each, region_of};
-use crate::model::{KmsKey, Observed, PolicyText, ReadError, Resources};
+use crate::model::{KeyGrant, KmsKey, Observed, PolicyText, ReadError, Resources};
 
 /// The keys of the pipelines' artifact stores. A store naming an alias
 /// that does not exist, or whose region's aliases could not be listed, is
@@ -95,7 +96,8 @@ pub async fn list_aliases(ctx: &Ctx, client: &Client) -> Result<AliasMap, ReadEr
     Ok(map)
 }
 
-/// Reads a key by ARN: metadata, rotation status and the default key policy.
+/// Reads a key by ARN: metadata, then rotation status, the default key
+/// policy and the grants concurrently.
 pub async fn get(ctx: &Ctx, client: &Client, arn: &str, aliases: Vec<String>) -> Observed<KmsKey> {
     const DESCRIBE: &str = "kms:DescribeKey";
     let result = ctx
@@ -113,7 +115,7 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, aliases: Vec<String>) ->
     const ROTATION: &str = "kms:GetKeyRotationStatus";
     const POLICY: &str = "kms:GetKeyPolicy";
     let key_id = meta.key_id().to_string();
-    let (rot, pol) = tokio::join!(
+    let (rot, pol, grants) = tokio::join!(
         ctx.call(
             ROTATION,
             client.get_key_rotation_status().key_id(&key_id).send()
@@ -127,6 +129,7 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, aliases: Vec<String>) ->
                 .policy_name("default")
                 .send()
         ),
+        list_grants(ctx, client, &key_id),
     );
     let rotation_enabled = observe(ROTATION, rot, &[], |out| out.key_rotation_enabled());
     let policy = observe(POLICY, pol, &[], |out| out.policy().map(PolicyText::parse)).flatten();
@@ -149,5 +152,63 @@ pub async fn get(ctx: &Ctx, client: &Client, arn: &str, aliases: Vec<String>) ->
         aliases,
         rotation_enabled,
         policy,
+        grants,
     })
+}
+
+/// Lists every grant of a key (all pages, 100 a page).
+pub async fn list_grants(ctx: &Ctx, client: &Client, key_id: &str) -> Observed<Vec<KeyGrant>> {
+    const ACTION: &str = "kms:ListGrants";
+    let mut grants = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let result = ctx
+            .call(
+                ACTION,
+                client
+                    .list_grants()
+                    .key_id(key_id)
+                    .limit(100)
+                    .set_marker(marker.clone())
+                    .send(),
+            )
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                return Observed::Unknown {
+                    error: read_error(ACTION, &e),
+                };
+            }
+        };
+        for g in out.grants() {
+            let mut encryption_context = BTreeMap::new();
+            if let Some(c) = g.constraints() {
+                for m in [c.encryption_context_equals(), c.encryption_context_subset()]
+                    .into_iter()
+                    .flatten()
+                {
+                    encryption_context.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            grants.push(KeyGrant {
+                grant_id: g.grant_id().unwrap_or_default().to_string(),
+                name: g.name().filter(|n| !n.is_empty()).map(str::to_string),
+                grantee_principal: g.grantee_principal().unwrap_or_default().to_string(),
+                operations: g
+                    .operations()
+                    .iter()
+                    .map(|o| o.as_str().to_string())
+                    .collect(),
+                encryption_context,
+            });
+        }
+        match out.next_marker() {
+            Some(m) if out.truncated() && Some(m) != marker.as_deref() => {
+                marker = Some(m.to_string())
+            }
+            _ => break,
+        }
+    }
+    Observed::ok(grants)
 }

@@ -401,18 +401,31 @@ pub async fn collect_account(
     if !snapshot.pipelines.is_empty()
         && let Some(c) = clients.values().next()
     {
+        let mut review = Vec::new();
         snapshot.principals = Some(match principals::read(&ctx, &c.iam).await {
             Observed::Ok { value } => {
                 let read = value.principals.len();
                 let kept = crate::aws::release::keep(&snapshot, value);
                 tracing::info!(
                     "IAM: kept {} of {read} principal(s) for release paths",
-                    kept.principals.len()
+                    kept.set.principals.len()
                 );
-                Observed::ok(kept)
+                review = kept.repositories;
+                Observed::ok(kept.set)
             }
             other => other,
         });
+        // Whether pull-request merges need approvals: asked only of the
+        // repositories someone can change the release branch of (the RP001
+        // messages say it), not of every source.
+        if !review.is_empty() {
+            let by_region: BTreeMap<String, aws_sdk_codecommit::Client> = clients
+                .iter()
+                .map(|(r, c)| (r.clone(), c.codecommit.clone()))
+                .collect();
+            let templates = codecommit::approval_templates(&ctx, &by_region, &review).await;
+            snapshot.resources.approval_templates.extend(templates);
+        }
     }
 
     ctx.progress().finish_and_clear();

@@ -242,6 +242,11 @@ pub struct Resources {
     /// The Lambda functions of the pipelines' invoke actions, by ARN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lambda_functions: BTreeMap<String, Observed<LambdaFunction>>,
+    /// The approval rule templates associated with a CodeCommit source
+    /// repository, by repository ARN: read only for the repositories into
+    /// whose release branch some principal has a path (RP001).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub approval_templates: BTreeMap<String, Observed<Vec<ApprovalRuleTemplate>>>,
     pub roles: BTreeMap<String, Observed<Role>>,
     /// Managed policies attached to the collected roles, by policy ARN.
     pub managed_policies: BTreeMap<String, Observed<ManagedPolicy>>,

@@ -400,15 +400,24 @@ impl Lookup {
     /// what role `role` may do, and how; empty when no one can (a role only
     /// its service may assume and that runs no code from the source: a
     /// pipeline, deployment group or trigger role). A build role runs the
-    /// code of the source; a principal other than `service` that the trust
-    /// policy admits (an account, a role, a user, a federated identity,
-    /// another service) can assume the role. An unreadable trust policy is
-    /// a gap.
+    /// code of the source, and the role of a function an invoke action
+    /// hands the artifacts runs with them as input; a principal other than
+    /// `service` that the trust policy admits (an account, a role, a user,
+    /// a federated identity, another service) can assume the role. An
+    /// unreadable trust policy is a gap.
     fn role_exercised_by(&self, f: &str, role: &str, service: &str) -> R<String> {
         let mut how = Vec::new();
         if service == "codebuild.amazonaws.com" {
             how.push(
                 "code from the source branch runs as this role through the buildspec".to_string(),
+            );
+        }
+        // (a function's role is a service role only when an invoke action
+        // hands the function the pipeline's artifacts)
+        if service == "lambda.amazonaws.com" {
+            how.push(
+                "a Lambda function runs as this role with the pipeline's artifacts, built from the source, as its input"
+                    .to_string(),
             );
         }
         if let Some(trust) = self.trust(f, role)? {

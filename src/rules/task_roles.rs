@@ -50,6 +50,77 @@ pub fn passes_to_service(
     })
 }
 
+/// The role patterns a commit's `taskdef.json` can choose from that the
+/// snapshot does not fully hold: for a pipeline with a `CodeDeployToECS`
+/// deploy, each wildcard `iam:PassRole` resource (or `NotResource`) of the
+/// pipeline's roles that may pass to `ecs-tasks.amazonaws.com`. Only the
+/// collected roles matching it are checked (CD013); the account's other
+/// roles matching it are not. One message per (passer, pattern).
+pub fn unheld_choices(s: &crate::model::Snapshot, w: &crate::model::PipelineWiring) -> Vec<String> {
+    use crate::model::Observed;
+    let (targets, _) = crate::model::ecs_targets(w, &s.resources);
+    let Some(action) = targets
+        .iter()
+        .find(|t| t.deploy.provider == "CodeDeployToECS")
+        .map(|t| t.deploy.action.clone())
+    else {
+        return Vec::new();
+    };
+    let mut passers: Vec<&str> = w.role_arn.iter().map(String::as_str).collect();
+    passers.extend(w.action_roles.iter().map(String::as_str));
+    passers.sort_unstable();
+    passers.dedup();
+    let mut out = Vec::new();
+    for passer in passers {
+        let Some(Observed::Ok { value: role }) = s.resources.roles.get(passer) else {
+            continue;
+        };
+        let mut docs: Vec<&PolicyDocument> = Vec::new();
+        if let Observed::Ok { value } = &role.inline_policies {
+            docs.extend(value.values().filter_map(|p| p.value()?.document.as_ref()));
+        }
+        if let Observed::Ok { value } = &role.attached_policies {
+            for arn in value {
+                if let Some(Observed::Ok { value: m }) = s.resources.managed_policies.get(arn) {
+                    docs.extend(m.document.value().and_then(|d| d.document.as_ref()));
+                }
+            }
+        }
+        let mut patterns: Vec<String> = Vec::new();
+        for st in docs.iter().flat_map(|d| d.statements.iter()) {
+            if st.effect != Effect::Allow || !iam::action_matches(st, "iam:PassRole") {
+                continue;
+            }
+            let wild: Vec<String> = match (&st.resource, &st.not_resource) {
+                (Some(r), _) => r
+                    .iter()
+                    .filter(|p| p.contains('*') || p.contains('?'))
+                    .cloned()
+                    .collect(),
+                (None, Some(nr)) => vec![format!("any role but {}", nr.join(", "))],
+                (None, None) => Vec::new(),
+            };
+            for p in wild {
+                // the pattern itself stands for a role it matches
+                let probe = if st.resource.is_some() {
+                    p.as_str()
+                } else {
+                    "*"
+                };
+                if passes_to_service(&docs, passer, probe, ECS_TASKS) && !patterns.contains(&p) {
+                    patterns.push(p);
+                }
+            }
+        }
+        for p in patterns {
+            out.push(format!(
+                "deploy action {action} (CodeDeployToECS) takes its task definition from the commit's taskdef.json: its task role can be any role matching {p} that {passer} may pass to {ECS_TASKS}; only the roles in the snapshot were checked (CD013), the account's other roles matching it were not"
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -735,6 +735,10 @@ pub fn key(
         aliases: Vec::new(),
         rotation_enabled,
         policy,
+        // grants are made at run time (CreateGrant), never declared
+        grants: Observed::Unknown {
+            error: not_checked(format!("the grants of key {key_id}")),
+        },
     })
 }
 

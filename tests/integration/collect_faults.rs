@@ -7,7 +7,8 @@ use std::time::Duration;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
 use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
 use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput;
-use aws_sdk_kms::types::{KeyMetadata, KeyState};
+use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
+use aws_sdk_kms::types::{GrantListEntry, GrantOperation, KeyMetadata, KeyState};
 use aws_smithy_mocks::{Rule, mock};
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
@@ -44,6 +45,135 @@ fn describe_ok() -> Rule {
     })
 }
 
+/// A key without grants.
+fn grants_none() -> Rule {
+    mock!(aws_sdk_kms::Client::list_grants)
+        .then_output(|| ListGrantsOutput::builder().truncated(false).build())
+}
+
+fn grant(id: &str, grantee: &str, op: GrantOperation) -> GrantListEntry {
+    GrantListEntry::builder()
+        .grant_id(id)
+        .grantee_principal(grantee)
+        .operations(op)
+        .build()
+}
+
+/// ListGrants is paged (moto never truncates it): every page is read.
+#[tokio::test]
+async fn key_grants_are_read_across_pages() {
+    let describe = describe_ok();
+    let rotation = mock!(aws_sdk_kms::Client::get_key_rotation_status).then_output(|| {
+        GetKeyRotationStatusOutput::builder()
+            .key_rotation_enabled(true)
+            .build()
+    });
+    let policy = mock!(aws_sdk_kms::Client::get_key_policy).then_output(|| {
+        GetKeyPolicyOutput::builder()
+            .policy(r#"{"Statement":[]}"#)
+            .build()
+    });
+    let first = mock!(aws_sdk_kms::Client::list_grants)
+        .match_requests(|r| r.marker().is_none())
+        .then_output(|| {
+            ListGrantsOutput::builder()
+                .grants(grant(
+                    "g-1",
+                    "arn:aws:iam::111122223333:user/a",
+                    GrantOperation::GenerateDataKey,
+                ))
+                .truncated(true)
+                .next_marker("m-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_kms::Client::list_grants)
+        .match_requests(|r| r.marker() == Some("m-2"))
+        .then_output(|| {
+            ListGrantsOutput::builder()
+                .grants(grant(
+                    "g-2",
+                    "arn:aws:iam::111122223333:role/b",
+                    GrantOperation::Decrypt,
+                ))
+                .truncated(false)
+                .build()
+        });
+    let client = kms_client(&[&describe, &rotation, &policy, &first, &second]);
+    let ctx = Ctx::new(4, ProgressBar::hidden());
+    let key = kms::get(&ctx, &client, KEY_ARN, vec![]).await;
+    let key = key.value().unwrap_or_else(|| panic!("{key:?}"));
+    let grants = key
+        .grants
+        .value()
+        .unwrap_or_else(|| panic!("{:?}", key.grants));
+    let got: Vec<(&str, &str, &[String])> = grants
+        .iter()
+        .map(|g| {
+            (
+                g.grant_id.as_str(),
+                g.grantee_principal.as_str(),
+                g.operations.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "g-1",
+                "arn:aws:iam::111122223333:user/a",
+                &["GenerateDataKey".to_string()][..]
+            ),
+            (
+                "g-2",
+                "arn:aws:iam::111122223333:role/b",
+                &["Decrypt".to_string()][..]
+            ),
+        ]
+    );
+    assert_eq!(ctx.calls().get("kms:ListGrants"), Some(&2));
+    crate::support::assert_policy_grants("iam-audit-policy.json", ctx.calls().keys());
+}
+
+/// A denied ListGrants leaves the grants unknown, naming the permission;
+/// the rest of the key is read.
+#[tokio::test]
+async fn access_denied_on_grants_is_unknown_and_names_the_permission() {
+    let describe = describe_ok();
+    let rotation = mock!(aws_sdk_kms::Client::get_key_rotation_status).then_output(|| {
+        GetKeyRotationStatusOutput::builder()
+            .key_rotation_enabled(true)
+            .build()
+    });
+    let policy = mock!(aws_sdk_kms::Client::get_key_policy).then_output(|| {
+        GetKeyPolicyOutput::builder()
+            .policy(r#"{"Statement":[]}"#)
+            .build()
+    });
+    let grants = mock!(aws_sdk_kms::Client::list_grants)
+        .sequence()
+        .http_status(
+            400,
+            error_body(
+                "AccessDeniedException",
+                "User is not authorized to perform kms:ListGrants",
+            ),
+        )
+        .repeatedly()
+        .build();
+    let client = kms_client(&[&describe, &rotation, &policy, &grants]);
+    let ctx = Ctx::new(4, ProgressBar::hidden());
+    let key = kms::get(&ctx, &client, KEY_ARN, vec![]).await;
+    let key = key.value().unwrap_or_else(|| panic!("{key:?}"));
+    assert!(key.policy.value().is_some(), "{:?}", key.policy);
+    let err = key
+        .grants
+        .error()
+        .unwrap_or_else(|| panic!("grants must be unknown: {:?}", key.grants));
+    assert_eq!(err.kind, ReadErrorKind::AccessDenied);
+    assert_eq!(err.action, "kms:ListGrants");
+}
+
 #[tokio::test]
 async fn access_denied_on_key_policy_is_unknown_and_names_the_permission() {
     let describe = describe_ok();
@@ -63,7 +193,7 @@ async fn access_denied_on_key_policy_is_unknown_and_names_the_permission() {
         )
         .repeatedly()
         .build();
-    let client = kms_client(&[&describe, &rotation, &policy]);
+    let client = kms_client(&[&describe, &rotation, &policy, &grants_none()]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let key = kms::get(&ctx, &client, KEY_ARN, vec![]).await;
     let key = key
@@ -102,7 +232,7 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
             .policy(r#"{"Statement":[]}"#)
             .build()
     });
-    let client = kms_client(&[&describe, &rotation, &policy]);
+    let client = kms_client(&[&describe, &rotation, &policy, &grants_none()]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let key = kms::get(&ctx, &client, KEY_ARN, vec![]).await;
     let key = key.value().unwrap_or_else(|| panic!("{key:?}"));
@@ -132,7 +262,7 @@ async fn throttling_past_the_retry_budget_is_unknown_not_false() {
             .policy(r#"{"Statement":[]}"#)
             .build()
     });
-    let client = kms_client(&[&describe, &rotation, &policy]);
+    let client = kms_client(&[&describe, &rotation, &policy, &grants_none()]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let key = kms::get(&ctx, &client, KEY_ARN, vec![]).await;
     let key = key.value().unwrap_or_else(|| panic!("{key:?}"));
@@ -249,7 +379,7 @@ async fn unknown_enum_values_from_a_newer_api_are_kept_as_text() {
             .policy(r#"{"Statement":[]}"#)
             .build()
     });
-    let client = kms_client(&[&describe, &rotation, &policy]);
+    let client = kms_client(&[&describe, &rotation, &policy, &grants_none()]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let key = kms::get(&ctx, &client, KEY_ARN, vec![]).await;
     let key = key

@@ -338,7 +338,12 @@ fn ecs_config() -> Config {
 /// The rule ids and resources of each pipeline's findings.
 type ByPipeline = BTreeMap<String, BTreeSet<(String, String)>>;
 
-async fn audit_library(moto: &Moto) -> (ByPipeline, Vec<String>, BTreeMap<String, u64>) {
+/// The CD013 notes: (pipeline, message).
+type Cd013Notes = Vec<(String, String)>;
+
+async fn audit_library(
+    moto: &Moto,
+) -> (ByPipeline, Vec<String>, BTreeMap<String, u64>, Cd013Notes) {
     let config = moto.sdk_config(REGION).await;
     let snapshot = collect_with_config(&config, &CollectOptions::default())
         .await
@@ -357,7 +362,16 @@ async fn audit_library(moto: &Moto) -> (ByPipeline, Vec<String>, BTreeMap<String
         .iter()
         .map(|d| format!("{d:?}"))
         .collect();
-    (by, diags, calls)
+    let cd013 = eval
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            d.kind == pipeaudit::findings::DiagnosticKind::Note
+                && d.rule_id.as_deref() == Some("CD013")
+        })
+        .map(|d| (d.pipeline.clone().unwrap_or_default(), d.message.clone()))
+        .collect();
+    (by, diags, calls, cd013)
 }
 
 fn ids(by: &ByPipeline, pipeline: &str) -> BTreeSet<String> {
@@ -483,7 +497,7 @@ async fn ecs_deploys_are_clean_and_each_defect_fires_for_its_resource() {
     )
     .await;
 
-    let (by, diags, calls) = audit_library(&moto).await;
+    let (by, diags, calls, cd013) = audit_library(&moto).await;
     assert!(diags.is_empty(), "{diags:#?}");
     support::assert_policy_grants("iam-audit-policy.json", calls.keys());
     let forced: BTreeSet<String> = MOTO_FORCED.iter().map(|s| s.to_string()).collect();
@@ -520,6 +534,19 @@ async fn ecs_deploys_are_clean_and_each_defect_fires_for_its_resource() {
     // the blue/green pipeline's role may pass the admin task role of the
     // other stack: a commit's taskdef.json can choose it
     only(&chooser, "CD013", &chooser.service_arn, &forced_bg);
+    // its role may pass any role to ECS tasks: the roles the snapshot does
+    // not hold are named as not checked, once; the other blue/green
+    // pipelines pass only their own task role
+    assert_eq!(cd013.len(), 1, "{cd013:#?}");
+    assert_eq!(cd013[0].0, chooser.pipeline);
+    assert!(
+        cd013[0].1.contains("any role matching * that")
+            && cd013[0]
+                .1
+                .contains("the account's other roles matching it were not"),
+        "{}",
+        cd013[0].1
+    );
     only(&mutable, "CD014", &mutable.repository_arn, &forced);
     only(&excluded, "CD014", &excluded.repository_arn, &forced);
     only(
@@ -572,7 +599,7 @@ async fn codedeploy_only_accounts_make_no_new_call() {
     )
     .await
     .unwrap_or_else(|e| panic!("{e:#}"));
-    let (_, _, calls) = audit_library(&moto).await;
+    let (_, _, calls, _) = audit_library(&moto).await;
     let new: Vec<&String> = calls
         .keys()
         .filter(|k| k.starts_with("ecs:") || k.starts_with("ecr:") || k.starts_with("lambda:"))

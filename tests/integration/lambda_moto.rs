@@ -2,8 +2,10 @@
 //! a verification stage that invokes a function seeded in moto (role, code
 //! signing configuration). The correct one is clean; an administrative
 //! role fires CD017 and a function without code signing CD018, each for
-//! exactly its function; a denied GetFunction is a diagnostic naming the
-//! permission, never "admin".
+//! exactly its function; a role that can write IAM policies fires CD017
+//! and, when the action hands the function the pipeline's artifacts, IA004
+//! on that role (not when it hands it nothing); a denied GetFunction is a
+//! diagnostic naming the permission, never "admin".
 
 use crate::support;
 
@@ -26,15 +28,28 @@ const EMPTY_ZIP: [u8; 22] = [
     0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
 
-/// Seeds a reference stack with a `Verify` stage invoking `<prefix>-check`;
-/// returns (pipeline name, function ARN).
+/// What the function's role may do.
+#[derive(Clone, Copy)]
+enum Powers {
+    /// Report its job's result only.
+    Least,
+    /// `*` on `*`.
+    Admin,
+    /// Write any role's inline policy: it can give itself anything.
+    Escalates,
+}
+
+/// Seeds a reference stack with a `Verify` stage invoking `<prefix>-check`
+/// (handing it the build output when `artifacts`); returns (pipeline name,
+/// function ARN, role ARN).
 async fn seed_invoke(
     c: &SeedClients,
     lambda: &aws_sdk_lambda::Client,
     prefix: &str,
-    admin: bool,
+    powers: Powers,
     signed: bool,
-) -> anyhow::Result<(String, String)> {
+    artifacts: bool,
+) -> anyhow::Result<(String, String, String)> {
     let s = seed::seed_stack(
         c,
         &StackSpec {
@@ -44,10 +59,14 @@ async fn seed_invoke(
         },
     )
     .await?;
-    let statement = if admin {
-        json!({"Effect":"Allow","Action":"*","Resource":"*"})
-    } else {
-        json!({"Effect":"Allow","Action":["codepipeline:PutJobSuccessResult","codepipeline:PutJobFailureResult"],"Resource":"*"})
+    let statement = match powers {
+        Powers::Admin => json!({"Effect":"Allow","Action":"*","Resource":"*"}),
+        Powers::Least => {
+            json!({"Effect":"Allow","Action":["codepipeline:PutJobSuccessResult","codepipeline:PutJobFailureResult"],"Resource":"*"})
+        }
+        Powers::Escalates => {
+            json!({"Effect":"Allow","Action":["codepipeline:PutJobSuccessResult","iam:PutRolePolicy"],"Resource":"*"})
+        }
     };
     let role = seed::role(
         c,
@@ -76,7 +95,7 @@ async fn seed_invoke(
     }
     let out = create.send().await?;
     let arn = out.function_arn().unwrap_or_default().to_string();
-    let invoke = cp::ActionDeclaration::builder()
+    let mut invoke = cp::ActionDeclaration::builder()
         .name("Check")
         .action_type_id(
             cp::ActionTypeId::builder()
@@ -87,9 +106,11 @@ async fn seed_invoke(
                 .build()?,
         )
         .configuration("FunctionName", &name)
-        .input_artifacts(cp::InputArtifact::builder().name("BuildOutput").build()?)
-        .run_order(1)
-        .build()?;
+        .run_order(1);
+    if artifacts {
+        invoke = invoke.input_artifacts(cp::InputArtifact::builder().name("BuildOutput").build()?);
+    }
+    let invoke = invoke.build()?;
     let mut decl = seed::declaration(c, &s.pipeline_name).await?;
     decl.stages.push(
         cp::StageDeclaration::builder()
@@ -98,7 +119,7 @@ async fn seed_invoke(
             .build()?,
     );
     seed::update_declaration(c, decl).await?;
-    Ok((s.pipeline_name, arn))
+    Ok((s.pipeline_name, arn, role))
 }
 
 fn audit(endpoint: &str) -> serde_json::Value {
@@ -118,13 +139,15 @@ async fn invoked_functions_fire_exactly_their_rules_and_denied_reads_are_gaps() 
         .unwrap_or_else(|e| panic!("{e:#}"));
     let lambda = aws_sdk_lambda::Client::new(&moto.sdk_config(REGION).await);
     let mut seeded = Vec::new();
-    for (prefix, admin, signed) in [
-        ("fn-ok", false, true),
-        ("fn-admin", true, true),
-        ("fn-unsigned", false, false),
+    for (prefix, powers, signed, artifacts) in [
+        ("fn-ok", Powers::Least, true, true),
+        ("fn-admin", Powers::Admin, true, true),
+        ("fn-unsigned", Powers::Least, false, true),
+        ("fn-escalates", Powers::Escalates, true, true),
+        ("fn-noinput", Powers::Escalates, true, false),
     ] {
         seeded.push(
-            seed_invoke(&c, &lambda, prefix, admin, signed)
+            seed_invoke(&c, &lambda, prefix, powers, signed, artifacts)
                 .await
                 .unwrap_or_else(|e| panic!("seed {prefix}: {e:#}")),
         );
@@ -154,8 +177,15 @@ async fn invoked_functions_fire_exactly_their_rules_and_denied_reads_are_gaps() 
         of(pipeline).into_iter().map(|(id, _)| id).collect()
     };
     let forced: BTreeSet<String> = MOTO_FORCED.iter().map(|s| s.to_string()).collect();
-    let [(ok, _), (admin, admin_fn), (unsigned, unsigned_fn)] = &seeded[..] else {
-        panic!("three stacks");
+    let [
+        (ok, _, _),
+        (admin, admin_fn, _),
+        (unsigned, unsigned_fn, _),
+        (escalates, escalates_fn, escalates_role),
+        (noinput, noinput_fn, _),
+    ] = &seeded[..]
+    else {
+        panic!("five stacks");
     };
     assert_eq!(ids(ok), forced, "{ok}");
     for (pipeline, rule, function) in [(admin, "CD017", admin_fn), (unsigned, "CD018", unsigned_fn)]
@@ -169,6 +199,28 @@ async fn invoked_functions_fire_exactly_their_rules_and_denied_reads_are_gaps() 
             .collect();
         assert_eq!(hits, [(rule.to_string(), function.clone())], "{pipeline}");
     }
+    // IA004 on the role of the function handed the artifacts, CD017 on the
+    // function either way
+    let mut want = forced.clone();
+    want.insert("CD017".to_string());
+    assert_eq!(ids(noinput), want, "{noinput}");
+    assert!(of(noinput).contains(&("CD017".to_string(), noinput_fn.clone())));
+    want.insert("IA004".to_string());
+    assert_eq!(ids(escalates), want, "{escalates}");
+    assert!(of(escalates).contains(&("CD017".to_string(), escalates_fn.clone())));
+    assert!(of(escalates).contains(&("IA004".to_string(), escalates_role.clone())));
+    let ia004 = clean["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["rule_id"] == "IA004" && f["pipeline"] == escalates.as_str())
+        .and_then(|f| f["message"].as_str())
+        .unwrap_or_default();
+    assert!(
+        ia004.contains("lambda.amazonaws.com for")
+            && ia004.contains("with the pipeline's artifacts, built from the source"),
+        "{ia004}"
+    );
 
     // GetFunction denied: no CD017 or CD018, a gap naming lambda:GetFunction
     let proxy = FaultProxy::start(

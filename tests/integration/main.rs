@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod approvals_mocks;
 mod audit_moto;
 mod book;
 mod cfn_moto;

@@ -16,8 +16,9 @@
 //! three hops.
 //!
 //! Not modelled: service control policies (not readable from a member
-//! account), session policies, KMS grants, and the resource policies of
-//! services that are not collected.
+//! account), session policies, and the resource policies of services that
+//! are not collected. KMS grants on the artifact key count like the key
+//! policy naming their grantee.
 
 pub mod index;
 
@@ -29,7 +30,7 @@ use super::eval::{
     Context, Decision, Grant, Labelled, Named, Policies, Request, ResourcePolicy, decide,
     resource_allows, resource_denies, wildcard,
 };
-use crate::model::policy::{Effect, PolicyDocument};
+use crate::model::policy::{Condition, Effect, PolicyDocument, Statement};
 use crate::model::principals::{IamPrincipal, PrincipalKind, PrincipalSet};
 use crate::model::{Observed, PipelineWiring, ReadError, Snapshot};
 
@@ -200,6 +201,10 @@ pub struct PipelinePaths {
     pub full_control: Vec<FullControl>,
     /// Facts the paths depend on that are outside what was read.
     pub notes: Vec<String>,
+    /// Values a path's message needed that could not be read (the
+    /// approval rule templates of a repository), by resource.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<(String, ReadError)>,
 }
 
 /// Whether the analysis could run.
@@ -1154,14 +1159,12 @@ impl<'a> Account<'a> {
             if !sub.operable {
                 continue;
             }
-            paths.push(self.path(
-                w,
-                *kind,
-                &sub.arn,
-                sub.kind,
-                vec![step.clone()],
-                String::new(),
-            ));
+            let note = if *kind == Kind::BranchPush {
+                self.approval_note(w, &step.resource)
+            } else {
+                String::new()
+            };
+            paths.push(self.path(w, *kind, &sub.arn, sub.kind, vec![step.clone()], note));
         }
         // chains into a holder (ending with its own step), a principal in
         // full control, or one of the pipeline's own roles
@@ -1316,12 +1319,89 @@ impl<'a> Account<'a> {
         }
         paths.sort_by(|a, b| (a.kind, &a.principal).cmp(&(b.kind, &b.principal)));
         paths.dedup_by(|a, b| a.kind == b.kind && a.principal == b.principal);
+        let mut gaps: Vec<(String, ReadError)> = Vec::new();
+        for p in paths.iter().filter(|p| p.kind == Kind::BranchPush) {
+            if let Some(repo) = p.chain.last().map(|s| &s.resource)
+                && let Some(Observed::Unknown { error }) =
+                    self.snapshot.resources.approval_templates.get(repo)
+                && !gaps.iter().any(|(r, _)| r == repo)
+            {
+                gaps.push((repo.clone(), error.clone()));
+            }
+        }
         PipelinePaths {
             pipeline: w.arn.clone(),
             name: w.name.clone(),
             paths,
             full_control,
             notes,
+            gaps,
+        }
+    }
+
+    /// Whether pull-request merges into the pipeline's branch of `repo`
+    /// need approvals, from the approval rule templates associated with
+    /// the repository that apply to the branch.
+    fn approval_note(&self, w: &PipelineWiring, repo: &str) -> String {
+        let branch = w
+            .sources
+            .iter()
+            .find(|s| s.repository_arn == repo)
+            .and_then(|s| s.branch.clone())
+            .unwrap_or_else(|| "main".to_string());
+        let reference = format!("refs/heads/{branch}");
+        let templates = match self.snapshot.resources.approval_templates.get(repo) {
+            None => {
+                return "approval rule templates not read: whether pull-request merges need approvals is not known".to_string();
+            }
+            Some(Observed::Unknown { error }) => {
+                return format!(
+                    "whether pull-request merges into {branch} need approvals is not known ({} could not be read)",
+                    error.action
+                );
+            }
+            Some(Observed::Absent) => &[][..],
+            Some(Observed::Ok { value }) => value.as_slice(),
+        };
+        let mut needs = Vec::new();
+        let applying: Vec<&str> = templates
+            .iter()
+            .filter(|t| t.applies_to(&reference))
+            .map(|t| t.name.as_str())
+            .collect();
+        for t in templates.iter().filter(|t| t.applies_to(&reference)) {
+            if let Some(e) = &t.parse_error {
+                needs.push(format!(
+                    "what approval rule template {} requires (its content could not be read: {e})",
+                    t.name
+                ));
+            }
+            for a in &t.approvals {
+                let pool = if a.pool.is_empty() {
+                    "any user with access to the repository".to_string()
+                } else {
+                    a.pool.join(", ")
+                };
+                needs.push(format!(
+                    "{} approval(s) from {pool} (template {})",
+                    a.needed, t.name
+                ));
+            }
+        }
+        if needs.is_empty() && applying.is_empty() {
+            format!(
+                "pull-request merges into {branch} need no approval: no approval rule template of the repository applies to it"
+            )
+        } else if needs.is_empty() {
+            format!(
+                "pull-request merges into {branch} need no approval: the approval rule templates that apply to it ({}) require none",
+                applying.join(", ")
+            )
+        } else {
+            format!(
+                "pull-request merges into {branch} need {}",
+                needs.join(" and ")
+            )
         }
     }
 
@@ -1392,6 +1472,7 @@ impl<'a> Account<'a> {
         notes: &mut Vec<String>,
     ) {
         let res = &self.snapshot.resources;
+        let mut grants_noted = BTreeSet::new();
         for st in &w.artifact_stores {
             let objects = crate::model::artifact_objects_arn(&st.bucket_arn, &w.name);
             let object = format!("{}pipeaudit-probe", objects.trim_end_matches('*'));
@@ -1478,7 +1559,18 @@ impl<'a> Account<'a> {
                             grants.push(g);
                             conds.extend(c);
                         }
-                        None => continue,
+                        None => {
+                            // a grant that was not read may let it
+                            if let Some(e) = self.grants_unknown(k)
+                                && grants_noted.insert(k.clone())
+                            {
+                                notes.push(format!(
+                                    "the grants of key {k} could not be read ({}): principals that may write artifacts and use the key only through a grant are not listed",
+                                    e.action
+                                ));
+                            }
+                            continue;
+                        }
                     }
                 }
                 let step = Step {
@@ -1502,9 +1594,18 @@ impl<'a> Account<'a> {
         }
     }
 
+    /// The error that left the key's grants unknown, when they are.
+    fn grants_unknown(&self, key: &str) -> Option<&ReadError> {
+        match self.snapshot.resources.keys.get(key) {
+            Some(Observed::Ok { value }) => value.grants.error(),
+            _ => None,
+        }
+    }
+
     /// Whether the subject may use the key to encrypt (kms:GenerateDataKey):
     /// the key policy naming it, or delegating to IAM with an identity
-    /// Allow. Grants are not read.
+    /// Allow, or a grant to it for the operation (an explicit Deny in the
+    /// key policy or its identity policies still wins).
     fn key_use(&self, sub: &Subject<'_>, key: &str) -> Option<(Grant, Vec<String>)> {
         let k = self
             .snapshot
@@ -1529,22 +1630,104 @@ impl<'a> Account<'a> {
             doc,
         };
         let (how, _) = resource_allows(l, &sub.arn, &req);
-        if how == Named::No {
-            return None;
+        if how != Named::No
+            && let Decision::Allowed { grant, conditions } = decide(
+                &sub.arn,
+                &sub.policies(),
+                Some(ResourcePolicy {
+                    policy: l,
+                    grants_alone: true,
+                }),
+                &req,
+            )
+        {
+            return Some((grant, conditions));
         }
-        match decide(
-            &sub.arn,
-            &sub.policies(),
-            Some(ResourcePolicy {
-                policy: l,
-                grants_alone: true,
-            }),
-            &req,
-        ) {
-            Decision::Allowed { grant, conditions } => Some((grant, conditions)),
-            Decision::No => None,
-        }
+        let grants = k.grants.value()?;
+        let op = req.action.trim_start_matches("kms:");
+        grants
+            .iter()
+            .filter(|g| g.grantee_principal == sub.arn && g.operations.iter().any(|o| o == op))
+            .filter_map(|g| {
+                let doc = grant_document(req.action, &g.encryption_context);
+                let label = format!("kms-grant:{}", g.grant_id);
+                // the grant allows; the Denies of the key policy and of the
+                // subject's own policies still apply (their Allows do not)
+                let denies: Vec<(String, PolicyDocument)> = sub
+                    .identity
+                    .iter()
+                    .map(|(l, d)| (l.clone(), deny_only(d)))
+                    .collect();
+                let mut identity = vec![Labelled {
+                    label: &label,
+                    doc: &doc,
+                }];
+                identity.extend(denies.iter().map(|(l, d)| Labelled { label: l, doc: d }));
+                let policies = Policies {
+                    identity,
+                    boundary: sub.policies().boundary,
+                };
+                match decide(
+                    &sub.arn,
+                    &policies,
+                    Some(ResourcePolicy {
+                        policy: l,
+                        grants_alone: false,
+                    }),
+                    &req,
+                ) {
+                    Decision::Allowed { grant, conditions } => Some((grant, conditions)),
+                    Decision::No => None,
+                }
+            })
+            .min_by_key(|(_, c)| c.len())
     }
+}
+
+/// A KMS grant as a policy: an Allow of `action` on the key, under the
+/// encryption context the grant requires (each pair a condition the
+/// request must meet, so a constrained grant is a conditional path).
+fn grant_document(
+    action: &str,
+    context: &std::collections::BTreeMap<String, String>,
+) -> PolicyDocument {
+    PolicyDocument {
+        version: Some("2012-10-17".to_string()),
+        id: None,
+        statements: vec![Statement {
+            sid: None,
+            effect: Effect::Allow,
+            principal: None,
+            not_principal: None,
+            action: Some(vec![action.to_string()]),
+            not_action: None,
+            resource: Some(vec!["*".to_string()]),
+            not_resource: None,
+            conditions: context
+                .iter()
+                .map(|(k, v)| Condition {
+                    operator: "StringEquals".to_string(),
+                    key: format!("kms:EncryptionContext:{k}"),
+                    values: vec![v.clone()],
+                })
+                .collect(),
+        }],
+    }
+}
+
+/// A policy whose Allow statements match no action: only its Denies take
+/// part (each statement keeps its index, so a Deny is cited as written).
+fn deny_only(doc: &PolicyDocument) -> PolicyDocument {
+    let mut out = doc.clone();
+    for s in out
+        .statements
+        .iter_mut()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        s.action = Some(Vec::new());
+        s.not_action = None;
+    }
+    out
 }
 
 /// How a web identity trust statement binds the subject: `None` when the
@@ -1623,11 +1806,17 @@ fn approval_before_deploy(s: &Snapshot, w: &PipelineWiring) -> Option<(String, S
 
 /// The principals (and the managed policies they use) to keep in the
 /// snapshot: those that hold a path of any pipeline or lead to one.
-pub fn keep(s: &Snapshot, set: PrincipalSet) -> PrincipalSet {
+pub fn keep(s: &Snapshot, set: PrincipalSet) -> Kept {
     let analysis = analyse_with(s, &set, &[]);
     let mut wanted: BTreeSet<&str> = BTreeSet::new();
+    let mut review: BTreeSet<String> = BTreeSet::new();
     for p in &analysis.pipelines {
         for path in &p.paths {
+            if path.kind == Kind::BranchPush
+                && let Some(last) = path.chain.last()
+            {
+                review.insert(last.resource.clone());
+            }
             wanted.insert(&path.principal);
             for step in &path.chain {
                 wanted.insert(&step.principal);
@@ -1659,11 +1848,42 @@ pub fn keep(s: &Snapshot, set: PrincipalSet) -> PrincipalSet {
         .filter(|(arn, _)| used.contains(arn.as_str()))
         .map(|(a, t)| (a.clone(), t.clone()))
         .collect();
-    PrincipalSet {
-        principals,
-        policies,
-        read: set.read,
+    let repositories = s
+        .pipelines
+        .iter()
+        .flat_map(|w| &w.sources)
+        .filter(|src| review.remove(&src.repository_arn))
+        .map(|src| {
+            let region = src
+                .repository_arn
+                .split(':')
+                .nth(3)
+                .unwrap_or("")
+                .to_string();
+            (
+                src.repository_arn.clone(),
+                src.repository_name.clone(),
+                region,
+            )
+        })
+        .collect();
+    Kept {
+        set: PrincipalSet {
+            principals,
+            policies,
+            read: set.read,
+        },
+        repositories,
     }
+}
+
+/// What [`keep`] keeps, and the repositories whose approval rule templates
+/// the RP001 messages need.
+pub struct Kept {
+    pub set: PrincipalSet,
+    /// (ARN, name, region) of each CodeCommit source repository into whose
+    /// release branch some principal has a path (RP001).
+    pub repositories: Vec<(String, String, String)>,
 }
 
 #[cfg(test)]

@@ -297,13 +297,31 @@ fn keep_retains_path_holders_and_chain_members_only() {
         panic!("seeded")
     };
     let kept = keep(&s, value);
-    let names: Vec<&str> = kept.principals.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = kept
+        .set
+        .principals
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     assert!(names.contains(&"pusher") && names.contains(&"hopper") && names.contains(&"push-role"));
     assert!(
         !names.contains(&"bystander") && !names.contains(&"protected"),
         "{names:?}"
     );
-    assert!(kept.policies.is_empty());
+    assert!(kept.set.policies.is_empty());
+    // someone can change the release branch: its approval rule templates
+    // are wanted for RP001's message
+    assert_eq!(
+        kept.repositories,
+        [(
+            REPO.to_string(),
+            "demo-000-repo".to_string(),
+            "us-east-1".to_string()
+        )]
+    );
+    // no one can: no template is read
+    let none = keep(&demo(), PrincipalSet::default());
+    assert!(none.repositories.is_empty());
 }
 
 #[test]

@@ -1044,6 +1044,21 @@ fn service_roles(
             gaps,
         );
     }
+    // The roles of the Lambda functions an invoke action hands the
+    // pipeline's artifacts: like a build role, each runs with input a
+    // commit controls (only these functions carry `lambda.amazonaws.com`).
+    for l in w.lambda_invokes.iter().filter(|l| l.takes_artifacts) {
+        let used_by = format!(
+            "{} invoked by {} action {}/{} with its artifacts",
+            l.function_arn, w.arn, l.stage, l.action
+        );
+        let role = s
+            .resources
+            .lambda_functions
+            .get(&l.function_arn)
+            .map(|f| f.as_ref().map(|f| f.role_arn.clone().filter(|r| own(r))));
+        role_of(role.as_ref(), "lambda.amazonaws.com", &used_by, gaps);
+    }
     for arn in &w.trigger_rules {
         if let Some(Observed::Ok { value }) = s.resources.event_rules.get(arn) {
             for t in value.targets.iter().filter(|t| t.arn == w.arn) {

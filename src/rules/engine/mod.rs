@@ -233,6 +233,22 @@ fn evaluate_with(
             });
         }
     }
+    // Task roles a commit can choose that the snapshot does not hold: not
+    // checked by CD013, and said so (never a silent pass).
+    let cd013 = rules.rules.iter().any(|r| r.file.id == "CD013");
+    for w in s.pipelines.iter().filter(|_| cd013) {
+        for m in crate::rules::task_roles::unheld_choices(s, w) {
+            eval.diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Note,
+                account: None,
+                rule_id: Some("CD013".to_string()),
+                pipeline: Some(w.name.clone()),
+                resource: Some(w.arn.clone()),
+                permission: None,
+                message: m,
+            });
+        }
+    }
     // Freeing a large snapshot and its bindings takes a while: do it on the
     // pool, overlapping with what the caller does next.
     let Plan { cache, lookup, .. } = plan;
@@ -279,8 +295,9 @@ fn attach_witnesses(findings: &mut [Finding], analysis: &crate::aws::release::An
 /// The limits of the release-path analysis no permission can lift
 /// (service control policies, connection sources whose branch protection
 /// lives with the provider), as notes: listed apart from gaps, never a
-/// change of the exit code. Nothing when the analysis could not run (its
-/// rules then report the gap).
+/// change of the exit code; and the gaps in what the paths' messages say
+/// (approval rule templates that could not be read). Nothing when the
+/// analysis could not run (its rules then report the gap).
 fn release_notes(analysis: &crate::aws::release::Analysis) -> Vec<Diagnostic> {
     if !matches!(analysis.status, crate::aws::release::Status::Analysed) {
         return Vec::new();
@@ -297,6 +314,25 @@ fn release_notes(analysis: &crate::aws::release::Analysis) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = analysis.notes.iter().map(|m| note(None, m)).collect();
     for p in &analysis.pipelines {
         out.extend(p.notes.iter().map(|m| note(Some(&p.name), m)));
+        // a value an RP001 message needed: the path is reported, what
+        // guards its pull requests is not known
+        out.extend(p.gaps.iter().map(|(resource, e)| Diagnostic {
+            kind: DiagnosticKind::CollectionGap,
+            account: None,
+            rule_id: Some(crate::aws::release::Kind::BranchPush.id().to_string()),
+            pipeline: Some(p.name.clone()),
+            resource: Some(resource.clone()),
+            permission: Some(e.action.clone()),
+            message: format!(
+                "{}: the approval rule templates of {resource} could not be read ({}{}): whether pull-request merges need approvals is not known",
+                crate::aws::release::Kind::BranchPush.id(),
+                e.code
+                    .as_deref()
+                    .map(|c| format!("{c}: "))
+                    .unwrap_or_default(),
+                e.message
+            ),
+        }));
     }
     out
 }
