@@ -10,22 +10,33 @@ use aws_sdk_codecommit::types::RepositoryMetadata;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, batched, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, Target, batched, region_of};
 use crate::model::{Observed, ReadError, ReadErrorKind, Repository, Resources};
 
 /// The repositories of the pipelines' CodeCommit source actions.
 pub struct Repositories;
 
-impl Kind for Repositories {
+impl Facts for Repositories {
     type Value = Repository;
-    /// The repository name.
-    type Detail = String;
     const NAME: &'static str = "repositories";
     const ACTION: &'static str = "codecommit:GetRepository";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodeCommit::Repository");
+    const TERRAFORM: Option<&'static str> = Some("aws_codecommit_repository");
+    const VARIABLES: &'static [&'static str] = &["sources"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<Repository>> {
+        &r.repositories
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Repository>> {
         &mut r.repositories
     }
+}
+
+impl Kind for Repositories {
+    /// The repository name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, Repository>> {
         refs.pipelines

@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, batched, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, Target, batched, each, region_of};
 use crate::model::{
     DeployApplication, DeployConfig, DeployGroup, EcsServiceName, MinimumHealthyHosts, Observed,
     Resources, TagFilter,
@@ -20,16 +20,27 @@ use crate::model::{
 /// The applications of the pipelines' CodeDeploy actions.
 pub struct Applications;
 
-impl Kind for Applications {
+impl Facts for Applications {
     type Value = DeployApplication;
-    /// The application name.
-    type Detail = String;
     const NAME: &'static str = "deploy_applications";
     const ACTION: &'static str = "codedeploy:GetApplication";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodeDeploy::Application");
+    const TERRAFORM: Option<&'static str> = Some("aws_codedeploy_app");
+    const VARIABLES: &'static [&'static str] = &["deploys"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployApplication>> {
+        &r.deploy_applications
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployApplication>> {
         &mut r.deploy_applications
     }
+}
+
+impl Kind for Applications {
+    /// The application name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, DeployApplication>> {
         refs.pipelines
@@ -65,16 +76,27 @@ impl Kind for Applications {
 /// The deployment groups of the pipelines' CodeDeploy actions.
 pub struct Groups;
 
-impl Kind for Groups {
+impl Facts for Groups {
     type Value = DeployGroup;
-    /// The application name and the group name.
-    type Detail = (String, String);
     const NAME: &'static str = "deploy_groups";
     const ACTION: &'static str = "codedeploy:GetDeploymentGroup";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodeDeploy::DeploymentGroup");
+    const TERRAFORM: Option<&'static str> = Some("aws_codedeploy_deployment_group");
+    const VARIABLES: &'static [&'static str] = &["deploys"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployGroup>> {
+        &r.deploy_groups
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployGroup>> {
         &mut r.deploy_groups
     }
+}
+
+impl Kind for Groups {
+    /// The application name and the group name.
+    type Detail = (String, String);
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(String, String), DeployGroup>> {
         refs.pipelines
@@ -125,16 +147,27 @@ impl Kind for Groups {
 /// them); a custom one is read with GetDeploymentConfig.
 pub struct Configs;
 
-impl Kind for Configs {
+impl Facts for Configs {
     type Value = DeployConfig;
-    /// The configuration's name.
-    type Detail = String;
     const NAME: &'static str = "deploy_configs";
     const ACTION: &'static str = "codedeploy:GetDeploymentConfig";
+    const PHASE: Phase = Phase::Selected;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_codedeploy_deployment_config");
+    const VARIABLES: &'static [&'static str] = &["deploys"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployConfig>> {
+        &r.deploy_configs
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployConfig>> {
         &mut r.deploy_configs
     }
+}
+
+impl Kind for Configs {
+    /// The configuration's name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, DeployConfig>> {
         refs.resources

@@ -16,10 +16,10 @@ use aws_sdk_ec2::types::Filter;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, Target, hidden, region_of};
 use crate::model::{
     DeployGroup, DeployTargets, Ec2Instance, LaunchTemplateUse, Observed, ReadError, Resources,
-    TagFilter,
+    Snapshot, TagFilter,
 };
 
 /// What selects a group's instances.
@@ -76,15 +76,38 @@ pub fn filter_matches(f: &TagFilter, tags: &BTreeMap<String, String>) -> bool {
 /// no Auto Scaling group selects no instance without a call.
 pub struct Targets;
 
-impl Kind for Targets {
+impl Facts for Targets {
     type Value = DeployTargets;
-    type Detail = Selector;
     const NAME: &'static str = "deploy_targets";
     const ACTION: &'static str = "ec2:DescribeInstances";
+    const PHASE: Phase = Phase::Selected;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = None;
+    const VARIABLES: &'static [&'static str] = &[];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployTargets>> {
+        &r.deploy_targets
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployTargets>> {
         &mut r.deploy_targets
     }
+
+    fn field_errors(t: &DeployTargets) -> Vec<&ReadError> {
+        t.instances
+            .iter()
+            .filter_map(|i| i.role_arn.error())
+            .collect()
+    }
+
+    /// The pipelines, or a deployment group that could not be read.
+    fn hidden_by(s: &Snapshot, _arn: &str) -> Option<String> {
+        hidden::pipelines(s).or_else(|| hidden::unknown(&s.resources.deploy_groups))
+    }
+}
+
+impl Kind for Targets {
+    type Detail = Selector;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<Selector, DeployTargets>> {
         let fallback = refs.regions.first().map(String::as_str).unwrap_or("");

@@ -11,8 +11,8 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, batched, each};
-use crate::model::{ImageRef, ImageRepository, Observed, PolicyText, Resources};
+use super::kind::{Facts, Found, Kind, Phase, Refs, Target, batched, each};
+use crate::model::{ImageRef, ImageRepository, Observed, PolicyText, ReadError, Resources};
 
 /// How many names one DescribeRepositories call takes.
 const BATCH_SIZE: usize = 100;
@@ -23,16 +23,31 @@ const NOT_FOUND: &[&str] = &["RepositoryNotFoundException"];
 /// The ECR repositories of the deployed images.
 pub struct Repositories;
 
-impl Kind for Repositories {
+impl Facts for Repositories {
     type Value = ImageRepository;
-    /// The registry (account) id and the repository name.
-    type Detail = (String, String);
     const NAME: &'static str = "image_repositories";
     const ACTION: &'static str = DESCRIBE;
+    const PHASE: Phase = Phase::Roles;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_ecr_repository");
+    const VARIABLES: &'static [&'static str] = &["ecs_services", "images"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<ImageRepository>> {
+        &r.image_repositories
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<ImageRepository>> {
         &mut r.image_repositories
     }
+
+    fn field_errors(r: &ImageRepository) -> Vec<&ReadError> {
+        r.policy.error().into_iter().collect()
+    }
+}
+
+impl Kind for Repositories {
+    /// The registry (account) id and the repository name.
+    type Detail = (String, String);
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(String, String), ImageRepository>> {
         let partition = refs

@@ -1,14 +1,20 @@
 //! Resource kinds: one descriptor per kind of resource the pipelines point
-//! at, and the one generic fetch that reads every kind.
+//! at, the one registry of them, and the one generic fetch that reads every
+//! kind.
 //!
-//! A descriptor ([`Kind`]) says how the kind's references are found (from
-//! the pipelines' wiring or from resources already read), how they are read
-//! (one call chain per resource, or in batches), where the results land in
-//! [`Resources`], and how references inside a read value are resolved
-//! without a call. [`PHASES`] registers every descriptor in the phase its
-//! references become known in; [`collect_phase`] reads a phase's kinds
-//! concurrently, each distinct resource once, under the run's concurrency
-//! bound ([`Ctx`]).
+//! A kind's [`Facts`] are everything the rest of the tool needs to know
+//! about it: where its resources land in [`Resources`], its CloudFormation
+//! and Terraform types, the rule variables that hold it, the permission
+//! that reads it, which of its fields may be unknown, and what failure may
+//! hide it from drift. A kind read by reference adds a [`Kind`]: how its
+//! references are found (from the pipelines' wiring or from resources
+//! already read), how they are read (one call chain per resource, or in
+//! batches), and how references inside a read value are resolved without
+//! a call. The `registry!` list below names every kind once; the phases
+//! ([`readers`]), the error visitor, the engine's binding, drift's blind
+//! spots and the IaC type lookups all iterate it. [`collect_phase`] reads
+//! a phase's kinds concurrently, each distinct resource once, under the
+//! run's concurrency bound ([`Ctx`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,10 +26,10 @@ use super::call::Ctx;
 use super::clients::RegionClients;
 use super::key_refs::KeyResolver;
 use super::{
-    cloudformation, codebuild, codecommit, codedeploy, connections, ec2, ecr, ecs, iam, kms,
-    lambda, s3,
+    cloudformation, codebuild, codecommit, codedeploy, codepipeline, connections, ec2, ecr, ecs,
+    eventbridge, iam, kms, lambda, s3,
 };
-use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources};
+use crate::model::{Observed, PipelineWiring, ReadError, ReadErrorKind, Resources, Snapshot};
 
 /// What a descriptor may look at to find references and resolve values.
 pub struct Refs<'a> {
@@ -66,22 +72,148 @@ pub enum Reach {
     AnyRegion,
 }
 
-/// The description of one resource kind.
-pub trait Kind: Sync {
+/// The phase a kind's references become known in, in the order of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Found by listing each region (pipelines, trigger rules), before any
+    /// kind is read by reference.
+    Listed,
+    /// What the pipeline declarations point at.
+    Declared,
+    /// What the deployment actions and groups select: EC2 instances, ECS
+    /// services, deployment configurations.
+    Selected,
+    /// The task definitions the services run.
+    Running,
+    /// The roles (named by pipelines, projects, groups, trigger rules, the
+    /// instances' profiles and the task definitions) and the images' ECR
+    /// repositories.
+    Roles,
+    /// The managed policies attached to the roles.
+    Policies,
+}
+
+impl Phase {
+    /// The phases whose kinds are read by reference, in order.
+    pub const READ: [Phase; 5] = [
+        Phase::Declared,
+        Phase::Selected,
+        Phase::Running,
+        Phase::Roles,
+        Phase::Policies,
+    ];
+
+    /// The phase IAM's read plan is chosen before (the declared kinds have
+    /// named the pipelines' roles by then) and its bulk read runs alongside
+    /// (answering the instances' profiles).
+    pub const IAM_PLAN: Phase = Phase::Selected;
+}
+
+/// How the rule engine binds a kind's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// Each resource once, whole, by ARN.
+    Whole,
+    /// A readable resource is bound per pipeline from the model (a trigger
+    /// rule: its targets at that pipeline); by ARN only its state.
+    PerPipeline,
+}
+
+/// A key reference inside a resource: the path of the field holding the
+/// resolved key ARN, the reference as written, and whether it resolved.
+pub type KeyRef<'a> = (Vec<&'static str>, &'a str, bool);
+
+/// Everything known about one kind of resource, declared once: where it
+/// lands, how infrastructure as code and rules name it, which permission
+/// reads it, which fields may be unknown, and what may hide it.
+pub trait Facts: Sync + 'static {
     /// The model type of one resource.
-    type Value: Send + 'static;
-    /// What a read needs besides the ARN and region.
-    type Detail: Send + Sync;
+    type Value: serde::Serialize + Send + Sync + 'static;
     /// The kind's [`Resources`] field, which is also its name in the
     /// snapshot JSON and in drift reports.
     const NAME: &'static str;
-    /// The IAM action of the first read, named when it cannot be made.
+    /// The IAM action of the first read (or the listing), named when it
+    /// cannot be made; granted by `examples/iam-audit-policy.json`.
     const ACTION: &'static str;
-    /// Which clients read it.
-    const REACH: Reach = Reach::Regional;
+    /// The phase its references become known in.
+    const PHASE: Phase;
+    /// Its CloudFormation resource type, where templates are looked up by
+    /// type (drift's `managed_by`).
+    const CLOUDFORMATION: Option<&'static str>;
+    /// Its Terraform resource type (`aws_*`).
+    const TERRAFORM: Option<&'static str>;
+    /// The rule variables whose values hold its resources as bound by ARN
+    /// (empty when the engine builds its values from the model per
+    /// pipeline); each is one of [`crate::rules::VARIABLES`].
+    const VARIABLES: &'static [&'static str];
+    /// How the engine binds it.
+    const BINDING: Binding = Binding::Whole;
+
+    /// Its resources.
+    fn map(resources: &Resources) -> &BTreeMap<String, Observed<Self::Value>>;
 
     /// Where its resources land.
     fn slot(resources: &mut Resources) -> &mut BTreeMap<String, Observed<Self::Value>>;
+
+    /// The read errors recorded on fields of a resource that was read.
+    fn field_errors(_value: &Self::Value) -> Vec<&ReadError> {
+        Vec::new()
+    }
+
+    /// The key references inside a resource ([`KeyRef`]).
+    fn key_refs(_value: &Self::Value) -> Vec<KeyRef<'_>> {
+        Vec::new()
+    }
+
+    /// Why a resource of the kind at `arn` may be missing from `s` without
+    /// having gone: the IAM action whose failure kept it from being
+    /// collected. A resource is collected when a listing finds it or a
+    /// resource that was read points at it, so one that could not be read
+    /// may hide any resource of the kinds it points at. By default: the
+    /// pipelines, which point at every kind.
+    fn hidden_by(s: &Snapshot, _arn: &str) -> Option<String> {
+        hidden::pipelines(s)
+    }
+}
+
+/// The failures that may hide resources ([`Facts::hidden_by`]).
+pub mod hidden {
+    use std::collections::BTreeMap;
+
+    use crate::model::{Listing, Observed, Snapshot};
+
+    /// The action of a failed listing of `scope`, in `region` (any region
+    /// when `None`).
+    pub fn listing(s: &Snapshot, scope: Listing, region: Option<&str>) -> Option<String> {
+        s.scope_errors
+            .iter()
+            .find(|e| e.scope == scope && region.is_none_or(|r| e.region == r))
+            .map(|e| e.error.action.clone())
+    }
+
+    /// The action that failed on some resource of `map`.
+    pub fn unknown<T>(map: &BTreeMap<String, Observed<T>>) -> Option<String> {
+        map.values()
+            .find_map(|o| o.error().map(|e| e.action.clone()))
+    }
+
+    /// A pipeline listing or declaration that failed.
+    pub fn pipelines(s: &Snapshot) -> Option<String> {
+        listing(s, Listing::Pipelines, None).or_else(|| unknown(&s.resources.pipelines))
+    }
+
+    /// The region field of an ARN (empty when it has none).
+    pub fn region(arn: &str) -> &str {
+        arn.split(':').nth(3).unwrap_or("")
+    }
+}
+
+/// How a kind is read: the references to it and the reads.
+pub trait Kind: Facts {
+    /// What a read needs besides the ARN and region.
+    type Detail: Send + Sync;
+    /// Which clients read it.
+    const REACH: Reach = Reach::Regional;
 
     /// Every reference to the kind, duplicates included (each ARN is read
     /// once; a later reference to an ARN replaces an earlier one).
@@ -98,6 +230,149 @@ pub trait Kind: Sync {
 
     /// Resolves references inside a value that was read (no call is made).
     fn settle(_refs: &Refs<'_>, _value: &mut Self::Value) {}
+}
+
+/// Code run for every kind with its types ([`for_each`]).
+pub trait Visit {
+    fn visit<F: Facts>(&mut self);
+}
+
+/// A kind's facts as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    pub name: &'static str,
+    pub action: &'static str,
+    pub phase: Phase,
+    pub cloudformation: Option<&'static str>,
+    pub terraform: Option<&'static str>,
+    pub variables: &'static [&'static str],
+}
+
+/// Every kind's facts, in registration order.
+pub fn all() -> Vec<About> {
+    struct List(Vec<About>);
+    impl Visit for List {
+        fn visit<F: Facts>(&mut self) {
+            self.0.push(About {
+                name: F::NAME,
+                action: F::ACTION,
+                phase: F::PHASE,
+                cloudformation: F::CLOUDFORMATION,
+                terraform: F::TERRAFORM,
+                variables: F::VARIABLES,
+            });
+        }
+    }
+    let mut l = List(Vec::new());
+    for_each(&mut l);
+    l.0
+}
+
+/// The facts of the kind named `name` (its [`Resources`] field).
+pub fn about(name: &str) -> Option<About> {
+    all().into_iter().find(|k| k.name == name)
+}
+
+/// Calls `f` for every read error recorded on a resource or one of its
+/// fields, kind by kind in registration order.
+pub fn visit_errors(resources: &Resources, f: &mut dyn FnMut(&str, &ReadError)) {
+    struct Errors<'a, 'f> {
+        resources: &'a Resources,
+        f: &'f mut dyn FnMut(&str, &ReadError),
+    }
+    impl Visit for Errors<'_, '_> {
+        fn visit<F: Facts>(&mut self) {
+            for (arn, obs) in F::map(self.resources) {
+                match obs {
+                    Observed::Unknown { error } => (self.f)(arn, error),
+                    Observed::Ok { value } => {
+                        for e in F::field_errors(value) {
+                            (self.f)(arn, e);
+                        }
+                    }
+                    Observed::Absent => {}
+                }
+            }
+        }
+    }
+    for_each(&mut Errors { resources, f });
+}
+
+/// Why a resource of the kind `name` at `arn` may be missing from `s`
+/// ([`Facts::hidden_by`]; for a map that is no kind, the pipelines).
+pub fn hidden_by(s: &Snapshot, name: &str, arn: &str) -> Option<String> {
+    struct Hidden<'a> {
+        s: &'a Snapshot,
+        name: &'a str,
+        arn: &'a str,
+        out: Option<Option<String>>,
+    }
+    impl Visit for Hidden<'_> {
+        fn visit<F: Facts>(&mut self) {
+            if self.out.is_none() && F::NAME == self.name {
+                self.out = Some(F::hidden_by(self.s, self.arn));
+            }
+        }
+    }
+    let mut h = Hidden {
+        s,
+        name,
+        arn,
+        out: None,
+    };
+    for_each(&mut h);
+    h.out.unwrap_or_else(|| hidden::pipelines(s))
+}
+
+/// The one registration of every kind, in the order errors are reported
+/// in: a kind `listed` from each region, or `read` by reference (its
+/// reader is in [`READERS`]).
+macro_rules! registry {
+    ($($how:ident $kind:path),* $(,)?) => {
+        /// Runs `v` for every kind, in registration order.
+        pub fn for_each(v: &mut impl Visit) {
+            $(v.visit::<$kind>();)*
+        }
+
+        /// Every kind read by reference, in registration order (`None`
+        /// for a listed kind); each is read in its [`Facts::PHASE`]
+        /// ([`readers`]).
+        pub const READERS: &[Option<&dyn Collect>] = &[$(registry!(@reader $how $kind)),*];
+    };
+    (@reader listed $kind:path) => { None };
+    (@reader read $kind:path) => { Some(&$kind) };
+}
+
+registry! {
+    listed codepipeline::Pipelines,
+    read codecommit::Repositories,
+    read connections::Connections,
+    read s3::SourceBuckets,
+    read codebuild::Projects,
+    read codedeploy::Applications,
+    read codedeploy::Groups,
+    read codedeploy::Configs,
+    read ec2::Targets,
+    listed eventbridge::Rules,
+    read cloudformation::Stacks,
+    read s3::Buckets,
+    read kms::Keys,
+    read iam::Roles,
+    read iam::ManagedPolicies,
+    read ecs::Services,
+    read ecs::TaskDefinitions,
+    read ecr::Repositories,
+    read lambda::Functions,
+}
+
+/// The kinds read in `phase`; they are read concurrently.
+pub fn readers(phase: Phase) -> Vec<&'static dyn Collect> {
+    READERS
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|k| k.phase() == phase)
+        .collect()
 }
 
 tokio::task_local! {
@@ -201,8 +476,11 @@ pub type Landing = Box<dyn FnOnce(&mut Resources) + Send>;
 
 /// A kind with its types erased, so that kinds can be listed together.
 pub trait Collect: Sync {
-    /// The kind's name ([`Kind::NAME`]).
+    /// The kind's name ([`Facts::NAME`]).
     fn name(&self) -> &'static str;
+
+    /// The phase it is read in ([`Facts::PHASE`]).
+    fn phase(&self) -> Phase;
 
     /// Finds, reads and settles the kind's resources.
     fn collect<'a>(
@@ -216,6 +494,10 @@ pub trait Collect: Sync {
 impl<K: Kind> Collect for K {
     fn name(&self) -> &'static str {
         K::NAME
+    }
+
+    fn phase(&self) -> Phase {
+        K::PHASE
     }
 
     fn collect<'a>(
@@ -277,33 +559,6 @@ impl<K: Kind> Collect for K {
     }
 }
 
-/// Every kind, in the phase its references become known in: the kinds the
-/// pipeline declarations point at, then the EC2 instances and ECS services
-/// the deployment actions and groups select, then the task definitions the
-/// services run, then the roles (named by pipelines, projects, deployment
-/// groups, trigger rules, the instances' profiles and the task
-/// definitions) and the images' ECR repositories, then the managed
-/// policies attached to the roles. The kinds of one phase are read
-/// concurrently.
-pub const PHASES: &[&[&dyn Collect]] = &[
-    &[
-        &codecommit::Repositories,
-        &connections::Connections,
-        &codebuild::Projects,
-        &codedeploy::Applications,
-        &codedeploy::Groups,
-        &cloudformation::Stacks,
-        &s3::Buckets,
-        &s3::SourceBuckets,
-        &kms::Keys,
-        &lambda::Functions,
-    ],
-    &[&ec2::Targets, &codedeploy::Configs, &ecs::Services],
-    &[&ecs::TaskDefinitions],
-    &[&ecr::Repositories, &iam::Roles],
-    &[&iam::ManagedPolicies],
-];
-
 /// Reads the kinds of one phase and lands them in `resources`.
 pub async fn collect_phase(
     phase: &[&dyn Collect],
@@ -340,62 +595,160 @@ pub fn region_of(arn: &str, fallback: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The one map of `Resources` that is no kind: the source credentials
+    /// of account-level checks, keyed by region.
+    const NOT_A_KIND: &str = "source_credentials";
+
     #[test]
     fn every_resource_map_has_one_registered_kind() {
-        // Pipelines and trigger rules are found by listing (phases 1 and 2),
-        // every other map of `Resources` by a registered kind.
-        let mut names: Vec<&str> = vec!["pipelines", "event_rules"];
-        names.extend(PHASES.iter().flat_map(|p| p.iter().map(|k| k.name())));
-        let count = names.len();
+        let kinds = all();
+        let mut names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
         names.sort();
+        let count = names.len();
         names.dedup();
         assert_eq!(names.len(), count, "a kind is registered twice");
-        // the maps left out of the JSON while empty, each with one entry
-        let mut all = Resources::default();
-        all.ecs_services
-            .insert("arn:x".to_string(), Observed::Absent);
-        all.task_definitions
-            .insert("arn:x".to_string(), Observed::Absent);
-        all.image_repositories
-            .insert("arn:x".to_string(), Observed::Absent);
-        all.lambda_functions
-            .insert("arn:x".to_string(), Observed::Absent);
-        let mut fields: Vec<String> = match serde_json::to_value(all) {
+        // every map with one entry (some are left out of the JSON while empty)
+        struct Fill(Resources);
+        impl Visit for Fill {
+            fn visit<F: Facts>(&mut self) {
+                F::slot(&mut self.0).insert("arn:x".to_string(), Observed::Absent);
+            }
+        }
+        let mut fill = Fill(Resources::default());
+        for_each(&mut fill);
+        fill.0
+            .source_credentials
+            .insert("us-east-1".to_string(), Observed::Absent);
+        let mut fields: Vec<String> = match serde_json::to_value(fill.0) {
             Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
             other => panic!("resources do not serialize as an object: {other:?}"),
         };
-        // field order, or sorted, depending on serde_json's features
+        fields.retain(|f| f != NOT_A_KIND);
         fields.sort();
         assert_eq!(names, fields);
     }
 
     #[test]
-    fn each_kind_lands_in_its_own_map() {
-        fn lands<K: Kind>() -> bool {
-            let mut r = Resources::default();
-            K::slot(&mut r).insert("arn:x".to_string(), Observed::Absent);
-            serde_json::to_value(&r)
-                .ok()
-                .and_then(|v| v.get(K::NAME).cloned())
-                .and_then(|m| m.get("arn:x").cloned())
-                .is_some()
+    fn each_kind_lands_in_and_is_read_from_its_own_map() {
+        struct Lands(Vec<&'static str>);
+        impl Visit for Lands {
+            fn visit<F: Facts>(&mut self) {
+                let mut r = Resources::default();
+                F::slot(&mut r).insert("arn:x".to_string(), Observed::Absent);
+                let in_json = serde_json::to_value(&r)
+                    .ok()
+                    .and_then(|v| v.get(F::NAME).cloned())
+                    .and_then(|m| m.get("arn:x").cloned())
+                    .is_some();
+                if !in_json || F::map(&r).len() != 1 {
+                    self.0.push(F::NAME);
+                }
+            }
         }
-        assert!(lands::<codecommit::Repositories>());
-        assert!(lands::<connections::Connections>());
-        assert!(lands::<codebuild::Projects>());
-        assert!(lands::<codedeploy::Applications>());
-        assert!(lands::<codedeploy::Groups>());
-        assert!(lands::<cloudformation::Stacks>());
-        assert!(lands::<ec2::Targets>());
-        assert!(lands::<s3::Buckets>());
-        assert!(lands::<s3::SourceBuckets>());
-        assert!(lands::<kms::Keys>());
-        assert!(lands::<iam::Roles>());
-        assert!(lands::<iam::ManagedPolicies>());
-        assert!(lands::<ecs::Services>());
-        assert!(lands::<ecs::TaskDefinitions>());
-        assert!(lands::<ecr::Repositories>());
-        assert!(lands::<lambda::Functions>());
+        let mut l = Lands(Vec::new());
+        for_each(&mut l);
+        assert_eq!(l.0, Vec::<&str>::new(), "kinds not in their own map");
+    }
+
+    #[test]
+    fn every_kind_read_by_reference_has_one_reader_in_its_phase() {
+        let mut read: Vec<&str> = READERS.iter().flatten().map(|k| k.name()).collect();
+        read.sort();
+        let mut want: Vec<&str> = all()
+            .iter()
+            .filter(|k| k.phase != Phase::Listed)
+            .map(|k| k.name)
+            .collect();
+        want.sort();
+        assert_eq!(read, want);
+        let by_phase: usize = Phase::READ.iter().map(|p| readers(*p).len()).sum();
+        assert_eq!(by_phase, read.len(), "a reader outside the read phases");
+        for p in Phase::READ {
+            assert!(!readers(p).is_empty(), "{p:?} reads nothing");
+        }
+    }
+
+    #[test]
+    fn every_kind_names_its_types_variables_and_permission() {
+        let policy: serde_json::Value =
+            serde_json::from_str(include_str!("../../examples/iam-audit-policy.json"))
+                .unwrap_or_default();
+        let granted: Vec<&str> = policy["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| match &s["Action"] {
+                serde_json::Value::String(a) => vec![a.as_str()],
+                v => v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str())
+                    .collect(),
+            })
+            .collect();
+        assert!(granted.len() > 30, "{granted:?}");
+        let mut cfn = Vec::new();
+        let mut tf = Vec::new();
+        for k in all() {
+            assert!(
+                granted.contains(&k.action),
+                "{}: {} is not in the audit policy",
+                k.name,
+                k.action
+            );
+            assert_eq!(crate::iac::cloudformation_type(k.name), k.cloudformation);
+            assert_eq!(crate::iac::terraform::terraform_type(k.name), k.terraform);
+            if let Some(t) = k.cloudformation {
+                let parts: Vec<&str> = t.split("::").collect();
+                assert!(parts.len() == 3 && parts[0] == "AWS", "{}: {t}", k.name);
+                cfn.push(t);
+            }
+            if let Some(t) = k.terraform {
+                assert!(t.starts_with("aws_"), "{}: {t}", k.name);
+                assert_eq!(crate::iac::terraform::resource_kind(t), Some(k.name));
+                tf.push(t);
+            }
+            for v in k.variables {
+                assert!(crate::rules::VARIABLES.contains(v), "{}: {v}", k.name);
+            }
+        }
+        for types in [&mut cfn, &mut tf] {
+            let n = types.len();
+            types.sort();
+            types.dedup();
+            assert_eq!(types.len(), n, "two kinds share a type");
+        }
+    }
+
+    #[test]
+    fn errors_are_visited_on_every_kind() {
+        // An unknown resource of each kind is one read error, named by its ARN.
+        struct Unknown(Resources);
+        impl Visit for Unknown {
+            fn visit<F: Facts>(&mut self) {
+                F::slot(&mut self.0).insert(
+                    format!("arn:{}", F::NAME),
+                    Observed::Unknown {
+                        error: ReadError {
+                            kind: ReadErrorKind::AccessDenied,
+                            action: F::ACTION.to_string(),
+                            code: None,
+                            message: "denied".to_string(),
+                        },
+                    },
+                );
+            }
+        }
+        let mut u = Unknown(Resources::default());
+        for_each(&mut u);
+        let mut seen = Vec::new();
+        u.0.visit_errors(&mut |arn, e| seen.push((arn.to_string(), e.action.clone())));
+        let want: Vec<(String, String)> = all()
+            .iter()
+            .map(|k| (format!("arn:{}", k.name), k.action.to_string()))
+            .collect();
+        assert_eq!(seen, want);
     }
 
     #[test]

@@ -17,6 +17,21 @@ pub struct State {
     pub by_arn: BTreeMap<String, String>,
 }
 
+/// The Terraform resource type of a snapshot resource map (`keys`,
+/// `buckets`, ...), as its kind declares it.
+pub fn terraform_type(resource_kind: &str) -> Option<&'static str> {
+    crate::collect::kind::about(resource_kind).and_then(|k| k.terraform)
+}
+
+/// The snapshot resource map whose kind has the Terraform resource type
+/// `tf_type` (`aws_kms_key` -> `keys`).
+pub fn resource_kind(tf_type: &str) -> Option<&'static str> {
+    crate::collect::kind::all()
+        .into_iter()
+        .find(|k| k.terraform == Some(tf_type))
+        .map(|k| k.name)
+}
+
 fn instance_address(
     module: Option<&str>,
     ty: &str,

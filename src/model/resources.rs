@@ -1366,87 +1366,12 @@ pub struct ManagedPolicy {
     pub document: Observed<PolicyText>,
 }
 
-// ---------------------------------------------------------------- errors
-
-fn field_error<T>(obs: &Observed<T>) -> Option<&ReadError> {
-    obs.error()
-}
-
-fn resource_errors<'a, T>(
-    map: &'a BTreeMap<String, Observed<T>>,
-    fields: impl Fn(&'a T) -> Vec<Option<&'a ReadError>>,
-    f: &mut dyn FnMut(&str, &ReadError),
-) {
-    for (arn, obs) in map {
-        match obs {
-            Observed::Unknown { error } => f(arn, error),
-            Observed::Ok { value } => fields(value).into_iter().flatten().for_each(|e| f(arn, e)),
-            Observed::Absent => {}
-        }
-    }
-}
-
 impl Resources {
-    /// Calls `f` for every read error recorded on a resource or one of its fields.
+    /// Calls `f` for every read error recorded on a resource or one of its
+    /// fields (the fields each kind declares in
+    /// [`crate::collect::kind::Facts::field_errors`]).
     pub fn visit_errors(&self, f: &mut dyn FnMut(&str, &ReadError)) {
-        resource_errors(&self.pipelines, |_| vec![], f);
-        resource_errors(&self.repositories, |_| vec![], f);
-        resource_errors(&self.connections, |_| vec![], f);
-        resource_errors(&self.source_buckets, |_| vec![], f);
-        resource_errors(&self.build_projects, |_| vec![], f);
-        resource_errors(&self.deploy_applications, |_| vec![], f);
-        resource_errors(&self.deploy_groups, |_| vec![], f);
-        resource_errors(&self.deploy_configs, |_| vec![], f);
-        resource_errors(
-            &self.deploy_targets,
-            |t| {
-                t.instances
-                    .iter()
-                    .map(|i| field_error(&i.role_arn))
-                    .collect()
-            },
-            f,
-        );
-        resource_errors(&self.event_rules, |_| vec![], f);
-        resource_errors(&self.cfn_stacks, |s| vec![field_error(&s.stack_policy)], f);
-        resource_errors(
-            &self.buckets,
-            |b| {
-                vec![
-                    field_error(&b.encryption),
-                    field_error(&b.policy),
-                    field_error(&b.public_access_block),
-                    field_error(&b.versioning),
-                    field_error(&b.logging),
-                ]
-            },
-            f,
-        );
-        resource_errors(
-            &self.keys,
-            |k| vec![field_error(&k.rotation_enabled), field_error(&k.policy)],
-            f,
-        );
-        resource_errors(
-            &self.roles,
-            |r| {
-                let mut v = vec![
-                    field_error(&r.trust_policy),
-                    field_error(&r.attached_policies),
-                    field_error(&r.inline_policies),
-                ];
-                if let Observed::Ok { value } = &r.inline_policies {
-                    v.extend(value.values().map(field_error));
-                }
-                v
-            },
-            f,
-        );
-        resource_errors(
-            &self.managed_policies,
-            |p| vec![field_error(&p.document)],
-            f,
-        );
+        crate::collect::kind::visit_errors(self, f);
     }
 }
 
