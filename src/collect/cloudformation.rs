@@ -13,7 +13,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::call::{Ctx, read_error};
 use super::clients::RegionClients;
 use super::key_refs::Ids;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, each};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each};
 use crate::model::{
     ArtifactFile, CfnStack, Observed, Pipeline, PolicyText, ReadError, Resources, StackDeployRef,
 };
@@ -262,7 +262,7 @@ impl Kind for Stacks {
                     .iter()
                     .filter(move |d| d.account == account && !d.stack_name.is_empty())
                     .map(|d| {
-                        Found::Read(Target {
+                        Found::Read(ToRead {
                             arn: d.stack_arn.clone(),
                             region: d.region.clone(),
                             detail: d.stack_name.clone(),
@@ -275,7 +275,7 @@ impl Kind for Stacks {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<CfnStack>)>> + Send + 'a {
         each(targets, |t| get_stack(ctx, &c.cloudformation, &t.detail))
     }

@@ -7,7 +7,7 @@ use aws_sdk_codebuild::Client;
 
 use super::call::{Ctx, read_error, timestamp};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, KeyRef, Kind, Phase, Refs, Target, region_of};
+use super::kind::{Facts, Found, KeyRef, Kind, Phase, Refs, ToRead, region_of};
 use crate::model::{
     BuildArtifacts, BuildEnvironment, BuildLogs, BuildProject, BuildSource, Buildspec, EnvVar,
     Observed, PullRequestBuildPolicy, ReadError, Resources, SourceCredential, Webhook,
@@ -60,7 +60,7 @@ impl Kind for Projects {
             .iter()
             .flat_map(|w| {
                 w.builds.iter().map(|b| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: b.project_arn.clone(),
                         region: region_of(&b.project_arn, &w.region),
                         detail: b.project_name.clone(),
@@ -73,7 +73,7 @@ impl Kind for Projects {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<BuildProject>)>> + Send + 'a {
         let by_name: BTreeMap<String, String> = targets
             .iter()

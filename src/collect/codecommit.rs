@@ -10,7 +10,7 @@ use aws_sdk_codecommit::types::RepositoryMetadata;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, batched, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, batched, region_of};
 use crate::model::{Observed, ReadError, ReadErrorKind, Repository, Resources};
 
 /// The repositories of the pipelines' CodeCommit source actions.
@@ -43,7 +43,7 @@ impl Kind for Repositories {
             .iter()
             .flat_map(|w| {
                 w.sources.iter().map(|s| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: s.repository_arn.clone(),
                         region: region_of(&s.repository_arn, &w.region),
                         detail: s.repository_name.clone(),
@@ -56,7 +56,7 @@ impl Kind for Repositories {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<Repository>)>> + Send + 'a {
         batched(
             ctx,
@@ -79,7 +79,7 @@ const BATCH_SIZE: usize = 25;
 async fn batch(
     ctx: &Ctx,
     client: &Client,
-    targets: &[Target<String>],
+    targets: &[ToRead<String>],
 ) -> Option<Vec<(String, Observed<Repository>)>> {
     let req = client
         .batch_get_repositories()

@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, batched, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, batched, each, region_of};
 use crate::model::{
     DeployApplication, DeployConfig, DeployGroup, EcsServiceName, MinimumHealthyHosts, Observed,
     Resources, TagFilter,
@@ -47,7 +47,7 @@ impl Kind for Applications {
             .iter()
             .flat_map(|w| {
                 w.deploys.iter().map(|d| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: d.application_arn.clone(),
                         region: region_of(&d.application_arn, &w.region),
                         detail: d.application_name.clone(),
@@ -60,7 +60,7 @@ impl Kind for Applications {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployApplication>)>> + Send + 'a {
         batched(
             ctx,
@@ -103,7 +103,7 @@ impl Kind for Groups {
             .iter()
             .flat_map(|w| {
                 w.deploys.iter().map(|d| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: d.group_arn.clone(),
                         // the group is in its application's region
                         region: region_of(&d.application_arn, &w.region),
@@ -117,10 +117,10 @@ impl Kind for Groups {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<(String, String)>],
+        targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<DeployGroup>)> {
         // one batch per application with more than one group
-        let mut by_app: BTreeMap<&str, Vec<Target<(String, String)>>> = BTreeMap::new();
+        let mut by_app: BTreeMap<&str, Vec<ToRead<(String, String)>>> = BTreeMap::new();
         for t in targets {
             by_app
                 .entry(t.detail.0.as_str())
@@ -178,7 +178,7 @@ impl Kind for Configs {
                 let arn = config_arn(group_arn, name)?;
                 Some(match built_in_config(name, &arn) {
                     Some(config) => Found::Known(arn, Observed::ok(config)),
-                    None => Found::Read(Target {
+                    None => Found::Read(ToRead {
                         region: group_arn.split(':').nth(3).unwrap_or("").to_string(),
                         arn,
                         detail: name.to_string(),
@@ -191,7 +191,7 @@ impl Kind for Configs {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployConfig>)>> + Send + 'a {
         each(targets, |t| {
             get_config(ctx, &c.codedeploy, &t.arn, &t.detail)
@@ -465,7 +465,7 @@ fn no_retry() -> aws_sdk_codedeploy::config::Builder {
 async fn batch_applications(
     ctx: &Ctx,
     client: &Client,
-    targets: &[Target<String>],
+    targets: &[ToRead<String>],
 ) -> Option<Vec<(String, Observed<DeployApplication>)>> {
     let req = client
         .batch_get_applications()
@@ -502,7 +502,7 @@ async fn batch_groups(
     ctx: &Ctx,
     client: &Client,
     app: &str,
-    targets: &[Target<(String, String)>],
+    targets: &[ToRead<(String, String)>],
 ) -> Option<Vec<(String, Observed<DeployGroup>)>> {
     let req = client
         .batch_get_deployment_groups()

@@ -17,7 +17,7 @@ use aws_sdk_codestarconnections::Client;
 
 use super::call::{Ctx, observe};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, region_of};
 use crate::model::{Connection, Observed, Resources};
 
 /// The IAM action of a connection read.
@@ -63,7 +63,7 @@ impl Kind for Connections {
                     .iter()
                     .filter(|s| !s.connection_arn.is_empty())
                     .map(|s| {
-                        Found::Read(Target {
+                        Found::Read(ToRead {
                             arn: s.connection_arn.clone(),
                             region: region_of(&s.connection_arn, &w.region),
                             detail: (),
@@ -76,7 +76,7 @@ impl Kind for Connections {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> impl Future<Output = Vec<(String, Observed<Connection>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.connections, &t.arn))
     }

@@ -16,7 +16,7 @@ use aws_sdk_ec2::types::Filter;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, hidden, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, hidden, region_of};
 use crate::model::{
     DeployGroup, DeployTargets, Ec2Instance, LaunchTemplateUse, Observed, ReadError, Resources,
     Snapshot, TagFilter,
@@ -121,7 +121,7 @@ impl Kind for Targets {
                 if !sel.by_tags() && sel.auto_scaling_groups.is_empty() {
                     Found::Known(arn.clone(), Observed::ok(DeployTargets::default()))
                 } else {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: arn.clone(),
                         region: region_of(arn, fallback),
                         detail: sel,
@@ -134,7 +134,7 @@ impl Kind for Targets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<Selector>],
+        targets: &'a [ToRead<Selector>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployTargets>)>> + Send + 'a {
         read_targets(ctx, c, targets)
     }
@@ -143,7 +143,7 @@ impl Kind for Targets {
 async fn read_targets(
     ctx: &Ctx,
     c: &RegionClients,
-    targets: &[Target<Selector>],
+    targets: &[ToRead<Selector>],
 ) -> Vec<(String, Observed<DeployTargets>)> {
     let unknown_all = |error: &ReadError| -> Vec<(String, Observed<DeployTargets>)> {
         targets
@@ -159,7 +159,7 @@ async fn read_targets(
             .collect()
     };
     // Tag-selected instances: one narrowed, paginated read for the region.
-    let tagged: Vec<&Target<Selector>> = targets.iter().filter(|t| t.detail.by_tags()).collect();
+    let tagged: Vec<&ToRead<Selector>> = targets.iter().filter(|t| t.detail.by_tags()).collect();
     let mut by_id: BTreeMap<String, Ec2Instance> = BTreeMap::new();
     let mut read_count: u64 = 0;
     if !tagged.is_empty() {

@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, batched, each};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, batched, each};
 use crate::model::{ImageRef, ImageRepository, Observed, PolicyText, ReadError, Resources};
 
 /// How many names one DescribeRepositories call takes.
@@ -62,7 +62,7 @@ impl Kind for Repositories {
             .flat_map(|td| td.containers.iter())
             .filter_map(|c| {
                 let image = ImageRef::parse(&c.image, partition);
-                Some(Found::Read(Target {
+                Some(Found::Read(ToRead {
                     arn: image.repository_arn?,
                     region: image.region?,
                     detail: (image.registry_id?, image.repository_name),
@@ -74,9 +74,9 @@ impl Kind for Repositories {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<(String, String)>],
+        targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<ImageRepository>)> {
-        let mut by_registry: BTreeMap<&str, Vec<Target<(String, String)>>> = BTreeMap::new();
+        let mut by_registry: BTreeMap<&str, Vec<ToRead<(String, String)>>> = BTreeMap::new();
         for t in targets {
             by_registry
                 .entry(t.detail.0.as_str())
@@ -126,7 +126,7 @@ impl Kind for Repositories {
     }
 }
 
-fn repository(t: &Target<(String, String)>, r: &Repository) -> ImageRepository {
+fn repository(t: &ToRead<(String, String)>, r: &Repository) -> ImageRepository {
     ImageRepository {
         name: t.detail.1.clone(),
         arn: t.arn.clone(),
@@ -155,7 +155,7 @@ async fn describe_batch(
     ctx: &Ctx,
     client: &Client,
     registry: &str,
-    targets: &[Target<(String, String)>],
+    targets: &[ToRead<(String, String)>],
 ) -> Option<Vec<(String, Observed<ImageRepository>)>> {
     let req = client
         .describe_repositories()
@@ -189,7 +189,7 @@ async fn describe_batch(
 async fn describe_one(
     ctx: &Ctx,
     client: &Client,
-    t: &Target<(String, String)>,
+    t: &ToRead<(String, String)>,
 ) -> Observed<ImageRepository> {
     let result = ctx
         .call(

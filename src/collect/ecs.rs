@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, region_of};
 use crate::model::{Container, EcsService, Observed, Resources, TaskDefinition, ecs_targets};
 
 /// How many services one DescribeServices call takes.
@@ -50,7 +50,7 @@ impl Kind for Services {
                 targets
                     .into_iter()
                     .map(|t| {
-                        Found::Read(Target {
+                        Found::Read(ToRead {
                             region: region_of(&t.service_arn, &w.region),
                             arn: t.service_arn,
                             detail: (t.cluster, t.service),
@@ -64,9 +64,9 @@ impl Kind for Services {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<(String, String)>],
+        targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<EcsService>)> {
-        let mut by_cluster: BTreeMap<&str, Vec<&Target<(String, String)>>> = BTreeMap::new();
+        let mut by_cluster: BTreeMap<&str, Vec<&ToRead<(String, String)>>> = BTreeMap::new();
         for t in targets {
             by_cluster.entry(t.detail.0.as_str()).or_default().push(t);
         }
@@ -86,7 +86,7 @@ async fn describe_services(
     ctx: &Ctx,
     client: &Client,
     cluster: &str,
-    targets: Vec<&Target<(String, String)>>,
+    targets: Vec<&ToRead<(String, String)>>,
 ) -> Vec<(String, Observed<EcsService>)> {
     const ACTION: &str = "ecs:DescribeServices";
     let req = client
@@ -182,7 +182,7 @@ impl Kind for TaskDefinitions {
             .values()
             .filter_map(|s| s.value()?.task_definition.clone())
             .map(|arn| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     region: region_of(&arn, fallback),
                     arn,
                     detail: (),
@@ -194,7 +194,7 @@ impl Kind for TaskDefinitions {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> impl Future<Output = Vec<(String, Observed<TaskDefinition>)>> + Send + 'a {
         each(targets, |t| describe_task_definition(ctx, &c.ecs, &t.arn))
     }

@@ -10,7 +10,7 @@ use aws_sdk_iam::Client;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Reach, Refs, Target, each, hidden};
+use super::kind::{Facts, Found, Kind, Locality, Phase, Refs, ToRead, each, hidden};
 use crate::model::{
     Listing, ManagedPolicy, Observed, PolicyText, ReadError, Resources, Role, Snapshot,
 };
@@ -75,7 +75,7 @@ impl Facts for Roles {
 
 impl Kind for Roles {
     type Detail = ();
-    const REACH: Reach = Reach::AnyRegion;
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(), Role>> {
         let res = refs.resources;
@@ -125,7 +125,7 @@ impl Kind for Roles {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> Vec<(String, Observed<Role>)> {
         let dir = ctx.iam_directory(&c.iam).await;
         each(targets, |t| async move {
@@ -178,7 +178,7 @@ impl Facts for ManagedPolicies {
 
 impl Kind for ManagedPolicies {
     type Detail = ();
-    const REACH: Reach = Reach::AnyRegion;
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(), ManagedPolicy>> {
         refs.resources
@@ -188,7 +188,7 @@ impl Kind for ManagedPolicies {
             .filter_map(|r| r.attached_policies.value())
             .flatten()
             .map(|arn| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     arn: arn.clone(),
                     region: String::new(),
                     detail: (),
@@ -200,7 +200,7 @@ impl Kind for ManagedPolicies {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> Vec<(String, Observed<ManagedPolicy>)> {
         let dir = ctx.iam_directory(&c.iam).await;
         each(targets, |t| async move {
@@ -232,7 +232,7 @@ fn global_targets<V>(arns: BTreeSet<String>) -> Vec<Found<(), V>> {
     arns.into_iter()
         .filter(|a| a.starts_with("arn:"))
         .map(|arn| {
-            Found::Read(Target {
+            Found::Read(ToRead {
                 arn,
                 region: String::new(),
                 detail: (),

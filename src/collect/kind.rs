@@ -46,7 +46,7 @@ pub struct Refs<'a> {
 /// One resource to read: its ARN (the key it lands under), the region
 /// whose clients read it, and what else the read needs (a name, say).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Target<D> {
+pub struct ToRead<D> {
     pub arn: String,
     pub region: String,
     pub detail: D,
@@ -55,7 +55,7 @@ pub struct Target<D> {
 /// A reference found by a descriptor.
 pub enum Found<D, V> {
     /// A resource to read.
-    Read(Target<D>),
+    Read(ToRead<D>),
     /// A resource whose state is known without a call (an alias that does
     /// not exist, say), recorded under this ARN.
     Known(String, Observed<V>),
@@ -63,7 +63,7 @@ pub enum Found<D, V> {
 
 /// Which clients read a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
+pub enum Locality {
     /// Only its own region's: a resource in a region that is not audited
     /// is unknown, naming the region to add.
     Regional,
@@ -213,7 +213,7 @@ pub trait Kind: Facts {
     /// What a read needs besides the ARN and region.
     type Detail: Send + Sync;
     /// Which clients read it.
-    const REACH: Reach = Reach::Regional;
+    const LOCALITY: Locality = Locality::Regional;
 
     /// Every reference to the kind, duplicates included (each ARN is read
     /// once; a later reference to an ARN replaces an earlier one).
@@ -225,7 +225,7 @@ pub trait Kind: Facts {
     fn read<'a>(
         ctx: &'a Ctx,
         clients: &'a RegionClients,
-        targets: &'a [Target<Self::Detail>],
+        targets: &'a [ToRead<Self::Detail>],
     ) -> impl Future<Output = Vec<(String, Observed<Self::Value>)>> + Send + 'a;
 
     /// Resolves references inside a value that was read (no call is made).
@@ -388,8 +388,8 @@ tokio::task_local! {
 /// made the futures of a large account's roles the largest part of the
 /// peak memory. Results come in the order of `targets`.
 pub async fn each<'a, D, V, F>(
-    targets: &'a [Target<D>],
-    read: impl Fn(&'a Target<D>) -> F,
+    targets: &'a [ToRead<D>],
+    read: impl Fn(&'a ToRead<D>) -> F,
 ) -> Vec<(String, Observed<V>)>
 where
     F: Future<Output = Observed<V>> + 'a,
@@ -431,15 +431,15 @@ async fn tagged<V>(
 pub async fn batched<'a, D, V, B, BF, S, SF>(
     ctx: &'a Ctx,
     action: &str,
-    targets: &'a [Target<D>],
+    targets: &'a [ToRead<D>],
     size: usize,
     batch: B,
     single: S,
 ) -> Vec<(String, Observed<V>)>
 where
-    B: Fn(&'a [Target<D>]) -> BF,
+    B: Fn(&'a [ToRead<D>]) -> BF,
     BF: Future<Output = Option<Vec<(String, Observed<V>)>>>,
-    S: Fn(&'a Target<D>) -> SF + Copy,
+    S: Fn(&'a ToRead<D>) -> SF + Copy,
     SF: Future<Output = Observed<V>> + 'a,
 {
     if targets.len() < 2 || ctx.batch_unsupported(action) {
@@ -508,7 +508,7 @@ impl<K: Kind> Collect for K {
     ) -> BoxFuture<'a, Landing> {
         async move {
             let mut known = Vec::new();
-            let mut targets: BTreeMap<String, Target<K::Detail>> = BTreeMap::new();
+            let mut targets: BTreeMap<String, ToRead<K::Detail>> = BTreeMap::new();
             for found in K::find(refs) {
                 match found {
                     Found::Read(t) => {
@@ -517,15 +517,15 @@ impl<K: Kind> Collect for K {
                     Found::Known(arn, obs) => known.push((arn, obs)),
                 }
             }
-            let mut by_region: BTreeMap<String, Vec<Target<K::Detail>>> = BTreeMap::new();
+            let mut by_region: BTreeMap<String, Vec<ToRead<K::Detail>>> = BTreeMap::new();
             for t in targets.into_values() {
                 by_region.entry(t.region.clone()).or_default().push(t);
             }
             let first = clients.values().next();
             let read = join_all(by_region.iter().map(|(region, targets)| {
-                let client = match K::REACH {
-                    Reach::Regional => clients.get(region),
-                    Reach::AnyRegion => clients.get(region).or(first),
+                let client = match K::LOCALITY {
+                    Locality::Regional => clients.get(region),
+                    Locality::AnyRegion => clients.get(region).or(first),
                 };
                 async move {
                     match client {

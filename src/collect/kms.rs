@@ -8,7 +8,7 @@ use aws_sdk_kms::Client;
 use super::call::{Ctx, observe, read_error, timestamp};
 use super::clients::RegionClients;
 use super::key_refs::Resolved;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, each, hidden, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, hidden, region_of};
 use crate::model::{KmsKey, Listing, Observed, PolicyText, ReadError, Resources, Snapshot};
 
 /// The keys of the pipelines' artifact stores. A store naming an alias
@@ -59,7 +59,7 @@ impl Kind for Keys {
             match refs.keys.resolve(&s.region, key_ref) {
                 Resolved::Key(_) => {
                     let region = region_of(key_arn, &s.region);
-                    out.push(Found::Read(Target {
+                    out.push(Found::Read(ToRead {
                         arn: key_arn.clone(),
                         detail: refs.keys.aliases_of(&region, key_arn),
                         region,
@@ -77,7 +77,7 @@ impl Kind for Keys {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<Vec<String>>],
+        targets: &'a [ToRead<Vec<String>>],
     ) -> impl Future<Output = Vec<(String, Observed<KmsKey>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.kms, &t.arn, t.detail.clone()))
     }

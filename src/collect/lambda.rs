@@ -9,7 +9,7 @@ use aws_sdk_lambda::Client;
 
 use super::call::{Ctx, observe};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, Kind, Phase, Refs, Target, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, region_of};
 use crate::model::{LambdaFunction, Observed, ReadError, Resources};
 
 const GET: &str = "lambda:GetFunction";
@@ -50,7 +50,7 @@ impl Kind for Functions {
             .iter()
             .flat_map(|w| {
                 w.lambda_invokes.iter().map(|l| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: l.function_arn.clone(),
                         region: region_of(&l.function_arn, &w.region),
                         detail: l.function_arn.rsplit(':').next().unwrap_or("").to_string(),
@@ -63,7 +63,7 @@ impl Kind for Functions {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<LambdaFunction>)>> + Send + 'a {
         each(targets, |t| get_function(ctx, &c.lambda, &t.arn, &t.detail))
     }

@@ -9,7 +9,7 @@ use aws_sdk_s3::Client;
 
 use super::call::{Ctx, is_not_found, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Facts, Found, KeyRef, Kind, Phase, Reach, Refs, Target, each};
+use super::kind::{Facts, Found, KeyRef, Kind, Locality, Phase, Refs, ToRead, each};
 use crate::model::{
     Bucket, BucketEncryption, BucketLogging, EncryptionRule, Observed, PolicyText,
     PublicAccessBlock, ReadError, ReadErrorKind, Resources, SourceBucket, Versioning,
@@ -71,14 +71,14 @@ impl Facts for Buckets {
 impl Kind for Buckets {
     /// The bucket name.
     type Detail = String;
-    const REACH: Reach = Reach::AnyRegion;
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, Bucket>> {
         refs.pipelines
             .iter()
             .flat_map(|w| &w.artifact_stores)
             .map(|s| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     arn: s.bucket_arn.clone(),
                     region: s.region.clone(),
                     detail: s.bucket.clone(),
@@ -90,7 +90,7 @@ impl Kind for Buckets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<Bucket>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.s3, &t.arn, &t.detail))
     }
@@ -144,7 +144,7 @@ impl Facts for SourceBuckets {
 impl Kind for SourceBuckets {
     /// The bucket name.
     type Detail = String;
-    const REACH: Reach = Reach::AnyRegion;
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, SourceBucket>> {
         refs.pipelines
@@ -152,7 +152,7 @@ impl Kind for SourceBuckets {
             .flat_map(|w| &w.s3_sources)
             .filter(|s| !s.bucket.is_empty())
             .map(|s| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     arn: s.bucket_arn.clone(),
                     region: s.region.clone(),
                     detail: s.bucket.clone(),
@@ -164,7 +164,7 @@ impl Kind for SourceBuckets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<SourceBucket>)>> + Send + 'a {
         each(targets, |t| get_source(ctx, &c.s3, &t.arn, &t.detail))
     }

@@ -33,7 +33,7 @@ use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::clients::RegionClients;
 use pipeaudit::collect::iam_details::{self, IamRead, Plan};
-use pipeaudit::collect::kind::{Kind, Target};
+use pipeaudit::collect::kind::{Kind, ToRead};
 use pipeaudit::collect::{codecommit, codedeploy};
 use pipeaudit::model::Observed;
 
@@ -325,8 +325,8 @@ async fn the_choice_counts_every_page_of_the_accounts_roles() {
     assert_eq!(page1.num_calls(), before);
 }
 
-fn repo_target(name: &str) -> Target<String> {
-    Target {
+fn repo_target(name: &str) -> ToRead<String> {
+    ToRead {
         arn: format!("arn:aws:codecommit:us-east-1:{ACCOUNT}:{name}"),
         region: "us-east-1".to_string(),
         detail: name.to_string(),
@@ -410,7 +410,7 @@ async fn an_endpoint_without_the_batch_is_asked_once_then_read_one_by_one() {
     clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     // two batches' worth (25 names a batch)
-    let targets: Vec<Target<String>> = (0..30).map(|i| repo_target(&format!("r{i}"))).collect();
+    let targets: Vec<ToRead<String>> = (0..30).map(|i| repo_target(&format!("r{i}"))).collect();
     let read = codecommit::Repositories::read(&ctx, &clients, &targets).await;
     assert_eq!(
         batch.num_calls(),
@@ -502,7 +502,7 @@ async fn deploy_applications_and_an_applications_groups_are_read_in_batches() {
     clients.codedeploy = crate::mock_client!(aws_sdk_codedeploy, &[&apps, &groups, &single_group]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
 
-    let app_target = |name: &str| Target {
+    let app_target = |name: &str| ToRead {
         arn: format!("arn:aws:codedeploy:us-east-1:{ACCOUNT}:application:{name}"),
         region: "us-east-1".to_string(),
         detail: name.to_string(),
@@ -520,7 +520,7 @@ async fn deploy_applications_and_an_applications_groups_are_read_in_batches() {
         BTreeSet::from(["app-1".to_string(), "app-2".to_string()])
     );
 
-    let group_target = |name: &str| Target {
+    let group_target = |name: &str| ToRead {
         arn: format!("arn:aws:codedeploy:us-east-1:{ACCOUNT}:deploymentgroup:web/{name}"),
         region: "us-east-1".to_string(),
         detail: ("web".to_string(), name.to_string()),
