@@ -19,7 +19,6 @@ mod drift;
 mod ecs_moto;
 mod escalation_scope;
 mod faults_moto;
-mod fuzz_regressions;
 mod graph;
 mod hostile;
 mod hostile_moto;
