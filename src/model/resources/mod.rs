@@ -48,30 +48,18 @@ pub struct PolicyText {
     pub parse_error: Option<String>,
 }
 
-thread_local! {
-    static SUMMARIZE_POLICIES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `f` with every [`PolicyText`] serialized as a summary,
-/// `{"parsed": bool, "statements": n}`, instead of its text and parse.
-/// For consumers that want a resource's other fields as a value tree and
-/// read policies from the model itself (serializing whole documents only to
-/// drop them was most of the cost of binding a resource).
-pub fn with_policy_summaries<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            SUMMARIZE_POLICIES.with(|c| c.set(self.0));
-        }
-    }
-    let _reset = Reset(SUMMARIZE_POLICIES.with(|c| c.replace(true)));
-    f()
-}
-
+/// A policy text serializes whole (`raw`, `document`, `parse_error`) for
+/// a human-readable format (JSON, the snapshot), and as a summary,
+/// `{"parsed": bool, "statements": n}`, for a serializer that declares
+/// itself not human-readable: the rule binding's when asked for summaries
+/// (`rules::bind::Policies::Summaries`), for consumers that want a
+/// resource's other fields as a value tree and read policies from the
+/// model itself (serializing whole documents only to drop them was most of
+/// the cost of binding a resource).
 impl Serialize for PolicyText {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        if SUMMARIZE_POLICIES.with(std::cell::Cell::get) {
+        if !serializer.is_human_readable() {
             let mut m = serializer.serialize_struct("PolicySummary", 2)?;
             m.serialize_field("parsed", &self.document.is_some())?;
             m.serialize_field(
@@ -114,29 +102,5 @@ impl Resources {
     /// [`crate::collect::kind::Facts::field_errors`]).
     pub fn visit_errors(&self, f: &mut dyn FnMut(&str, &ReadError)) {
         crate::collect::kind::visit_errors(self, f);
-    }
-}
-
-#[cfg(test)]
-mod policy_summary_tests {
-    use super::*;
-
-    #[test]
-    fn summaries_only_inside_the_closure() {
-        let p = PolicyText::parse(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#,
-        );
-        let full = serde_json::to_value(&p).unwrap_or_default();
-        assert!(full["raw"].is_string() && full["document"].is_object());
-        let summary = with_policy_summaries(|| serde_json::to_value(&p)).unwrap_or_default();
-        assert_eq!(
-            summary,
-            serde_json::json!({"parsed": true, "statements": 1})
-        );
-        // the mode ends with the closure
-        assert_eq!(serde_json::to_value(&p).unwrap_or_default(), full);
-        let bad = PolicyText::parse("not json");
-        let s = with_policy_summaries(|| serde_json::to_value(&bad)).unwrap_or_default();
-        assert_eq!(s, serde_json::json!({"parsed": false, "statements": 0}));
     }
 }

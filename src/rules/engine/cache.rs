@@ -27,9 +27,12 @@ fn bind<T: Serialize>(arn: &str, obs: &Observed<T>) -> Bound {
     match obs {
         Observed::Ok { value } => {
             let mut gaps = Vec::new();
-            let value = crate::model::with_policy_summaries(|| {
-                crate::rules::bind::to_cel(value, arn, &mut gaps)
-            });
+            let value = crate::rules::bind::to_cel_with(
+                value,
+                arn,
+                &mut gaps,
+                crate::rules::bind::Policies::Summaries,
+            );
             Bound {
                 value: Some(value.unwrap_or(Value::Null)),
                 gaps,
