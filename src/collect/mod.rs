@@ -379,7 +379,7 @@ pub async fn collect_account(
         };
         let iam_plan = phase == kind::Phase::IAM_PLAN;
         if iam_plan {
-            ctx.plan_iam(iam_details::Plan {
+            ctx.plan_iam(iam_details::BulkReadPlan {
                 mode: opts.iam_read,
                 account: account.clone(),
                 wanted: iam::referenced_names(&refs, &account),

@@ -32,7 +32,7 @@ use aws_types::region::Region;
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::clients::RegionClients;
-use pipeaudit::collect::iam_details::{self, IamRead, Plan};
+use pipeaudit::collect::iam_details::{self, BulkReadPlan, IamRead};
 use pipeaudit::collect::kind::{Kind, ToRead};
 use pipeaudit::collect::{codecommit, codedeploy};
 use pipeaudit::model::Observed;
@@ -166,7 +166,7 @@ async fn the_bulk_read_follows_every_page_and_keeps_only_what_is_referenced() {
         &[&roles1, &roles2, &policies1, &policies2, &get_role]
     );
     let ctx = Ctx::new(4, ProgressBar::hidden());
-    let plan = Plan {
+    let plan = BulkReadPlan {
         mode: IamRead::AccountDetails,
         account: ACCOUNT.to_string(),
         wanted: ["build-role", "deploy-role", "gone-role"]
@@ -251,7 +251,7 @@ async fn a_denied_bulk_read_leaves_the_roles_to_single_reads() {
         .build();
     let c = crate::mock_client!(aws_sdk_iam, &[&denied]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
-    ctx.plan_iam(Plan {
+    ctx.plan_iam(BulkReadPlan {
         mode: IamRead::AccountDetails,
         account: ACCOUNT.to_string(),
         wanted: BTreeSet::from(["build-role".to_string()]),
@@ -302,7 +302,7 @@ async fn the_choice_counts_every_page_of_the_accounts_roles() {
         });
     let c = crate::mock_client!(aws_sdk_iam, &[&page1, &page2]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
-    let plan = |n: usize| Plan {
+    let plan = |n: usize| BulkReadPlan {
         mode: IamRead::Auto,
         account: ACCOUNT.to_string(),
         wanted: (0..n).map(|i| format!("r{i}")).collect(),
@@ -317,7 +317,7 @@ async fn the_choice_counts_every_page_of_the_accounts_roles() {
     assert!(iam_details::choose(&ctx, &c, &plan(40)).await);
     // a mode that is set is obeyed without counting
     let before = page1.num_calls();
-    let forced = Plan {
+    let forced = BulkReadPlan {
         mode: IamRead::PerRole,
         ..plan(400)
     };
