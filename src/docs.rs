@@ -320,7 +320,6 @@ fn indented(text: &str) -> String {
         .join("\n")
 }
 
-/// A rule's documentation as text (or JSON).
 /// How webhook filter groups are read, shown on examples decided live.
 fn filter_group_examples() -> String {
     use crate::model::WebhookFilter;
@@ -354,6 +353,7 @@ fn filter_group_examples() -> String {
     out
 }
 
+/// A rule's documentation as text (or JSON).
 pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
     let f = &rule.file;
     match format {

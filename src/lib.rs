@@ -11,6 +11,7 @@ pub mod compliance;
 pub mod docs;
 pub mod drift;
 pub mod findings;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod graph;
 pub mod iac;

@@ -21,7 +21,7 @@ pub struct Ctx {
     calls: Mutex<BTreeMap<String, u64>>,
     progress: ProgressBar,
     /// How IAM is read, set once the referenced roles are known.
-    iam_plan: Mutex<Option<super::iam_details::Plan>>,
+    iam_plan: Mutex<Option<super::iam_details::BulkReadPlan>>,
     /// The bulk IAM read, made at most once (`None`: role by role).
     iam: tokio::sync::OnceCell<Option<super::iam_details::Directory>>,
     /// Batch operations the endpoint does not serve (learned once per run).
@@ -105,7 +105,7 @@ impl Ctx {
 
     /// Sets how IAM is read; takes effect unless the directory was
     /// already asked for.
-    pub fn plan_iam(&self, plan: super::iam_details::Plan) {
+    pub fn plan_iam(&self, plan: super::iam_details::BulkReadPlan) {
         if let Ok(mut p) = self.iam_plan.lock() {
             *p = Some(plan);
         }

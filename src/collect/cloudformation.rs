@@ -13,9 +13,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::call::{Ctx, read_error};
 use super::clients::RegionClients;
 use super::key_refs::Ids;
-use super::kind::{Found, Kind, Refs, Target, each};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each};
 use crate::model::{
-    ArtifactFile, CfnStack, Observed, Pipeline, PolicyText, Resources, StackDeployRef,
+    ArtifactFile, CfnStack, Observed, Pipeline, PolicyText, ReadError, Resources, StackDeployRef,
 };
 
 /// The IAM action of the stack read.
@@ -227,16 +227,31 @@ pub fn stack_deploys(p: &Pipeline, ids: Ids<'_>) -> Vec<StackDeployRef> {
 /// audited account (a stack in another account is not read here).
 pub struct Stacks;
 
-impl Kind for Stacks {
+impl Facts for Stacks {
     type Value = CfnStack;
-    /// The stack name.
-    type Detail = String;
     const NAME: &'static str = "cfn_stacks";
     const ACTION: &'static str = DESCRIBE_STACKS;
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_cloudformation_stack");
+    const VARIABLES: &'static [&'static str] = &["stacks"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<CfnStack>> {
+        &r.cfn_stacks
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<CfnStack>> {
         &mut r.cfn_stacks
     }
+
+    fn field_errors(s: &CfnStack) -> Vec<&ReadError> {
+        s.stack_policy.error().into_iter().collect()
+    }
+}
+
+impl Kind for Stacks {
+    /// The stack name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, CfnStack>> {
         refs.pipelines
@@ -247,7 +262,7 @@ impl Kind for Stacks {
                     .iter()
                     .filter(move |d| d.account == account && !d.stack_name.is_empty())
                     .map(|d| {
-                        Found::Read(Target {
+                        Found::Read(ToRead {
                             arn: d.stack_arn.clone(),
                             region: d.region.clone(),
                             detail: d.stack_name.clone(),
@@ -260,7 +275,7 @@ impl Kind for Stacks {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<CfnStack>)>> + Send + 'a {
         each(targets, |t| get_stack(ctx, &c.cloudformation, &t.detail))
     }

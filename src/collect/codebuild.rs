@@ -7,7 +7,7 @@ use aws_sdk_codebuild::Client;
 
 use super::call::{Ctx, read_error, timestamp};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, region_of};
+use super::kind::{Facts, Found, KeyRef, Kind, Phase, Refs, ToRead, region_of};
 use crate::model::{
     BuildArtifacts, BuildEnvironment, BuildLogs, BuildProject, BuildSource, Buildspec, EnvVar,
     Observed, PullRequestBuildPolicy, ReadError, Resources, SourceCredential, Webhook,
@@ -18,23 +18,49 @@ use crate::model::{
 /// batches (BatchGetProjects).
 pub struct Projects;
 
-impl Kind for Projects {
+impl Facts for Projects {
     type Value = BuildProject;
-    /// The project name.
-    type Detail = String;
     const NAME: &'static str = "build_projects";
     const ACTION: &'static str = "codebuild:BatchGetProjects";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodeBuild::Project");
+    const TERRAFORM: Option<&'static str> = Some("aws_codebuild_project");
+    const VARIABLES: &'static [&'static str] = &["builds"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<BuildProject>> {
+        &r.build_projects
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<BuildProject>> {
         &mut r.build_projects
     }
+
+    /// The project's encryption key reference.
+    fn key_refs(p: &BuildProject) -> Vec<KeyRef<'_>> {
+        p.encryption_key
+            .as_deref()
+            .map(|k| {
+                (
+                    vec!["encryption_key_arn"],
+                    k,
+                    p.encryption_key_arn.is_some(),
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+}
+
+impl Kind for Projects {
+    /// The project name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, BuildProject>> {
         refs.pipelines
             .iter()
             .flat_map(|w| {
                 w.builds.iter().map(|b| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: b.project_arn.clone(),
                         region: region_of(&b.project_arn, &w.region),
                         detail: b.project_name.clone(),
@@ -47,7 +73,7 @@ impl Kind for Projects {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<BuildProject>)>> + Send + 'a {
         let by_name: BTreeMap<String, String> = targets
             .iter()

@@ -12,7 +12,7 @@ use aws_sdk_codecommit::types::RepositoryMetadata;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, batched, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, batched, region_of};
 use crate::model::{
     ApprovalRuleTemplate, Observed, ReadError, ReadErrorKind, Repository, Resources,
 };
@@ -20,23 +20,34 @@ use crate::model::{
 /// The repositories of the pipelines' CodeCommit source actions.
 pub struct Repositories;
 
-impl Kind for Repositories {
+impl Facts for Repositories {
     type Value = Repository;
-    /// The repository name.
-    type Detail = String;
     const NAME: &'static str = "repositories";
     const ACTION: &'static str = "codecommit:GetRepository";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodeCommit::Repository");
+    const TERRAFORM: Option<&'static str> = Some("aws_codecommit_repository");
+    const VARIABLES: &'static [&'static str] = &["sources"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<Repository>> {
+        &r.repositories
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Repository>> {
         &mut r.repositories
     }
+}
+
+impl Kind for Repositories {
+    /// The repository name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, Repository>> {
         refs.pipelines
             .iter()
             .flat_map(|w| {
                 w.sources.iter().map(|s| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: s.repository_arn.clone(),
                         region: region_of(&s.repository_arn, &w.region),
                         detail: s.repository_name.clone(),
@@ -49,7 +60,7 @@ impl Kind for Repositories {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<Repository>)>> + Send + 'a {
         batched(
             ctx,
@@ -72,7 +83,7 @@ const BATCH_SIZE: usize = 25;
 async fn batch(
     ctx: &Ctx,
     client: &Client,
-    targets: &[Target<String>],
+    targets: &[ToRead<String>],
 ) -> Option<Vec<(String, Observed<Repository>)>> {
     let req = client
         .batch_get_repositories()

@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, batched, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, batched, each, region_of};
 use crate::model::{
     DeployApplication, DeployConfig, DeployGroup, EcsServiceName, MinimumHealthyHosts, Observed,
     Resources, TagFilter,
@@ -20,23 +20,34 @@ use crate::model::{
 /// The applications of the pipelines' CodeDeploy actions.
 pub struct Applications;
 
-impl Kind for Applications {
+impl Facts for Applications {
     type Value = DeployApplication;
-    /// The application name.
-    type Detail = String;
     const NAME: &'static str = "deploy_applications";
     const ACTION: &'static str = "codedeploy:GetApplication";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodeDeploy::Application");
+    const TERRAFORM: Option<&'static str> = Some("aws_codedeploy_app");
+    const VARIABLES: &'static [&'static str] = &["deploys"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployApplication>> {
+        &r.deploy_applications
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployApplication>> {
         &mut r.deploy_applications
     }
+}
+
+impl Kind for Applications {
+    /// The application name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, DeployApplication>> {
         refs.pipelines
             .iter()
             .flat_map(|w| {
                 w.deploys.iter().map(|d| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: d.application_arn.clone(),
                         region: region_of(&d.application_arn, &w.region),
                         detail: d.application_name.clone(),
@@ -49,7 +60,7 @@ impl Kind for Applications {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployApplication>)>> + Send + 'a {
         batched(
             ctx,
@@ -65,23 +76,34 @@ impl Kind for Applications {
 /// The deployment groups of the pipelines' CodeDeploy actions.
 pub struct Groups;
 
-impl Kind for Groups {
+impl Facts for Groups {
     type Value = DeployGroup;
-    /// The application name and the group name.
-    type Detail = (String, String);
     const NAME: &'static str = "deploy_groups";
     const ACTION: &'static str = "codedeploy:GetDeploymentGroup";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodeDeploy::DeploymentGroup");
+    const TERRAFORM: Option<&'static str> = Some("aws_codedeploy_deployment_group");
+    const VARIABLES: &'static [&'static str] = &["deploys"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployGroup>> {
+        &r.deploy_groups
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployGroup>> {
         &mut r.deploy_groups
     }
+}
+
+impl Kind for Groups {
+    /// The application name and the group name.
+    type Detail = (String, String);
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(String, String), DeployGroup>> {
         refs.pipelines
             .iter()
             .flat_map(|w| {
                 w.deploys.iter().map(|d| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: d.group_arn.clone(),
                         // the group is in its application's region
                         region: region_of(&d.application_arn, &w.region),
@@ -95,10 +117,10 @@ impl Kind for Groups {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<(String, String)>],
+        targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<DeployGroup>)> {
         // one batch per application with more than one group
-        let mut by_app: BTreeMap<&str, Vec<Target<(String, String)>>> = BTreeMap::new();
+        let mut by_app: BTreeMap<&str, Vec<ToRead<(String, String)>>> = BTreeMap::new();
         for t in targets {
             by_app
                 .entry(t.detail.0.as_str())
@@ -125,16 +147,27 @@ impl Kind for Groups {
 /// them); a custom one is read with GetDeploymentConfig.
 pub struct Configs;
 
-impl Kind for Configs {
+impl Facts for Configs {
     type Value = DeployConfig;
-    /// The configuration's name.
-    type Detail = String;
     const NAME: &'static str = "deploy_configs";
     const ACTION: &'static str = "codedeploy:GetDeploymentConfig";
+    const PHASE: Phase = Phase::Selected;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_codedeploy_deployment_config");
+    const VARIABLES: &'static [&'static str] = &["deploys"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployConfig>> {
+        &r.deploy_configs
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployConfig>> {
         &mut r.deploy_configs
     }
+}
+
+impl Kind for Configs {
+    /// The configuration's name.
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, DeployConfig>> {
         refs.resources
@@ -145,7 +178,7 @@ impl Kind for Configs {
                 let arn = config_arn(group_arn, name)?;
                 Some(match built_in_config(name, &arn) {
                     Some(config) => Found::Known(arn, Observed::ok(config)),
-                    None => Found::Read(Target {
+                    None => Found::Read(ToRead {
                         region: group_arn.split(':').nth(3).unwrap_or("").to_string(),
                         arn,
                         detail: name.to_string(),
@@ -158,7 +191,7 @@ impl Kind for Configs {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployConfig>)>> + Send + 'a {
         each(targets, |t| {
             get_config(ctx, &c.codedeploy, &t.arn, &t.detail)
@@ -432,7 +465,7 @@ fn no_retry() -> aws_sdk_codedeploy::config::Builder {
 async fn batch_applications(
     ctx: &Ctx,
     client: &Client,
-    targets: &[Target<String>],
+    targets: &[ToRead<String>],
 ) -> Option<Vec<(String, Observed<DeployApplication>)>> {
     let req = client
         .batch_get_applications()
@@ -469,7 +502,7 @@ async fn batch_groups(
     ctx: &Ctx,
     client: &Client,
     app: &str,
-    targets: &[Target<(String, String)>],
+    targets: &[ToRead<(String, String)>],
 ) -> Option<Vec<(String, Observed<DeployGroup>)>> {
     let req = client
         .batch_get_deployment_groups()

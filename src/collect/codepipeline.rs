@@ -5,10 +5,38 @@ use std::collections::BTreeMap;
 use aws_sdk_codepipeline::Client;
 
 use super::call::{Ctx, observe, read_error, timestamp};
+use super::kind::{Facts, Phase, hidden};
 use crate::model::{
-    Action, ArtifactStore, GitPatterns, Observed, Pipeline, PipelineTrigger, PullRequestFilter,
-    PushFilter, ReadError, Stage,
+    Action, ArtifactStore, GitPatterns, Listing, Observed, Pipeline, PipelineTrigger,
+    PullRequestFilter, PushFilter, ReadError, Resources, Snapshot, Stage,
 };
+
+/// The pipelines of the audited regions, found by listing each region.
+pub struct Pipelines;
+
+impl Facts for Pipelines {
+    type Value = Pipeline;
+    const NAME: &'static str = "pipelines";
+    const ACTION: &'static str = "codepipeline:GetPipeline";
+    const PHASE: Phase = Phase::Listed;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::CodePipeline::Pipeline");
+    const TERRAFORM: Option<&'static str> = Some("aws_codepipeline");
+    // `pipeline` is bound per pipeline from its declaration.
+    const VARIABLES: &'static [&'static str] = &[];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<Pipeline>> {
+        &r.pipelines
+    }
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Pipeline>> {
+        &mut r.pipelines
+    }
+
+    /// Only its own region's listing.
+    fn hidden_by(s: &Snapshot, arn: &str) -> Option<String> {
+        hidden::listing(s, Listing::Pipelines, Some(hidden::region(arn)))
+    }
+}
 
 /// Lists every pipeline name in the region (all pages).
 pub async fn list_names(ctx: &Ctx, client: &Client) -> Result<Vec<String>, ReadError> {

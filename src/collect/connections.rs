@@ -17,7 +17,7 @@ use aws_sdk_codestarconnections::Client;
 
 use super::call::{Ctx, observe};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, region_of};
 use crate::model::{Connection, Observed, Resources};
 
 /// The IAM action of a connection read.
@@ -34,15 +34,26 @@ pub fn is_connection_arn(arn: &str) -> bool {
 /// The connections of the pipelines' connection source actions.
 pub struct Connections;
 
-impl Kind for Connections {
+impl Facts for Connections {
     type Value = Connection;
-    type Detail = ();
     const NAME: &'static str = "connections";
     const ACTION: &'static str = GET_CONNECTION;
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_codestarconnections_connection");
+    const VARIABLES: &'static [&'static str] = &["connections"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<Connection>> {
+        &r.connections
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Connection>> {
         &mut r.connections
     }
+}
+
+impl Kind for Connections {
+    type Detail = ();
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(), Connection>> {
         refs.pipelines
@@ -52,7 +63,7 @@ impl Kind for Connections {
                     .iter()
                     .filter(|s| !s.connection_arn.is_empty())
                     .map(|s| {
-                        Found::Read(Target {
+                        Found::Read(ToRead {
                             arn: s.connection_arn.clone(),
                             region: region_of(&s.connection_arn, &w.region),
                             detail: (),
@@ -65,7 +76,7 @@ impl Kind for Connections {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> impl Future<Output = Vec<(String, Observed<Connection>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.connections, &t.arn))
     }

@@ -16,10 +16,10 @@ use aws_sdk_ec2::types::Filter;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, hidden, region_of};
 use crate::model::{
     DeployGroup, DeployTargets, Ec2Instance, LaunchTemplateUse, Observed, ReadError, Resources,
-    TagFilter,
+    Snapshot, TagFilter,
 };
 
 /// What selects a group's instances.
@@ -76,15 +76,38 @@ pub fn filter_matches(f: &TagFilter, tags: &BTreeMap<String, String>) -> bool {
 /// no Auto Scaling group selects no instance without a call.
 pub struct Targets;
 
-impl Kind for Targets {
+impl Facts for Targets {
     type Value = DeployTargets;
-    type Detail = Selector;
     const NAME: &'static str = "deploy_targets";
     const ACTION: &'static str = "ec2:DescribeInstances";
+    const PHASE: Phase = Phase::Selected;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = None;
+    const VARIABLES: &'static [&'static str] = &[];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<DeployTargets>> {
+        &r.deploy_targets
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<DeployTargets>> {
         &mut r.deploy_targets
     }
+
+    fn field_errors(t: &DeployTargets) -> Vec<&ReadError> {
+        t.instances
+            .iter()
+            .filter_map(|i| i.role_arn.error())
+            .collect()
+    }
+
+    /// The pipelines, or a deployment group that could not be read.
+    fn hidden_by(s: &Snapshot, _arn: &str) -> Option<String> {
+        hidden::pipelines(s).or_else(|| hidden::unknown(&s.resources.deploy_groups))
+    }
+}
+
+impl Kind for Targets {
+    type Detail = Selector;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<Selector, DeployTargets>> {
         let fallback = refs.regions.first().map(String::as_str).unwrap_or("");
@@ -98,7 +121,7 @@ impl Kind for Targets {
                 if !sel.by_tags() && sel.auto_scaling_groups.is_empty() {
                     Found::Known(arn.clone(), Observed::ok(DeployTargets::default()))
                 } else {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: arn.clone(),
                         region: region_of(arn, fallback),
                         detail: sel,
@@ -111,7 +134,7 @@ impl Kind for Targets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<Selector>],
+        targets: &'a [ToRead<Selector>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployTargets>)>> + Send + 'a {
         read_targets(ctx, c, targets)
     }
@@ -120,7 +143,7 @@ impl Kind for Targets {
 async fn read_targets(
     ctx: &Ctx,
     c: &RegionClients,
-    targets: &[Target<Selector>],
+    targets: &[ToRead<Selector>],
 ) -> Vec<(String, Observed<DeployTargets>)> {
     let unknown_all = |error: &ReadError| -> Vec<(String, Observed<DeployTargets>)> {
         targets
@@ -136,7 +159,7 @@ async fn read_targets(
             .collect()
     };
     // Tag-selected instances: one narrowed, paginated read for the region.
-    let tagged: Vec<&Target<Selector>> = targets.iter().filter(|t| t.detail.by_tags()).collect();
+    let tagged: Vec<&ToRead<Selector>> = targets.iter().filter(|t| t.detail.by_tags()).collect();
     let mut by_id: BTreeMap<String, Ec2Instance> = BTreeMap::new();
     let mut read_count: u64 = 0;
     if !tagged.is_empty() {

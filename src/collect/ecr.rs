@@ -11,8 +11,8 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, batched, each};
-use crate::model::{ImageRef, ImageRepository, Observed, PolicyText, Resources};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, batched, each};
+use crate::model::{ImageRef, ImageRepository, Observed, PolicyText, ReadError, Resources};
 
 /// How many names one DescribeRepositories call takes.
 const BATCH_SIZE: usize = 100;
@@ -23,16 +23,31 @@ const NOT_FOUND: &[&str] = &["RepositoryNotFoundException"];
 /// The ECR repositories of the deployed images.
 pub struct Repositories;
 
-impl Kind for Repositories {
+impl Facts for Repositories {
     type Value = ImageRepository;
-    /// The registry (account) id and the repository name.
-    type Detail = (String, String);
     const NAME: &'static str = "image_repositories";
     const ACTION: &'static str = DESCRIBE;
+    const PHASE: Phase = Phase::Roles;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_ecr_repository");
+    const VARIABLES: &'static [&'static str] = &["ecs_services", "images"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<ImageRepository>> {
+        &r.image_repositories
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<ImageRepository>> {
         &mut r.image_repositories
     }
+
+    fn field_errors(r: &ImageRepository) -> Vec<&ReadError> {
+        r.policy.error().into_iter().collect()
+    }
+}
+
+impl Kind for Repositories {
+    /// The registry (account) id and the repository name.
+    type Detail = (String, String);
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(String, String), ImageRepository>> {
         let partition = refs
@@ -47,7 +62,7 @@ impl Kind for Repositories {
             .flat_map(|td| td.containers.iter())
             .filter_map(|c| {
                 let image = ImageRef::parse(&c.image, partition);
-                Some(Found::Read(Target {
+                Some(Found::Read(ToRead {
                     arn: image.repository_arn?,
                     region: image.region?,
                     detail: (image.registry_id?, image.repository_name),
@@ -59,9 +74,9 @@ impl Kind for Repositories {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<(String, String)>],
+        targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<ImageRepository>)> {
-        let mut by_registry: BTreeMap<&str, Vec<Target<(String, String)>>> = BTreeMap::new();
+        let mut by_registry: BTreeMap<&str, Vec<ToRead<(String, String)>>> = BTreeMap::new();
         for t in targets {
             by_registry
                 .entry(t.detail.0.as_str())
@@ -111,7 +126,7 @@ impl Kind for Repositories {
     }
 }
 
-fn repository(t: &Target<(String, String)>, r: &Repository) -> ImageRepository {
+fn repository(t: &ToRead<(String, String)>, r: &Repository) -> ImageRepository {
     ImageRepository {
         name: t.detail.1.clone(),
         arn: t.arn.clone(),
@@ -140,7 +155,7 @@ async fn describe_batch(
     ctx: &Ctx,
     client: &Client,
     registry: &str,
-    targets: &[Target<(String, String)>],
+    targets: &[ToRead<(String, String)>],
 ) -> Option<Vec<(String, Observed<ImageRepository>)>> {
     let req = client
         .describe_repositories()
@@ -174,7 +189,7 @@ async fn describe_batch(
 async fn describe_one(
     ctx: &Ctx,
     client: &Client,
-    t: &Target<(String, String)>,
+    t: &ToRead<(String, String)>,
 ) -> Observed<ImageRepository> {
     let result = ctx
         .call(

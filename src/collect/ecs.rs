@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, each, region_of};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, region_of};
 use crate::model::{Container, EcsService, Observed, Resources, TaskDefinition, ecs_targets};
 
 /// How many services one DescribeServices call takes.
@@ -20,16 +20,27 @@ const SERVICES_PER_CALL: usize = 10;
 /// The ECS services of the pipelines' `ECS` and `CodeDeployToECS` actions.
 pub struct Services;
 
-impl Kind for Services {
+impl Facts for Services {
     type Value = EcsService;
-    /// The cluster and the service name.
-    type Detail = (String, String);
     const NAME: &'static str = "ecs_services";
     const ACTION: &'static str = "ecs:DescribeServices";
+    const PHASE: Phase = Phase::Selected;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_ecs_service");
+    const VARIABLES: &'static [&'static str] = &["ecs_services", "images"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<EcsService>> {
+        &r.ecs_services
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<EcsService>> {
         &mut r.ecs_services
     }
+}
+
+impl Kind for Services {
+    /// The cluster and the service name.
+    type Detail = (String, String);
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(String, String), EcsService>> {
         refs.pipelines
@@ -39,7 +50,7 @@ impl Kind for Services {
                 targets
                     .into_iter()
                     .map(|t| {
-                        Found::Read(Target {
+                        Found::Read(ToRead {
                             region: region_of(&t.service_arn, &w.region),
                             arn: t.service_arn,
                             detail: (t.cluster, t.service),
@@ -53,9 +64,9 @@ impl Kind for Services {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<(String, String)>],
+        targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<EcsService>)> {
-        let mut by_cluster: BTreeMap<&str, Vec<&Target<(String, String)>>> = BTreeMap::new();
+        let mut by_cluster: BTreeMap<&str, Vec<&ToRead<(String, String)>>> = BTreeMap::new();
         for t in targets {
             by_cluster.entry(t.detail.0.as_str()).or_default().push(t);
         }
@@ -75,7 +86,7 @@ async fn describe_services(
     ctx: &Ctx,
     client: &Client,
     cluster: &str,
-    targets: Vec<&Target<(String, String)>>,
+    targets: Vec<&ToRead<(String, String)>>,
 ) -> Vec<(String, Observed<EcsService>)> {
     const ACTION: &str = "ecs:DescribeServices";
     let req = client
@@ -143,15 +154,26 @@ async fn describe_services(
 /// The task definition revisions the services run.
 pub struct TaskDefinitions;
 
-impl Kind for TaskDefinitions {
+impl Facts for TaskDefinitions {
     type Value = TaskDefinition;
-    type Detail = ();
     const NAME: &'static str = "task_definitions";
     const ACTION: &'static str = "ecs:DescribeTaskDefinition";
+    const PHASE: Phase = Phase::Running;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_ecs_task_definition");
+    const VARIABLES: &'static [&'static str] = &["ecs_services", "images"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<TaskDefinition>> {
+        &r.task_definitions
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<TaskDefinition>> {
         &mut r.task_definitions
     }
+}
+
+impl Kind for TaskDefinitions {
+    type Detail = ();
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(), TaskDefinition>> {
         let fallback = refs.regions.first().map(String::as_str).unwrap_or("");
@@ -160,7 +182,7 @@ impl Kind for TaskDefinitions {
             .values()
             .filter_map(|s| s.value()?.task_definition.clone())
             .map(|arn| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     region: region_of(&arn, fallback),
                     arn,
                     detail: (),
@@ -172,7 +194,7 @@ impl Kind for TaskDefinitions {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> impl Future<Output = Vec<(String, Observed<TaskDefinition>)>> + Send + 'a {
         each(targets, |t| describe_task_definition(ctx, &c.ecs, &t.arn))
     }

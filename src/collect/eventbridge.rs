@@ -7,13 +7,42 @@
 //! that name an audited pipeline as a target when that takes fewer calls
 //! ([`by_target`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::Rule;
 
 use super::call::{Ctx, read_error};
-use crate::model::{EventRule, EventTarget, Observed, ReadError};
+use super::kind::{Binding, Facts, Phase, hidden};
+use crate::model::{EventRule, EventTarget, Listing, Observed, ReadError, Resources, Snapshot};
+
+/// The trigger rules of the audited pipelines, found by listing each
+/// region's default bus.
+pub struct Rules;
+
+impl Facts for Rules {
+    type Value = EventRule;
+    const NAME: &'static str = "event_rules";
+    const ACTION: &'static str = "events:ListTargetsByRule";
+    const PHASE: Phase = Phase::Listed;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::Events::Rule");
+    const TERRAFORM: Option<&'static str> = Some("aws_cloudwatch_event_rule");
+    const VARIABLES: &'static [&'static str] = &["triggers"];
+    const BINDING: Binding = Binding::PerPipeline;
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<EventRule>> {
+        &r.event_rules
+    }
+
+    fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<EventRule>> {
+        &mut r.event_rules
+    }
+
+    /// Only its own region's listing.
+    fn hidden_by(s: &Snapshot, arn: &str) -> Option<String> {
+        hidden::listing(s, Listing::EventRules, Some(hidden::region(arn)))
+    }
+}
 
 /// Every rule of the region's default bus (ListRules, paginated).
 pub async fn list_rules(ctx: &Ctx, client: &Client) -> Result<Vec<Rule>, ReadError> {

@@ -10,8 +10,10 @@ use aws_sdk_iam::Client;
 
 use super::call::{Ctx, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Reach, Refs, Target, each};
-use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Resources, Role};
+use super::kind::{Facts, Found, Kind, Locality, Phase, Refs, ToRead, each, hidden};
+use crate::model::{
+    Listing, ManagedPolicy, Observed, PolicyText, ReadError, Resources, Role, Snapshot,
+};
 
 /// The roles named by the pipelines (service and action roles), build
 /// projects, deployment groups, trigger rules (rule and target roles), the
@@ -20,16 +22,60 @@ use crate::model::{ManagedPolicy, Observed, PolicyText, ReadError, Resources, Ro
 /// Lambda functions.
 pub struct Roles;
 
-impl Kind for Roles {
+/// A failure that may hide roles: of the pipelines, build projects,
+/// deployment groups and targets, or trigger rules.
+fn role_sources(s: &Snapshot) -> Option<String> {
+    let r = &s.resources;
+    hidden::pipelines(s)
+        .or_else(|| hidden::unknown(&r.build_projects))
+        .or_else(|| hidden::unknown(&r.deploy_groups))
+        .or_else(|| hidden::unknown(&r.deploy_targets))
+        .or_else(|| hidden::unknown(&r.event_rules))
+        .or_else(|| hidden::listing(s, Listing::EventRules, None))
+}
+
+impl Facts for Roles {
     type Value = Role;
-    type Detail = ();
     const NAME: &'static str = "roles";
     const ACTION: &'static str = "iam:GetRole";
-    const REACH: Reach = Reach::AnyRegion;
+    const PHASE: Phase = Phase::Roles;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::IAM::Role");
+    const TERRAFORM: Option<&'static str> = Some("aws_iam_role");
+    const VARIABLES: &'static [&'static str] = &[];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<Role>> {
+        &r.roles
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Role>> {
         &mut r.roles
     }
+
+    fn field_errors(r: &Role) -> Vec<&ReadError> {
+        let mut v: Vec<&ReadError> = [
+            r.trust_policy.error(),
+            r.attached_policies.error(),
+            r.inline_policies.error(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Observed::Ok { value } = &r.inline_policies {
+            v.extend(value.values().filter_map(Observed::error));
+        }
+        v
+    }
+
+    /// Whatever names roles: the pipelines, build projects, deployment
+    /// groups and targets, trigger rules.
+    fn hidden_by(s: &Snapshot, _arn: &str) -> Option<String> {
+        role_sources(s)
+    }
+}
+
+impl Kind for Roles {
+    type Detail = ();
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(), Role>> {
         let res = refs.resources;
@@ -79,7 +125,7 @@ impl Kind for Roles {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> Vec<(String, Observed<Role>)> {
         let dir = ctx.iam_directory(&c.iam).await;
         each(targets, |t| async move {
@@ -95,16 +141,44 @@ impl Kind for Roles {
 /// The managed policies attached to the collected roles.
 pub struct ManagedPolicies;
 
-impl Kind for ManagedPolicies {
+impl Facts for ManagedPolicies {
     type Value = ManagedPolicy;
-    type Detail = ();
     const NAME: &'static str = "managed_policies";
     const ACTION: &'static str = "iam:GetPolicy";
-    const REACH: Reach = Reach::AnyRegion;
+    const PHASE: Phase = Phase::Policies;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::IAM::ManagedPolicy");
+    const TERRAFORM: Option<&'static str> = Some("aws_iam_policy");
+    const VARIABLES: &'static [&'static str] = &[];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<ManagedPolicy>> {
+        &r.managed_policies
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<ManagedPolicy>> {
         &mut r.managed_policies
     }
+
+    fn field_errors(p: &ManagedPolicy) -> Vec<&ReadError> {
+        p.document.error().into_iter().collect()
+    }
+
+    /// Whatever hides a role, a role, or a role's attached policies.
+    fn hidden_by(s: &Snapshot, _arn: &str) -> Option<String> {
+        role_sources(s)
+            .or_else(|| hidden::unknown(&s.resources.roles))
+            .or_else(|| {
+                s.resources
+                    .roles
+                    .values()
+                    .filter_map(Observed::value)
+                    .find_map(|role| role.attached_policies.error().map(|e| e.action.clone()))
+            })
+    }
+}
+
+impl Kind for ManagedPolicies {
+    type Detail = ();
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<(), ManagedPolicy>> {
         refs.resources
@@ -114,7 +188,7 @@ impl Kind for ManagedPolicies {
             .filter_map(|r| r.attached_policies.value())
             .flatten()
             .map(|arn| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     arn: arn.clone(),
                     region: String::new(),
                     detail: (),
@@ -126,7 +200,7 @@ impl Kind for ManagedPolicies {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<()>],
+        targets: &'a [ToRead<()>],
     ) -> Vec<(String, Observed<ManagedPolicy>)> {
         let dir = ctx.iam_directory(&c.iam).await;
         each(targets, |t| async move {
@@ -158,7 +232,7 @@ fn global_targets<V>(arns: BTreeSet<String>) -> Vec<Found<(), V>> {
     arns.into_iter()
         .filter(|a| a.starts_with("arn:"))
         .map(|arn| {
-            Found::Read(Target {
+            Found::Read(ToRead {
                 arn,
                 region: String::new(),
                 detail: (),

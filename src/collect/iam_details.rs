@@ -48,7 +48,7 @@ pub enum IamRead {
 /// What the bulk read needs to know: the account (roles of other accounts
 /// are read one by one) and the names of the roles referenced so far.
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub struct BulkReadPlan {
     pub mode: IamRead,
     pub account: String,
     pub wanted: BTreeSet<String>,
@@ -112,7 +112,7 @@ pub fn estimate(wanted: usize, roles: usize) -> (usize, usize) {
 
 /// Whether to read in bulk, by the plan's mode or by counting the
 /// account's roles (one ListRoles pass) when the mode is `Auto`.
-pub async fn choose(ctx: &Ctx, client: &Client, plan: &Plan) -> bool {
+pub async fn choose(ctx: &Ctx, client: &Client, plan: &BulkReadPlan) -> bool {
     match plan.mode {
         IamRead::PerRole => false,
         IamRead::AccountDetails => true,
@@ -172,7 +172,7 @@ async fn count_roles(ctx: &Ctx, client: &Client) -> Result<usize, ReadError> {
 
 /// Reads the directory in bulk; `None` when a page could not be read (the
 /// run then reads role by role).
-pub async fn load(ctx: &Ctx, client: &Client, plan: &Plan) -> Option<Directory> {
+pub async fn load(ctx: &Ctx, client: &Client, plan: &BulkReadPlan) -> Option<Directory> {
     let mut dir = Directory {
         account: plan.account.clone(),
         ..Directory::default()

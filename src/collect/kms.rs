@@ -9,24 +9,49 @@ use aws_sdk_kms::Client;
 use super::call::{Ctx, observe, read_error, timestamp};
 use super::clients::RegionClients;
 use super::key_refs::Resolved;
-use super::kind::{Found, Kind, Refs, Target, each, region_of};
-use crate::model::{KeyGrant, KmsKey, Observed, PolicyText, ReadError, Resources};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, hidden, region_of};
+use crate::model::{
+    KeyGrant, KmsKey, Listing, Observed, PolicyText, ReadError, Resources, Snapshot,
+};
 
 /// The keys of the pipelines' artifact stores. A store naming an alias
 /// that does not exist, or whose region's aliases could not be listed, is
 /// recorded under the alias ARN without a call.
 pub struct Keys;
 
-impl Kind for Keys {
+impl Facts for Keys {
     type Value = KmsKey;
-    /// The names of the aliases pointing at the key.
-    type Detail = Vec<String>;
     const NAME: &'static str = "keys";
     const ACTION: &'static str = "kms:DescribeKey";
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::KMS::Key");
+    const TERRAFORM: Option<&'static str> = Some("aws_kms_key");
+    const VARIABLES: &'static [&'static str] = &["stores"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<KmsKey>> {
+        &r.keys
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<KmsKey>> {
         &mut r.keys
     }
+
+    fn field_errors(k: &KmsKey) -> Vec<&ReadError> {
+        [k.rotation_enabled.error(), k.policy.error(), k.grants.error()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// The pipelines, or the aliases a key reference may name.
+    fn hidden_by(s: &Snapshot, _arn: &str) -> Option<String> {
+        hidden::pipelines(s).or_else(|| hidden::listing(s, Listing::KmsAliases, None))
+    }
+}
+
+impl Kind for Keys {
+    /// The names of the aliases pointing at the key.
+    type Detail = Vec<String>;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<Vec<String>, KmsKey>> {
         let mut out = Vec::new();
@@ -37,7 +62,7 @@ impl Kind for Keys {
             match refs.keys.resolve(&s.region, key_ref) {
                 Resolved::Key(_) => {
                     let region = region_of(key_arn, &s.region);
-                    out.push(Found::Read(Target {
+                    out.push(Found::Read(ToRead {
                         arn: key_arn.clone(),
                         detail: refs.keys.aliases_of(&region, key_arn),
                         region,
@@ -55,7 +80,7 @@ impl Kind for Keys {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<Vec<String>>],
+        targets: &'a [ToRead<Vec<String>>],
     ) -> impl Future<Output = Vec<(String, Observed<KmsKey>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.kms, &t.arn, t.detail.clone()))
     }

@@ -9,8 +9,8 @@ use aws_sdk_lambda::Client;
 
 use super::call::{Ctx, observe};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Refs, Target, each, region_of};
-use crate::model::{LambdaFunction, Observed, Resources};
+use super::kind::{Facts, Found, Kind, Phase, Refs, ToRead, each, region_of};
+use crate::model::{LambdaFunction, Observed, ReadError, Resources};
 
 const GET: &str = "lambda:GetFunction";
 const SIGNING: &str = "lambda:GetFunctionCodeSigningConfig";
@@ -19,23 +19,38 @@ const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 /// The functions of the pipelines' Lambda invoke actions.
 pub struct Functions;
 
-impl Kind for Functions {
+impl Facts for Functions {
     type Value = LambdaFunction;
-    /// The function's name (unqualified).
-    type Detail = String;
     const NAME: &'static str = "lambda_functions";
     const ACTION: &'static str = GET;
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = Some("aws_lambda_function");
+    const VARIABLES: &'static [&'static str] = &["functions"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<LambdaFunction>> {
+        &r.lambda_functions
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<LambdaFunction>> {
         &mut r.lambda_functions
     }
+
+    fn field_errors(f: &LambdaFunction) -> Vec<&ReadError> {
+        f.code_signing_config.error().into_iter().collect()
+    }
+}
+
+impl Kind for Functions {
+    /// The function's name (unqualified).
+    type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, LambdaFunction>> {
         refs.pipelines
             .iter()
             .flat_map(|w| {
                 w.lambda_invokes.iter().map(|l| {
-                    Found::Read(Target {
+                    Found::Read(ToRead {
                         arn: l.function_arn.clone(),
                         region: region_of(&l.function_arn, &w.region),
                         detail: l.function_arn.rsplit(':').next().unwrap_or("").to_string(),
@@ -48,7 +63,7 @@ impl Kind for Functions {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<LambdaFunction>)>> + Send + 'a {
         each(targets, |t| get_function(ctx, &c.lambda, &t.arn, &t.detail))
     }

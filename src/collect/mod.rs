@@ -11,7 +11,7 @@
 //! 2. every selected pipeline's declaration, resolved into its wiring, and
 //!    concurrently the targets of the rules (of those that target an
 //!    audited pipeline, when looking them up by target is cheaper);
-//! 3. the registered kinds ([`kind::PHASES`]), phase by phase: the distinct
+//! 3. the registered kinds ([`kind::readers`]), phase by phase: the distinct
 //!    repositories, build projects (batched), deploy applications and
 //!    groups, CloudFormation stacks, buckets and keys the declarations
 //!    point at; then the EC2
@@ -64,7 +64,7 @@ use futures::future::join_all;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::model::{Observed, ReadError, ScopeError, Snapshot};
+use crate::model::{Listing, Observed, ReadError, ScopeError, Snapshot};
 use call::Ctx;
 use clients::RegionClients;
 use key_refs::{Ids, KeyResolver};
@@ -289,7 +289,7 @@ pub async fn collect_account(
             ),
             Err(error) => snapshot.scope_errors.push(ScopeError {
                 region: region.clone(),
-                scope: "pipelines".to_string(),
+                scope: Listing::Pipelines,
                 error,
             }),
         }
@@ -297,14 +297,14 @@ pub async fn collect_account(
             Ok(rules) => listed_rules.push((region.clone(), rules)),
             Err(error) => snapshot.scope_errors.push(ScopeError {
                 region: region.clone(),
-                scope: "event-rules".to_string(),
+                scope: Listing::EventRules,
                 error,
             }),
         }
         if let Err(error) = &region_aliases {
             snapshot.scope_errors.push(ScopeError {
                 region: region.clone(),
-                scope: "kms-aliases".to_string(),
+                scope: Listing::KmsAliases,
                 error: error.clone(),
             });
         }
@@ -364,8 +364,8 @@ pub async fn collect_account(
     // Once the first phase has named the pipelines' roles, the way IAM is
     // read is chosen ([`iam_details`]); the bulk read, if chosen, runs
     // alongside the second phase, whose instance profiles it answers.
-    for (i, phase) in kind::PHASES.iter().enumerate() {
-        if i == 1 && opts.account_checks {
+    for phase in kind::Phase::READ {
+        if phase == kind::Phase::Selected && opts.account_checks {
             // After the pipelines' own projects were read (each once) and
             // before the roles, so that the webhook projects' roles are read
             // with the others.
@@ -377,20 +377,22 @@ pub async fn collect_account(
             keys: &resolver,
             regions: &regions,
         };
-        if i == 1 {
-            ctx.plan_iam(iam_details::Plan {
+        let iam_plan = phase == kind::Phase::IAM_PLAN;
+        if iam_plan {
+            ctx.plan_iam(iam_details::BulkReadPlan {
                 mode: opts.iam_read,
                 account: account.clone(),
                 wanted: iam::referenced_names(&refs, &account),
             });
         }
         let prefetch = async {
-            if let (1, Some(c)) = (i, clients.values().next()) {
+            if let (true, Some(c)) = (iam_plan, clients.values().next()) {
                 ctx.iam_directory(&c.iam).await;
             }
         };
+        let kinds = kind::readers(phase);
         let (landings, ()) =
-            tokio::join!(kind::collect_phase(phase, &ctx, &clients, &refs), prefetch);
+            tokio::join!(kind::collect_phase(&kinds, &ctx, &clients, &refs), prefetch);
         for land in landings {
             land(&mut snapshot.resources);
         }

@@ -9,33 +9,76 @@ use aws_sdk_s3::Client;
 
 use super::call::{Ctx, is_not_found, observe, read_error};
 use super::clients::RegionClients;
-use super::kind::{Found, Kind, Reach, Refs, Target, each};
+use super::kind::{Facts, Found, KeyRef, Kind, Locality, Phase, Refs, ToRead, each};
 use crate::model::{
     Bucket, BucketEncryption, BucketLogging, EncryptionRule, Observed, PolicyText,
-    PublicAccessBlock, ReadErrorKind, Resources, SourceBucket, Versioning,
+    PublicAccessBlock, ReadError, ReadErrorKind, Resources, SourceBucket, Versioning,
 };
 
 /// The pipelines' artifact buckets.
 pub struct Buckets;
 
-impl Kind for Buckets {
+impl Facts for Buckets {
     type Value = Bucket;
-    /// The bucket name.
-    type Detail = String;
     const NAME: &'static str = "buckets";
     const ACTION: &'static str = "s3:GetEncryptionConfiguration";
-    const REACH: Reach = Reach::AnyRegion;
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = Some("AWS::S3::Bucket");
+    const TERRAFORM: Option<&'static str> = Some("aws_s3_bucket");
+    const VARIABLES: &'static [&'static str] = &["stores"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<Bucket>> {
+        &r.buckets
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<Bucket>> {
         &mut r.buckets
     }
+
+    fn field_errors(b: &Bucket) -> Vec<&ReadError> {
+        [
+            b.encryption.error(),
+            b.policy.error(),
+            b.public_access_block.error(),
+            b.versioning.error(),
+            b.logging.error(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The default encryption's key references.
+    fn key_refs(b: &Bucket) -> Vec<KeyRef<'_>> {
+        match &b.encryption {
+            Observed::Ok { value } => value
+                .rules
+                .iter()
+                .filter_map(|r| {
+                    let k = r.kms_master_key_id.as_deref()?;
+                    Some((
+                        vec!["encryption", "rules", "kms_key_arn"],
+                        k,
+                        r.kms_key_arn.is_some(),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Kind for Buckets {
+    /// The bucket name.
+    type Detail = String;
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, Bucket>> {
         refs.pipelines
             .iter()
             .flat_map(|w| &w.artifact_stores)
             .map(|s| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     arn: s.bucket_arn.clone(),
                     region: s.region.clone(),
                     detail: s.bucket.clone(),
@@ -47,7 +90,7 @@ impl Kind for Buckets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<Bucket>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.s3, &t.arn, &t.detail))
     }
@@ -80,17 +123,28 @@ pub const GET_BUCKET_NOTIFICATION: &str = "s3:GetBucketNotification";
 /// bucket that is not also a source bucket is not asked).
 pub struct SourceBuckets;
 
-impl Kind for SourceBuckets {
+impl Facts for SourceBuckets {
     type Value = SourceBucket;
-    /// The bucket name.
-    type Detail = String;
     const NAME: &'static str = "source_buckets";
     const ACTION: &'static str = GET_BUCKET_NOTIFICATION;
-    const REACH: Reach = Reach::AnyRegion;
+    const PHASE: Phase = Phase::Declared;
+    const CLOUDFORMATION: Option<&'static str> = None;
+    const TERRAFORM: Option<&'static str> = None;
+    const VARIABLES: &'static [&'static str] = &["s3_sources"];
+
+    fn map(r: &Resources) -> &BTreeMap<String, Observed<SourceBucket>> {
+        &r.source_buckets
+    }
 
     fn slot(r: &mut Resources) -> &mut BTreeMap<String, Observed<SourceBucket>> {
         &mut r.source_buckets
     }
+}
+
+impl Kind for SourceBuckets {
+    /// The bucket name.
+    type Detail = String;
+    const LOCALITY: Locality = Locality::AnyRegion;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, SourceBucket>> {
         refs.pipelines
@@ -98,7 +152,7 @@ impl Kind for SourceBuckets {
             .flat_map(|w| &w.s3_sources)
             .filter(|s| !s.bucket.is_empty())
             .map(|s| {
-                Found::Read(Target {
+                Found::Read(ToRead {
                     arn: s.bucket_arn.clone(),
                     region: s.region.clone(),
                     detail: s.bucket.clone(),
@@ -110,7 +164,7 @@ impl Kind for SourceBuckets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
-        targets: &'a [Target<String>],
+        targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<SourceBucket>)>> + Send + 'a {
         each(targets, |t| get_source(ctx, &c.s3, &t.arn, &t.detail))
     }

@@ -16,10 +16,10 @@ use super::call::Ctx;
 use super::clients::RegionClients;
 use super::codebuild;
 use super::key_refs::{Ids, KeyResolver};
-use crate::model::{BuildProject, Observed, ScopeError, Snapshot, WebhookProjectRef};
+use crate::model::{BuildProject, Listing, Observed, ScopeError, Snapshot, WebhookProjectRef};
 
 /// The scope name of a region whose projects could not be listed.
-pub const PROJECTS_SCOPE: &str = "build-projects";
+pub const PROJECTS_SCOPE: Listing = Listing::BuildProjects;
 
 /// Reads the webhook projects and source credentials of every region into
 /// the snapshot. A listing that fails is a scope error naming the action;
@@ -66,7 +66,7 @@ pub async fn collect(
             Err(error) => {
                 snapshot.scope_errors.push(ScopeError {
                     region: region.clone(),
-                    scope: PROJECTS_SCOPE.to_string(),
+                    scope: PROJECTS_SCOPE,
                     error,
                 });
                 continue;

@@ -434,50 +434,10 @@ fn users(s: &Snapshot) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Why a resource of `kind` at `arn` may be missing from `s` without having
-/// gone: the IAM action whose failure kept it from being collected. A
-/// resource is collected when a listing finds it or a resource that was read
-/// points at it, so one that could not be read may hide any resource of the
-/// kinds it points at.
+/// gone: the IAM action whose failure kept it from being collected, as the
+/// kind declares it ([`crate::collect::kind::Facts::hidden_by`]).
 fn blind_spot(s: &Snapshot, kind: &str, arn: &str) -> Option<String> {
-    let region = arn.split(':').nth(3).unwrap_or("");
-    let scope = |name: &str, any_region: bool| {
-        s.scope_errors
-            .iter()
-            .find(|e| e.scope == name && (any_region || e.region == region))
-            .map(|e| e.error.action.clone())
-    };
-    fn unknown<T>(map: &BTreeMap<String, Observed<T>>) -> Option<String> {
-        map.values()
-            .find_map(|o| o.error().map(|e| e.action.clone()))
-    }
-    let r = &s.resources;
-    let pipelines = || scope("pipelines", true).or_else(|| unknown(&r.pipelines));
-    match kind {
-        "pipelines" => scope("pipelines", false),
-        "event_rules" => scope("event-rules", false),
-        "deploy_targets" => pipelines().or_else(|| unknown(&r.deploy_groups)),
-        "keys" => pipelines().or_else(|| scope("kms-aliases", true)),
-        "roles" | "managed_policies" => {
-            let role_sources = || {
-                pipelines()
-                    .or_else(|| unknown(&r.build_projects))
-                    .or_else(|| unknown(&r.deploy_groups))
-                    .or_else(|| unknown(&r.deploy_targets))
-                    .or_else(|| unknown(&r.event_rules))
-                    .or_else(|| scope("event-rules", true))
-            };
-            if kind == "roles" {
-                return role_sources();
-            }
-            role_sources().or_else(|| unknown(&r.roles)).or_else(|| {
-                r.roles
-                    .values()
-                    .filter_map(Observed::value)
-                    .find_map(|role| role.attached_policies.error().map(|e| e.action.clone()))
-            })
-        }
-        _ => pipelines(),
-    }
+    crate::collect::kind::hidden_by(s, kind, arn)
 }
 
 /// The resources whose findings a change of `arn` affects: itself, and for

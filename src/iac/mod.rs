@@ -35,21 +35,10 @@ pub struct Managed {
     pub template: Option<String>,
 }
 
-/// The CloudFormation type of a snapshot resource map (`keys`, `buckets`, ...).
+/// The CloudFormation type of a snapshot resource map (`keys`, `buckets`,
+/// ...), as its kind declares it.
 pub fn cloudformation_type(resource_kind: &str) -> Option<&'static str> {
-    Some(match resource_kind {
-        "pipelines" => "AWS::CodePipeline::Pipeline",
-        "repositories" => "AWS::CodeCommit::Repository",
-        "build_projects" => "AWS::CodeBuild::Project",
-        "deploy_applications" => "AWS::CodeDeploy::Application",
-        "deploy_groups" => "AWS::CodeDeploy::DeploymentGroup",
-        "event_rules" => "AWS::Events::Rule",
-        "buckets" => "AWS::S3::Bucket",
-        "keys" => "AWS::KMS::Key",
-        "roles" => "AWS::IAM::Role",
-        "managed_policies" => "AWS::IAM::ManagedPolicy",
-        _ => return None,
-    })
+    crate::collect::kind::about(resource_kind).and_then(|k| k.cloudformation)
 }
 
 /// Where to look for infrastructure as code.

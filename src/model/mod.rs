@@ -199,9 +199,69 @@ pub struct StackRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopeError {
     pub region: String,
-    /// What could not be listed, e.g. `pipelines` or `event-rules`.
-    pub scope: String,
+    /// What could not be listed.
+    pub scope: Listing,
     pub error: ReadError,
+}
+
+/// A listing of a region whose failure hides a whole scope, named in
+/// snapshots and reports as its kebab-case string (`event-rules`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Listing {
+    /// CodePipeline ListPipelines.
+    Pipelines,
+    /// EventBridge ListRules on the default bus.
+    EventRules,
+    /// KMS ListAliases: key references through aliases.
+    KmsAliases,
+    /// CodeBuild ListProjects (account-level checks).
+    BuildProjects,
+    /// A name this version does not know (from a snapshot file).
+    Other(String),
+}
+
+impl Listing {
+    /// The name as snapshots and reports write it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Listing::Pipelines => "pipelines",
+            Listing::EventRules => "event-rules",
+            Listing::KmsAliases => "kms-aliases",
+            Listing::BuildProjects => "build-projects",
+            Listing::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for Listing {
+    fn from(s: String) -> Listing {
+        match s.as_str() {
+            "pipelines" => Listing::Pipelines,
+            "event-rules" => Listing::EventRules,
+            "kms-aliases" => Listing::KmsAliases,
+            "build-projects" => Listing::BuildProjects,
+            _ => Listing::Other(s),
+        }
+    }
+}
+
+impl From<&str> for Listing {
+    fn from(s: &str) -> Listing {
+        Listing::from(s.to_string())
+    }
+}
+
+impl From<Listing> for String {
+    fn from(l: Listing) -> String {
+        l.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Resources keyed by ARN, each collected once.
@@ -469,7 +529,7 @@ impl Snapshot {
     pub fn trigger_gaps(&self, w: &PipelineWiring) -> Vec<(String, ReadError)> {
         let mut out = Vec::new();
         for e in &self.scope_errors {
-            if e.scope == "event-rules" && e.region == w.region {
+            if e.scope == Listing::EventRules && e.region == w.region {
                 out.push((format!("{}:event-rules", e.region), e.error.clone()));
             }
         }

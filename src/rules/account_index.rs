@@ -90,7 +90,7 @@ impl AccountIndex {
     pub fn trigger_gaps(&self, s: &Snapshot, w: &PipelineWiring) -> Vec<(String, ReadError)> {
         let mut out = Vec::new();
         for e in &s.scope_errors {
-            if e.scope == "event-rules" && e.region == w.region {
+            if e.scope == crate::model::Listing::EventRules && e.region == w.region {
                 out.push((format!("{}:event-rules", e.region), e.error.clone()));
             }
         }

@@ -32,8 +32,8 @@ use aws_types::region::Region;
 use indicatif::ProgressBar;
 use pipeaudit::collect::call::Ctx;
 use pipeaudit::collect::clients::RegionClients;
-use pipeaudit::collect::iam_details::{self, IamRead, Plan};
-use pipeaudit::collect::kind::{Kind, Target};
+use pipeaudit::collect::iam_details::{self, BulkReadPlan, IamRead};
+use pipeaudit::collect::kind::{Kind, ToRead};
 use pipeaudit::collect::{codecommit, codedeploy};
 use pipeaudit::model::Observed;
 
@@ -166,7 +166,7 @@ async fn the_bulk_read_follows_every_page_and_keeps_only_what_is_referenced() {
         &[&roles1, &roles2, &policies1, &policies2, &get_role]
     );
     let ctx = Ctx::new(4, ProgressBar::hidden());
-    let plan = Plan {
+    let plan = BulkReadPlan {
         mode: IamRead::AccountDetails,
         account: ACCOUNT.to_string(),
         wanted: ["build-role", "deploy-role", "gone-role"]
@@ -251,7 +251,7 @@ async fn a_denied_bulk_read_leaves_the_roles_to_single_reads() {
         .build();
     let c = crate::mock_client!(aws_sdk_iam, &[&denied]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
-    ctx.plan_iam(Plan {
+    ctx.plan_iam(BulkReadPlan {
         mode: IamRead::AccountDetails,
         account: ACCOUNT.to_string(),
         wanted: BTreeSet::from(["build-role".to_string()]),
@@ -302,7 +302,7 @@ async fn the_choice_counts_every_page_of_the_accounts_roles() {
         });
     let c = crate::mock_client!(aws_sdk_iam, &[&page1, &page2]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
-    let plan = |n: usize| Plan {
+    let plan = |n: usize| BulkReadPlan {
         mode: IamRead::Auto,
         account: ACCOUNT.to_string(),
         wanted: (0..n).map(|i| format!("r{i}")).collect(),
@@ -317,7 +317,7 @@ async fn the_choice_counts_every_page_of_the_accounts_roles() {
     assert!(iam_details::choose(&ctx, &c, &plan(40)).await);
     // a mode that is set is obeyed without counting
     let before = page1.num_calls();
-    let forced = Plan {
+    let forced = BulkReadPlan {
         mode: IamRead::PerRole,
         ..plan(400)
     };
@@ -325,8 +325,8 @@ async fn the_choice_counts_every_page_of_the_accounts_roles() {
     assert_eq!(page1.num_calls(), before);
 }
 
-fn repo_target(name: &str) -> Target<String> {
-    Target {
+fn repo_target(name: &str) -> ToRead<String> {
+    ToRead {
         arn: format!("arn:aws:codecommit:us-east-1:{ACCOUNT}:{name}"),
         region: "us-east-1".to_string(),
         detail: name.to_string(),
@@ -410,7 +410,7 @@ async fn an_endpoint_without_the_batch_is_asked_once_then_read_one_by_one() {
     clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     // two batches' worth (25 names a batch)
-    let targets: Vec<Target<String>> = (0..30).map(|i| repo_target(&format!("r{i}"))).collect();
+    let targets: Vec<ToRead<String>> = (0..30).map(|i| repo_target(&format!("r{i}"))).collect();
     let read = codecommit::Repositories::read(&ctx, &clients, &targets).await;
     assert_eq!(
         batch.num_calls(),
@@ -502,7 +502,7 @@ async fn deploy_applications_and_an_applications_groups_are_read_in_batches() {
     clients.codedeploy = crate::mock_client!(aws_sdk_codedeploy, &[&apps, &groups, &single_group]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
 
-    let app_target = |name: &str| Target {
+    let app_target = |name: &str| ToRead {
         arn: format!("arn:aws:codedeploy:us-east-1:{ACCOUNT}:application:{name}"),
         region: "us-east-1".to_string(),
         detail: name.to_string(),
@@ -520,7 +520,7 @@ async fn deploy_applications_and_an_applications_groups_are_read_in_batches() {
         BTreeSet::from(["app-1".to_string(), "app-2".to_string()])
     );
 
-    let group_target = |name: &str| Target {
+    let group_target = |name: &str| ToRead {
         arn: format!("arn:aws:codedeploy:us-east-1:{ACCOUNT}:deploymentgroup:web/{name}"),
         region: "us-east-1".to_string(),
         detail: ("web".to_string(), name.to_string()),

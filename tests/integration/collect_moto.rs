@@ -929,7 +929,7 @@ async fn deploy_targets_each_rule_fires_on_exactly_its_instance() {
 #[tokio::test]
 async fn auto_scaling_group_instances_are_selected() {
     use aws_sdk_ec2::types as ec2t;
-    use pipeaudit::collect::kind::{Kind, Target};
+    use pipeaudit::collect::kind::{Kind, ToRead};
     let moto = Moto::start();
     let c = SeedClients::connect(&moto.endpoint, REGION)
         .await
@@ -1026,7 +1026,7 @@ async fn auto_scaling_group_instances_are_selected() {
     let clients = pipeaudit::collect::clients::RegionClients::new(&config);
     let ctx = pipeaudit::collect::call::Ctx::new(4, indicatif::ProgressBar::hidden());
     let group = "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:asg-app/asg-group";
-    let targets = vec![Target {
+    let targets = vec![ToRead {
         arn: group.to_string(),
         region: REGION.to_string(),
         detail: pipeaudit::collect::ec2::Selector {

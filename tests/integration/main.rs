@@ -22,7 +22,6 @@ mod ecs_moto;
 mod escalation_scope;
 mod faults_moto;
 mod fix_patch;
-mod fuzz_regressions;
 mod graph;
 mod hostile;
 mod hostile_moto;

@@ -22,6 +22,17 @@ use serde::ser::{self, Impossible};
 
 use crate::model::ReadError;
 
+/// How policy texts inside a bound value are bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policies {
+    /// Whole: text, parse and parse error.
+    Whole,
+    /// As `{"parsed": bool, "statements": n}`, for bindings whose rules read
+    /// policies from the model (the serializer then declares itself not
+    /// human-readable, which `PolicyText` answers with its summary).
+    Summaries,
+}
+
 /// The value of `v` as CEL sees it, and the unknown values left out of it
 /// (path from `root`, error). `None` when `v` itself is an unknown `Observed`.
 pub fn to_cel<T: Serialize + ?Sized>(
@@ -29,10 +40,21 @@ pub fn to_cel<T: Serialize + ?Sized>(
     root: &str,
     gaps: &mut Vec<(String, ReadError)>,
 ) -> Option<Value> {
+    to_cel_with(v, root, gaps, Policies::Whole)
+}
+
+/// [`to_cel`], with policy texts bound as `policies` says.
+pub fn to_cel_with<T: Serialize + ?Sized>(
+    v: &T,
+    root: &str,
+    gaps: &mut Vec<(String, ReadError)>,
+    policies: Policies,
+) -> Option<Value> {
     let mut path = vec![root.to_string()];
     let mut state = State {
         path: &mut path,
         gaps,
+        policies,
     };
     v.serialize(Ser { st: &mut state })
         .unwrap_or(Some(Value::Null))
@@ -41,6 +63,7 @@ pub fn to_cel<T: Serialize + ?Sized>(
 struct State<'a> {
     path: &'a mut Vec<String>,
     gaps: &'a mut Vec<(String, ReadError)>,
+    policies: Policies,
 }
 
 /// Never produced by the model; required by `serde`.
@@ -127,6 +150,10 @@ impl<'s, 'a> ser::Serializer for Ser<'s, 'a> {
     type SerializeMap = MapSer<'s, 'a>;
     type SerializeStruct = StructSer<'s, 'a>;
     type SerializeStructVariant = Variant<StructSer<'s, 'a>>;
+
+    fn is_human_readable(&self) -> bool {
+        self.st.policies == Policies::Whole
+    }
 
     fn serialize_bool(self, v: bool) -> Out {
         Ok(Some(Value::Bool(v)))

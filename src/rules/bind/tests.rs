@@ -126,3 +126,51 @@ fn field_keys_are_shared_and_compare_by_content() {
     assert_eq!(field_key(&long[..6]), a);
     assert_ne!(field_key(long), a);
 }
+
+#[test]
+fn policies_are_summarized_only_when_asked() {
+    use crate::model::PolicyText;
+    #[derive(Serialize)]
+    struct Holder {
+        policy: PolicyText,
+        bad: PolicyText,
+    }
+    let h = Holder {
+        policy: PolicyText::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#,
+        ),
+        bad: PolicyText::parse("not json"),
+    };
+    let field = |v: &Option<Value>, name: &str| match v {
+        Some(Value::Map(m)) => m.map.get(&Key::String(Arc::new(name.to_string()))).cloned(),
+        _ => None,
+    };
+    let whole = to_cel(&h, "r", &mut Vec::new());
+    let Some(Value::Map(p)) = field(&whole, "policy") else {
+        panic!("no policy in {whole:?}");
+    };
+    assert!(
+        p.map
+            .contains_key(&Key::String(Arc::new("raw".to_string())))
+    );
+    let summary = to_cel_with(&h, "r", &mut Vec::new(), Policies::Summaries);
+    let parsed = |name: &str| {
+        let p = field(&summary, name).map(Some);
+        (
+            p.as_ref().and_then(|p| field(p, "parsed")),
+            p.as_ref().and_then(|p| field(p, "statements")),
+            p.as_ref().and_then(|p| field(p, "raw")),
+        )
+    };
+    assert_eq!(
+        parsed("policy"),
+        (Some(Value::Bool(true)), Some(Value::Int(1)), None)
+    );
+    assert_eq!(
+        parsed("bad"),
+        (Some(Value::Bool(false)), Some(Value::Int(0)), None)
+    );
+    // JSON (the snapshot) keeps the whole text
+    let snap = serde_json::to_value(&h.policy).unwrap_or_default();
+    assert!(snap["raw"].is_string() && snap["document"].is_object());
+}

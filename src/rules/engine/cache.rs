@@ -10,6 +10,7 @@ use cel::objects::{Key, Map};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::collect::kind::{self, Binding, Facts, Visit};
 use crate::model::{Observed, ReadError, Snapshot};
 use crate::rules::reads::Reads;
 
@@ -26,9 +27,12 @@ fn bind<T: Serialize>(arn: &str, obs: &Observed<T>) -> Bound {
     match obs {
         Observed::Ok { value } => {
             let mut gaps = Vec::new();
-            let value = crate::model::with_policy_summaries(|| {
-                crate::rules::bind::to_cel(value, arn, &mut gaps)
-            });
+            let value = crate::rules::bind::to_cel_with(
+                value,
+                arn,
+                &mut gaps,
+                crate::rules::bind::Policies::Summaries,
+            );
             Bound {
                 value: Some(value.unwrap_or(Value::Null)),
                 gaps,
@@ -60,7 +64,10 @@ fn alias_gap<'a>(s: &'a Snapshot, key_ref: &str, region: &str) -> Option<&'a Rea
     }
     s.scope_errors
         .iter()
-        .find(|e| e.scope == "kms-aliases" && (region.is_empty() || e.region == region))
+        .find(|e| {
+            e.scope == crate::model::Listing::KmsAliases
+                && (region.is_empty() || e.region == region)
+        })
         .map(|e| &e.error)
 }
 
@@ -68,13 +75,21 @@ fn alias_gap<'a>(s: &'a Snapshot, key_ref: &str, region: &str) -> Option<&'a Rea
 /// alias it names could not be resolved (`None` would read as "another
 /// key"): a project's `encryption_key_arn`, a bucket encryption rule's
 /// `kms_key_arn`; each with its gap.
-fn unresolved_keys<T: KeyRefs>(s: &Snapshot, mut b: Bound, obs: &Observed<T>, arn: &str) -> Bound {
+fn unresolved_keys<F: Facts>(
+    s: &Snapshot,
+    mut b: Bound,
+    obs: &Observed<F::Value>,
+    arn: &str,
+) -> Bound {
     let Observed::Ok { value } = obs else {
         return b;
     };
+    let refs = F::key_refs(value);
+    if refs.is_empty() {
+        return b;
+    }
     let region = arn.split(':').nth(3).unwrap_or("");
-    let unknown: Vec<(Vec<&'static str>, ReadError)> = value
-        .key_refs()
+    let unknown: Vec<(Vec<&'static str>, ReadError)> = refs
         .into_iter()
         .filter_map(|(path, key_ref, resolved)| {
             if resolved {
@@ -90,48 +105,6 @@ fn unresolved_keys<T: KeyRefs>(s: &Snapshot, mut b: Bound, obs: &Observed<T>, ar
         b.gaps.push((format!("{arn}.{}", path.join(".")), error));
     }
     b
-}
-
-/// Key references of a resource: (path of the resolved field, the
-/// reference, whether it resolved).
-trait KeyRefs {
-    fn key_refs(&self) -> Vec<(Vec<&'static str>, &str, bool)>;
-}
-
-impl KeyRefs for crate::model::BuildProject {
-    fn key_refs(&self) -> Vec<(Vec<&'static str>, &str, bool)> {
-        self.encryption_key
-            .as_deref()
-            .map(|k| {
-                (
-                    vec!["encryption_key_arn"],
-                    k,
-                    self.encryption_key_arn.is_some(),
-                )
-            })
-            .into_iter()
-            .collect()
-    }
-}
-
-impl KeyRefs for crate::model::Bucket {
-    fn key_refs(&self) -> Vec<(Vec<&'static str>, &str, bool)> {
-        match &self.encryption {
-            Observed::Ok { value } => value
-                .rules
-                .iter()
-                .filter_map(|r| {
-                    let k = r.kms_master_key_id.as_deref()?;
-                    Some((
-                        vec!["encryption", "rules", "kms_key_arn"],
-                        k,
-                        r.kms_key_arn.is_some(),
-                    ))
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
 }
 
 /// `v` without the field at `path` where that field is `null` (through
@@ -158,6 +131,38 @@ fn remove_path(v: Value, path: &[&'static str]) -> Value {
     }
 }
 
+/// Binds one resource.
+type BindOne<'a> = Box<dyn Fn() -> Bound + Send + Sync + 'a>;
+
+/// The resources to bind, of the kinds some bound variable holds
+/// ([`Facts::VARIABLES`]).
+struct Gather<'a> {
+    s: &'a Snapshot,
+    needs: &'a Reads,
+    items: Vec<(&'a String, BindOne<'a>)>,
+}
+
+impl<'a> Visit for Gather<'a> {
+    fn visit<F: Facts>(&mut self) {
+        if !F::VARIABLES.iter().any(|v| self.needs.var(v)) {
+            return;
+        }
+        let s = self.s;
+        for (arn, obs) in F::map(&s.resources) {
+            let bind: BindOne<'a> = match (F::BINDING, obs) {
+                // A readable resource bound per pipeline from the model:
+                // only its state here.
+                (Binding::PerPipeline, Observed::Ok { .. }) => Box::new(|| Bound {
+                    value: Some(Value::Null),
+                    gaps: Vec::new(),
+                }),
+                _ => Box::new(move || unresolved_keys::<F>(s, bind(arn, obs), obs, arn)),
+            };
+            self.items.push((arn, bind));
+        }
+    }
+}
+
 /// Every resource of the snapshot bound once, by ARN.
 pub(super) struct Cache {
     /// Looked up for every resource of every pipeline: a fast hasher
@@ -167,112 +172,20 @@ pub(super) struct Cache {
 
 impl Cache {
     pub(super) fn build(s: &Snapshot, needs: &Reads) -> Cache {
-        let r = &s.resources;
         // One parallel pass over every resource (the kinds are small and
-        // uneven; one pass keeps both cores busy).
-        enum Any<'a> {
-            Repository(&'a Observed<crate::model::Repository>),
-            Connection(&'a Observed<crate::model::Connection>),
-            Project(&'a Observed<crate::model::BuildProject>),
-            Application(&'a Observed<crate::model::DeployApplication>),
-            Group(&'a Observed<crate::model::DeployGroup>),
-            Config(&'a Observed<crate::model::DeployConfig>),
-            Bucket(&'a Observed<crate::model::Bucket>),
-            SourceBucket(&'a Observed<crate::model::SourceBucket>),
-            Key(&'a Observed<crate::model::KmsKey>),
-            Rule(&'a Observed<crate::model::EventRule>),
-            EcsService(&'a Observed<crate::model::EcsService>),
-            TaskDefinition(&'a Observed<crate::model::TaskDefinition>),
-            ImageRepository(&'a Observed<crate::model::ImageRepository>),
-            Function(&'a Observed<crate::model::LambdaFunction>),
-            Stack(&'a Observed<crate::model::CfnStack>),
-        }
-        // Only the kinds some bound variable holds.
-        let mut items: Vec<(&String, Any<'_>)> = Vec::new();
-        if needs.var("sources") {
-            items.extend(r.repositories.iter().map(|(k, v)| (k, Any::Repository(v))));
-        }
-        if needs.var("connections") {
-            items.extend(r.connections.iter().map(|(k, v)| (k, Any::Connection(v))));
-        }
-        if needs.var("s3_sources") {
-            items.extend(
-                r.source_buckets
-                    .iter()
-                    .map(|(k, v)| (k, Any::SourceBucket(v))),
-            );
-        }
-        if needs.var("builds") {
-            items.extend(r.build_projects.iter().map(|(k, v)| (k, Any::Project(v))));
-        }
-        if needs.var("deploys") {
-            items.extend(
-                r.deploy_applications
-                    .iter()
-                    .map(|(k, v)| (k, Any::Application(v))),
-            );
-            items.extend(r.deploy_groups.iter().map(|(k, v)| (k, Any::Group(v))));
-            items.extend(r.deploy_configs.iter().map(|(k, v)| (k, Any::Config(v))));
-        }
-        if needs.var("stores") {
-            items.extend(r.buckets.iter().map(|(k, v)| (k, Any::Bucket(v))));
-            items.extend(r.keys.iter().map(|(k, v)| (k, Any::Key(v))));
-        }
-        if needs.var("stacks") {
-            items.extend(r.cfn_stacks.iter().map(|(k, v)| (k, Any::Stack(v))));
-        }
-        if needs.var("triggers") {
-            items.extend(r.event_rules.iter().map(|(k, v)| (k, Any::Rule(v))));
-        }
-        if needs.var("functions") {
-            items.extend(
-                r.lambda_functions
-                    .iter()
-                    .map(|(k, v)| (k, Any::Function(v))),
-            );
-        }
-        if needs.var("ecs_services") || needs.var("images") {
-            items.extend(r.ecs_services.iter().map(|(k, v)| (k, Any::EcsService(v))));
-            items.extend(
-                r.task_definitions
-                    .iter()
-                    .map(|(k, v)| (k, Any::TaskDefinition(v))),
-            );
-            items.extend(
-                r.image_repositories
-                    .iter()
-                    .map(|(k, v)| (k, Any::ImageRepository(v))),
-            );
-        }
-        let bound: Vec<(String, Bound)> = items
+        // uneven; one pass keeps both cores busy), of only the kinds some
+        // bound variable holds.
+        let mut gather = Gather {
+            s,
+            needs,
+            items: Vec::new(),
+        };
+        kind::for_each(&mut gather);
+        let bound: Vec<(String, Bound)> = gather
+            .items
             .par_iter()
             .with_min_len(8)
-            .map(|(arn, any)| {
-                let b = match any {
-                    Any::Repository(o) => bind(arn, o),
-                    Any::Connection(o) => bind(arn, o),
-                    Any::Project(o) => unresolved_keys(s, bind(arn, o), o, arn),
-                    Any::Application(o) => bind(arn, o),
-                    Any::Group(o) => bind(arn, o),
-                    Any::Config(o) => bind(arn, o),
-                    Any::Bucket(o) => unresolved_keys(s, bind(arn, o), o, arn),
-                    Any::SourceBucket(o) => bind(arn, o),
-                    Any::Key(o) => bind(arn, o),
-                    Any::Stack(o) => bind(arn, o),
-                    // A readable rule is bound per pipeline from the model
-                    // (its targets at that pipeline): only its state here.
-                    Any::Rule(Observed::Ok { .. }) => Bound {
-                        value: Some(Value::Null),
-                        gaps: Vec::new(),
-                    },
-                    Any::Rule(o) => bind(arn, o),
-                    Any::EcsService(o) => bind(arn, o),
-                    Any::TaskDefinition(o) => bind(arn, o),
-                    Any::ImageRepository(o) => bind(arn, o),
-                    Any::Function(o) => bind(arn, o),
-                };
-                ((*arn).clone(), b)
-            })
+            .map(|(arn, bind)| ((*arn).clone(), bind()))
             .collect();
         let mut by_arn =
             HashMap::with_capacity_and_hasher(bound.len(), foldhash::fast::RandomState::default());
