@@ -33,10 +33,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep a reference so that freeing the snapshot is not timed.
     let snapshot = Arc::new(big);
     let t = Instant::now();
+    let cpu_before = replicate::cpu_seconds().unwrap_or(0.0);
     let eval = evaluate(snapshot.clone(), &rules, &Config::default());
     let took = t.elapsed();
+    // CPU time as well: on a machine shared with other work the elapsed
+    // time mostly measures waiting for a core.
+    let cpu = replicate::cpu_seconds().unwrap_or(0.0) - cpu_before;
     println!(
-        "pipelines={} rules={} findings={} diagnostics={} build_snapshot_s={:.2} evaluate_s={:.3} per_pipeline_us={:.0} peak_rss_mib={:.0} (before evaluation {:.0})",
+        "pipelines={} rules={} findings={} diagnostics={} build_snapshot_s={:.2} evaluate_s={:.3} per_pipeline_us={:.0} cpu_s={:.2} per_pipeline_cpu_us={:.0} peak_rss_mib={:.0} (before evaluation {:.0})",
         eval.pipelines,
         rules.rules.len(),
         eval.findings.len(),
@@ -44,6 +48,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         built.as_secs_f64(),
         took.as_secs_f64(),
         took.as_secs_f64() * 1e6 / eval.pipelines.max(1) as f64,
+        cpu,
+        cpu * 1e6 / eval.pipelines.max(1) as f64,
         replicate::peak_rss_mib().unwrap_or(0.0),
         rss_before
     );
