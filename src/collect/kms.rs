@@ -37,10 +37,14 @@ impl Facts for Keys {
     }
 
     fn field_errors(k: &KmsKey) -> Vec<&ReadError> {
-        [k.rotation_enabled.error(), k.policy.error(), k.grants.error()]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            k.rotation_enabled.error(),
+            k.policy.error(),
+            k.grants.error(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// The pipelines, or the aliases a key reference may name.

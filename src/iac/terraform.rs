@@ -44,7 +44,10 @@ pub const NOT_KINDS: &[(&str, &str)] = &[
     ("aws_iam_instance_profile", "AWS::IAM::InstanceProfile"),
     ("aws_launch_template", "AWS::EC2::LaunchTemplate"),
     ("aws_instance", "AWS::EC2::Instance"),
-    ("aws_autoscaling_group", "AWS::AutoScaling::AutoScalingGroup"),
+    (
+        "aws_autoscaling_group",
+        "AWS::AutoScaling::AutoScalingGroup",
+    ),
 ];
 
 #[cfg(test)]

@@ -31,7 +31,10 @@ pub struct KmsKey {
     /// grants were read). Read by the release-path analysis from the model;
     /// left out of the values the rules see (no rule reads them, and an
     /// unknown list would only add a gap to every rule on the key).
-    #[serde(default = "grants_not_recorded", serialize_with = "grants_unless_for_rules")]
+    #[serde(
+        default = "grants_not_recorded",
+        serialize_with = "grants_unless_for_rules"
+    )]
     pub grants: Observed<Vec<KeyGrant>>,
 }
 
