@@ -211,6 +211,24 @@ fn f(t: &Value, key: &str) -> Option<Value> {
     t.get(key).filter(|v| !v.is_null()).cloned()
 }
 
+/// One `rule` block of a server-side encryption configuration, as
+/// CloudFormation writes it (the split resource and the legacy inline block
+/// share the shape).
+fn sse_rule(r: &Value) -> Value {
+    obj(vec![
+        (
+            "ServerSideEncryptionByDefault",
+            block(r, "apply_server_side_encryption_by_default").map(|d| {
+                obj(vec![
+                    ("SSEAlgorithm", f(&d, "sse_algorithm")),
+                    ("KMSMasterKeyID", f(&d, "kms_master_key_id")),
+                ])
+            }),
+        ),
+        ("BucketKeyEnabled", f(r, "bucket_key_enabled")),
+    ])
+}
+
 /// The single block of a nested block list.
 fn block(t: &Value, key: &str) -> Option<Value> {
     match f(t, key)? {
@@ -901,7 +919,62 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
             },
         };
         let props = match ty.as_str() {
-            "aws_s3_bucket" => obj(vec![("BucketName", name_of(&t, "bucket"))]),
+            "aws_s3_bucket" => {
+                // The inline settings of provider versions before 4 (still
+                // accepted, deprecated), read as their split resources are
+                // when the configuration writes them; a split resource
+                // folded in afterwards wins. Not written, they are computed
+                // from the bucket and say nothing.
+                let configured = |k: &str| plan.configured(i, k);
+                let versioning = if configured("versioning") {
+                    block(&t, "versioning").map(|v| match f(&v, "enabled") {
+                        Some(Value::Bool(on)) => obj(vec![(
+                            "Status",
+                            Some(json!(if on { "Enabled" } else { "Suspended" })),
+                        )]),
+                        Some(unknown) if intrinsic(&unknown) => {
+                            obj(vec![("Status", Some(unknown))])
+                        }
+                        _ => obj(vec![("Status", Some(json!("Suspended")))]),
+                    })
+                } else {
+                    None
+                };
+                let encryption = if configured("server_side_encryption_configuration") {
+                    block(&t, "server_side_encryption_configuration").map(|c| {
+                        let rules = list(&c, "rule", sse_rule);
+                        obj(vec![("ServerSideEncryptionConfiguration", rules)])
+                    })
+                } else {
+                    None
+                };
+                let logging = if configured("logging") {
+                    block(&t, "logging").map(|l| {
+                        obj(vec![
+                            ("DestinationBucketName", f(&l, "target_bucket")),
+                            ("LogFilePrefix", f(&l, "target_prefix")),
+                        ])
+                    })
+                } else {
+                    None
+                };
+                if configured("policy") {
+                    // the inline policy as the bucket policy it stands for
+                    resources.insert(
+                        format!("{address}#policy"),
+                        json!({"Type": "AWS::S3::BucketPolicy", "Properties": obj(vec![
+                            ("Bucket", Some(json!({"Ref": address.clone()}))),
+                            ("PolicyDocument", plan.document(f(&t, "policy"))),
+                        ])}),
+                    );
+                }
+                obj(vec![
+                    ("BucketName", name_of(&t, "bucket")),
+                    ("VersioningConfiguration", versioning),
+                    ("BucketEncryption", encryption),
+                    ("LoggingConfiguration", logging),
+                ])
+            }
             "aws_s3_bucket_policy"
                 if plan.is_known(i, "bucket").is_none()
                     && plan
@@ -1087,20 +1160,7 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
                 continue;
             }
             "aws_s3_bucket_server_side_encryption_configuration" => {
-                let rules = list(&t, "rule", |r| {
-                    obj(vec![
-                        (
-                            "ServerSideEncryptionByDefault",
-                            block(r, "apply_server_side_encryption_by_default").map(|d| {
-                                obj(vec![
-                                    ("SSEAlgorithm", f(&d, "sse_algorithm")),
-                                    ("KMSMasterKeyID", f(&d, "kms_master_key_id")),
-                                ])
-                            }),
-                        ),
-                        ("BucketKeyEnabled", f(r, "bucket_key_enabled")),
-                    ])
-                });
+                let rules = list(&t, "rule", sse_rule);
                 let v = Some(obj(vec![("ServerSideEncryptionConfiguration", rules)]));
                 fold(
                     &plan,

@@ -853,3 +853,100 @@ fn sarif_points_at_plan_addresses_or_tf_files_in_its_own_category() {
     assert_eq!(loc["artifactLocation"]["uri"], "infra/main.tf", "{loc:#}");
     assert_eq!(loc["region"]["startLine"].as_u64(), Some(3), "{loc:#}");
 }
+
+/// Writes `attribute` of the root-module resource `address` as the
+/// configuration does (a constant), planned and changed.
+fn write_inline(plan: &mut Value, address: &str, attribute: &str, value: Value) {
+    for list in modules(plan) {
+        for r in list.as_array_mut().into_iter().flatten() {
+            if r["address"] == address {
+                r["values"][attribute] = value.clone();
+            }
+        }
+    }
+    for c in plan["resource_changes"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        if c["address"] == address {
+            c["change"]["after"][attribute] = value.clone();
+            if let Some(u) = c["change"]["after_unknown"].as_object_mut() {
+                u.remove(attribute);
+            }
+        }
+    }
+    for r in plan
+        .pointer_mut("/configuration/root_module/resources")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if r["address"] == address {
+            r["expressions"][attribute] = json!([{"enabled": {"constant_value": true}}]);
+        }
+    }
+}
+
+/// The inline settings of provider versions before 4 (`versioning { ... }`
+/// inside `aws_s3_bucket`) are read when the configuration writes them:
+/// versioning written on is no AB008, written off is; not written (computed
+/// after apply), the bucket has AWS's default, as with no split resource.
+#[test]
+fn legacy_inline_bucket_settings_are_read_when_written() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ab008 = |name: &str, p: &Value| {
+        let path = write_plan(dir.path(), name, p);
+        let (code, r) = audit("--tf-plan", &path, &[]);
+        assert!(code == 0 || code == 1, "{name}: exit {code}: {r:#}");
+        assert!(
+            !messages(&r)
+                .iter()
+                .any(|m| m.starts_with("AB008 not checked")),
+            "{name}: {r:#}"
+        );
+        support::rule_ids(&r).contains("AB008")
+    };
+    let mut on = plan();
+    remove(&mut on, "aws_s3_bucket_versioning.artifacts");
+    write_inline(
+        &mut on,
+        "aws_s3_bucket.artifacts",
+        "versioning",
+        json!([{"enabled": true, "mfa_delete": false}]),
+    );
+    assert!(!ab008("inline-on.json", &on));
+    let mut off = plan();
+    remove(&mut off, "aws_s3_bucket_versioning.artifacts");
+    write_inline(
+        &mut off,
+        "aws_s3_bucket.artifacts",
+        "versioning",
+        json!([{"enabled": false, "mfa_delete": false}]),
+    );
+    assert!(ab008("inline-off.json", &off));
+    let mut unwritten = plan();
+    remove(&mut unwritten, "aws_s3_bucket_versioning.artifacts");
+    assert!(ab008("unwritten.json", &unwritten));
+    // the inline `policy` stands for the bucket policy: the TLS and
+    // encryption statements it holds count (AB004, AB005)
+    let mut p = plan();
+    let text = modules(&mut p)
+        .into_iter()
+        .flat_map(|l| l.as_array().cloned().unwrap_or_default())
+        .find(|r| r["address"] == "aws_s3_bucket_policy.artifacts")
+        .map(|r| r["values"]["policy"].clone())
+        .unwrap_or_else(|| panic!("no artifact bucket policy in the plan"));
+    assert!(text.is_string(), "{text}");
+    remove(&mut p, "aws_s3_bucket_policy.artifacts");
+    let path = write_plan(dir.path(), "nopolicy.json", &p);
+    let (_, r) = audit("--tf-plan", &path, &[]);
+    let ids = support::rule_ids(&r);
+    assert!(ids.contains("AB004") && ids.contains("AB005"), "{r:#}");
+    write_inline(&mut p, "aws_s3_bucket.artifacts", "policy", text);
+    let path = write_plan(dir.path(), "inline-policy.json", &p);
+    let (code, r) = audit("--tf-plan", &path, &[]);
+    assert_eq!(code, 0, "{r:#}");
+    let ids = support::rule_ids(&r);
+    assert!(!ids.contains("AB004") && !ids.contains("AB005"), "{r:#}");
+}
