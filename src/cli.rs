@@ -102,9 +102,17 @@ pub struct AuditArgs {
     /// checkout root in CI).
     #[arg(long, value_name = "DIR", requires = "iac")]
     pub iac_root: Option<PathBuf>,
-    /// With --remediate: leave out changes to resources a CloudFormation
-    /// stack manages (the next stack update would revert them).
+    /// With --remediate: also write to resources a CloudFormation stack
+    /// manages, or whose stack could not be read (drift: the next stack
+    /// update reverts the change or fails). Without it they are left out
+    /// and listed as manual steps; `--template T --fix-patch FILE` gives
+    /// the change as a patch to the template instead.
     #[arg(long, requires = "remediate")]
+    pub allow_drift: bool,
+    /// With --remediate: leave out changes to stack-managed resources. This
+    /// is the default now; the flag is kept so existing scripts keep
+    /// working.
+    #[arg(long, requires = "remediate", conflicts_with = "allow_drift")]
     pub skip_iac_managed: bool,
     /// Audit CloudFormation templates instead of an account (repeatable): a
     /// template file (YAML or JSON) or a directory of them (CDK's `cdk.out`

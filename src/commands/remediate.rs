@@ -84,7 +84,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             let d = t.locate(s, None)?;
             Some(d.to_string())
         };
-        plan.note_stacks(&stacks, template, a.skip_iac_managed);
+        plan.note_stacks(&stacks, template, !a.allow_drift);
     }
     if a.dry_run || plan.actions.is_empty() {
         let text = if json {
@@ -121,7 +121,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         unsafe_fixes: a.unsafe_fixes,
         yes: a.yes,
         journal: a.journal.clone().unwrap_or_else(apply::default_journal),
-        skip_resources: if a.skip_iac_managed {
+        skip_resources: if !a.allow_drift {
             plan.iac_managed
                 .keys()
                 .chain(plan.iac_unknown.keys())

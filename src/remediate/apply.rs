@@ -34,7 +34,7 @@ pub struct ApplyOptions {
     /// Apply the changes later passes plan without asking.
     pub yes: bool,
     pub journal: PathBuf,
-    /// Resources later passes leave alone (`--skip-iac-managed`: those a
+    /// Resources later passes leave alone (without `--allow-drift`: those a
     /// stack manages, or whose stack could not be read).
     pub skip_resources: std::collections::BTreeSet<String>,
 }

@@ -146,14 +146,14 @@ impl Plan {
             list.retain(|a| {
                 let why = if let Some(m) = managed.get(&a.resource_arn) {
                     format!(
-                        "managed by CloudFormation stack {} ({}): change it in {} and update the stack (left out by --skip-iac-managed)",
+                        "managed by CloudFormation stack {} ({}): change it in {} and update the stack (`--template TEMPLATE --fix-patch FILE` writes the change as a patch; --allow-drift writes it to the account)",
                         m.stack,
                         m.logical_id,
                         m.template.as_deref().unwrap_or("the stack's template")
                     )
                 } else if let Some(e) = unknown.get(&a.resource_arn) {
                     format!(
-                        "whether a CloudFormation stack manages it could not be read ({e}); left out by --skip-iac-managed"
+                        "whether a CloudFormation stack manages it could not be read ({e}); left out (--allow-drift writes it anyway)"
                     )
                 } else {
                     return true;

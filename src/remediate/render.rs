@@ -65,7 +65,7 @@ pub fn manual_by_rule(plan: &Plan) -> Vec<(&str, &str, Vec<&ManualStep>)> {
     let mut groups: Vec<(&str, &str, Vec<&ManualStep>)> = Vec::new();
     for m in &plan.manual {
         // a rule's steps with the same text together (a step left out by
-        // --skip-iac-managed names its own stack)
+        // a stack-managed resource names its own stack)
         match groups
             .iter_mut()
             .find(|(id, text, _)| *id == m.rule_id && *text == m.remediation)

@@ -358,7 +358,7 @@ async fn tag_key(clients: &SeedClients, key_id: &str, stack: &str, logical_id: &
 }
 
 #[tokio::test]
-async fn the_plan_names_the_stack_and_can_leave_its_resources_alone() {
+async fn the_plan_leaves_stack_managed_resources_alone_unless_drift_is_allowed() {
     let moto = Moto::start();
     let clients = SeedClients::connect(&moto.endpoint, "us-east-1")
         .await
@@ -396,8 +396,9 @@ async fn the_plan_names_the_stack_and_can_leave_its_resources_alone() {
     ];
     let key_line = line_of(&yaml, "  ArtifactKey:");
 
+    // --allow-drift: the key's change is planned, with the stack named
     let o = run(
-        &[&base[..], &["--format", "json"]].concat(),
+        &[&base[..], &["--format", "json", "--allow-drift"]].concat(),
         Some(&moto.endpoint),
     );
     let plan = support::stdout_json(&o);
@@ -427,7 +428,10 @@ async fn the_plan_names_the_stack_and_can_leave_its_resources_alone() {
     let bucket_arn = format!("arn:aws:s3:::{}", stack.bucket);
     assert!(plan["iac_managed"].get(&bucket_arn).is_none());
 
-    let o = run(&base, Some(&moto.endpoint));
+    let o = run(
+        &[&base[..], &["--allow-drift"]].concat(),
+        Some(&moto.endpoint),
+    );
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains(&format!(
@@ -436,9 +440,10 @@ async fn the_plan_names_the_stack_and_can_leave_its_resources_alone() {
         "{text}"
     );
 
-    // --skip-iac-managed: the key's change becomes a manual step; the bucket's stays
+    // by default the key's change becomes a manual step pointing at the
+    // patch and at --allow-drift; the bucket's stays
     let o = run(
-        &[&base[..], &["--format", "json", "--skip-iac-managed"]].concat(),
+        &[&base[..], &["--format", "json"]].concat(),
         Some(&moto.endpoint),
     );
     let plan = support::stdout_json(&o);
@@ -460,7 +465,15 @@ async fn the_plan_names_the_stack_and_can_leave_its_resources_alone() {
     assert!(
         step["remediation"].as_str().is_some_and(|r| r
             .contains("managed by CloudFormation stack ci-infra (ArtifactKey)")
-            && r.contains("--skip-iac-managed")),
+            && r.contains("--fix-patch")
+            && r.contains("--allow-drift")),
         "{step}"
     );
+    // --skip-iac-managed, the old way to ask for this, still gives the same plan
+    let o = run(
+        &[&base[..], &["--format", "json", "--skip-iac-managed"]].concat(),
+        Some(&moto.endpoint),
+    );
+    assert_eq!(support::stdout_json(&o)["actions"], plan["actions"]);
+    assert_eq!(support::stdout_json(&o)["manual"], plan["manual"]);
 }
