@@ -205,7 +205,17 @@ fn read_template(path: &Path, texts: &BTreeMap<PathBuf, String>) -> Result<Optio
     Ok(Some(doc))
 }
 
-fn files_of(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+/// The files under `dir`, sorted, that `wanted` accepts by name: hidden
+/// entries and the directories named in `skip` are not entered, nor
+/// anything deeper than 16 levels. Template mode and the plan reader share
+/// it.
+pub(crate) fn walk_files(
+    dir: &Path,
+    skip: &[&str],
+    wanted: &dyn Fn(&str) -> bool,
+    out: &mut Vec<PathBuf>,
+    depth: usize,
+) {
     if depth > 16 {
         return;
     }
@@ -219,22 +229,30 @@ fn files_of(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name.starts_with('.') || name == "node_modules" || name == "target" {
+        if name.starts_with('.') || skip.contains(&name.as_str()) {
             continue;
         }
         if p.is_dir() {
-            files_of(&p, out, depth + 1);
-        } else if [".yaml", ".yml", ".json", ".template"]
+            walk_files(&p, skip, wanted, out, depth + 1);
+        } else if wanted(&name) {
+            out.push(p);
+        }
+    }
+}
+
+/// The template files under `dir` (CDK's own JSON files and parameter
+/// files left out).
+fn files_of(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    let template = |name: &str| {
+        [".yaml", ".yml", ".json", ".template"]
             .iter()
             .any(|e| name.ends_with(e))
             && !name.ends_with(".parameters.json")
             && name != "manifest.json"
             && name != "tree.json"
             && name != "cdk.json"
-        {
-            out.push(p);
-        }
-    }
+    };
+    walk_files(dir, &["node_modules", "target"], &template, out, depth);
 }
 
 /// The parameter file given for a template, or the one beside it.

@@ -1651,28 +1651,13 @@ fn pipeline(t: &Value) -> Value {
 
 /// The plan files under `dir` (`*.json`), sorted.
 fn plans_of(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    if depth > 16 {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') || name == ".terraform" {
-            continue;
-        }
-        if p.is_dir() {
-            plans_of(&p, out, depth + 1);
-        } else if name.ends_with(".json") {
-            out.push(p);
-        }
-    }
+    super::walk_files(
+        dir,
+        &[".terraform"],
+        &|name: &str| name.ends_with(".json"),
+        out,
+        depth,
+    );
 }
 
 /// A plan read from disk, before it is built.
