@@ -19,9 +19,8 @@ COPY src ./src
 COPY rules ./rules
 ARG PIPEAUDIT_BUILD_COMMIT=unknown
 ENV PIPEAUDIT_BUILD_COMMIT=${PIPEAUDIT_BUILD_COMMIT}
-# The `dist` profile (Cargo.toml): the smaller binary the releases ship.
-RUN cargo build --profile dist --locked \
-    && cp target/dist/pipeaudit /pipeaudit \
+RUN cargo build --release --locked \
+    && cp target/release/pipeaudit /pipeaudit \
     && /pipeaudit --version
 
 FROM gcr.io/distroless/static-debian12:nonroot
