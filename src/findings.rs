@@ -71,6 +71,87 @@ impl std::fmt::Display for FixSafety {
 pub struct FixRef {
     pub action: String,
     pub safety: FixSafety,
+    /// The fix as a change to the file that defines the resource (template
+    /// mode with `--fix-patch`, SARIF `fixes`): verified on its own by
+    /// auditing the changed template again. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FileChange>,
+}
+
+/// A change to one file: replacements of byte ranges of its original text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    /// The file, relative as the report's locations name it.
+    pub file: String,
+    /// In ascending order, not overlapping; each offset is into the
+    /// original text.
+    pub replacements: Vec<Replacement>,
+}
+
+/// `length` bytes at `offset` replaced by `inserted` (an insertion when
+/// `length` is 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacement {
+    pub offset: usize,
+    pub length: usize,
+    pub inserted: String,
+}
+
+impl FileChange {
+    /// The replacements between two texts, whole lines at a time.
+    pub fn between(file: &str, before: &str, after: &str) -> FileChange {
+        fn starts(text: &str) -> Vec<usize> {
+            let mut v = vec![0];
+            let mut at = 0;
+            for line in text.split_inclusive('\n') {
+                at += line.len();
+                v.push(at);
+            }
+            v
+        }
+        let (old, new) = (starts(before), starts(after));
+        let diff = similar::TextDiff::from_lines(before, after);
+        let mut replacements = Vec::new();
+        for op in diff.ops() {
+            if matches!(op, similar::DiffOp::Equal { .. }) {
+                continue;
+            }
+            let (o, n) = (op.old_range(), op.new_range());
+            let (os, oe) = (
+                old[o.start.min(old.len() - 1)],
+                old[o.end.min(old.len() - 1)],
+            );
+            let (ns, ne) = (
+                new[n.start.min(new.len() - 1)],
+                new[n.end.min(new.len() - 1)],
+            );
+            replacements.push(Replacement {
+                offset: os,
+                length: oe - os,
+                inserted: after[ns..ne].to_string(),
+            });
+        }
+        FileChange {
+            file: file.to_string(),
+            replacements,
+        }
+    }
+
+    /// `text` with the replacements made (`None` when one falls outside it
+    /// or off a character boundary).
+    pub fn apply(&self, text: &str) -> Option<String> {
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for r in &self.replacements {
+            let end = r.offset.checked_add(r.length)?;
+            out.push_str(text.get(at..r.offset)?);
+            out.push_str(&r.inserted);
+            text.get(r.offset..end)?;
+            at = end;
+        }
+        out.push_str(text.get(at..)?);
+        Some(out)
+    }
 }
 
 /// One rule violated by one resource of one pipeline.
@@ -334,5 +415,34 @@ mod tests {
                 serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(back, kind);
         }
+    }
+
+    #[test]
+    fn a_file_change_replays_the_edit_and_refuses_ranges_outside_the_text() {
+        let before = "a: 1\n# keep\nb: 2\nc: 3";
+        for after in [
+            "a: 1\n# keep\nb: 5\nc: 3",
+            "a: 1\n# keep\nb: 2\n  x: y\nc: 3",
+            "z: 0\na: 1\n# keep\nc: 3\nd: 4\n",
+            "",
+        ] {
+            let c = FileChange::between("t.yaml", before, after);
+            assert_eq!(c.apply(before).as_deref(), Some(after), "{c:?}");
+        }
+        let c = FileChange::between("t.yaml", before, "a: 1\n# keep\nb: 5\nc: 3");
+        assert_eq!(c.replacements.len(), 1);
+        assert_eq!(
+            &before[c.replacements[0].offset..][..c.replacements[0].length],
+            "b: 2\n"
+        );
+        let outside = FileChange {
+            file: "t.yaml".into(),
+            replacements: vec![Replacement {
+                offset: 100,
+                length: 1,
+                inserted: String::new(),
+            }],
+        };
+        assert_eq!(outside.apply(before), None);
     }
 }

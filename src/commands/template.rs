@@ -144,6 +144,19 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         std::fs::write(out, p.diff())
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         eprint!("{}", crate::patch::summary(&p, &out.display().to_string()));
+        // each finding's own change goes with it (SARIF `fixes`)
+        for x in &p.patched {
+            let Some(change) = &x.change else { continue };
+            for f in eval.findings.iter_mut().filter(|f| {
+                f.rule_id == x.rule_id
+                    && f.resource_arn == x.resource_arn
+                    && f.pipeline == x.pipeline
+            }) {
+                if let Some(fix) = &mut f.fix {
+                    fix.changes = vec![change.clone()];
+                }
+            }
+        }
     }
     let index = crate::iac::Index::load(&crate::iac::Options {
         dirs: Vec::new(),

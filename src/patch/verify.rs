@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::findings::{Finding, FixSafety};
+use crate::findings::{FileChange, Finding, FixSafety};
 use crate::model::Snapshot;
 use crate::remediate::registry::{self, TemplateContext};
 use crate::rules::RuleSet;
@@ -31,6 +31,11 @@ pub struct Patched {
     pub file: String,
     /// The logical ids of the resources changed.
     pub logical_id: String,
+    /// The finding's own change to the original template, when it closes
+    /// the finding on its own too (audited again alone): SARIF `fixes`.
+    /// `None` for a finding closed by another's change.
+    #[serde(skip)]
+    pub change: Option<FileChange>,
 }
 
 /// A finding the patch leaves to a person, with why.
@@ -95,6 +100,32 @@ fn audit(run: &Audit<'_>, opts: &Options) -> Result<(BTreeSet<Key>, usize), Stri
     Ok((eval.findings.iter().map(key).collect(), gaps))
 }
 
+/// The finding's edits applied to the original template alone, when
+/// that closes the finding with no new finding and no new gap: the
+/// patched text, else `None`.
+fn alone(
+    run: &Audit<'_>,
+    file: &Path,
+    original: &str,
+    edits: &[super::Edit],
+    finding: &Key,
+    open: &BTreeSet<Key>,
+    gaps: usize,
+) -> Option<String> {
+    let patched = super::apply(original, edits).ok()?;
+    if patched == original {
+        return None;
+    }
+    let mut opts = run.opts.clone();
+    opts.texts.insert(file.to_path_buf(), patched.clone());
+    match audit(run, &opts) {
+        Ok((after, g)) if !after.contains(finding) && after.is_subset(open) && g <= gaps => {
+            Some(patched)
+        }
+        _ => None,
+    }
+}
+
 /// Builds the verified patches for the findings of template mode.
 /// `rel` names a template file as the diff does.
 pub fn patches(
@@ -106,6 +137,7 @@ pub fn patches(
 ) -> Result<Patches, String> {
     let mut out = Patches::default();
     let (mut open, mut gaps) = audit(run, run.opts)?;
+    let (open_before, gaps_before) = (open.clone(), gaps);
     let rules = run.rules;
     let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut originals: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -137,6 +169,7 @@ pub fn patches(
                     safety: a.safety(),
                     file: file.clone(),
                     logical_id: logical_id.clone(),
+                    change: None,
                 });
             }
             continue;
@@ -248,6 +281,22 @@ pub fn patches(
         match verdict {
             Ok((after, g)) => {
                 let file = rel(&origin.file);
+                let original = originals.get(&origin.file).map_or("", String::as_str);
+                // the first change in an unchanged state was verified alone
+                let alone = if text == original && open == open_before && gaps == gaps_before {
+                    Some(patched.clone())
+                } else {
+                    alone(
+                        run,
+                        &origin.file,
+                        original,
+                        &edits,
+                        &k,
+                        &open_before,
+                        gaps_before,
+                    )
+                }
+                .map(|after| FileChange::between(&file, original, &after));
                 for closed in open.difference(&after) {
                     closed_by.insert(closed.clone(), (file.clone(), edited.clone()));
                 }
@@ -262,6 +311,7 @@ pub fn patches(
                     safety: action.safety(),
                     file,
                     logical_id: edited,
+                    change: alone,
                 });
             }
             Err(why) => out.manual.push(manual(format!(

@@ -385,7 +385,55 @@ fn result(f: &Finding, rule_index: i64) -> sarif::Result {
     if !f.witness.is_empty() {
         result.code_flows = Some(vec![code_flow(f)]);
     }
+    if let Some(fix) = f.fix.as_ref().filter(|x| !x.changes.is_empty()) {
+        result.fixes = Some(vec![fixes(fix)]);
+    }
     result
+}
+
+/// A finding's verified change to its template as a SARIF fix: byte
+/// ranges of the original file and what replaces each.
+fn fixes(fix: &crate::findings::FixRef) -> sarif::Fix {
+    let changes = fix
+        .changes
+        .iter()
+        .map(|c| {
+            sarif::ArtifactChange::builder()
+                .artifact_location(
+                    sarif::ArtifactLocation::builder()
+                        .uri(uri_of(&c.file))
+                        .build(),
+                )
+                .replacements(
+                    c.replacements
+                        .iter()
+                        .map(|r| {
+                            sarif::Replacement::builder()
+                                .deleted_region(
+                                    sarif::Region::builder()
+                                        .byte_offset(r.offset as i64)
+                                        .byte_length(r.length as i64)
+                                        .build(),
+                                )
+                                .inserted_content(
+                                    sarif::ArtifactContent::builder()
+                                        .text(r.inserted.clone())
+                                        .build(),
+                                )
+                                .build()
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .build()
+        })
+        .collect::<Vec<_>>();
+    sarif::Fix::builder()
+        .artifact_changes(changes)
+        .description(text(&format!(
+            "{} ({}): verified by auditing the changed template again",
+            fix.action, fix.safety
+        )))
+        .build()
 }
 
 /// The category of one account and region (`pipeaudit` for audits,

@@ -212,6 +212,7 @@ impl<'de> serde::de::Visitor<'de> for FixVisitor {
         Ok(FixFromFile(FixRef {
             action,
             safety: registered.safety(),
+            changes: Vec::new(),
         }))
     }
 }

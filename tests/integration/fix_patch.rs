@@ -512,3 +512,111 @@ fn fix_patch_needs_templates_and_a_writable_file() {
         "{stderr}"
     );
 }
+
+/// `text` with the replacements of one SARIF `artifactChange` made
+/// (byte ranges of the original, applied from the last).
+fn replay(text: &str, change: &serde_json::Value) -> String {
+    let mut out = text.as_bytes().to_vec();
+    let reps = change["replacements"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no replacements: {change}"));
+    let mut ranges: Vec<(usize, usize, String)> = reps
+        .iter()
+        .map(|r| {
+            let at = |k: &str| {
+                r["deletedRegion"][k]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{k}: {r}")) as usize
+            };
+            let inserted = r["insertedContent"]["text"].as_str().unwrap_or("");
+            (at("byteOffset"), at("byteLength"), inserted.to_string())
+        })
+        .collect();
+    ranges.sort_by_key(|r| std::cmp::Reverse(r.0));
+    for (offset, length, inserted) in ranges {
+        out.splice(offset..offset + length, inserted.into_bytes());
+    }
+    String::from_utf8(out).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn sarif_fixes_carry_each_change_and_each_closes_its_finding_alone() {
+    let text = variant(&[
+        ("EnableKeyRotation: true", "EnableKeyRotation: false"),
+        ("        Status: Enabled", "        Status: Suspended"),
+        (
+            "        BlockPublicAcls: true\n",
+            "        BlockPublicAcls: false  # open\n",
+        ),
+    ]);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(dir.join("ref.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let before = audit(dir, "ref.yaml").1;
+    let o = run_in(
+        dir,
+        &[
+            "--template",
+            "ref.yaml",
+            "--fix-patch",
+            "fix.diff",
+            "--format",
+            "sarif",
+            "-o",
+            "out.sarif",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sarif: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("out.sarif")).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    crate::support::sarif_schema::validate(&sarif);
+    let mut fixed = BTreeSet::new();
+    for run in sarif["runs"].as_array().into_iter().flatten() {
+        for result in run["results"].as_array().into_iter().flatten() {
+            let Some(fixes) = result["fixes"].as_array() else {
+                continue;
+            };
+            let rule = result["ruleId"].as_str().unwrap_or_default().to_string();
+            assert_eq!(fixes.len(), 1, "{result}");
+            let changes = fixes[0]["artifactChanges"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{result}"));
+            assert_eq!(changes.len(), 1, "{result}");
+            // the change is to the file the result points at
+            assert_eq!(
+                changes[0]["artifactLocation"]["uri"],
+                result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                "{result}"
+            );
+            assert_eq!(changes[0]["artifactLocation"]["uri"], "ref.yaml");
+            // made alone on the original, it closes this finding and raises none
+            let alone = replay(&text, &changes[0]);
+            assert_ne!(alone, text);
+            let check = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(check.path().join("ref.yaml"), &alone).unwrap_or_else(|e| panic!("{e}"));
+            let after = audit(check.path(), "ref.yaml").1;
+            assert!(!after.contains(&rule), "{rule} stays:\n{alone}");
+            assert!(after.is_subset(&before), "{after:?} not within {before:?}");
+            assert_eq!(before.len() - after.len(), 1, "{rule}: {after:?}");
+            fixed.insert(rule);
+        }
+    }
+    assert_eq!(
+        fixed,
+        ["AB006", "AB008", "KM003"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "{sarif}"
+    );
+    // without --fix-patch there are no fixes
+    let o = run_in(dir, &["--template", "ref.yaml", "--format", "sarif"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("\"fixes\""));
+}
