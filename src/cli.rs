@@ -38,6 +38,7 @@ pub struct Cli {
 /// Options of the audit (the default command).
 #[derive(Debug, Args, Clone)]
 #[command(group(clap::ArgGroup::new("offline").args(["templates", "tf_plans"]).multiple(true)))]
+#[command(group(clap::ArgGroup::new("patch_input").args(["templates", "remediate"]).multiple(true)))]
 pub struct AuditArgs {
     /// Audit a saved snapshot offline instead of collecting.
     #[arg(long, value_name = "FILE")]
@@ -105,8 +106,8 @@ pub struct AuditArgs {
     /// With --remediate: also write to resources a CloudFormation stack
     /// manages, or whose stack could not be read (drift: the next stack
     /// update reverts the change or fails). Without it they are left out
-    /// and listed as manual steps; `--template T --fix-patch FILE` gives
-    /// the change as a patch to the template instead.
+    /// and listed as manual steps; `--fix-patch FILE` gives the change as
+    /// a patch to the template instead.
     #[arg(long, requires = "remediate")]
     pub allow_drift: bool,
     /// With --remediate: leave out changes to stack-managed resources. This
@@ -124,12 +125,13 @@ pub struct AuditArgs {
     /// With --iac DIR, findings point at the .tf files under DIR.
     #[arg(long = "tf-plan", value_name = "PLAN.json", conflicts_with_all = ["snapshot", "save_snapshot", "remediate", "templates"])]
     pub tf_plans: Vec<PathBuf>,
-    /// With --template: write the fixes that have a template form as a
+    /// With --template, or --remediate --iac DIR (the findings on resources
+    /// a stack manages): write the fixes that have a template form as a
     /// unified diff to FILE (paths relative to the directory the findings'
     /// paths are, for `git apply` there). Each change is kept only if
     /// auditing the patched templates again closes its finding and raises
     /// none; the others are printed as manual steps.
-    #[arg(long, value_name = "FILE", requires = "templates")]
+    #[arg(long, value_name = "FILE", requires = "patch_input")]
     pub fix_patch: Option<PathBuf>,
     /// With --template: a CloudFormation parameter file (a JSON list of
     /// ParameterKey/ParameterValue) for the single template given, or

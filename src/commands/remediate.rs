@@ -38,6 +38,16 @@ impl Account for Live<'_> {
     }
 }
 
+/// Writes the patch of `--fix-patch` and prints what it closes.
+pub(super) fn write_patch(
+    out: &std::path::Path,
+    p: &crate::patch::verify::Patches,
+) -> Result<(), String> {
+    std::fs::write(out, p.diff()).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    eprint!("{}", crate::patch::summary(p, &out.display().to_string()));
+    Ok(())
+}
+
 /// Plans, shows, and (unless --dry-run) applies the fixes of an audit.
 pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, String> {
     let json = match a.format {
@@ -53,6 +63,11 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     // The --iac paths are checked before collecting (a bad --iac fails
     // fast); the templates are read when a planned change needs locating.
     let iac_index = super::audit::iac_index(a, config)?;
+    if a.fix_patch.is_some() && iac_index.is_none() {
+        return Err(
+            "--fix-patch with --remediate needs --iac DIR: the templates to patch".to_string(),
+        );
+    }
     let snapshot = Arc::new(collect_live(g)?);
     let eval = engine::evaluate(snapshot.clone(), rules, config);
     let mut plan = crate::remediate::plan(&snapshot, &eval.findings, rules, config, a.unsafe_fixes);
@@ -85,6 +100,39 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             Some(d.to_string())
         };
         plan.note_stacks(&stacks, template, !a.allow_drift);
+        if let Some(out) = &a.fix_patch {
+            let index = iac_index
+                .as_ref()
+                .ok_or("--fix-patch with --remediate needs --iac DIR: the templates to patch")?
+                .get()?;
+            let mut located = Vec::new();
+            let mut unlocated = Vec::new();
+            for f in eval.findings.iter().filter(|f| f.fix.is_some()) {
+                let Some(s) = stacks.get(&f.resource_arn).and_then(|s| s.value()) else {
+                    continue;
+                };
+                match index.template_of(s, &f.resource_type) {
+                    Ok(t) => located.push(crate::patch::live::Located {
+                        finding: f,
+                        file: index.root().join(&t.rel),
+                        rel: t.rel.clone(),
+                        stack: s.stack.clone(),
+                        logical_id: s.logical_id.clone(),
+                    }),
+                    Err(why) => unlocated.push(crate::patch::verify::Manual {
+                        rule_id: f.rule_id.clone(),
+                        pipeline: f.pipeline.clone(),
+                        resource_arn: f.resource_arn.clone(),
+                        why,
+                    }),
+                }
+            }
+            let mut p = crate::patch::live::patches(&located, &snapshot.account, rules, config)?;
+            p.manual.extend(unlocated);
+            write_patch(out, &p)?;
+        }
+    } else if let Some(out) = &a.fix_patch {
+        write_patch(out, &crate::patch::verify::Patches::default())?;
     }
     if a.dry_run || plan.actions.is_empty() {
         let text = if json {

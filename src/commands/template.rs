@@ -141,9 +141,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             config,
         };
         let p = crate::patch::verify::patches(&run, &snapshot, &origins, &eval.findings, rel_of)?;
-        std::fs::write(out, p.diff())
-            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        eprint!("{}", crate::patch::summary(&p, &out.display().to_string()));
+        super::remediate::write_patch(out, &p)?;
         // each finding's own change goes with it (SARIF `fixes`)
         for x in &p.patched {
             let Some(change) = &x.change else { continue };

@@ -11,6 +11,7 @@
 //! again (`commands::template`), not here.
 
 pub mod json;
+pub mod live;
 pub mod verify;
 pub mod yaml;
 

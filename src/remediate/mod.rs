@@ -146,7 +146,7 @@ impl Plan {
             list.retain(|a| {
                 let why = if let Some(m) = managed.get(&a.resource_arn) {
                     format!(
-                        "managed by CloudFormation stack {} ({}): change it in {} and update the stack (`--template TEMPLATE --fix-patch FILE` writes the change as a patch; --allow-drift writes it to the account)",
+                        "managed by CloudFormation stack {} ({}): change it in {} and update the stack (`--fix-patch FILE` with --iac writes the change as a patch to the template; --allow-drift writes it to the account)",
                         m.stack,
                         m.logical_id,
                         m.template.as_deref().unwrap_or("the stack's template")

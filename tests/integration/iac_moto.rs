@@ -477,3 +477,132 @@ async fn the_plan_leaves_stack_managed_resources_alone_unless_drift_is_allowed()
     assert_eq!(support::stdout_json(&o)["actions"], plan["actions"]);
     assert_eq!(support::stdout_json(&o)["manual"], plan["manual"]);
 }
+
+/// Live remediation with `--fix-patch`: the finding on a stack-managed key
+/// becomes a verified patch to the template under `--iac` that defines it,
+/// when the template, audited as that stack, has the same finding; when it
+/// does not (the stack drifted from its template), a manual step.
+#[tokio::test]
+async fn live_findings_on_stack_managed_resources_become_a_verified_patch() {
+    let moto = Moto::start();
+    let clients = SeedClients::connect(&moto.endpoint, "us-east-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let stack = seed::seed_stack(
+        &clients,
+        &StackSpec {
+            prefix: "live".to_string(),
+            defects: vec![Defect::KeyRotationOff],
+            shared_store: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    tag_key(&clients, &stack.key_id, "ci-live", "ArtifactKey").await;
+    let reference = crate::template_mode::reference();
+    let defect =
+        crate::template_mode::variant(&[("EnableKeyRotation: true", "EnableKeyRotation: false")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let infra = dir.path().join("infra");
+    std::fs::create_dir_all(&infra).unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().to_string_lossy().into_owned();
+    let infra_s = infra.to_string_lossy().into_owned();
+    let patch = dir.path().join("fix.diff");
+    let patch_s = patch.to_string_lossy().into_owned();
+    let args = [
+        "--region",
+        "us-east-1",
+        "--max-attempts",
+        "1",
+        "--pipeline",
+        "live-*",
+        "--remediate",
+        "--dry-run",
+        "--format",
+        "json",
+        "--iac",
+        &infra_s,
+        "--iac-root",
+        &root,
+        "--fix-patch",
+        &patch_s,
+    ];
+
+    // the template has the live defect: the patch turns rotation on there
+    std::fs::write(infra.join("pipeline.yaml"), &defect).unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&args, Some(&moto.endpoint));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{stderr}");
+    let plan = support::stdout_json(&o);
+    assert_eq!(
+        plan["iac_managed"][stack.key_arn.as_str()]["stack"],
+        "ci-live"
+    );
+    let diff = std::fs::read_to_string(&patch).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        diff.starts_with("diff --git a/infra/pipeline.yaml b/infra/pipeline.yaml\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("-      EnableKeyRotation: false\n"), "{diff}");
+    assert!(diff.contains("+      EnableKeyRotation: true\n"), "{diff}");
+    assert!(stderr.contains("closes 1 finding(s)"), "{stderr}");
+    assert!(
+        stderr.contains("KM003  ArtifactKey in infra/pipeline.yaml"),
+        "{stderr}"
+    );
+    // the patch applies where the paths are relative to
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    let check = git(&["apply", "--check", &patch_s]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // and the patched template audits without the finding
+    assert!(git(&["apply", &patch_s]).status.success());
+    let patched =
+        std::fs::read_to_string(infra.join("pipeline.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(patched, reference);
+
+    // the template already says rotation on: the live key drifted from
+    // it; nothing is patched, the step says why
+    let o = run(&args, Some(&moto.endpoint));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&patch).unwrap_or_else(|e| panic!("{e}")),
+        ""
+    );
+    assert!(stderr.contains("no change could be verified"), "{stderr}");
+    assert!(
+        stderr.contains(&stack.key_arn)
+            && stderr.contains("does not have this finding when audited as a template"),
+        "{stderr}"
+    );
+
+    // --fix-patch with --remediate needs the templates
+    let o = run(
+        &[
+            "--region",
+            "us-east-1",
+            "--max-attempts",
+            "1",
+            "--remediate",
+            "--dry-run",
+            "--fix-patch",
+            &patch_s,
+        ],
+        Some(&moto.endpoint),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--iac"), "{stderr}");
+}
