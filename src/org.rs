@@ -3,6 +3,10 @@
 //! one starts, so memory follows the accounts in flight
 //! (`--account-concurrency`), not the organization. One account failing
 //! (a role that cannot be assumed, say) is recorded and the others go on.
+//! A pipeline that deploys a stack into another account of the audit has
+//! that stack (and the roles CloudFormation acts as there) read in that
+//! account and added to its own snapshot before the evaluation
+//! ([`collect::linked`]); only those few values outlive an account.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +14,7 @@ use std::sync::Arc;
 use aws_types::SdkConfig;
 use futures::StreamExt;
 
+use crate::collect::linked::Linker;
 use crate::collect::targets::Target;
 use crate::collect::{self, CollectOptions, clients};
 use crate::findings::{Diagnostic, DiagnosticKind};
@@ -27,6 +32,10 @@ pub struct OrgOptions {
     pub account_concurrency: usize,
     /// Save each account's snapshot as `<dir>/<account>.json`.
     pub save_dir: Option<PathBuf>,
+    /// Every account of the audit, those of other shards too: the
+    /// accounts whose stacks a pipeline's deploys are followed into (see
+    /// [`collect::linked`]). Empty: the audited targets.
+    pub audit: Vec<Target>,
 }
 
 /// What one account gave.
@@ -78,9 +87,10 @@ async fn audit_one(
     org: &OrgOptions,
     rules: Arc<RuleSet>,
     config: Arc<Config>,
+    linker: &Linker,
 ) -> AccountOutcome {
     let cfg = clients::assume_role_config(base, &target.role_arn, org.external_id.as_deref()).await;
-    let snapshot = match collect::collect_account(&cfg, opts, Some(&target.account)).await {
+    let mut snapshot = match collect::collect_account(&cfg, opts, Some(&target.account)).await {
         Ok(s) => s,
         Err(e) => {
             let permission = match e {
@@ -98,6 +108,9 @@ async fn audit_one(
             };
         }
     };
+    // the stacks its pipelines deploy into the audit's other accounts,
+    // read there, before the evaluation
+    linker.follow(&mut snapshot).await;
     if let Some(dir) = &org.save_dir {
         let path = dir.join(format!("{}.json", target.account));
         if let Err(e) = snapshot.save(&path) {
@@ -147,10 +160,24 @@ pub async fn audit_accounts(
     mut progress: impl FnMut(&AccountSummary),
 ) -> OrgAudit {
     let mut out = OrgAudit::default();
+    let audit = if org.audit.is_empty() {
+        &targets
+    } else {
+        &org.audit
+    };
+    let linker = Linker::new(
+        base,
+        org.external_id.clone(),
+        audit
+            .iter()
+            .map(|t| (t.account.clone(), t.role_arn.clone())),
+        opts.concurrency,
+    );
+    let linker = &linker;
     let mut stream = futures::stream::iter(
         targets
             .into_iter()
-            .map(|t| audit_one(base, t, opts, org, rules.clone(), config.clone())),
+            .map(|t| audit_one(base, t, opts, org, rules.clone(), config.clone(), linker)),
     )
     .buffer_unordered(org.account_concurrency.max(1));
     while let Some(done) = stream.next().await {

@@ -48,6 +48,7 @@ pub mod key_refs;
 pub mod kind;
 pub mod kms;
 pub mod lambda;
+pub mod linked;
 pub mod principals;
 pub mod s3;
 pub mod stacks;

@@ -159,6 +159,7 @@ fn evaluate_accounts(
         external_id: g.external_id.clone(),
         account_concurrency: usize::from(g.account_concurrency),
         save_dir: None,
+        audit: super::audit_targets(g)?,
     };
     let region = opts
         .regions

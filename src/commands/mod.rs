@@ -177,6 +177,19 @@ fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
 /// The accounts named by --role-arn / --accounts, after --shard; empty
 /// when the audit acts with the caller's own credentials.
 fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
+    let list = audit_targets(g)?;
+    match g.shard {
+        Some(_) if list.is_empty() => Err(
+            "--shard splits the accounts of --accounts / --role-arn; none were given".to_string(),
+        ),
+        Some(shard) => Ok(collect::targets::shard(list, shard)),
+        None => Ok(list),
+    }
+}
+
+/// Every account named by --role-arn / --accounts, before --shard: the
+/// audit whose other accounts deploys are followed into.
+fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
     use collect::targets;
     if let Some(name) = &g.role_name {
         targets::check_role_name(name)?;
@@ -192,19 +205,12 @@ fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
     }
     // The partition of role ARNs built from account ids, from the region.
     let partition = targets::partition_of(g.regions.first().map(String::as_str).unwrap_or(""));
-    let list = targets::build(
+    targets::build(
         &g.role_arns,
         g.accounts_file.as_deref().zip(text.as_deref()),
         g.role_name.as_deref(),
         partition,
-    )?;
-    match g.shard {
-        Some(_) if list.is_empty() => Err(
-            "--shard splits the accounts of --accounts / --role-arn; none were given".to_string(),
-        ),
-        Some(shard) => Ok(targets::shard(list, shard)),
-        None => Ok(list),
-    }
+    )
 }
 
 /// The SDK configuration to act with in `region`: the caller's own, or the

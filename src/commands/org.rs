@@ -32,6 +32,7 @@ pub fn run(
         external_id: g.external_id.clone(),
         account_concurrency: usize::from(g.account_concurrency),
         save_dir,
+        audit: super::audit_targets(g)?,
     };
     let total = list.len();
     if !g.quiet {

@@ -36,7 +36,8 @@ pub enum NodeKind {
     ImageRepository,
     Function,
     Stack,
-    /// Another account a deploy reaches (drawn boxed: not audited here).
+    /// Another account a deploy reaches (drawn boxed; audited with this
+    /// one only when linked).
     Account,
 }
 
@@ -244,22 +245,24 @@ impl Builder<'_> {
     /// The stack a CloudFormation action deploys, with the role
     /// CloudFormation acts as (the action's `RoleArn`, else the stack's
     /// own); in another account, the account as a boxed node of its own
-    /// holding the stack, which is not read here.
+    /// holding the stack, which is read only when that account is linked
+    /// (audited with this one).
     fn stack(&mut self, action: &str, d: &crate::model::StackDeployRef) {
+        let linked = self.snapshot.linked_accounts.contains(&d.account);
         let from = if d.account != self.snapshot.account {
-            let id = self.node(
-                NodeKind::Account,
-                &format!("{} (not audited)", d.account),
-                None,
-                State::Present,
-            );
+            let label = if linked {
+                format!("{} (audited)", d.account)
+            } else {
+                format!("{} (not audited)", d.account)
+            };
+            let id = self.node(NodeKind::Account, &label, None, State::Present);
             self.edge(action, &id, EdgeKind::DeploysWith);
             id
         } else {
             action.to_string()
         };
         let read = self.snapshot.resources.cfn_stacks.get(&d.stack_arn);
-        let st = if d.account != self.snapshot.account {
+        let st = if d.account != self.snapshot.account && !linked {
             State::Unknown
         } else {
             state(read)

@@ -498,3 +498,63 @@ fn cloudformation_stacks_and_other_accounts_are_drawn() {
     let d = dot::render(&g);
     assert!(d.contains("peripheries=2"), "{d}");
 }
+
+/// A deploy into a linked account (audited with this one): the account is
+/// drawn as audited and its stack as read, with the stack's own role.
+#[test]
+fn a_linked_account_is_drawn_audited_with_its_stack_read() {
+    let mut s = demo();
+    let i = s
+        .pipelines
+        .iter()
+        .position(|w| w.name == "demo-000-pipeline")
+        .unwrap_or_else(|| panic!("no demo-000"));
+    let d = &s.pipelines[i].deploys[0];
+    let far_account = "210987654321";
+    let stack_arn = format!("arn:aws:cloudformation:us-east-1:{far_account}:stack/app-far");
+    let far_role = format!("arn:aws:iam::{far_account}:role/far-cfn");
+    let there = crate::model::StackDeployRef {
+        stage: d.stage.clone(),
+        action: d.action.clone(),
+        region: "us-east-1".to_string(),
+        account: far_account.to_string(),
+        action_mode: "CREATE_UPDATE".to_string(),
+        stack_name: "app-far".to_string(),
+        stack_arn: stack_arn.clone(),
+        ..Default::default()
+    };
+    s.pipelines[i].stack_deploys = vec![there];
+    s.resources.cfn_stacks.insert(
+        stack_arn.clone(),
+        crate::model::Observed::ok(crate::model::CfnStack {
+            name: "app-far".to_string(),
+            arn: format!("{stack_arn}/0000"),
+            status: "CREATE_COMPLETE".to_string(),
+            termination_protection: false,
+            role_arn: Some(far_role.clone()),
+            stack_policy: crate::model::Observed::Absent,
+        }),
+    );
+    let unlinked = graph_of(&s, "demo-000");
+    let account = kinds(&unlinked, NodeKind::Account);
+    assert!(account[0].name.contains("not audited"), "{account:#?}");
+    assert!(kinds(&unlinked, NodeKind::Stack)[0].unknown);
+
+    s.linked_accounts.insert(far_account.to_string());
+    let g = graph_of(&s, "demo-000");
+    let account = kinds(&g, NodeKind::Account);
+    assert_eq!(account.len(), 1);
+    assert!(
+        account[0].name.starts_with(far_account) && !account[0].name.contains("not audited"),
+        "{account:#?}"
+    );
+    let stacks = kinds(&g, NodeKind::Stack);
+    assert_eq!(stacks.len(), 1);
+    assert!(!stacks[0].unknown, "{stacks:#?}");
+    assert!(
+        kinds(&g, NodeKind::Role)
+            .iter()
+            .any(|r| r.arn.as_deref() == Some(far_role.as_str())),
+        "the stack's own role, read in the linked account"
+    );
+}

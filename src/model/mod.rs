@@ -7,7 +7,7 @@ pub mod redact;
 pub mod resources;
 pub mod secrets;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -182,6 +182,13 @@ pub struct Snapshot {
     /// ARN order (their values are in `resources.build_projects`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook_projects: Vec<WebhookProjectRef>,
+    /// The other accounts of the same audit (`--accounts`, `--role-arn`)
+    /// that the pipelines deploy stacks into: their stacks, and the roles
+    /// CloudFormation acts as there, were read in that account and added
+    /// to `resources` (under their own ARNs), so deploys into them are
+    /// checked like deploys into this account.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub linked_accounts: BTreeSet<String>,
 }
 
 /// The CloudFormation stack resource a live resource was created as.
@@ -391,7 +398,14 @@ impl Snapshot {
             principals: None,
             account_checks: false,
             webhook_projects: Vec::new(),
+            linked_accounts: BTreeSet::new(),
         }
+    }
+
+    /// Whether what the pipelines deploy into `account` is audited with
+    /// this snapshot: the snapshot's own account, or a linked one.
+    pub fn audits_account(&self, account: &str) -> bool {
+        account == self.account || self.linked_accounts.contains(account)
     }
 
     /// Serializes the snapshot as pretty JSON (deterministic: maps are ordered).

@@ -54,3 +54,4 @@ mod unknown_moto;
 mod webhooks_mocks;
 mod webhooks_moto;
 mod webhooks_reports;
+mod xacct_moto;

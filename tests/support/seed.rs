@@ -66,6 +66,17 @@ impl SeedClients {
         Self::from_config(&config, region).await
     }
 
+    /// The SDK configuration [`SeedClients::connect_as`] acts with, for
+    /// the services these clients leave out.
+    pub async fn config_as(
+        endpoint_url: &str,
+        region: &str,
+        role_arn: &str,
+    ) -> aws_types::SdkConfig {
+        let base = static_config(endpoint_url, region).await;
+        pipeaudit::collect::clients::assume_role_config(&base, role_arn, None).await
+    }
+
     /// Clients from a ready configuration.
     pub async fn from_config(config: &aws_types::SdkConfig, region: &str) -> Result<Self> {
         let config = config.clone();

@@ -356,7 +356,8 @@ pub(super) fn bindings(
 /// template comes from, the role CloudFormation acts with (`deploy_role`,
 /// left out with the gap when it depends on a stack that could not be
 /// read), and the stack as read (`stack`: null when it does not exist or
-/// is in another account, left out with the gap when it could not be read).
+/// is in an account outside the audit, left out with the gap when it could
+/// not be read).
 fn stack_deploys(
     s: &Snapshot,
     w: &PipelineWiring,
@@ -481,7 +482,9 @@ fn stack_deploys(
                 key("approval_before_execute"),
                 Value::Bool(d.approval_before_execute),
             );
-            let in_audit = d.account == own_account;
+            // the pipeline's account, or another account of the same
+            // audit whose stack was read there (`linked_accounts`)
+            let in_audit = d.account == own_account || s.linked_accounts.contains(&d.account);
             m.insert(key("in_audit"), Value::Bool(in_audit));
             m.insert(
                 key("production"),

@@ -309,14 +309,19 @@ impl Scope<'_, '_> {
     }
 }
 
-/// One note per account other than the snapshot's that the pipeline
-/// deploys stacks into: what is deployed there is not checked (never a
-/// pass, never absent). The note names the first such stack as its
+/// One note per account outside the audit (neither the snapshot's nor a
+/// linked one, see `Snapshot::linked_accounts`) that the pipeline deploys
+/// stacks into: what is deployed there is not checked (never a pass, never
+/// absent). The note names the first such stack as its
 /// resource ([`is_unaudited_deploy`]); it does not change the exit code.
 fn unaudited_deploys(s: &Snapshot, w: &PipelineWiring) -> Vec<Diagnostic> {
     let mut by_account: std::collections::BTreeMap<&str, Vec<&crate::model::StackDeployRef>> =
         std::collections::BTreeMap::new();
-    for d in w.stack_deploys.iter().filter(|d| d.account != s.account) {
+    for d in w
+        .stack_deploys
+        .iter()
+        .filter(|d| !s.audits_account(&d.account))
+    {
         by_account.entry(d.account.as_str()).or_default().push(d);
     }
     by_account

@@ -1,0 +1,403 @@
+//! Deploys into other accounts of the same audit: a CloudFormation action
+//! whose role is in another account deploys its stack there. When that
+//! account is audited too (`--accounts`, `--role-arn`), its stack is read
+//! in it, with its own session, and so are the roles CloudFormation acts
+//! as there and the managed policies attached to them; the values are
+//! added to the deploying account's snapshot under their own ARNs, and the
+//! account is recorded in `Snapshot::linked_accounts`, before the
+//! evaluation. The rules that check deployed stacks then judge those
+//! facts as they judge the account's own.
+//!
+//! Each distinct stack, role and policy is read at most once in the run,
+//! whichever account's pipelines name it ([`Linker`] keeps what was read:
+//! only these few cross-account values, not the accounts' snapshots), and
+//! each linked account's role is assumed once. A role that cannot be
+//! assumed makes every value of that account unknown, with
+//! `sts:AssumeRole` as the permission: never a pass.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use indicatif::ProgressBar;
+use tokio::sync::OnceCell;
+
+use super::call::Ctx;
+use super::{cloudformation, errors, iam};
+use crate::model::{CfnStack, ManagedPolicy, Observed, ReadError, ReadErrorKind, Role, Snapshot};
+
+/// The IAM action named when a linked account's role cannot be assumed.
+const ASSUME_ROLE: &str = "sts:AssumeRole";
+
+/// A once-filled value per key, shared by every account of the run.
+type Cells<T> = Mutex<HashMap<String, Arc<OnceCell<T>>>>;
+
+fn cell<T>(cells: &Cells<T>, key: &str) -> Arc<OnceCell<T>> {
+    match cells.lock() {
+        Ok(mut m) => m.entry(key.to_string()).or_default().clone(),
+        // a poisoned map: read without sharing rather than not at all
+        Err(_) => Arc::new(OnceCell::new()),
+    }
+}
+
+/// The session acting in one linked account: its configuration (its role
+/// assumed, the identity checked), or why there is none.
+type Session = Result<SdkConfig, ReadError>;
+
+/// The accounts of an audit that deploys may be followed into, and what
+/// was read in them so far.
+pub struct Linker {
+    base: SdkConfig,
+    external_id: Option<String>,
+    /// The audit's accounts: account id -> the role assumed in it.
+    roles: BTreeMap<String, String>,
+    /// API calls in flight at once while following one account's deploys.
+    concurrency: usize,
+    sessions: Cells<Session>,
+    stacks: Cells<Observed<CfnStack>>,
+    iam_roles: Cells<Observed<Role>>,
+    policies: Cells<Observed<ManagedPolicy>>,
+}
+
+/// A stack deployed into a linked account.
+struct StackTarget {
+    account: String,
+    region: String,
+    name: String,
+    arn: String,
+}
+
+impl Linker {
+    /// A linker over the audit's accounts (`(account, role ARN)`), whose
+    /// roles are assumed with `base`'s credentials.
+    pub fn new(
+        base: &SdkConfig,
+        external_id: Option<String>,
+        accounts: impl IntoIterator<Item = (String, String)>,
+        concurrency: usize,
+    ) -> Self {
+        Linker {
+            base: base.clone(),
+            external_id,
+            roles: accounts.into_iter().collect(),
+            concurrency: concurrency.max(1),
+            sessions: Mutex::default(),
+            stacks: Mutex::default(),
+            iam_roles: Mutex::default(),
+            policies: Mutex::default(),
+        }
+    }
+
+    /// Whether `account` is one of the audit's.
+    pub fn audits(&self, account: &str) -> bool {
+        self.roles.contains_key(account)
+    }
+
+    /// The region of account-wide calls (STS, IAM) in a linked account.
+    fn home(&self) -> String {
+        self.base
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".to_string())
+    }
+
+    /// The session of `account`, made once: its role assumed and the
+    /// identity checked with sts:GetCallerIdentity.
+    async fn session(&self, ctx: &Ctx, account: &str) -> Session {
+        let Some(role) = self.roles.get(account) else {
+            return Err(ReadError {
+                kind: ReadErrorKind::Service,
+                action: ASSUME_ROLE.to_string(),
+                code: None,
+                message: format!("account {account} is not part of the audit"),
+            });
+        };
+        let once = cell(&self.sessions, account);
+        once.get_or_init(|| async {
+            let cfg = super::clients::assume_role_config(
+                &self.base,
+                role,
+                self.external_id.as_deref(),
+            )
+            .await;
+            let home = cfg
+                .to_builder()
+                .region(Region::new(self.home()))
+                .build();
+            let sts = aws_sdk_sts::Client::new(&home);
+            match ctx
+                .call(
+                    "sts:GetCallerIdentity",
+                    sts.get_caller_identity().send(),
+                )
+                .await
+            {
+                Ok(out) if out.account() == Some(account) => Ok(cfg),
+                Ok(out) => Err(ReadError {
+                    kind: ReadErrorKind::Service,
+                    action: ASSUME_ROLE.to_string(),
+                    code: None,
+                    message: format!(
+                        "role {role}: expected to act in account {account}, but the credentials are of account {}",
+                        out.account().unwrap_or("(none)")
+                    ),
+                }),
+                Err(e) => {
+                    let failure = errors::classify(ASSUME_ROLE, &e, &errors::Reach::default());
+                    let kind = match failure.cause {
+                        errors::Cause::AccessDenied | errors::Cause::CredentialsFailed(_) => {
+                            ReadErrorKind::AccessDenied
+                        }
+                        errors::Cause::Service => ReadErrorKind::Service,
+                        _ => ReadErrorKind::Transport,
+                    };
+                    Err(ReadError {
+                        kind,
+                        action: ASSUME_ROLE.to_string(),
+                        code: failure.code.clone(),
+                        message: format!("role {role}: {}", failure.summary),
+                    })
+                }
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// Reads `key` once in the run: the first caller reads (with `read`),
+    /// the others wait for its value.
+    async fn once<T: Clone, F: Future<Output = T>>(
+        cells: &Cells<T>,
+        key: &str,
+        read: impl FnOnce() -> F,
+    ) -> T {
+        cell(cells, key).get_or_init(read).await.clone()
+    }
+
+    /// Follows the deploys of `snapshot`'s pipelines into the other
+    /// accounts of the audit: reads their stacks, the roles CloudFormation
+    /// acts as there and those roles' managed policies (each once in the
+    /// run), adds them to the snapshot and links the accounts. The calls
+    /// made are added to the snapshot's counts.
+    pub async fn follow(&self, snapshot: &mut Snapshot) {
+        let targets = self.targets(snapshot);
+        if targets.is_empty() {
+            return;
+        }
+        let ctx = Ctx::new(self.concurrency, ProgressBar::hidden());
+        let accounts: BTreeSet<&str> = targets.iter().map(|t| t.account.as_str()).collect();
+
+        // the stacks
+        let stacks = futures::future::join_all(targets.iter().map(|t| {
+            let ctx = &ctx;
+            async move {
+                let value = Self::once(&self.stacks, &t.arn, || async {
+                    match self.session(ctx, &t.account).await {
+                        Ok(cfg) => {
+                            let cfg = cfg
+                                .to_builder()
+                                .region(Region::new(t.region.clone()))
+                                .build();
+                            let client = aws_sdk_cloudformation::Client::new(&cfg);
+                            cloudformation::get_stack(ctx, &client, &t.name).await
+                        }
+                        Err(error) => Observed::Unknown { error },
+                    }
+                })
+                .await;
+                (t.arn.clone(), value)
+            }
+        }))
+        .await;
+        snapshot.resources.cfn_stacks.extend(stacks);
+
+        // the roles CloudFormation acts as in those accounts
+        let roles = self.roles_named(snapshot);
+        let read = futures::future::join_all(roles.iter().map(|(account, arn)| {
+            let ctx = &ctx;
+            async move {
+                let value = Self::once(&self.iam_roles, arn, || async {
+                    match self.iam_client(ctx, account).await {
+                        Ok(c) => iam::get_role(ctx, &c, arn).await,
+                        Err(error) => Observed::Unknown { error },
+                    }
+                })
+                .await;
+                (arn.clone(), value)
+            }
+        }))
+        .await;
+        // their attached managed policies, unless already read (an AWS
+        // managed policy is the same in every account)
+        let policies: BTreeSet<(String, String)> = read
+            .iter()
+            .filter_map(|(arn, role)| {
+                let account = arn.split(':').nth(4)?.to_string();
+                Some((account, role.value()?.attached_policies.value()?.clone()))
+            })
+            .flat_map(|(account, list)| list.into_iter().map(move |p| (account.clone(), p)))
+            .filter(|(_, p)| !snapshot.resources.managed_policies.contains_key(p))
+            .collect();
+        snapshot.resources.roles.extend(read);
+        let policies = futures::future::join_all(policies.iter().map(|(account, arn)| {
+            let ctx = &ctx;
+            async move {
+                let value = Self::once(&self.policies, arn, || async {
+                    match self.iam_client(ctx, account).await {
+                        Ok(c) => iam::get_managed_policy(ctx, &c, arn).await,
+                        Err(error) => Observed::Unknown { error },
+                    }
+                })
+                .await;
+                (arn.clone(), value)
+            }
+        }))
+        .await;
+        snapshot.resources.managed_policies.extend(policies);
+
+        snapshot
+            .linked_accounts
+            .extend(accounts.into_iter().map(str::to_string));
+        for (action, n) in ctx.calls() {
+            *snapshot.api_calls.entry(action).or_insert(0) += n;
+        }
+    }
+
+    /// The IAM client of a linked account.
+    async fn iam_client(&self, ctx: &Ctx, account: &str) -> Result<aws_sdk_iam::Client, ReadError> {
+        let cfg = self.session(ctx, account).await?;
+        let cfg = cfg.to_builder().region(Region::new(self.home())).build();
+        Ok(aws_sdk_iam::Client::new(&cfg))
+    }
+
+    /// The stacks the snapshot's pipelines deploy into other accounts of
+    /// the audit, each once.
+    fn targets(&self, s: &Snapshot) -> Vec<StackTarget> {
+        let mut seen = BTreeSet::new();
+        s.pipelines
+            .iter()
+            .flat_map(|w| &w.stack_deploys)
+            .filter(|d| d.account != s.account && self.audits(&d.account))
+            .filter(|d| !d.stack_name.is_empty() && seen.insert(d.stack_arn.clone()))
+            .map(|d| StackTarget {
+                account: d.account.clone(),
+                region: d.region.clone(),
+                name: d.stack_name.clone(),
+                arn: d.stack_arn.clone(),
+            })
+            .collect()
+    }
+
+    /// The roles a deploy into a linked account acts with, in that
+    /// account: the action's `RoleArn`, the stack's own role, and the
+    /// action role (CloudFormation acts with its credentials when neither
+    /// names one). `(account, role ARN)`, each once.
+    fn roles_named(&self, s: &Snapshot) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for d in s.pipelines.iter().flat_map(|w| &w.stack_deploys) {
+            if d.account == s.account || !self.audits(&d.account) {
+                continue;
+            }
+            let own_role = s
+                .resources
+                .cfn_stacks
+                .get(&d.stack_arn)
+                .and_then(Observed::value)
+                .and_then(|st| st.role_arn.clone());
+            for r in [d.cfn_role_arn.clone(), own_role, d.action_role_arn.clone()]
+                .into_iter()
+                .flatten()
+            {
+                if r.starts_with("arn:") && r.split(':').nth(4) == Some(d.account.as_str()) {
+                    out.insert((d.account.clone(), r));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PipelineWiring, StackDeployRef};
+
+    const A: &str = "111111111111";
+    const B: &str = "222222222222";
+    const D: &str = "444444444444";
+
+    fn deploy(account: &str, stack: &str) -> StackDeployRef {
+        StackDeployRef {
+            stage: "Deploy".to_string(),
+            action: stack.to_string(),
+            region: "eu-west-1".to_string(),
+            account: account.to_string(),
+            action_mode: "CREATE_UPDATE".to_string(),
+            stack_name: stack.to_string(),
+            stack_arn: format!("arn:aws:cloudformation:eu-west-1:{account}:stack/{stack}"),
+            cfn_role_arn: Some(format!("arn:aws:iam::{account}:role/cfn")),
+            action_role_arn: Some(format!("arn:aws:iam::{account}:role/deployer")),
+            ..Default::default()
+        }
+    }
+
+    fn linker() -> Linker {
+        let accounts = [A, B].map(|a| (a.to_string(), format!("arn:aws:iam::{a}:role/audit")));
+        Linker::new(&SdkConfig::builder().build(), None, accounts, 4)
+    }
+
+    /// Only the stacks of other accounts of the audit are followed, each
+    /// once however many pipelines deploy it; with the roles
+    /// CloudFormation may act as there, the stack's own role included.
+    #[test]
+    fn only_deploys_into_other_audited_accounts_are_followed() {
+        let mut s = Snapshot::new(A.to_string(), vec!["eu-west-1".to_string()], String::new());
+        let w = PipelineWiring {
+            name: "p".to_string(),
+            arn: format!("arn:aws:codepipeline:eu-west-1:{A}:p"),
+            stack_deploys: vec![
+                deploy(A, "own"),
+                deploy(B, "far"),
+                deploy(D, "outside"),
+                StackDeployRef {
+                    stack_name: String::new(),
+                    ..deploy(B, "")
+                },
+            ],
+            ..Default::default()
+        };
+        let mut again = w.clone();
+        again.arn = format!("arn:aws:codepipeline:eu-west-1:{A}:q");
+        s.pipelines = vec![w, again];
+        let l = linker();
+        let t = l.targets(&s);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].account, B);
+        assert_eq!(t[0].name, "far");
+        assert_eq!(t[0].region, "eu-west-1");
+
+        let stack_role = format!("arn:aws:iam::{B}:role/stack-own");
+        s.resources.cfn_stacks.insert(
+            t[0].arn.clone(),
+            Observed::ok(CfnStack {
+                name: "far".to_string(),
+                arn: t[0].arn.clone(),
+                status: "CREATE_COMPLETE".to_string(),
+                termination_protection: true,
+                role_arn: Some(stack_role.clone()),
+                stack_policy: Observed::Absent,
+            }),
+        );
+        let roles: Vec<String> = l.roles_named(&s).into_iter().map(|(_, r)| r).collect();
+        assert_eq!(
+            roles,
+            [
+                format!("arn:aws:iam::{B}:role/cfn"),
+                format!("arn:aws:iam::{B}:role/deployer"),
+                stack_role,
+            ]
+        );
+    }
+}
