@@ -223,11 +223,27 @@ pub fn identity_allows(
     resource: &str,
 ) -> bool {
     let who = Who::Role(role_arn);
-    let results: Vec<Access> = docs
-        .iter()
-        .map(|d| evaluate(d, who, action, resource))
-        .collect();
-    !results.iter().any(|a| a.denied) && results.iter().any(|a| a.allowed)
+    let mut allowed = false;
+    for d in docs {
+        let a = evaluate(d, who, action, resource);
+        if a.denied {
+            return false;
+        }
+        allowed |= a.allowed;
+    }
+    allowed
+}
+
+/// Whether an Allow statement of the policies matches `action` (through
+/// `Action` or `NotAction`), whatever its resource: without one, no
+/// request for the action is allowed ([`identity_allows`] is false), so a
+/// caller can skip building the resource it would ask about.
+pub fn any_allow_of(docs: &[&PolicyDocument], action: &str) -> bool {
+    docs.iter().any(|d| {
+        d.statements
+            .iter()
+            .any(|s| s.effect == Effect::Allow && action_matches(s, action))
+    })
 }
 
 /// Statement-level: an unconditional Allow of every action on every resource.

@@ -180,8 +180,8 @@ pub fn powers(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (power, action, template) in CHECKS {
-        let resource = probe(template, role_arn, region);
-        let mut allowed = iam::identity_allows(docs, role_arn, action, &resource);
+        let mut allowed = iam::any_allow_of(docs, action)
+            && iam::identity_allows(docs, role_arn, action, &probe(template, role_arn, region));
         if !allowed && *power == Power::PassOtherRoles {
             allowed = passes_other_roles();
         }
@@ -293,7 +293,8 @@ pub fn escalations(
     passes_other_roles: &dyn Fn() -> bool,
 ) -> Vec<String> {
     let allows = |action: &str, template: &str| {
-        iam::identity_allows(docs, role_arn, action, &probe(template, role_arn, region))
+        iam::any_allow_of(docs, action)
+            && iam::identity_allows(docs, role_arn, action, &probe(template, role_arn, region))
     };
     let mut out: Vec<String> = IAM_ESCALATIONS
         .iter()

@@ -3,7 +3,7 @@
 //! into findings, and into diagnostics where an expression gives no
 //! usable value.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cel::{Context, Value};
@@ -226,11 +226,40 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 /// Where a pipeline's expressions run: its variables, by name for the
 /// interpreter and by slot for the compiled forms.
 struct Scope<'a, 'c> {
-    ctx: &'a Context<'c>,
+    ctx: &'a Lazy<'c, 'a>,
     globals: &'a [Option<Value>],
     lookup: &'a Lookup,
     /// Whether compiled forms run.
     fast: bool,
+}
+
+/// The interpreter's context of one pipeline: its variables are added
+/// only when an expression needs the interpreter (a compiled form that
+/// cannot answer), not for every pipeline.
+pub(super) struct Lazy<'c, 'a> {
+    root: &'c Context<'c>,
+    vars: &'a [(&'static str, Value)],
+    ctx: std::cell::OnceCell<Context<'c>>,
+}
+
+impl<'c, 'a> Lazy<'c, 'a> {
+    fn new(root: &'c Context<'c>, vars: &'a [(&'static str, Value)]) -> Self {
+        Lazy {
+            root,
+            vars,
+            ctx: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &Context<'c> {
+        self.ctx.get_or_init(|| {
+            let mut ctx = self.root.new_inner_scope();
+            for (name, v) in self.vars {
+                ctx.add_variable_from_value(*name, v.clone());
+            }
+            ctx
+        })
+    }
 }
 
 impl Scope<'_, '_> {
@@ -247,13 +276,14 @@ impl Scope<'_, '_> {
                 _ => functions::truncate_gaps(mark),
             }
         }
+        let ctx = self.ctx.get();
         match self.globals.get(ITEM).cloned().flatten() {
             Some(item) => {
-                let mut scope = self.ctx.new_inner_scope();
+                let mut scope = ctx.new_inner_scope();
                 scope.add_variable_from_value("item", item);
                 run(&e.program, &scope)
             }
-            None => run(&e.program, self.ctx),
+            None => run(&e.program, ctx),
         }
         .map_err(|err| (part, err))
     }
@@ -366,6 +396,7 @@ pub(super) fn evaluate_pipeline(
 ) -> Outcome {
     let Plan {
         rules,
+        lists,
         fast,
         needs,
         cache,
@@ -404,25 +435,19 @@ pub(super) fn evaluate_pipeline(
     if needs.var("stacks") {
         out.diagnostics.extend(unaudited_deploys(s, w));
     }
-    let mut ctx = root.new_inner_scope();
     let mut globals: Vec<Option<Value>> = vec![None; GLOBALS.len()];
     for (name, v) in &b.vars {
-        ctx.add_variable_from_value(*name, v.clone());
         if let Some(i) = GLOBALS.iter().position(|g| g == name) {
             globals[i] = Some(v.clone());
         }
     }
-    let ctx = ctx;
+    let ctx = Lazy::new(root, &b.vars);
     // Rules of an area share their `for_each`: each list is computed once.
-    let mut lists: HashMap<&str, Arc<Vec<Value>>> = HashMap::new();
-    for rule in rules {
+    let mut computed: Vec<Option<Arc<Vec<Value>>>> = Vec::new();
+    for (rule, slot) in rules.iter().zip(lists.iter()) {
         functions::take_gaps();
         globals[ITEM] = None;
-        let cached = rule
-            .file
-            .for_each
-            .as_deref()
-            .and_then(|src| lists.get(src).cloned());
+        let cached = slot.and_then(|i| computed.get(i).cloned().flatten());
         let items: Result<Vec<Option<Value>>, (Part, RunError)> = match (&rule.for_each, cached) {
             (_, Some(l)) => Ok(l.iter().cloned().map(Some).collect()),
             (None, None) => Ok(vec![None]),
@@ -435,8 +460,11 @@ pub(super) fn evaluate_pipeline(
                 };
                 match scope.exec(e, Part::ForEach) {
                     Ok(Value::List(l)) => {
-                        if let Some(src) = rule.file.for_each.as_deref() {
-                            lists.insert(src, l.clone());
+                        if let Some(i) = *slot {
+                            if computed.len() <= i {
+                                computed.resize(i + 1, None);
+                            }
+                            computed[i] = Some(l.clone());
                         }
                         Ok(l.iter().cloned().map(Some).collect())
                     }

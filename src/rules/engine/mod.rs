@@ -55,6 +55,10 @@ pub struct Evaluation {
 /// What every pipeline of a snapshot is evaluated with.
 struct Plan<'a> {
     rules: Vec<&'a Rule>,
+    /// For each rule of `rules`, the slot of its `for_each` list: rules of
+    /// an area share their `for_each`, so each distinct source is
+    /// evaluated once per pipeline. `None` for a rule without one.
+    lists: Vec<Option<usize>>,
     /// Whether the compiled forms run (else every expression is interpreted).
     fast: bool,
     /// What the rules read: values no rule reads are not bound (building
@@ -109,7 +113,22 @@ fn evaluate_with(
     let release = needs
         .var("release_paths")
         .then(|| crate::aws::release::analyse(&snapshot, &config.release_paths.trusted()));
+    let mut sources: Vec<&str> = Vec::new();
+    let lists = enabled
+        .iter()
+        .map(|r| {
+            let src = r.file.for_each.as_deref()?;
+            Some(match sources.iter().position(|s| *s == src) {
+                Some(i) => i,
+                None => {
+                    sources.push(src);
+                    sources.len() - 1
+                }
+            })
+        })
+        .collect();
     let plan = Plan {
+        lists,
         release,
         fast,
         cache: Cache::build(&snapshot, &needs),
