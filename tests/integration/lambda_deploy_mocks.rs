@@ -74,8 +74,8 @@ async fn read_groups(
         .iter()
         .map(|(n, p, s, a)| group_info(n, p.clone(), *s, *a))
         .collect();
-    let get = mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_compute_output(
-        move |req| {
+    let get =
+        mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_compute_output(move |req| {
             let info = infos
                 .iter()
                 .find(|g| g.deployment_group_name() == req.deployment_group_name())
@@ -83,8 +83,7 @@ async fn read_groups(
             GetDeploymentGroupOutput::builder()
                 .set_deployment_group_info(info)
                 .build()
-        },
-    );
+        });
     let c = client(&[&get, batch]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let mut read = Vec::new();
@@ -179,7 +178,11 @@ fn deployment(read: &[(String, Observed<DeployGroup>)], name: &str) -> Observed<
 async fn the_last_deployment_of_a_lambda_group_names_its_function() {
     let b = batch(vec![
         inline("d-ok", RevisionLocationType::AppSpecContent, APPSPEC_YAML),
-        inline("d-failed", RevisionLocationType::AppSpecContent, "version: 0.0"),
+        inline(
+            "d-failed",
+            RevisionLocationType::AppSpecContent,
+            "version: 0.0",
+        ),
         inline("d-json", RevisionLocationType::String, APPSPEC_JSON),
     ]);
     let read = read_groups(
@@ -223,10 +226,7 @@ async fn the_last_deployment_of_a_lambda_group_names_its_function() {
     // a qualified ARN names the function; only Lambda resources count
     assert_eq!(
         names,
-        [(
-            "arn:aws:lambda:us-east-1:123456789012:function:orders",
-            "8"
-        )]
+        [("arn:aws:lambda:us-east-1:123456789012:function:orders", "8")]
     );
 }
 
@@ -268,14 +268,21 @@ async fn functions_that_cannot_be_determined_say_why_without_quoting_the_appspec
     assert!(why("s3").contains("from S3"), "{}", why("s3"));
     let bad = why("bad");
     assert!(bad.contains("is not valid YAML or JSON (line "), "{bad}");
-    assert!(!bad.contains("secret-value") && !bad.contains('\n'), "{bad}");
+    assert!(
+        !bad.contains("secret-value") && !bad.contains('\n'),
+        "{bad}"
+    );
     assert!(
         why("none").contains("names no AWS::Lambda::Function"),
         "{}",
         why("none")
     );
     assert_eq!(why("new"), "the group has made no deployment yet");
-    assert!(why("gone").contains("d-gone was not found"), "{}", why("gone"));
+    assert!(
+        why("gone").contains("d-gone was not found"),
+        "{}",
+        why("gone")
+    );
 }
 
 #[tokio::test]
@@ -314,8 +321,8 @@ async fn groups_of_other_platforms_make_no_call_and_lambda_ones_go_25_at_a_time(
         .collect();
     let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = sizes.clone();
-    let counting = mock!(aws_sdk_codedeploy::Client::batch_get_deployments).then_compute_output(
-        move |req| {
+    let counting =
+        mock!(aws_sdk_codedeploy::Client::batch_get_deployments).then_compute_output(move |req| {
             if let Ok(mut s) = seen.lock() {
                 s.push(req.deployment_ids().len());
             }
@@ -331,8 +338,7 @@ async fn groups_of_other_platforms_make_no_call_and_lambda_ones_go_25_at_a_time(
                         .collect(),
                 ))
                 .build()
-        },
-    );
+        });
     let groups: Vec<(&str, ComputePlatform, Option<&str>, Option<&str>)> = names
         .iter()
         .zip(&ids)
@@ -474,7 +480,8 @@ fn lambda_rules_with(behind: Behind) -> Vec<String> {
     };
     if let Some(Observed::Ok { value }) = s.resources.deploy_groups.get_mut(&group) {
         value.compute_platform = Some("Lambda".to_string());
-        value.deployment_config_name = Some("CodeDeployDefault.LambdaCanary10Percent5Minutes".to_string());
+        value.deployment_config_name =
+            Some("CodeDeployDefault.LambdaCanary10Percent5Minutes".to_string());
         value.lambda_deployment = Some(deployment);
     }
     let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
@@ -532,7 +539,10 @@ fn cd017_and_cd018_check_the_function_a_lambda_group_deploys() {
     // a role holding a power (writing any role's policy) is CD017's too
     let powers = lambda_rules_with(Behind::Function(&["iam:PutRolePolicy"], true));
     assert_eq!(powers.len(), 1, "{powers:?}");
-    assert!(powers[0].starts_with("CD017 ") && powers[0].contains("holds"), "{powers:?}");
+    assert!(
+        powers[0].starts_with("CD017 ") && powers[0].contains("holds"),
+        "{powers:?}"
+    );
 
     // least privilege and code signing: neither
     let fine = lambda_rules_with(Behind::Function(
