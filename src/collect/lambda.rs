@@ -1,5 +1,6 @@
-//! Lambda: the functions the pipelines' invoke actions run (GetFunction:
-//! the execution role) with their code signing configuration
+//! Lambda: the functions the pipelines' invoke actions run and the ones
+//! their Lambda deployment groups last deployed (GetFunction: the execution
+//! role) with their code signing configuration
 //! (GetFunctionCodeSigningConfig), each function once.
 
 use std::collections::BTreeMap;
@@ -16,14 +17,16 @@ const GET: &str = "lambda:GetFunction";
 const SIGNING: &str = "lambda:GetFunctionCodeSigningConfig";
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
-/// The functions of the pipelines' Lambda invoke actions.
+/// The functions of the pipelines' Lambda invoke actions and of their
+/// Lambda deployment groups' last deployments.
 pub struct Functions;
 
 impl Facts for Functions {
     type Value = LambdaFunction;
     const NAME: &'static str = "lambda_functions";
     const ACTION: &'static str = GET;
-    const PHASE: Phase = Phase::Declared;
+    // after the deployment groups, whose deployments name functions too
+    const PHASE: Phase = Phase::Selected;
     const CLOUDFORMATION: Option<&'static str> = None;
     const TERRAFORM: Option<&'static str> = Some("aws_lambda_function");
     const VARIABLES: &'static [&'static str] = &["functions"];
@@ -46,18 +49,34 @@ impl Kind for Functions {
     type Detail = String;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<String, LambdaFunction>> {
-        refs.pipelines
-            .iter()
-            .flat_map(|w| {
-                w.lambda_invokes.iter().map(|l| {
-                    Found::Read(ToRead {
-                        arn: l.function_arn.clone(),
-                        region: region_of(&l.function_arn, &w.region),
-                        detail: l.function_arn.rsplit(':').next().unwrap_or("").to_string(),
-                    })
-                })
+        let read = |arn: &str, region: &str| {
+            Found::Read(ToRead {
+                arn: arn.to_string(),
+                region: region_of(arn, region),
+                detail: arn.rsplit(':').next().unwrap_or("").to_string(),
             })
-            .collect()
+        };
+        let invoked = refs.pipelines.iter().flat_map(|w| {
+            w.lambda_invokes
+                .iter()
+                .map(move |l| read(&l.function_arn, &w.region))
+        });
+        let deployed = refs
+            .pipelines
+            .iter()
+            .flat_map(|w| w.deploys.iter().map(move |d| (w, d)))
+            .filter_map(|(w, d)| {
+                let group = refs.resources.deploy_groups.get(&d.group_arn)?.value()?;
+                let deployment = group.lambda_deployment.as_ref()?.value()?;
+                Some(
+                    deployment
+                        .functions
+                        .iter()
+                        .map(move |f| read(&f.arn, &w.region)),
+                )
+            })
+            .flatten();
+        invoked.chain(deployed).collect()
     }
 
     fn read<'a>(

@@ -23,6 +23,10 @@ const VOLATILE: &[&str] = &[
     "last_modified",
     "polling_disabled_at",
     "taken_at",
+    // a Lambda group's last deployment and the versions it shifted between
+    "deployment_id",
+    "current_version",
+    "target_version",
 ];
 /// Lists whose order matters (everything else is compared as a set).
 const ORDERED: &[&str] = &["stages", "actions", "input_artifacts", "output_artifacts"];

@@ -131,3 +131,43 @@ fn field_paths_and_unknowns() {
     assert!(out.is_empty());
     assert_eq!(gaps, vec!["rotation_enabled".to_string()]);
 }
+
+#[test]
+fn a_new_lambda_deployment_is_no_drift_a_new_function_is() {
+    let deployed = |id: &str, name: &str, from: &str, to: &str| {
+        let group = crate::model::DeployGroup {
+            compute_platform: Some("Lambda".to_string()),
+            lambda_deployment: Some(Observed::ok(crate::model::LambdaDeployment {
+                deployment_id: Some(id.to_string()),
+                revision_type: Some("AppSpecContent".to_string()),
+                functions: vec![crate::model::LambdaTarget {
+                    name: name.to_string(),
+                    arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+                    alias: Some("live".to_string()),
+                    current_version: Some(from.to_string()),
+                    target_version: Some(to.to_string()),
+                }],
+                undetermined: None,
+            })),
+            ..crate::model::DeployGroup::default()
+        };
+        serde_json::to_value(group).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // every release: a new deployment shifting between new versions
+    let (out, _) = changes(
+        &deployed("d-1", "checkout", "1", "2"),
+        &deployed("d-2", "checkout", "2", "3"),
+    );
+    assert!(out.is_empty(), "{out:?}");
+    // the AppSpec now deploys another function
+    let (out, _) = changes(
+        &deployed("d-1", "checkout", "1", "2"),
+        &deployed("d-2", "orders", "1", "2"),
+    );
+    assert!(!out.is_empty());
+    assert!(
+        out.iter()
+            .all(|f| f.path.starts_with("lambda_deployment.functions")),
+        "{out:?}"
+    );
+}

@@ -444,6 +444,26 @@ pub fn build(snapshot: &Snapshot, w: &PipelineWiring, findings: &[Finding]) -> G
                     b.edge(&app, &g, EdgeKind::Contains);
                     if let Some(Observed::Ok { value }) = group {
                         b.role(&g, value.service_role_arn.as_deref());
+                        // the functions a Lambda group last deployed
+                        let deployed = value
+                            .lambda_deployment
+                            .as_ref()
+                            .and_then(Observed::value)
+                            .map(|l| l.functions.as_slice())
+                            .unwrap_or_default();
+                        for t in deployed {
+                            let f = r.lambda_functions.get(&t.arn);
+                            let id = b.node(
+                                NodeKind::Function,
+                                last(&t.arn, ':'),
+                                Some(&t.arn),
+                                state(f),
+                            );
+                            b.edge(&g, &id, EdgeKind::DeploysWith);
+                            if let Some(Observed::Ok { value }) = f {
+                                b.role(&id, value.role_arn.as_deref());
+                            }
+                        }
                     }
                 }
                 let (ecs, _) = crate::model::ecs_targets(w, r);

@@ -425,6 +425,73 @@ fn ecs_services_repositories_and_functions_are_drawn() {
     assert_eq!(l.places.len(), g.nodes.len());
 }
 
+/// The function a Lambda deployment group last deployed hangs from the
+/// group, with the role it acts as.
+#[test]
+fn the_function_a_lambda_group_deploys_is_drawn_from_the_group() {
+    use crate::model::{LambdaDeployment, LambdaFunction, LambdaTarget};
+    let mut s = demo();
+    let w = s
+        .pipelines
+        .iter()
+        .find(|w| w.name == "demo-000-pipeline")
+        .unwrap_or_else(|| panic!("no demo-000"));
+    let group = w.deploys[0].group_arn.clone();
+    let func = "arn:aws:lambda:us-east-1:123456789012:function:checkout".to_string();
+    let role = "arn:aws:iam::123456789012:role/demo-000-build-role".to_string();
+    if let Some(Observed::Ok { value }) = s.resources.deploy_groups.get_mut(&group) {
+        value.compute_platform = Some("Lambda".to_string());
+        value.lambda_deployment = Some(Observed::ok(LambdaDeployment {
+            deployment_id: Some("d-1".to_string()),
+            revision_type: Some("AppSpecContent".to_string()),
+            functions: vec![LambdaTarget {
+                name: "checkout".to_string(),
+                arn: func.clone(),
+                ..LambdaTarget::default()
+            }],
+            undetermined: None,
+        }));
+    }
+    s.resources.lambda_functions.insert(
+        func.clone(),
+        Observed::ok(LambdaFunction {
+            name: "checkout".to_string(),
+            arn: func.clone(),
+            role_arn: Some(role),
+            runtime: None,
+            code_signing_config: Observed::Absent,
+        }),
+    );
+    let g = graph_of(&s, "demo-000");
+    let functions = kinds(&g, NodeKind::Function);
+    assert_eq!(functions.len(), 1);
+    assert_eq!(functions[0].arn.as_deref(), Some(func.as_str()));
+    // CD018 (no code signing) sits on the function
+    assert!(
+        functions[0].findings.iter().any(|f| f.rule_id == "CD018"),
+        "{:?}",
+        functions[0].findings
+    );
+    assert!(edge(
+        &g,
+        NodeKind::DeployGroup,
+        EdgeKind::DeploysWith,
+        NodeKind::Function
+    ));
+    assert!(edge(
+        &g,
+        NodeKind::Function,
+        EdgeKind::ActsAs,
+        NodeKind::Role
+    ));
+    assert!(!edge(
+        &g,
+        NodeKind::Action,
+        EdgeKind::Invokes,
+        NodeKind::Function
+    ));
+}
+
 /// A CloudFormation deploy draws its stack and the role CloudFormation acts
 /// as; a deploy into another account draws that account as a boxed node
 /// (a double box in Mermaid and DOT) holding a stack not read here.

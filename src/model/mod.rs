@@ -35,6 +35,8 @@ pub enum Observed<T> {
     Unknown { error: ReadError },
 }
 
+impl<T: Eq> Eq for Observed<T> {}
+
 impl<T> Observed<T> {
     /// Wraps a read value.
     pub fn ok(value: T) -> Self {

@@ -511,6 +511,8 @@ pub fn deploy_group(
         compute_platform: Some("Server".to_string()),
         // ECS blue/green groups are not mapped from templates
         ecs_services: Vec::new(),
+        // nor Lambda groups (a template holds no deployment)
+        lambda_deployment: None,
     })
 }
 

@@ -189,6 +189,16 @@ async fn reference_stack_is_collected_completely() {
 
     // Every operation the collectors made is granted by the documented policy.
     support::assert_policy_grants("iam-audit-policy.json", snap.api_calls.keys());
+    // The groups are EC2 ones: no deployment is read (only a Lambda group's
+    // last deployment names what it deploys).
+    assert!(
+        snap.api_calls.keys().any(|a| a.starts_with("codedeploy:"))
+            && !snap
+                .api_calls
+                .contains_key("codedeploy:BatchGetDeployments"),
+        "{:?}",
+        snap.api_calls
+    );
 
     support::insta_settings().bind(|| {
         insta::assert_json_snapshot!("reference_stack_snapshot", redact(&snap, &stacks));

@@ -512,4 +512,21 @@ fn json_keeps_the_raw_names() {
         .map(|(_, r)| r)
         .unwrap_or_default();
     assert!(pipelines.contains(raw.as_str()), "{pipelines:?}");
+    // the function a Lambda group deploys, named by its AppSpec, kept raw
+    let function = fixture["lambda_deploy"]["function"]
+        .as_str()
+        .unwrap_or_default();
+    let cd018: Vec<&str> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule_id"] == "CD018")
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        cd018
+            .iter()
+            .any(|m| m.contains(function) && m.contains("deployed by CodeDeploy group")),
+        "{cd018:?}"
+    );
 }

@@ -29,6 +29,8 @@ mod html;
 mod iac;
 mod iac_mocks;
 mod iac_moto;
+mod lambda_deploy_mocks;
+mod lambda_deploy_moto;
 mod lambda_moto;
 mod merge;
 mod org_moto;

@@ -81,6 +81,35 @@ pub fn snapshot() -> Value {
             "poll_for_source_changes": true,
         }]);
     }
+    // a Lambda deployment group whose last deployment's AppSpec names a
+    // function with a hostile name (no code signing: CD018 names it)
+    let l = &fixture["lambda_deploy"];
+    let function = l["function"].as_str().unwrap_or_default();
+    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
+    let group = snap["pipelines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["name"] == l["pipeline"])
+        .and_then(|w| w["deploys"][0]["group_arn"].as_str())
+        .map(str::to_string);
+    if let Some(group) = group {
+        let g = &mut snap["resources"]["deploy_groups"][group.as_str()]["value"];
+        g["compute_platform"] = json!("Lambda");
+        g["deployment_config_name"] = json!("CodeDeployDefault.LambdaCanary10Percent5Minutes");
+        g["lambda_deployment"] = json!({"status": "ok", "value": {
+            "deployment_id": "d-HOSTILE1",
+            "revision_type": "AppSpecContent",
+            "functions": [{"name": function, "arn": arn, "alias": "live"}],
+        }});
+        snap["resources"]["lambda_functions"] = json!({arn.as_str(): {"status": "ok", "value": {
+            "name": function,
+            "arn": arn,
+            "role_arn": null,
+            "runtime": null,
+            "code_signing_config": {"status": "absent"},
+        }}});
+    }
     let e = &fixture["scope_error"];
     if let Some(list) = snap["scope_errors"].as_array_mut() {
         list.push(json!({

@@ -74,6 +74,46 @@ pub struct DeployGroup {
     /// The ECS services of a group of the ECS compute platform (blue/green).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ecs_services: Vec<EcsServiceName>,
+    /// What a group of the Lambda compute platform last deployed, from its
+    /// last successful deployment (else its last attempted one) read with
+    /// BatchGetDeployments; `None` for the other platforms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_deployment: Option<Observed<LambdaDeployment>>,
+}
+
+/// The deployment a Lambda deployment group last made and the functions its
+/// AppSpec names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaDeployment {
+    /// The deployment read; `None` when the group has made none.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// The revision's type: `AppSpecContent` or `String` (an AppSpec held
+    /// inline), `S3` or `GitHub` (not read).
+    #[serde(default)]
+    pub revision_type: Option<String>,
+    /// The functions (with alias and versions) the AppSpec deploys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<LambdaTarget>,
+    /// Why the functions could not be determined (no deployment yet, an
+    /// AppSpec kept in S3 or GitHub, an AppSpec that does not parse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undetermined: Option<String>,
+}
+
+/// A `AWS::Lambda::Function` resource of an AppSpec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaTarget {
+    /// The function as the AppSpec names it (`Name`).
+    pub name: String,
+    /// The function's unqualified ARN.
+    pub arn: String,
+    #[serde(default)]
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub current_version: Option<String>,
+    #[serde(default)]
+    pub target_version: Option<String>,
 }
 
 /// A cluster and service named by an ECS deployment group.

@@ -195,7 +195,7 @@ pub(super) fn bindings(
         vars.push(("ecs_services", ecs_services(s, w, cache, &mut gaps)));
     }
     if needs.var("functions") {
-        let functions = w
+        let mut functions: Vec<Value> = w
             .lambda_invokes
             .iter()
             .map(|l| {
@@ -205,6 +205,8 @@ pub(super) fn bindings(
                 m.insert(key("function_name"), string(&l.function_name));
                 m.insert(key("function_arn"), string(&l.function_arn));
                 m.insert(key("takes_artifacts"), Value::Bool(l.takes_artifacts));
+                m.insert(key("group"), Value::Null);
+                m.insert(key("alias"), Value::Null);
                 // `{name, arn, role_arn, runtime, code_signing_config}`;
                 // null when the function does not exist, left out (with
                 // the gap) when it could not be read
@@ -212,6 +214,7 @@ pub(super) fn bindings(
                 map(m)
             })
             .collect();
+        functions.extend(deployed_functions(s, w, cache, &mut gaps));
         vars.push(("functions", list(functions)));
     }
     if needs.var("images")
@@ -1118,4 +1121,66 @@ fn release_paths(p: &crate::aws::release::PipelinePaths) -> Vec<Value> {
             map(m)
         })
         .collect()
+}
+
+/// The functions the pipeline's Lambda deployment groups last deployed, as
+/// `functions` items naming their group (`group`, `alias`); a function an
+/// invoke action of the pipeline runs too is bound once. A group whose last
+/// deployment could not be read is an item without `function`, with the
+/// gap. A group whose functions could not be determined has no item (the
+/// evaluation adds a note).
+fn deployed_functions(
+    s: &Snapshot,
+    w: &PipelineWiring,
+    cache: &Cache,
+    gaps: &mut Vec<(String, ReadError)>,
+) -> Vec<Value> {
+    let mut seen: BTreeSet<&str> = w
+        .lambda_invokes
+        .iter()
+        .map(|l| l.function_arn.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for d in &w.deploys {
+        let Some(Observed::Ok { value: group }) = s.resources.deploy_groups.get(&d.group_arn)
+        else {
+            continue;
+        };
+        let item = |function_name: &str, function_arn: &str, alias: Option<&str>| {
+            let mut m = HashMap::new();
+            m.insert(key("stage"), string(&d.stage));
+            m.insert(key("action"), string(&d.action));
+            m.insert(key("function_name"), string(function_name));
+            m.insert(key("function_arn"), string(function_arn));
+            m.insert(key("takes_artifacts"), Value::Bool(false));
+            m.insert(
+                key("group"),
+                string(&format!("{}/{}", d.application_name, d.group_name)),
+            );
+            m.insert(key("alias"), opt_string(alias));
+            m
+        };
+        match &group.lambda_deployment {
+            Some(Observed::Ok { value: deployment }) => {
+                for f in &deployment.functions {
+                    if !seen.insert(f.arn.as_str()) {
+                        continue;
+                    }
+                    let mut m = item(&f.name, &f.arn, f.alias.as_deref());
+                    cache.put(&mut m, "function", &f.arn, gaps);
+                    out.push(map(m));
+                }
+            }
+            Some(Observed::Unknown { error }) => {
+                // the function is not known: left out, with the gap
+                gaps.push((
+                    format!("{}.lambda_deployment.function", d.group_arn),
+                    error.clone(),
+                ));
+                out.push(map(item("", "", None)));
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -36,7 +36,7 @@ use super::functions::{self, Lookup};
 use super::reads::Reads;
 use super::{Rule, RuleSet};
 use crate::findings::{Diagnostic, DiagnosticKind, Finding};
-use crate::model::Snapshot;
+use crate::model::{Observed, Snapshot};
 use cache::Cache;
 use eval::Outcome;
 
@@ -248,6 +248,39 @@ fn evaluate_with(
                 message: format!(
                     "deploy action {} (stage {}) deploys with provider {}{role}: its targets are not checked",
                     d.action, d.stage, d.provider
+                ),
+            });
+        }
+    }
+    // Lambda deployment groups whose deployed function could not be
+    // determined: CD017 and CD018 say nothing about it, and say so.
+    let lambda_rules = rules
+        .rules
+        .iter()
+        .any(|r| matches!(r.file.id.as_str(), "CD017" | "CD018"));
+    for w in s.pipelines.iter().filter(|_| lambda_rules) {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in w.deploys.iter().filter(|d| seen.insert(&d.group_arn)) {
+            let Some(Observed::Ok { value: g }) = s.resources.deploy_groups.get(&d.group_arn)
+            else {
+                continue;
+            };
+            let Some(Observed::Ok { value: deployment }) = &g.lambda_deployment else {
+                continue;
+            };
+            let Some(why) = &deployment.undetermined else {
+                continue;
+            };
+            eval.diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Note,
+                account: None,
+                rule_id: None,
+                pipeline: Some(w.name.clone()),
+                resource: Some(d.group_arn.clone()),
+                permission: None,
+                message: format!(
+                    "CodeDeploy group {}/{} (action {}) deploys a Lambda function that could not be determined: {why}; CD017 and CD018 do not check it",
+                    d.application_name, d.group_name, d.action
                 ),
             });
         }
