@@ -145,6 +145,13 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                 ("Deploy", "CodeDeploy" | "CodeDeployToECS") => {
                     let app = conf("ApplicationName");
                     let group = conf("DeploymentGroupName");
+                    // an action whose role is in another account deploys
+                    // to that account's application and group
+                    let account = a
+                        .role_arn
+                        .as_deref()
+                        .and_then(cloudformation::account_of)
+                        .unwrap_or(ids.account);
                     if a.provider == "CodeDeployToECS" {
                         w.ecs_deploys.push(EcsDeployRef {
                             stage: stage.name.clone(),
@@ -156,7 +163,7 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                             group_arn: Some(codedeploy::group_arn(
                                 ids.partition,
                                 &region,
-                                ids.account,
+                                account,
                                 &app,
                                 &group,
                             )),
@@ -168,13 +175,13 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                         application_arn: codedeploy::application_arn(
                             ids.partition,
                             &region,
-                            ids.account,
+                            account,
                             &app,
                         ),
                         group_arn: codedeploy::group_arn(
                             ids.partition,
                             &region,
-                            ids.account,
+                            account,
                             &app,
                             &group,
                         ),
