@@ -32,8 +32,8 @@ use super::call::Ctx;
 use super::kind::ToRead;
 use super::{cloudformation, codedeploy, errors, iam};
 use crate::model::{
-    CfnStack, DeployApplication, DeployConfig, DeployGroup, DeployTargets, ManagedPolicy,
-    Observed, ReadError, ReadErrorKind, Role, Snapshot,
+    CfnStack, DeployApplication, DeployConfig, DeployGroup, DeployTargets, ManagedPolicy, Observed,
+    ReadError, ReadErrorKind, Role, Snapshot,
 };
 
 /// The IAM action named when a linked account's role cannot be assumed.
@@ -318,7 +318,10 @@ impl Linker {
         region: &str,
     ) -> Result<aws_sdk_codedeploy::Client, ReadError> {
         let cfg = self.session(ctx, account).await?;
-        let cfg = cfg.to_builder().region(Region::new(region.to_string())).build();
+        let cfg = cfg
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
         Ok(aws_sdk_codedeploy::Client::new(&cfg))
     }
 
@@ -451,29 +454,30 @@ impl Linker {
         ))
         .await;
         snapshot.resources.deploy_configs.extend(read_configs);
-        let read_targets = futures::future::join_all(selected.iter().map(|(account, t)| async move {
-            let value = Self::once(&self.deploy_targets, &t.arn, || async {
-                match self.session(ctx, account).await {
-                    Ok(cfg) => {
-                        let cfg = cfg
-                            .to_builder()
-                            .region(Region::new(t.region.clone()))
-                            .build();
-                        let clients = super::clients::RegionClients::new(&cfg);
-                        super::ec2::read_targets(ctx, &clients, std::slice::from_ref(t))
-                            .await
-                            .into_iter()
-                            .next()
-                            .map(|(_, v)| v)
-                            .unwrap_or_else(|| not_returned("ec2:DescribeInstances"))
+        let read_targets =
+            futures::future::join_all(selected.iter().map(|(account, t)| async move {
+                let value = Self::once(&self.deploy_targets, &t.arn, || async {
+                    match self.session(ctx, account).await {
+                        Ok(cfg) => {
+                            let cfg = cfg
+                                .to_builder()
+                                .region(Region::new(t.region.clone()))
+                                .build();
+                            let clients = super::clients::RegionClients::new(&cfg);
+                            super::ec2::read_targets(ctx, &clients, std::slice::from_ref(t))
+                                .await
+                                .into_iter()
+                                .next()
+                                .map(|(_, v)| v)
+                                .unwrap_or_else(|| not_returned("ec2:DescribeInstances"))
+                        }
+                        Err(error) => Observed::Unknown { error },
                     }
-                    Err(error) => Observed::Unknown { error },
-                }
-            })
+                })
+                .await;
+                (t.arn.clone(), value)
+            }))
             .await;
-            (t.arn.clone(), value)
-        }))
-        .await;
         snapshot.resources.deploy_targets.extend(read_targets);
     }
 

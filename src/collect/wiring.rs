@@ -424,6 +424,75 @@ mod tests {
         );
     }
 
+    /// A CodeDeploy action whose role is in another account deploys to
+    /// that account's application and group; one with the pipeline's own
+    /// role, or none, to the pipeline's account.
+    #[test]
+    fn codedeploy_groups_are_in_the_account_of_the_action_role() {
+        let action = |name: &str, provider: &str, role: Option<&str>| Action {
+            name: name.to_string(),
+            category: "Deploy".to_string(),
+            owner: "AWS".to_string(),
+            provider: provider.to_string(),
+            version: "1".to_string(),
+            configuration: [("ApplicationName", "app"), ("DeploymentGroupName", "prod")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            role_arn: role.map(str::to_string),
+            ..Action::default()
+        };
+        let p = Pipeline {
+            name: "p".to_string(),
+            arn: "arn:aws:codepipeline:us-east-1:111111111111:p".to_string(),
+            region: "us-east-1".to_string(),
+            stages: vec![Stage {
+                name: "Deploy".to_string(),
+                actions: vec![
+                    action("Own", "CodeDeploy", None),
+                    action(
+                        "OwnRole",
+                        "CodeDeploy",
+                        Some("arn:aws:iam::111111111111:role/deployer"),
+                    ),
+                    action(
+                        "Far",
+                        "CodeDeploy",
+                        Some("arn:aws:iam::222222222222:role/deployer"),
+                    ),
+                    action(
+                        "FarEcs",
+                        "CodeDeployToECS",
+                        Some("arn:aws:iam::222222222222:role/deployer"),
+                    ),
+                ],
+            }],
+            ..Pipeline::default()
+        };
+        let aliases = BTreeMap::new();
+        let keys = KeyResolver {
+            ids: Ids {
+                partition: "aws",
+                account: "111111111111",
+            },
+            aliases: &aliases,
+        };
+        let w = wire(&p, keys.ids, &keys);
+        let own = "arn:aws:codedeploy:us-east-1:111111111111:deploymentgroup:app/prod";
+        let far = "arn:aws:codedeploy:us-east-1:222222222222:deploymentgroup:app/prod";
+        let groups: Vec<&str> = w.deploys.iter().map(|d| d.group_arn.as_str()).collect();
+        assert_eq!(groups, [own, own, far, far]);
+        assert_eq!(
+            w.deploys[2].application_arn,
+            "arn:aws:codedeploy:us-east-1:222222222222:application:app"
+        );
+        assert_eq!(w.ecs_deploys[0].group_arn.as_deref(), Some(far));
+        assert_eq!(
+            crate::model::deploy_account(&w.deploys[2], "111111111111"),
+            "222222222222"
+        );
+    }
+
     #[test]
     fn s3_sources_are_wired_with_their_bucket_key_and_polling() {
         let action = |name: &str, pairs: &[(&str, &str)], region: Option<&str>| Action {

@@ -455,9 +455,8 @@ mod tests {
         let (_, _, rules) = setup();
         let mut note = gap(None, DiagnosticKind::Note);
         note.permission = None;
-        note.resource = Some(
-            "arn:aws:codedeploy:us-east-1:222222222222:deploymentgroup:app/prod".to_string(),
-        );
+        note.resource =
+            Some("arn:aws:codedeploy:us-east-1:222222222222:deploymentgroup:app/prod".to_string());
         for r in [
             "CD001", "CD002", "CD003", "CD004", "CD005", "CD006", "CD007", "CD008", "CD009",
             "CD013", "CD016",

@@ -245,14 +245,9 @@ pub fn plan(
             };
             // a resource of another account (a deploy followed into it) is
             // changed there, with that account's credentials, never here
-            if let Some(other) = f
-                .resource_arn
-                .split(':')
-                .nth(4)
-                .filter(|a| {
-                    a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) && *a != snapshot.account
-                })
-            {
+            if let Some(other) = f.resource_arn.split(':').nth(4).filter(|a| {
+                a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) && *a != snapshot.account
+            }) {
                 plan.manual.push(manual(
                     f,
                     format!(

@@ -274,7 +274,10 @@ async fn codedeploy_deploys_into_another_account_are_followed_or_noted() {
     let found = findings(&without_b);
     for rule in GROUP_RULES {
         assert!(!found.iter().any(|f| f.2 == rule), "{rule}: {found:#?}");
-        assert!(gaps_of(&without_b, rule).is_empty(), "{rule}: {without_b:#}");
+        assert!(
+            gaps_of(&without_b, rule).is_empty(),
+            "{rule}: {without_b:#}"
+        );
     }
     let code = if found.is_empty() { 0 } else { 1 };
     assert_eq!(o.status.code(), Some(code), "the note changes no exit code");
@@ -283,13 +286,23 @@ async fn codedeploy_deploys_into_another_account_are_followed_or_noted() {
     assert!(a_snapshot.linked_accounts.is_empty());
     let wired = &a_snapshot.pipelines[0].deploys[0];
     assert_eq!(wired.group_arn, b_group);
-    assert!(wired.application_arn.contains(&format!(":{B}:application:")));
+    assert!(
+        wired
+            .application_arn
+            .contains(&format!(":{B}:application:"))
+    );
     assert!(
         a_snapshot.resources.deploy_groups.is_empty(),
         "{:#?}",
         a_snapshot.resources.deploy_groups
     );
-    assert_eq!(calls(&saved.join(format!("{A}.json")), "codedeploy:GetDeploymentGroup"), 0);
+    assert_eq!(
+        calls(
+            &saved.join(format!("{A}.json")),
+            "codedeploy:GetDeploymentGroup"
+        ),
+        0
+    );
     // `compliance` counts the group rules as not checked, with the note:
     // EC2.8 (IMDSv2), which CD009 checks on the group's instances
     let o = support::pipeaudit_command(&moto.endpoint)
@@ -312,8 +325,9 @@ async fn codedeploy_deploys_into_another_account_are_followed_or_noted() {
             .as_array()
             .into_iter()
             .flatten()
-            .any(|m| m.as_str().is_some_and(|m| m.contains("deployment group")
-                && m.contains(B))),
+            .any(|m| m
+                .as_str()
+                .is_some_and(|m| m.contains("deployment group") && m.contains(B))),
         "{row:#}"
     );
 
@@ -402,7 +416,11 @@ async fn codedeploy_deploys_into_another_account_are_followed_or_noted() {
     let config = pipeaudit::rules::config::Config::default();
     let snapshot = std::sync::Arc::new(a_snapshot);
     let eval = pipeaudit::rules::engine::evaluate(snapshot.clone(), &rules, &config);
-    assert!(eval.findings.iter().any(|f| f.rule_id == "CD003" && f.resource_arn == b_group));
+    assert!(
+        eval.findings
+            .iter()
+            .any(|f| f.rule_id == "CD003" && f.resource_arn == b_group)
+    );
     let plan = pipeaudit::remediate::plan(&snapshot, &eval.findings, &rules, &config, true);
     assert!(
         !plan
