@@ -12,7 +12,8 @@
 //! evaluation. The rules that check deployed stacks then judge those
 //! facts as they judge the account's own.
 //!
-//! Each distinct stack, role and policy is read at most once in the run,
+//! Each distinct stack, application, group, configuration, group's
+//! instances, role and policy is read at most once in the run,
 //! whichever account's pipelines name it ([`Linker`] keeps what was read:
 //! only these few cross-account values, not the accounts' snapshots), and
 //! each linked account's role is assumed once. A role that cannot be
@@ -260,7 +261,8 @@ impl Linker {
         // the CodeDeploy applications and groups, and what the groups name
         self.follow_groups(&ctx, &groups, snapshot).await;
 
-        // the roles CloudFormation acts as in those accounts
+        // the roles CloudFormation and CodeDeploy act as in those
+        // accounts, and the instances' roles
         let roles = self.roles_named(snapshot);
         let read = futures::future::join_all(roles.iter().map(|(account, arn)| {
             let ctx = &ctx;
@@ -325,10 +327,10 @@ impl Linker {
         Ok(aws_sdk_codedeploy::Client::new(&cfg))
     }
 
-    /// Reads the linked applications and groups (each once in the run),
-    /// the deployment configurations the groups name (a built-in one
-    /// without a call) and, for the EC2 groups that select instances,
-    /// records their instances as not followed; adds them to the snapshot.
+    /// Reads the linked applications and groups, the deployment
+    /// configurations the groups name (a built-in one without a call) and
+    /// the instances the EC2 groups select, each once in the run; adds them
+    /// to the snapshot.
     async fn follow_groups(&self, ctx: &Ctx, groups: &[GroupTarget], snapshot: &mut Snapshot) {
         let apps: BTreeSet<(&str, &str, &str, &str)> = groups
             .iter()
