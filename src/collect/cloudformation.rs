@@ -37,7 +37,7 @@ pub fn stack_key(partition: &str, region: &str, account: &str, name: &str) -> St
 }
 
 /// The account of an ARN, when it names one.
-fn account_of(arn: &str) -> Option<&str> {
+pub(crate) fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 

@@ -48,7 +48,7 @@ impl Kind for Applications {
         refs.pipelines
             .iter()
             .flat_map(|w| {
-                w.deploys.iter().map(|d| {
+                w.deploys.iter().filter(|d| own(refs, d)).map(|d| {
                     Found::Read(ToRead {
                         arn: d.application_arn.clone(),
                         region: region_of(&d.application_arn, &w.region),
@@ -64,15 +64,32 @@ impl Kind for Applications {
         c: &'a RegionClients,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployApplication>)>> + Send + 'a {
-        batched(
-            ctx,
-            BATCH_APPS,
-            targets,
-            BATCH_SIZE,
-            |chunk| batch_applications(ctx, &c.codedeploy, chunk),
-            |t| get_application(ctx, &c.codedeploy, &t.arn, &t.detail),
-        )
+        read_applications(ctx, &c.codedeploy, targets)
     }
+}
+
+/// Whether a deploy action's application and group are in the audited
+/// account: one whose role is in another account deploys there, and is
+/// followed there (`linked`) or named by a note, never read here.
+fn own(refs: &Refs<'_>, d: &crate::model::DeployRef) -> bool {
+    d.group_arn.split(':').nth(4) == Some(refs.keys.ids.account)
+}
+
+/// Reads applications (`detail`: the name), in batches; a failed batch is
+/// read one by one.
+pub fn read_applications<'a>(
+    ctx: &'a Ctx,
+    client: &'a Client,
+    targets: &'a [ToRead<String>],
+) -> impl Future<Output = Vec<(String, Observed<DeployApplication>)>> + Send + 'a {
+    batched(
+        ctx,
+        BATCH_APPS,
+        targets,
+        BATCH_SIZE,
+        |chunk| batch_applications(ctx, client, chunk),
+        |t| get_application(ctx, client, &t.arn, &t.detail),
+    )
 }
 
 /// The deployment groups of the pipelines' CodeDeploy actions.
@@ -112,7 +129,7 @@ impl Kind for Groups {
         refs.pipelines
             .iter()
             .flat_map(|w| {
-                w.deploys.iter().map(|d| {
+                w.deploys.iter().filter(|d| own(refs, d)).map(|d| {
                     Found::Read(ToRead {
                         arn: d.group_arn.clone(),
                         // the group is in its application's region
@@ -129,31 +146,39 @@ impl Kind for Groups {
         c: &'a RegionClients,
         targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<DeployGroup>)> {
-        // one batch per application with more than one group
-        let mut by_app: BTreeMap<&str, Vec<ToRead<(String, String)>>> = BTreeMap::new();
-        for t in targets {
-            by_app
-                .entry(t.detail.0.as_str())
-                .or_default()
-                .push(t.clone());
-        }
-        let reads = by_app.into_iter().map(|(app, group)| async move {
-            batched(
-                ctx,
-                BATCH_GROUPS,
-                &group,
-                BATCH_SIZE,
-                |chunk| batch_groups(ctx, &c.codedeploy, app, chunk),
-                |t| get_group(ctx, &c.codedeploy, &t.arn, &t.detail.0, &t.detail.1),
-            )
-            .await
-        });
-        let mut read: Vec<(String, Observed<DeployGroup>)> =
-            join_all(reads).await.into_iter().flatten().collect();
+        let mut read = read_groups(ctx, &c.codedeploy, targets).await;
         // what the Lambda groups deploy: their last deployments, in batches
         read_lambda_deployments(ctx, &c.codedeploy, &mut read).await;
         read
     }
+}
+
+/// Reads deployment groups (`detail`: application and group name), one
+/// batch per application; a failed batch is read one by one.
+pub async fn read_groups(
+    ctx: &Ctx,
+    client: &Client,
+    targets: &[ToRead<(String, String)>],
+) -> Vec<(String, Observed<DeployGroup>)> {
+    let mut by_app: BTreeMap<&str, Vec<ToRead<(String, String)>>> = BTreeMap::new();
+    for t in targets {
+        by_app
+            .entry(t.detail.0.as_str())
+            .or_default()
+            .push(t.clone());
+    }
+    let reads = by_app.into_iter().map(|(app, group)| async move {
+        batched(
+            ctx,
+            BATCH_GROUPS,
+            &group,
+            BATCH_SIZE,
+            |chunk| batch_groups(ctx, client, app, chunk),
+            |t| get_group(ctx, client, &t.arn, &t.detail.0, &t.detail.1),
+        )
+        .await
+    });
+    join_all(reads).await.into_iter().flatten().collect()
 }
 
 /// The deployment configurations the groups name: the built-in EC2 ones are

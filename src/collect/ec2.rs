@@ -31,7 +31,7 @@ pub struct Selector {
 }
 
 impl Selector {
-    fn of(g: &DeployGroup) -> Self {
+    pub fn of(g: &DeployGroup) -> Self {
         Selector {
             tag_filters: g.ec2_tag_filters.clone(),
             tag_set: g.ec2_tag_set.clone(),
@@ -39,7 +39,7 @@ impl Selector {
         }
     }
 
-    fn by_tags(&self) -> bool {
+    pub fn by_tags(&self) -> bool {
         !self.tag_filters.is_empty() || self.tag_set.iter().any(|l| !l.is_empty())
     }
 
@@ -140,7 +140,9 @@ impl Kind for Targets {
     }
 }
 
-async fn read_targets(
+/// Reads the instances the groups of `targets` select (in the region of
+/// `c`), with the roles of their instance profiles.
+pub async fn read_targets(
     ctx: &Ctx,
     c: &RegionClients,
     targets: &[ToRead<Selector>],

@@ -145,6 +145,13 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                 ("Deploy", "CodeDeploy" | "CodeDeployToECS") => {
                     let app = conf("ApplicationName");
                     let group = conf("DeploymentGroupName");
+                    // an action whose role is in another account deploys
+                    // to that account's application and group
+                    let account = a
+                        .role_arn
+                        .as_deref()
+                        .and_then(cloudformation::account_of)
+                        .unwrap_or(ids.account);
                     if a.provider == "CodeDeployToECS" {
                         w.ecs_deploys.push(EcsDeployRef {
                             stage: stage.name.clone(),
@@ -156,7 +163,7 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                             group_arn: Some(codedeploy::group_arn(
                                 ids.partition,
                                 &region,
-                                ids.account,
+                                account,
                                 &app,
                                 &group,
                             )),
@@ -168,13 +175,13 @@ pub fn wire(p: &Pipeline, ids: Ids<'_>, keys: &KeyResolver<'_>) -> PipelineWirin
                         application_arn: codedeploy::application_arn(
                             ids.partition,
                             &region,
-                            ids.account,
+                            account,
                             &app,
                         ),
                         group_arn: codedeploy::group_arn(
                             ids.partition,
                             &region,
-                            ids.account,
+                            account,
                             &app,
                             &group,
                         ),
@@ -414,6 +421,75 @@ mod tests {
                 .map(|t| t.service_arn.as_str())
                 .collect::<Vec<_>>(),
             ["arn:aws:ecs:us-east-1:123456789012:service/web/api"]
+        );
+    }
+
+    /// A CodeDeploy action whose role is in another account deploys to
+    /// that account's application and group; one with the pipeline's own
+    /// role, or none, to the pipeline's account.
+    #[test]
+    fn codedeploy_groups_are_in_the_account_of_the_action_role() {
+        let action = |name: &str, provider: &str, role: Option<&str>| Action {
+            name: name.to_string(),
+            category: "Deploy".to_string(),
+            owner: "AWS".to_string(),
+            provider: provider.to_string(),
+            version: "1".to_string(),
+            configuration: [("ApplicationName", "app"), ("DeploymentGroupName", "prod")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            role_arn: role.map(str::to_string),
+            ..Action::default()
+        };
+        let p = Pipeline {
+            name: "p".to_string(),
+            arn: "arn:aws:codepipeline:us-east-1:111111111111:p".to_string(),
+            region: "us-east-1".to_string(),
+            stages: vec![Stage {
+                name: "Deploy".to_string(),
+                actions: vec![
+                    action("Own", "CodeDeploy", None),
+                    action(
+                        "OwnRole",
+                        "CodeDeploy",
+                        Some("arn:aws:iam::111111111111:role/deployer"),
+                    ),
+                    action(
+                        "Far",
+                        "CodeDeploy",
+                        Some("arn:aws:iam::222222222222:role/deployer"),
+                    ),
+                    action(
+                        "FarEcs",
+                        "CodeDeployToECS",
+                        Some("arn:aws:iam::222222222222:role/deployer"),
+                    ),
+                ],
+            }],
+            ..Pipeline::default()
+        };
+        let aliases = BTreeMap::new();
+        let keys = KeyResolver {
+            ids: Ids {
+                partition: "aws",
+                account: "111111111111",
+            },
+            aliases: &aliases,
+        };
+        let w = wire(&p, keys.ids, &keys);
+        let own = "arn:aws:codedeploy:us-east-1:111111111111:deploymentgroup:app/prod";
+        let far = "arn:aws:codedeploy:us-east-1:222222222222:deploymentgroup:app/prod";
+        let groups: Vec<&str> = w.deploys.iter().map(|d| d.group_arn.as_str()).collect();
+        assert_eq!(groups, [own, own, far, far]);
+        assert_eq!(
+            w.deploys[2].application_arn,
+            "arn:aws:codedeploy:us-east-1:222222222222:application:app"
+        );
+        assert_eq!(w.ecs_deploys[0].group_arn.as_deref(), Some(far));
+        assert_eq!(
+            crate::model::deploy_account(&w.deploys[2], "111111111111"),
+            "222222222222"
         );
     }
 

@@ -233,8 +233,9 @@ pub fn accept(mut evaluation: Evaluation, config: &Config) -> Outcome {
 /// Whether a diagnostic means that `rule` was not evaluated somewhere:
 /// its own gaps and errors, and those that stop every rule (a pipeline
 /// whose declaration could not be read, a scope or an account that could
-/// not be listed), and a note that the pipeline deploys stacks into an
-/// account that is not audited, for the rules that check deployed stacks.
+/// not be listed), and a note that the pipeline deploys stacks or to
+/// deployment groups in an account that is not audited, for the rules
+/// that check deployed stacks or deployment groups.
 fn blocks(d: &Diagnostic, rule: &str, rules: &RuleSet) -> bool {
     match d.kind {
         DiagnosticKind::CollectionGap | DiagnosticKind::RuleError | DiagnosticKind::NotAnalysed => {
@@ -248,10 +249,21 @@ fn blocks(d: &Diagnostic, rule: &str, rules: &RuleSet) -> bool {
         | DiagnosticKind::IgnoreUnused
         | DiagnosticKind::IacLocation => false,
         DiagnosticKind::Note => {
-            d.resource
-                .as_deref()
-                .is_some_and(crate::rules::engine::is_unaudited_deploy)
-                && rules.get(rule).is_some_and(|r| r.reads.var("stacks"))
+            let Some(resource) = d.resource.as_deref() else {
+                return false;
+            };
+            let reads = |vars: &[&str]| {
+                rules
+                    .get(rule)
+                    .is_some_and(|r| vars.iter().any(|v| r.reads.var(v)))
+            };
+            if crate::rules::engine::is_unaudited_stack(resource) {
+                reads(&["stacks"])
+            } else if crate::rules::engine::is_unaudited_group(resource) {
+                reads(&crate::rules::engine::GROUP_VARIABLES)
+            } else {
+                false
+            }
         }
     }
 }
@@ -436,6 +448,25 @@ mod tests {
         // a note about anything else checks as before
         note.resource = None;
         assert!(!blocks(&note, "CD012", &rules));
+    }
+
+    #[test]
+    fn a_group_in_an_unaudited_account_leaves_the_group_rules_unchecked() {
+        let (_, _, rules) = setup();
+        let mut note = gap(None, DiagnosticKind::Note);
+        note.permission = None;
+        note.resource =
+            Some("arn:aws:codedeploy:us-east-1:222222222222:deploymentgroup:app/prod".to_string());
+        for r in [
+            "CD001", "CD002", "CD003", "CD004", "CD005", "CD006", "CD007", "CD008", "CD009",
+            "CD013", "CD016",
+        ] {
+            assert!(blocks(&note, r, &rules), "{r}");
+        }
+        // the stack rules and the others are not about the group
+        for r in ["CD010", "CD012", "KM003"] {
+            assert!(!blocks(&note, r, &rules), "{r}");
+        }
     }
 
     #[test]

@@ -427,20 +427,38 @@ pub fn build(snapshot: &Snapshot, w: &PipelineWiring, findings: &[Finding]) -> G
                     .iter()
                     .filter(|x| x.stage == st.name && x.action == a.name)
                 {
+                    // in another account: the account as a boxed node
+                    // holding the group, read only when it is linked
+                    let account = crate::model::deploy_account(d, &b.snapshot.account);
+                    let far = account != b.snapshot.account;
+                    let unread = far && !b.snapshot.linked_accounts.contains(account);
+                    let from = if far {
+                        let label = if unread {
+                            format!("{account} (not audited)")
+                        } else {
+                            format!("{account} (audited)")
+                        };
+                        let id = b.node(NodeKind::Account, &label, None, State::Present);
+                        b.edge(&action, &id, EdgeKind::DeploysWith);
+                        id
+                    } else {
+                        action.clone()
+                    };
+                    let known = |s: State| if unread { State::Unknown } else { s };
                     let app = b.node(
                         NodeKind::DeployApplication,
                         &d.application_name,
                         Some(&d.application_arn),
-                        state(r.deploy_applications.get(&d.application_arn)),
+                        known(state(r.deploy_applications.get(&d.application_arn))),
                     );
                     let group = r.deploy_groups.get(&d.group_arn);
                     let g = b.node(
                         NodeKind::DeployGroup,
                         &d.group_name,
                         Some(&d.group_arn),
-                        state(group),
+                        known(state(group)),
                     );
-                    b.edge(&action, &g, EdgeKind::DeploysWith);
+                    b.edge(&from, &g, EdgeKind::DeploysWith);
                     b.edge(&app, &g, EdgeKind::Contains);
                     if let Some(Observed::Ok { value }) = group {
                         b.role(&g, value.service_role_arn.as_deref());

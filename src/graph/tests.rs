@@ -625,3 +625,59 @@ fn a_linked_account_is_drawn_audited_with_its_stack_read() {
         "the stack's own role, read in the linked account"
     );
 }
+
+/// A CodeDeploy group in another account: unknown (never missing) under
+/// its account's node when that account is not audited, read when it is
+/// linked.
+#[test]
+fn a_group_of_another_account_is_unknown_unless_linked() {
+    let mut s = demo();
+    let i = s
+        .pipelines
+        .iter()
+        .position(|w| w.name == "demo-000-pipeline")
+        .unwrap_or_else(|| panic!("no demo-000"));
+    let far_account = "210987654321";
+    let d = &mut s.pipelines[i].deploys[0];
+    d.application_arn = format!(
+        "arn:aws:codedeploy:us-east-1:{far_account}:application:{}",
+        d.application_name
+    );
+    d.group_arn = format!(
+        "arn:aws:codedeploy:us-east-1:{far_account}:deploymentgroup:{}/{}",
+        d.application_name, d.group_name
+    );
+    let group_arn = d.group_arn.clone();
+    let group_name = d.group_name.clone();
+    let unlinked = graph_of(&s, "demo-000");
+    let account = kinds(&unlinked, NodeKind::Account);
+    assert_eq!(account.len(), 1, "{account:#?}");
+    assert!(account[0].name.contains("not audited"), "{account:#?}");
+    let groups = kinds(&unlinked, NodeKind::DeployGroup);
+    let far = groups
+        .iter()
+        .find(|n| n.arn.as_deref() == Some(group_arn.as_str()))
+        .unwrap_or_else(|| panic!("{groups:#?}"));
+    assert!(far.unknown, "{far:#?}");
+    assert!(!far.missing, "{far:#?}");
+
+    s.linked_accounts.insert(far_account.to_string());
+    s.resources.deploy_groups.insert(
+        group_arn.clone(),
+        crate::model::Observed::ok(crate::model::DeployGroup {
+            application_name: "app".to_string(),
+            name: group_name,
+            arn: group_arn.clone(),
+            ..Default::default()
+        }),
+    );
+    let g = graph_of(&s, "demo-000");
+    let account = kinds(&g, NodeKind::Account);
+    assert!(!account[0].name.contains("not audited"), "{account:#?}");
+    let groups = kinds(&g, NodeKind::DeployGroup);
+    let far = groups
+        .iter()
+        .find(|n| n.arn.as_deref() == Some(group_arn.as_str()))
+        .unwrap_or_else(|| panic!("{groups:#?}"));
+    assert!(!far.unknown && !far.missing, "{far:#?}");
+}

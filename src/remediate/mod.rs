@@ -243,6 +243,21 @@ pub fn plan(
                 plan.manual.push(manual(f, rule_remediation(f)));
                 continue;
             };
+            // a resource of another account (a deploy followed into it) is
+            // changed there, with that account's credentials, never here
+            if let Some(other) = f.resource_arn.split(':').nth(4).filter(|a| {
+                a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) && *a != snapshot.account
+            }) {
+                plan.manual.push(manual(
+                    f,
+                    format!(
+                        "in account {other}, not the audited account {}: remediate it with that account's audit. {}",
+                        snapshot.account,
+                        rule_remediation(f)
+                    ),
+                ));
+                continue;
+            }
             let first = match action.dedupe() {
                 Dedupe::MergeSameResource => true,
                 Dedupe::SkipIfPlanned => {

@@ -56,4 +56,5 @@ mod unknown_moto;
 mod webhooks_mocks;
 mod webhooks_moto;
 mod webhooks_reports;
+mod xacct_codedeploy_moto;
 mod xacct_moto;

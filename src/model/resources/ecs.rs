@@ -50,6 +50,26 @@ pub fn ecs_targets<'a>(
         match (&d.cluster, &d.service, &d.group_arn) {
             (_, Some(service), None) => push(d.cluster.as_deref().unwrap_or("default"), service),
             (_, _, Some(group)) => match r.deploy_groups.get(group) {
+                // a group of another account (read there, in an
+                // organization audit): its services are not followed
+                Some(Observed::Ok { value })
+                    if group.split(':').nth(4).is_some_and(|a| a != account)
+                        && !value.ecs_services.is_empty() =>
+                {
+                    gaps.push((
+                        group.clone(),
+                        ReadError {
+                            kind: crate::model::ReadErrorKind::Service,
+                            action: "ecs:DescribeServices".to_string(),
+                            code: None,
+                            message: format!(
+                                "the ECS services of deployment group {} in account {} are not followed into that account",
+                                value.name,
+                                group.split(':').nth(4).unwrap_or_default()
+                            ),
+                        },
+                    ));
+                }
                 Some(Observed::Ok { value }) => {
                     for e in &value.ecs_services {
                         push(&e.cluster, &e.service);

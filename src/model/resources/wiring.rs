@@ -257,7 +257,19 @@ pub struct BuildRef {
     pub project_arn: String,
 }
 
-/// A CodeDeploy deploy action.
+/// The account a CodeDeploy action deploys into: its group's (the
+/// account of the action's role when it names one), or `own` when the
+/// group ARN names none.
+pub fn deploy_account<'a>(d: &'a DeployRef, own: &'a str) -> &'a str {
+    match d.group_arn.split(':').nth(4) {
+        Some(a) if !a.is_empty() => a,
+        _ => own,
+    }
+}
+
+/// A CodeDeploy deploy action. Its application and group are in the
+/// account of the action's role when it names one (a deploy into another
+/// account), else in the pipeline's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployRef {
     pub stage: String,

@@ -146,13 +146,20 @@ pub(super) fn bindings(
         vars.push(("builds", list(builds)));
     }
     if needs.var("deploys") {
+        // a group in an account outside the audit is not bound: it was
+        // not read, and a note names it (`unaudited_deploys`)
         let deploys = w
             .deploys
             .iter()
+            .filter(|d| s.audits_account(crate::model::deploy_account(d, &s.account)))
             .map(|d| {
                 let mut m = HashMap::new();
                 m.insert(key("stage"), string(&d.stage));
                 m.insert(key("action"), string(&d.action));
+                m.insert(
+                    key("account"),
+                    string(crate::model::deploy_account(d, &s.account)),
+                );
                 m.insert(key("application_name"), string(&d.application_name));
                 m.insert(key("application_arn"), string(&d.application_arn));
                 m.insert(key("group_name"), string(&d.group_name));

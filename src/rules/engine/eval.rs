@@ -379,13 +379,77 @@ fn unaudited_deploys(s: &Snapshot, w: &PipelineWiring) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// One note per account outside the audit that the pipeline's CodeDeploy
+/// actions deploy into (the action's role is in that account): the
+/// application and group there are not read, and no rule judges them
+/// (`deploys` leaves them out). The note names the first such group as its
+/// resource ([`is_unaudited_group`]); it does not change the exit code.
+fn unaudited_groups(s: &Snapshot, w: &PipelineWiring) -> Vec<Diagnostic> {
+    let mut by_account: std::collections::BTreeMap<&str, Vec<&crate::model::DeployRef>> =
+        std::collections::BTreeMap::new();
+    for d in &w.deploys {
+        let account = crate::model::deploy_account(d, &s.account);
+        if !s.audits_account(account) {
+            by_account.entry(account).or_default().push(d);
+        }
+    }
+    by_account
+        .into_iter()
+        .map(|(account, groups)| {
+            let mut names: Vec<String> = groups
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}/{} in {}",
+                        d.application_name,
+                        d.group_name,
+                        region_of(&d.group_arn, &w.region)
+                    )
+                })
+                .collect();
+            names.dedup();
+            Diagnostic {
+                kind: DiagnosticKind::Note,
+                account: None,
+                rule_id: None,
+                pipeline: Some(w.name.clone()),
+                resource: groups.first().map(|d| d.group_arn.clone()),
+                permission: None,
+                message: format!(
+                    "pipeline {} deploys into account {account}, outside this account's audit: deployment group {} not checked",
+                    w.name,
+                    names.join(", ")
+                ),
+            }
+        })
+        .collect()
+}
+
 /// Whether a note's resource is a stack deployed into an account that is
 /// not audited (see [`unaudited_deploys`]).
-pub fn is_unaudited_deploy(resource: &str) -> bool {
+pub fn is_unaudited_stack(resource: &str) -> bool {
     resource.starts_with("arn:")
         && resource.contains(":cloudformation:")
         && resource.contains(":stack/")
 }
+
+/// Whether a note's resource is a CodeDeploy deployment group in an
+/// account that is not audited (see [`unaudited_groups`]).
+pub fn is_unaudited_group(resource: &str) -> bool {
+    resource.starts_with("arn:")
+        && resource.contains(":codedeploy:")
+        && resource.contains(":deploymentgroup:")
+}
+
+/// Whether a note's resource is a stack or deployment group in an account
+/// that is not audited.
+pub fn is_unaudited_deploy(resource: &str) -> bool {
+    is_unaudited_stack(resource) || is_unaudited_group(resource)
+}
+
+/// The variables that bind what a deployment group deploys to: a rule
+/// reading one of them does not check a group outside the audit.
+pub const GROUP_VARIABLES: [&str; 4] = ["deploys", "instances", "ecs_services", "images"];
 
 /// Evaluates every rule of the plan on one pipeline.
 pub(super) fn evaluate_pipeline(
@@ -434,6 +498,9 @@ pub(super) fn evaluate_pipeline(
     };
     if needs.var("stacks") {
         out.diagnostics.extend(unaudited_deploys(s, w));
+    }
+    if GROUP_VARIABLES.iter().any(|v| needs.var(v)) {
+        out.diagnostics.extend(unaudited_groups(s, w));
     }
     let mut globals: Vec<Option<Value>> = vec![None; GLOBALS.len()];
     for (name, v) in &b.vars {

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 pub use account::VARIABLES as ACCOUNT_VARIABLES;
 pub use apply::{accepted_by, apply_config, finish, today};
-pub use eval::is_unaudited_deploy;
+pub use eval::{GROUP_VARIABLES, is_unaudited_deploy, is_unaudited_group, is_unaudited_stack};
 
 use super::config::Config;
 use super::functions::{self, Lookup};
