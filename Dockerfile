@@ -19,8 +19,8 @@ COPY src ./src
 COPY rules ./rules
 ARG PIPEAUDIT_BUILD_COMMIT=unknown
 ENV PIPEAUDIT_BUILD_COMMIT=${PIPEAUDIT_BUILD_COMMIT}
-RUN cargo build --release --locked \
-    && cp target/release/pipeaudit /pipeaudit \
+RUN cargo build --profile dist --locked \
+    && cp target/dist/pipeaudit /pipeaudit \
     && /pipeaudit --version
 
 FROM gcr.io/distroless/static-debian12:nonroot
