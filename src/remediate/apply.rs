@@ -119,7 +119,11 @@ pub fn apply_plan(
                     format!(": {}", applied.message)
                 }
             );
-            tried.push((action.clone(), report.passes, applied.outcome == "applied"));
+            tried.push((
+                action.clone(),
+                report.passes,
+                applied.outcome == super::AppliedOutcome::Applied,
+            ));
             report.applied.push(applied);
             write_journal(&opts.journal, &report.applied)?;
         }

@@ -182,10 +182,36 @@ pub struct Applied {
     pub previous: Value,
     pub new: Value,
     pub time: String,
-    /// `applied`, `skipped` (changed since collected), `failed`, or
-    /// `already in place` (nothing to change: not written).
-    pub outcome: String,
+    pub outcome: AppliedOutcome,
     pub message: String,
+}
+
+/// What became of one action, as the journal and the progress lines name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AppliedOutcome {
+    /// Written.
+    #[serde(rename = "applied")]
+    Applied,
+    /// Not written: the resource changed since it was collected.
+    #[serde(rename = "skipped")]
+    Skipped,
+    /// The write failed.
+    #[serde(rename = "failed")]
+    Failed,
+    /// Nothing to change (the re-read showed the fix in place): not written.
+    #[serde(rename = "already in place")]
+    AlreadyInPlace,
+}
+
+impl std::fmt::Display for AppliedOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AppliedOutcome::Applied => "applied",
+            AppliedOutcome::Skipped => "skipped",
+            AppliedOutcome::Failed => "failed",
+            AppliedOutcome::AlreadyInPlace => "already in place",
+        })
+    }
 }
 
 /// Builds the plan for the findings of an audit.
@@ -408,30 +434,26 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
         ))),
     };
     let (outcome, message, api_call) = match result {
-        Ok(call) => ("applied", String::new(), call),
-        Err(Outcome::Skipped(m)) => ("skipped", m, String::new()),
-        Err(Outcome::Failed(m)) => ("failed", m, String::new()),
-        Err(Outcome::InPlace(m)) => (ALREADY_IN_PLACE, m, String::new()),
+        Ok(call) => (AppliedOutcome::Applied, String::new(), call),
+        Err(Outcome::Skipped(m)) => (AppliedOutcome::Skipped, m, String::new()),
+        Err(Outcome::Failed(m)) => (AppliedOutcome::Failed, m, String::new()),
+        Err(Outcome::InPlace(m)) => (AppliedOutcome::AlreadyInPlace, m, String::new()),
     };
     Applied {
         action: a.action.clone(),
         resource_arn: a.resource_arn.clone(),
         api_call,
         previous: a.collected().clone(),
-        new: if outcome == "applied" {
+        new: if outcome == AppliedOutcome::Applied {
             a.after.clone()
         } else {
             a.collected().clone()
         },
         time: now(),
-        outcome: outcome.to_string(),
+        outcome,
         message,
     }
 }
-
-/// The journal's outcome of an action whose re-read showed nothing to
-/// change: reported, not written.
-pub const ALREADY_IN_PLACE: &str = "already in place";
 
 /// Why an action was not applied.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use aws_smithy_mocks::{Rule, mock};
 use aws_types::region::Region;
 use pipeaudit::collect::clients::RegionClients;
 use pipeaudit::findings::FixSafety;
-use pipeaudit::remediate::{PlannedAction, apply_one};
+use pipeaudit::remediate::{AppliedOutcome, PlannedAction, apply_one};
 use serde_json::json;
 
 const GROUP: &str = "arn:aws:codedeploy:us-east-1:111122223333:deploymentgroup:app/grp";
@@ -92,7 +92,12 @@ async fn deploy_rollback_sends_exactly_the_update() {
         .then_output(|| UpdateDeploymentGroupOutput::builder().build());
     let c = clients(&[&get, &update]).await;
     let applied = apply_one(&c, &planned()).await;
-    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(
+        applied.outcome,
+        AppliedOutcome::Applied,
+        "{}",
+        applied.message
+    );
     assert_eq!(applied.api_call, "codedeploy:UpdateDeploymentGroup");
     assert_eq!(
         update.num_calls(),
@@ -109,7 +114,7 @@ async fn deploy_rollback_skips_a_group_changed_since_collection() {
         .then_output(|| UpdateDeploymentGroupOutput::builder().build());
     let c = clients(&[&get, &update]).await;
     let applied = apply_one(&c, &planned()).await;
-    assert_eq!(applied.outcome, "skipped");
+    assert_eq!(applied.outcome, AppliedOutcome::Skipped);
     assert!(
         applied.message.contains("changed since it was collected"),
         "{}",
@@ -201,7 +206,12 @@ async fn build_encryption_key_updates_only_the_key() {
         json!({"encryption_key": KEY}),
     );
     let applied = apply_one(&c, &a).await;
-    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(
+        applied.outcome,
+        AppliedOutcome::Applied,
+        "{}",
+        applied.message
+    );
     assert_eq!(update.num_calls(), 1);
 }
 
@@ -230,7 +240,12 @@ async fn privileged_off_sends_the_environment_back_unchanged_but_for_the_flag() 
         json!({"privileged_mode": false}),
     );
     let applied = apply_one(&c, &a).await;
-    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(
+        applied.outcome,
+        AppliedOutcome::Applied,
+        "{}",
+        applied.message
+    );
     assert_eq!(update.num_calls(), 1);
 }
 
@@ -260,6 +275,11 @@ async fn one_at_a_time_replaces_only_the_config_name() {
     a.before = json!({"deployment_config_name": "CodeDeployDefault.AllAtOnce"});
     a.after = json!({"deployment_config_name": "CodeDeployDefault.OneAtATime"});
     let applied = apply_one(&c, &a).await;
-    assert_eq!(applied.outcome, "applied", "{}", applied.message);
+    assert_eq!(
+        applied.outcome,
+        AppliedOutcome::Applied,
+        "{}",
+        applied.message
+    );
     assert_eq!(update.num_calls(), 1);
 }
