@@ -87,14 +87,11 @@ pub struct Plan {
     pub manual: Vec<ManualStep>,
     /// The stacks that manage the resources of planned changes, by ARN.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub iac_managed: BTreeMap<String, IacManaged>,
+    pub iac_managed: BTreeMap<String, crate::iac::Managed>,
     /// Resources of planned changes whose stack could not be read: why.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub iac_unknown: BTreeMap<String, String>,
 }
-
-/// The CloudFormation stack that manages the resource of a planned change.
-pub use crate::iac::Managed as IacManaged;
 
 impl Plan {
     /// The resources the plan would change (held-back changes included).
@@ -122,7 +119,7 @@ impl Plan {
                 Some(Observed::Ok { value }) => {
                     self.iac_managed.insert(
                         arn,
-                        IacManaged {
+                        crate::iac::Managed {
                             stack: value.stack.clone(),
                             logical_id: value.logical_id.clone(),
                             template: template(value),
