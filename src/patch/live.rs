@@ -100,12 +100,21 @@ pub fn patches(
         let snapshot = Arc::new(built.snapshot);
         let eval = crate::rules::engine::evaluate(snapshot.clone(), rules, config);
         // the template finding of each live one: same rule, same logical id, same file
-        let same = |a: &Path, b: &Path| {
-            a == b
-                || matches!(
-                    (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-                    (Ok(x), Ok(y)) if x == y
+        // the templates' files as the run named them, each resolved once
+        let canonical: BTreeMap<&Path, PathBuf> = built
+            .origins
+            .values()
+            .map(|o| o.file.as_path())
+            .chain(files.iter().map(PathBuf::as_path))
+            .map(|f| {
+                (
+                    f,
+                    std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf()),
                 )
+            })
+            .collect();
+        let same = |a: &Path, b: &Path| {
+            a == b || matches!((canonical.get(a), canonical.get(b)), (Some(x), Some(y)) if x == y)
         };
         let mut matched: Vec<Finding> = Vec::new();
         // template ARN -> the live findings it stands for

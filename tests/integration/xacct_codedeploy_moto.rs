@@ -14,10 +14,9 @@
 //! call.
 
 use crate::support;
+use crate::xacct_moto::{accounts_file, calls, findings, gaps_of, org_audit};
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Output;
 
 use aws_sdk_codedeploy::types as cd;
 use aws_sdk_codepipeline::types as cp;
@@ -155,35 +154,6 @@ async fn seed_deployer(
     (stack.app_name, stack.group_name)
 }
 
-fn accounts_file(dir: &Path, name: &str, accounts: &[&str]) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, accounts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
-    path.display().to_string()
-}
-
-fn org_audit(endpoint: &str, accounts: &str, extra: &[&str]) -> Output {
-    support::pipeaudit_command(endpoint)
-        .args(["--region", "us-east-1", "-q", "--format", "json"])
-        .args(["--max-attempts", "1"])
-        .args(["--accounts", accounts, "--role-name", "pipeaudit-audit"])
-        .args(extra)
-        .output()
-        .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
-}
-
-/// (account, pipeline, rule, resource) of every finding.
-fn findings(r: &Value) -> BTreeSet<(String, String, String, String)> {
-    r["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| {
-            let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
-            (s("account"), s("pipeline"), s("rule_id"), s("resource_arn"))
-        })
-        .collect()
-}
-
 /// The notes that a pipeline deploys to a deployment group outside the audit.
 fn group_notes(r: &Value) -> Vec<Value> {
     support::notes(r)
@@ -194,26 +164,6 @@ fn group_notes(r: &Value) -> Vec<Value> {
                 .is_some_and(pipeaudit::rules::engine::is_unaudited_group)
         })
         .collect()
-}
-
-/// The gaps of a rule: (pipeline, permission).
-fn gaps_of(r: &Value, rule: &str) -> BTreeSet<(String, String)> {
-    support::diagnostics(r)
-        .iter()
-        .filter(|d| d["rule_id"] == rule)
-        .map(|d| {
-            (
-                d["pipeline"].as_str().unwrap_or_default().to_string(),
-                d["permission"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn calls(snapshot: &Path, action: &str) -> u64 {
-    let text = std::fs::read_to_string(snapshot).unwrap_or_else(|e| panic!("{e}"));
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    v["api_calls"][action].as_u64().unwrap_or(0)
 }
 
 /// The rules that check deployment groups: CD001 to CD006 on the group,

@@ -157,13 +157,13 @@ async fn seed_deployer(moto: &Moto, account: &str, prefix: &str) {
         .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
-fn accounts_file(dir: &Path, name: &str, accounts: &[&str]) -> String {
+pub(crate) fn accounts_file(dir: &Path, name: &str, accounts: &[&str]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, accounts.join("\n")).unwrap_or_else(|e| panic!("{e}"));
     path.display().to_string()
 }
 
-fn org_audit(endpoint: &str, accounts: &str, extra: &[&str]) -> Output {
+pub(crate) fn org_audit(endpoint: &str, accounts: &str, extra: &[&str]) -> Output {
     support::pipeaudit_command(endpoint)
         .args(["--region", "us-east-1", "-q", "--format", "json"])
         .args(["--max-attempts", "1"])
@@ -174,7 +174,7 @@ fn org_audit(endpoint: &str, accounts: &str, extra: &[&str]) -> Output {
 }
 
 /// (account, pipeline, rule, resource) of every finding.
-fn findings(r: &Value) -> BTreeSet<(String, String, String, String)> {
+pub(crate) fn findings(r: &Value) -> BTreeSet<(String, String, String, String)> {
     r["findings"]
         .as_array()
         .into_iter()
@@ -199,7 +199,7 @@ fn unaudited_notes(r: &Value) -> Vec<Value> {
 }
 
 /// The gaps of a rule: (pipeline, permission).
-fn gaps_of(r: &Value, rule: &str) -> BTreeSet<(String, String)> {
+pub(crate) fn gaps_of(r: &Value, rule: &str) -> BTreeSet<(String, String)> {
     support::diagnostics(r)
         .iter()
         .filter(|d| d["rule_id"] == rule)
@@ -212,7 +212,7 @@ fn gaps_of(r: &Value, rule: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn calls(snapshot: &Path, action: &str) -> u64 {
+pub(crate) fn calls(snapshot: &Path, action: &str) -> u64 {
     let text = std::fs::read_to_string(snapshot).unwrap_or_else(|e| panic!("{e}"));
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     v["api_calls"][action].as_u64().unwrap_or(0)
