@@ -37,14 +37,16 @@ impl ConnectOptions {
     }
 }
 
-/// The HTTPS client every SDK client of a run shares: the SDK's default
-/// (hyper 1 with rustls and aws-lc, proxies from the environment), made
-/// once. Left to themselves, the clients would each make their own, with
-/// its own connection pool and its own parsed copy of the trusted roots.
-fn shared_https_client() -> SharedHttpClient {
+/// The HTTPS client every SDK client of a run shares: hyper 1 with rustls
+/// (the `ring` provider), the platform's trusted roots and proxies from the
+/// environment, made once. The SDK crates are built without their own
+/// default client, so this is the only one: a configuration that is not
+/// given it has no HTTP client at all. Shared, the clients have one
+/// connection pool and one parsed copy of the trusted roots.
+pub fn shared_https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
         let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
+            tls::rustls_provider::CryptoMode::Ring,
         ));
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {

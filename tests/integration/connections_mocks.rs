@@ -196,6 +196,7 @@ async fn a_connection_shared_by_pipelines_is_read_once() {
     use pipeaudit::model::{PipelineWiring, Resources};
 
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(pipeaudit::collect::clients::shared_https_client())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("a", "b", None, None, "test"))
         .endpoint_url("http://127.0.0.1:9")
@@ -268,6 +269,7 @@ async fn a_codeconnections_arn_is_collected_and_checked_by_sc004() {
     use pipeaudit::collect::kind::{Collect, Refs};
 
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(pipeaudit::collect::clients::shared_https_client())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("a", "b", None, None, "test"))
         .load()

@@ -96,6 +96,7 @@ fn free_port() -> u16 {
 pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     let creds = Credentials::new("testing", "testing", None, None, "pipeaudit-tests");
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(pipeaudit::collect::clients::shared_https_client())
         .endpoint_url(endpoint)
         .region(Region::new(region.to_string()))
         .credentials_provider(creds)

@@ -112,6 +112,7 @@ impl SeedClients {
 /// An SDK configuration for an endpoint with static test credentials.
 async fn static_config(endpoint_url: &str, region: &str) -> aws_types::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(pipeaudit::collect::clients::shared_https_client())
         .endpoint_url(endpoint_url)
         .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new(

@@ -55,7 +55,13 @@ async fn an_instance_metadata_service_that_does_not_answer_means_no_credentials(
         Ok(a) => a,
         Err(e) => panic!("{e}"),
     };
-    let client = match aws_config::imds::Client::builder().endpoint(format!("http://{addr}")) {
+    // the SDK crates carry no HTTP client of their own: the run's one
+    let base = aws_config::provider_config::ProviderConfig::without_region()
+        .with_http_client(crate::collect::clients::shared_https_client());
+    let client = match aws_config::imds::Client::builder()
+        .configure(&base)
+        .endpoint(format!("http://{addr}"))
+    {
         Ok(b) => b
             .max_attempts(1)
             .connect_timeout(std::time::Duration::from_millis(500))
