@@ -18,6 +18,13 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
   echo "installing cfn-lint==$CFN_LINT_VERSION into .venv" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
 fi
+# python-hcl2: the Terraform fix-patch tests parse each patched .tf file
+# (Terraform itself is not installed here).
+HCL2_VERSION=8.1.4
+if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('python-hcl2') != '$HCL2_VERSION')" 2>/dev/null; then
+  echo "installing python-hcl2==$HCL2_VERSION into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check "python-hcl2==$HCL2_VERSION"
+fi
 # Graphviz: the hostile-name tests read the DOT output back with `dot`.
 if ! command -v dot >/dev/null; then
   echo "installing graphviz (apt-get)" >&2

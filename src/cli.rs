@@ -38,7 +38,7 @@ pub struct Cli {
 /// Options of the audit (the default command).
 #[derive(Debug, Args, Clone)]
 #[command(group(clap::ArgGroup::new("offline").args(["templates", "tf_plans"]).multiple(true)))]
-#[command(group(clap::ArgGroup::new("patch_input").args(["templates", "remediate"]).multiple(true)))]
+#[command(group(clap::ArgGroup::new("patch_input").args(["templates", "tf_plans", "remediate"]).multiple(true)))]
 pub struct AuditArgs {
     /// Audit a saved snapshot offline instead of collecting.
     #[arg(long, value_name = "FILE")]
@@ -125,12 +125,14 @@ pub struct AuditArgs {
     /// With --iac DIR, findings point at the .tf files under DIR.
     #[arg(long = "tf-plan", value_name = "PLAN.json", conflicts_with_all = ["snapshot", "save_snapshot", "remediate", "templates"])]
     pub tf_plans: Vec<PathBuf>,
-    /// With --template, or --remediate --iac DIR (the findings on resources
-    /// a stack manages): write the fixes that have a template form as a
+    /// With --template, --tf-plan PLAN --iac DIR (the .tf files), or
+    /// --remediate --iac DIR (the findings on resources a stack manages):
+    /// write the fixes that have a template (or Terraform) form as a
     /// unified diff to FILE (paths relative to the directory the findings'
     /// paths are, for `git apply` there). Each change is kept only if
-    /// auditing the patched templates again closes its finding and raises
-    /// none; the others are printed as manual steps.
+    /// auditing the patched templates (or the plan with the change) again
+    /// closes its finding and raises none; the others are printed as
+    /// manual steps.
     #[arg(long, value_name = "FILE", requires = "patch_input")]
     pub fix_patch: Option<PathBuf>,
     /// With --template: a CloudFormation parameter file (a JSON list of

@@ -142,19 +142,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         };
         let p = crate::patch::verify::patches(&run, &snapshot, &origins, &eval.findings, rel_of)?;
         super::remediate::write_patch(out, &p)?;
-        // each finding's own change goes with it (SARIF `fixes`)
-        for x in &p.patched {
-            let Some(change) = &x.change else { continue };
-            for f in eval.findings.iter_mut().filter(|f| {
-                f.rule_id == x.rule_id
-                    && f.resource_arn == x.resource_arn
-                    && f.pipeline == x.pipeline
-            }) {
-                if let Some(fix) = &mut f.fix {
-                    fix.changes = vec![change.clone()];
-                }
-            }
-        }
+        p.attach_changes(&mut eval.findings);
     }
     let index = crate::iac::Index::load(&crate::iac::Options {
         dirs: Vec::new(),

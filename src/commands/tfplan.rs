@@ -79,6 +79,26 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             tf_states: Vec::new(),
         })?)
     };
+    if let Some(out) = &a.fix_patch {
+        let index = index
+            .as_ref()
+            .ok_or("--fix-patch with --tf-plan needs --iac DIR: the .tf files to patch")?;
+        let run = crate::patch::terraform::Audit {
+            plans: &plans,
+            opts: &opts,
+            rules,
+            config,
+        };
+        let p = crate::patch::terraform::patches(
+            &run,
+            index.terraform(),
+            &snapshot,
+            &built.origins,
+            &eval.findings,
+        )?;
+        super::remediate::write_patch(out, &p)?;
+        p.attach_changes(&mut eval.findings);
+    }
     let tf_property: std::collections::BTreeMap<&str, &str> = rules
         .rules
         .iter()

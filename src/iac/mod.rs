@@ -266,6 +266,11 @@ impl Index {
 
     /// The file and lines of a Terraform resource address in the `.tf`
     /// files under `--iac`, the property's when given and written.
+    /// The `.tf` files under `--iac`.
+    pub fn terraform(&self) -> &terraform::TfIndex {
+        &self.tf
+    }
+
     pub fn locate_terraform(
         &self,
         address: &str,

@@ -206,6 +206,8 @@ struct Block {
 #[derive(Debug)]
 struct TfFile {
     rel: String,
+    /// The path it was read from.
+    path: PathBuf,
     dir: PathBuf,
     text: String,
     blocks: Vec<Block>,
@@ -213,7 +215,7 @@ struct TfFile {
 
 /// The text of a line without its comment and with strings blanked, so
 /// that braces inside them do not count.
-fn code_of(line: &str, in_block_comment: &mut bool) -> String {
+pub(crate) fn code_of(line: &str, in_block_comment: &mut bool) -> String {
     let mut out = String::new();
     let mut chars = line.chars().peekable();
     let mut in_string = false;
@@ -334,6 +336,28 @@ fn parse_tf(text: &str) -> Vec<Block> {
     blocks
 }
 
+/// The lines of the `resource "TYPE" "NAME"` block in a `.tf` text.
+pub fn resource_span(text: &str, ty: &str, name: &str) -> Option<Span> {
+    parse_tf(text)
+        .into_iter()
+        .find(|b| {
+            b.kind == "resource" && b.labels.len() == 2 && b.labels[0] == ty && b.labels[1] == name
+        })
+        .map(|b| b.span)
+}
+
+/// A resource block of a `.tf` file, for editing.
+#[derive(Debug)]
+pub struct TfBlock<'a> {
+    pub path: &'a Path,
+    pub rel: &'a str,
+    pub text: &'a str,
+    pub span: Span,
+    /// The resources (`TYPE.NAME`) of the block's module directory, so
+    /// that a new block takes a name no other has.
+    pub taken: BTreeSet<String>,
+}
+
 /// The `.tf` files under the `--iac` directories.
 #[derive(Debug, Default)]
 pub struct TfIndex {
@@ -386,6 +410,7 @@ impl TfIndex {
             let blocks = parse_tf(&text);
             out.push(TfFile {
                 rel: r,
+                path: path.clone(),
                 dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
                 text,
                 blocks,
@@ -412,8 +437,10 @@ impl TfIndex {
             .collect()
     }
 
-    /// The file and lines of an address, the property's when given and written.
-    pub fn locate(&self, address: &str, property: Option<&str>) -> Result<DefinedIn, String> {
+    /// The `.tf` file and block of a resource address (instance keys
+    /// dropped: every instance of a `count` or `for_each` block is the one
+    /// block).
+    fn find(&self, address: &str) -> Result<(&TfFile, &Block), String> {
         let (modules, ty, name) = split_address(address)
             .ok_or_else(|| format!("{address} is not a managed resource address"))?;
         let nested = self.module_dirs();
@@ -463,24 +490,46 @@ impl TfIndex {
             .flat_map(|f| f.blocks.iter().map(move |b| (f, b)))
             .filter(|(_, b)| b.kind == "resource" && b.labels == [ty.clone(), name.clone()])
             .collect();
-        let (file, block) = match found.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(format!(
-                    "{address}: no resource \"{ty}\" \"{name}\" block in the .tf files under --iac"
-                ));
-            }
-            many => {
-                return Err(format!(
-                    "{address}: {} .tf files define resource \"{ty}\" \"{name}\": {}",
-                    many.len(),
-                    many.iter()
-                        .map(|(f, _)| f.rel.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        };
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(format!(
+                "{address}: no resource \"{ty}\" \"{name}\" block in the .tf files under --iac"
+            )),
+            many => Err(format!(
+                "{address}: {} .tf files define resource \"{ty}\" \"{name}\": {}",
+                many.len(),
+                many.iter()
+                    .map(|(f, _)| f.rel.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    /// The block of a resource address, for editing it: the file (as read
+    /// and as the report names it), its text and the block's lines.
+    pub fn resource_block(&self, address: &str) -> Result<TfBlock<'_>, String> {
+        let (file, block) = self.find(address)?;
+        let taken = self
+            .files
+            .iter()
+            .filter(|f| f.dir == file.dir)
+            .flat_map(|f| f.blocks.iter())
+            .filter(|b| b.kind == "resource")
+            .map(|b| b.labels.join("."))
+            .collect();
+        Ok(TfBlock {
+            path: &file.path,
+            rel: &file.rel,
+            text: &file.text,
+            span: block.span,
+            taken,
+        })
+    }
+
+    /// The file and lines of an address, the property's when given and written.
+    pub fn locate(&self, address: &str, property: Option<&str>) -> Result<DefinedIn, String> {
+        let (file, block) = self.find(address)?;
         let prop = property.and_then(|p| property_span(&file.text, block.span, p).map(|s| (p, s)));
         let (span, property) = match prop {
             Some((p, s)) => (s, Some(p.to_string())),

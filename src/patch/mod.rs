@@ -10,8 +10,10 @@
 //! the change closes the finding is decided by auditing the patched text
 //! again (`commands::template`), not here.
 
+pub mod hcl;
 pub mod json;
 pub mod live;
+pub mod terraform;
 pub mod verify;
 pub mod yaml;
 
@@ -117,12 +119,21 @@ pub fn unified_diff(rel: &str, before: &str, after: &str) -> String {
 /// The fix actions and their template forms, as a Markdown table (the
 /// fix-patches chapter of the book holds it; a test keeps it current).
 pub fn forms_table() -> String {
-    let mut s = String::from("| Action | Safety | Template form |\n|---|---|---|\n");
+    let mut s = String::from(
+        "| Action | Safety | CloudFormation template form | Terraform form |\n|---|---|---|---|\n",
+    );
     for a in crate::remediate::registry::actions() {
         let form = a
             .template_form()
             .map_or("none: a manual step", |t| t.writes);
-        s.push_str(&format!("| `{}` | {} | {form} |\n", a.id(), a.safety()));
+        let tf = a
+            .terraform_form()
+            .map_or("none: a manual step", |t| t.writes);
+        s.push_str(&format!(
+            "| `{}` | {} | {form} | {tf} |\n",
+            a.id(),
+            a.safety()
+        ));
     }
     s
 }
@@ -138,7 +149,7 @@ pub fn summary(p: &verify::Patches, out: &str) -> String {
         )
     } else {
         format!(
-            "fix patch: {} ({} file(s)) closes {} finding(s), each verified by auditing the patched templates again:\n",
+            "fix patch: {} ({} file(s)) closes {} finding(s), each verified by auditing again with the change made:\n",
             control(out),
             p.files.len(),
             p.patched.len()
@@ -187,11 +198,13 @@ mod tests {
         );
         assert!(
             table.contains(
-                "| `bucket-versioning` | safe | `VersioningConfiguration.Status: Enabled`"
+                "| `bucket-versioning` | safe | `VersioningConfiguration.Status: Enabled` on the bucket | `versioning_configuration"
             )
         );
         assert!(
-            table.contains("| `trigger-create` | safe | none: a manual step |"),
+            table.contains(
+                "| `key-cancel-deletion` | unsafe | none: a manual step | none: a manual step |"
+            ),
             "{table}"
         );
     }

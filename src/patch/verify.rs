@@ -58,6 +58,23 @@ pub struct Patches {
 }
 
 impl Patches {
+    /// Gives each finding closed by its own change that change (SARIF
+    /// `fixes`, the JSON report's `fix.changes`).
+    pub fn attach_changes(&self, findings: &mut [Finding]) {
+        for x in &self.patched {
+            let Some(change) = &x.change else { continue };
+            for f in findings.iter_mut().filter(|f| {
+                f.rule_id == x.rule_id
+                    && f.resource_arn == x.resource_arn
+                    && f.pipeline == x.pipeline
+            }) {
+                if let Some(fix) = &mut f.fix {
+                    fix.changes = vec![change.clone()];
+                }
+            }
+        }
+    }
+
     /// The unified diff of every changed template, in the order of their
     /// names.
     pub fn diff(&self) -> String {

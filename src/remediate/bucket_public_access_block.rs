@@ -4,12 +4,13 @@ use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use serde_json::{Value, json};
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 
 /// `bucket-public-access-block`.
@@ -37,6 +38,12 @@ impl FixAction for BucketPublicAccessBlock {
             edits: template_edits,
         })
     }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "the four settings `true` in the bucket's `aws_s3_bucket_public_access_block` (a new one beside the bucket when it has none)",
+            edits: terraform_edits,
+        })
+    }
 }
 
 fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
@@ -50,6 +57,20 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
             "RestrictPublicBuckets": true
         }),
     )])
+}
+
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    crate::patch::terraform::bucket_setting(
+        cx,
+        "aws_s3_bucket_public_access_block",
+        &[
+            (&["block_public_acls"], json!(true)),
+            (&["block_public_policy"], json!(true)),
+            (&["ignore_public_acls"], json!(true)),
+            (&["restrict_public_buckets"], json!(true)),
+        ],
+        None,
+    )
 }
 
 fn state(p: Option<[bool; 4]>) -> Value {

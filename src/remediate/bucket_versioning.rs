@@ -4,12 +4,13 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::json;
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 
 /// `bucket-versioning`.
@@ -37,6 +38,12 @@ impl FixAction for BucketVersioning {
             edits: template_edits,
         })
     }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "`versioning_configuration { status = \"Enabled\" }` in the bucket's `aws_s3_bucket_versioning` (a new one beside the bucket when it has none)",
+            edits: terraform_edits,
+        })
+    }
 }
 
 fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
@@ -45,6 +52,15 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
         path(&["Properties", "VersioningConfiguration"]),
         json!({"Status": "Enabled"}),
     )])
+}
+
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    crate::patch::terraform::bucket_setting(
+        cx,
+        "aws_s3_bucket_versioning",
+        &[(&["versioning_configuration", "status"], json!("Enabled"))],
+        Some((&["versioning", "enabled"], json!(true))),
+    )
 }
 
 fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {

@@ -4,12 +4,13 @@
 use serde_json::json;
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 
 /// `deploy-one-at-a-time`.
@@ -37,6 +38,12 @@ impl FixAction for DeployOneAtATime {
             edits: template_edits,
         })
     }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "`deployment_config_name = \"CodeDeployDefault.OneAtATime\"` in place of `CodeDeployDefault.AllAtOnce`",
+            edits: terraform_edits,
+        })
+    }
 }
 
 fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
@@ -58,6 +65,24 @@ fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, St
     Ok(vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "DeploymentConfigName"]),
+        json!(ONE),
+    )])
+}
+
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    let now = cx
+        .values(cx.address)
+        .and_then(|v| v.get("deployment_config_name"))
+        .and_then(|v| v.as_str());
+    if now != Some(ALL) {
+        return Err(format!(
+            "the group uses {}, not {ALL}: choose a configuration that keeps hosts healthy",
+            now.unwrap_or("no named configuration")
+        ));
+    }
+    Ok(vec![TfEdit::set(
+        cx.address,
+        &["deployment_config_name"],
         json!(ONE),
     )])
 }

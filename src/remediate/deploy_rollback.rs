@@ -5,12 +5,13 @@ use aws_sdk_codedeploy::types::{AutoRollbackConfiguration, AutoRollbackEvent};
 use serde_json::json;
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 
 /// `deploy-rollback`.
@@ -38,6 +39,12 @@ impl FixAction for DeployRollback {
             edits: template_edits,
         })
     }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "`auto_rollback_configuration { enabled = true }` on the `aws_codedeploy_deployment_group`, `DEPLOYMENT_FAILURE` added to its `events`",
+            edits: terraform_edits,
+        })
+    }
 }
 
 /// Rollback on; `DEPLOYMENT_FAILURE` added to the events written.
@@ -61,6 +68,38 @@ fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, St
         edits.push(Edit::set(
             cx.logical_id,
             path(&["Properties", "AutoRollbackConfiguration", "Events"]),
+            json!(after),
+        ));
+    }
+    Ok(edits)
+}
+
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    if cx.ty() != "aws_codedeploy_deployment_group" {
+        return Err(format!(
+            "{} is not an aws_codedeploy_deployment_group",
+            cx.address
+        ));
+    }
+    let mut before: Vec<String> = cx
+        .values(cx.address)
+        .and_then(|v| v.pointer("/auto_rollback_configuration/0/events"))
+        .and_then(|e| e.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str().map(str::to_string))
+        .collect();
+    before.sort();
+    let after = events_after(&before);
+    let mut edits = vec![TfEdit::set(
+        cx.address,
+        &["auto_rollback_configuration", "enabled"],
+        json!(true),
+    )];
+    if after != before {
+        edits.push(TfEdit::set(
+            cx.address,
+            &["auto_rollback_configuration", "events"],
             json!(after),
         ));
     }

@@ -22,12 +22,13 @@ use aws_sdk_ec2::types::{HttpTokensState, InstanceMetadataEndpointState};
 use serde_json::{Value, json};
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot, artifact_objects_arn};
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 use crate::rules::iam;
 
@@ -57,6 +58,12 @@ impl FixAction for Imdsv2 {
         Some(TemplateForm {
             writes: "`MetadataOptions.HttpTokens: required` on the launch templates the template's instances and Auto Scaling groups use",
             edits: template_edits,
+        })
+    }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "`metadata_options { http_tokens = \"required\" }` on the `aws_launch_template`s the plan's instances and Auto Scaling groups use, and on instances that write their own `metadata_options`",
+            edits: terraform_edits,
         })
     }
 }
@@ -105,6 +112,24 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
     if edits.is_empty() {
         return Err(
             "no launch template of this template used by its instances allows IMDSv1".to_string(),
+        );
+    }
+    Ok(edits)
+}
+
+/// `http_tokens = "required"` where the plan allows IMDSv1: the launch
+/// templates its instances and Auto Scaling groups refer to, and instances
+/// with metadata options of their own.
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    let edits: Vec<TfEdit> = cx
+        .optional_metadata()
+        .into_iter()
+        .map(|a| TfEdit::set(&a, &["metadata_options", "http_tokens"], json!("required")))
+        .collect();
+    if edits.is_empty() {
+        return Err(
+            "no launch template or instance of the plan that its instances use allows IMDSv1"
+                .to_string(),
         );
     }
     Ok(edits)

@@ -3,12 +3,13 @@
 use serde_json::json;
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 
 /// `key-rotation`.
@@ -36,12 +37,29 @@ impl FixAction for KeyRotation {
             edits: template_edits,
         })
     }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "`enable_key_rotation = true` on the `aws_kms_key`",
+            edits: terraform_edits,
+        })
+    }
 }
 
 fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
     Ok(vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "EnableKeyRotation"]),
+        json!(true),
+    )])
+}
+
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    if cx.ty() != "aws_kms_key" {
+        return Err(format!("{} is not an aws_kms_key", cx.address));
+    }
+    Ok(vec![TfEdit::set(
+        cx.address,
+        &["enable_key_rotation"],
         json!(true),
     )])
 }

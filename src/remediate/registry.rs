@@ -18,6 +18,7 @@ use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 use crate::patch::Edit;
+use crate::patch::terraform::TfEdit;
 use crate::rules::config::Config;
 
 /// What applying an action returns: the API calls made, or why not.
@@ -103,6 +104,15 @@ pub struct TemplateForm {
     pub edits: fn(&Finding, &TemplateContext<'_>) -> Result<Vec<Edit>, String>,
 }
 
+/// An action's Terraform form: what it writes (the docs' table), and the
+/// edits for one finding of a plan, or why the configuration is not edited
+/// so (the change is then left to a person, with the attribute to set).
+#[derive(Clone, Copy)]
+pub struct TerraformForm {
+    pub writes: &'static str,
+    pub edits: fn(&Finding, &crate::patch::terraform::TfContext<'_>) -> Result<Vec<TfEdit>, String>,
+}
+
 /// One fix action.
 pub trait FixAction: Sync {
     /// The id a rule's `fix.action` names.
@@ -128,6 +138,12 @@ pub trait FixAction: Sync {
     /// The same change as edits to the template that defines the resource
     /// (`--fix-patch`); `None` when the action has none.
     fn template_form(&self) -> Option<TemplateForm> {
+        None
+    }
+    /// The same change as edits to the Terraform configuration that
+    /// defines the resource (`--tf-plan --iac DIR --fix-patch`); `None`
+    /// when the action has none.
+    fn terraform_form(&self) -> Option<TerraformForm> {
         None
     }
 }

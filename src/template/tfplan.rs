@@ -86,7 +86,7 @@ struct Res {
 }
 
 /// Splits an address at the dots outside brackets and quotes.
-fn split_dots(address: &str) -> Vec<String> {
+pub(crate) fn split_dots(address: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut cur = String::new();
     let (mut bracket, mut quoted) = (0i32, false);

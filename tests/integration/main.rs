@@ -52,6 +52,7 @@ mod secrets_moto;
 mod shipping;
 mod template_mode;
 mod tfplan_mode;
+mod tfplan_patch;
 mod unknown_moto;
 mod webhooks_mocks;
 mod webhooks_moto;

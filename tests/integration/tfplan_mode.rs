@@ -26,7 +26,7 @@ const TEMPLATE: &str = concat!(
 );
 const PIPELINE: &str = "module.pipeline.";
 
-fn plan() -> Value {
+pub(crate) fn plan() -> Value {
     let text = std::fs::read_to_string(PLAN).unwrap_or_else(|e| panic!("{PLAN}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{PLAN}: {e}"))
 }
@@ -64,7 +64,7 @@ fn modules(plan: &mut Value) -> Vec<&mut Value> {
 }
 
 /// Sets the value at `pointer` of resource `address`, planned and changed.
-fn set(plan: &mut Value, address: &str, pointer: &str, value: Value) {
+pub(crate) fn set(plan: &mut Value, address: &str, pointer: &str, value: Value) {
     let mut n = 0;
     for list in modules(plan) {
         for r in list.as_array_mut().into_iter().flatten() {
@@ -92,7 +92,7 @@ fn set(plan: &mut Value, address: &str, pointer: &str, value: Value) {
 }
 
 /// Removes resource `address` from the plan.
-fn remove(plan: &mut Value, address: &str) {
+pub(crate) fn remove(plan: &mut Value, address: &str) {
     for list in modules(plan) {
         if let Some(a) = list.as_array_mut() {
             a.retain(|r| r["address"] != address);
