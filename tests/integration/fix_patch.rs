@@ -4,8 +4,12 @@
 //! patched template audits clean, only the lines the fix needs change
 //! (exactly the lines listed per case), and `cfn-lint` (pinned, installed
 //! into `.venv` by `scripts/test.sh`) reports no error on the patched
-//! template that the original did not have. A policy built with `Fn::Join`
-//! cannot be edited: its finding is a manual step and the patch is empty.
+//! template that the original did not have (nor a check left unmade).
+//! Forms that add resources (the trigger rule and its role) are patched in
+//! YAML and JSON, under logical ids the template does not use yet. A
+//! policy built with `Fn::Join` cannot be edited, a key another template
+//! defines cannot be referenced, a pipeline prefix cut from a long name
+//! cannot be written: each is a manual step and the patch is empty.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -697,6 +701,36 @@ fn an_instance_policy_built_with_join_is_a_manual_step() {
         stderr.contains("no change could be verified")
             && stderr
                 .contains("the inline policy documents of InstanceRole are built with Fn::Join"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fix.diff"))
+            .ok()
+            .as_deref(),
+        Some("")
+    );
+}
+
+#[test]
+fn artifacts_under_a_cut_pipeline_name_are_a_manual_step() {
+    // CodePipeline keeps the artifacts under the first 20 characters of
+    // the name, which `${Pipeline}` does not give for a longer one
+    let text = variant(&[(
+        "      Name: !Sub '${Prefix}-pipeline'\n",
+        "      Name: !Sub '${Prefix}-pipeline-with-a-long-name'\n",
+    )]);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(dir.join("t.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        audit(dir, "t.yaml"),
+        (1, ["CD007".to_string()].into_iter().collect())
+    );
+    let o = run_in(dir, &["--template", "t.yaml", "--fix-patch", "fix.diff"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("CD007  arn:aws:iam::123456789012:role/ref-instance-role: the artifacts of pipeline ref-pipeline-with-a-long-name lie under the first 20 characters of its name"),
         "{stderr}"
     );
     assert_eq!(
