@@ -298,9 +298,9 @@ fn template_pipeline<'a>(
     Ok((w, id.clone()))
 }
 
-/// The branch a new rule matches, as the pipeline's source action writes
-/// it: a literal or a `Ref` to a parameter as it is, anything else as
-/// the value it has in this audit.
+/// The branch a new rule matches (without a configured release branch),
+/// as the pipeline's source action writes it: a literal or a `Ref` to a
+/// parameter as it is, anything else as the value it has in this audit.
 fn template_branch(
     cx: &TemplateContext<'_>,
     pipeline_id: &str,
@@ -325,7 +325,8 @@ fn template_branch(
 }
 
 /// `trigger-create` in a template: the rule the API form creates (commits
-/// to the source action's repository and branch, enabled, targeting the
+/// to the source action's repository and the configured release branch or
+/// else the source action's branch, enabled, targeting the
 /// pipeline with the events role) and that role, as two new resources
 /// that name the template's own resources by logical id.
 fn template_create(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
@@ -338,11 +339,16 @@ fn template_create(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
         .sources
         .first()
         .ok_or_else(|| format!("{} has no CodeCommit source action", w.name))?;
-    let branch = src
-        .branch
-        .as_deref()
-        .ok_or("the source action's branch is not known")?;
-    let branch = template_branch(cx, &pipeline_id, &src.stage, &src.action, branch);
+    let branch = match cx.config.release_branch.as_deref() {
+        Some(release) => json!(release),
+        None => {
+            let branch = src
+                .branch
+                .as_deref()
+                .ok_or("the source action's branch is not known")?;
+            template_branch(cx, &pipeline_id, &src.stage, &src.action, branch)
+        }
+    };
     let repository = match cx.logical_ids.get(&src.repository_arn) {
         Some(id) => json!({"Fn::GetAtt": [id, "Arn"]}),
         None => json!({"Fn::Sub": format!(

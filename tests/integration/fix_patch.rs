@@ -682,6 +682,49 @@ fn new_logical_ids_do_not_clash_with_the_templates() {
 }
 
 #[test]
+fn a_new_trigger_rule_matches_the_configured_release_branch() {
+    // the rule matches commits to main; the release branch is `release`
+    // (the pipeline releasing from main, SC002, is for a person to settle)
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    assert!(git(dir, &["init", "-q"]).status.success());
+    std::fs::write(dir.join("t.yaml"), reference()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("c.toml"), "release_branch = \"release\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let args = [
+        "--template",
+        "t.yaml",
+        "--config",
+        "c.toml",
+        "--format",
+        "json",
+    ];
+    let o = run_in(dir, &args);
+    let ids = |o: &Output| crate::support::rule_ids(&crate::support::stdout_json(o));
+    assert_eq!(
+        ids(&o),
+        ["SC002".to_string(), "TR003".to_string()]
+            .into_iter()
+            .collect()
+    );
+    let o = run_in(dir, &[&args[..], &["--fix-patch", "fix.diff"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let diff = std::fs::read_to_string(dir.join("fix.diff")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        diff.contains("+          referenceName: [release]\n")
+            && diff.contains("+  PipelineTrigger:\n"),
+        "{diff}"
+    );
+    assert!(git(dir, &["apply", "fix.diff"]).status.success());
+    let o = run_in(dir, &args);
+    assert_eq!(
+        ids(&o),
+        ["SC002".to_string()].into_iter().collect(),
+        "{diff}"
+    );
+}
+
+#[test]
 fn an_instance_policy_built_with_join_is_a_manual_step() {
     let text = variant(&[(
         "          PolicyDocument:\n            Version: '2012-10-17'\n            Statement:\n              - Effect: Allow\n                Action: ['s3:GetObject', 's3:GetObjectVersion']\n                Resource: !Sub '${ArtifactBucket.Arn}/${Prefix}-pipeline/*'\n              - Effect: Allow\n                Action: 'kms:Decrypt'\n                Resource: !GetAtt ArtifactKey.Arn\n",
