@@ -142,11 +142,17 @@ fn init_logging(g: &GlobalArgs) {
         (false, 1) => "warn,pipeaudit=debug",
         (false, _) => "info,pipeaudit=trace",
     };
-    let filter = tracing_subscriber::EnvFilter::new(level);
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // fixed directives: a target filter, no pattern matching needed
+    let filter: tracing_subscriber::filter::Targets = level.parse().unwrap_or_default();
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(filter)
         .try_init();
 }
 

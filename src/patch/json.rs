@@ -183,7 +183,7 @@ impl Editor<'_> {
         let close = " ".repeat(ind);
         let nl = self.nl;
         match v {
-            Value::Object(m) if !m.is_empty() => {
+            Value::Object(m) if !m.is_empty() && !is_intrinsic(v) => {
                 let members: Vec<String> = m
                     .iter()
                     .map(|(k, x)| {
@@ -196,7 +196,10 @@ impl Editor<'_> {
                     .collect();
                 format!("{{{nl}{}{nl}{close}}}", members.join(&format!(",{nl}")))
             }
-            Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+            Value::Array(a)
+                if a.iter()
+                    .any(|x| (x.is_object() && !is_intrinsic(x)) || x.is_array()) =>
+            {
                 let items: Vec<String> = a
                     .iter()
                     .map(|x| format!("{pad}{}", self.pretty(x, ind + self.step)))
@@ -382,9 +385,7 @@ pub fn apply(text: &str, e: &Edit) -> Result<String, Refused> {
     let Kind::Obj(rs) = &resources.kind else {
         return Err("Resources is not an object".to_string());
     };
-    let Some((_, _, r)) = rs.iter().find(|(k, _, _)| *k == e.logical_id) else {
-        return Err(format!("{} is not found", e.logical_id));
-    };
+    let found = rs.iter().find(|(k, _, _)| *k == e.logical_id);
     let step = top
         .first()
         .map(|(_, at, _)| {
@@ -400,7 +401,12 @@ pub fn apply(text: &str, e: &Edit) -> Result<String, Refused> {
         ops: Vec::new(),
         append_mode: e.append,
     };
-    ed.set_at(r, &e.path, &e.value, e.if_absent, true)?;
+    match (found, e.path.is_empty()) {
+        (Some((_, _, r)), false) => ed.set_at(r, &e.path, &e.value, e.if_absent, true)?,
+        (None, true) => ed.insert(resources, rs, &e.logical_id, &e.value)?,
+        (Some(_), true) => return Err(format!("{} already exists", e.logical_id)),
+        (None, false) => return Err(format!("{} is not found", e.logical_id)),
+    }
     let mut ops = std::mem::take(&mut ed.ops);
     ops.sort_by_key(|o| std::cmp::Reverse((o.0, o.1)));
     let mut out = text.to_string();
@@ -456,6 +462,22 @@ mod tests {
             ))
         );
         assert!(set("Nope", &["Properties"], json!({})).is_err());
+        // a new resource: the last member of Resources, in its indentation
+        let created = apply(
+            T,
+            &Edit::create(
+                "Rule",
+                json!({"Type": "AWS::Events::Rule", "Properties": {"State": "ENABLED", "Targets": [{"Id": "p", "Arn": {"Ref": "P"}}]}}),
+            ),
+        );
+        assert_eq!(
+            created,
+            Ok(T.replace(
+                "                }\n            }\n        }\n    }\n}",
+                "                }\n            }\n        },\n        \"Rule\": {\n            \"Type\": \"AWS::Events::Rule\",\n            \"Properties\": {\n                \"State\": \"ENABLED\",\n                \"Targets\": [\n                    {\n                        \"Id\": \"p\",\n                        \"Arn\": {\"Ref\": \"P\"}\n                    }\n                ]\n            }\n        }\n    }\n}"
+            ))
+        );
+        assert!(apply(T, &Edit::create("Key", json!({"Type": "AWS::KMS::Key"}))).is_err());
         assert!(apply("{\"a\": ", &Edit::set("K", path(&["P"]), json!(1))).is_err());
     }
 }

@@ -32,7 +32,10 @@ pub fn path(keys: &[&str]) -> Vec<Seg> {
 }
 
 /// One change to a resource of a template: set the value at `path` (from
-/// the resource's own mapping, so it starts with `Properties`).
+/// the resource's own mapping, so it starts with `Properties`). An empty
+/// `path` creates the resource: `value` (its `Type` and `Properties`) is
+/// added as the last entry of `Resources` under `logical_id`, which must
+/// not be taken yet.
 ///
 /// A mapping value is merged key by key into a mapping already written
 /// (keys not named are kept); any other value replaces what is there.
@@ -60,6 +63,11 @@ impl Edit {
             if_absent: false,
             append: false,
         }
+    }
+
+    /// A new resource `logical_id` (see [`Edit`]).
+    pub fn create(logical_id: &str, resource: Value) -> Edit {
+        Edit::set(logical_id, Vec::new(), resource)
     }
 
     pub fn append(logical_id: &str, path: Vec<Seg>, item: Value) -> Edit {
@@ -205,6 +213,10 @@ mod tests {
             table.contains(
                 "| `key-cancel-deletion` | unsafe | none: a manual step | none: a manual step |"
             ),
+            "{table}"
+        );
+        assert!(
+            table.contains("| `trigger-create` | safe | a new `AWS::Events::Rule`"),
             "{table}"
         );
     }

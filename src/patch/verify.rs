@@ -230,6 +230,7 @@ pub fn patches(
             doc: &doc,
             logical_id: &origin.logical_id,
             logical_ids: &logical_ids,
+            config: run.config,
         };
         let edits = match action.template_form().map(|t| (t.edits)(f, &cx)) {
             None => {

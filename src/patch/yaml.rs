@@ -232,11 +232,19 @@ struct Editor<'a> {
     append_mode: bool,
 }
 
-/// Whether a string can be written without quotes.
+/// Whether a string can be written without quotes: a word, or a
+/// resource type or pseudo parameter (`AWS::Events::Rule`).
 fn is_plain(s: &str) -> bool {
     let reserved = [
         "true", "false", "yes", "no", "on", "off", "null", "y", "n", "~",
     ];
+    if s.contains("::")
+        && s.split("::")
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()))
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return true;
+    }
     !s.is_empty()
         && s.starts_with(|c: char| c.is_ascii_alphabetic())
         && s.chars()
@@ -542,9 +550,7 @@ pub fn apply(text: &str, e: &Edit) -> Result<String, Refused> {
     let Child::Map(rs) = d.child(resources) else {
         return Err("Resources is not written in block style".to_string());
     };
-    let r = d
-        .find_key(rs, &e.logical_id)
-        .ok_or_else(|| format!("{} is not found in block style", e.logical_id))?;
+    let found = d.find_key(rs, &e.logical_id);
     let step = rs.indent.saturating_sub(d.sig[resources].key_indent).max(1);
     let mut ed = Editor {
         d,
@@ -553,7 +559,14 @@ pub fn apply(text: &str, e: &Edit) -> Result<String, Refused> {
         ops: Vec::new(),
         append_mode: e.append,
     };
-    ed.set_at(r, &e.path, &e.value, e.if_absent)?;
+    match (found, e.path.is_empty()) {
+        (Some(r), false) => ed.set_at(r, &e.path, &e.value, e.if_absent)?,
+        (None, true) => {
+            ed.set_in_map(rs, &[Seg::Key(e.logical_id.clone())], &e.value, e.if_absent)?
+        }
+        (Some(_), true) => return Err(format!("{} already exists", e.logical_id)),
+        (None, false) => return Err(format!("{} is not found in block style", e.logical_id)),
+    }
     let mut ops = std::mem::take(&mut ed.ops);
     ops.sort_by_key(|o| std::cmp::Reverse((o.start, o.end)));
     let mut lines: Vec<String> = ed.d.raw.iter().map(|s| s.to_string()).collect();
@@ -664,6 +677,39 @@ Outputs: {}
             ))
         );
         assert!(set("Nope", &["Properties", "X"], json!(1)).is_err());
+    }
+
+    #[test]
+    fn a_new_resource_is_the_last_entry_of_resources() {
+        let e = Edit::create(
+            "Rule",
+            json!({"Type": "AWS::Events::Rule", "Properties": {
+                "State": "ENABLED",
+                "EventPattern": {"source": ["aws.codecommit"], "resources": [{"Fn::GetAtt": ["Repo", "Arn"]}]},
+                "Targets": [{"Id": "codepipeline", "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]}}]
+            }}),
+        );
+        assert_eq!(
+            apply(T, &e),
+            Ok(T.replace(
+                "      DeploymentConfigName: 'CodeDeployDefault.AllAtOnce'\n",
+                "      DeploymentConfigName: 'CodeDeployDefault.AllAtOnce'\n  Rule:\n    Type: AWS::Events::Rule\n    Properties:\n      State: ENABLED\n      EventPattern:\n        source: [aws.codecommit]\n        resources: [!GetAtt Repo.Arn]\n      Targets:\n        - Id: codepipeline\n          RoleArn: !GetAtt Role.Arn\n"
+            ))
+        );
+        // a logical id already taken is not created again
+        assert!(
+            apply(
+                T,
+                &Edit::create("Bucket", json!({"Type": "AWS::S3::Bucket"}))
+            )
+            .is_err()
+        );
+        // four-space indentation, CRLF, and Resources last in the file
+        let text = "Resources:\r\n    A:\r\n        Type: AWS::S3::Bucket\r\n";
+        assert_eq!(
+            apply(text, &Edit::create("B", json!({"Type": "AWS::SNS::Topic"}))),
+            Ok(format!("{text}    B:\r\n        Type: AWS::SNS::Topic\r\n"))
+        );
     }
 
     #[test]

@@ -6,11 +6,14 @@
 use aws_sdk_codebuild::types::ProjectEnvironment;
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::{Edit, path};
 
 /// `build-encryption-key`.
 pub struct EncryptionKey;
@@ -30,6 +33,12 @@ impl FixAction for EncryptionKey {
     }
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a, true))
+    }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`EncryptionKey` on the project: the artifact key (`Fn::GetAtt` of the key the same template defines)",
+            edits: template_encryption_key,
+        })
     }
 }
 
@@ -52,6 +61,59 @@ impl FixAction for PrivilegedOff {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a, false))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`Environment.PrivilegedMode: false` on the project",
+            edits: template_privileged_off,
+        })
+    }
+}
+
+fn is_project(cx: &TemplateContext<'_>) -> Result<(), String> {
+    if cx.resource()["Type"] == "AWS::CodeBuild::Project" {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not an AWS::CodeBuild::Project",
+            cx.logical_id
+        ))
+    }
+}
+
+/// The project's `EncryptionKey` set to the pipeline's artifact key, by
+/// `Fn::GetAtt` of the `AWS::KMS::Key` the same template defines (the
+/// key `UpdateProject` would set).
+fn template_encryption_key(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    is_project(cx)?;
+    let key = cx
+        .snapshot
+        .pipelines
+        .iter()
+        .find(|w| w.arn == f.pipeline_arn)
+        .and_then(|w| w.artifact_stores.first())
+        .and_then(|st| st.key_arn.clone())
+        .ok_or("the pipeline's artifact store names no KMS key")?;
+    let key_id = cx
+        .logical_ids
+        .get(&key)
+        .filter(|id| cx.doc["Resources"][id.as_str()]["Type"] == "AWS::KMS::Key")
+        .ok_or_else(|| format!("the artifact key {key} is not defined in the same template"))?;
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "EncryptionKey"]),
+        json!({"Fn::GetAtt": [key_id, "Arn"]}),
+    )])
+}
+
+/// `Environment.PrivilegedMode: false`, the rest of the environment as
+/// written (what `UpdateProject` sends back).
+fn template_privileged_off(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    is_project(cx)?;
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "Environment", "PrivilegedMode"]),
+        json!(false),
+    )])
 }
 
 fn project_name(arn: &str) -> &str {

@@ -29,7 +29,7 @@ use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot, artifact_objects_arn};
 use crate::patch::terraform::{TfContext, TfEdit};
-use crate::patch::{Edit, path};
+use crate::patch::{Edit, Seg, path};
 use crate::rules::iam;
 
 /// The inline policy the artifacts fix writes.
@@ -154,6 +154,222 @@ impl FixAction for RoleArtifacts {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply_artifacts(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`s3:GetObject`/`s3:GetObjectVersion` on the pipeline's objects (`Fn::Sub` of the bucket's and the pipeline's logical ids), and `kms:Decrypt` on the artifact key when its policy delegates to the account, appended to the role's literal inline policy (a new `Policies` item when it has none)",
+            edits: artifacts_template_edits,
+        })
+    }
+}
+
+/// The identity policy documents of a role (inline and attached), or
+/// `None` when one of them could not be read.
+fn role_docs<'a>(s: &'a Snapshot, role: &str) -> Option<Vec<&'a PolicyDocument>> {
+    let r = s.resources.roles.get(role)?.value()?;
+    let mut docs = Vec::new();
+    match &r.inline_policies {
+        Observed::Ok { value } => {
+            for p in value.values() {
+                match p {
+                    Observed::Ok { value } => docs.extend(value.document.as_ref()),
+                    Observed::Absent => {}
+                    Observed::Unknown { .. } => return None,
+                }
+            }
+        }
+        Observed::Absent => {}
+        Observed::Unknown { .. } => return None,
+    }
+    match &r.attached_policies {
+        Observed::Ok { value } => {
+            for arn in value {
+                match s.resources.managed_policies.get(arn)? {
+                    Observed::Ok { value } => match &value.document {
+                        Observed::Ok { value } => docs.extend(value.document.as_ref()),
+                        Observed::Absent => {}
+                        Observed::Unknown { .. } => return None,
+                    },
+                    Observed::Absent => {}
+                    Observed::Unknown { .. } => return None,
+                }
+            }
+        }
+        Observed::Absent => {}
+        Observed::Unknown { .. } => return None,
+    }
+    Some(docs)
+}
+
+/// The statements the API form would add that the role's policies do
+/// not already allow, as the template writes them: the bucket and the
+/// pipeline by their logical ids (`Fn::Sub`), the key by `Fn::GetAtt`.
+fn template_statements(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Value>, String> {
+    let s = cx.snapshot;
+    let role = f.resource_arn.as_str();
+    let docs = role_docs(s, role)
+        .ok_or_else(|| format!("the policies of {role} could not all be read"))?;
+    let allows = |action: &str, resource: &str| iam::identity_allows(&docs, role, action, resource);
+    let id_of = |arn: &str, what: &str| {
+        cx.logical_ids
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| format!("{what} {arn} is not defined in the same template"))
+    };
+    let mut out: Vec<Value> = Vec::new();
+    for w in &s.pipelines {
+        let deploys_to_role = w.deploys.iter().any(|d| {
+            s.resources
+                .deploy_targets
+                .get(&d.group_arn)
+                .and_then(Observed::value)
+                .is_some_and(|t| {
+                    t.instances
+                        .iter()
+                        .any(|i| i.role_arn.value().is_some_and(|r| r == role))
+                })
+        });
+        if !deploys_to_role {
+            continue;
+        }
+        for st in &w.artifact_stores {
+            let objects = artifact_objects_arn(&st.bucket_arn, &w.name);
+            let versioned = s
+                .resources
+                .buckets
+                .get(&st.bucket_arn)
+                .and_then(Observed::value)
+                .and_then(|b| b.versioning.value())
+                .is_some_and(|v| v.status.as_deref() == Some("Enabled"));
+            if !allows("s3:GetObject", &objects)
+                || (versioned && !allows("s3:GetObjectVersion", &objects))
+            {
+                let bucket = id_of(&st.bucket_arn, "the artifact bucket")?;
+                let pipeline = id_of(&w.arn, "the pipeline")?;
+                // the prefix is the first 20 characters of the name, which
+                // `${Pipeline}` gives only for a name that short
+                if w.name.chars().count() > 20 {
+                    return Err(format!(
+                        "the artifacts of pipeline {} lie under the first 20 characters of its name, which the template cannot reference",
+                        w.name
+                    ));
+                }
+                out.push(json!({
+                    "Sid": "PipeauditArtifactsRead",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                    "Resource": {"Fn::Sub": format!("${{{bucket}.Arn}}/${{{pipeline}}}/*")},
+                }));
+            }
+            let Some(key) = st.key_arn.as_deref() else {
+                continue;
+            };
+            let Some(doc) = s
+                .resources
+                .keys
+                .get(key)
+                .and_then(Observed::value)
+                .and_then(|k| k.policy.value())
+                .and_then(|p| p.document.as_ref())
+            else {
+                continue;
+            };
+            let a = iam::evaluate(doc, iam::Who::Role(role), "kms:Decrypt", key);
+            if a.denied || (!a.allowed && !a.delegated) {
+                return Err(key_statement_step(key, role));
+            }
+            if !a.allowed && !allows("kms:Decrypt", key) {
+                let key_id = id_of(key, "the artifact key")?;
+                out.push(json!({
+                    "Sid": "PipeauditArtifactsDecrypt",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": {"Fn::GetAtt": [key_id, "Arn"]},
+                }));
+            }
+        }
+    }
+    out.dedup();
+    if out.is_empty() {
+        return Err(format!(
+            "the policies of {role} already allow what the fix would add"
+        ));
+    }
+    Ok(out)
+}
+
+/// The statements appended to the first inline policy of the role's
+/// `Policies` written as a literal list of statements, or a new
+/// `Policies` item when the role has none.
+fn artifacts_template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let r = cx.resource();
+    if r["Type"] != "AWS::IAM::Role" {
+        return Err(format!("{} is not an AWS::IAM::Role", cx.logical_id));
+    }
+    let statements = template_statements(f, cx)?;
+    let policies = &r["Properties"]["Policies"];
+    if policies.is_null() || policies.as_array().is_some_and(Vec::is_empty) {
+        return Ok(vec![Edit::append(
+            cx.logical_id,
+            path(&["Properties", "Policies"]),
+            json!({
+                "PolicyName": POLICY_NAME,
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            }),
+        )]);
+    }
+    let Some(list) = policies.as_array() else {
+        return Err(format!(
+            "the Policies of {} are not written as a list",
+            cx.logical_id
+        ));
+    };
+    let Some((n, existing)) = list
+        .iter()
+        .enumerate()
+        .find_map(|(n, p)| p["PolicyDocument"]["Statement"].as_array().map(|a| (n, a)))
+    else {
+        let how = list
+            .iter()
+            .filter_map(|p| p["PolicyDocument"].as_object())
+            .filter(|m| m.len() == 1)
+            .find_map(|m| m.keys().next().cloned())
+            .unwrap_or_else(|| "a value".to_string());
+        return Err(format!(
+            "the inline policy documents of {} are built with {how}, not written as lists of statements, and are not edited",
+            cx.logical_id
+        ));
+    };
+    let mut taken: Vec<String> = existing
+        .iter()
+        .filter_map(|x| x["Sid"].as_str().map(str::to_string))
+        .collect();
+    let mut edits = Vec::new();
+    for mut st in statements {
+        let base = st["Sid"]
+            .as_str()
+            .unwrap_or("PipeauditArtifacts")
+            .to_string();
+        let mut sid = base.clone();
+        let mut k = 1;
+        while taken.contains(&sid) {
+            k += 1;
+            sid = format!("{base}{k}");
+        }
+        st["Sid"] = Value::String(sid.clone());
+        taken.push(sid);
+        edits.push(Edit::append(
+            cx.logical_id,
+            vec![
+                Seg::Key("Properties".into()),
+                Seg::Key("Policies".into()),
+                Seg::Index(n),
+                Seg::Key("PolicyDocument".into()),
+                Seg::Key("Statement".into()),
+            ],
+            st,
+        ));
+    }
+    Ok(edits)
 }
 
 /// The hop limit sent with HttpTokens required (kept as it is; 2, what

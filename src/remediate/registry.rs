@@ -86,6 +86,9 @@ pub struct TemplateContext<'a> {
     /// The logical id of another resource of the snapshot, by ARN, when the
     /// same template defines it.
     pub logical_ids: &'a BTreeMap<String, String>,
+    /// The run's configuration (the release branch a new trigger rule
+    /// matches, as for the API form).
+    pub config: &'a Config,
 }
 
 impl TemplateContext<'_> {

@@ -12,11 +12,14 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::registry::{ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::{Edit, Seg};
 
 /// `trigger-create`: once per pipeline, whichever finding asks for it.
 pub struct Create;
@@ -45,6 +48,12 @@ impl FixAction for Create {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply_create(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "a new `AWS::Events::Rule` (commits to the source action's repository and branch, targeting the pipeline by its logical id) and its events role (`trigger-role`'s), added at the end of `Resources`",
+            edits: template_create,
+        })
+    }
 }
 
 /// `trigger-role`: once per rule, whichever finding asks for it.
@@ -68,6 +77,12 @@ impl FixAction for Role {
     }
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply_role(c, a))
+    }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "a new events role (trusted by `events.amazonaws.com` for this account, allowed only `codepipeline:StartPipelineExecution` on the pipeline) added at the end of `Resources`, and the rule's target of the pipeline given its `RoleArn`",
+            edits: template_role,
+        })
     }
 }
 
@@ -197,6 +212,222 @@ fn plan_role(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
         json!({"target_id": target.id, "role_arn": target.role_arn}),
         json!({"target_id": target.id, "role": role, "target": w.arn}),
     ))
+}
+
+/// A logical id for a new resource: `base`, or `base2`, `base3`, ... when
+/// the template (or `taken`) already uses it.
+fn free_id(doc: &Value, base: &str, taken: &[&str]) -> String {
+    let used = |id: &str| {
+        taken.contains(&id)
+            || [
+                "Resources",
+                "Parameters",
+                "Conditions",
+                "Mappings",
+                "Outputs",
+            ]
+            .iter()
+            .any(|section| doc[*section].get(id).is_some())
+    };
+    let mut id = base.to_string();
+    let mut n = 1;
+    while used(&id) {
+        n += 1;
+        id = format!("{base}{n}");
+    }
+    id
+}
+
+/// The pipeline's ARN as a template writes it, from its logical id.
+fn pipeline_arn_sub(pipeline_id: &str) -> Value {
+    json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:${{{pipeline_id}}}")})
+}
+
+/// The events role of `ensure_role` as a template resource: trusted by
+/// EventBridge for this account, allowed only to start the pipeline.
+fn role_resource(pipeline_id: &str) -> Value {
+    json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": "Lets EventBridge start one pipeline",
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+                }]
+            },
+            "Policies": [{
+                "PolicyName": "start-pipeline",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Action": "codepipeline:StartPipelineExecution",
+                        "Resource": pipeline_arn_sub(pipeline_id)
+                    }]
+                }
+            }]
+        }
+    })
+}
+
+/// The pipeline of the finding and its logical id in the same template.
+fn template_pipeline<'a>(
+    f: &Finding,
+    cx: &'a TemplateContext<'_>,
+) -> Result<(&'a crate::model::PipelineWiring, String), String> {
+    let w = cx
+        .snapshot
+        .pipelines
+        .iter()
+        .find(|w| w.arn == f.pipeline_arn)
+        .ok_or_else(|| format!("pipeline {} is not in the templates", f.pipeline_arn))?;
+    let id = cx
+        .logical_ids
+        .get(&w.arn)
+        .filter(|id| cx.doc["Resources"][id.as_str()]["Type"] == "AWS::CodePipeline::Pipeline")
+        .ok_or_else(|| {
+            format!(
+                "pipeline {} is not defined in the same template as {}",
+                w.name, cx.logical_id
+            )
+        })?;
+    Ok((w, id.clone()))
+}
+
+/// The branch a new rule matches (without a configured release branch),
+/// as the pipeline's source action writes it: a literal or a `Ref` to a
+/// parameter as it is, anything else as the value it has in this audit.
+fn template_branch(
+    cx: &TemplateContext<'_>,
+    pipeline_id: &str,
+    stage: &str,
+    action: &str,
+    resolved: &str,
+) -> Value {
+    let written = cx.doc["Resources"][pipeline_id]["Properties"]["Stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|st| st["Name"] == stage)
+        .filter_map(|st| st["Actions"].as_array())
+        .flatten()
+        .find(|a| a["Name"] == action)
+        .map(|a| a["Configuration"]["BranchName"].clone());
+    match written {
+        Some(v @ Value::String(_)) => v,
+        Some(v) if v["Ref"].is_string() && v.as_object().is_some_and(|m| m.len() == 1) => v,
+        _ => json!(resolved),
+    }
+}
+
+/// `trigger-create` in a template: the rule the API form creates (commits
+/// to the source action's repository and the configured release branch or
+/// else the source action's branch, enabled, targeting the
+/// pipeline with the events role) and that role, as two new resources
+/// that name the template's own resources by logical id.
+fn template_create(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let s = cx.snapshot;
+    if let Some(why) = source_not_local(s, &f.pipeline_arn) {
+        return Err(format!("no rule is added: {why}"));
+    }
+    let (w, pipeline_id) = template_pipeline(f, cx)?;
+    let src = w
+        .sources
+        .first()
+        .ok_or_else(|| format!("{} has no CodeCommit source action", w.name))?;
+    let branch = match cx.config.release_branch.as_deref() {
+        Some(release) => json!(release),
+        None => {
+            let branch = src
+                .branch
+                .as_deref()
+                .ok_or("the source action's branch is not known")?;
+            template_branch(cx, &pipeline_id, &src.stage, &src.action, branch)
+        }
+    };
+    let repository = match cx.logical_ids.get(&src.repository_arn) {
+        Some(id) => json!({"Fn::GetAtt": [id, "Arn"]}),
+        None => json!({"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:codecommit:${{AWS::Region}}:${{AWS::AccountId}}:{}",
+            src.repository_name.replace("${", "${!")
+        )}),
+    };
+    let rule_id = free_id(cx.doc, &format!("{pipeline_id}Trigger"), &[]);
+    let role_id = free_id(cx.doc, &format!("{pipeline_id}TriggerRole"), &[&rule_id]);
+    let rule = json!({
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "Description": "Starts the pipeline on each commit to its branch",
+            "State": "ENABLED",
+            "EventPattern": {
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Repository State Change"],
+                "resources": [repository],
+                "detail": {
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": [branch]
+                }
+            },
+            "Targets": [{
+                "Id": "codepipeline",
+                "Arn": pipeline_arn_sub(&pipeline_id),
+                "RoleArn": {"Fn::GetAtt": [role_id, "Arn"]}
+            }]
+        }
+    });
+    Ok(vec![
+        Edit::create(&rule_id, rule),
+        Edit::create(&role_id, role_resource(&pipeline_id)),
+    ])
+}
+
+/// `trigger-role` in a template: a new events role, and the rule's
+/// target of the pipeline given it (the target otherwise as written).
+fn template_role(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    if cx.resource()["Type"] != "AWS::Events::Rule" {
+        return Err(format!("{} is not an AWS::Events::Rule", cx.logical_id));
+    }
+    let (w, pipeline_id) = template_pipeline(f, cx)?;
+    let rule = cx
+        .snapshot
+        .resources
+        .event_rules
+        .get(&f.resource_arn)
+        .and_then(|r| r.value())
+        .ok_or_else(|| format!("rule {} was not read", f.resource_arn))?;
+    let target = rule
+        .targets
+        .iter()
+        .find(|t| t.arn == w.arn)
+        .ok_or_else(|| format!("rule {} has no target of {}", rule.name, w.name))?;
+    let n = cx.resource()["Properties"]["Targets"]
+        .as_array()
+        .and_then(|ts| ts.iter().position(|t| t["Id"] == target.id.as_str()))
+        .ok_or_else(|| {
+            format!(
+                "the target {} of {} is not written in its Targets list",
+                target.id, cx.logical_id
+            )
+        })?;
+    let role_id = free_id(cx.doc, &format!("{pipeline_id}TriggerRole"), &[]);
+    Ok(vec![
+        Edit::create(&role_id, role_resource(&pipeline_id)),
+        Edit::set(
+            cx.logical_id,
+            vec![
+                Seg::Key("Properties".into()),
+                Seg::Key("Targets".into()),
+                Seg::Index(n),
+                Seg::Key("RoleArn".into()),
+            ],
+            json!({"Fn::GetAtt": [role_id, "Arn"]}),
+        ),
+    ])
 }
 
 /// Creates (or finds) the events role for a pipeline; returns its ARN.

@@ -2,11 +2,14 @@
 
 use serde_json::json;
 
-use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
+use super::registry::{
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+};
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::{Edit, path};
 
 /// `trigger-enable`.
 pub struct TriggerEnable;
@@ -27,6 +30,32 @@ impl FixAction for TriggerEnable {
     fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
         Box::pin(apply(c, a))
     }
+    fn template_form(&self) -> Option<TemplateForm> {
+        Some(TemplateForm {
+            writes: "`State: ENABLED` on the disabled `AWS::Events::Rule` that targets the pipeline",
+            edits: template_edits,
+        })
+    }
+}
+
+/// `State: ENABLED` on the rule's resource, the end state `EnableRule`
+/// leaves.
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+    let r = cx.resource();
+    if r["Type"] != "AWS::Events::Rule" {
+        return Err(format!("{} is not an AWS::Events::Rule", cx.logical_id));
+    }
+    if r["Properties"]["State"] != "DISABLED" {
+        return Err(format!(
+            "the State of {} is not written as DISABLED",
+            cx.logical_id
+        ));
+    }
+    Ok(vec![Edit::set(
+        cx.logical_id,
+        path(&["Properties", "State"]),
+        json!("ENABLED"),
+    )])
 }
 
 fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {

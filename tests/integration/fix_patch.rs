@@ -4,8 +4,12 @@
 //! patched template audits clean, only the lines the fix needs change
 //! (exactly the lines listed per case), and `cfn-lint` (pinned, installed
 //! into `.venv` by `scripts/test.sh`) reports no error on the patched
-//! template that the original did not have. A policy built with `Fn::Join`
-//! cannot be edited: its finding is a manual step and the patch is empty.
+//! template that the original did not have (nor a check left unmade).
+//! Forms that add resources (the trigger rule and its role) are patched in
+//! YAML and JSON, under logical ids the template does not use yet. A
+//! policy built with `Fn::Join` cannot be edited, a key another template
+//! defines cannot be referenced, a pipeline prefix cut from a long name
+//! cannot be written: each is a manual step and the patch is empty.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -82,6 +86,13 @@ fn audit(dir: &Path, file: &str) -> (i32, BTreeSet<String>) {
     (o.status.code().unwrap_or(-1), crate::support::rule_ids(&r))
 }
 
+/// The diagnostics (notes left out) of a JSON report run in `dir` on
+/// `file`: the checks that could not be made.
+fn gaps(dir: &Path, file: &str) -> usize {
+    let o = run_in(dir, &["--template", file, "--format", "json"]);
+    crate::support::diagnostics(&crate::support::stdout_json(&o)).len()
+}
+
 /// The lines a diff removes and adds.
 fn changed_lines(diff: &str) -> (Vec<String>, Vec<String>) {
     let mut removed = Vec::new();
@@ -131,6 +142,26 @@ fn hunk_lines(diff: &str) -> (BTreeSet<usize>, BTreeSet<usize>) {
     (gone, new)
 }
 
+/// Every byte outside the changed lines as it was: the original less the
+/// lines the hunks remove is the patched text less the lines they add.
+/// Returns how many lines were removed and added.
+fn same_outside_changed_lines(name: &str, p: &Patched) -> (usize, usize) {
+    let (gone, new) = hunk_lines(&p.diff);
+    let keep = |text: &str, drop: &BTreeSet<usize>| {
+        text.split_inclusive('\n')
+            .enumerate()
+            .filter(|(i, _)| !drop.contains(&(i + 1)))
+            .map(|(_, l)| l)
+            .collect::<String>()
+    };
+    assert_eq!(
+        keep(&p.original, &gone),
+        keep(&p.patched, &new),
+        "{name}: bytes outside the changed lines"
+    );
+    (gone.len(), new.len())
+}
+
 struct Patched {
     diff: String,
     stderr: String,
@@ -148,6 +179,7 @@ fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
     std::fs::write(dir.join(file), text).unwrap_or_else(|e| panic!("{e}"));
     let want: BTreeSet<String> = rules.iter().map(|r| r.to_string()).collect();
     assert_eq!(audit(dir, file), (1, want), "{file} before the patch");
+    let gaps_before = gaps(dir, file);
     let o = run_in(
         dir,
         &[
@@ -175,6 +207,10 @@ fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
         (0, BTreeSet::new()),
         "{file} after the patch:\n{diff}"
     );
+    assert!(
+        gaps(dir, file) <= gaps_before,
+        "{file}: the patch leaves more checks unmade\n{diff}"
+    );
     // cfn-lint: no error the original did not have
     std::fs::write(dir.join(format!("original-{file}")), text).unwrap_or_else(|e| panic!("{e}"));
     let before = cfn_lint_errors(&dir.join(format!("original-{file}")));
@@ -191,6 +227,70 @@ fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
         patched,
     }
 }
+
+/// The reference template's trigger rule, the last of its resources.
+const TRIGGER_RULE: &str = "  TriggerRule:
+    Type: AWS::Events::Rule
+    Properties:
+      Name: !Sub '${Prefix}-trigger'
+      State: ENABLED
+      EventPattern:
+        source: [aws.codecommit]
+        detail-type: [CodeCommit Repository State Change]
+        resources: [!GetAtt Repository.Arn]
+        detail:
+          event: [referenceCreated, referenceUpdated]
+          referenceType: [branch]
+          referenceName: [!Ref Branch]
+      Targets:
+        - Id: codepipeline
+          Arn: !Sub 'arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${Pipeline}'
+          RoleArn: !GetAtt EventsRole.Arn
+";
+
+/// What `trigger-create` adds to the reference template without its
+/// trigger rule: the rule and its role, at the end of `Resources`.
+const TRIGGER_CREATED: &[&str] = &[
+    "  PipelineTrigger:",
+    "    Type: AWS::Events::Rule",
+    "    Properties:",
+    "      Description: 'Starts the pipeline on each commit to its branch'",
+    "      State: ENABLED",
+    "      EventPattern:",
+    "        source: [aws.codecommit]",
+    "        detail-type: ['CodeCommit Repository State Change']",
+    "        resources: [!GetAtt Repository.Arn]",
+    "        detail:",
+    "          event: [referenceCreated, referenceUpdated]",
+    "          referenceType: [branch]",
+    "          referenceName: [main]",
+    "      Targets:",
+    "        - Id: codepipeline",
+    "          Arn: !Sub 'arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${Pipeline}'",
+    "          RoleArn: !GetAtt PipelineTriggerRole.Arn",
+    "  PipelineTriggerRole:",
+    "    Type: AWS::IAM::Role",
+    "    Properties:",
+    "      Description: 'Lets EventBridge start one pipeline'",
+    "      AssumeRolePolicyDocument:",
+    "        Version: '2012-10-17'",
+    "        Statement:",
+    "          - Effect: Allow",
+    "            Principal:",
+    "              Service: events.amazonaws.com",
+    "            Action: 'sts:AssumeRole'",
+    "            Condition:",
+    "              StringEquals:",
+    "                'aws:SourceAccount': !Ref AWS::AccountId",
+    "      Policies:",
+    "        - PolicyName: start-pipeline",
+    "          PolicyDocument:",
+    "            Version: '2012-10-17'",
+    "            Statement:",
+    "              - Effect: Allow",
+    "                Action: 'codepipeline:StartPipelineExecution'",
+    "                Resource: !Sub 'arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${Pipeline}'",
+];
 
 #[test]
 fn each_template_form_patches_its_defect_and_only_its_lines() {
@@ -315,6 +415,114 @@ fn each_template_form_patches_its_defect_and_only_its_lines() {
                 "                's3:x-amz-server-side-encryption': 'aws:kms'",
             ],
         ),
+        (
+            "trigger-disabled",
+            &[("      State: ENABLED\n", "      State: DISABLED\n")],
+            &["TR002"],
+            &["      State: DISABLED"],
+            &["      State: ENABLED"],
+        ),
+        (
+            "build-default-key",
+            &[(
+                "      EncryptionKey: !GetAtt ArtifactKey.Arn\n",
+                "      EncryptionKey: alias/aws/s3\n",
+            )],
+            &["CB004"],
+            &["      EncryptionKey: alias/aws/s3"],
+            &["      EncryptionKey: !GetAtt ArtifactKey.Arn"],
+        ),
+        (
+            "build-privileged",
+            &[("PrivilegedMode: false", "PrivilegedMode: true")],
+            &["CB003"],
+            &["        PrivilegedMode: true"],
+            &["        PrivilegedMode: false"],
+        ),
+        (
+            "instance-role-cannot-read",
+            &[(
+                "              - Effect: Allow\n                Action: ['s3:GetObject', 's3:GetObjectVersion']\n                Resource: !Sub '${ArtifactBucket.Arn}/${Prefix}-pipeline/*'\n",
+                "",
+            )],
+            &["CD007"],
+            &[],
+            &[
+                "              - Sid: PipeauditArtifactsRead",
+                "                Effect: Allow",
+                "                Action: ['s3:GetObject', 's3:GetObjectVersion']",
+                "                Resource: !Sub '${ArtifactBucket.Arn}/${Pipeline}/*'",
+            ],
+        ),
+        (
+            "instance-role-no-policies",
+            &[(
+                "      Policies:\n        - PolicyName: !Sub '${Prefix}-instance-role-policy'\n          PolicyDocument:\n            Version: '2012-10-17'\n            Statement:\n              - Effect: Allow\n                Action: ['s3:GetObject', 's3:GetObjectVersion']\n                Resource: !Sub '${ArtifactBucket.Arn}/${Prefix}-pipeline/*'\n              - Effect: Allow\n                Action: 'kms:Decrypt'\n                Resource: !GetAtt ArtifactKey.Arn\n",
+                "",
+            )],
+            &["CD007"],
+            &[],
+            &[
+                "      Policies:",
+                "        - PolicyName: pipeaudit-artifacts",
+                "          PolicyDocument:",
+                "            Version: '2012-10-17'",
+                "            Statement:",
+                "              - Sid: PipeauditArtifactsRead",
+                "                Effect: Allow",
+                "                Action: ['s3:GetObject', 's3:GetObjectVersion']",
+                "                Resource: !Sub '${ArtifactBucket.Arn}/${Pipeline}/*'",
+                "              - Sid: PipeauditArtifactsDecrypt",
+                "                Effect: Allow",
+                "                Action: 'kms:Decrypt'",
+                "                Resource: !GetAtt ArtifactKey.Arn",
+            ],
+        ),
+        (
+            "no-trigger-rule",
+            &[(TRIGGER_RULE, "")],
+            &["TR001"],
+            &[],
+            TRIGGER_CREATED,
+        ),
+        (
+            "trigger-other-branch",
+            &[("referenceName: [!Ref Branch]", "referenceName: [release]")],
+            &["TR003"],
+            &[],
+            TRIGGER_CREATED,
+        ),
+        (
+            "trigger-without-role",
+            &[("          RoleArn: !GetAtt EventsRole.Arn\n", "")],
+            &["TR004"],
+            &[],
+            &[
+                "          RoleArn: !GetAtt PipelineTriggerRole.Arn",
+                "  PipelineTriggerRole:",
+                "    Type: AWS::IAM::Role",
+                "    Properties:",
+                "      Description: 'Lets EventBridge start one pipeline'",
+                "      AssumeRolePolicyDocument:",
+                "        Version: '2012-10-17'",
+                "        Statement:",
+                "          - Effect: Allow",
+                "            Principal:",
+                "              Service: events.amazonaws.com",
+                "            Action: 'sts:AssumeRole'",
+                "            Condition:",
+                "              StringEquals:",
+                "                'aws:SourceAccount': !Ref AWS::AccountId",
+                "      Policies:",
+                "        - PolicyName: start-pipeline",
+                "          PolicyDocument:",
+                "            Version: '2012-10-17'",
+                "            Statement:",
+                "              - Effect: Allow",
+                "                Action: 'codepipeline:StartPipelineExecution'",
+                "                Resource: !Sub 'arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${Pipeline}'",
+            ],
+        ),
     ];
     for (name, edits, rules, removed, added) in cases {
         let file = format!("{name}.yaml");
@@ -329,23 +537,9 @@ fn each_template_form_patches_its_defect_and_only_its_lines() {
         let (r, a) = changed_lines(&p.diff);
         assert_eq!(r, *removed, "{name}: removed lines\n{}", p.diff);
         assert_eq!(a, *added, "{name}: added lines\n{}", p.diff);
-        // every other byte as it was: the original less the lines the
-        // hunks remove is the patched text less the lines they add
-        let (gone, new) = hunk_lines(&p.diff);
-        let keep = |text: &str, drop: &BTreeSet<usize>| {
-            text.split_inclusive('\n')
-                .enumerate()
-                .filter(|(i, _)| !drop.contains(&(i + 1)))
-                .map(|(_, l)| l)
-                .collect::<String>()
-        };
-        assert_eq!(gone.len(), removed.len(), "{name}");
-        assert_eq!(new.len(), added.len(), "{name}");
-        assert_eq!(
-            keep(&p.original, &gone),
-            keep(&p.patched, &new),
-            "{name}: bytes outside the changed lines"
-        );
+        let (gone, new) = same_outside_changed_lines(name, &p);
+        assert_eq!(gone, removed.len(), "{name}");
+        assert_eq!(new, added.len(), "{name}");
         assert!(
             p.stderr.contains(&format!("  {}  ", rules[0]))
                 && p.stderr.contains("closes 1 finding(s)"),
@@ -355,21 +549,24 @@ fn each_template_form_patches_its_defect_and_only_its_lines() {
     }
 }
 
+/// The reference template as JSON (4-space indentation), changed by
+/// `change` first.
+fn reference_json(change: impl FnOnce(&mut serde_json::Value)) -> String {
+    use serde::Serialize;
+    let (mut doc, _) = pipeaudit::iac::template::parse(&reference())
+        .unwrap_or_else(|| panic!("the reference does not parse"));
+    change(&mut doc);
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    doc.serialize(&mut ser).unwrap_or_else(|e| panic!("{e}"));
+    format!("{}\n", String::from_utf8_lossy(&buf))
+}
+
 #[test]
 fn a_json_template_is_patched_in_its_own_layout() {
-    // the reference as JSON (4-space indentation), with three defects
-    let (doc, _) = pipeaudit::iac::template::parse(&reference())
-        .unwrap_or_else(|| panic!("the reference does not parse"));
-    let mut text = String::new();
-    {
-        use serde::Serialize;
-        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-        let mut buf = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-        doc.serialize(&mut ser).unwrap_or_else(|e| panic!("{e}"));
-        text.push_str(&String::from_utf8_lossy(&buf));
-        text.push('\n');
-    }
+    // the reference as JSON, with three defects
+    let mut text = reference_json(|_| {});
     for (from, to) in [
         (
             "\"EnableKeyRotation\": true",
@@ -407,6 +604,222 @@ fn a_json_template_is_patched_in_its_own_layout() {
         p.diff
     );
     assert!(p.stderr.contains("closes 3 finding(s)"), "{}", p.stderr);
+}
+
+#[test]
+fn json_templates_get_new_resources_and_statements_in_their_layout() {
+    // no trigger rule, the instance role without its read of the
+    // artifacts, the build project privileged and on another key
+    let text = reference_json(|doc| {
+        let rs = &mut doc["Resources"];
+        if let Some(m) = rs.as_object_mut() {
+            m.remove("TriggerRule");
+        }
+        let props = &mut rs["BuildProject"]["Properties"];
+        props["Environment"]["PrivilegedMode"] = serde_json::json!(true);
+        if let Some(m) = props.as_object_mut() {
+            m.remove("EncryptionKey");
+        }
+        if let Some(st) =
+            rs["InstanceRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                .as_array_mut()
+        {
+            st.remove(0);
+        }
+    });
+    let p = patch_and_apply("ref.json", &text, &["CB003", "CB004", "CD007", "TR001"]);
+    assert!(p.stderr.contains("closes 4 finding(s)"), "{}", p.stderr);
+    let (removed, added) = changed_lines(&p.diff);
+    // values replaced or added on their lines, objects closed with a
+    // comma where a member now follows
+    assert_eq!(
+        removed.iter().map(|l| l.trim()).collect::<BTreeSet<_>>(),
+        ["\"PrivilegedMode\": true,", "}"].into_iter().collect(),
+        "{}",
+        p.diff
+    );
+    same_outside_changed_lines("ref.json", &p);
+    let added = added.join("\n");
+    for want in [
+        "                \"PrivilegedMode\": false,",
+        "            \"EncryptionKey\": {\"Fn::GetAtt\": [\"ArtifactKey\", \"Arn\"]}",
+        "                            \"Resource\": {\"Fn::Sub\": \"${ArtifactBucket.Arn}/${Pipeline}/*\"}",
+        "        \"PipelineTrigger\": {",
+        "                \"Targets\": [",
+        "                        \"RoleArn\": {\"Fn::GetAtt\": [\"PipelineTriggerRole\", \"Arn\"]}",
+        "        \"PipelineTriggerRole\": {",
+        "                            \"Resource\": {\"Fn::Sub\": \"arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${Pipeline}\"}",
+    ] {
+        assert!(added.contains(want), "{want}\n{}", p.diff);
+    }
+    // the new resources parse as JSON in the patched text
+    let patched: serde_json::Value =
+        serde_json::from_str(&p.patched).unwrap_or_else(|e| panic!("{e}\n{}", p.patched));
+    assert_eq!(
+        patched["Resources"]["PipelineTrigger"]["Properties"]["EventPattern"]["resources"],
+        serde_json::json!([{"Fn::GetAtt": ["Repository", "Arn"]}])
+    );
+}
+
+#[test]
+fn new_logical_ids_do_not_clash_with_the_templates() {
+    // a parameter already named PipelineTrigger: the rule takes the next id
+    let text = variant(&[
+        (TRIGGER_RULE, ""),
+        (
+            "Parameters:\n",
+            "Parameters:\n  PipelineTrigger:\n    Type: String\n    Default: unused\n",
+        ),
+    ]);
+    let p = patch_and_apply("ids.yaml", &text, &["TR001"]);
+    let (_, added) = changed_lines(&p.diff);
+    assert_eq!(added[0], "  PipelineTrigger2:", "{}", p.diff);
+    assert!(
+        added.contains(&"  PipelineTriggerRole:".to_string()),
+        "{}",
+        p.diff
+    );
+}
+
+#[test]
+fn a_new_trigger_rule_matches_the_configured_release_branch() {
+    // the rule matches commits to main; the release branch is `release`
+    // (the pipeline releasing from main, SC002, is for a person to settle)
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    assert!(git(dir, &["init", "-q"]).status.success());
+    std::fs::write(dir.join("t.yaml"), reference()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("c.toml"), "release_branch = \"release\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let args = [
+        "--template",
+        "t.yaml",
+        "--config",
+        "c.toml",
+        "--format",
+        "json",
+    ];
+    let o = run_in(dir, &args);
+    let ids = |o: &Output| crate::support::rule_ids(&crate::support::stdout_json(o));
+    assert_eq!(
+        ids(&o),
+        ["SC002".to_string(), "TR003".to_string()]
+            .into_iter()
+            .collect()
+    );
+    let o = run_in(dir, &[&args[..], &["--fix-patch", "fix.diff"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let diff = std::fs::read_to_string(dir.join("fix.diff")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        diff.contains("+          referenceName: [release]\n")
+            && diff.contains("+  PipelineTrigger:\n"),
+        "{diff}"
+    );
+    assert!(git(dir, &["apply", "fix.diff"]).status.success());
+    let o = run_in(dir, &args);
+    assert_eq!(
+        ids(&o),
+        ["SC002".to_string()].into_iter().collect(),
+        "{diff}"
+    );
+}
+
+#[test]
+fn an_instance_policy_built_with_join_is_a_manual_step() {
+    let text = variant(&[(
+        "          PolicyDocument:\n            Version: '2012-10-17'\n            Statement:\n              - Effect: Allow\n                Action: ['s3:GetObject', 's3:GetObjectVersion']\n                Resource: !Sub '${ArtifactBucket.Arn}/${Prefix}-pipeline/*'\n              - Effect: Allow\n                Action: 'kms:Decrypt'\n                Resource: !GetAtt ArtifactKey.Arn\n",
+        "          PolicyDocument: !Join\n            - ''\n            - - '{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"kms:Decrypt\", \"Resource\": \"'\n              - !GetAtt ArtifactKey.Arn\n              - '\"}]}'\n",
+    )]);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(dir.join("t.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        audit(dir, "t.yaml"),
+        (1, ["CD007".to_string()].into_iter().collect())
+    );
+    let o = run_in(dir, &["--template", "t.yaml", "--fix-patch", "fix.diff"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("no change could be verified")
+            && stderr
+                .contains("the inline policy documents of InstanceRole are built with Fn::Join"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fix.diff"))
+            .ok()
+            .as_deref(),
+        Some("")
+    );
+}
+
+#[test]
+fn artifacts_under_a_cut_pipeline_name_are_a_manual_step() {
+    // CodePipeline keeps the artifacts under the first 20 characters of
+    // the name, which `${Pipeline}` does not give for a longer one
+    let text = variant(&[(
+        "      Name: !Sub '${Prefix}-pipeline'\n",
+        "      Name: !Sub '${Prefix}-pipeline-with-a-long-name'\n",
+    )]);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(dir.join("t.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        audit(dir, "t.yaml"),
+        (1, ["CD007".to_string()].into_iter().collect())
+    );
+    let o = run_in(dir, &["--template", "t.yaml", "--fix-patch", "fix.diff"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("CD007  arn:aws:iam::123456789012:role/ref-instance-role: the artifacts of pipeline ref-pipeline-with-a-long-name lie under the first 20 characters of its name"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fix.diff"))
+            .ok()
+            .as_deref(),
+        Some("")
+    );
+}
+
+#[test]
+fn a_build_key_from_another_template_is_a_manual_step() {
+    // the pipeline's key is an ARN the template does not define: the
+    // project cannot be pointed at it by `!GetAtt`
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/0b5d6e2a-1111-2222-3333-444455556666";
+    let text = variant(&[(
+        "        EncryptionKey:\n          Id: !GetAtt ArtifactKey.Arn\n",
+        &format!("        EncryptionKey:\n          Id: {KEY}\n"),
+    )]);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    std::fs::write(dir.join("t.yaml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let o = run_in(
+        dir,
+        &[
+            "--template",
+            "t.yaml",
+            "--allow-partial",
+            "--fix-patch",
+            "fix.diff",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "CB004  arn:aws:codebuild:us-east-1:123456789012:project/ref-build: the artifact key {KEY} is not defined in the same template"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fix.diff"))
+            .ok()
+            .as_deref(),
+        Some("")
+    );
 }
 
 #[test]
