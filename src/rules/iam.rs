@@ -446,12 +446,28 @@ mod tests {
     #[test]
     fn the_first_byte_check_agrees_with_full_matching() {
         let patterns = [
-            "", "*", "?am:*", "iam:*", "IAM:Pass*", "s3:GetObject", "kms:Decrypt", "Kms:*",
-            "ärn:*", "c*:Start*", "codebuild:StartBuild",
+            "",
+            "*",
+            "?am:*",
+            "iam:*",
+            "IAM:Pass*",
+            "s3:GetObject",
+            "kms:Decrypt",
+            "Kms:*",
+            "ärn:*",
+            "c*:Start*",
+            "codebuild:StartBuild",
         ];
         let values = [
-            "", "iam:PassRole", "s3:GetObject", "kms:decrypt", "codebuild:StartBuild",
-            "ärn:x", "Ärn:x", "lambda:InvokeFunction", "KMS:Decrypt",
+            "",
+            "iam:PassRole",
+            "s3:GetObject",
+            "kms:decrypt",
+            "codebuild:StartBuild",
+            "ärn:x",
+            "Ärn:x",
+            "lambda:InvokeFunction",
+            "KMS:Decrypt",
         ];
         for p in patterns {
             for v in values {

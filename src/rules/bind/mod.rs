@@ -54,11 +54,12 @@ pub fn to_cel_with<T: Serialize + ?Sized>(
     bind_value(v, root, gaps, policies, None)
 }
 
-/// [`to_cel`] with only the top-level fields `keep` accepts: the others
-/// are neither built nor walked (for a value of which rules read a few
-/// fields). Unknown values inside a field left out are not recorded as
-/// gaps: use it only for values that hold no `Observed`, or whose left-out
-/// fields no rule reads.
+/// [`to_cel`] of a struct (or an `Observed` of one) with only the fields
+/// `keep` accepts: the others are neither built nor walked (for a value of
+/// which rules read a few fields); the fields kept are bound whole.
+/// Unknown values inside a field left out are not recorded as gaps: use it
+/// only for values that hold no `Observed`, or whose left-out fields no
+/// rule reads.
 pub fn to_cel_fields<T: Serialize + ?Sized>(
     v: &T,
     root: &str,

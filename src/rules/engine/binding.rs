@@ -800,9 +800,7 @@ fn pipeline_value(
     {
         // The declaration's fields that some rule reads (every one when a
         // rule reads the pipeline whole), and its name, ARN and region.
-        let keep = |f: &str| {
-            needs.pipeline_field(f) || matches!(f, "name" | "arn" | "region")
-        };
+        let keep = |f: &str| needs.pipeline_field(f) || matches!(f, "name" | "arn" | "region");
         if let Some(Value::Map(m)) =
             crate::rules::bind::to_cel_fields(declaration, &w.arn, gaps, &keep)
         {
