@@ -39,6 +39,18 @@ pub struct AccountIndex {
     unknown_rules: Vec<(String, String, ReadError)>,
     /// The roles each role may pass, by role ARN, computed on first use.
     passable: Mutex<HashMap<String, Arc<Passable>>>,
+    /// Whether each role of the snapshot was read, by ARN: `role_exists`
+    /// asks it for nearly every role of nearly every pipeline, and a hash
+    /// lookup is cheaper than a search of the ordered map of roles.
+    roles: HashMap<String, RoleState, foldhash::fast::RandomState>,
+}
+
+/// What the snapshot holds of a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleState {
+    Read,
+    Absent,
+    Unknown,
 }
 
 /// Roles of the account a role's identity policies let it pass (Deny
@@ -72,11 +84,29 @@ impl AccountIndex {
                 _ => None,
             })
             .collect();
+        let mut roles = HashMap::with_capacity_and_hasher(
+            s.resources.roles.len(),
+            foldhash::fast::RandomState::default(),
+        );
+        for (arn, role) in &s.resources.roles {
+            let state = match role {
+                Observed::Ok { .. } => RoleState::Read,
+                Observed::Absent => RoleState::Absent,
+                Observed::Unknown { .. } => RoleState::Unknown,
+            };
+            roles.insert(arn.clone(), state);
+        }
         AccountIndex {
             pipelines,
             unknown_rules,
             passable: Mutex::new(HashMap::new()),
+            roles,
         }
+    }
+
+    /// What the snapshot holds of role `arn` (`None`: not collected).
+    pub fn role_state(&self, arn: &str) -> Option<RoleState> {
+        self.roles.get(arn).copied()
     }
 
     /// The wiring of pipeline `arn`.
@@ -266,6 +296,37 @@ mod tests {
             .keys()
             .filter(|r| !own.contains(&r.as_str()))
             .any(|r| iam::identity_allows(docs, role, PASS_ROLE, r))
+    }
+
+    /// The roles' states by ARN are those of the snapshot's map of roles,
+    /// for roles read, absent, unknown and not collected.
+    #[test]
+    fn role_states_agree_with_the_snapshots_roles() {
+        let mut s = snapshot(&["build", "deploy"]);
+        s.resources.roles.insert(role_arn("gone"), Observed::Absent);
+        s.resources.roles.insert(
+            role_arn("hidden"),
+            Observed::Unknown {
+                error: ReadError {
+                    kind: crate::model::ReadErrorKind::AccessDenied,
+                    action: "iam:GetRole".to_string(),
+                    code: None,
+                    message: "denied".to_string(),
+                },
+            },
+        );
+        let index = AccountIndex::build(&s);
+        for name in ["build", "deploy", "gone", "hidden", "never-collected"] {
+            let arn = role_arn(name);
+            let expected = s.resources.roles.get(&arn).map(|r| match r {
+                Observed::Ok { .. } => RoleState::Read,
+                Observed::Absent => RoleState::Absent,
+                Observed::Unknown { .. } => RoleState::Unknown,
+            });
+            assert_eq!(index.role_state(&arn), expected, "{name}");
+        }
+        assert_eq!(index.role_state(&role_arn("build")), Some(RoleState::Read));
+        assert_eq!(index.role_state(&role_arn("never-collected")), None);
     }
 
     #[test]

@@ -142,6 +142,16 @@ impl Lookup {
         }
     }
 
+    /// Whether role `arn` exists: by the account index when it was read
+    /// or found absent, else by [`Self::role`], whose error is the answer.
+    fn role_exists(&self, f: &str, arn: &str) -> R<bool> {
+        match self.index().role_state(arn) {
+            Some(super::account_index::RoleState::Read) => Ok(true),
+            Some(super::account_index::RoleState::Absent) => Ok(false),
+            _ => self.role(f, arn).map(|r| r.is_some()),
+        }
+    }
+
     fn doc<'a>(
         &self,
         f: &str,
@@ -626,7 +636,7 @@ pub fn image_deprecated(image: &str) -> bool {
 pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
     let b = |r: R<bool>| Some(r.map(Value::Bool));
     match (name, args) {
-        ("role_exists", [role]) => b(l.role(name, role).map(|r| r.is_some())),
+        ("role_exists", [role]) => b(l.role_exists(name, role)),
         ("webhook_builds_pull_requests", [project]) => {
             b(Ok(l.webhook_builds_pull_requests(project)))
         }

@@ -9,6 +9,7 @@
 //! tree in between: building and freeing that tree was most of the cost of
 //! binding a resource.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -50,20 +51,51 @@ pub fn to_cel_with<T: Serialize + ?Sized>(
     gaps: &mut Vec<(String, ReadError)>,
     policies: Policies,
 ) -> Option<Value> {
-    let mut path = vec![root.to_string()];
+    bind_value(v, root, gaps, policies, None)
+}
+
+/// [`to_cel`] of a struct (or an `Observed` of one) with only the fields
+/// `keep` accepts: the others are neither built nor walked (for a value of
+/// which rules read a few fields); the fields kept are bound whole.
+/// Unknown values inside a field left out are not recorded as gaps: use it
+/// only for values that hold no `Observed`, or whose left-out fields no
+/// rule reads.
+pub fn to_cel_fields<T: Serialize + ?Sized>(
+    v: &T,
+    root: &str,
+    gaps: &mut Vec<(String, ReadError)>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Option<Value> {
+    bind_value(v, root, gaps, Policies::Whole, Some(keep))
+}
+
+fn bind_value<T: Serialize + ?Sized>(
+    v: &T,
+    root: &str,
+    gaps: &mut Vec<(String, ReadError)>,
+    policies: Policies,
+    keep: Option<&dyn Fn(&str) -> bool>,
+) -> Option<Value> {
+    let mut path = vec![Cow::Owned(root.to_string())];
     let mut state = State {
         path: &mut path,
         gaps,
         policies,
+        keep,
     };
     v.serialize(Ser { st: &mut state })
         .unwrap_or(Some(Value::Null))
 }
 
 struct State<'a> {
-    path: &'a mut Vec<String>,
+    /// Field names are borrowed: a path is only joined for a gap, and
+    /// most values have none.
+    path: &'a mut Vec<Cow<'static, str>>,
     gaps: &'a mut Vec<(String, ReadError)>,
     policies: Policies,
+    /// The fields of the value to bind (all when `None`), until its
+    /// struct takes them.
+    keep: Option<&'a dyn Fn(&str) -> bool>,
 }
 
 /// Never produced by the model; required by `serde`.
@@ -232,14 +264,14 @@ impl<'s, 'a> ser::Serializer for Ser<'s, 'a> {
         variant: &'static str,
         v: &T,
     ) -> Out {
-        self.st.path.push(variant.to_string());
+        self.st.path.push(Cow::Borrowed(variant));
         let inner = v.serialize(self.child());
         self.st.path.pop();
         // an unknown inside leaves the variant out, as for a field
         let Some(inner) = inner? else {
             return Ok(None);
         };
-        let mut m = HashMap::new();
+        let mut m = HashMap::with_capacity(1);
         m.insert(field_key(variant), inner);
         Ok(Some(map(m)))
     }
@@ -281,8 +313,13 @@ impl<'s, 'a> ser::Serializer for Ser<'s, 'a> {
         name: &'static str,
         len: usize,
     ) -> Result<StructSer<'s, 'a>, BindError> {
+        let observed = name == "Observed";
+        // the fields filtered are those of the first struct that is not
+        // an `Observed` (the value's own)
+        let keep = if observed { None } else { self.st.keep.take() };
         Ok(StructSer {
-            observed: name == "Observed",
+            observed,
+            keep,
             st: self.st,
             map: HashMap::with_capacity(len),
             status: None,
@@ -361,7 +398,7 @@ fn wrap(name: &'static str, inner: Out) -> Out {
     let Some(v) = inner? else {
         return Ok(None);
     };
-    let mut m = HashMap::new();
+    let mut m = HashMap::with_capacity(1);
     m.insert(field_key(name), v);
     Ok(Some(map(m)))
 }
@@ -412,9 +449,9 @@ impl ser::SerializeMap for MapSer<'_, '_> {
             .next_key
             .take()
             .ok_or_else(|| BindError("a map value without a key".to_string()))?;
-        self.st.path.push(k);
+        self.st.path.push(Cow::Owned(k));
         let value = v.serialize(Ser { st: self.st });
-        let k = self.st.path.pop().unwrap_or_default();
+        let k = self.st.path.pop().unwrap_or_default().into_owned();
         match value? {
             Some(value) => {
                 self.map.insert(Key::String(Arc::new(k)), value);
@@ -435,6 +472,8 @@ pub struct StructSer<'s, 'a> {
     st: &'s mut State<'a>,
     /// An `Observed` (internally tagged by `status`): unwrapped at the end.
     observed: bool,
+    /// The fields to bind (all when `None`).
+    keep: Option<&'a dyn Fn(&str) -> bool>,
     map: HashMap<Key, Value>,
     status: Option<String>,
     value: Option<Option<Value>>,
@@ -468,7 +507,10 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
                 _ => self.observed = false,
             }
         }
-        self.st.path.push(name.to_string());
+        if self.keep.is_some_and(|keep| !keep(name)) {
+            return Ok(());
+        }
+        self.st.path.push(Cow::Borrowed(name));
         let value = v.serialize(Ser { st: self.st });
         self.st.path.pop();
         if let Some(value) = value? {

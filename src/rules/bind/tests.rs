@@ -174,3 +174,44 @@ fn policies_are_summarized_only_when_asked() {
     let snap = serde_json::to_value(&h.policy).unwrap_or_default();
     assert!(snap["raw"].is_string() && snap["document"].is_object());
 }
+
+/// Binding only some fields gives those fields as the whole binding has
+/// them (the structs inside whole), and leaves the others out.
+#[test]
+fn a_binding_of_some_fields_is_the_whole_binding_restricted_to_them() {
+    let v = Outer {
+        name: "p".to_string(),
+        size: 7,
+        ratio: 0.5,
+        missing: None,
+        read: Observed::ok(Inner {
+            on: Observed::ok(true),
+            tags: BTreeMap::new(),
+        }),
+        gone: Observed::Absent,
+        hidden: Observed::Unknown {
+            error: denied("x:Read"),
+        },
+        items: vec![Observed::ok(1)],
+    };
+    let (mut all_gaps, mut some_gaps) = (Vec::new(), Vec::new());
+    let whole = to_cel(&v, "arn:root", &mut all_gaps).unwrap_or(Value::Null);
+    let keep = |f: &str| matches!(f, "name" | "read" | "items");
+    let some = to_cel_fields(&v, "arn:root", &mut some_gaps, &keep).unwrap_or(Value::Null);
+    let Value::Map(m) = &some else {
+        panic!("not a map: {some:?}");
+    };
+    let mut fields: Vec<String> = m.map.keys().map(|k| format!("{k:?}")).collect();
+    fields.sort();
+    assert_eq!(fields.len(), 3, "{fields:?}");
+    for f in ["name", "read", "items"] {
+        assert!(get(&some, f).is_some(), "{f}");
+        assert_eq!(get(&some, f), get(&whole, f), "{f}");
+    }
+    for f in ["size", "ratio", "missing", "gone", "hidden"] {
+        assert_eq!(get(&some, f), None, "{f}");
+    }
+    // the gap of a field left out is not walked
+    assert_eq!(all_gaps.len(), 1);
+    assert!(some_gaps.is_empty());
+}

@@ -48,6 +48,8 @@ pub const ITEM: usize = GLOBALS.len() - 1;
 #[derive(Debug)]
 pub struct Compiled {
     root: Node,
+    /// How many comprehension slots it uses.
+    slots: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,12 +123,15 @@ impl Compiled {
             slots: 0,
         };
         let root = c.node(program.expression())?;
-        Some(Compiled { root })
+        Some(Compiled {
+            root,
+            slots: c.slots,
+        })
     }
 
     /// Evaluates with `globals` (by [`GLOBALS`] slot; `None` when not bound).
     pub fn eval(&self, globals: &[Option<Value>], lookup: &Lookup) -> R {
-        let mut locals: Vec<Option<Value>> = Vec::new();
+        let mut locals: Vec<Option<Value>> = vec![None; self.slots];
         eval(&self.root, globals, &mut locals, lookup)
     }
 }
@@ -405,15 +410,21 @@ fn eval(n: &Node, g: &[Option<Value>], l: &mut Vec<Option<Value>>, lookup: &Look
             }
         }
         Node::Helper(name, args) => {
-            let mut values = Vec::with_capacity(args.len());
-            for a in args {
+            // (helpers take at most three arguments: no allocation for them)
+            const MAX: usize = 4;
+            if args.len() > MAX {
+                return Err(Failed);
+            }
+            let mut values: [Option<Arc<String>>; MAX] = Default::default();
+            for (slot, a) in values.iter_mut().zip(args) {
                 match eval(a, g, l, lookup)? {
-                    Value::String(s) => values.push(s),
+                    Value::String(s) => *slot = Some(s),
                     _ => return Err(Failed),
                 }
             }
-            let strs: Vec<&str> = values.iter().map(|s| s.as_str()).collect();
-            match functions::call(lookup, name, &strs) {
+            let strs: [&str; MAX] =
+                std::array::from_fn(|i| values[i].as_deref().map_or("", String::as_str));
+            match functions::call(lookup, name, &strs[..args.len()]) {
                 Some(Ok(v)) => Ok(v),
                 _ => Err(Failed),
             }
@@ -428,12 +439,13 @@ fn eval(n: &Node, g: &[Option<Value>], l: &mut Vec<Option<Value>>, lookup: &Look
             let saved = (l[c.accu_slot].take(), l[c.iter_slot].take());
             l[c.accu_slot] = Some(accu);
             let out = (|| {
-                let items: Vec<Value> = match range {
-                    Value::List(items) => items.iter().cloned().collect(),
-                    Value::Map(m) => m.map.keys().map(Value::from).collect(),
+                // a list is iterated in place (its items are shared)
+                let items: Arc<Vec<Value>> = match range {
+                    Value::List(items) => items,
+                    Value::Map(m) => Arc::new(m.map.keys().map(Value::from).collect()),
                     _ => return Err(Failed),
                 };
-                for item in items {
+                for item in items.iter().cloned() {
                     if !to_bool(&eval(&c.loop_cond, g, l, lookup)?)? {
                         break;
                     }

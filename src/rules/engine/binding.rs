@@ -2,6 +2,7 @@
 //! (from the [`Cache`]), only those the enabled rules read.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use cel::Value;
 use cel::objects::Key;
@@ -64,7 +65,7 @@ pub(super) fn bindings(
             .sources
             .iter()
             .map(|src| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(7);
                 m.insert(key("stage"), string(&src.stage));
                 m.insert(key("action"), string(&src.action));
                 m.insert(key("repository_name"), string(&src.repository_name));
@@ -87,7 +88,7 @@ pub(super) fn bindings(
             .connection_sources
             .iter()
             .map(|src| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(7);
                 m.insert(key("stage"), string(&src.stage));
                 m.insert(key("action"), string(&src.action));
                 m.insert(key("connection_arn"), string(&src.connection_arn));
@@ -108,7 +109,7 @@ pub(super) fn bindings(
             .s3_sources
             .iter()
             .map(|src| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(8);
                 m.insert(key("stage"), string(&src.stage));
                 m.insert(key("action"), string(&src.action));
                 m.insert(key("region"), string(&src.region));
@@ -134,7 +135,7 @@ pub(super) fn bindings(
             .builds
             .iter()
             .map(|b| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(5);
                 m.insert(key("stage"), string(&b.stage));
                 m.insert(key("action"), string(&b.action));
                 m.insert(key("name"), string(&b.project_name));
@@ -153,7 +154,7 @@ pub(super) fn bindings(
             .iter()
             .filter(|d| s.audits_account(crate::model::deploy_account(d, &s.account)))
             .map(|d| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(12);
                 m.insert(key("stage"), string(&d.stage));
                 m.insert(key("action"), string(&d.action));
                 m.insert(
@@ -206,7 +207,7 @@ pub(super) fn bindings(
             .lambda_invokes
             .iter()
             .map(|l| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(8);
                 m.insert(key("stage"), string(&l.stage));
                 m.insert(key("action"), string(&l.action));
                 m.insert(key("function_name"), string(&l.function_name));
@@ -234,7 +235,7 @@ pub(super) fn bindings(
             .artifact_stores
             .iter()
             .map(|st| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(9);
                 m.insert(key("region"), string(&st.region));
                 m.insert(key("bucket_name"), string(&st.bucket));
                 m.insert(key("bucket_arn"), string(&st.bucket_arn));
@@ -279,7 +280,7 @@ pub(super) fn bindings(
         let service_roles = service_roles(s, w, &mut gaps)
             .into_iter()
             .map(|(arn, service, used_by)| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(3);
                 // A role that could not be learned (its project, group or
                 // rule is unknown) is an item without `arn`: a rule reading
                 // it reports the gap; the other roles are still checked.
@@ -291,7 +292,7 @@ pub(super) fn bindings(
                 map(m)
             })
             .chain(trigger_gaps.iter().map(|(path, _)| {
-                let mut m = HashMap::new();
+                let mut m = HashMap::with_capacity(2);
                 m.insert(key("service"), string("events.amazonaws.com"));
                 m.insert(
                     key("used_by"),
@@ -336,14 +337,14 @@ pub(super) fn bindings(
                         .iter()
                         .filter(|t| t.arn == w.arn)
                         .map(|t| {
-                            let mut tm = HashMap::new();
+                            let mut tm = HashMap::with_capacity(3);
                             tm.insert(key("id"), string(&t.id));
                             tm.insert(key("arn"), string(&t.arn));
                             tm.insert(key("role_arn"), opt_string(t.role_arn.as_deref()));
                             map(tm)
                         })
                         .collect();
-                    let mut m = HashMap::new();
+                    let mut m = HashMap::with_capacity(5);
                     m.insert(key("name"), string(&rule.name));
                     m.insert(key("arn"), string(&rule.arn));
                     m.insert(key("state"), string(&rule.state));
@@ -384,7 +385,7 @@ fn stack_deploys(
         .map(|d| d.stage.as_str());
     let file = |f: &Option<crate::model::ArtifactFile>| match f {
         Some(f) => {
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(4);
             m.insert(key("artifact"), string(&f.artifact));
             m.insert(key("path"), string(&f.path));
             m.insert(key("origin"), string(&f.origin));
@@ -398,7 +399,7 @@ fn stack_deploys(
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(16);
             m.insert(key("stage"), string(&d.stage));
             m.insert(key("action"), string(&d.action));
             m.insert(key("region"), string(&d.region));
@@ -624,7 +625,7 @@ fn instances(
                     continue;
                 }
             };
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(10);
             m.insert(key("id"), string(&i.id));
             m.insert(key("state"), string(&i.state));
             m.insert(key("group_name"), string(&d.group_name));
@@ -669,7 +670,7 @@ fn ecs_services(
     let items = targets
         .iter()
         .map(|t| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(10);
             m.insert(key("stage"), string(&t.deploy.stage));
             m.insert(key("action"), string(&t.deploy.action));
             m.insert(key("provider"), string(&t.deploy.provider));
@@ -742,7 +743,7 @@ fn images(
                 continue;
             }
             let image = crate::model::ImageRef::parse(&c.image, partition);
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(13);
             m.insert(key("stage"), string(&t.deploy.stage));
             m.insert(key("action"), string(&t.deploy.action));
             m.insert(key("provider"), string(&t.deploy.provider));
@@ -790,15 +791,20 @@ fn pipeline_value(
         "role_exists",
         "plaintext_secrets",
     ];
-    let mut pipeline: HashMap<Key, Value> = HashMap::new();
+    let mut pipeline: HashMap<Key, Value> = HashMap::with_capacity(8);
     if needs.pipeline_whole
         || needs
             .pipeline_fields
             .iter()
             .any(|f| !CHEAP.contains(&f.as_str()))
     {
-        if let Some(Value::Map(m)) = crate::rules::bind::to_cel(declaration, &w.arn, gaps) {
-            pipeline.extend(m.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // The declaration's fields that some rule reads (every one when a
+        // rule reads the pipeline whole), and its name, ARN and region.
+        let keep = |f: &str| needs.pipeline_field(f) || matches!(f, "name" | "arn" | "region");
+        if let Some(Value::Map(m)) =
+            crate::rules::bind::to_cel_fields(declaration, &w.arn, gaps, &keep)
+        {
+            pipeline = Arc::try_unwrap(m.map).unwrap_or_else(|m| (*m).clone());
         }
     } else {
         pipeline.insert(key("name"), string(&declaration.name));
@@ -836,7 +842,7 @@ fn pipeline_value(
 fn plaintext_secrets(p: &crate::model::Pipeline) -> Value {
     let entry =
         |stage: &str, action: &str, k: &str, kinds: &[crate::model::secrets::SecretKind]| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(4);
             m.insert(key("stage"), string(stage));
             m.insert(key("action"), string(action));
             m.insert(key("key"), string(k));
@@ -949,7 +955,7 @@ fn shape(p: &crate::model::Pipeline, reference: &Reference) -> Value {
                             }))
                 })
             });
-    let mut m = HashMap::new();
+    let mut m = HashMap::with_capacity(6);
     m.insert(key("source_first"), Value::Bool(source_first));
     m.insert(key("build_stage"), Value::Int(build));
     m.insert(key("deploy_stage"), Value::Int(deploy));
@@ -1094,7 +1100,7 @@ fn service_roles(
 }
 
 pub(super) fn config_value(c: &Config) -> Value {
-    let mut m = HashMap::new();
+    let mut m = HashMap::with_capacity(3);
     m.insert(
         key("release_branch"),
         opt_string(c.release_branch.as_deref()),
@@ -1116,7 +1122,7 @@ fn release_paths(p: &crate::aws::release::PipelinePaths) -> Vec<Value> {
     p.paths
         .iter()
         .map(|r| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(8);
             m.insert(key("kind"), string(r.kind.id()));
             m.insert(key("principal"), string(&r.principal));
             m.insert(key("principal_kind"), string(r.principal_kind));
@@ -1154,7 +1160,7 @@ fn deployed_functions(
             continue;
         };
         let item = |function_name: &str, function_arn: &str, alias: Option<&str>| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_capacity(8);
             m.insert(key("stage"), string(&d.stage));
             m.insert(key("action"), string(&d.action));
             m.insert(key("function_name"), string(function_name));
