@@ -247,6 +247,20 @@ impl TfContext<'_> {
         name
     }
 
+    /// Whether the configuration writes attribute `attr` of the finding's
+    /// resource.
+    pub fn configured(&self, attr: &str) -> bool {
+        let Some((module, ty, name)) = parts(self.address) else {
+            return false;
+        };
+        config_module(self.plan, &module)
+            .and_then(|m| m.get("resources")?.as_array())
+            .into_iter()
+            .flatten()
+            .filter(|c| c.get("address").and_then(Value::as_str) == Some(&format!("{ty}.{name}")))
+            .any(|c| c.pointer(&format!("/expressions/{attr}")).is_some())
+    }
+
     /// Whether the finding's resource is one of several instances (count,
     /// for_each, or a module's).
     pub fn is_instance(&self) -> bool {

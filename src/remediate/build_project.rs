@@ -7,12 +7,13 @@ use aws_sdk_codebuild::types::ProjectEnvironment;
 use serde_json::json;
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 
 /// `build-encryption-key`.
@@ -67,6 +68,12 @@ impl FixAction for PrivilegedOff {
             edits: template_privileged_off,
         })
     }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "`environment { privileged_mode = false }` on the `aws_codebuild_project`",
+            edits: terraform_privileged_off,
+        })
+    }
 }
 
 fn is_project(cx: &TemplateContext<'_>) -> Result<(), String> {
@@ -112,6 +119,17 @@ fn template_privileged_off(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec
     Ok(vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "Environment", "PrivilegedMode"]),
+        json!(false),
+    )])
+}
+
+fn terraform_privileged_off(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    if cx.ty() != "aws_codebuild_project" {
+        return Err(format!("{} is not an aws_codebuild_project", cx.address));
+    }
+    Ok(vec![TfEdit::set(
+        cx.address,
+        &["environment", "privileged_mode"],
         json!(false),
     )])
 }

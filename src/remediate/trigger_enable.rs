@@ -3,12 +3,13 @@
 use serde_json::json;
 
 use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
+    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{Outcome, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
+use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, path};
 
 /// `trigger-enable`.
@@ -36,6 +37,12 @@ impl FixAction for TriggerEnable {
             edits: template_edits,
         })
     }
+    fn terraform_form(&self) -> Option<TerraformForm> {
+        Some(TerraformForm {
+            writes: "`state = \"ENABLED\"` on the `aws_cloudwatch_event_rule` (`is_enabled = true` where the configuration writes that older attribute)",
+            edits: terraform_edits,
+        })
+    }
 }
 
 /// `State: ENABLED` on the rule's resource, the end state `EnableRule`
@@ -56,6 +63,20 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
         path(&["Properties", "State"]),
         json!("ENABLED"),
     )])
+}
+
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+    if cx.ty() != "aws_cloudwatch_event_rule" {
+        return Err(format!(
+            "{} is not an aws_cloudwatch_event_rule",
+            cx.address
+        ));
+    }
+    Ok(vec![if cx.configured("is_enabled") {
+        TfEdit::set(cx.address, &["is_enabled"], json!(true))
+    } else {
+        TfEdit::set(cx.address, &["state"], json!("ENABLED"))
+    }])
 }
 
 fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {

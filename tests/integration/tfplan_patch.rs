@@ -218,6 +218,24 @@ fn each_literal_defect_is_patched_back_to_the_reference() {
             "deployment_config_name = \"CodeDeployDefault.AllAtOnce\"",
             "deploy-one-at-a-time",
         ),
+        (
+            "module.pipeline.aws_codebuild_project.this",
+            "/environment/0/privileged_mode",
+            json!(true),
+            module,
+            "privileged_mode = false",
+            "privileged_mode = true",
+            "build-privileged-off",
+        ),
+        (
+            "module.pipeline.aws_cloudwatch_event_rule.trigger",
+            "/state",
+            json!("DISABLED"),
+            module,
+            "state = \"ENABLED\"",
+            "state = \"DISABLED\"",
+            "trigger-enable",
+        ),
     ];
     for (address, pointer, value, file, clean, defect, action) in cases {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
