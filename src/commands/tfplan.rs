@@ -128,12 +128,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         let Some(origin) = built.origins.get(&f.resource_arn) else {
             continue;
         };
-        // a launch template made of an instance's own options: the instance
-        let address = origin
-            .logical_id
-            .split('#')
-            .next()
-            .unwrap_or(&origin.logical_id);
+        let address = origin.written_by();
         if let Some(index) = &index {
             match index.locate_terraform(address, tf_property.get(f.rule_id.as_str()).copied()) {
                 Ok(d) => {

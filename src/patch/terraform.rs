@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::hcl::{self, Hcl};
-use super::verify::{Manual, Patched, Patches};
+use super::verify::{Key, Manual, Patched, Patches, closed_earlier, key, remediation, verdict};
 use crate::findings::{Diagnostic, FileChange, Finding};
 use crate::iac::terraform::{TfIndex, resource_span};
 use crate::model::Snapshot;
@@ -89,7 +89,7 @@ pub struct TfContext<'a> {
 /// root), type and name (without instance key).
 fn parts(address: &str) -> Option<(String, String, String)> {
     let p = split_dots(address);
-    if p.len() < 2 || p.len() % 2 != 0 {
+    if p.len() < 2 || !p.len().is_multiple_of(2) {
         return None;
     }
     let n = p.len();
@@ -768,16 +768,6 @@ pub fn describe(e: &TfEdit) -> String {
     }
 }
 
-type Key = (String, String, String);
-
-fn key(f: &Finding) -> Key {
-    (
-        f.rule_id.clone(),
-        f.resource_arn.clone(),
-        f.pipeline_arn.clone(),
-    )
-}
-
 /// How the plans are audited.
 pub struct Audit<'a> {
     pub plans: &'a [PlanFile],
@@ -819,34 +809,13 @@ pub fn patches(
     let mut originals: BTreeMap<PathBuf, (String, String)> = BTreeMap::new();
     let mut closed_by: BTreeMap<Key, (String, String)> = BTreeMap::new();
     let mut first = true;
-    let remediation = |f: &Finding| {
-        run.rules
-            .get(&f.rule_id)
-            .map(|r| r.file.docs.remediation.trim().to_string())
-            .unwrap_or_default()
-    };
+    let remediation = |f: &Finding| remediation(run.rules, f);
     for f in findings {
-        let manual = |why: String| Manual {
-            rule_id: f.rule_id.clone(),
-            pipeline: f.pipeline.clone(),
-            resource_arn: f.resource_arn.clone(),
-            why,
-        };
+        let manual = |why: String| Manual::of(f, why);
         let k = key(f);
         let action = f.fix.as_ref().and_then(|x| registry::find(&x.action));
         if !open.contains(&k) {
-            if let (Some(a), Some((file, address))) = (action, closed_by.get(&k)) {
-                out.patched.push(Patched {
-                    rule_id: f.rule_id.clone(),
-                    pipeline: f.pipeline.clone(),
-                    resource_arn: f.resource_arn.clone(),
-                    action: a.id().to_string(),
-                    safety: a.safety(),
-                    file: file.clone(),
-                    logical_id: address.clone(),
-                    change: None,
-                });
-            }
+            out.patched.extend(closed_earlier(f, &closed_by));
             continue;
         }
         let Some(action) = action else {
@@ -861,12 +830,7 @@ pub fn patches(
             )));
             continue;
         };
-        // a launch template made of an instance's own options: the instance
-        let address = origin
-            .logical_id
-            .split('#')
-            .next()
-            .unwrap_or(&origin.logical_id);
+        let address = origin.written_by();
         let Some(p) = run.plans.iter().position(|p| p.path == origin.file) else {
             out.manual.push(manual(remediation(f)));
             continue;
@@ -954,21 +918,7 @@ pub fn patches(
             )));
             continue;
         }
-        let verdict = match audit(run, &new_docs) {
-            Err(e) => Err(format!("the changed plan does not load: {e}")),
-            Ok((after, _)) if after.contains(&k) => {
-                Err("the changed plan still has the finding".to_string())
-            }
-            Ok((after, _)) if !after.is_subset(&open) => {
-                let new: BTreeSet<String> = after.difference(&open).map(|k| k.0.clone()).collect();
-                Err(format!(
-                    "the changed plan raises {}",
-                    new.into_iter().collect::<Vec<_>>().join(", ")
-                ))
-            }
-            Ok((_, g)) if g > gaps => Err("the changed plan leaves more checks unmade".to_string()),
-            Ok(state) => Ok(state),
-        };
+        let verdict = verdict(audit(run, &new_docs), &k, &open, gaps, "the changed plan");
         match verdict {
             Ok((after, g)) => {
                 let files: Vec<&str> = edited.iter().map(|(_, r)| r.as_str()).collect();

@@ -87,14 +87,80 @@ impl Patches {
     }
 }
 
-type Key = (String, String, String);
+/// A finding as the verification compares runs: rule, resource, pipeline.
+pub(super) type Key = (String, String, String);
 
-fn key(f: &Finding) -> Key {
+pub(super) fn key(f: &Finding) -> Key {
     (
         f.rule_id.clone(),
         f.resource_arn.clone(),
         f.pipeline_arn.clone(),
     )
+}
+
+impl Manual {
+    pub(super) fn of(f: &Finding, why: String) -> Manual {
+        Manual {
+            rule_id: f.rule_id.clone(),
+            pipeline: f.pipeline.clone(),
+            resource_arn: f.resource_arn.clone(),
+            why,
+        }
+    }
+}
+
+/// The rule's remediation text, for a manual step.
+pub(super) fn remediation(rules: &RuleSet, f: &Finding) -> String {
+    rules
+        .get(&f.rule_id)
+        .map(|r| r.file.docs.remediation.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A finding an earlier change closed, told as patched by that change
+/// (`closed_by`: the file and the resources it changed, by finding).
+pub(super) fn closed_earlier(
+    f: &Finding,
+    closed_by: &BTreeMap<Key, (String, String)>,
+) -> Option<Patched> {
+    let action = f.fix.as_ref().and_then(|x| registry::find(&x.action))?;
+    let (file, changed) = closed_by.get(&key(f))?;
+    Some(Patched {
+        rule_id: f.rule_id.clone(),
+        pipeline: f.pipeline.clone(),
+        resource_arn: f.resource_arn.clone(),
+        action: action.id().to_string(),
+        safety: action.safety(),
+        file: file.clone(),
+        logical_id: changed.clone(),
+        change: None,
+    })
+}
+
+/// Whether the audit after a change (`after`: its findings and gaps, or
+/// why it did not load) keeps it: finding `k` gone, none new against
+/// `open`, no more gaps than `gaps`. `what` names what was audited ("the
+/// patched template").
+pub(super) fn verdict(
+    after: Result<(BTreeSet<Key>, usize), String>,
+    k: &Key,
+    open: &BTreeSet<Key>,
+    gaps: usize,
+    what: &str,
+) -> Result<(BTreeSet<Key>, usize), String> {
+    match after {
+        Err(e) => Err(format!("{what} does not load: {e}")),
+        Ok((after, _)) if after.contains(k) => Err(format!("{what} still has the finding")),
+        Ok((after, _)) if !after.is_subset(open) => {
+            let new: BTreeSet<String> = after.difference(open).map(|k| k.0.clone()).collect();
+            Err(format!(
+                "{what} raises {}",
+                new.into_iter().collect::<Vec<_>>().join(", ")
+            ))
+        }
+        Ok((_, g)) if g > gaps => Err(format!("{what} leaves more checks unmade")),
+        Ok(state) => Ok(state),
+    }
 }
 
 /// How the templates are audited: the paths given, the options, rules and
@@ -158,37 +224,16 @@ pub fn patches(
     let rules = run.rules;
     let mut texts: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut originals: BTreeMap<PathBuf, String> = BTreeMap::new();
-    let remediation = |f: &Finding| {
-        rules
-            .get(&f.rule_id)
-            .map(|r| r.file.docs.remediation.trim().to_string())
-            .unwrap_or_default()
-    };
+    let remediation = |f: &Finding| remediation(rules, f);
     // which patch closed a finding, by key
     let mut closed_by: BTreeMap<Key, (String, String)> = BTreeMap::new();
     for f in findings {
-        let manual = |why: String| Manual {
-            rule_id: f.rule_id.clone(),
-            pipeline: f.pipeline.clone(),
-            resource_arn: f.resource_arn.clone(),
-            why,
-        };
+        let manual = |why: String| Manual::of(f, why);
         let k = key(f);
         let action = f.fix.as_ref().and_then(|x| registry::find(&x.action));
         if !open.contains(&k) {
             // closed by the change made for an earlier finding
-            if let (Some(a), Some((file, logical_id))) = (action, closed_by.get(&k)) {
-                out.patched.push(Patched {
-                    rule_id: f.rule_id.clone(),
-                    pipeline: f.pipeline.clone(),
-                    resource_arn: f.resource_arn.clone(),
-                    action: a.id().to_string(),
-                    safety: a.safety(),
-                    file: file.clone(),
-                    logical_id: logical_id.clone(),
-                    change: None,
-                });
-            }
+            out.patched.extend(closed_earlier(f, &closed_by));
             continue;
         }
         let Some(action) = action else {
@@ -275,27 +320,7 @@ pub fn patches(
         let mut again = run.opts.clone();
         again.texts = texts.clone();
         again.texts.insert(origin.file.clone(), patched.clone());
-        let verdict = match audit(run, &again) {
-            Err(e) => Err(format!("the patched template does not load: {e}")),
-            Ok((after, _)) if after.contains(&k) => {
-                Err("the patched template still has the finding".to_string())
-            }
-            Ok((after, _)) if !after.is_subset(&open) => {
-                let new: Vec<String> = after.difference(&open).map(|k| k.0.clone()).collect();
-                Err(format!(
-                    "the patched template raises {}",
-                    new.into_iter()
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            }
-            Ok((_, g)) if g > gaps => {
-                Err("the patched template leaves more checks unmade".to_string())
-            }
-            Ok(state) => Ok(state),
-        };
+        let verdict = verdict(audit(run, &again), &k, &open, gaps, "the patched template");
         match verdict {
             Ok((after, g)) => {
                 let file = rel(&origin.file);

@@ -80,6 +80,18 @@ pub struct Origin {
     pub logical_id: String,
 }
 
+impl Origin {
+    /// The logical id of the resource that writes this one: a plan's launch
+    /// template made of an instance's own metadata options
+    /// (`aws_instance.web#metadata_options`) is written by the instance.
+    pub fn written_by(&self) -> &str {
+        self.logical_id
+            .split('#')
+            .next()
+            .unwrap_or(&self.logical_id)
+    }
+}
+
 /// The snapshot built from the templates.
 pub struct Built {
     pub snapshot: Snapshot,

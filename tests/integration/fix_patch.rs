@@ -71,14 +71,6 @@ fn run_in(dir: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("run pipeaudit: {e}"))
 }
 
-fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("git: {e}"))
-}
-
 /// The rule ids of a JSON report run in `dir` on `file`.
 fn audit(dir: &Path, file: &str) -> (i32, BTreeSet<String>) {
     let o = run_in(dir, &["--template", file, "--format", "json"]);
@@ -175,7 +167,7 @@ struct Patched {
 fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = tmp.path();
-    assert!(git(dir, &["init", "-q"]).status.success());
+    assert!(crate::support::git(dir, &["init", "-q"]).status.success());
     std::fs::write(dir.join(file), text).unwrap_or_else(|e| panic!("{e}"));
     let want: BTreeSet<String> = rules.iter().map(|r| r.to_string()).collect();
     assert_eq!(audit(dir, file), (1, want), "{file} before the patch");
@@ -194,13 +186,17 @@ fn patch_and_apply(file: &str, text: &str, rules: &[&str]) -> Patched {
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{file}: {stderr}");
     let diff = std::fs::read_to_string(dir.join("fix.diff")).unwrap_or_else(|e| panic!("{e}"));
-    let check = git(dir, &["apply", "--check", "fix.diff"]);
+    let check = crate::support::git(dir, &["apply", "--check", "fix.diff"]);
     assert!(
         check.status.success(),
         "{file}: git apply --check: {}\n{diff}",
         String::from_utf8_lossy(&check.stderr)
     );
-    assert!(git(dir, &["apply", "fix.diff"]).status.success());
+    assert!(
+        crate::support::git(dir, &["apply", "fix.diff"])
+            .status
+            .success()
+    );
     let patched = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         audit(dir, file),
@@ -687,7 +683,7 @@ fn a_new_trigger_rule_matches_the_configured_release_branch() {
     // (the pipeline releasing from main, SC002, is for a person to settle)
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = tmp.path();
-    assert!(git(dir, &["init", "-q"]).status.success());
+    assert!(crate::support::git(dir, &["init", "-q"]).status.success());
     std::fs::write(dir.join("t.yaml"), reference()).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("c.toml"), "release_branch = \"release\"\n")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -715,7 +711,11 @@ fn a_new_trigger_rule_matches_the_configured_release_branch() {
             && diff.contains("+  PipelineTrigger:\n"),
         "{diff}"
     );
-    assert!(git(dir, &["apply", "fix.diff"]).status.success());
+    assert!(
+        crate::support::git(dir, &["apply", "fix.diff"])
+            .status
+            .success()
+    );
     let o = run_in(dir, &args);
     assert_eq!(
         ids(&o),

@@ -9,7 +9,7 @@
 //! a bucket setting with no resource of its own gets a new one.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -23,14 +23,6 @@ const CONFIG: &str = concat!(
 fn reference(rel: &str) -> String {
     let p = format!("{CONFIG}/{rel}");
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("git: {e}"))
 }
 
 struct Run {
@@ -53,7 +45,7 @@ fn run(dir: &Path, p: &Value, root_tf: &str, module_tf: &str) -> Run {
     );
     write("infra/main.tf", root_tf);
     write("infra/modules/pipeline/main.tf", module_tf);
-    assert!(git(dir, &["init", "-q"]).status.success());
+    assert!(crate::support::git(dir, &["init", "-q"]).status.success());
     let o = Command::new(env!("CARGO_BIN_EXE_pipeaudit"))
         .args([
             "--tf-plan",
@@ -99,7 +91,7 @@ fn hcl_parses(path: &Path) -> Result<(), String> {
 
 /// Applies the patch and returns the two `.tf` files after it.
 fn apply(dir: &Path, r: &Run) -> (String, String) {
-    let check = git(dir, &["apply", "--check", "fix.diff"]);
+    let check = crate::support::git(dir, &["apply", "--check", "fix.diff"]);
     assert!(
         check.status.success(),
         "git apply --check: {}\n{}\n{}",
@@ -107,7 +99,11 @@ fn apply(dir: &Path, r: &Run) -> (String, String) {
         r.diff,
         r.stderr
     );
-    assert!(git(dir, &["apply", "fix.diff"]).status.success());
+    assert!(
+        crate::support::git(dir, &["apply", "fix.diff"])
+            .status
+            .success()
+    );
     for f in ["infra/main.tf", "infra/modules/pipeline/main.tf"] {
         if let Err(e) = hcl_parses(&dir.join(f)) {
             panic!("{f} does not parse after the patch: {e}\n{}", r.diff);

@@ -31,6 +31,15 @@ pub fn offline(args: &[&str]) -> std::process::Output {
 
 /// The pipeaudit binary pointed at a test endpoint, with test credentials
 /// and no profile (callers add the region and the rest).
+/// Runs git with `args` in `dir` (the patch tests' scratch repositories).
+pub fn git(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("git: {e}"))
+}
+
 pub fn pipeaudit_command(endpoint: &str) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pipeaudit"));
     c.args(["--endpoint-url", endpoint])
