@@ -9,19 +9,21 @@
 # commit given as PIPEAUDIT_BUILD_COMMIT ("unknown" without it).
 
 FROM rust:1.95-alpine AS build
-# The C runtime headers for the C parts (ring, mimalloc); only the build
-# stage has them. Their version is the one of the builder's Alpine release.
+# The C runtime headers for the C parts (ring, mimalloc) and the lld linker;
+# only the build stage has them. Their version is the one of the builder's
+# Alpine release.
 # hadolint ignore=DL3018
-RUN apk add --no-cache musl-dev
+RUN apk add --no-cache musl-dev lld
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY rules ./rules
 ARG PIPEAUDIT_BUILD_COMMIT=unknown
 ENV PIPEAUDIT_BUILD_COMMIT=${PIPEAUDIT_BUILD_COMMIT}
-# Relative relocations packed (DT_RELR, read by musl since 1.2.4): a
-# smaller binary, as the release workflow builds it.
-ENV RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs"
+# Linked by lld, identical functions folded and relative relocations
+# packed (DT_RELR, read by musl since 1.2.4): a smaller binary, as the
+# release workflow builds it.
+ENV RUSTFLAGS="-C link-arg=-fuse-ld=lld -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-z,pack-relative-relocs"
 RUN cargo build --profile dist --locked \
     && cp target/dist/pipeaudit /pipeaudit \
     && /pipeaudit --version
