@@ -217,18 +217,7 @@ fn template_statements(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Valu
     };
     let mut out: Vec<Value> = Vec::new();
     for w in &s.pipelines {
-        let deploys_to_role = w.deploys.iter().any(|d| {
-            s.resources
-                .deploy_targets
-                .get(&d.group_arn)
-                .and_then(Observed::value)
-                .is_some_and(|t| {
-                    t.instances
-                        .iter()
-                        .any(|i| i.role_arn.value().is_some_and(|r| r == role))
-                })
-        });
-        if !deploys_to_role {
+        if !deploys_to_role(s, w, role) {
             continue;
         }
         for st in &w.artifact_stores {
@@ -575,18 +564,7 @@ fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned
     let mut key_changes = Vec::new();
     let mut pipelines = Vec::new();
     for w in &s.pipelines {
-        let deploys_to_role = w.deploys.iter().any(|d| {
-            s.resources
-                .deploy_targets
-                .get(&d.group_arn)
-                .and_then(Observed::value)
-                .is_some_and(|t| {
-                    t.instances
-                        .iter()
-                        .any(|i| i.role_arn.value().is_some_and(|r| r == role))
-                })
-        });
-        if !deploys_to_role {
+        if !deploys_to_role(s, w, role) {
             continue;
         }
         pipelines.push(w.name.clone());
@@ -691,6 +669,21 @@ async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String,
         .await
         .map_err(|e| sdk_failed("iam:PutRolePolicy", &e))?;
     Ok("iam:PutRolePolicy".to_string())
+}
+
+/// Whether pipeline `w` deploys to an instance whose role is `role`.
+fn deploys_to_role(s: &Snapshot, w: &crate::model::PipelineWiring, role: &str) -> bool {
+    w.deploys.iter().any(|d| {
+        s.resources
+            .deploy_targets
+            .get(&d.group_arn)
+            .and_then(Observed::value)
+            .is_some_and(|t| {
+                t.instances
+                    .iter()
+                    .any(|i| i.role_arn.value().is_some_and(|r| r == role))
+            })
+    })
 }
 
 #[cfg(test)]
