@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EMBEDDED, LoadError, LoadErrors, RuleFile, RuleSet};
+use super::{LoadError, LoadErrors, RuleFile, RuleSet};
 
 /// The folder of the framework files under `rules/`.
 pub const DIR: &str = "frameworks/";
@@ -61,10 +61,10 @@ pub struct Frameworks {
 impl Frameworks {
     /// The frameworks compiled into the binary.
     pub fn builtin() -> Result<Frameworks, LoadErrors> {
-        let sources: Vec<(String, &str)> = EMBEDDED
+        let sources: Vec<(String, &str)> = super::embedded()
             .iter()
             .filter(|(p, _)| p.starts_with(DIR))
-            .map(|(p, t)| (format!("rules/{p}"), *t))
+            .map(|(p, t)| (format!("rules/{p}"), t.as_str()))
             .collect();
         Self::from_sources(&sources)
     }

@@ -33,8 +33,39 @@ use crate::findings::{FixRef, FixSafety, Severity};
 use compiled::Compiled;
 use reads::Reads;
 
-/// The rule files compiled into the binary: (path under `rules/`, text).
-const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+/// The rule files compiled into the binary, deflated by `build.rs`: records
+/// of (path under `rules/`, text), each a little-endian u32 length and bytes.
+const EMBEDDED_BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/embedded_rules.bin"));
+
+/// The rule files compiled into the binary: (path under `rules/`, text),
+/// inflated once per process.
+fn embedded() -> &'static [(String, String)] {
+    static FILES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| unpack(EMBEDDED_BLOB).unwrap_or_default())
+}
+
+/// The records of a blob `build.rs` wrote; `None` when it is not one (it
+/// always is: the build wrote it; a test keeps the two sides together).
+fn unpack(blob: &[u8]) -> Option<Vec<(String, String)>> {
+    let bytes = miniz_oxide::inflate::decompress_to_vec(blob).ok()?;
+    let mut rest = bytes.as_slice();
+    let mut next = || -> Option<String> {
+        let (len, tail) = rest.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        let (part, tail) = (tail.get(..len)?, tail.get(len..)?);
+        rest = tail;
+        String::from_utf8(part.to_vec()).ok()
+    };
+    let mut files = Vec::new();
+    let count = bytes.len();
+    let mut read = 0;
+    while read < count {
+        let (path, text) = (next()?, next()?);
+        read += 8 + path.len() + text.len();
+        files.push((path, text));
+    }
+    Some(files)
+}
 
 /// Variables a condition may use (`item` aside, set only under `for_each`).
 pub const VARIABLES: &[&str] = compiled::GLOBALS.split_at(compiled::ITEM).0;
@@ -490,10 +521,10 @@ impl Compiler {
 
 /// The embedded rule files (the framework files left out).
 fn embedded_rules() -> Vec<(String, String)> {
-    EMBEDDED
+    embedded()
         .iter()
         .filter(|(p, _)| !p.starts_with(frameworks::DIR))
-        .map(|(p, t)| (format!("rules/{p}"), t.to_string()))
+        .map(|(p, t)| (format!("rules/{p}"), t.clone()))
         .collect()
 }
 
@@ -774,5 +805,51 @@ fn collect_yaml(dir: &Path, out: &mut Vec<(String, String)>, errors: &mut Vec<Lo
                 }),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod embedding_tests {
+    use std::path::{Path, PathBuf};
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The deflated blob holds every rule file under `rules/` as `--rules`
+    /// would read it, path and text, in path order.
+    #[test]
+    fn embedded_rules_are_the_rule_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let mut on_disk = Vec::new();
+        files(&root, &mut on_disk);
+        on_disk.sort();
+        let expected: Vec<(String, String)> = on_disk
+            .iter()
+            .map(|p| {
+                let rel = p.strip_prefix(&root).expect("under rules/");
+                let text = std::fs::read_to_string(p).expect("readable");
+                (rel.to_string_lossy().replace('\\', "/"), text)
+            })
+            .collect();
+        assert!(expected.len() > 50, "{} rule files", expected.len());
+        assert_eq!(super::embedded(), expected.as_slice());
+        // Stored compressed: well under the texts' size.
+        let plain: usize = expected.iter().map(|(p, t)| p.len() + t.len()).sum();
+        assert!(super::EMBEDDED_BLOB.len() * 3 < plain);
+    }
+
+    #[test]
+    fn a_blob_that_is_not_one_is_refused() {
+        assert_eq!(super::unpack(b"not deflate"), None);
+        let truncated = miniz_oxide::deflate::compress_to_vec(&[9, 0, 0, 0, b'a'], 6);
+        assert_eq!(super::unpack(&truncated), None);
     }
 }
