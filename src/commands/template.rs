@@ -100,7 +100,7 @@ pub(super) fn root(a: &AuditArgs, files: &[&Path]) -> Result<PathBuf, String> {
 /// Runs template mode.
 pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, String> {
     let opts = options(g, a)?;
-    let built = crate::template::load(&a.templates, &opts)?;
+    let built = crate::template::load(&a.templates, &opts).map_err(|e| e.to_string())?;
     let snapshot = Arc::new(built.snapshot);
     let origins = built.origins;
     let mut eval = engine::evaluate(snapshot.clone(), rules, config);

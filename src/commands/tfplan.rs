@@ -38,7 +38,8 @@ fn address_line(text: &str, address: &str) -> Option<usize> {
 /// Runs template mode on Terraform plans.
 pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, String> {
     let mut opts = super::template::options(g, a)?;
-    let (plans, diagnostics) = crate::template::tfplan::read(&a.tf_plans)?;
+    let (plans, diagnostics) =
+        crate::template::tfplan::read(&a.tf_plans).map_err(|e| e.to_string())?;
     // the account and region the plan says, unless given
     if g.regions.is_empty()
         && let Some(r) = plans
@@ -61,7 +62,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     } else if opts.region.starts_with("us-gov-") {
         opts.partition = "aws-us-gov".to_string();
     }
-    let built = crate::template::tfplan::load(&plans, diagnostics, &opts)?;
+    let built = crate::template::tfplan::load(&plans, diagnostics, &opts).map_err(|e| e.to_string())?;
     let snapshot = Arc::new(built.snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), rules, config);
     eval.diagnostics.extend(built.diagnostics);

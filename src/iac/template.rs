@@ -176,18 +176,28 @@ pub fn parse(text: &str) -> Option<(serde_json::Value, bool)> {
     parse_or_why(text).ok()
 }
 
+/// Why a text is not a document.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("nests deeper than {MAX_NESTING} levels")]
+    TooDeep,
+    #[error("not valid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("not valid YAML: {0}")]
+    Yaml(#[source] serde_yaml_ng::Error),
+}
+
 /// [`parse`], saying why a text is not a document.
-pub fn parse_or_why(text: &str) -> Result<(serde_json::Value, bool), String> {
+pub fn parse_or_why(text: &str) -> Result<(serde_json::Value, bool), ParseError> {
     if flow_nesting(text, MAX_NESTING) > MAX_NESTING {
-        return Err(format!("nests deeper than {MAX_NESTING} levels"));
+        return Err(ParseError::TooDeep);
     }
     if text.trim_start().starts_with('{') {
         serde_json::from_str(text)
             .map(|v| (v, true))
-            .map_err(|e| format!("not valid JSON: {e}"))
+            .map_err(ParseError::Json)
     } else {
-        let doc: serde_yaml_ng::Value =
-            serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(ParseError::Yaml)?;
         Ok((yaml_to_json(doc), false))
     }
 }
@@ -202,7 +212,7 @@ impl Template {
     /// (no `Resources`), `Err` with why when it could not be read or parsed.
     pub fn read_or_why(path: &Path, rel: String) -> Result<Option<Template>, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-        parse_or_why(&text)?;
+        parse_or_why(&text).map_err(|e| e.to_string())?;
         Ok(Template::from_text(text, rel))
     }
 

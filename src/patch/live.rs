@@ -96,7 +96,7 @@ pub fn patches(
                 .collect(),
             ..Default::default()
         };
-        let built = crate::template::load(&files, &opts)?;
+        let built = crate::template::load(&files, &opts).map_err(|e| e.to_string())?;
         let snapshot = Arc::new(built.snapshot);
         let eval = crate::rules::engine::evaluate(snapshot.clone(), rules, config);
         // the template finding of each live one: same rule, same logical id, same file

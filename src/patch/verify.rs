@@ -175,7 +175,7 @@ pub struct Audit<'a> {
 /// What an audit of the templates found: the findings and the number of
 /// checks that could not be made.
 fn audit(run: &Audit<'_>, opts: &Options) -> Result<(BTreeSet<Key>, usize), String> {
-    let built = crate::template::load(run.templates, opts)?;
+    let built = crate::template::load(run.templates, opts).map_err(|e| e.to_string())?;
     let mut eval = crate::rules::engine::evaluate(Arc::new(built.snapshot), run.rules, run.config);
     eval.diagnostics.extend(built.diagnostics);
     crate::template::settle(&mut eval.diagnostics);
@@ -261,7 +261,7 @@ pub fn patches(
         let doc: Value = match crate::iac::template::parse_or_why(&text) {
             Ok((doc, _)) => doc,
             Err(why) => {
-                out.manual.push(manual(why));
+                out.manual.push(manual(why.to_string()));
                 continue;
             }
         };

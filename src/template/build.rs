@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::intrinsics::{Eval, Fail, RawResource, Scope, scalar_text};
+use super::Invalid;
 use crate::collect::codebuild::strip_credentials;
 use crate::collect::codedeploy;
 use crate::model::secrets;
@@ -48,13 +49,13 @@ pub fn not_checked(message: impl Into<String>) -> ReadError {
 
 /// An evaluation as an observed value: unresolved is unknown; an invalid
 /// template is an error.
-pub fn observe<T>(e: Eval<T>, what: &str) -> Result<Observed<T>, String> {
+pub fn observe<T>(e: Eval<T>, what: &str) -> Result<Observed<T>, Invalid> {
     match e {
         Ok(v) => Ok(Observed::ok(v)),
         Err(Fail::Unresolved(why)) => Ok(Observed::Unknown {
             error: unresolved_error(format!("{what}: {why}")),
         }),
-        Err(Fail::Invalid(why)) => Err(format!("{what}: {why}")),
+        Err(Fail::Invalid(why)) => Err(Invalid::within(what, why)),
     }
 }
 
@@ -571,7 +572,7 @@ pub fn event_rule(p: &Props<'_, '_>, name: &str, arn: &str) -> Eval<EventRule> {
 
 /// A bucket's settings, each part unknown on its own when unresolved. The
 /// policy is set afterwards from the bucket policies of the templates.
-pub fn bucket(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<Bucket, String> {
+pub fn bucket(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<Bucket, Invalid> {
     let what = |k: &str| format!("{name} {k}");
     let encryption = observe(
         p.get("BucketEncryption").map(|e| {
@@ -687,7 +688,7 @@ pub fn key(
     arn: &str,
     partition: &str,
     account: &str,
-) -> Result<KmsKey, String> {
+) -> Result<KmsKey, Invalid> {
     let what = |k: &str| format!("key {key_id} {k}");
     let origin = observe(p.text("Origin"), &what("Origin"))?;
     let enabled = observe(p.get("Enabled"), &what("Enabled"))?;
@@ -748,7 +749,7 @@ pub fn key(
 
 /// A role with its own inline policies and managed policy ARNs; the
 /// policies that name it from elsewhere are added afterwards.
-pub fn role(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<Role, String> {
+pub fn role(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<Role, Invalid> {
     let what = |k: &str| format!("role {name} {k}");
     let trust_policy = observe(
         p.get("AssumeRolePolicyDocument").and_then(|d| {
@@ -777,7 +778,7 @@ pub fn role(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<Role, String> {
         Err(Fail::Unresolved(why)) => Observed::Unknown {
             error: unresolved_error(format!("{}: {why}", what("Policies"))),
         },
-        Err(Fail::Invalid(why)) => return Err(format!("{}: {why}", what("Policies"))),
+        Err(Fail::Invalid(why)) => return Err(Invalid::within(what("Policies"), why)),
     };
     let attached = observe(
         p.get("ManagedPolicyArns").map(|v| {
@@ -801,7 +802,7 @@ pub fn role(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<Role, String> {
     })
 }
 
-pub fn managed_policy(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<ManagedPolicy, String> {
+pub fn managed_policy(p: &Props<'_, '_>, name: &str, arn: &str) -> Result<ManagedPolicy, Invalid> {
     Ok(ManagedPolicy {
         arn: arn.to_string(),
         name: name.to_string(),

@@ -18,6 +18,7 @@
 //! account has are unknown with `iac-not-checked`.
 
 pub mod build;
+mod error;
 pub mod intrinsics;
 pub mod names;
 pub mod tfplan;
@@ -34,6 +35,7 @@ use crate::model::{
     DeployConfig, DeployTargets, Ec2Instance, Observed, ReadError, Snapshot, SourceBucket, StackRef,
 };
 use build::{Props, not_checked, observe, unresolved_error};
+pub use error::{Error, FileError, Invalid};
 use intrinsics::{Eval, Exports, Fail, RawResource, Scope};
 
 /// The largest template read (CloudFormation's own limit is 1 MB; the
@@ -155,16 +157,17 @@ fn stack_name_of(path: &Path) -> String {
 }
 
 /// Reads a CloudFormation parameter file: `[{"ParameterKey", "ParameterValue"}]`.
-fn read_parameters(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read parameters {}: {e}", path.display()))?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| format!("parameters {} is not JSON: {e}", path.display()))?;
-    let list = v.as_array().ok_or_else(|| {
-        format!(
-            "parameters {} is not a list of {{\"ParameterKey\", \"ParameterValue\"}}",
-            path.display()
-        )
+fn read_parameters(path: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadParameters {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let v: Value = serde_json::from_str(&text).map_err(|source| Error::ParametersJson {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let list = v.as_array().ok_or_else(|| Error::ParametersNotList {
+        path: path.to_path_buf(),
     })?;
     let mut out = BTreeMap::new();
     for p in list {
@@ -177,10 +180,9 @@ fn read_parameters(path: &Path) -> Result<BTreeMap<String, String>, String> {
                 out.insert(k.to_string(), v);
             }
             _ => {
-                return Err(format!(
-                    "parameters {}: each entry needs ParameterKey and ParameterValue",
-                    path.display()
-                ));
+                return Err(Error::ParameterEntry {
+                    path: path.to_path_buf(),
+                });
             }
         }
     }
@@ -189,28 +191,26 @@ fn read_parameters(path: &Path) -> Result<BTreeMap<String, String>, String> {
 
 /// Reads and parses a template file: `Ok(None)` when it is a document but
 /// not a template (no `Resources`).
-fn read_template(path: &Path, texts: &BTreeMap<PathBuf, String>) -> Result<Option<Value>, String> {
+fn read_template(
+    path: &Path,
+    texts: &BTreeMap<PathBuf, String>,
+) -> Result<Option<Value>, FileError> {
     if let Some(text) = texts.get(path) {
-        let (doc, _) = crate::iac::template::parse_or_why(text)
-            .map_err(|e| e.lines().next().unwrap_or("").to_string())?;
+        let (doc, _) = crate::iac::template::parse_or_why(text).map_err(FileError::Parse)?;
         return Ok(doc
             .get("Resources")
             .and_then(Value::as_object)
             .map(|_| doc.clone()));
     }
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    let meta = std::fs::metadata(path).map_err(FileError::Io)?;
     if !meta.is_file() {
-        return Err("not a regular file".to_string());
+        return Err(FileError::NotFile);
     }
     if meta.len() > MAX_TEMPLATE_BYTES {
-        return Err(format!(
-            "{} bytes, over the {MAX_TEMPLATE_BYTES}-byte cap of a template",
-            meta.len()
-        ));
+        return Err(FileError::TemplateTooLarge { len: meta.len() });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let (doc, _) = crate::iac::template::parse_or_why(&text)
-        .map_err(|e| e.lines().next().unwrap_or("").to_string())?;
+    let text = std::fs::read_to_string(path).map_err(FileError::Io)?;
+    let (doc, _) = crate::iac::template::parse_or_why(&text).map_err(FileError::Parse)?;
     if doc.get("Resources").and_then(Value::as_object).is_none() {
         return Ok(None);
     }
@@ -272,7 +272,7 @@ fn parameters_for(
     path: &Path,
     opts: &Options,
     single: bool,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, Error> {
     if let Some((_, f)) = opts.template_parameters.iter().find(|(t, _)| same(t, path)) {
         return read_parameters(f);
     }
@@ -300,7 +300,7 @@ fn same(a: &Path, b: &Path) -> bool {
 /// Builds the snapshot from the templates at `paths` (files or directories).
 /// A file given by name that cannot be read is an error; one found in a
 /// directory is a diagnostic.
-pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, String> {
+pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, Error> {
     let mut diagnostics = Vec::new();
     let mut found: Vec<(PathBuf, bool)> = Vec::new();
     for p in paths {
@@ -314,10 +314,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, String> {
     }
     let single = found.len() == 1;
     if opts.parameters.is_some() && !single {
-        return Err(
-            "--parameters FILE applies to a single template; with several, pass --parameters TEMPLATE=FILE"
-                .to_string(),
-        );
+        return Err(Error::ParametersForSeveral);
     }
     let mut sources = Vec::new();
     for (path, named) in found {
@@ -338,14 +335,9 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, String> {
                     inherited: BTreeMap::new(),
                 });
             }
-            Ok(None) if named => {
-                return Err(format!(
-                    "template {} is not a CloudFormation template (no Resources)",
-                    path.display()
-                ));
-            }
+            Ok(None) if named => return Err(Error::NotTemplate { path }),
             Ok(None) => {}
-            Err(why) if named => return Err(format!("template {}: {why}", path.display())),
+            Err(source) if named => return Err(Error::Unreadable { path, source }),
             Err(why) => diagnostics.push(scope_error(format!(
                 "template {} not audited: {why}",
                 path.display()
@@ -373,7 +365,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Built, String> {
         .collect();
     sources.retain(|s| std::fs::canonicalize(&s.path).map_or(true, |c| !nested.contains(&c)));
     if sources.is_empty() {
-        return Err("no CloudFormation template found in the paths given".to_string());
+        return Err(Error::NoTemplate);
     }
     let mut b = Builder::new(opts);
     b.diagnostics = diagnostics;
@@ -467,8 +459,7 @@ impl<'o> Builder<'o> {
         opts: &'a Options,
         s: &'a Source,
         exports: &'a Exports,
-    ) -> Result<Scope<'a>, String> {
-        let where_ = s.path.display().to_string();
+    ) -> Result<Scope<'a>, Error> {
         let mut parameters = BTreeMap::new();
         let declared = s
             .doc
@@ -478,9 +469,10 @@ impl<'o> Builder<'o> {
             .unwrap_or_default();
         for given in s.parameters.keys() {
             if !declared.contains_key(given) {
-                return Err(format!(
-                    "template {where_}: parameter {given} is given but not declared"
-                ));
+                return Err(Error::UndeclaredParameter {
+                    path: s.path.clone(),
+                    name: given.clone(),
+                });
             }
         }
         for (name, decl) in &declared {
@@ -526,7 +518,10 @@ impl<'o> Builder<'o> {
         if let Some(m) = s.doc.get("Resources").and_then(Value::as_object) {
             for (id, r) in m {
                 let Some(ty) = r.get("Type").and_then(Value::as_str) else {
-                    return Err(format!("template {where_}: resource {id} has no Type"));
+                    return Err(Error::NoType {
+                        path: s.path.clone(),
+                        logical_id: id.clone(),
+                    });
                 };
                 resources.insert(
                     id.clone(),
@@ -559,7 +554,7 @@ impl<'o> Builder<'o> {
 
     /// The exports of every template, evaluated until they no longer change
     /// (a template may export what it imports from another).
-    fn exports(&self, sources: &[Source]) -> Result<Exports, String> {
+    fn exports(&self, sources: &[Source]) -> Result<Exports, Error> {
         let mut exports: Exports = BTreeMap::new();
         for _ in 0..=sources.len() {
             let mut next: Exports = BTreeMap::new();
@@ -575,7 +570,10 @@ impl<'o> Builder<'o> {
                             Ok(false) => continue,
                             Ok(true) | Err(Fail::Unresolved(_)) => {}
                             Err(Fail::Invalid(e)) => {
-                                return Err(format!("template {}: {e}", s.path.display()));
+                                return Err(Error::Invalid {
+                                    path: s.path.clone(),
+                                    source: Invalid::Intrinsic(e),
+                                });
                             }
                         }
                     }
@@ -583,10 +581,10 @@ impl<'o> Builder<'o> {
                         Ok(v) => intrinsics::scalar_text(Some(&v)).unwrap_or_default(),
                         Err(Fail::Unresolved(_)) => continue,
                         Err(Fail::Invalid(e)) => {
-                            return Err(format!(
-                                "template {}: output {name}: {e}",
-                                s.path.display()
-                            ));
+                            return Err(Error::Invalid {
+                                path: s.path.clone(),
+                                source: Invalid::within(format!("output {name}"), e),
+                            });
                         }
                     };
                     let value = match o.get("Value") {
@@ -594,12 +592,13 @@ impl<'o> Builder<'o> {
                         None => Err(Fail::Invalid(format!("output {name} has no Value"))),
                     };
                     if let Err(Fail::Invalid(e)) = &value {
-                        return Err(format!("template {}: output {name}: {e}", s.path.display()));
+                        return Err(Error::Invalid {
+                            path: s.path.clone(),
+                            source: Invalid::within(format!("output {name}"), e.clone()),
+                        });
                     }
                     if next.insert(export.clone(), value).is_some() {
-                        return Err(format!(
-                            "export {export} is exported by more than one template"
-                        ));
+                        return Err(Error::DuplicateExport { name: export });
                     }
                 }
             }
@@ -611,11 +610,14 @@ impl<'o> Builder<'o> {
         Ok(exports)
     }
 
-    fn build_all(&mut self, sources: &[Source]) -> Result<(), String> {
+    fn build_all(&mut self, sources: &[Source]) -> Result<(), Error> {
         let exports = self.exports(sources)?;
         for s in sources {
             self.build_one(s, &exports, 0)
-                .map_err(|e| format!("template {}: {e}", s.path.display()))?;
+                .map_err(|source| Error::Invalid {
+                    path: s.path.clone(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -645,7 +647,7 @@ impl<'o> Builder<'o> {
         s: &Source,
         exports: &Exports,
         depth: usize,
-    ) -> Result<BTreeMap<String, Eval<Value>>, String> {
+    ) -> Result<BTreeMap<String, Eval<Value>>, Invalid> {
         let opts = self.opts;
         let mut scope = Self::scope(opts, s, exports)?;
         if let Some(t) = s.doc.get("Transform") {
@@ -658,7 +660,7 @@ impl<'o> Builder<'o> {
         // every condition is checked, used or not, as CloudFormation does
         for name in scope.conditions.keys() {
             if let Err(Fail::Invalid(e)) = scope.condition(name) {
-                return Err(e);
+                return Err(Invalid::Intrinsic(e));
             }
         }
         let nested = self.nested(s, &scope, exports, depth)?;
@@ -680,11 +682,11 @@ impl<'o> Builder<'o> {
                     )));
                     continue;
                 }
-                Err(Fail::Invalid(e)) => return Err(e),
+                Err(Fail::Invalid(e)) => return Err(Invalid::Intrinsic(e)),
             }
             let identity = match scope.identity(logical_id) {
                 Ok(i) => i,
-                Err(Fail::Invalid(e)) => return Err(e),
+                Err(Fail::Invalid(e)) => return Err(Invalid::Intrinsic(e)),
                 Err(Fail::Unresolved(why)) => {
                     self.diagnostics.push(note(format!(
                         "{}: the name of {logical_id} ({ty}) is not known ({why}); it is left out",
@@ -733,7 +735,7 @@ impl<'o> Builder<'o> {
                                 .deploy_groups
                                 .insert(arn, Observed::ok(g));
                         }
-                        Err(Fail::Invalid(e)) => return Err(format!("{what}: {e}")),
+                        Err(Fail::Invalid(e)) => return Err(Invalid::within(what, e)),
                         Err(Fail::Unresolved(why)) => {
                             // the group's ARN needs its application's name
                             let app = props.text("ApplicationName").ok().flatten();
@@ -771,7 +773,10 @@ impl<'o> Builder<'o> {
                 }
                 "AWS::S3::Bucket" => {
                     let v =
-                        build::bucket(&props, &name, &arn).map_err(|e| format!("{what}: {e}"))?;
+                        build::bucket(&props, &name, &arn).map_err(|e| Invalid::In {
+                            what: what.clone(),
+                            source: Box::new(e),
+                        })?;
                     let eventbridge = observe(build::bucket_eventbridge(&props), &what)?;
                     self.snapshot.resources.source_buckets.insert(
                         arn.clone(),
@@ -796,7 +801,7 @@ impl<'o> Builder<'o> {
                             let b = b.strip_prefix("arn:aws:s3:::").unwrap_or(&b).to_string();
                             self.bucket_policies.insert(b, v);
                         }
-                        (Err(Fail::Invalid(e)), _) => return Err(format!("{what}: {e}")),
+                        (Err(Fail::Invalid(e)), _) => return Err(Invalid::within(what, e)),
                         _ => self.diagnostics.push(note(format!(
                             "{}: the bucket of {what} is not known; its policy is left out",
                             s.path.display()
@@ -805,7 +810,10 @@ impl<'o> Builder<'o> {
                 }
                 "AWS::KMS::Key" => {
                     let v = build::key(&props, &name, &arn, &p, &account)
-                        .map_err(|e| format!("{what}: {e}"))?;
+                        .map_err(|e| Invalid::In {
+                            what: what.clone(),
+                            source: Box::new(e),
+                        })?;
                     self.origin(&arn, s, logical_id);
                     self.snapshot.resources.keys.insert(arn, Observed::ok(v));
                 }
@@ -814,21 +822,27 @@ impl<'o> Builder<'o> {
                         let k = k.rsplit('/').next().unwrap_or(&k).to_string();
                         self.aliases.insert(name, k);
                     }
-                    Err(Fail::Invalid(e)) => return Err(format!("{what}: {e}")),
+                    Err(Fail::Invalid(e)) => return Err(Invalid::within(what, e)),
                     _ => self.diagnostics.push(note(format!(
                         "{}: the key of alias {name} is not known",
                         s.path.display()
                     ))),
                 },
                 "AWS::IAM::Role" => {
-                    let v = build::role(&props, &name, &arn).map_err(|e| format!("{what}: {e}"))?;
+                    let v = build::role(&props, &name, &arn).map_err(|e| Invalid::In {
+                            what: what.clone(),
+                            source: Box::new(e),
+                        })?;
                     self.role_arns.insert(name, arn.clone());
                     self.origin(&arn, s, logical_id);
                     self.snapshot.resources.roles.insert(arn, Observed::ok(v));
                 }
                 "AWS::IAM::ManagedPolicy" => {
                     let v = build::managed_policy(&props, &name, &arn)
-                        .map_err(|e| format!("{what}: {e}"))?;
+                        .map_err(|e| Invalid::In {
+                            what: what.clone(),
+                            source: Box::new(e),
+                        })?;
                     if let Ok(Some(roles)) = props.get("Roles") {
                         for r in build::role_names(&roles) {
                             self.extra_attached.entry(r).or_default().push(arn.clone());
@@ -864,7 +878,7 @@ impl<'o> Builder<'o> {
                                     .push((pname.clone(), doc.clone()));
                             }
                         }
-                        Err(Fail::Invalid(e)) => return Err(format!("{what}: {e}")),
+                        Err(Fail::Invalid(e)) => return Err(Invalid::within(what, e)),
                         Err(Fail::Unresolved(why)) => self.diagnostics.push(note(format!(
                             "{}: the roles of {what} are not known ({why})",
                             s.path.display()
@@ -947,7 +961,7 @@ impl<'o> Builder<'o> {
                 None => Err(Fail::Invalid(format!("output {name} has no Value"))),
             };
             if let Err(Fail::Invalid(e)) = &v {
-                return Err(format!("output {name}: {e}"));
+                return Err(Invalid::within(format!("output {name}"), e.clone()));
             }
             outputs.insert(name.clone(), v);
         }
@@ -964,7 +978,7 @@ impl<'o> Builder<'o> {
         scope: &Scope<'_>,
         exports: &Exports,
         depth: usize,
-    ) -> Result<BTreeMap<String, BTreeMap<String, Eval<Value>>>, String> {
+    ) -> Result<BTreeMap<String, BTreeMap<String, Eval<Value>>>, Invalid> {
         let mut out = BTreeMap::new();
         for (logical_id, raw) in &scope.resources {
             if raw.resource_type != "AWS::CloudFormation::Stack"
@@ -975,16 +989,16 @@ impl<'o> Builder<'o> {
             let props = Props { scope, raw };
             let url = match props.text("TemplateURL") {
                 Ok(Some(u)) => u,
-                Err(Fail::Invalid(e)) => return Err(format!("{logical_id}: {e}")),
+                Err(Fail::Invalid(e)) => return Err(Invalid::within(logical_id, e)),
                 _ => continue,
             };
             if url.contains("://") {
                 continue;
             }
             if depth >= MAX_NESTING {
-                return Err(format!(
-                    "{logical_id}: nested stacks deeper than {MAX_NESTING} levels"
-                ));
+                return Err(Invalid::TooDeep {
+                    logical_id: logical_id.clone(),
+                });
             }
             let path = s
                 .path
@@ -994,12 +1008,18 @@ impl<'o> Builder<'o> {
             let doc = match read_template(&path, &self.opts.texts) {
                 Ok(Some(doc)) => doc,
                 Ok(None) => {
-                    return Err(format!(
-                        "{logical_id}: {} is not a CloudFormation template (no Resources)",
-                        path.display()
-                    ));
+                    return Err(Invalid::NestedNotTemplate {
+                        logical_id: logical_id.clone(),
+                        path,
+                    });
                 }
-                Err(why) => return Err(format!("{logical_id}: {}: {why}", path.display())),
+                Err(source) => {
+                    return Err(Invalid::NestedUnreadable {
+                        logical_id: logical_id.clone(),
+                        path,
+                        source,
+                    });
+                }
             };
             let mut inherited = BTreeMap::new();
             match props.get("Parameters") {
@@ -1009,13 +1029,13 @@ impl<'o> Builder<'o> {
                     }
                 }
                 Ok(_) => {}
-                Err(Fail::Invalid(e)) => return Err(format!("{logical_id}: {e}")),
+                Err(Fail::Invalid(e)) => return Err(Invalid::within(logical_id, e)),
                 Err(Fail::Unresolved(_)) => {
                     // one unresolved value: evaluate each on its own
                     if let Some(m) = raw.properties.get("Parameters").and_then(Value::as_object) {
                         for (k, v) in m {
                             match scope.value(v) {
-                                Err(Fail::Invalid(e)) => return Err(format!("{logical_id}: {e}")),
+                                Err(Fail::Invalid(e)) => return Err(Invalid::within(logical_id, e)),
                                 other => {
                                     inherited.insert(k.clone(), other);
                                 }
@@ -1026,7 +1046,7 @@ impl<'o> Builder<'o> {
             }
             let stack = match scope.identity(logical_id) {
                 Ok(i) => i.name,
-                Err(Fail::Invalid(e)) => return Err(e),
+                Err(Fail::Invalid(e)) => return Err(Invalid::Intrinsic(e)),
                 Err(Fail::Unresolved(_)) => continue,
             };
             let child = Source {
@@ -1038,7 +1058,11 @@ impl<'o> Builder<'o> {
             };
             let outputs = self
                 .build_one(&child, exports, depth + 1)
-                .map_err(|e| format!("nested stack {logical_id} ({}): {e}", path.display()))?;
+                .map_err(|e| Invalid::Nested {
+                    logical_id: logical_id.clone(),
+                    path: path.clone(),
+                    source: Box::new(e),
+                })?;
             out.insert(logical_id.clone(), outputs);
         }
         Ok(out)

@@ -29,7 +29,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::intrinsics::{Eval, Fail};
-use super::{Builder, Built, Options, Source, note, scope_error, stack_name_of};
+use super::{
+    Builder, Built, Error, FileError, Options, Source, note, scope_error, stack_name_of,
+};
 use crate::findings::Diagnostic;
 
 /// The largest plan read: plans carry the prior state and configuration,
@@ -683,44 +685,33 @@ impl<'p> Plan<'p> {
 }
 
 /// Reads, checks and parses a plan file.
-fn read_plan(path: &Path) -> Result<Value, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+fn read_plan(path: &Path) -> Result<Value, FileError> {
+    let meta = std::fs::metadata(path).map_err(FileError::Io)?;
     if !meta.is_file() {
-        return Err("not a regular file".to_string());
+        return Err(FileError::NotFile);
     }
     if meta.len() > MAX_PLAN_BYTES {
-        return Err(format!(
-            "{} bytes, over the {MAX_PLAN_BYTES}-byte cap of a plan",
-            meta.len()
-        ));
+        return Err(FileError::PlanTooLarge { len: meta.len() });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(FileError::Io)?;
     parse_plan(&text)
 }
 
 /// Parses the text of `terraform show -json PLAN` and checks its format
 /// version (1.x).
-pub fn parse_plan(text: &str) -> Result<Value, String> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+pub fn parse_plan(text: &str) -> Result<Value, FileError> {
+    let doc: Value = serde_json::from_str(text).map_err(FileError::Json)?;
     let Some(version) = doc.get("format_version") else {
-        return Err(
-            "not a Terraform plan in JSON (no format_version; use `terraform show -json PLANFILE`)"
-                .to_string(),
-        );
+        return Err(FileError::NoFormatVersion);
     };
     let version = version.as_str().unwrap_or("");
     let major = version.split('.').next().unwrap_or("");
     if major != "1" || version.split('.').count() < 2 {
         let shown: String = version.chars().take(32).collect();
-        return Err(format!(
-            "format_version {shown:?} is not supported (Terraform plan JSON 1.x only)"
-        ));
+        return Err(FileError::FormatVersion(shown));
     }
     if doc.get("planned_values").is_none() {
-        return Err(
-            "a Terraform state, not a plan (no planned_values; use `terraform show -json PLANFILE`)"
-                .to_string(),
-        );
+        return Err(FileError::State);
     }
     Ok(doc)
 }
@@ -1669,7 +1660,7 @@ pub struct PlanFile {
 /// Reads the plans at `paths` (files, or directories of `*.json`). A file
 /// given by name that is not a plan is an error; one found in a directory
 /// is a diagnostic.
-pub fn read(paths: &[PathBuf]) -> Result<(Vec<PlanFile>, Vec<Diagnostic>), String> {
+pub fn read(paths: &[PathBuf]) -> Result<(Vec<PlanFile>, Vec<Diagnostic>), Error> {
     let mut found: Vec<(PathBuf, bool)> = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -1685,7 +1676,7 @@ pub fn read(paths: &[PathBuf]) -> Result<(Vec<PlanFile>, Vec<Diagnostic>), Strin
     for (path, named) in found {
         match read_plan(&path) {
             Ok(doc) => plans.push(PlanFile { path, doc }),
-            Err(why) if named => return Err(format!("plan {}: {why}", path.display())),
+            Err(source) if named => return Err(Error::UnreadablePlan { path, source }),
             Err(why) => diagnostics.push(scope_error(format!(
                 "plan {} not audited: {why}",
                 path.display()
@@ -1693,7 +1684,7 @@ pub fn read(paths: &[PathBuf]) -> Result<(Vec<PlanFile>, Vec<Diagnostic>), Strin
         }
     }
     if plans.is_empty() {
-        return Err("no Terraform plan found in the paths given".to_string());
+        return Err(Error::NoPlan);
     }
     Ok((plans, diagnostics))
 }
@@ -1703,7 +1694,7 @@ pub fn load(
     plans: &[PlanFile],
     diagnostics: Vec<Diagnostic>,
     opts: &Options,
-) -> Result<Built, String> {
+) -> Result<Built, Error> {
     let mut b = Builder::new(opts);
     b.diagnostics = diagnostics;
     let mut sources = Vec::new();
@@ -1732,7 +1723,10 @@ pub fn load(
     let exports = BTreeMap::new();
     for s in &sources {
         b.build_one(s, &exports, 0)
-            .map_err(|e| format!("plan {}: {e}", s.path.display()))?;
+            .map_err(|source| Error::InvalidPlan {
+                path: s.path.clone(),
+                source,
+            })?;
     }
     let mut built = b.finish();
     // resources of a plan belong to no CloudFormation stack
@@ -1779,7 +1773,7 @@ mod tests {
             "{\"format_version\": 1, \"planned_values\": {}}",
             "{\"format_version\": \"1.0\", \"values\": {}}",
         ] {
-            let e = parse_plan(bad).err().unwrap_or_default();
+            let e = parse_plan(bad).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(!e.is_empty() && !e.contains('\n'), "{bad}: {e}");
         }
     }

@@ -192,7 +192,8 @@ fn audit(run: &Audit<'_>, docs: &[Value]) -> Result<(BTreeSet<Key>, usize), Stri
             doc: d.clone(),
         })
         .collect();
-    let built = crate::template::tfplan::load(&plans, Vec::<Diagnostic>::new(), run.opts)?;
+    let built = crate::template::tfplan::load(&plans, Vec::<Diagnostic>::new(), run.opts)
+        .map_err(|e| e.to_string())?;
     let mut eval = crate::rules::engine::evaluate(Arc::new(built.snapshot), run.rules, run.config);
     eval.diagnostics.extend(built.diagnostics);
     crate::template::settle(&mut eval.diagnostics);
