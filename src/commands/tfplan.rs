@@ -62,7 +62,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     } else if opts.region.starts_with("us-gov-") {
         opts.partition = "aws-us-gov".to_string();
     }
-    let built = crate::template::tfplan::load(&plans, diagnostics, &opts).map_err(|e| e.to_string())?;
+    let built =
+        crate::template::tfplan::load(&plans, diagnostics, &opts).map_err(|e| e.to_string())?;
     let snapshot = Arc::new(built.snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), rules, config);
     eval.diagnostics.extend(built.diagnostics);

@@ -179,7 +179,10 @@ mod tests {
             source: Invalid::Nested {
                 logical_id: "Child".into(),
                 path: PathBuf::from("child.yaml"),
-                source: Box::new(Invalid::within("Bucket (AWS::S3::Bucket)", "Fn::Join needs a list")),
+                source: Box::new(Invalid::within(
+                    "Bucket (AWS::S3::Bucket)",
+                    "Fn::Join needs a list",
+                )),
             },
         };
         let shown = nested.to_string();
