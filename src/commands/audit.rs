@@ -87,7 +87,9 @@ pub(super) fn iac_index(
         stacks: config.iac.stack_paths(),
         tf_states: a.tf_states.clone(),
     };
-    crate::iac::Lazy::new(opts).map(Some)
+    crate::iac::Lazy::new(opts)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// Points each finding at its definition; diagnostics for those that could not be.
@@ -114,7 +116,7 @@ fn locate(
             findings,
             &snapshot.stacks,
             rules,
-            index.get()?,
+            index.get().map_err(|e| e.to_string())?,
         ));
     }
     Ok(out)

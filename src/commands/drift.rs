@@ -73,7 +73,8 @@ fn name_stacks(
         };
         let template = match (index, crate::iac::cloudformation_type(&c.resource_kind)) {
             (Some(index), Some(ty)) => index
-                .get()?
+                .get()
+                .map_err(|e| e.to_string())?
                 .template_of(s, ty)
                 .ok()
                 .and_then(|t| Some(t.locate(s, None)?.to_string())),

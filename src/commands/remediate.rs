@@ -76,7 +76,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     let targets = plan.resources();
     if !targets.is_empty() {
         if let Some(index) = &iac_index {
-            index.get()?;
+            index.get().map_err(|e| e.to_string())?;
         }
         let (stacks, _) = super::read_stacks(g, &snapshot, Some(&targets))?;
         let types: std::collections::BTreeMap<&str, &str> = eval
@@ -104,7 +104,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             let index = iac_index
                 .as_ref()
                 .ok_or("--fix-patch with --remediate needs --iac DIR: the templates to patch")?
-                .get()?;
+                .get()
+                .map_err(|e| e.to_string())?;
             let mut located = Vec::new();
             let mut unlocated = Vec::new();
             for f in eval.findings.iter().filter(|f| f.fix.is_some()) {
@@ -123,11 +124,12 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                         rule_id: f.rule_id.clone(),
                         pipeline: f.pipeline.clone(),
                         resource_arn: f.resource_arn.clone(),
-                        why,
+                        why: why.to_string(),
                     }),
                 }
             }
-            let mut p = crate::patch::live::patches(&located, &snapshot.account, rules, config)?;
+            let mut p = crate::patch::live::patches(&located, &snapshot.account, rules, config)
+                .map_err(|e| e.to_string())?;
             p.manual.extend(unlocated);
             write_patch(out, &p)?;
         }

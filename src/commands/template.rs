@@ -140,7 +140,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             rules,
             config,
         };
-        let p = crate::patch::verify::patches(&run, &snapshot, &origins, &eval.findings, rel_of)?;
+        let p = crate::patch::verify::patches(&run, &snapshot, &origins, &eval.findings, rel_of)
+            .map_err(|e| e.to_string())?;
         super::remediate::write_patch(out, &p)?;
         p.attach_changes(&mut eval.findings);
     }
@@ -149,7 +150,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         root,
         stacks,
         tf_states: Vec::new(),
-    })?;
+    })
+    .map_err(|e| e.to_string())?;
     eval.diagnostics.extend(crate::iac::locate(
         &mut eval.findings,
         &snapshot.stacks,

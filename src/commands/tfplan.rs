@@ -74,12 +74,15 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     let index = if a.iac.is_empty() {
         None
     } else {
-        Some(crate::iac::Index::load(&crate::iac::Options {
-            dirs: a.iac.clone(),
-            root: root.clone(),
-            stacks: Default::default(),
-            tf_states: Vec::new(),
-        })?)
+        Some(
+            crate::iac::Index::load(&crate::iac::Options {
+                dirs: a.iac.clone(),
+                root: root.clone(),
+                stacks: Default::default(),
+                tf_states: Vec::new(),
+            })
+            .map_err(|e| e.to_string())?,
+        )
     };
     if let Some(out) = &a.fix_patch {
         let index = index
@@ -97,7 +100,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             &snapshot,
             &built.origins,
             &eval.findings,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         super::remediate::write_patch(out, &p)?;
         p.attach_changes(&mut eval.findings);
     }
@@ -146,7 +150,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                             pipeline: None,
                             resource: Some(f.resource_arn.clone()),
                             permission: None,
-                            message,
+                            message: message.to_string(),
                         });
                     }
                 }

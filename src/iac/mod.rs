@@ -12,6 +12,7 @@
 //! construct path of `aws:cdk:path`. A resource no stack manages is looked
 //! up in the Terraform states of `--tf-state` ([`terraform`]).
 
+mod error;
 pub mod lines;
 pub mod template;
 pub mod terraform;
@@ -22,6 +23,8 @@ use std::path::{Path, PathBuf};
 use crate::findings::{Diagnostic, DiagnosticKind, Finding};
 use crate::model::{Observed, StackRef};
 use crate::rules::RuleSet;
+pub use error::{Error, StateError};
+use std::sync::Arc;
 use template::Template;
 
 /// The CloudFormation stack that manages a resource, for the remediation
@@ -58,15 +61,15 @@ pub struct Options {
 pub struct Index {
     root: PathBuf,
     templates: Vec<Template>,
-    mapped: BTreeMap<String, Result<usize, String>>,
+    mapped: BTreeMap<String, Result<usize, Error>>,
     tf: terraform::TfIndex,
     state: terraform::State,
     /// Files passed over (relative path, why): too large, not parsed.
     skipped: Vec<(String, String)>,
 }
 
-fn canonical(p: &Path) -> Result<PathBuf, String> {
-    std::fs::canonicalize(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+fn canonical(p: &Path) -> Result<PathBuf, std::io::Error> {
+    std::fs::canonicalize(p)
 }
 
 /// `path` relative to `root`, with `/` separators; None when outside it.
@@ -87,22 +90,29 @@ impl Options {
     /// The root and the directories, canonical, when each exists and the
     /// directories lie inside the root; and every Terraform state exists.
     /// Cheap: no file under the directories is read.
-    fn check(&self) -> Result<(PathBuf, Vec<PathBuf>), String> {
-        let root = canonical(&self.root).map_err(|e| format!("--iac-root: {e}"))?;
+    fn check(&self) -> Result<(PathBuf, Vec<PathBuf>), Error> {
+        fn flag(flag: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+            let path = path.to_path_buf();
+            move |e| Error::Flag {
+                flag,
+                path,
+                source: Arc::new(e),
+            }
+        }
+        let root = canonical(&self.root).map_err(flag("--iac-root", &self.root))?;
         let mut dirs = Vec::new();
         for dir in &self.dirs {
-            let dir = canonical(dir).map_err(|e| format!("--iac: {e}"))?;
+            let dir = canonical(dir).map_err(flag("--iac", dir))?;
             if !dir.starts_with(&root) {
-                return Err(format!(
-                    "--iac {} is outside --iac-root {}: report paths are relative to it (pass --iac-root)",
-                    dir.display(),
-                    root.display()
-                ));
+                return Err(Error::OutsideRoot { dir, root });
             }
             dirs.push(dir);
         }
         for p in &self.tf_states {
-            std::fs::metadata(p).map_err(|e| format!("--tf-state {}: {e}", p.display()))?;
+            std::fs::metadata(p).map_err(|e| Error::StateMissing {
+                path: p.clone(),
+                source: Arc::new(e),
+            })?;
         }
         Ok((root, dirs))
     }
@@ -114,12 +124,12 @@ impl Options {
 /// or whose resources no stack or state holds, reads none).
 pub struct Lazy {
     opts: Options,
-    index: std::cell::OnceCell<Result<Index, String>>,
+    index: std::cell::OnceCell<Result<Index, Error>>,
 }
 
 impl Lazy {
     /// Checks the paths; reads nothing under them.
-    pub fn new(opts: Options) -> Result<Lazy, String> {
+    pub fn new(opts: Options) -> Result<Lazy, Error> {
         opts.check()?;
         Ok(Lazy {
             opts,
@@ -128,7 +138,7 @@ impl Lazy {
     }
 
     /// The index, read the first time it is asked for.
-    pub fn get(&self) -> Result<&Index, String> {
+    pub fn get(&self) -> Result<&Index, Error> {
         self.index
             .get_or_init(|| Index::load(&self.opts))
             .as_ref()
@@ -166,7 +176,7 @@ impl Index {
     /// Finds the templates under the directories and the mapped ones. A
     /// directory that cannot be read is an error; a file that is not a
     /// template is passed over.
-    pub fn load(opts: &Options) -> Result<Index, String> {
+    pub fn load(opts: &Options) -> Result<Index, Error> {
         let (root, dirs) = opts.check()?;
         let mut files: BTreeSet<PathBuf> = BTreeSet::new();
         let mut skipped_paths: Vec<(PathBuf, String)> = Vec::new();
@@ -188,19 +198,24 @@ impl Index {
             match Template::read_or_why(path, rel.clone()) {
                 Ok(Some(t)) => templates.push(t),
                 Ok(None) => {}
-                Err(why) => skipped.push((rel, why)),
+                Err(why) => skipped.push((rel, why.to_string())),
             }
         }
         let mut mapped = BTreeMap::new();
         for (stack, file) in &opts.stacks {
             let path = root.join(file);
             let found = match canonical(&path) {
-                Err(e) => Err(format!("[iac.stacks] {stack}: {e}")),
+                Err(e) => Err(Error::StackUnreadable {
+                    stack: stack.clone(),
+                    path: path.clone(),
+                    source: Arc::new(e),
+                }),
                 Ok(path) => match relative(&root, &path) {
-                    None => Err(format!(
-                        "[iac.stacks] {stack}: {file} is outside --iac-root {}",
-                        root.display()
-                    )),
+                    None => Err(Error::StackOutsideRoot {
+                        stack: stack.clone(),
+                        file: file.clone(),
+                        root: root.clone(),
+                    }),
                     Some(rel) => match templates.iter().position(|t| t.rel == rel) {
                         Some(i) => Ok(i),
                         None => match Template::read(&path, rel) {
@@ -208,9 +223,10 @@ impl Index {
                                 templates.push(t);
                                 Ok(templates.len() - 1)
                             }
-                            None => Err(format!(
-                                "[iac.stacks] {stack}: {file} is not a CloudFormation template (no Resources)"
-                            )),
+                            None => Err(Error::StackNotTemplate {
+                                stack: stack.clone(),
+                                file: file.clone(),
+                            }),
                         },
                     },
                 },
@@ -275,7 +291,7 @@ impl Index {
         &self,
         address: &str,
         property: Option<&str>,
-    ) -> Result<crate::findings::DefinedIn, String> {
+    ) -> Result<crate::findings::DefinedIn, Error> {
         self.tf.locate(address, property)
     }
 
@@ -286,19 +302,23 @@ impl Index {
 
     /// The template of a stack's resource: the mapped one, else the only one
     /// holding the logical id with that type.
-    pub fn template_of(&self, s: &StackRef, resource_type: &str) -> Result<&Template, String> {
+    pub fn template_of(&self, s: &StackRef, resource_type: &str) -> Result<&Template, Error> {
         if let Some(m) = self.mapped.get(&s.stack) {
             let t = &self.templates[m.clone()?];
             return match t.resources.get(&s.logical_id) {
                 Some(ty) if ty == resource_type => Ok(t),
-                Some(ty) => Err(format!(
-                    "{}: the logical id {} of stack {} is a {ty}, not a {resource_type}",
-                    t.rel, s.logical_id, s.stack
-                )),
-                None => Err(format!(
-                    "{} (mapped to stack {}) has no resource {}",
-                    t.rel, s.stack, s.logical_id
-                )),
+                Some(ty) => Err(Error::WrongType {
+                    file: t.rel.clone(),
+                    logical_id: s.logical_id.clone(),
+                    stack: s.stack.clone(),
+                    found: ty.clone(),
+                    wanted: resource_type.to_string(),
+                }),
+                None => Err(Error::NotInMapped {
+                    file: t.rel.clone(),
+                    stack: s.stack.clone(),
+                    logical_id: s.logical_id.clone(),
+                }),
             };
         }
         let candidates: Vec<&Template> = self
@@ -308,24 +328,18 @@ impl Index {
             .collect();
         match candidates.as_slice() {
             [one] => Ok(one),
-            [] => Err(format!(
-                "no template under --iac defines {} ({resource_type}) of stack {}; map the stack in pipeaudit.toml ([iac.stacks] {} = \"path\"){}",
-                s.logical_id,
-                s.stack,
-                s.stack,
-                self.skipped_note()
-            )),
-            many => Err(format!(
-                "{} templates define {} ({resource_type}) of stack {}: {}; map the stack in pipeaudit.toml ([iac.stacks] {} = \"path\")",
-                many.len(),
-                s.logical_id,
-                s.stack,
-                many.iter()
-                    .map(|t| t.rel.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                s.stack
-            )),
+            [] => Err(Error::NoTemplate {
+                logical_id: s.logical_id.clone(),
+                resource_type: resource_type.to_string(),
+                stack: s.stack.clone(),
+                skipped: self.skipped_note(),
+            }),
+            many => Err(Error::Ambiguous {
+                logical_id: s.logical_id.clone(),
+                resource_type: resource_type.to_string(),
+                stack: s.stack.clone(),
+                files: many.iter().map(|t| t.rel.clone()).collect(),
+            }),
         }
     }
 }
@@ -395,7 +409,7 @@ pub fn locate(
                         Ok(d) => f.defined_in = Some(d),
                         Err(message) => {
                             if reported.insert(f.resource_arn.clone()) {
-                                diagnostics.push(diagnostic(f, message, None));
+                                diagnostics.push(diagnostic(f, message.to_string(), None));
                             }
                         }
                     }
@@ -407,7 +421,7 @@ pub fn locate(
             Ok(t) => t,
             Err(message) => {
                 if reported.insert(f.resource_arn.clone()) {
-                    diagnostics.push(diagnostic(f, message, None));
+                    diagnostics.push(diagnostic(f, message.to_string(), None));
                 }
                 continue;
             }

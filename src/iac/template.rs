@@ -187,6 +187,15 @@ pub enum ParseError {
     Yaml(#[source] serde_yaml_ng::Error),
 }
 
+/// Why a file could not be read as a template.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read: {0}")]
+    Io(#[source] std::io::Error),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
 /// [`parse`], saying why a text is not a document.
 pub fn parse_or_why(text: &str) -> Result<(serde_json::Value, bool), ParseError> {
     if flow_nesting(text, MAX_NESTING) > MAX_NESTING {
@@ -210,9 +219,9 @@ impl Template {
 
     /// Reads a file: `Ok(None)` when it is a document but not a template
     /// (no `Resources`), `Err` with why when it could not be read or parsed.
-    pub fn read_or_why(path: &Path, rel: String) -> Result<Option<Template>, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-        parse_or_why(&text).map_err(|e| e.to_string())?;
+    pub fn read_or_why(path: &Path, rel: String) -> Result<Option<Template>, ReadError> {
+        let text = std::fs::read_to_string(path).map_err(ReadError::Io)?;
+        parse_or_why(&text)?;
         Ok(Template::from_text(text, rel))
     }
 

@@ -46,7 +46,7 @@ pub fn patches(
     account: &str,
     rules: &RuleSet,
     config: &Config,
-) -> Result<Patches, String> {
+) -> Result<Patches, super::Error> {
     let mut out = Patches::default();
     // one template-mode run per region; a template is one stack in it
     let mut by_region: BTreeMap<&str, Vec<&Located<'_>>> = BTreeMap::new();
@@ -96,7 +96,7 @@ pub fn patches(
                 .collect(),
             ..Default::default()
         };
-        let built = crate::template::load(&files, &opts).map_err(|e| e.to_string())?;
+        let built = crate::template::load(&files, &opts)?;
         let snapshot = Arc::new(built.snapshot);
         let eval = crate::rules::engine::evaluate(snapshot.clone(), rules, config);
         // the template finding of each live one: same rule, same logical id, same file

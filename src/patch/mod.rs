@@ -19,6 +19,21 @@ pub mod yaml;
 
 use serde_json::Value;
 
+/// Why patches could not be built at all (a fix that cannot be patched is
+/// not an error: it is listed as manual with why).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The templates or plans do not build (before any change).
+    #[error(transparent)]
+    Template(#[from] crate::template::Error),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// One step of a path into a resource: a mapping key or a list position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
@@ -194,6 +209,24 @@ pub fn summary(p: &verify::Patches, out: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_error_is_one_line_with_its_cause() {
+        let e = Error::Read {
+            path: std::path::PathBuf::from("stacks/app.yaml"),
+            source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot read stacks/app.yaml: Permission denied"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        let e = Error::from(crate::template::Error::NoTemplate);
+        assert_eq!(
+            e.to_string(),
+            "no CloudFormation template found in the paths given"
+        );
+    }
 
     #[test]
     fn the_book_lists_the_template_forms_of_the_registry() {

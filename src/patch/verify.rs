@@ -142,7 +142,7 @@ pub(super) fn closed_earlier(
 /// `open`, no more gaps than `gaps`. `what` names what was audited ("the
 /// patched template").
 pub(super) fn verdict(
-    after: Result<(BTreeSet<Key>, usize), String>,
+    after: Result<(BTreeSet<Key>, usize), super::Error>,
     k: &Key,
     open: &BTreeSet<Key>,
     gaps: usize,
@@ -174,8 +174,8 @@ pub struct Audit<'a> {
 
 /// What an audit of the templates found: the findings and the number of
 /// checks that could not be made.
-fn audit(run: &Audit<'_>, opts: &Options) -> Result<(BTreeSet<Key>, usize), String> {
-    let built = crate::template::load(run.templates, opts).map_err(|e| e.to_string())?;
+fn audit(run: &Audit<'_>, opts: &Options) -> Result<(BTreeSet<Key>, usize), super::Error> {
+    let built = crate::template::load(run.templates, opts)?;
     let mut eval = crate::rules::engine::evaluate(Arc::new(built.snapshot), run.rules, run.config);
     eval.diagnostics.extend(built.diagnostics);
     crate::template::settle(&mut eval.diagnostics);
@@ -217,7 +217,7 @@ pub fn patches(
     origins: &BTreeMap<String, Origin>,
     findings: &[Finding],
     rel: impl Fn(&Path) -> String,
-) -> Result<Patches, String> {
+) -> Result<Patches, super::Error> {
     let mut out = Patches::default();
     let (mut open, mut gaps) = audit(run, run.opts)?;
     let (open_before, gaps_before) = (open.clone(), gaps);
@@ -251,8 +251,11 @@ pub fn patches(
         let text = match texts.get(&origin.file) {
             Some(t) => t.clone(),
             None => {
-                let t = std::fs::read_to_string(&origin.file)
-                    .map_err(|e| format!("cannot read {}: {e}", origin.file.display()))?;
+                let t =
+                    std::fs::read_to_string(&origin.file).map_err(|source| super::Error::Read {
+                        path: origin.file.clone(),
+                        source,
+                    })?;
                 originals.insert(origin.file.clone(), t.clone());
                 texts.insert(origin.file.clone(), t.clone());
                 t

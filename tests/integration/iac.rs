@@ -571,9 +571,9 @@ fn templates_are_read_only_when_a_located_resource_needs_them() {
     };
     // a missing directory or state fails at once, before anything is read
     let missing = Lazy::new(opts(vec![dir.path().join("nope")], vec![]));
-    assert!(matches!(&missing, Err(e) if e.starts_with("--iac: ")));
+    assert!(matches!(&missing, Err(e) if e.to_string().starts_with("--iac: ")));
     let missing = Lazy::new(opts(vec![], vec![dir.path().join("none.tfstate")]));
-    assert!(matches!(&missing, Err(e) if e.starts_with("--tf-state ")));
+    assert!(matches!(&missing, Err(e) if e.to_string().starts_with("--tf-state ")));
     // a good one reads nothing until asked
     let lazy =
         Lazy::new(opts(vec![dir.path().join("infra")], vec![])).unwrap_or_else(|e| panic!("{e}"));

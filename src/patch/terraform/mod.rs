@@ -102,7 +102,7 @@ fn edit_text(
         TfEdit::Set { address, .. } => address,
         TfEdit::Create { beside, .. } => beside,
     };
-    let block = index.resource_block(beside)?;
+    let block = index.resource_block(beside).map_err(|e| e.to_string())?;
     let path = block.path.to_path_buf();
     let text = texts
         .get(&path)
@@ -182,7 +182,7 @@ pub struct Audit<'a> {
     pub config: &'a Config,
 }
 
-fn audit(run: &Audit<'_>, docs: &[Value]) -> Result<(BTreeSet<Key>, usize), String> {
+fn audit(run: &Audit<'_>, docs: &[Value]) -> Result<(BTreeSet<Key>, usize), super::Error> {
     let plans: Vec<PlanFile> = run
         .plans
         .iter()
@@ -192,8 +192,7 @@ fn audit(run: &Audit<'_>, docs: &[Value]) -> Result<(BTreeSet<Key>, usize), Stri
             doc: d.clone(),
         })
         .collect();
-    let built = crate::template::tfplan::load(&plans, Vec::<Diagnostic>::new(), run.opts)
-        .map_err(|e| e.to_string())?;
+    let built = crate::template::tfplan::load(&plans, Vec::<Diagnostic>::new(), run.opts)?;
     let mut eval = crate::rules::engine::evaluate(Arc::new(built.snapshot), run.rules, run.config);
     eval.diagnostics.extend(built.diagnostics);
     crate::template::settle(&mut eval.diagnostics);
@@ -208,7 +207,7 @@ pub fn patches(
     snapshot: &Snapshot,
     origins: &BTreeMap<String, Origin>,
     findings: &[Finding],
-) -> Result<Patches, String> {
+) -> Result<Patches, super::Error> {
     let mut out = Patches::default();
     let mut docs: Vec<Value> = run.plans.iter().map(|p| p.doc.clone()).collect();
     let (mut open, mut gaps) = audit(run, &docs)?;
