@@ -231,17 +231,32 @@ fn frameworks_table() -> String {
     out
 }
 
+/// Why a page's generated block could not be filled; `name` is the block's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("no `<!-- generated: {name} -->` marker")]
+    NoStart { name: String },
+    #[error("no `{BLOCK_END}` after `<!-- generated: {name} -->`")]
+    NoEnd { name: String },
+    #[error("`<!-- generated: {name} -->` and `{BLOCK_END}` share a line")]
+    SameLine { name: String },
+}
+
 /// `page` with the text of its block `name` replaced by `text`.
-pub fn fill_block(page: &str, name: &str, text: &str) -> Result<String, String> {
+pub fn fill_block(page: &str, name: &str, text: &str) -> Result<String, BlockError> {
     let start = format!("<!-- generated: {name} -->");
     let from = page
         .find(&start)
         .map(|i| i + start.len())
-        .ok_or_else(|| format!("no `{start}` marker"))?;
+        .ok_or_else(|| BlockError::NoStart {
+            name: name.to_string(),
+        })?;
     let end = page[from..]
         .find(BLOCK_END)
         .map(|i| from + i)
-        .ok_or_else(|| format!("no `{BLOCK_END}` after `{start}`"))?;
+        .ok_or_else(|| BlockError::NoEnd {
+            name: name.to_string(),
+        })?;
     // the end marker keeps its line and indentation
     let line = page[..end].rfind('\n').map_or(0, |i| i + 1);
     let cut = if page[line..end].trim().is_empty() {
@@ -250,7 +265,9 @@ pub fn fill_block(page: &str, name: &str, text: &str) -> Result<String, String> 
         end
     };
     if cut < from {
-        return Err(format!("`{start}` and `{BLOCK_END}` share a line"));
+        return Err(BlockError::SameLine {
+            name: name.to_string(),
+        });
     }
     Ok(format!("{}\n{text}{}", &page[..from], &page[cut..]))
 }
@@ -412,5 +429,34 @@ pub fn explain(rule: &crate::rules::Rule, format: ExplainFormat) -> String {
             }
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_errors_are_one_line_naming_the_markers() {
+        let page = "intro\n<!-- generated: fixes -->\nold\n<!-- end generated -->\nrest\n";
+        assert_eq!(
+            fill_block(page, "fixes", "new\n").as_deref(),
+            Ok("intro\n<!-- generated: fixes -->\nnew\n<!-- end generated -->\nrest\n")
+        );
+        let e = fill_block("no markers\n", "fixes", "x").err();
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("no `<!-- generated: fixes -->` marker")
+        );
+        let e = fill_block("<!-- generated: fixes -->\n", "fixes", "x").err();
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("no `<!-- end generated -->` after `<!-- generated: fixes -->`")
+        );
+        let e = BlockError::SameLine { name: "a".into() };
+        assert_eq!(
+            e.to_string(),
+            "`<!-- generated: a -->` and `<!-- end generated -->` share a line"
+        );
     }
 }

@@ -2,7 +2,34 @@
 //! `--role-name`, and `--shard I/N` to split them between jobs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why the accounts to audit could not be listed. `at` is `FILE:LINE` of an
+/// `--accounts` line, or `--role-arn ARN`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "--role-arn {arn:?} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"
+    )]
+    RoleArn { arn: String },
+    #[error("{at}: account id {account} needs --role-name to build the role ARN")]
+    NeedsRoleName { at: String, account: String },
+    #[error("{at}: {line:?} is neither a 12-digit account id nor an IAM role ARN")]
+    Line { at: String, line: String },
+    #[error(
+        "{} lists no account (only blank lines or comments): nothing would be audited",
+        file.display()
+    )]
+    Empty { file: PathBuf },
+    #[error("account {account} is listed twice ({first} and {at})")]
+    Twice {
+        account: String,
+        first: String,
+        at: String,
+    },
+    #[error("--role-name {name:?} is not a valid IAM role name")]
+    RoleName { name: String },
+}
 
 /// One account to audit, reached by assuming a role in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,12 +106,10 @@ pub fn build(
     accounts_file: Option<(&Path, &str)>,
     role_name: Option<&str>,
     partition: &str,
-) -> Result<Vec<Target>, String> {
+) -> Result<Vec<Target>, Error> {
     let mut out: Vec<(String, Target)> = Vec::new();
     for arn in role_arns {
-        let account = role_account(arn).ok_or_else(|| {
-            format!("--role-arn {arn:?} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
-        })?;
+        let account = role_account(arn).ok_or_else(|| Error::RoleArn { arn: arn.clone() })?;
         out.push((
             format!("--role-arn {arn}"),
             Target {
@@ -102,8 +127,9 @@ pub fn build(
             }
             let at = format!("{}:{}", path.display(), n + 1);
             let target = if is_account_id(line) {
-                let name = role_name.ok_or_else(|| {
-                    format!("{at}: account id {line} needs --role-name to build the role ARN")
+                let name = role_name.ok_or_else(|| Error::NeedsRoleName {
+                    at: at.clone(),
+                    account: line.to_string(),
                 })?;
                 Target {
                     account: line.to_string(),
@@ -115,33 +141,34 @@ pub fn build(
                     role_arn: line.to_string(),
                 }
             } else {
-                return Err(format!(
-                    "{at}: {line:?} is neither a 12-digit account id nor an IAM role ARN"
-                ));
+                return Err(Error::Line {
+                    at,
+                    line: line.to_string(),
+                });
             };
             out.push((at, target));
         }
         if out.len() == before {
-            return Err(format!(
-                "{} lists no account (only blank lines or comments): nothing would be audited",
-                path.display()
-            ));
+            return Err(Error::Empty {
+                file: path.to_path_buf(),
+            });
         }
     }
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (at, t) in &out {
         if let Some(first) = seen.insert(t.account.clone(), at.clone()) {
-            return Err(format!(
-                "account {} is listed twice ({first} and {at})",
-                t.account
-            ));
+            return Err(Error::Twice {
+                account: t.account.clone(),
+                first,
+                at: at.clone(),
+            });
         }
     }
     Ok(out.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Validates a role name given with `--role-name` (a path is allowed).
-pub fn check_role_name(name: &str) -> Result<(), String> {
+pub fn check_role_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 512
         && name
@@ -152,7 +179,9 @@ pub fn check_role_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("--role-name {name:?} is not a valid IAM role name"))
+        Err(Error::RoleName {
+            name: name.to_string(),
+        })
     }
 }
 
@@ -240,6 +269,7 @@ mod tests {
             "aws",
         )
         .err()
+        .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(e.contains("a.txt:2") && e.contains("12345"), "{e}");
         let e = build(
@@ -249,6 +279,7 @@ mod tests {
             "aws",
         )
         .err()
+        .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(e.contains("a.txt:1") && e.contains("--role-name"), "{e}");
         let e = build(
@@ -258,10 +289,12 @@ mod tests {
             "aws",
         )
         .err()
+        .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(e.contains("listed twice") && e.contains("a.txt:2"), "{e}");
         let e = build(&["arn:aws:iam::1:role/x".to_string()], None, None, "aws")
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("--role-arn"), "{e}");
         // an empty or comments-only file audits nothing: an error, not a clean run
@@ -273,10 +306,14 @@ mod tests {
                 "aws",
             )
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
             assert!(e.starts_with("a.txt lists no account"), "{text:?}: {e}");
         }
         assert!(check_role_name("team/audit").is_ok());
-        assert!(check_role_name("bad name").is_err());
+        assert_eq!(
+            check_role_name("bad name").map_err(|e| e.to_string()),
+            Err("--role-name \"bad name\" is not a valid IAM role name".to_string())
+        );
     }
 }

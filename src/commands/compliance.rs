@@ -56,7 +56,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, c: &ComplianceArgs) -> Result<u8, Stri
     let frameworks = Frameworks::builtin().map_err(|e| e.to_string().trim_end().to_string())?;
     let rules = load_rules(&audit)?;
     if c.list {
-        let text = report::compliance::list(&frameworks, &rules, c.format)?;
+        let text =
+            report::compliance::list(&frameworks, &rules, c.format).map_err(|e| e.to_string())?;
         write_output(c.output.as_ref(), &text)?;
         return Ok(EXIT_OK);
     }
@@ -89,7 +90,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, c: &ComplianceArgs) -> Result<u8, Stri
         }
         ComplianceFormat::Json => report::compliance::json::render(&r),
         ComplianceFormat::Markdown => report::compliance::markdown::render(&r),
-        ComplianceFormat::Csv => report::compliance::csv::render(&r)?,
+        ComplianceFormat::Csv => report::compliance::csv::render(&r).map_err(|e| e.to_string())?,
     };
     write_output(c.output.as_ref(), &text)?;
     for d in outcome

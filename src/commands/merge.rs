@@ -17,9 +17,9 @@ pub fn run(reports: &[PathBuf], output: Option<&PathBuf>) -> Result<u8, String> 
     }
     let sarif = docs.iter().all(|(_, d)| d.get("runs").is_some());
     let merged = if sarif {
-        report::merge::merge_sarif(&docs)?
+        report::merge::merge_sarif(&docs).map_err(|e| e.to_string())?
     } else {
-        report::merge::merge_json(&docs)?
+        report::merge::merge_json(&docs).map_err(|e| e.to_string())?
     };
     let mut text = serde_json::to_string_pretty(&merged).unwrap_or_default();
     text.push('\n');

@@ -198,7 +198,7 @@ fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
 fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
     use collect::targets;
     if let Some(name) = &g.role_name {
-        targets::check_role_name(name)?;
+        targets::check_role_name(name).map_err(|e| e.to_string())?;
     }
     let text = match &g.accounts_file {
         Some(p) => Some(
@@ -217,6 +217,7 @@ fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String
         g.role_name.as_deref(),
         partition,
     )
+    .map_err(|e| e.to_string())
 }
 
 /// The SDK configuration to act with in `region`: the caller's own, or the

@@ -75,10 +75,42 @@ pub enum PolicyError {
     NotObject,
     #[error("the policy has no Statement")]
     NoStatement,
-    #[error("statement {index}: {message}")]
-    Statement { index: usize, message: String },
+    #[error("statement {index}: {source}")]
+    Statement {
+        index: usize,
+        #[source]
+        source: StatementError,
+    },
     #[error("{0}")]
     Field(String),
+}
+
+/// Why one statement of a policy could not be read; `found` is the value
+/// written, shown as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    #[error("a statement must be an object")]
+    NotObject,
+    #[error("Effect must be \"Allow\" or \"Deny\", found {found}")]
+    Effect { found: Value },
+    #[error("Effect is missing")]
+    NoEffect,
+    #[error("has both {0} and {1}")]
+    Both(&'static str, &'static str),
+    #[error("Sid must be a string, found {found}")]
+    Sid { found: Value },
+    #[error("{field} must hold strings, found {found}")]
+    NotStrings { field: String, found: Value },
+    #[error("{field} must be a string or a list of strings, found {found}")]
+    NotList { field: String, found: Value },
+    #[error("{field} must be \"*\" or an object, found {found}")]
+    Principal { field: String, found: Value },
+    #[error("Condition must be an object")]
+    Condition,
+    #[error("Condition.{operator} must be an object of keys")]
+    ConditionKeys { operator: String },
+    #[error("{at}: condition values must be strings, booleans or numbers, found {found}")]
+    ConditionValue { at: String, found: Value },
 }
 
 /// The JSON text of a policy: IAM returns policies percent-encoded, the
@@ -128,9 +160,9 @@ pub fn parse_policy(text: &str) -> Result<PolicyDocument, PolicyError> {
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
-            parse_statement(s).map_err(|message| PolicyError::Statement {
+            parse_statement(s).map_err(|source| PolicyError::Statement {
                 index: i + 1,
-                message,
+                source,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -141,34 +173,39 @@ pub fn parse_policy(text: &str) -> Result<PolicyDocument, PolicyError> {
     })
 }
 
-fn string_list(v: &Value, field: &str) -> Result<Vec<String>, String> {
+fn string_list(v: &Value, field: &str) -> Result<Vec<String>, StatementError> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items
             .iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(format!("{field} must hold strings, found {other}")),
+                other => Err(StatementError::NotStrings {
+                    field: field.to_string(),
+                    found: other.clone(),
+                }),
             })
             .collect(),
-        other => Err(format!(
-            "{field} must be a string or a list of strings, found {other}"
-        )),
+        other => Err(StatementError::NotList {
+            field: field.to_string(),
+            found: other.clone(),
+        }),
     }
 }
 
-fn scalar_string(v: &Value, ctx: &str) -> Result<String, String> {
+fn scalar_string(v: &Value, ctx: &str) -> Result<String, StatementError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(format!(
-            "{ctx}: condition values must be strings, booleans or numbers, found {other}"
-        )),
+        other => Err(StatementError::ConditionValue {
+            at: ctx.to_string(),
+            found: other.clone(),
+        }),
     }
 }
 
-fn principals(v: &Value, field: &str) -> Result<Principals, String> {
+fn principals(v: &Value, field: &str) -> Result<Principals, StatementError> {
     match v {
         Value::String(s) if s == "*" => Ok(Principals::Any),
         Value::Object(map) => {
@@ -181,27 +218,30 @@ fn principals(v: &Value, field: &str) -> Result<Principals, String> {
             }
             Ok(Principals::Typed(out))
         }
-        other => Err(format!("{field} must be \"*\" or an object, found {other}")),
+        other => Err(StatementError::Principal {
+            field: field.to_string(),
+            found: other.clone(),
+        }),
     }
 }
 
-fn parse_statement(v: &Value) -> Result<Statement, String> {
+fn parse_statement(v: &Value) -> Result<Statement, StatementError> {
     let Value::Object(s) = v else {
-        return Err("a statement must be an object".to_string());
+        return Err(StatementError::NotObject);
     };
     let effect = match s.get("Effect") {
         Some(Value::String(e)) if e == "Allow" => Effect::Allow,
         Some(Value::String(e)) if e == "Deny" => Effect::Deny,
         Some(other) => {
-            return Err(format!(
-                "Effect must be \"Allow\" or \"Deny\", found {other}"
-            ));
+            return Err(StatementError::Effect {
+                found: other.clone(),
+            });
         }
-        None => return Err("Effect is missing".to_string()),
+        None => return Err(StatementError::NoEffect),
     };
-    let both = |a: &str, b: &str| -> Result<(), String> {
+    let both = |a: &'static str, b: &'static str| -> Result<(), StatementError> {
         if s.contains_key(a) && s.contains_key(b) {
-            Err(format!("has both {a} and {b}"))
+            Err(StatementError::Both(a, b))
         } else {
             Ok(())
         }
@@ -213,7 +253,11 @@ fn parse_statement(v: &Value) -> Result<Statement, String> {
     let sid = match s.get("Sid") {
         None | Some(Value::Null) => None,
         Some(Value::String(x)) => Some(x.clone()),
-        Some(other) => return Err(format!("Sid must be a string, found {other}")),
+        Some(other) => {
+            return Err(StatementError::Sid {
+                found: other.clone(),
+            });
+        }
     };
     let mut conditions = Vec::new();
     match s.get("Condition") {
@@ -221,7 +265,9 @@ fn parse_statement(v: &Value) -> Result<Statement, String> {
         Some(Value::Object(ops)) => {
             for (op, keys) in ops {
                 let Value::Object(keys) = keys else {
-                    return Err(format!("Condition.{op} must be an object of keys"));
+                    return Err(StatementError::ConditionKeys {
+                        operator: op.clone(),
+                    });
                 };
                 for (key, values) in keys {
                     let ctx = format!("Condition.{op}.{key}");
@@ -240,7 +286,7 @@ fn parse_statement(v: &Value) -> Result<Statement, String> {
                 }
             }
         }
-        Some(_) => return Err("Condition must be an object".to_string()),
+        Some(_) => return Err(StatementError::Condition),
     }
     Ok(Statement {
         sid,
@@ -448,6 +494,28 @@ mod tests {
             Ok(d) => panic!("parsed {d:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn a_statement_error_is_one_line_with_its_cause() {
+        let text = r#"{"Statement":[{"Effect":"Allow","Action":"*"},{"Effect":"Maybe"}]}"#;
+        let err = parse_policy(text).err();
+        let Some(err) = err else {
+            panic!("Effect Maybe parsed");
+        };
+        assert_eq!(
+            err.to_string(),
+            "statement 2: Effect must be \"Allow\" or \"Deny\", found \"Maybe\""
+        );
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(
+            cause.as_deref(),
+            Some("Effect must be \"Allow\" or \"Deny\", found \"Maybe\"")
+        );
+        assert_eq!(
+            e(r#"{"Statement":{"Effect":"Allow","Action":"*","NotAction":"s3:*"}}"#),
+            "statement 1: has both Action and NotAction"
+        );
     }
 
     #[test]

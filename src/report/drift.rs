@@ -209,13 +209,25 @@ fn drift_rule() -> RuleFile {
 pub const HTML_IS_AUDIT_ONLY: &str =
     "drift reports as table, json, sarif or markdown; html is a format of the audit report";
 
+/// Why the drift could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", HTML_IS_AUDIT_ONLY)]
+    HtmlAuditOnly,
+    #[error(transparent)]
+    Sarif(#[from] super::sarif::SarifError),
+    /// The SARIF text read back to list each change's pipelines.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
 /// Renders the drift in a format.
 pub fn render(
     d: &Drift,
     current: &Snapshot,
     format: Format,
     docs_url: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     match format {
         Format::Json => {
             let doc = json!({
@@ -314,7 +326,7 @@ pub fn render(
             let _ = writeln!(out, "\n{} change(s)", d.changes.len());
             Ok(out)
         }
-        Format::Html => Err(HTML_IS_AUDIT_ONLY.to_string()),
+        Format::Html => Err(Error::HtmlAuditOnly),
         Format::Sarif => {
             let findings: Vec<Finding> = d
                 .changes
@@ -368,15 +380,14 @@ pub fn render(
             let rule = drift_rule();
             let text =
                 super::sarif::render_with_category(&report, &[&rule], docs_url, "pipeaudit-drift")
-                    .map(|r| r.text)
-                    .map_err(|e| e.to_string())?;
+                    .map(|r| r.text)?;
             // each result's pipelines as a list of ARNs
             let by_fingerprint: std::collections::BTreeMap<&str, &Change> = findings
                 .iter()
                 .zip(&d.changes)
                 .map(|(f, c)| (f.fingerprint.as_str(), c))
                 .collect();
-            let mut doc: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            let mut doc: Value = serde_json::from_str(&text)?;
             for run in doc["runs"].as_array_mut().into_iter().flatten() {
                 for r in run["results"].as_array_mut().into_iter().flatten() {
                     let change = r["fingerprints"]["pipeaudit/v1"]
@@ -389,9 +400,7 @@ pub fn render(
                     }
                 }
             }
-            serde_json::to_string_pretty(&doc)
-                .map(|t| format!("{t}\n"))
-                .map_err(|e| e.to_string())
+            Ok(serde_json::to_string_pretty(&doc).map(|t| format!("{t}\n"))?)
         }
     }
 }

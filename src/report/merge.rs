@@ -5,9 +5,33 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+/// Why reports could not be merged; `name` is the input as given.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{name}: not a pipeaudit JSON report of schema_version 1")]
+    NotReport { name: String },
+    #[error("{name}: no findings list")]
+    NoFindings { name: String },
+    #[error("{name}: a finding has no fingerprint")]
+    NoFingerprint { name: String },
+    #[error("{name}: not a SARIF 2.1.0 file")]
+    NotSarif { name: String },
+    #[error("{name}: no runs")]
+    NoRuns { name: String },
+    #[error(
+        "{name}: the category {category:?} appears in two inputs; GitHub rejects duplicate categories"
+    )]
+    DuplicateCategory { name: String, category: String },
+    #[error(
+        "{runs} runs in all; GitHub accepts at most {max} per file: merge fewer shards per file",
+        max = super::sarif::MAX_RUNS
+    )]
+    TooManyRuns { runs: usize },
+}
+
 /// Merges JSON reports: findings de-duplicated by fingerprint and sorted as
 /// the reports sort them, diagnostics concatenated, summary recomputed.
-pub fn merge_json(reports: &[(String, Value)]) -> Result<Value, String> {
+pub fn merge_json(reports: &[(String, Value)]) -> Result<Value, Error> {
     let mut findings: BTreeMap<String, Value> = BTreeMap::new();
     let mut diagnostics = Vec::new();
     let mut accounts = BTreeSet::new();
@@ -15,17 +39,15 @@ pub fn merge_json(reports: &[(String, Value)]) -> Result<Value, String> {
     let mut pipelines = 0u64;
     for (name, r) in reports {
         if r["schema_version"] != 1 {
-            return Err(format!(
-                "{name}: not a pipeaudit JSON report of schema_version 1"
-            ));
+            return Err(Error::NotReport { name: name.clone() });
         }
         let list = r["findings"]
             .as_array()
-            .ok_or_else(|| format!("{name}: no findings list"))?;
+            .ok_or_else(|| Error::NoFindings { name: name.clone() })?;
         for f in list {
             let fp = f["fingerprint"]
                 .as_str()
-                .ok_or_else(|| format!("{name}: a finding has no fingerprint"))?;
+                .ok_or_else(|| Error::NoFingerprint { name: name.clone() })?;
             findings.entry(fp.to_string()).or_insert_with(|| f.clone());
         }
         diagnostics.extend(r["diagnostics"].as_array().cloned().unwrap_or_default());
@@ -88,35 +110,32 @@ pub fn merge_json(reports: &[(String, Value)]) -> Result<Value, String> {
 
 /// Merges SARIF files: their runs, which must have distinct categories; at
 /// most 20 runs in all.
-pub fn merge_sarif(files: &[(String, Value)]) -> Result<Value, String> {
+pub fn merge_sarif(files: &[(String, Value)]) -> Result<Value, Error> {
     let mut runs = Vec::new();
     let mut categories = BTreeSet::new();
     for (name, f) in files {
         if f["version"] != "2.1.0" {
-            return Err(format!("{name}: not a SARIF 2.1.0 file"));
+            return Err(Error::NotSarif { name: name.clone() });
         }
         for run in f["runs"]
             .as_array()
-            .ok_or_else(|| format!("{name}: no runs"))?
+            .ok_or_else(|| Error::NoRuns { name: name.clone() })?
         {
             let cat = run["automationDetails"]["id"]
                 .as_str()
                 .unwrap_or("")
                 .to_string();
             if !categories.insert(cat.clone()) {
-                return Err(format!(
-                    "{name}: the category {cat:?} appears in two inputs; GitHub rejects duplicate categories"
-                ));
+                return Err(Error::DuplicateCategory {
+                    name: name.clone(),
+                    category: cat,
+                });
             }
             runs.push(run.clone());
         }
     }
     if runs.len() > super::sarif::MAX_RUNS {
-        return Err(format!(
-            "{} runs in all; GitHub accepts at most {} per file: merge fewer shards per file",
-            runs.len(),
-            super::sarif::MAX_RUNS
-        ));
+        return Err(Error::TooManyRuns { runs: runs.len() });
     }
     runs.sort_by_key(|r| {
         r["automationDetails"]["id"]
@@ -129,4 +148,34 @@ pub fn merge_sarif(files: &[(String, Value)]) -> Result<Value, String> {
         .map(|(_, f)| f["$schema"].clone())
         .unwrap_or(Value::Null);
     Ok(json!({"$schema": schema, "version": "2.1.0", "runs": runs}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_input_on_one_line() {
+        let e = merge_sarif(&[("a.sarif".to_string(), json!({"version": "2.1.0"}))]).err();
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("a.sarif: no runs")
+        );
+        let run = json!({"automationDetails": {"id": "x/"}});
+        let doc = json!({"version": "2.1.0", "runs": [run]});
+        let e = merge_sarif(&[("a".into(), doc.clone()), ("b".into(), doc)]).err();
+        let shown = e.map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            shown,
+            "b: the category \"x/\" appears in two inputs; GitHub rejects duplicate categories"
+        );
+        let e = Error::TooManyRuns { runs: 21 };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "21 runs in all; GitHub accepts at most {} per file: merge fewer shards per file",
+                crate::report::sarif::MAX_RUNS
+            )
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! A compliance assessment as CSV: one record per control, for spreadsheets.
 
-use super::{ComplianceReport, note};
+use super::{ComplianceReport, CsvError, note};
 use crate::report::escape::csv_cell;
 
 /// The header of the CSV.
@@ -17,11 +17,10 @@ pub const HEADER: [&str; 9] = [
 ];
 
 /// Renders the header and a record per control (RFC 4180 quoting).
-pub fn render(r: &ComplianceReport<'_>) -> Result<String, String> {
+pub fn render(r: &ComplianceReport<'_>) -> Result<String, CsvError> {
     let a = r.assessment;
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let err = |e: ::csv::Error| format!("cannot write CSV: {e}");
-    w.write_record(HEADER).map_err(err)?;
+    w.write_record(HEADER)?;
     for row in &a.rows {
         let failing = if row.status == crate::compliance::Status::Manual {
             String::new()
@@ -41,11 +40,10 @@ pub fn render(r: &ComplianceReport<'_>) -> Result<String, String> {
                 a.framework.url.as_str(),
             ]
             .map(csv_cell),
-        )
-        .map_err(err)?;
+        )?;
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| format!("cannot write CSV: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("cannot write CSV: {e}"))
+        .map_err(|e| CsvError::Flush(e.into_error()))?;
+    Ok(String::from_utf8(bytes)?)
 }

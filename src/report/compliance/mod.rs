@@ -7,6 +7,17 @@ pub mod markdown;
 pub mod table;
 
 use super::Scope;
+
+/// Why a CSV could not be written (into memory: a record or the text).
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("cannot write CSV: {0}")]
+    Record(#[from] ::csv::Error),
+    #[error("cannot write CSV: {0}")]
+    Flush(#[source] std::io::Error),
+    #[error("cannot write CSV: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+}
 use crate::compliance::{Assessment, Row, Status};
 
 /// Output formats of `pipeaudit compliance`.
@@ -98,7 +109,7 @@ pub fn list(
     frameworks: &crate::rules::frameworks::Frameworks,
     rules: &crate::rules::RuleSet,
     format: ComplianceFormat,
-) -> Result<String, String> {
+) -> Result<String, CsvError> {
     let rows: Vec<[String; 6]> = frameworks
         .list
         .iter()
@@ -146,16 +157,14 @@ pub fn list(
         }
         ComplianceFormat::Csv => {
             let mut w = ::csv::Writer::from_writer(Vec::new());
-            let err = |e: ::csv::Error| format!("cannot write CSV: {e}");
-            w.write_record(header).map_err(err)?;
+            w.write_record(header)?;
             for r in &rows {
-                w.write_record(r.iter().map(|c| crate::report::escape::csv_cell(c)))
-                    .map_err(err)?;
+                w.write_record(r.iter().map(|c| crate::report::escape::csv_cell(c)))?;
             }
             let bytes = w
                 .into_inner()
-                .map_err(|e| format!("cannot write CSV: {e}"))?;
-            String::from_utf8(bytes).map_err(|e| format!("cannot write CSV: {e}"))
+                .map_err(|e| CsvError::Flush(e.into_error()))?;
+            Ok(String::from_utf8(bytes)?)
         }
         ComplianceFormat::Table | ComplianceFormat::Markdown => {
             let mut t = comfy_table::Table::new();
@@ -166,5 +175,26 @@ pub fn list(
             t.force_no_tty();
             Ok(format!("{t}\n"))
         }
+    }
+}
+
+#[cfg(test)]
+mod csv_error_tests {
+    use super::CsvError;
+
+    #[test]
+    fn a_csv_error_is_one_line_with_its_cause() {
+        let bytes = vec![0xff, 0xfe];
+        let Err(utf8) = String::from_utf8(bytes) else {
+            panic!("invalid UTF-8 decoded");
+        };
+        let e = CsvError::from(utf8);
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("cannot write CSV: invalid utf-8"),
+            "{shown}"
+        );
+        assert!(!shown.contains('\n') && !shown.contains("Utf8"));
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

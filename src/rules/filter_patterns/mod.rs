@@ -116,7 +116,7 @@ pub enum Analysis {
 /// DFA size bounds: a webhook pattern is small; anything beyond is not analysed.
 const SIZE_LIMIT: usize = 8 << 20;
 
-fn build(pattern: &str) -> Result<dense::DFA<Vec<u32>>, String> {
+fn build(pattern: &str) -> Result<dense::DFA<Vec<u32>>, dense::BuildError> {
     dense::Builder::new()
         .configure(
             dense::Config::new()
@@ -130,7 +130,6 @@ fn build(pattern: &str) -> Result<dense::DFA<Vec<u32>>, String> {
         .syntax(syntax::Config::new().unicode(false).utf8(false))
         .thompson(thompson::Config::new().utf8(false))
         .build(pattern)
-        .map_err(|e| e.to_string())
 }
 
 /// Sorts a parse error: invalid in every dialect, or a feature this engine
@@ -188,7 +187,7 @@ pub fn decide(pattern: &str, alphabet: Alphabet) -> Analysis {
         (Ok(f), Ok(s)) => (f, s),
         (Err(e), _) | (_, Err(e)) => {
             return Analysis::NotAnalysed {
-                reason: first_line(&e),
+                reason: first_line(&e.to_string()),
             };
         }
     };
