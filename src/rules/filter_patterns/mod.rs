@@ -116,7 +116,7 @@ pub enum Analysis {
 /// DFA size bounds: a webhook pattern is small; anything beyond is not analysed.
 const SIZE_LIMIT: usize = 8 << 20;
 
-fn build(pattern: &str) -> Result<dense::DFA<Vec<u32>>, dense::BuildError> {
+fn build(pattern: &str) -> Result<dense::DFA<Vec<u32>>, Box<dense::BuildError>> {
     dense::Builder::new()
         .configure(
             dense::Config::new()
@@ -130,6 +130,7 @@ fn build(pattern: &str) -> Result<dense::DFA<Vec<u32>>, dense::BuildError> {
         .syntax(syntax::Config::new().unicode(false).utf8(false))
         .thompson(thompson::Config::new().utf8(false))
         .build(pattern)
+        .map_err(Box::new)
 }
 
 /// Sorts a parse error: invalid in every dialect, or a feature this engine

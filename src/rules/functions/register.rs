@@ -145,7 +145,7 @@ pub fn register(ctx: &mut cel::Context<'_>, lookup: Arc<Lookup>) -> Result<(), R
                     call(&l, name, &[&a, &b, &c]).unwrap_or_else(|| Err(wrong_call(name)))
                 },
             ),
-            _ => return Err(RegisterError::NoArity { name: *name }),
+            _ => return Err(RegisterError::NoArity { name }),
         }
     }
     Ok(())
