@@ -139,13 +139,13 @@ fn parse_reference(r: &str) -> Reference {
 }
 
 /// What a reference leads to.
-enum Target {
+enum Referent {
     Literal(Value),
     Attribute(usize, String),
 }
 
 /// The plan being translated.
-struct Plan<'p> {
+struct Translation<'p> {
     path: &'p Path,
     doc: &'p Value,
     res: Vec<Res>,
@@ -289,7 +289,7 @@ fn tag_list(t: &Value, key: &str) -> Option<Value> {
     ))
 }
 
-impl<'p> Plan<'p> {
+impl<'p> Translation<'p> {
     /// The configuration of the module reached through `calls`.
     fn config_module(&self, calls: &[String]) -> Option<&'p Value> {
         let mut m = self.doc.get("configuration")?.get("root_module")?;
@@ -351,7 +351,7 @@ impl<'p> Plan<'p> {
         module: &str,
         reference: &str,
         hops: usize,
-    ) -> Option<Target> {
+    ) -> Option<Referent> {
         if hops > MAX_HOPS {
             return None;
         }
@@ -401,7 +401,7 @@ impl<'p> Plan<'p> {
                         i
                     }
                 };
-                Some(Target::Attribute(i, attr))
+                Some(Referent::Attribute(i, attr))
             }
             Reference::Other => None,
         }
@@ -413,9 +413,9 @@ impl<'p> Plan<'p> {
         module: &str,
         expr: &Value,
         hops: usize,
-    ) -> Option<Target> {
+    ) -> Option<Referent> {
         if let Some(c) = expr.get("constant_value") {
-            return Some(Target::Literal(c.clone()));
+            return Some(Referent::Literal(c.clone()));
         }
         match references(expr).as_slice() {
             [one] => self.follow(calls, module, one, hops),
@@ -424,7 +424,7 @@ impl<'p> Plan<'p> {
     }
 
     /// What the value at `path` of resource `r` refers to.
-    fn target_at(&self, r: usize, path: &[Seg]) -> Option<Target> {
+    fn target_at(&self, r: usize, path: &[Seg]) -> Option<Referent> {
         let res = &self.res[r];
         let expr = self.expression(res, path)?;
         self.expr_target(&res.calls, &res.module, expr, 0)
@@ -508,8 +508,8 @@ impl<'p> Plan<'p> {
     /// one, else unknown.
     fn unknown_at(&mut self, r: usize, path: &[Seg]) -> Value {
         let resolved = match self.target_at(r, path) {
-            Some(Target::Literal(v)) => Some(v),
-            Some(Target::Attribute(i, attr)) => self.attribute(i, &attr),
+            Some(Referent::Literal(v)) => Some(v),
+            Some(Referent::Attribute(i, attr)) => self.attribute(i, &attr),
             None => None,
         };
         match resolved {
@@ -676,7 +676,7 @@ impl<'p> Plan<'p> {
                 .copied();
         }
         match self.target_at(r, &[Seg::Key(attr.to_string())])? {
-            Target::Attribute(i, _) if tys.contains(&self.res[i].ty.as_str()) => Some(i),
+            Referent::Attribute(i, _) if tys.contains(&self.res[i].ty.as_str()) => Some(i),
             _ => None,
         }
     }
@@ -865,7 +865,7 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
         .enumerate()
         .map(|(i, r)| (r.address.clone(), i))
         .collect();
-    let mut plan = Plan {
+    let mut plan = Translation {
         path,
         doc,
         res,
@@ -1350,7 +1350,7 @@ fn translate(path: &Path, doc: &Value) -> (Value, Vec<(String, String)>, Vec<Dia
 
 /// A split bucket setting onto its bucket.
 fn fold(
-    plan: &Plan<'_>,
+    plan: &Translation<'_>,
     folds: &mut Vec<(usize, &'static str, Value)>,
     notes: &mut Vec<Diagnostic>,
     unsure: &mut Vec<(&'static str, &'static str, String)>,
@@ -1377,7 +1377,7 @@ fn fold(
 /// it is left out; when the plan does not say which resource, that setting
 /// of every resource of the kind is unknown.
 fn undetermined(
-    plan: &Plan<'_>,
+    plan: &Translation<'_>,
     i: usize,
     attr: &str,
     kind: &'static str,
@@ -1423,7 +1423,7 @@ fn metadata(m: &Value) -> Value {
     ])
 }
 
-fn codebuild(_plan: &Plan<'_>, t: &Value) -> Value {
+fn codebuild(_plan: &Translation<'_>, t: &Value) -> Value {
     let source = |s: &Value| {
         obj(vec![
             ("Type", f(s, "type")),
