@@ -74,9 +74,9 @@ pub fn filter_matches(f: &TagFilter, tags: &BTreeMap<String, String>) -> bool {
 /// The EC2 instances of the pipelines' deployment groups (EC2/on-premises
 /// platform), keyed by group ARN. A group that names no EC2 tag filter and
 /// no Auto Scaling group selects no instance without a call.
-pub struct Targets;
+pub struct Instances;
 
-impl Facts for Targets {
+impl Facts for Instances {
     type Value = DeployTargets;
     const NAME: &'static str = "deploy_targets";
     const ACTION: &'static str = "ec2:DescribeInstances";
@@ -106,7 +106,7 @@ impl Facts for Targets {
     }
 }
 
-impl Kind for Targets {
+impl Kind for Instances {
     type Detail = Selector;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<Selector, DeployTargets>> {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// One account to audit, reached by assuming a role in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct AccountTarget {
     /// The 12-digit account id.
     pub account: String,
     /// The role to assume in that account.
@@ -79,15 +79,15 @@ pub fn build(
     accounts_file: Option<(&Path, &str)>,
     role_name: Option<&str>,
     partition: &str,
-) -> Result<Vec<Target>, String> {
-    let mut out: Vec<(String, Target)> = Vec::new();
+) -> Result<Vec<AccountTarget>, String> {
+    let mut out: Vec<(String, AccountTarget)> = Vec::new();
     for arn in role_arns {
         let account = role_account(arn).ok_or_else(|| {
             format!("--role-arn {arn:?} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
         })?;
         out.push((
             format!("--role-arn {arn}"),
-            Target {
+            AccountTarget {
                 account: account.to_string(),
                 role_arn: arn.clone(),
             },
@@ -105,12 +105,12 @@ pub fn build(
                 let name = role_name.ok_or_else(|| {
                     format!("{at}: account id {line} needs --role-name to build the role ARN")
                 })?;
-                Target {
+                AccountTarget {
                     account: line.to_string(),
                     role_arn: format!("arn:{partition}:iam::{line}:role/{name}"),
                 }
             } else if let Some(account) = role_account(line) {
-                Target {
+                AccountTarget {
                     account: account.to_string(),
                     role_arn: line.to_string(),
                 }
@@ -160,7 +160,7 @@ pub fn check_role_name(name: &str) -> Result<(), String> {
 /// `count`-th starting at `index - 1`. Every shard given the same list gets
 /// a disjoint share, and together they cover the list; shard sizes differ
 /// by at most one.
-pub fn shard(mut targets: Vec<Target>, shard: Shard) -> Vec<Target> {
+pub fn shard(mut targets: Vec<AccountTarget>, shard: Shard) -> Vec<AccountTarget> {
     targets.sort_by(|a, b| a.account.cmp(&b.account));
     targets
         .into_iter()
@@ -174,8 +174,8 @@ pub fn shard(mut targets: Vec<Target>, shard: Shard) -> Vec<Target> {
 mod tests {
     use super::*;
 
-    fn t(account: &str) -> Target {
-        Target {
+    fn t(account: &str) -> AccountTarget {
+        AccountTarget {
             account: account.to_string(),
             role_arn: format!("arn:aws:iam::{account}:role/audit"),
         }
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn shards_are_disjoint_cover_everything_and_balance() {
-        let all: Vec<Target> = (0..23)
+        let all: Vec<AccountTarget> = (0..23)
             .map(|i| t(&format!("{:012}", 1000 + i * 7)))
             .collect();
         let mut reversed = all.clone();

@@ -8,7 +8,7 @@ use super::{collect_live, load_config, load_rules, targets, write_output};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::findings::{DiagnosticKind, Finding, Severity};
 use crate::model::Snapshot;
-use crate::report::{self, Format, Outcome, Report};
+use crate::report::{self, Format, CommandFindings, Report};
 use crate::rules::{RuleSet, engine};
 
 /// Runs the audit, or remediation with --remediate, or the audit of several
@@ -268,7 +268,7 @@ pub(super) fn write_report(
             crate::report::escape::control(&d.message)
         );
     }
-    let code = report::exit_code(&Outcome::Audit {
+    let code = report::exit_code(&CommandFindings::Audit {
         findings: &eval.findings,
         diagnostics: &eval.diagnostics,
         fail_on: a.fail_on.unwrap_or(Severity::Info),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{collect_live, load_config, load_rules, write_output};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::model::Snapshot;
-use crate::report::{self, Format, Outcome};
+use crate::report::{self, Format, CommandFindings};
 
 /// The options of `drift`.
 pub struct DriftArgs {
@@ -47,7 +47,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, d: &DriftArgs) -> Result<u8, String> {
     )
     .map_err(|e| e.to_string())?;
     write_output(d.output.as_ref(), &text)?;
-    Ok(report::exit_code(&Outcome::Drift {
+    Ok(report::exit_code(&CommandFindings::Drift {
         changes: drift.changes.len(),
         exit_zero: d.exit_zero,
     }))

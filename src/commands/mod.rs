@@ -182,7 +182,7 @@ fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
 
 /// The accounts named by --role-arn / --accounts, after --shard; empty
 /// when the audit acts with the caller's own credentials.
-fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
+fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::AccountTarget>, String> {
     let list = audit_targets(g)?;
     match g.shard {
         Some(_) if list.is_empty() => Err(
@@ -195,7 +195,7 @@ fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
 
 /// Every account named by --role-arn / --accounts, before --shard: the
 /// audit whose other accounts deploys are followed into.
-fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
+fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::AccountTarget>, String> {
     use collect::targets;
     if let Some(name) = &g.role_name {
         targets::check_role_name(name)?;

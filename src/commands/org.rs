@@ -18,7 +18,7 @@ pub fn run(
     a: &AuditArgs,
     rules: RuleSet,
     config: Config,
-    list: Vec<collect::targets::Target>,
+    list: Vec<collect::targets::AccountTarget>,
 ) -> Result<u8, String> {
     let (connect, mut opts) = collect_options(g);
     opts.progress = false;

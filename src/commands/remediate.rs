@@ -10,7 +10,7 @@ use crate::model::Snapshot;
 use crate::remediate::apply::{self, Account, ApplyOptions};
 use crate::remediate::render::render_text;
 use crate::remediate::verify::Status;
-use crate::report::{self, EXIT_FINDINGS, Format, Outcome};
+use crate::report::{self, EXIT_FINDINGS, Format, CommandFindings};
 use crate::rules::config::Config;
 use crate::rules::{RuleSet, engine};
 
@@ -144,7 +144,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             render_text(&plan)
         };
         write_output(a.output.as_ref(), &text)?;
-        return Ok(report::exit_code(&Outcome::Remediation {
+        return Ok(report::exit_code(&CommandFindings::Remediation {
             clean: plan.actions.is_empty(),
         }));
     }
@@ -196,7 +196,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         );
         write_output(a.output.as_ref(), &text)?;
     }
-    Ok(report::exit_code(&Outcome::Remediation {
+    Ok(report::exit_code(&CommandFindings::Remediation {
         clean: report.clean(),
     }))
 }

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot, artifact_objects_arn};
@@ -402,7 +402,7 @@ fn plan_imdsv2(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply_imdsv2(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply_imdsv2(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let wanted = a.after.as_object().cloned().unwrap_or_default();
     let ids: Vec<String> = wanted.keys().cloned().collect();
     // every instance still as collected, before any is changed
@@ -618,7 +618,7 @@ fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned
     Ok(a)
 }
 
-async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let role = crate::collect::iam::role_name(&a.resource_arn).to_string();
     let current = match c
         .iam
@@ -654,9 +654,9 @@ async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String,
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let doc = merged(current.as_deref(), &statements).map_err(Outcome::Failed)?;
+    let doc = merged(current.as_deref(), &statements).map_err(NotApplied::Failed)?;
     if super::same_policy(current.as_deref(), &doc) {
-        return Err(Outcome::InPlace(format!(
+        return Err(NotApplied::InPlace(format!(
             "the inline policy {POLICY_NAME} of {role} already holds every statement; nothing written"
         )));
     }

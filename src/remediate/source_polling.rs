@@ -10,7 +10,7 @@ use super::registry::{
     ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext, TemplateContext,
     TemplateForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
@@ -166,7 +166,7 @@ fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let name = a
         .resource_arn
         .rsplit(':')
@@ -183,7 +183,7 @@ async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> 
         .flat_map(|s| s.actions.iter_mut())
         .find(|x| x.name == action)
     else {
-        return Err(Outcome::Skipped(format!(
+        return Err(NotApplied::Skipped(format!(
             "{name}: action {stage}/{action} no longer exists"
         )));
     };

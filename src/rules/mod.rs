@@ -6,7 +6,6 @@
 //! network: they read a [`Snapshot`](crate::model::Snapshot).
 
 pub mod account_index;
-mod bind;
 mod compiled;
 pub mod config;
 pub mod engine;

@@ -359,7 +359,7 @@ registry! {
     read codedeploy::Applications,
     read codedeploy::Groups,
     read codedeploy::Configs,
-    read ec2::Targets,
+    read ec2::Instances,
     listed eventbridge::Rules,
     read cloudformation::Stacks,
     read s3::Buckets,

@@ -572,7 +572,7 @@ fn deploy_targets(
 ) -> Option<Value> {
     match s.resources.deploy_targets.get(group_arn) {
         Some(Observed::Ok { value }) => {
-            crate::rules::bind::to_cel(value, &format!("{group_arn}.targets"), gaps)
+            super::cel_value::to_cel(value, &format!("{group_arn}.targets"), gaps)
         }
         Some(Observed::Unknown { error }) => {
             gaps.push((format!("{group_arn}.targets"), error.clone()));
@@ -802,7 +802,7 @@ fn pipeline_value(
         // rule reads the pipeline whole), and its name, ARN and region.
         let keep = |f: &str| needs.pipeline_field(f) || matches!(f, "name" | "arn" | "region");
         if let Some(Value::Map(m)) =
-            crate::rules::bind::to_cel_fields(declaration, &w.arn, gaps, &keep)
+            super::cel_value::to_cel_fields(declaration, &w.arn, gaps, &keep)
         {
             pipeline = Arc::try_unwrap(m.map).unwrap_or_else(|m| (*m).clone());
         }
