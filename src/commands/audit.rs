@@ -8,7 +8,7 @@ use super::{collect_live, load_config, load_rules, targets, write_output};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::findings::{DiagnosticKind, Finding, Severity};
 use crate::model::Snapshot;
-use crate::report::{self, Format, CommandFindings, Report};
+use crate::report::{self, CommandFindings, Format, Report};
 use crate::rules::{RuleSet, engine};
 
 /// Runs the audit, or remediation with --remediate, or the audit of several

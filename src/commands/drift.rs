@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{collect_live, load_config, load_rules, write_output};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::model::Snapshot;
-use crate::report::{self, Format, CommandFindings};
+use crate::report::{self, CommandFindings, Format};
 
 /// The options of `drift`.
 pub struct DriftArgs {

@@ -10,7 +10,7 @@ use crate::model::Snapshot;
 use crate::remediate::apply::{self, Account, ApplyOptions};
 use crate::remediate::render::render_text;
 use crate::remediate::verify::Status;
-use crate::report::{self, EXIT_FINDINGS, Format, CommandFindings};
+use crate::report::{self, CommandFindings, EXIT_FINDINGS, Format};
 use crate::rules::config::Config;
 use crate::rules::{RuleSet, engine};
 

@@ -183,7 +183,9 @@ async fn apply(
         .await
         .map_err(|e| sdk_failed("codebuild:BatchGetProjects", &e))?;
     let Some(p) = now.projects().first() else {
-        return Err(NotApplied::Skipped(format!("project {name} no longer exists")));
+        return Err(NotApplied::Skipped(format!(
+            "project {name} no longer exists"
+        )));
     };
     let update = c.codebuild.update_project().name(&name);
     let update = if encryption_key {

@@ -519,9 +519,9 @@ pub(crate) async fn pipeline_declaration(
         .send()
         .await
         .map_err(|e| sdk_failed("codepipeline:GetPipeline", &e))?;
-    out.pipeline()
-        .cloned()
-        .ok_or_else(|| NotApplied::Failed(format!("GetPipeline returned no declaration for {name}")))
+    out.pipeline().cloned().ok_or_else(|| {
+        NotApplied::Failed(format!("GetPipeline returned no declaration for {name}"))
+    })
 }
 
 /// The current state of a deployment group: (application, group, info).

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{ManualStep, FixPlan, PlannedAction};
+use super::{FixPlan, ManualStep, PlannedAction};
 use crate::findings::FixSafety;
 
 /// `label: value`: a string as is, short JSON on the same line, longer

@@ -431,7 +431,11 @@ fn template_role(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Str
 }
 
 /// Creates (or finds) the events role for a pipeline; returns its ARN.
-async fn ensure_role(c: &RegionClients, role: &str, pipeline_arn: &str) -> Result<String, NotApplied> {
+async fn ensure_role(
+    c: &RegionClients,
+    role: &str,
+    pipeline_arn: &str,
+) -> Result<String, NotApplied> {
     if let Ok(out) = c.iam.get_role().role_name(role).send().await
         && let Some(r) = out.role()
     {
