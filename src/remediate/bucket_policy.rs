@@ -9,11 +9,11 @@ use super::registry::{
     ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
 };
 use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use crate::aws::iam;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot};
 use crate::patch::{Edit, path};
-use crate::rules::iam;
 
 /// The statement an action adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,12 +25,12 @@ use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
 use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use crate::aws::iam;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot, artifact_objects_arn};
 use crate::patch::terraform::{TfContext, TfEdit};
 use crate::patch::{Edit, Seg, path};
-use crate::rules::iam;
 
 /// The inline policy the artifacts fix writes.
 pub const POLICY_NAME: &str = "pipeaudit-artifacts";

@@ -11,11 +11,11 @@ use super::registry::{
     TemplateForm,
 };
 use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use crate::aws::event_pattern;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
 use crate::patch::{Edit, Seg};
-use crate::rules::pattern;
 
 /// `source-polling-off`.
 pub struct SourcePollingOff;
@@ -134,7 +134,7 @@ fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
     let Some(branch) = &src.branch else {
         return false;
     };
-    let commit = pattern::commit_event(&src.repository_arn, branch);
+    let commit = event_pattern::commit_event(&src.repository_arn, branch);
     w.trigger_rules.iter().any(|arn| {
         let Some(Observed::Ok { value: rule }) = s.resources.event_rules.get(arn) else {
             return false;
@@ -144,7 +144,7 @@ fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
             && rule
                 .event_pattern
                 .as_ref()
-                .is_some_and(|p| pattern::matches(p, &commit).unwrap_or(false))
+                .is_some_and(|p| event_pattern::matches(p, &commit).unwrap_or(false))
     })
 }
 

@@ -9,18 +9,10 @@ pub mod account_index;
 mod compiled;
 pub mod config;
 pub mod engine;
-pub mod filter_patterns;
 pub mod frameworks;
 pub mod functions;
-pub mod git_triggers;
-pub mod iam;
-pub mod pattern;
-pub mod powers;
 pub mod reads;
 pub mod syntax;
-pub mod task_roles;
-pub mod webhooks;
-pub mod writers;
 
 use std::collections::BTreeMap;
 use std::path::Path;

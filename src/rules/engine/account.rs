@@ -4,7 +4,7 @@
 //! (`--account-checks`):
 //!
 //! - `projects`: every webhook project of the audited regions as
-//!   [`crate::rules::webhooks::analyse`] reads it;
+//!   [`crate::aws::webhooks::analyse`] reads it;
 //! - `source_credentials`: every source credential of the audited regions,
 //!   each with its `region`;
 //! - `account` and `config`.
@@ -24,9 +24,9 @@ use cel::{Context, Value};
 use serde::Serialize;
 
 use super::eval::{Found, as_string, run};
+use crate::aws::webhooks::{ProjectView, analyse};
 use crate::findings::{ACCOUNT_SECTION, Diagnostic, DiagnosticKind, Finding, fingerprint};
 use crate::model::{Observed, ReadError, Snapshot};
-use crate::rules::webhooks::{ProjectView, analyse};
 use crate::rules::{MessagePart, Rule};
 
 /// The variables account rules may use.

@@ -30,8 +30,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use account::VARIABLES as ACCOUNT_VARIABLES;
-pub use finish::{accepted_by, apply_config, finish, today};
 pub use eval::{GROUP_VARIABLES, is_unaudited_deploy, is_unaudited_group, is_unaudited_stack};
+pub use finish::{accepted_by, apply_config, finish, today};
 
 use super::config::Config;
 use super::functions::{self, Lookup};
@@ -291,7 +291,7 @@ fn evaluate_with(
     // checked by CD013, and said so (never a silent pass).
     let cd013 = rules.rules.iter().any(|r| r.file.id == "CD013");
     for w in s.pipelines.iter().filter(|_| cd013) {
-        for m in crate::rules::task_roles::unheld_choices(s, w) {
+        for m in crate::aws::task_roles::unheld_choices(s, w) {
             eval.diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::Note,
                 account: None,
