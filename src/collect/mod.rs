@@ -365,6 +365,7 @@ pub async fn collect_account(
     // Once the first phase has named the pipelines' roles, the way IAM is
     // read is chosen ([`iam_details`]); the bulk read, if chosen, runs
     // alongside the second phase, whose instance profiles it answers.
+    let iam_bulk = iam_details::BulkRead::default();
     for phase in kind::Phase::READ {
         if phase == kind::Phase::Selected && opts.account_checks {
             // After the pipelines' own projects were read (each once) and
@@ -377,10 +378,11 @@ pub async fn collect_account(
             resources: &snapshot.resources,
             keys: &resolver,
             regions: &regions,
+            iam: &iam_bulk,
         };
         let iam_plan = phase == kind::Phase::IAM_PLAN;
         if iam_plan {
-            ctx.plan_iam(iam_details::BulkReadPlan {
+            iam_bulk.plan(iam_details::BulkReadPlan {
                 mode: opts.iam_read,
                 account: account.clone(),
                 wanted: iam::referenced_names(&refs, &account),
@@ -388,7 +390,7 @@ pub async fn collect_account(
         }
         let prefetch = async {
             if let (true, Some(c)) = (iam_plan, clients.values().next()) {
-                ctx.iam_directory(&c.iam).await;
+                iam_bulk.directory(&ctx, &c.iam).await;
             }
         };
         let kinds = kind::readers(phase);
