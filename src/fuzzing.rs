@@ -7,11 +7,11 @@
 
 use std::sync::{Arc, OnceLock};
 
+use crate::aws::event_pattern as pattern;
 use crate::aws::iam::{self, Who};
 use crate::model::Snapshot;
 use crate::model::policy::{decode_policy_text, parse_policy};
 use crate::rules::config::Config;
-use crate::aws::event_pattern as pattern;
 use crate::rules::{RuleSet, engine};
 
 /// Policy parser and evaluator: the text is parsed (plain or
