@@ -213,7 +213,7 @@ pub async fn collect_account(
         .map_err(|e| {
             let reach = errors::Reach::of(&home_config, opts.profile.as_deref());
             let failure = errors::classify("sts:GetCallerIdentity", &e, &reach);
-            tracing::debug!("sts:GetCallerIdentity failed: {}", failure.chain);
+            tracing::info!("sts:GetCallerIdentity failed: {}", failure.chain);
             CollectError::Identity(Box::new(failure))
         })?;
     let account = ident
