@@ -528,6 +528,12 @@ where
                 .unwrap_or_default()
         };
         let allowed: Vec<String> = REMEDIATE_FORMATS.iter().map(name).collect();
+        // the usage of the command the options were given to
+        let audit = matches!(cli.command, Some(Command::Audit(_)));
+        let cmd = match cmd.find_subcommand_mut("audit") {
+            Some(sub) if audit => sub,
+            _ => &mut cmd,
+        };
         return Err(cmd.error(
             clap::error::ErrorKind::InvalidValue,
             format!(

@@ -266,7 +266,12 @@ fn formats_a_command_cannot_print_are_refused() {
             );
             assert!(err.contains("--remediate prints its plan"), "{err}");
             assert!(err.contains("[possible values: table, json]"), "{err}");
-            assert!(err.contains("Usage: pipeaudit"), "{err}");
+            let usage = if audit.is_empty() {
+                "Usage: pipeaudit [OPTIONS] [COMMAND]"
+            } else {
+                "Usage: pipeaudit audit [OPTIONS]"
+            };
+            assert!(err.contains(usage), "{err}");
             assert!(
                 !err.contains("pipeaudit: error:"),
                 "not a run-time error: {err}"
