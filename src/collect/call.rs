@@ -81,7 +81,7 @@ impl Ctx {
         let unsupported = error.kind == ReadErrorKind::Unsupported
             || (error.kind == ReadErrorKind::Service && error.code.is_none());
         if !unsupported {
-            tracing::debug!("{action} failed ({}); reading one by one", error.message);
+            tracing::info!("{action} failed ({}); reading one by one", error.message);
             return;
         }
         let first = self
