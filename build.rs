@@ -76,12 +76,7 @@ fn commit(root: &Path) -> String {
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
-    // `rules/` beside the manifest; the fuzz crate (fuzz/) uses the parent's.
-    let rules = if root.join("rules").is_dir() {
-        root.join("rules")
-    } else {
-        root.join("../rules")
-    };
+    let rules = root.join("rules");
     println!("cargo:rustc-env=PIPEAUDIT_COMMIT={}", commit(&root));
     println!("cargo:rerun-if-changed={}", rules.display());
     let mut files = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::collect;
 use crate::docs::{ExplainFormat, ListFormat};
@@ -35,35 +35,76 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Options of the audit (the default command).
-#[derive(Debug, Args, Clone)]
-#[command(group(clap::ArgGroup::new("offline").args(["templates", "tf_plans"]).multiple(true)))]
-#[command(group(clap::ArgGroup::new("patch_input").args(["templates", "tf_plans", "remediate"]).multiple(true)))]
-pub struct AuditArgs {
-    /// Audit a saved snapshot offline instead of collecting.
-    #[arg(long, value_name = "FILE")]
-    pub snapshot: Option<PathBuf>,
-    /// Also save what was collected.
-    #[arg(long, value_name = "FILE", conflicts_with = "snapshot")]
-    pub save_snapshot: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Write the report to FILE instead of stdout.
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Exit 1 only for findings of this severity or above (default: any finding).
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
-    pub fail_on: Option<Severity>,
-    /// Exit 0 even when there are findings (errors still exit 2).
-    #[arg(long)]
-    pub exit_zero: bool,
+/// The rule catalog and the configuration a command evaluates with.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RulesConfig {
     /// Configuration file (pipeaudit.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Extra rule directory (repeatable); its *.yaml rules are added to the built-in catalog.
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+}
+
+impl RulesConfig {
+    /// These options given after a command, with the audit's given before
+    /// it: the command's configuration file wins, the rule directories add up.
+    pub fn after(&self, before: &RulesConfig) -> RulesConfig {
+        RulesConfig {
+            config: self.config.clone().or_else(|| before.config.clone()),
+            rules: before.rules.iter().chain(&self.rules).cloned().collect(),
+        }
+    }
+}
+
+/// Where the snapshot comes from: collected live, or a saved one.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Input {
+    /// Audit a saved snapshot offline instead of collecting.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+}
+
+impl Input {
+    /// This option given after a command, or else the audit's given before it.
+    pub fn after(&self, before: &Input) -> Input {
+        Input {
+            snapshot: self.snapshot.clone().or_else(|| before.snapshot.clone()),
+        }
+    }
+}
+
+/// Where the output goes: a file, or stdout.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Output {
+    /// Write the report to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Options of the audit (the default command).
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("offline").args(["templates", "tf_plans"]).multiple(true)))]
+#[command(group(clap::ArgGroup::new("patch_input").args(["templates", "tf_plans", "remediate"]).multiple(true)))]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: Input,
+    /// Also save what was collected.
+    #[arg(long, value_name = "FILE", conflicts_with = "snapshot")]
+    pub save_snapshot: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[command(flatten)]
+    pub out: Output,
+    /// Exit 1 only for findings of this severity or above (default: any finding).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Exit 0 even when there are findings (errors still exit 2).
+    #[arg(long)]
+    pub exit_zero: bool,
+    #[command(flatten)]
+    pub rules: RulesConfig,
     /// Checks that could not be made (a value not read, a rule that
     /// errored) do not force exit 2: exit as the findings say, the report
     /// listing what was not checked. With --format sarif: write it anyway
@@ -263,112 +304,247 @@ pub struct GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Audit (the default without a command): collect or load --snapshot,
+    /// evaluate the rules, report the findings.
+    Audit(Box<AuditArgs>),
     /// Collect a snapshot of every pipeline and what it wires to, as JSON.
-    Snapshot {
-        /// Write the snapshot to FILE instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Snapshot(SnapshotArgs),
     /// Report what changed since an approved baseline snapshot (exit 1 on drift).
-    Drift {
-        /// The approved snapshot (from `pipeaudit snapshot -o`).
-        #[arg(long, value_name = "FILE")]
-        baseline: PathBuf,
-        /// Compare with this snapshot instead of collecting live.
-        #[arg(long, value_name = "FILE")]
-        snapshot: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        #[arg(short = 'o', long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Exit 0 even when there is drift.
-        #[arg(long)]
-        exit_zero: bool,
-    },
+    Drift(DriftArgs),
     /// Draw each pipeline's wiring (live, or from --snapshot), findings marked.
-    Graph {
-        /// Draw this saved snapshot instead of collecting live.
-        #[arg(long, value_name = "FILE")]
-        snapshot: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
-        format: GraphFormat,
-        #[arg(short = 'o', long, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Graph(GraphArgs),
     /// Combine the JSON reports (or SARIF files) of shards into one.
-    Merge {
-        /// The reports to merge (all JSON reports, or all SARIF files).
-        #[arg(required = true, value_name = "REPORT")]
-        reports: Vec<PathBuf>,
-        #[arg(short = 'o', long, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Merge(MergeArgs),
     /// How the pipelines stand against a compliance framework: one row per
     /// control (exit 1 when a control fails, 2 for a gap or an error).
-    Compliance {
-        /// The framework (see --list), e.g. owasp-cicd-top10.
-        #[arg(long, value_name = "ID", required_unless_present = "list")]
-        framework: Option<String>,
-        /// List the frameworks and their controls' counts.
-        #[arg(long, conflicts_with_all = ["framework", "snapshot"])]
-        list: bool,
-        /// Assess a saved snapshot offline instead of collecting.
-        #[arg(long, value_name = "FILE")]
-        snapshot: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = ComplianceFormat::Table)]
-        format: ComplianceFormat,
-        #[arg(short = 'o', long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Exit 0 even when a control fails (a gap or an error still exits 2).
-        #[arg(long)]
-        exit_zero: bool,
-        /// Gaps (values not read, rule errors) do not force exit 2: exit as the failing controls say.
-        #[arg(long = "allow-partial")]
-        allow_partial_controls: bool,
-        /// Configuration file (pipeaudit.toml): ignores, severity overrides, disabled rules.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Extra rule directory (repeatable), as for the audit.
-        #[arg(long = "rules", value_name = "DIR")]
-        rules: Vec<PathBuf>,
-    },
+    Compliance(ComplianceArgs),
     /// Who can ship to production around each pipeline's review: the
     /// release paths, each with its witness (exit 1 when an untrusted one exists).
-    Paths {
-        /// Only paths of principals whose ARN matches (repeatable).
-        #[arg(long = "principal", value_name = "GLOB")]
-        principals: Vec<String>,
-        /// Analyse a saved snapshot instead of collecting live.
-        #[arg(long, value_name = "FILE")]
-        snapshot: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = PathsFormat::Table)]
-        format: PathsFormat,
-        #[arg(short = 'o', long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Configuration file (pipeaudit.toml): `[release_paths] trusted`.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
+    Paths(PathsArgs),
     /// Print the shell completion script for SHELL.
-    Completions {
-        /// The shell: bash, zsh, fish, powershell (or elvish).
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
     /// Print the manual page (roff), or write one page per command into a directory.
-    Man {
-        /// Write pipeaudit.1 and a page per command (pipeaudit-drift.1, ...) into DIR.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-    },
+    Man(ManArgs),
     /// List the rule catalog, or explain one rule.
-    Rules {
-        #[command(subcommand)]
-        action: Option<RulesCommand>,
-        /// Output format of the list.
-        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-        format: ListFormat,
-    },
+    Rules(RulesArgs),
+}
+
+/// Options of `pipeaudit snapshot`.
+#[derive(Debug, Args, Clone)]
+#[command(mut_arg("output", |a| a.help("Write the snapshot to FILE instead of stdout")))]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// Options of `pipeaudit drift`.
+#[derive(Debug, Args, Clone)]
+#[command(mut_arg("snapshot", |a| a.help("Compare with this snapshot instead of collecting live")))]
+pub struct DriftArgs {
+    /// The approved snapshot (from `pipeaudit snapshot -o`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    #[command(flatten)]
+    pub input: Input,
+    #[arg(long, value_enum, default_value_t = DriftFormat::Table)]
+    pub format: DriftFormat,
+    #[command(flatten)]
+    pub out: Output,
+    /// Exit 0 even when there is drift.
+    #[arg(long)]
+    pub exit_zero: bool,
+    #[command(flatten)]
+    pub rules: RulesConfig,
+}
+
+/// Options of `pipeaudit graph`.
+#[derive(Debug, Args, Clone)]
+#[command(mut_arg("snapshot", |a| a.help("Draw this saved snapshot instead of collecting live")))]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub input: Input,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub out: Output,
+    #[command(flatten)]
+    pub rules: RulesConfig,
+}
+
+/// Options of `pipeaudit merge`.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The reports to merge (all JSON reports, or all SARIF files).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// Options of `pipeaudit compliance`.
+#[derive(Debug, Args, Clone)]
+#[command(mut_arg("snapshot", |a| a.help("Assess a saved snapshot offline instead of collecting")))]
+#[command(mut_arg("config", |a| a.help("Configuration file (pipeaudit.toml): ignores, severity overrides, disabled rules")))]
+#[command(mut_arg("rules", |a| a.help("Extra rule directory (repeatable), as for the audit")))]
+pub struct ComplianceArgs {
+    /// The framework (see --list), e.g. owasp-cicd-top10.
+    #[arg(long, value_name = "ID", required_unless_present = "list")]
+    pub framework: Option<String>,
+    /// List the frameworks and their controls' counts.
+    #[arg(long, conflicts_with_all = ["framework", "snapshot"])]
+    pub list: bool,
+    #[command(flatten)]
+    pub input: Input,
+    #[arg(long, value_enum, default_value_t = ComplianceFormat::Table)]
+    pub format: ComplianceFormat,
+    #[command(flatten)]
+    pub out: Output,
+    /// Exit 0 even when a control fails (a gap or an error still exits 2).
+    #[arg(long)]
+    pub exit_zero: bool,
+    /// Gaps (values not read, rule errors) do not force exit 2: exit as the failing controls say.
+    #[arg(long = "allow-partial")]
+    pub allow_partial_controls: bool,
+    #[command(flatten)]
+    pub rules: RulesConfig,
+}
+
+/// Options of `pipeaudit paths`.
+#[derive(Debug, Args, Clone)]
+#[command(mut_arg("snapshot", |a| a.help("Analyse a saved snapshot instead of collecting live")))]
+#[command(mut_arg("config", |a| a.help("Configuration file (pipeaudit.toml): `[release_paths] trusted`")))]
+pub struct PathsArgs {
+    /// Only paths of principals whose ARN matches (repeatable).
+    #[arg(long = "principal", value_name = "GLOB")]
+    pub principals: Vec<String>,
+    #[command(flatten)]
+    pub input: Input,
+    #[arg(long, value_enum, default_value_t = PathsFormat::Table)]
+    pub format: PathsFormat,
+    #[command(flatten)]
+    pub out: Output,
+    #[command(flatten)]
+    pub rules: RulesConfig,
+}
+
+/// Options of `pipeaudit completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, powershell (or elvish).
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `pipeaudit man`.
+#[derive(Debug, Args, Clone)]
+pub struct ManArgs {
+    /// Write pipeaudit.1 and a page per command (pipeaudit-drift.1, ...) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `pipeaudit rules`.
+#[derive(Debug, Args, Clone)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub action: Option<RulesCommand>,
+    /// Output format of the list.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Output formats of `pipeaudit drift` (HTML is a format of the audit report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriftFormat {
+    Table,
+    Json,
+    Sarif,
+    Markdown,
+}
+
+impl From<DriftFormat> for Format {
+    fn from(f: DriftFormat) -> Format {
+        match f {
+            DriftFormat::Table => Format::Table,
+            DriftFormat::Json => Format::Json,
+            DriftFormat::Sarif => Format::Sarif,
+            DriftFormat::Markdown => Format::Markdown,
+        }
+    }
+}
+
+/// The formats `--remediate` prints its plan and result in.
+pub const REMEDIATE_FORMATS: [Format; 2] = [Format::Table, Format::Json];
+
+impl Cli {
+    /// The audit's options in effect: those after `audit`, or those given
+    /// without a command.
+    pub fn audit_args(&self) -> &AuditArgs {
+        match &self.command {
+            Some(Command::Audit(a)) => a,
+            _ => &self.audit,
+        }
+    }
+}
+
+/// Parses the command line as [`Cli::try_parse_from`] does, and refuses
+/// what the argument types alone cannot: the audit's options both before
+/// and after `audit`, and a `--format` that `--remediate` does not print.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut cmd = Cli::command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    if let Some(Command::Audit(_)) = &cli.command {
+        let before: Vec<String> = AuditArgs::augment_args(clap::Command::new("audit"))
+            .get_arguments()
+            .filter(|a| {
+                matches.value_source(a.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|a| match a.get_long() {
+                Some(long) => format!("--{long}"),
+                None => a.get_id().to_string(),
+            })
+            .collect();
+        if !before.is_empty() {
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "{} given before `audit`: the audit's options go after it (or without the command)",
+                    before.join(", ")
+                ),
+            ));
+        }
+    }
+    let a = cli.audit_args();
+    if a.remediate && !REMEDIATE_FORMATS.contains(&a.format) {
+        let name = |f: &Format| {
+            f.to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        };
+        let allowed: Vec<String> = REMEDIATE_FORMATS.iter().map(name).collect();
+        // the usage of the command the options were given to
+        let audit = matches!(cli.command, Some(Command::Audit(_)));
+        let cmd = match cmd.find_subcommand_mut("audit") {
+            Some(sub) if audit => sub,
+            _ => &mut cmd,
+        };
+        return Err(cmd.error(
+            clap::error::ErrorKind::InvalidValue,
+            format!(
+                "invalid value '{}' for '--format <FORMAT>' with --remediate: --remediate prints its plan and result as {}; markdown, sarif and html are formats of the audit report\n  [possible values: {}]",
+                name(&a.format),
+                allowed.join(" or "),
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(cli)
 }
 
 /// Output formats of `pipeaudit paths`.
@@ -396,7 +572,7 @@ pub enum GraphFormat {
 }
 
 /// `pipeaudit rules ...`
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum RulesCommand {
     /// Generate the rule documentation: one page per rule and a catalog README
     /// (and, with --book, the book's generated tables).

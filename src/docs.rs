@@ -363,7 +363,7 @@ fn filter_group_examples() -> String {
     );
     for (i, g) in examples.iter().enumerate() {
         out.push_str(&format!("  Example {}:\n", i + 1));
-        for line in crate::rules::webhooks::explain_group(g) {
+        for line in crate::aws::webhooks::explain_group(g) {
             out.push_str(&format!("    {line}\n"));
         }
     }

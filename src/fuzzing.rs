@@ -7,14 +7,15 @@
 
 use std::sync::{Arc, OnceLock};
 
+use crate::aws::event_pattern as pattern;
+use crate::aws::iam::{self, Who};
 use crate::model::Snapshot;
 use crate::model::policy::{decode_policy_text, parse_policy};
 use crate::rules::config::Config;
-use crate::rules::iam::{self, Who};
-use crate::rules::{RuleSet, engine, pattern};
+use crate::rules::{RuleSet, engine};
 
 /// Policy parser and evaluator: the text is parsed (plain or
-/// percent-encoded), then every evaluator of `rules::iam` runs on it.
+/// percent-encoded), then every evaluator of `aws::iam` runs on it.
 pub fn policy(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = decode_policy_text(&text);
@@ -98,9 +99,9 @@ mod tests {
     use std::path::Path;
 
     use super::{event_pattern, policy, rule_file, snapshot};
+    use crate::aws::event_pattern as pattern;
     use crate::model::Snapshot;
     use crate::model::policy::parse_policy;
-    use crate::rules::pattern;
 
     fn replay(target: &str, body: fn(&[u8])) -> usize {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");

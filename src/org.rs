@@ -15,7 +15,7 @@ use aws_types::SdkConfig;
 use futures::StreamExt;
 
 use crate::collect::linked::Linker;
-use crate::collect::targets::Target;
+use crate::collect::targets::AccountTarget;
 use crate::collect::{self, CollectOptions, clients};
 use crate::findings::{Diagnostic, DiagnosticKind};
 use crate::report::{self, Scope};
@@ -35,13 +35,13 @@ pub struct OrgOptions {
     /// Every account of the audit, those of other shards too: the
     /// accounts whose stacks a pipeline's deploys are followed into (see
     /// [`collect::linked`]). Empty: the audited targets.
-    pub audit: Vec<Target>,
+    pub audit: Vec<AccountTarget>,
 }
 
 /// What one account gave.
 #[derive(Debug)]
 pub struct AccountSummary {
-    pub target: Target,
+    pub target: AccountTarget,
     /// The audited regions; `Err` with the reason when the account failed.
     pub result: Result<AccountCounts, String>,
 }
@@ -67,7 +67,7 @@ pub struct OrgAudit {
 
 impl OrgAudit {
     /// The accounts that could not be audited.
-    pub fn failed(&self) -> impl Iterator<Item = (&Target, &str)> {
+    pub fn failed(&self) -> impl Iterator<Item = (&AccountTarget, &str)> {
         self.accounts
             .iter()
             .filter_map(|a| a.result.as_ref().err().map(|e| (&a.target, e.as_str())))
@@ -75,14 +75,14 @@ impl OrgAudit {
 }
 
 struct AccountOutcome {
-    target: Target,
+    target: AccountTarget,
     /// On failure: the message, and the permission involved when known.
     result: Result<(AccountCounts, Evaluation), (String, Option<&'static str>)>,
 }
 
 async fn audit_one(
     base: &SdkConfig,
-    target: Target,
+    target: AccountTarget,
     opts: &CollectOptions,
     org: &OrgOptions,
     rules: Arc<RuleSet>,
@@ -152,7 +152,7 @@ async fn audit_one(
 /// combines the results. `progress` is called as each account ends.
 pub async fn audit_accounts(
     base: &SdkConfig,
-    targets: Vec<Target>,
+    targets: Vec<AccountTarget>,
     opts: &CollectOptions,
     org: &OrgOptions,
     rules: Arc<RuleSet>,

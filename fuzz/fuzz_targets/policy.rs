@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    pipeaudit_fuzz::fuzzing::policy(data);
+    pipeaudit::fuzzing::policy(data);
 });

@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    pipeaudit_fuzz::fuzzing::rule_file(data);
+    pipeaudit::fuzzing::rule_file(data);
 });

@@ -19,6 +19,7 @@
 //! grants; a permissions boundary must allow too (intersection). Service
 //! control policies and session policies are not modelled.
 
+use super::iam::{account_of, action_matches, resource_matches, wildcard};
 use crate::model::policy::{Condition, Effect, PolicyDocument, Principals, Statement};
 
 /// Condition keys whose value the request fixes (lowercase). Web identity
@@ -135,91 +136,6 @@ pub enum Truth {
     Maybe(Vec<String>),
 }
 
-/// `*` and `?` wildcard match, iterative with one backtrack point.
-pub fn wildcard(pattern: &str, value: &str, ignore_case: bool) -> bool {
-    if pattern == "*" {
-        return true;
-    }
-    if !pattern.contains(['*', '?']) {
-        return if ignore_case {
-            pattern.eq_ignore_ascii_case(value)
-        } else {
-            pattern == value
-        };
-    }
-    if pattern.is_ascii() && value.is_ascii() {
-        return glob(pattern.as_bytes(), value.as_bytes(), |a, b| {
-            if ignore_case {
-                a.eq_ignore_ascii_case(&b)
-            } else {
-                a == b
-            }
-        });
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let v: Vec<char> = value.chars().collect();
-    glob(&p, &v, |a: char, b: char| {
-        if ignore_case {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    })
-}
-
-trait Sym: Copy + PartialEq {
-    const STAR: Self;
-    const ANY: Self;
-}
-impl Sym for u8 {
-    const STAR: u8 = b'*';
-    const ANY: u8 = b'?';
-}
-impl Sym for char {
-    const STAR: char = '*';
-    const ANY: char = '?';
-}
-
-fn glob<T: Sym>(p: &[T], v: &[T], eq: impl Fn(T, T) -> bool) -> bool {
-    let (mut pi, mut vi) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while vi < v.len() {
-        if pi < p.len() && p[pi] != T::STAR && (p[pi] == T::ANY || eq(p[pi], v[vi])) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == T::STAR {
-            star = Some((pi, vi));
-            pi += 1;
-        } else if let Some((sp, sv)) = star {
-            pi = sp + 1;
-            vi = sv + 1;
-            star = Some((sp, sv + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == T::STAR)
-}
-
-/// Does the statement's Action/NotAction cover `action`?
-pub fn covers_action(s: &Statement, action: &str) -> bool {
-    match (&s.action, &s.not_action) {
-        (Some(a), _) => a.iter().any(|p| wildcard(p, action, true)),
-        (None, Some(na)) => !na.iter().any(|p| wildcard(p, action, true)),
-        (None, None) => false,
-    }
-}
-
-/// Does the statement's Resource/NotResource cover `resource`? None of
-/// them (trust policies) covers everything.
-pub fn covers_resource(s: &Statement, resource: &str) -> bool {
-    match (&s.resource, &s.not_resource) {
-        (Some(r), _) => r.iter().any(|p| wildcard(p, resource, false)),
-        (None, Some(nr)) => !nr.iter().any(|p| wildcard(p, resource, false)),
-        (None, None) => true,
-    }
-}
-
 /// A condition as it reads in the policy: `Operator key value[, value]`.
 pub fn quote(c: &Condition) -> String {
     format!("{} {} {}", c.operator, c.key, c.values.join(", "))
@@ -317,11 +233,6 @@ pub enum Named {
     Direct,
 }
 
-/// The account of an ARN.
-pub fn account_of(arn: &str) -> &str {
-    arn.split(':').nth(4).unwrap_or("")
-}
-
 fn names_in(p: &Principals, arn: &str) -> Named {
     if p.is_anyone() {
         return Named::Direct;
@@ -365,7 +276,7 @@ fn matching<'a>(
     doc.statements
         .iter()
         .enumerate()
-        .filter(move |(_, s)| covers_action(s, action) && covers_resource(s, resource))
+        .filter(move |(_, s)| action_matches(s, action) && resource_matches(s, resource))
         .filter_map(move |(i, s)| {
             let named = match who {
                 Some(w) => names(s, w),

@@ -20,10 +20,6 @@ pub struct Ctx {
     concurrency: usize,
     calls: Mutex<BTreeMap<String, u64>>,
     progress: ProgressBar,
-    /// How IAM is read, set once the referenced roles are known.
-    iam_plan: Mutex<Option<super::iam_details::BulkReadPlan>>,
-    /// The bulk IAM read, made at most once (`None`: role by role).
-    iam: tokio::sync::OnceCell<Option<super::iam_details::Directory>>,
     /// Batch operations the endpoint does not serve (learned once per run).
     unsupported: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -36,8 +32,6 @@ impl Ctx {
             concurrency: concurrency.max(1),
             calls: Mutex::new(BTreeMap::new()),
             progress,
-            iam_plan: Mutex::new(None),
-            iam: tokio::sync::OnceCell::new(),
             unsupported: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
@@ -87,7 +81,7 @@ impl Ctx {
         let unsupported = error.kind == ReadErrorKind::Unsupported
             || (error.kind == ReadErrorKind::Service && error.code.is_none());
         if !unsupported {
-            tracing::debug!("{action} failed ({}); reading one by one", error.message);
+            tracing::info!("{action} failed ({}); reading one by one", error.message);
             return;
         }
         let first = self
@@ -101,32 +95,6 @@ impl Ctx {
                 error.message
             );
         }
-    }
-
-    /// Sets how IAM is read; takes effect unless the directory was
-    /// already asked for.
-    pub fn plan_iam(&self, plan: super::iam_details::BulkReadPlan) {
-        if let Ok(mut p) = self.iam_plan.lock() {
-            *p = Some(plan);
-        }
-    }
-
-    /// The IAM directory read in bulk, when the plan chose it: read on the
-    /// first request, which later requests wait for. Without a plan, `None`.
-    pub async fn iam_directory(
-        &self,
-        client: &aws_sdk_iam::Client,
-    ) -> Option<&super::iam_details::Directory> {
-        self.iam
-            .get_or_init(|| async {
-                let plan = self.iam_plan.lock().ok().and_then(|p| p.clone())?;
-                if !super::iam_details::choose(self, client, &plan).await {
-                    return None;
-                }
-                super::iam_details::load(self, client, &plan).await
-            })
-            .await
-            .as_ref()
     }
 
     /// The progress bar (hidden when stderr is not a terminal).

@@ -275,6 +275,7 @@ impl Kind for Stacks {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<CfnStack>)>> + Send + 'a {
         each(targets, |t| get_stack(ctx, &c.cloudformation, &t.detail))

@@ -73,6 +73,7 @@ impl Kind for Projects {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<BuildProject>)>> + Send + 'a {
         let by_name: BTreeMap<String, String> = targets

@@ -60,6 +60,7 @@ impl Kind for Repositories {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<Repository>)>> + Send + 'a {
         batched(

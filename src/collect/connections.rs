@@ -76,6 +76,7 @@ impl Kind for Connections {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<()>],
     ) -> impl Future<Output = Vec<(String, Observed<Connection>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.connections, &t.arn))

@@ -74,9 +74,9 @@ pub fn filter_matches(f: &TagFilter, tags: &BTreeMap<String, String>) -> bool {
 /// The EC2 instances of the pipelines' deployment groups (EC2/on-premises
 /// platform), keyed by group ARN. A group that names no EC2 tag filter and
 /// no Auto Scaling group selects no instance without a call.
-pub struct Targets;
+pub struct Instances;
 
-impl Facts for Targets {
+impl Facts for Instances {
     type Value = DeployTargets;
     const NAME: &'static str = "deploy_targets";
     const ACTION: &'static str = "ec2:DescribeInstances";
@@ -106,7 +106,7 @@ impl Facts for Targets {
     }
 }
 
-impl Kind for Targets {
+impl Kind for Instances {
     type Detail = Selector;
 
     fn find(refs: &Refs<'_>) -> Vec<Found<Selector, DeployTargets>> {
@@ -134,17 +134,20 @@ impl Kind for Targets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        refs: &'a Refs<'a>,
         targets: &'a [ToRead<Selector>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployTargets>)>> + Send + 'a {
-        read_targets(ctx, c, targets)
+        read_targets(ctx, c, refs.iam, targets)
     }
 }
 
 /// Reads the instances the groups of `targets` select (in the region of
-/// `c`), with the roles of their instance profiles.
+/// `c`), with the roles of their instance profiles (from IAM's bulk read
+/// `iam` when it holds them).
 pub async fn read_targets(
     ctx: &Ctx,
     c: &RegionClients,
+    iam: &super::iam_details::BulkRead,
     targets: &[ToRead<Selector>],
 ) -> Vec<(String, Observed<DeployTargets>)> {
     let unknown_all = |error: &ReadError| -> Vec<(String, Observed<DeployTargets>)> {
@@ -283,7 +286,7 @@ pub async fn read_targets(
     let dir = if profiles.is_empty() {
         None
     } else {
-        ctx.iam_directory(&c.iam).await
+        iam.directory(ctx, &c.iam).await
     };
     let roles: BTreeMap<String, Observed<String>> =
         futures::future::join_all(profiles.into_iter().map(|arn| async move {

@@ -74,6 +74,7 @@ impl Kind for Repositories {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<ImageRepository>)> {
         let mut by_registry: BTreeMap<&str, Vec<ToRead<(String, String)>>> = BTreeMap::new();

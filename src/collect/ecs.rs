@@ -64,6 +64,7 @@ impl Kind for Services {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<EcsService>)> {
         let mut by_cluster: BTreeMap<&str, Vec<&ToRead<(String, String)>>> = BTreeMap::new();
@@ -194,6 +195,7 @@ impl Kind for TaskDefinitions {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<()>],
     ) -> impl Future<Output = Vec<(String, Observed<TaskDefinition>)>> + Send + 'a {
         each(targets, |t| describe_task_definition(ctx, &c.ecs, &t.arn))

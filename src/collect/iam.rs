@@ -125,9 +125,10 @@ impl Kind for Roles {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        refs: &'a Refs<'a>,
         targets: &'a [ToRead<()>],
     ) -> Vec<(String, Observed<Role>)> {
-        let dir = ctx.iam_directory(&c.iam).await;
+        let dir = refs.iam.directory(ctx, &c.iam).await;
         each(targets, |t| async move {
             match dir.and_then(|d| d.role(&t.arn)) {
                 Some(role) => role,
@@ -200,9 +201,10 @@ impl Kind for ManagedPolicies {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        refs: &'a Refs<'a>,
         targets: &'a [ToRead<()>],
     ) -> Vec<(String, Observed<ManagedPolicy>)> {
-        let dir = ctx.iam_directory(&c.iam).await;
+        let dir = refs.iam.directory(ctx, &c.iam).await;
         each(targets, |t| async move {
             match dir.and_then(|d| d.policy(&t.arn)) {
                 Some(policy) => policy,

@@ -54,6 +54,41 @@ pub struct BulkReadPlan {
     pub wanted: BTreeSet<String>,
 }
 
+/// IAM's bulk read of one run: how IAM is read, set once the referenced
+/// roles are known, and the directory that read gives, made at most once.
+/// The run hands it to the reads that may take from it (see
+/// [`super::kind::Refs`]).
+#[derive(Debug, Default)]
+pub struct BulkRead {
+    plan: std::sync::Mutex<Option<BulkReadPlan>>,
+    directory: tokio::sync::OnceCell<Option<Directory>>,
+}
+
+impl BulkRead {
+    /// Sets how IAM is read; takes effect unless the directory was
+    /// already asked for.
+    pub fn plan(&self, plan: BulkReadPlan) {
+        if let Ok(mut p) = self.plan.lock() {
+            *p = Some(plan);
+        }
+    }
+
+    /// The directory read in bulk, when the plan chose it: read on the
+    /// first request, which later requests wait for. Without a plan, `None`.
+    pub async fn directory(&self, ctx: &Ctx, client: &Client) -> Option<&Directory> {
+        self.directory
+            .get_or_init(|| async {
+                let plan = self.plan.lock().ok().and_then(|p| p.clone())?;
+                if !choose(ctx, client, &plan).await {
+                    return None;
+                }
+                load(ctx, client, &plan).await
+            })
+            .await
+            .as_ref()
+    }
+}
+
 /// The roles and managed policies read in bulk.
 #[derive(Debug, Default)]
 pub struct Directory {

@@ -84,6 +84,7 @@ impl Kind for Keys {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<Vec<String>>],
     ) -> impl Future<Output = Vec<(String, Observed<KmsKey>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.kms, &t.arn, t.detail.clone()))

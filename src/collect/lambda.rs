@@ -82,6 +82,7 @@ impl Kind for Functions {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<LambdaFunction>)>> + Send + 'a {
         each(targets, |t| get_function(ctx, &c.lambda, &t.arn, &t.detail))

@@ -466,12 +466,20 @@ impl Linker {
                                 .region(Region::new(t.region.clone()))
                                 .build();
                             let clients = super::clients::RegionClients::new(&cfg);
-                            super::ec2::read_targets(ctx, &clients, std::slice::from_ref(t))
-                                .await
-                                .into_iter()
-                                .next()
-                                .map(|(_, v)| v)
-                                .unwrap_or_else(|| not_returned("ec2:DescribeInstances"))
+                            // another account's instance profiles are never
+                            // in this account's bulk IAM read: none is passed
+                            let no_bulk = super::iam_details::BulkRead::default();
+                            super::ec2::read_targets(
+                                ctx,
+                                &clients,
+                                &no_bulk,
+                                std::slice::from_ref(t),
+                            )
+                            .await
+                            .into_iter()
+                            .next()
+                            .map(|(_, v)| v)
+                            .unwrap_or_else(|| not_returned("ec2:DescribeInstances"))
                         }
                         Err(error) => Observed::Unknown { error },
                     }

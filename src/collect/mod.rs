@@ -161,19 +161,73 @@ pub async fn collect_with_config(
 
 /// As [`collect_with_config`]; with `expect_account`, the run stops with a
 /// credentials error unless the caller's identity is in that account (a
-/// safeguard when acting through an assumed role).
+/// safeguard when acting through an assumed role). The phases are the
+/// functions below, in order.
 pub async fn collect_account(
     base: &SdkConfig,
     opts: &CollectOptions,
     expect_account: Option<&str>,
 ) -> Result<Snapshot, CollectError> {
+    let home = home_region(base, opts)?;
+    let filter = pipeline_filter(&opts.pipelines)?;
+    let home_config = base.to_builder().region(Region::new(home.clone())).build();
+    let ctx = Ctx::new(opts.concurrency, progress_bar(opts.progress));
+    let taken_at = call::timestamp(&aws_smithy_types::DateTime::from(
+        std::time::SystemTime::now(),
+    ));
+
+    // Phase 1: identity, the regions, then listings per region.
+    let (account, partition) = identify(&ctx, &home_config, opts, expect_account).await?;
+    let regions = audited_regions(&ctx, &home_config, opts, &home).await?;
+    let clients: BTreeMap<String, RegionClients> = regions
+        .iter()
+        .map(|r| {
+            let cfg = base.to_builder().region(Region::new(r.clone())).build();
+            (r.clone(), RegionClients::new(&cfg))
+        })
+        .collect();
+    let ids = Ids {
+        partition: &partition,
+        account: &account,
+    };
+    let mut snapshot = Snapshot::new(account.clone(), regions.clone(), taken_at);
+    let listed = list_regions(&ctx, &clients, filter.as_ref(), &mut snapshot).await;
+    let resolver = KeyResolver {
+        ids,
+        aliases: &listed.aliases,
+    };
+
+    // Phase 2: pipeline declarations, and the targets of the trigger rules.
+    read_declarations(
+        &ctx,
+        &clients,
+        &resolver,
+        listed.selected,
+        listed.rules,
+        &mut snapshot,
+    )
+    .await;
+
+    // Phases 3 to 5: every kind the declarations point at.
+    read_kinds(&ctx, &clients, &resolver, &regions, opts, &mut snapshot).await;
+
+    read_release_paths(&ctx, &clients, &mut snapshot).await;
+
+    ctx.progress().finish_and_clear();
+    snapshot.api_calls = ctx.calls();
+    Ok(snapshot)
+}
+
+/// The region of the account-wide calls (STS, Account, IAM): the first
+/// --region, else the configuration's (us-east-1 for `all-enabled`
+/// without one); the regions given checked for their form.
+fn home_region(base: &SdkConfig, opts: &CollectOptions) -> Result<String, CollectError> {
     let all_enabled = opts.regions.iter().any(|r| r == ALL_ENABLED);
     if all_enabled && opts.regions.len() > 1 {
         return Err(CollectError::Config(format!(
             "--region {ALL_ENABLED} cannot be combined with named regions"
         )));
     }
-    // The region of the account-wide calls (STS, Account, IAM).
     let home = match opts.regions.first() {
         Some(r) if !all_enabled => Some(r.clone()),
         _ => base.region().map(|r| r.to_string()),
@@ -194,26 +248,29 @@ pub async fn collect_account(
             )));
         }
     }
-    let filter = pipeline_filter(&opts.pipelines)?;
-    let home_config = base.to_builder().region(Region::new(home.clone())).build();
-    let ctx = Ctx::new(opts.concurrency, progress_bar(opts.progress));
-    let taken_at = call::timestamp(&aws_smithy_types::DateTime::from(
-        std::time::SystemTime::now(),
-    ));
+    Ok(home)
+}
 
-    // Phase 1: identity, the regions, then listings per region.
+/// The caller's account and partition (sts:GetCallerIdentity), checked
+/// against the account expected.
+async fn identify(
+    ctx: &Ctx,
+    home_config: &SdkConfig,
+    opts: &CollectOptions,
+    expect_account: Option<&str>,
+) -> Result<(String, String), CollectError> {
     let ident = ctx
         .call(
             "sts:GetCallerIdentity",
-            aws_sdk_sts::Client::new(&home_config)
+            aws_sdk_sts::Client::new(home_config)
                 .get_caller_identity()
                 .send(),
         )
         .await
         .map_err(|e| {
-            let reach = errors::Reach::of(&home_config, opts.profile.as_deref());
+            let reach = errors::Reach::of(home_config, opts.profile.as_deref());
             let failure = errors::classify("sts:GetCallerIdentity", &e, &reach);
-            tracing::debug!("sts:GetCallerIdentity failed: {}", failure.chain);
+            tracing::info!("sts:GetCallerIdentity failed: {}", failure.chain);
             CollectError::Identity(Box::new(failure))
         })?;
     let account = ident
@@ -233,8 +290,20 @@ pub async fn collect_account(
         .filter(|p| !p.is_empty())
         .unwrap_or("aws")
         .to_string();
+    Ok((account, partition))
+}
+
+/// The audited regions, sorted: those given, the account's enabled ones
+/// for `all-enabled` (Account ListRegions), else the home region.
+async fn audited_regions(
+    ctx: &Ctx,
+    home_config: &SdkConfig,
+    opts: &CollectOptions,
+    home: &str,
+) -> Result<Vec<String>, CollectError> {
+    let all_enabled = opts.regions.iter().any(|r| r == ALL_ENABLED);
     let mut regions: Vec<String> = if all_enabled {
-        account::enabled_regions(&ctx, &aws_sdk_account::Client::new(&home_config))
+        account::enabled_regions(ctx, &aws_sdk_account::Client::new(home_config))
             .await
             .map_err(|e| {
                 CollectError::Config(format!(
@@ -245,7 +314,7 @@ pub async fn collect_account(
                 ))
             })?
     } else if opts.regions.is_empty() {
-        vec![home.clone()]
+        vec![home.to_string()]
     } else {
         opts.regions.clone()
     };
@@ -254,38 +323,48 @@ pub async fn collect_account(
     if regions.is_empty() {
         return Err(CollectError::Config("no region to audit".to_string()));
     }
-    let clients: BTreeMap<String, RegionClients> = regions
-        .iter()
-        .map(|r| {
-            let cfg = base.to_builder().region(Region::new(r.clone())).build();
-            (r.clone(), RegionClients::new(&cfg))
-        })
-        .collect();
-    let ids = Ids {
-        partition: &partition,
-        account: &account,
-    };
+    Ok(regions)
+}
 
-    let mut snapshot = Snapshot::new(account.clone(), regions.clone(), taken_at);
+/// What the first phase listed in each region.
+struct Listed {
+    /// The pipelines the globs select: (region, name).
+    selected: Vec<(String, String)>,
+    /// The rules of each region's default bus.
+    rules: Vec<(String, Vec<aws_sdk_eventbridge::types::Rule>)>,
+    /// The KMS aliases of each region.
+    aliases: BTreeMap<String, Result<AliasMap, ReadError>>,
+}
+
+/// Lists, per region and concurrently, the pipelines, the rules of the
+/// default bus and the KMS aliases; a listing that fails is a scope error
+/// of the snapshot.
+async fn list_regions(
+    ctx: &Ctx,
+    clients: &BTreeMap<String, RegionClients>,
+    filter: Option<&GlobSet>,
+    snapshot: &mut Snapshot,
+) -> Listed {
     let listings = join_all(clients.values().map(|c| async {
         let (names, rules, aliases) = tokio::join!(
-            codepipeline::list_names(&ctx, &c.codepipeline),
-            eventbridge::list_rules(&ctx, &c.events),
-            kms::list_aliases(&ctx, &c.kms),
+            codepipeline::list_names(ctx, &c.codepipeline),
+            eventbridge::list_rules(ctx, &c.events),
+            kms::list_aliases(ctx, &c.kms),
         );
         (c.region.clone(), names, rules, aliases)
     }))
     .await;
-
-    let mut aliases: BTreeMap<String, Result<AliasMap, ReadError>> = BTreeMap::new();
-    let mut selected: Vec<(String, String)> = Vec::new(); // (region, name)
-    let mut listed_rules = Vec::new(); // (region, rules)
+    let mut listed = Listed {
+        selected: Vec::new(),
+        rules: Vec::new(),
+        aliases: BTreeMap::new(),
+    };
     for (region, names, rules, region_aliases) in listings {
         match names {
-            Ok(names) => selected.extend(
+            Ok(names) => listed.selected.extend(
                 names
                     .into_iter()
-                    .filter(|n| filter.as_ref().is_none_or(|f| f.is_match(n)))
+                    .filter(|n| filter.is_none_or(|f| f.is_match(n)))
                     .map(|n| (region.clone(), n)),
             ),
             Err(error) => snapshot.scope_errors.push(ScopeError {
@@ -295,7 +374,7 @@ pub async fn collect_account(
             }),
         }
         match rules {
-            Ok(rules) => listed_rules.push((region.clone(), rules)),
+            Ok(rules) => listed.rules.push((region.clone(), rules)),
             Err(error) => snapshot.scope_errors.push(ScopeError {
                 region: region.clone(),
                 scope: Listing::EventRules,
@@ -309,21 +388,29 @@ pub async fn collect_account(
                 error: error.clone(),
             });
         }
-        aliases.insert(region, region_aliases);
+        listed.aliases.insert(region, region_aliases);
     }
-    let resolver = KeyResolver {
-        ids,
-        aliases: &aliases,
-    };
+    listed
+}
 
-    // Phase 2: pipeline declarations, and the targets of the trigger rules.
+/// The second phase: every selected pipeline's declaration, resolved into
+/// its wiring, and concurrently the targets of the rules (of those that
+/// target an audited pipeline).
+async fn read_declarations(
+    ctx: &Ctx,
+    clients: &BTreeMap<String, RegionClients>,
+    resolver: &KeyResolver<'_>,
+    selected: Vec<(String, String)>,
+    listed_rules: Vec<(String, Vec<aws_sdk_eventbridge::types::Rule>)>,
+    snapshot: &mut Snapshot,
+) {
+    let ids = resolver.ids;
     let rule_targets = join_all(listed_rules.into_iter().map(|(region, rules)| {
         let pipelines: Vec<String> = selected
             .iter()
             .filter(|(r, _)| *r == region)
             .map(|(r, n)| codepipeline::pipeline_arn(ids.partition, r, ids.account, n))
             .collect();
-        let ctx = &ctx;
         let client = clients.get(&region).map(|c| &c.events);
         async move {
             match client {
@@ -332,26 +419,21 @@ pub async fn collect_account(
             }
         }
     }));
-    let declarations = join_all(selected.iter().map(|(region, name)| {
-        let ctx = &ctx;
-        let clients = &clients;
-        async move {
-            let arn = codepipeline::pipeline_arn(ids.partition, region, ids.account, name);
-            let obs = match clients.get(region) {
-                Some(c) => codepipeline::get(ctx, &c.codepipeline, region, &arn, name).await,
-                None => Observed::Absent,
-            };
-            (region.clone(), name.clone(), arn, obs)
-        }
+    let declarations = join_all(selected.iter().map(|(region, name)| async move {
+        let arn = codepipeline::pipeline_arn(ids.partition, region, ids.account, name);
+        let obs = match clients.get(region) {
+            Some(c) => codepipeline::get(ctx, &c.codepipeline, region, &arn, name).await,
+            None => Observed::Absent,
+        };
+        (region.clone(), name.clone(), arn, obs)
     }));
     let (declared, rule_targets) = tokio::join!(declarations, rule_targets);
     for rules in rule_targets {
         snapshot.resources.event_rules.extend(rules);
     }
-
     for (region, name, arn, obs) in declared {
         let mut wiring = match &obs {
-            Observed::Ok { value } => wiring::wire(value, ids, &resolver),
+            Observed::Ok { value } => wiring::wire(value, ids, resolver),
             _ => wiring::unread(region, name, arn),
         };
         wiring::link_triggers(&mut wiring, &snapshot.resources.event_rules);
@@ -359,81 +441,97 @@ pub async fn collect_account(
         snapshot.pipelines.push(wiring);
     }
     snapshot.pipelines.sort_by(|a, b| a.arn.cmp(&b.arn));
+}
 
-    // Phases 3 to 5: every kind the declarations point at, directly or
-    // through what was read before, each resource once.
-    // Once the first phase has named the pipelines' roles, the way IAM is
-    // read is chosen ([`iam_details`]); the bulk read, if chosen, runs
-    // alongside the second phase, whose instance profiles it answers.
+/// Phases 3 to 5: every kind the declarations point at, directly or
+/// through what was read before, each resource once.
+/// Once the first phase has named the pipelines' roles, the way IAM is
+/// read is chosen ([`iam_details`]); the bulk read, if chosen, runs
+/// alongside the second phase, whose instance profiles it answers.
+async fn read_kinds(
+    ctx: &Ctx,
+    clients: &BTreeMap<String, RegionClients>,
+    resolver: &KeyResolver<'_>,
+    regions: &[String],
+    opts: &CollectOptions,
+    snapshot: &mut Snapshot,
+) {
+    let ids = resolver.ids;
+    let iam_bulk = iam_details::BulkRead::default();
     for phase in kind::Phase::READ {
         if phase == kind::Phase::Selected && opts.account_checks {
             // After the pipelines' own projects were read (each once) and
             // before the roles, so that the webhook projects' roles are read
             // with the others.
-            webhooks::collect(&ctx, &clients, ids, &resolver, &mut snapshot).await;
+            webhooks::collect(ctx, clients, ids, resolver, snapshot).await;
         }
         let refs = kind::Refs {
             pipelines: &snapshot.pipelines,
             resources: &snapshot.resources,
-            keys: &resolver,
-            regions: &regions,
+            keys: resolver,
+            regions,
+            iam: &iam_bulk,
         };
         let iam_plan = phase == kind::Phase::IAM_PLAN;
         if iam_plan {
-            ctx.plan_iam(iam_details::BulkReadPlan {
+            iam_bulk.plan(iam_details::BulkReadPlan {
                 mode: opts.iam_read,
-                account: account.clone(),
-                wanted: iam::referenced_names(&refs, &account),
+                account: ids.account.to_string(),
+                wanted: iam::referenced_names(&refs, ids.account),
             });
         }
         let prefetch = async {
             if let (true, Some(c)) = (iam_plan, clients.values().next()) {
-                ctx.iam_directory(&c.iam).await;
+                iam_bulk.directory(ctx, &c.iam).await;
             }
         };
         let kinds = kind::readers(phase);
         let (landings, ()) =
-            tokio::join!(kind::collect_phase(&kinds, &ctx, &clients, &refs), prefetch);
+            tokio::join!(kind::collect_phase(&kinds, ctx, clients, &refs), prefetch);
         for land in landings {
             land(&mut snapshot.resources);
         }
     }
+}
 
-    // Release paths: the account's principals in bulk, kept where they
-    // hold a path (IAM is global: read once, with the first region's client).
-    if !snapshot.pipelines.is_empty()
-        && let Some(c) = clients.values().next()
-    {
-        let mut review = Vec::new();
-        snapshot.principals = Some(match principals::read(&ctx, &c.iam).await {
-            Observed::Ok { value } => {
-                let read = value.principals.len();
-                let kept = crate::aws::release::keep(&snapshot, value);
-                tracing::info!(
-                    "IAM: kept {} of {read} principal(s) for release paths",
-                    kept.set.principals.len()
-                );
-                review = kept.repositories;
-                Observed::ok(kept.set)
-            }
-            other => other,
-        });
-        // Whether pull-request merges need approvals: asked only of the
-        // repositories someone can change the release branch of (the RP001
-        // messages say it), not of every source.
-        if !review.is_empty() {
-            let by_region: BTreeMap<String, aws_sdk_codecommit::Client> = clients
-                .iter()
-                .map(|(r, c)| (r.clone(), c.codecommit.clone()))
-                .collect();
-            let templates = codecommit::approval_templates(&ctx, &by_region, &review).await;
-            snapshot.resources.approval_templates.extend(templates);
-        }
+/// Release paths: the account's principals in bulk, kept where they hold
+/// a path (IAM is global: read once, with the first region's client); then
+/// whether pull-request merges need approvals, asked only of the
+/// repositories someone can change the release branch of (the RP001
+/// messages say it), not of every source.
+async fn read_release_paths(
+    ctx: &Ctx,
+    clients: &BTreeMap<String, RegionClients>,
+    snapshot: &mut Snapshot,
+) {
+    let Some(c) = clients.values().next() else {
+        return;
+    };
+    if snapshot.pipelines.is_empty() {
+        return;
     }
-
-    ctx.progress().finish_and_clear();
-    snapshot.api_calls = ctx.calls();
-    Ok(snapshot)
+    let mut review = Vec::new();
+    snapshot.principals = Some(match principals::read(ctx, &c.iam).await {
+        Observed::Ok { value } => {
+            let read = value.principals.len();
+            let kept = crate::aws::release::keep(snapshot, value);
+            tracing::info!(
+                "IAM: kept {} of {read} principal(s) for release paths",
+                kept.set.principals.len()
+            );
+            review = kept.repositories;
+            Observed::ok(kept.set)
+        }
+        other => other,
+    });
+    if !review.is_empty() {
+        let by_region: BTreeMap<String, aws_sdk_codecommit::Client> = clients
+            .iter()
+            .map(|(r, c)| (r.clone(), c.codecommit.clone()))
+            .collect();
+        let templates = codecommit::approval_templates(ctx, &by_region, &review).await;
+        snapshot.resources.approval_templates.extend(templates);
+    }
 }
 
 /// A region name fit for an endpoint host name: lowercase letters, digits
@@ -448,7 +546,9 @@ pub fn is_region_name(r: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
-fn pipeline_filter(globs: &[String]) -> Result<Option<GlobSet>, CollectError> {
+/// The `--pipeline` globs as one set; `None` when none are given (every
+/// pipeline).
+pub fn pipeline_filter(globs: &[String]) -> Result<Option<GlobSet>, CollectError> {
     if globs.is_empty() {
         return Ok(None);
     }

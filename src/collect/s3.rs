@@ -90,6 +90,7 @@ impl Kind for Buckets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<Bucket>)>> + Send + 'a {
         each(targets, |t| get(ctx, &c.s3, &t.arn, &t.detail))
@@ -164,6 +165,7 @@ impl Kind for SourceBuckets {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<SourceBucket>)>> + Send + 'a {
         each(targets, |t| get_source(ctx, &c.s3, &t.arn, &t.detail))

@@ -33,7 +33,7 @@ pub enum Error {
 
 /// One account to audit, reached by assuming a role in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct AccountTarget {
     /// The 12-digit account id.
     pub account: String,
     /// The role to assume in that account.
@@ -106,13 +106,13 @@ pub fn build(
     accounts_file: Option<(&Path, &str)>,
     role_name: Option<&str>,
     partition: &str,
-) -> Result<Vec<Target>, Error> {
-    let mut out: Vec<(String, Target)> = Vec::new();
+) -> Result<Vec<AccountTarget>, Error> {
+    let mut out: Vec<(String, AccountTarget)> = Vec::new();
     for arn in role_arns {
         let account = role_account(arn).ok_or_else(|| Error::RoleArn { arn: arn.clone() })?;
         out.push((
             format!("--role-arn {arn}"),
-            Target {
+            AccountTarget {
                 account: account.to_string(),
                 role_arn: arn.clone(),
             },
@@ -131,12 +131,12 @@ pub fn build(
                     at: at.clone(),
                     account: line.to_string(),
                 })?;
-                Target {
+                AccountTarget {
                     account: line.to_string(),
                     role_arn: format!("arn:{partition}:iam::{line}:role/{name}"),
                 }
             } else if let Some(account) = role_account(line) {
-                Target {
+                AccountTarget {
                     account: account.to_string(),
                     role_arn: line.to_string(),
                 }
@@ -189,7 +189,7 @@ pub fn check_role_name(name: &str) -> Result<(), Error> {
 /// `count`-th starting at `index - 1`. Every shard given the same list gets
 /// a disjoint share, and together they cover the list; shard sizes differ
 /// by at most one.
-pub fn shard(mut targets: Vec<Target>, shard: Shard) -> Vec<Target> {
+pub fn shard(mut targets: Vec<AccountTarget>, shard: Shard) -> Vec<AccountTarget> {
     targets.sort_by(|a, b| a.account.cmp(&b.account));
     targets
         .into_iter()
@@ -203,8 +203,8 @@ pub fn shard(mut targets: Vec<Target>, shard: Shard) -> Vec<Target> {
 mod tests {
     use super::*;
 
-    fn t(account: &str) -> Target {
-        Target {
+    fn t(account: &str) -> AccountTarget {
+        AccountTarget {
             account: account.to_string(),
             role_arn: format!("arn:aws:iam::{account}:role/audit"),
         }
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn shards_are_disjoint_cover_everything_and_balance() {
-        let all: Vec<Target> = (0..23)
+        let all: Vec<AccountTarget> = (0..23)
             .map(|i| t(&format!("{:012}", 1000 + i * 7)))
             .collect();
         let mut reversed = all.clone();

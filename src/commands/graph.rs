@@ -1,37 +1,26 @@
 //! `pipeaudit graph`: each pipeline's wiring as a picture, findings marked.
 
 use std::fmt::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{collect_live, load_config, load_rules, write_output};
-use crate::cli::{AuditArgs, GlobalArgs, GraphFormat};
+use super::Error;
+use super::live::snapshot_of;
+use super::output::write_output;
+use super::{load_config, load_rules};
+use crate::cli::{AuditArgs, GlobalArgs, GraphArgs, GraphFormat};
 use crate::graph;
-use crate::model::Snapshot;
 use crate::report::EXIT_OK;
 use crate::report::escape::markdown;
 use crate::rules::engine;
 
 /// Draws the pipelines of a snapshot (or a live collection); `--pipeline`
 /// globs select pipelines of a saved snapshot too.
-pub fn run(
-    g: &GlobalArgs,
-    a: &AuditArgs,
-    snapshot: Option<&PathBuf>,
-    format: GraphFormat,
-    output: Option<&PathBuf>,
-) -> Result<u8, String> {
-    let rules = load_rules(a)?;
-    let config = load_config(a, &rules)?;
-    let snapshot = match snapshot {
-        Some(p) => Snapshot::load(p).map_err(|e| e.to_string())?,
-        None => collect_live(g)?,
-    };
-    let mut globs = globset::GlobSetBuilder::new();
-    for p in &g.pipelines {
-        globs.add(globset::Glob::new(p).map_err(|e| format!("--pipeline {p:?}: {e}"))?);
-    }
-    let globs = globs.build().map_err(|e| e.to_string())?;
+pub fn run(g: &GlobalArgs, a: &AuditArgs, x: &GraphArgs) -> Result<u8, Error> {
+    let rules_config = x.rules.after(&a.rules);
+    let rules = load_rules(&rules_config)?;
+    let config = load_config(&rules_config, &rules)?;
+    let snapshot = snapshot_of(g, &x.input.after(&a.input))?;
+    let globs = crate::collect::pipeline_filter(&g.pipelines)?;
     let snapshot = Arc::new(snapshot);
     let eval = engine::evaluate(snapshot.clone(), &rules, &config);
     let mut out = String::new();
@@ -40,10 +29,10 @@ pub fn run(
     for w in snapshot
         .pipelines
         .iter()
-        .filter(|w| g.pipelines.is_empty() || globs.is_match(&w.name))
+        .filter(|w| globs.as_ref().is_none_or(|f| f.is_match(&w.name)))
     {
         let graph = graph::build(&snapshot, w, &eval.findings);
-        match format {
+        match x.format {
             GraphFormat::Dot => out.push_str(&graph::dot::render(&graph)),
             GraphFormat::Svg => graphs.push(graph),
             GraphFormat::Mermaid => match graph::mermaid::render(&graph) {
@@ -54,7 +43,7 @@ pub fn run(
             },
         }
     }
-    if format == GraphFormat::Svg {
+    if x.format == GraphFormat::Svg {
         out = graph::svg::document(&graphs);
     }
     if !too_large.is_empty() {
@@ -65,6 +54,6 @@ pub fn run(
             markdown(&too_large.join(", "))
         );
     }
-    write_output(output, &out)?;
+    write_output(x.out.output.as_ref(), &out)?;
     Ok(EXIT_OK)
 }

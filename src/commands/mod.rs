@@ -1,13 +1,21 @@
-//! The commands: one module each; this one dispatches and holds what they
-//! share (logging, the async runtime, live collection, output). Commands
-//! orchestrate the stage modules; they hold no audit logic.
+//! The commands: one module each; this one parses, decides which command
+//! (and which mode of the audit) runs, and prints the error a command ends
+//! with. What the commands share lives beside them: acting on AWS and the
+//! snapshot (`live`), locating findings in infrastructure as code
+//! (`locate`), writing output and the audit report (`output`), the error
+//! (`error`). Commands orchestrate the stage modules; they hold no audit
+//! logic.
 
 mod audit;
 mod compliance;
 mod drift;
+mod error;
 mod graph;
+mod live;
+mod locate;
 mod merge;
 mod org;
+mod output;
 mod paths;
 mod remediate;
 mod rules;
@@ -16,26 +24,26 @@ mod snapshot;
 mod template;
 mod tfplan;
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+pub use error::Error;
 
-use crate::cli::{AuditArgs, Cli, Command, GlobalArgs};
-use crate::collect::{self, CollectOptions, clients::ConnectOptions};
-use crate::model::Snapshot;
-use crate::report::escape::{control, control_lines};
-use crate::report::{EXIT_ERROR, EXIT_OK};
+use crate::cli::{AuditArgs, Cli, Command, GlobalArgs, RulesConfig};
+use crate::report::EXIT_OK;
+use crate::report::escape::control_lines;
 use crate::rules::RuleSet;
 use crate::rules::config::Config;
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match crate::cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let code = if e.use_stderr() {
+                crate::report::EXIT_ERROR
+            } else {
+                EXIT_OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -43,92 +51,68 @@ pub fn main() -> ExitCode {
     init_logging(&cli.global);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            eprintln!("pipeaudit: error: {}", control_lines(&message));
-            ExitCode::from(EXIT_ERROR)
+        Err(e) => {
+            eprintln!("pipeaudit: error: {}", control_lines(&e.user_message()));
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(cli: Cli) -> Result<u8, String> {
-    match cli.command {
-        Some(Command::Snapshot { output }) => snapshot::run(&cli.global, output.as_ref()),
-        Some(Command::Compliance {
-            framework,
-            list,
-            snapshot,
-            format,
-            output,
-            exit_zero,
-            allow_partial_controls,
-            config,
-            rules,
-        }) => compliance::run(
-            &cli.global,
-            &cli.audit,
-            &compliance::ComplianceArgs {
-                framework,
-                list,
-                snapshot,
-                format,
-                output,
-                exit_zero,
-                allow_partial: allow_partial_controls,
-                config,
-                rules,
-            },
-        ),
-        Some(Command::Completions { shell }) => shell::completions(shell),
-        Some(Command::Man { out }) => shell::man(out.as_deref()),
-        Some(Command::Rules { action, format }) => rules::run(&cli.audit, action, format),
-        Some(Command::Drift {
-            baseline,
-            snapshot,
-            format,
-            output,
-            exit_zero,
-        }) => drift::run(
-            &cli.global,
-            &cli.audit,
-            &drift::DriftArgs {
-                baseline,
-                snapshot,
-                format,
-                output,
-                exit_zero,
-            },
-        ),
-        Some(Command::Paths {
-            principals,
-            snapshot,
-            format,
-            output,
-            config,
-        }) => paths::run(
-            &cli.global,
-            &cli.audit,
-            &paths::PathsArgs {
-                principals,
-                snapshot,
-                format,
-                output,
-                config,
-            },
-        ),
-        Some(Command::Merge { reports, output }) => merge::run(&reports, output.as_ref()),
-        Some(Command::Graph {
-            snapshot,
-            format,
-            output,
-        }) => graph::run(
-            &cli.global,
-            &cli.audit,
-            snapshot.as_ref(),
-            format,
-            output.as_ref(),
-        ),
-        None => audit::run(&cli.global, &cli.audit),
+/// Runs the command; the audit's options given before a command are
+/// passed to those that use them.
+fn run(cli: Cli) -> Result<u8, Error> {
+    let Cli {
+        global: g,
+        audit: before,
+        command,
+    } = cli;
+    match command {
+        None => audit_mode(&g, &before),
+        Some(Command::Audit(a)) => audit_mode(&g, &a),
+        Some(Command::Snapshot(s)) => snapshot::run(&g, &s),
+        Some(Command::Drift(d)) => drift::run(&g, &before, &d),
+        Some(Command::Graph(x)) => graph::run(&g, &before, &x),
+        Some(Command::Merge(m)) => merge::run(&m),
+        Some(Command::Compliance(c)) => compliance::run(&g, &before, &c),
+        Some(Command::Paths(p)) => paths::run(&g, &before, &p),
+        Some(Command::Completions(c)) => shell::completions(c.shell),
+        Some(Command::Man(m)) => shell::man(m.out.as_deref()),
+        Some(Command::Rules(r)) => rules::run(&before.rules, r),
     }
+}
+
+/// The audit, in the mode its options ask for: remediation, CloudFormation
+/// templates, Terraform plans, several accounts, or one account.
+/// Everything that can be wrong with the input is checked before collecting.
+fn audit_mode(g: &GlobalArgs, a: &AuditArgs) -> Result<u8, Error> {
+    let rules = load_rules(&a.rules)?;
+    let config = load_config(&a.rules, &rules)?;
+    if a.remediate {
+        return remediate::run(g, a, &rules, &config);
+    }
+    if !a.templates.is_empty() {
+        return template::run(g, a, &rules, &config);
+    }
+    if !a.tf_plans.is_empty() {
+        return tfplan::run(g, a, &rules, &config);
+    }
+    if live::several_accounts(g) {
+        if !a.iac.is_empty() {
+            return Err(Error::Usage(
+                "--iac locates the findings of one account; --accounts, --shard and several --role-arn audit many"
+                    .to_string(),
+            ));
+        }
+        if a.input.snapshot.is_some() {
+            return Err(Error::Usage(
+                "--snapshot audits one saved snapshot; --accounts, --shard and several --role-arn collect live"
+                    .to_string(),
+            ));
+        }
+        let list = live::targets(g)?;
+        return org::run(g, a, rules, config, list);
+    }
+    audit::run(g, a, &rules, &config)
 }
 
 fn init_logging(g: &GlobalArgs) {
@@ -156,232 +140,22 @@ fn init_logging(g: &GlobalArgs) {
         .try_init();
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-fn collect_options(g: &GlobalArgs) -> (ConnectOptions, CollectOptions) {
-    let mut connect = ConnectOptions::new(g.profile.clone(), g.endpoint_url.clone());
-    connect.max_attempts = g.max_attempts;
-    connect.connect_timeout = std::time::Duration::from_secs(g.connect_timeout.max(1));
-    connect.read_timeout = std::time::Duration::from_secs(g.read_timeout.max(1));
-    let opts = CollectOptions {
-        regions: g.regions.clone(),
-        pipelines: g.pipelines.clone(),
-        concurrency: usize::from(g.concurrency),
-        progress: !g.quiet,
-        profile: g.profile.clone(),
-        iam_read: g.iam_read,
-        account_checks: g.account_checks,
-    };
-    (connect, opts)
-}
-
-/// The accounts named by --role-arn / --accounts, after --shard; empty
-/// when the audit acts with the caller's own credentials.
-fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
-    let list = audit_targets(g)?;
-    match g.shard {
-        Some(_) if list.is_empty() => Err(
-            "--shard splits the accounts of --accounts / --role-arn; none were given".to_string(),
-        ),
-        Some(shard) => Ok(collect::targets::shard(list, shard)),
-        None => Ok(list),
-    }
-}
-
-/// Every account named by --role-arn / --accounts, before --shard: the
-/// audit whose other accounts deploys are followed into.
-fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::Target>, String> {
-    use collect::targets;
-    if let Some(name) = &g.role_name {
-        targets::check_role_name(name).map_err(|e| e.to_string())?;
-    }
-    let text = match &g.accounts_file {
-        Some(p) => Some(
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-        ),
-        None => None,
-    };
-    if g.role_name.is_some() && text.is_none() {
-        return Err("--role-name needs --accounts FILE".to_string());
-    }
-    // The partition of role ARNs built from account ids, from the region.
-    let partition = targets::partition_of(g.regions.first().map(String::as_str).unwrap_or(""));
-    targets::build(
-        &g.role_arns,
-        g.accounts_file.as_deref().zip(text.as_deref()),
-        g.role_name.as_deref(),
-        partition,
-    )
-    .map_err(|e| e.to_string())
-}
-
-/// The SDK configuration to act with in `region`: the caller's own, or the
-/// single --role-arn assumed.
-async fn act_config(
-    g: &GlobalArgs,
-    connect: &ConnectOptions,
-    region: Option<&str>,
-) -> Result<(aws_types::SdkConfig, Option<String>), String> {
-    let base = collect::clients::load_config(connect, region).await;
-    let list = targets(g)?;
-    match list.as_slice() {
-        [] if g.shard.is_some() => Err("this shard has no account".to_string()),
-        [] => Ok((base, None)),
-        [one] => Ok((
-            collect::clients::assume_role_config(&base, &one.role_arn, g.external_id.as_deref())
-                .await,
-            Some(one.account.clone()),
-        )),
-        many => Err(format!(
-            "this command works on one account; {} were given (the audit takes several)",
-            many.len()
-        )),
-    }
-}
-
-/// Collects a live snapshot with the global options.
-fn collect_live(g: &GlobalArgs) -> Result<Snapshot, String> {
-    let (connect, opts) = collect_options(g);
-    let region = opts
-        .regions
-        .first()
-        .map(String::as_str)
-        .filter(|r| *r != collect::ALL_ENABLED);
-    let snapshot = runtime()?.block_on(async {
-        let (cfg, account) = act_config(g, &connect, region).await?;
-        collect::collect_account(&cfg, &opts, account.as_deref())
-            .await
-            .map_err(|e| e.user_message())
-    })?;
-    if !g.quiet {
-        report_collection(&snapshot, g.verbose > 0);
-    }
-    Ok(snapshot)
-}
-
-/// The stacks read for a snapshot's resources, and the calls made.
-type StacksRead = (
-    std::collections::BTreeMap<String, crate::model::Observed<crate::model::StackRef>>,
-    std::collections::BTreeMap<String, u64>,
-);
-
-/// Reads which stack manages each resource of `snapshot` (or those in
-/// `only`), with calls counted apart from the collection's.
-fn read_stacks(
-    g: &GlobalArgs,
-    snapshot: &Snapshot,
-    only: Option<&std::collections::BTreeSet<String>>,
-) -> Result<StacksRead, String> {
-    let (connect, opts) = collect_options(g);
-    let region = snapshot.regions.first().cloned();
-    let (stacks, calls) = runtime()?.block_on(async {
-        let (cfg, _) = act_config(g, &connect, region.as_deref()).await?;
-        Ok::<_, String>(
-            collect::stacks::read_with_config(&cfg, snapshot, opts.concurrency, only).await,
-        )
-    })?;
-    if !g.quiet {
-        let managed = stacks.values().filter(|s| s.value().is_some()).count();
-        let made: u64 = calls.values().sum();
-        eprintln!(
-            "pipeaudit: {managed} of {} resource(s) managed by a CloudFormation stack, read with {made} API call(s) apart from the audit's",
-            stacks.len()
-        );
-    }
-    Ok((stacks, calls))
-}
-
-/// Keeps stacks read in the snapshot.
-fn keep_stacks(snapshot: &mut Snapshot, (stacks, calls): StacksRead) {
-    snapshot.stacks.extend(stacks);
-    for (k, v) in calls {
-        *snapshot.stack_api_calls.entry(k).or_insert(0) += v;
-    }
-}
-
-fn report_collection(s: &Snapshot, detail: bool) {
-    let calls: u64 = s.api_calls.values().sum();
-    let errors = s.read_errors();
-    eprintln!(
-        "pipeaudit: collected {} pipeline(s) in {} region(s) of account {} with {} API call(s); {} value(s) could not be read",
-        s.pipelines.len(),
-        s.regions.len(),
-        control(&s.account),
-        calls,
-        errors.len()
-    );
-    let shown = if detail {
-        errors.len()
-    } else {
-        errors.len().min(5)
-    };
-    for (resource, e) in errors.iter().take(shown) {
-        eprintln!(
-            "  {}: {} ({}{})",
-            control(resource),
-            control(&e.action),
-            e.code
-                .as_deref()
-                .map(|c| format!("{}: ", control(c)))
-                .unwrap_or_default(),
-            control(&e.message)
-        );
-    }
-    if shown < errors.len() {
-        eprintln!(
-            "  ... and {} more (use -v to list all)",
-            errors.len() - shown
-        );
-    }
-}
-
-fn write_output(path: Option<&PathBuf>, text: &str) -> Result<(), String> {
-    match path {
-        Some(p) => {
-            std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| format!("cannot write to stdout: {e}"))
-        }
-    }
-}
-
-/// [`write_output`] for output written piece by piece by `write`.
-fn write_output_with(
-    path: Option<&PathBuf>,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), String> {
-    match path {
-        Some(p) => std::fs::File::create(p)
-            .and_then(|mut file| write(&mut file))
-            .map_err(|e| format!("cannot write {}: {e}", p.display())),
-        None => {
-            let mut out = std::io::stdout().lock();
-            write(&mut out)
-                .and_then(|_| out.flush())
-                .map_err(|e| format!("cannot write to stdout: {e}"))
-        }
-    }
-}
-
 /// The built-in rules and the packs of --rules.
-fn load_rules(a: &AuditArgs) -> Result<RuleSet, String> {
-    RuleSet::load(&a.rules).map_err(|e| e.to_string().trim_end().to_string())
+fn load_rules(r: &RulesConfig) -> Result<RuleSet, Error> {
+    RuleSet::load(&r.rules).map_err(Error::Rules)
 }
 
-fn load_config(a: &AuditArgs, rules: &RuleSet) -> Result<Config, String> {
-    let Some(path) = &a.config else {
+/// The configuration of --config (the default without it), checked
+/// against the rules' ids, slugs and parameters.
+fn load_config(r: &RulesConfig, rules: &RuleSet) -> Result<Config, Error> {
+    let Some(path) = &r.config else {
         return Ok(Config::default());
     };
-    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let error = |source| Error::Config {
+        path: path.clone(),
+        source,
+    };
+    let config = Config::load(path).map_err(error)?;
     let ids: Vec<(&str, &str, Vec<&str>)> = rules
         .rules
         .iter()
@@ -395,6 +169,6 @@ fn load_config(a: &AuditArgs, rules: &RuleSet) -> Result<Config, String> {
         .collect();
     config
         .check_rule_ids(&ids, &path.display().to_string())
-        .map_err(|e| e.to_string())?;
+        .map_err(error)?;
     Ok(config)
 }

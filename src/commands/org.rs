@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{collect_options, runtime};
+use super::Error;
+use super::live::{home_region, org_setup, runtime};
+use super::output::write_report;
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::collect;
 use crate::report::EXIT_ERROR;
@@ -18,22 +20,14 @@ pub fn run(
     a: &AuditArgs,
     rules: RuleSet,
     config: Config,
-    list: Vec<collect::targets::Target>,
-) -> Result<u8, String> {
-    let (connect, mut opts) = collect_options(g);
-    opts.progress = false;
+    list: Vec<collect::targets::AccountTarget>,
+) -> Result<u8, Error> {
     let (rules, config) = (Arc::new(rules), Arc::new(config));
     let save_dir = a.save_snapshot.clone();
     if let Some(d) = &save_dir {
-        std::fs::create_dir_all(d)
-            .map_err(|e| format!("cannot create the snapshot directory {}: {e}", d.display()))?;
+        std::fs::create_dir_all(d).map_err(|e| Error::io("create the snapshot directory", d, e))?;
     }
-    let org = crate::org::OrgOptions {
-        external_id: g.external_id.clone(),
-        account_concurrency: usize::from(g.account_concurrency),
-        save_dir,
-        audit: super::audit_targets(g)?,
-    };
+    let (connect, opts, org) = org_setup(g, save_dir)?;
     let total = list.len();
     if !g.quiet {
         eprintln!(
@@ -41,11 +35,7 @@ pub fn run(
             g.shard.map(|s| format!(" (shard {s})")).unwrap_or_default()
         );
     }
-    let region = opts
-        .regions
-        .first()
-        .map(String::as_str)
-        .filter(|r| *r != collect::ALL_ENABLED);
+    let region = home_region(&opts.regions);
     let quiet = g.quiet;
     let mut done = 0usize;
     let mut org_audit = runtime()?.block_on(async {
@@ -82,7 +72,7 @@ pub fn run(
         )
         .await
     });
-    let code = super::audit::write_report(
+    let code = write_report(
         a,
         &rules,
         &org_audit.scopes,

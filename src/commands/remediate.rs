@@ -3,14 +3,17 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use super::{act_config, collect_live, collect_options, runtime, write_output};
+use super::Error;
+use super::live::{act_config, collect_live, collect_options, runtime};
+use super::locate::{iac_index, read_stacks};
+use super::output::{write_output, write_patch};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::collect::clients::{ConnectOptions, RegionClients};
 use crate::model::Snapshot;
 use crate::remediate::apply::{self, Account, ApplyOptions};
 use crate::remediate::render::render_text;
 use crate::remediate::verify::Status;
-use crate::report::{self, EXIT_FINDINGS, Format, Outcome};
+use crate::report::{self, CommandFindings, EXIT_FINDINGS, Format};
 use crate::rules::config::Config;
 use crate::rules::{RuleSet, engine};
 
@@ -25,48 +28,35 @@ impl Account for Live<'_> {
     fn clients(&mut self, region: &str) -> Result<RegionClients, String> {
         let (cfg, _) = self
             .rt
-            .block_on(act_config(self.g, &self.connect, Some(region)))?;
+            .block_on(act_config(self.g, &self.connect, Some(region)))
+            .map_err(|e| e.user_message())?;
         Ok(RegionClients::new(&cfg))
     }
 
     fn collect(&mut self) -> Result<Snapshot, String> {
-        collect_live(self.g)
+        collect_live(self.g).map_err(|e| e.user_message())
     }
 
     fn confirm(&mut self, n: usize) -> Result<bool, String> {
-        confirm(n)
+        confirm(n).map_err(|e| e.user_message())
     }
 }
 
-/// Writes the patch of `--fix-patch` and prints what it closes.
-pub(super) fn write_patch(
-    out: &std::path::Path,
-    p: &crate::patch::verify::Patches,
-) -> Result<(), String> {
-    std::fs::write(out, p.diff()).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    eprint!("{}", crate::patch::summary(p, &out.display().to_string()));
-    Ok(())
-}
-
 /// Plans, shows, and (unless --dry-run) applies the fixes of an audit.
-pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, String> {
-    let json = match a.format {
-        Format::Table => false,
-        Format::Json => true,
-        Format::Markdown | Format::Sarif | Format::Html => {
-            return Err(
-                "--remediate prints its plan and result as table or json; markdown, sarif and html are formats of the audit report"
-                    .to_string(),
-            );
-        }
-    };
+/// The format is table or JSON: the parser refuses the others
+/// ([`crate::cli::REMEDIATE_FORMATS`]).
+pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, Error> {
+    let json = a.format == Format::Json;
     // The --iac paths are checked before collecting (a bad --iac fails
     // fast); the templates are read when a planned change needs locating.
-    let iac_index = super::audit::iac_index(a, config)?;
-    if a.fix_patch.is_some() && iac_index.is_none() {
-        return Err(
+    let iac_index = iac_index(a, config)?;
+    let no_iac = || {
+        Error::Usage(
             "--fix-patch with --remediate needs --iac DIR: the templates to patch".to_string(),
-        );
+        )
+    };
+    if a.fix_patch.is_some() && iac_index.is_none() {
+        return Err(no_iac());
     }
     let snapshot = Arc::new(collect_live(g)?);
     let eval = engine::evaluate(snapshot.clone(), rules, config);
@@ -76,9 +66,9 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     let targets = plan.resources();
     if !targets.is_empty() {
         if let Some(index) = &iac_index {
-            index.get().map_err(|e| e.to_string())?;
+            index.get().map_err(Error::stage)?;
         }
-        let (stacks, _) = super::read_stacks(g, &snapshot, Some(&targets))?;
+        let (stacks, _) = read_stacks(g, &snapshot, Some(&targets))?;
         let types: std::collections::BTreeMap<&str, &str> = eval
             .findings
             .iter()
@@ -103,9 +93,9 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         if let Some(out) = &a.fix_patch {
             let index = iac_index
                 .as_ref()
-                .ok_or("--fix-patch with --remediate needs --iac DIR: the templates to patch")?
+                .ok_or_else(no_iac)?
                 .get()
-                .map_err(|e| e.to_string())?;
+                .map_err(Error::stage)?;
             let mut located = Vec::new();
             let mut unlocated = Vec::new();
             for f in eval.findings.iter().filter(|f| f.fix.is_some()) {
@@ -124,12 +114,12 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                         rule_id: f.rule_id.clone(),
                         pipeline: f.pipeline.clone(),
                         resource_arn: f.resource_arn.clone(),
-                        why: why.to_string(),
+                        why,
                     }),
                 }
             }
             let mut p = crate::patch::live::patches(&located, &snapshot.account, rules, config)
-                .map_err(|e| e.to_string())?;
+                .map_err(Error::stage)?;
             p.manual.extend(unlocated);
             write_patch(out, &p)?;
         }
@@ -145,8 +135,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         } else {
             render_text(&plan)
         };
-        write_output(a.output.as_ref(), &text)?;
-        return Ok(report::exit_code(&Outcome::Remediation {
+        write_output(a.out.output.as_ref(), &text)?;
+        return Ok(report::exit_code(&CommandFindings::Remediation {
             clean: plan.actions.is_empty(),
         }));
     }
@@ -155,7 +145,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     if json {
         eprint!("{}", render_text(&plan));
     } else {
-        write_output(a.output.as_ref(), &render_text(&plan))?;
+        write_output(a.out.output.as_ref(), &render_text(&plan))?;
     }
     if !a.yes && !confirm(plan.actions.len())? {
         eprintln!("pipeaudit: nothing applied");
@@ -181,7 +171,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             Default::default()
         },
     };
-    let report = apply::apply_plan(&rt, &plan, rules, config, &mut account, &opts)?;
+    let report =
+        apply::apply_plan(&rt, &plan, rules, config, &mut account, &opts).map_err(Error::stage)?;
     eprintln!(
         "pipeaudit: {} pass(es); {} fixed, {} still found after the re-audit, {} not verified (values could not be read again), {} not applied; {} finding(s) remain in total",
         report.passes,
@@ -196,20 +187,20 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             "{}\n",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
-        write_output(a.output.as_ref(), &text)?;
+        write_output(a.out.output.as_ref(), &text)?;
     }
-    Ok(report::exit_code(&Outcome::Remediation {
+    Ok(report::exit_code(&CommandFindings::Remediation {
         clean: report.clean(),
     }))
 }
 
 /// Asks on the terminal whether to apply `n` changes; an error without one.
-fn confirm(n: usize) -> Result<bool, String> {
+fn confirm(n: usize) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
-        return Err(
+        return Err(Error::Usage(
             "--remediate without a terminal needs --yes (review the plan with --dry-run first)"
                 .to_string(),
-        );
+        ));
     }
     eprint!("Apply {n} change(s)? [y/N] ");
     let mut answer = String::new();

@@ -5,13 +5,15 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
+use super::Error;
+use super::output::write_output_with;
 use crate::cli::Cli;
 use crate::report::EXIT_OK;
 
 /// Prints the completion script of `shell` on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Result<u8, String> {
+pub fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
     let mut cmd = Cli::command();
-    super::write_output_with(None, |w| {
+    write_output_with(None, |w| {
         clap_complete::generate(shell, &mut cmd, "pipeaudit", w);
         Ok(())
     })?;
@@ -20,18 +22,16 @@ pub fn completions(shell: clap_complete::Shell) -> Result<u8, String> {
 
 /// Prints the manual page of `pipeaudit` on stdout, or writes it and one
 /// page per command into `out`.
-pub fn man(out: Option<&Path>) -> Result<u8, String> {
+pub fn man(out: Option<&Path>) -> Result<u8, Error> {
     let cmd = Cli::command();
     match out {
         None => {
-            super::write_output_with(None, |w| clap_mangen::Man::new(cmd).render(w))?;
+            write_output_with(None, |w| clap_mangen::Man::new(cmd).render(w))?;
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            clap_mangen::generate_to(cmd, dir).map_err(|e| {
-                format!("cannot write the manual pages into {}: {e}", dir.display())
-            })?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
+            clap_mangen::generate_to(cmd, dir)
+                .map_err(|e| Error::io("write the manual pages into", dir, e))?;
         }
     }
     Ok(EXIT_OK)

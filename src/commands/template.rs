@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::audit::write_report;
+use super::Error;
+use super::output::{write_patch, write_report};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::report;
 use crate::rules::RuleSet;
@@ -17,27 +18,37 @@ use crate::rules::engine;
 /// apart from live audits so that both can be uploaded.
 pub const SARIF_CATEGORY: &str = "pipeaudit-template";
 
-fn pair(value: &str, flag: &str, what: &str) -> Result<(PathBuf, String), String> {
+fn pair(value: &str, flag: &str, what: &str) -> Result<(PathBuf, String), Error> {
     match value.rsplit_once('=') {
         Some((t, v)) if !t.is_empty() && !v.is_empty() => Ok((PathBuf::from(t), v.to_string())),
-        _ => Err(format!("{flag} {value:?}: expected TEMPLATE={what}")),
+        _ => Err(Error::Usage(format!(
+            "{flag} {value:?}: expected TEMPLATE={what}"
+        ))),
     }
 }
 
 /// The template options from the command line.
-pub(super) fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::Options, String> {
+pub(super) fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::Options, Error> {
     let mut opts = crate::template::Options::default();
     match g.regions.as_slice() {
         [] => {}
         [one] if crate::collect::is_region_name(one) => opts.region = one.clone(),
-        [one] => return Err(format!("--region {one:?} is not a region name")),
-        _ => return Err("--template evaluates the templates in one --region".to_string()),
+        [one] => {
+            return Err(Error::Usage(format!(
+                "--region {one:?} is not a region name"
+            )));
+        }
+        _ => {
+            return Err(Error::Usage(
+                "--template evaluates the templates in one --region".to_string(),
+            ));
+        }
     }
     if a.account_id.len() != 12 || !a.account_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "--account-id {:?} is not a 12-digit account id",
             a.account_id
-        ));
+        )));
     }
     opts.account = a.account_id.clone();
     if opts.region.starts_with("cn-") {
@@ -50,10 +61,10 @@ pub(super) fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::
             let (t, f) = pair(p, "--parameters", "FILE")?;
             opts.template_parameters.push((t, PathBuf::from(f)));
         } else if opts.parameters.replace(PathBuf::from(p)).is_some() {
-            return Err(
+            return Err(Error::Usage(
                 "--parameters FILE is given twice; for several templates pass --parameters TEMPLATE=FILE"
                     .to_string(),
-            );
+            ));
         }
     }
     for s in &a.stack_names {
@@ -62,9 +73,9 @@ pub(super) fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::
             && name.starts_with(|c: char| c.is_ascii_alphabetic())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !valid {
-            return Err(format!(
+            return Err(Error::Usage(format!(
                 "--stack-name {name:?}: a stack name is letters, digits and hyphens, starting with a letter"
-            ));
+            )));
         }
         opts.stack_names.push((t, name));
     }
@@ -73,10 +84,9 @@ pub(super) fn options(g: &GlobalArgs, a: &AuditArgs) -> Result<crate::template::
 
 /// The directory report paths are relative to: `--iac-root` or the current
 /// directory, or the templates' common parent when they lie outside it.
-pub(super) fn root(a: &AuditArgs, files: &[&Path]) -> Result<PathBuf, String> {
+pub(super) fn root(a: &AuditArgs, files: &[&Path]) -> Result<PathBuf, Error> {
     let base = a.iac_root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let base =
-        std::fs::canonicalize(&base).map_err(|e| format!("cannot read {}: {e}", base.display()))?;
+    let base = std::fs::canonicalize(&base).map_err(|e| Error::read(&base, e))?;
     let canon: Vec<PathBuf> = files
         .iter()
         .filter_map(|f| std::fs::canonicalize(f).ok())
@@ -98,9 +108,9 @@ pub(super) fn root(a: &AuditArgs, files: &[&Path]) -> Result<PathBuf, String> {
 }
 
 /// Runs template mode.
-pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, String> {
+pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, Error> {
     let opts = options(g, a)?;
-    let built = crate::template::load(&a.templates, &opts).map_err(|e| e.to_string())?;
+    let built = crate::template::load(&a.templates, &opts).map_err(Error::stage)?;
     let snapshot = Arc::new(built.snapshot);
     let origins = built.origins;
     let mut eval = engine::evaluate(snapshot.clone(), rules, config);
@@ -127,10 +137,10 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         if let Some(previous) = stacks.insert(o.stack.clone(), rel.clone())
             && previous != rel
         {
-            return Err(format!(
+            return Err(Error::Usage(format!(
                 "{previous} and {rel} are both evaluated as stack {}; name them apart with --stack-name TEMPLATE=NAME",
                 o.stack
-            ));
+            )));
         }
     }
     if let Some(out) = &a.fix_patch {
@@ -141,8 +151,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             config,
         };
         let p = crate::patch::verify::patches(&run, &snapshot, &origins, &eval.findings, rel_of)
-            .map_err(|e| e.to_string())?;
-        super::remediate::write_patch(out, &p)?;
+            .map_err(Error::stage)?;
+        write_patch(out, &p)?;
         p.attach_changes(&mut eval.findings);
     }
     let index = crate::iac::Index::load(&crate::iac::Options {
@@ -151,7 +161,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
         stacks,
         tf_states: Vec::new(),
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(Error::stage)?;
     eval.diagnostics.extend(crate::iac::locate(
         &mut eval.findings,
         &snapshot.stacks,

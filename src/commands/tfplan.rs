@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::audit::write_report;
+use super::Error;
+use super::output::{write_patch, write_report};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::findings::{DefinedIn, Diagnostic, DiagnosticKind};
 use crate::report;
@@ -36,10 +37,9 @@ fn address_line(text: &str, address: &str) -> Option<usize> {
 }
 
 /// Runs template mode on Terraform plans.
-pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, String> {
+pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> Result<u8, Error> {
     let mut opts = super::template::options(g, a)?;
-    let (plans, diagnostics) =
-        crate::template::tfplan::read(&a.tf_plans).map_err(|e| e.to_string())?;
+    let (plans, diagnostics) = crate::template::tfplan::read(&a.tf_plans).map_err(Error::stage)?;
     // the account and region the plan says, unless given
     if g.regions.is_empty()
         && let Some(r) = plans
@@ -62,8 +62,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
     } else if opts.region.starts_with("us-gov-") {
         opts.partition = "aws-us-gov".to_string();
     }
-    let built =
-        crate::template::tfplan::load(&plans, diagnostics, &opts).map_err(|e| e.to_string())?;
+    let built = crate::template::tfplan::load(&plans, diagnostics, &opts).map_err(Error::stage)?;
     let snapshot = Arc::new(built.snapshot);
     let mut eval = engine::evaluate(snapshot.clone(), rules, config);
     eval.diagnostics.extend(built.diagnostics);
@@ -81,13 +80,15 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                 stacks: Default::default(),
                 tf_states: Vec::new(),
             })
-            .map_err(|e| e.to_string())?,
+            .map_err(Error::stage)?,
         )
     };
     if let Some(out) = &a.fix_patch {
-        let index = index
-            .as_ref()
-            .ok_or("--fix-patch with --tf-plan needs --iac DIR: the .tf files to patch")?;
+        let index = index.as_ref().ok_or_else(|| {
+            Error::Usage(
+                "--fix-patch with --tf-plan needs --iac DIR: the .tf files to patch".to_string(),
+            )
+        })?;
         let run = crate::patch::terraform::Audit {
             plans: &plans,
             opts: &opts,
@@ -101,8 +102,8 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             &built.origins,
             &eval.findings,
         )
-        .map_err(|e| e.to_string())?;
-        super::remediate::write_patch(out, &p)?;
+        .map_err(Error::stage)?;
+        write_patch(out, &p)?;
         p.attach_changes(&mut eval.findings);
     }
     let tf_property: std::collections::BTreeMap<&str, &str> = rules
@@ -150,7 +151,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                             pipeline: None,
                             resource: Some(f.resource_arn.clone()),
                             permission: None,
-                            message: message.to_string(),
+                            message,
                         });
                     }
                 }

@@ -166,7 +166,7 @@ impl Assessment {
         exit_zero: bool,
         allow_partial: bool,
     ) -> u8 {
-        crate::report::exit_code(&crate::report::Outcome::Compliance {
+        crate::report::exit_code(&crate::report::CommandFindings::Compliance {
             failed: self.rows.iter().any(|r| r.status == Status::Fail),
             not_checked: diagnostics.iter().any(|d| d.kind.is_gap()),
             errors: errors || diagnostics.iter().any(|d| d.kind.is_error()),
@@ -179,7 +179,7 @@ impl Assessment {
 /// An evaluation split for the assessment: open findings, findings the
 /// configuration accepts (with reasons), diagnostics.
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
+pub struct Acceptance {
     pub evaluation: Evaluation,
     pub accepted: Vec<(Finding, Accepted)>,
 }
@@ -197,7 +197,7 @@ pub fn without_ignores(config: &Config) -> Config {
 /// Applies the configuration's ignores (and severity overrides) to an
 /// evaluation made with [`without_ignores`], keeping the findings they
 /// suppress with the reason of the ignore.
-pub fn accept(mut evaluation: Evaluation, config: &Config) -> Outcome {
+pub fn accept(mut evaluation: Evaluation, config: &Config) -> Acceptance {
     let today = engine::today();
     let all = evaluation.findings.clone();
     engine::finish(&mut evaluation, config);
@@ -224,7 +224,7 @@ pub fn accept(mut evaluation: Evaluation, config: &Config) -> Outcome {
         .collect();
     accepted.sort_by(|a, b| a.1.cmp(&b.1));
     accepted.dedup_by(|a, b| a.1 == b.1);
-    Outcome {
+    Acceptance {
         evaluation,
         accepted,
     }
@@ -277,7 +277,7 @@ pub fn assess(
     frameworks: &Frameworks,
     rules: &RuleSet,
     config: &Config,
-    outcome: &Outcome,
+    outcome: &Acceptance,
 ) -> Assessment {
     let mapped = frameworks.rules_by_control(framework, rules);
     let findings = &outcome.evaluation.findings;
@@ -474,7 +474,7 @@ mod tests {
         let (fw, frameworks, rules) = setup();
         let config = Config::default();
         // 3.6 <- KM003, 2.1.1 <- AB005, 2.1.4 <- AB006, 1.16 <- IA001
-        let outcome = Outcome {
+        let outcome = Acceptance {
             evaluation: Evaluation {
                 findings: vec![finding("KM003", "arn:k"), finding("KM003", "arn:k2")],
                 diagnostics: vec![
@@ -540,7 +540,7 @@ mod tests {
     #[test]
     fn a_gap_of_no_rule_or_a_disabled_rule_leaves_controls_unchecked() {
         let (fw, frameworks, rules) = setup();
-        let outcome = Outcome {
+        let outcome = Acceptance {
             evaluation: Evaluation {
                 diagnostics: vec![gap(None, DiagnosticKind::CollectionGap)],
                 ..Evaluation::default()
@@ -557,7 +557,7 @@ mod tests {
             disabled: vec!["km003".into()],
             ..Config::default()
         };
-        let a = assess(&fw, &frameworks, &rules, &config, &Outcome::default());
+        let a = assess(&fw, &frameworks, &rules, &config, &Acceptance::default());
         assert_eq!(status(&a, "3.6"), Status::NotChecked);
         assert_eq!(status(&a, "1.16"), Status::Pass);
         // not checked by choice (a disabled rule) is no gap: as the findings say
@@ -585,7 +585,7 @@ mod tests {
             &frameworks,
             &rules,
             &Config::default(),
-            &Outcome::default(),
+            &Acceptance::default(),
         );
         assert_eq!(a.rows[0].status, Status::Manual);
         assert_eq!(a.automated(), 0);

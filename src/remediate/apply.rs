@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::verify::{self, RunReport};
-use super::{Plan, PlannedAction};
+use super::{FixPlan, PlannedAction};
 use crate::collect::clients::RegionClients;
 use crate::model::Snapshot;
 use crate::rules::RuleSet;
@@ -64,7 +64,7 @@ fn write_journal(path: &Path, entries: &[super::Applied]) -> Result<(), String> 
 /// then lists each change made).
 pub fn apply_plan(
     rt: &tokio::runtime::Runtime,
-    plan: &Plan,
+    plan: &FixPlan,
     rules: &RuleSet,
     config: &Config,
     account: &mut dyn Account,
@@ -154,9 +154,9 @@ pub fn apply_plan(
         if more.is_empty() {
             break (after, re);
         }
-        let shown = Plan {
+        let shown = FixPlan {
             actions: more.clone(),
-            ..Plan::default()
+            ..FixPlan::default()
         };
         eprintln!(
             "pipeaudit: pass {}: the re-audit plans {} more change(s)",

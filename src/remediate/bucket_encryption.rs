@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
@@ -122,7 +122,7 @@ fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
     let found = match c.s3.get_bucket_encryption().bucket(bucket).send().await {
         Ok(out) => rules_state(
@@ -163,7 +163,7 @@ async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> 
         .sse_algorithm(ServerSideEncryption::AwsKms)
         .kms_master_key_id(key)
         .build()
-        .map_err(|e| Outcome::Failed(e.to_string()))?;
+        .map_err(|e| NotApplied::Failed(e.to_string()))?;
     let config = ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
@@ -172,7 +172,7 @@ async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> 
                 .build(),
         )
         .build()
-        .map_err(|e| Outcome::Failed(e.to_string()))?;
+        .map_err(|e| NotApplied::Failed(e.to_string()))?;
     c.s3.put_bucket_encryption()
         .bucket(bucket)
         .server_side_encryption_configuration(config)

@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 use super::registry::{
     ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use crate::aws::iam;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot};
 use crate::patch::{Edit, path};
-use crate::rules::iam;
 
 /// The statement an action adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +213,7 @@ fn plan(
     Some(a)
 }
 
-async fn apply(c: &RegionClients, a: &PlannedAction, kind: Deny) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction, kind: Deny) -> Result<String, NotApplied> {
     let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
     let current = match c.s3.get_bucket_policy().bucket(bucket).send().await {
         Ok(out) => out.policy().map(str::to_string),
@@ -233,8 +233,8 @@ async fn apply(c: &RegionClients, a: &PlannedAction, kind: Deny) -> Result<Strin
     if !same {
         return Err(changed(bucket, a.collected(), &found));
     }
-    let Some(doc) = merged(kind, bucket, current.as_deref()).map_err(Outcome::Failed)? else {
-        return Err(Outcome::InPlace(
+    let Some(doc) = merged(kind, bucket, current.as_deref()).map_err(NotApplied::Failed)? else {
+        return Err(NotApplied::InPlace(
             "an equivalent statement is already there; nothing written".to_string(),
         ));
     };

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -75,7 +75,7 @@ fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let bucket = a.resource_arn.trim_start_matches("arn:aws:s3:::");
     let now =
         c.s3.get_bucket_versioning()

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
@@ -173,7 +173,7 @@ async fn apply(
     c: &RegionClients,
     a: &PlannedAction,
     encryption_key: bool,
-) -> Result<String, Outcome> {
+) -> Result<String, NotApplied> {
     let name = project_name(&a.resource_arn).to_string();
     let now = c
         .codebuild
@@ -183,7 +183,9 @@ async fn apply(
         .await
         .map_err(|e| sdk_failed("codebuild:BatchGetProjects", &e))?;
     let Some(p) = now.projects().first() else {
-        return Err(Outcome::Skipped(format!("project {name} no longer exists")));
+        return Err(NotApplied::Skipped(format!(
+            "project {name} no longer exists"
+        )));
     };
     let update = c.codebuild.update_project().name(&name);
     let update = if encryption_key {
@@ -195,7 +197,7 @@ async fn apply(
     } else {
         let env = p
             .environment()
-            .ok_or_else(|| Outcome::Failed(format!("project {name} has no environment")))?;
+            .ok_or_else(|| NotApplied::Failed(format!("project {name} has no environment")))?;
         let found = json!({"privileged_mode": env.privileged_mode().unwrap_or(false)});
         if found != a.before {
             return Err(changed(&name, &a.before, &found));

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::registry::{ApplyFuture, FixAction, NotPlanned, PlanContext};
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -47,7 +47,7 @@ fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     // DescribeKey takes the ARN; CancelKeyDeletion wants the key id
     let now = c
         .kms

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use super::registry::{ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext};
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, PolicyDocument, Snapshot};
@@ -156,7 +156,7 @@ fn plan_create_cmk(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply_grant(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply_grant(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let key_id = a
         .resource_arn
         .rsplit('/')
@@ -194,9 +194,9 @@ async fn apply_grant(c: &RegionClients, a: &PlannedAction) -> Result<String, Out
                 .collect()
         })
         .unwrap_or_default();
-    let doc = merged(&current, &roles).map_err(Outcome::Failed)?;
+    let doc = merged(&current, &roles).map_err(NotApplied::Failed)?;
     if super::same_policy(Some(&current), &doc) {
-        return Err(Outcome::InPlace(
+        return Err(NotApplied::InPlace(
             "the key policy already grants every role; nothing written".to_string(),
         ));
     }
@@ -211,11 +211,11 @@ async fn apply_grant(c: &RegionClients, a: &PlannedAction) -> Result<String, Out
     Ok("kms:PutKeyPolicy".to_string())
 }
 
-async fn apply_create_cmk(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply_create_cmk(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let name = a.after["pipeline"].as_str().unwrap_or_default().to_string();
     let mut decl = super::pipeline_declaration(c, &name).await?;
     let Some(store) = decl.artifact_store.as_mut() else {
-        return Err(Outcome::Skipped(format!(
+        return Err(NotApplied::Skipped(format!(
             "{name} has no single artifact store (cross-region stores are not changed)"
         )));
     };
@@ -254,7 +254,7 @@ async fn apply_create_cmk(c: &RegionClients, a: &PlannedAction) -> Result<String
         .map_err(|e| sdk_failed("kms:CreateKey", &e))?;
     let meta = key
         .key_metadata()
-        .ok_or_else(|| Outcome::Failed("CreateKey returned no metadata".to_string()))?;
+        .ok_or_else(|| NotApplied::Failed("CreateKey returned no metadata".to_string()))?;
     let key_arn = meta.arn().unwrap_or_default().to_string();
     c.kms
         .enable_key_rotation()
@@ -267,7 +267,7 @@ async fn apply_create_cmk(c: &RegionClients, a: &PlannedAction) -> Result<String
             .id(&key_arn)
             .r#type(aws_sdk_codepipeline::types::EncryptionKeyType::Kms)
             .build()
-            .map_err(|e| Outcome::Failed(e.to_string()))?,
+            .map_err(|e| NotApplied::Failed(e.to_string()))?,
     );
     c.codepipeline
         .update_pipeline()

@@ -80,7 +80,7 @@ pub struct ManualStep {
 
 /// What `--remediate` will do.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Plan {
+pub struct FixPlan {
     pub actions: Vec<PlannedAction>,
     /// Unsafe actions left out (pass --unsafe-fixes to include them).
     pub held_back: Vec<PlannedAction>,
@@ -93,7 +93,7 @@ pub struct Plan {
     pub iac_unknown: BTreeMap<String, String>,
 }
 
-impl Plan {
+impl FixPlan {
     /// The resources the plan would change (held-back changes included).
     pub fn resources(&self) -> BTreeSet<String> {
         self.actions
@@ -225,8 +225,8 @@ pub fn plan(
     rules: &RuleSet,
     config: &crate::rules::config::Config,
     unsafe_fixes: bool,
-) -> Plan {
-    let mut plan = Plan::default();
+) -> FixPlan {
+    let mut plan = FixPlan::default();
     let mut cx = PlanContext {
         snapshot,
         config,
@@ -425,16 +425,16 @@ fn now() -> String {
 pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
     let result = match registry::find(&a.action) {
         Some(action) => action.apply(c, a).await,
-        None => Err(Outcome::Failed(format!(
+        None => Err(NotApplied::Failed(format!(
             "no implementation for {}",
             a.action
         ))),
     };
     let (outcome, message, api_call) = match result {
         Ok(call) => (AppliedOutcome::Applied, String::new(), call),
-        Err(Outcome::Skipped(m)) => (AppliedOutcome::Skipped, m, String::new()),
-        Err(Outcome::Failed(m)) => (AppliedOutcome::Failed, m, String::new()),
-        Err(Outcome::InPlace(m)) => (AppliedOutcome::AlreadyInPlace, m, String::new()),
+        Err(NotApplied::Skipped(m)) => (AppliedOutcome::Skipped, m, String::new()),
+        Err(NotApplied::Failed(m)) => (AppliedOutcome::Failed, m, String::new()),
+        Err(NotApplied::InPlace(m)) => (AppliedOutcome::AlreadyInPlace, m, String::new()),
     };
     Applied {
         action: a.action.clone(),
@@ -454,7 +454,7 @@ pub async fn apply_one(c: &RegionClients, a: &PlannedAction) -> Applied {
 
 /// Why an action was not applied.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum NotApplied {
     /// The resource changed since it was collected.
     Skipped(String),
     /// AWS refused, or the call failed.
@@ -511,7 +511,7 @@ pub(crate) fn append_statement(doc: &mut Value, mut statement: Value) -> Result<
 pub(crate) async fn pipeline_declaration(
     c: &RegionClients,
     name: &str,
-) -> Result<aws_sdk_codepipeline::types::PipelineDeclaration, Outcome> {
+) -> Result<aws_sdk_codepipeline::types::PipelineDeclaration, NotApplied> {
     let out = c
         .codepipeline
         .get_pipeline()
@@ -519,9 +519,9 @@ pub(crate) async fn pipeline_declaration(
         .send()
         .await
         .map_err(|e| sdk_failed("codepipeline:GetPipeline", &e))?;
-    out.pipeline()
-        .cloned()
-        .ok_or_else(|| Outcome::Failed(format!("GetPipeline returned no declaration for {name}")))
+    out.pipeline().cloned().ok_or_else(|| {
+        NotApplied::Failed(format!("GetPipeline returned no declaration for {name}"))
+    })
 }
 
 /// The current state of a deployment group: (application, group, info).
@@ -534,10 +534,10 @@ pub(crate) async fn deployment_group(
         String,
         aws_sdk_codedeploy::types::DeploymentGroupInfo,
     ),
-    Outcome,
+    NotApplied,
 > {
     let (app, group) = deploy_rollback::names(arn)
-        .ok_or_else(|| Outcome::Failed(format!("not a deployment group ARN: {arn}")))?;
+        .ok_or_else(|| NotApplied::Failed(format!("not a deployment group ARN: {arn}")))?;
     let out = c
         .codedeploy
         .get_deployment_group()
@@ -549,12 +549,12 @@ pub(crate) async fn deployment_group(
     let info = out
         .deployment_group_info()
         .cloned()
-        .ok_or_else(|| Outcome::Skipped(format!("{arn} no longer exists")))?;
+        .ok_or_else(|| NotApplied::Skipped(format!("{arn} no longer exists")))?;
     Ok((app, group, info))
 }
 
-pub(crate) fn changed(what: &str, expected: &Value, found: &Value) -> Outcome {
-    Outcome::Skipped(format!(
+pub(crate) fn changed(what: &str, expected: &Value, found: &Value) -> NotApplied {
+    NotApplied::Skipped(format!(
         "{what} changed since it was collected (expected {expected}, found {found}); re-run to plan again"
     ))
 }
@@ -565,12 +565,12 @@ pub(crate) fn sdk_failed<E>(
         E,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
-) -> Outcome
+) -> NotApplied
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     let err = crate::collect::call::read_error(call, e);
-    Outcome::Failed(format!(
+    NotApplied::Failed(format!(
         "{call}: {}{}",
         err.code.map(|c| format!("{c}: ")).unwrap_or_default(),
         err.message

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::{
-    Outcome, PlannedAction, bucket_encryption, bucket_policy, bucket_public_access_block,
+    NotApplied, PlannedAction, bucket_encryption, bucket_policy, bucket_public_access_block,
     bucket_versioning, build_project, deploy_one_at_a_time, deploy_rollback, instance,
     key_cancel_deletion, key_policy, key_rotation, source_polling, trigger, trigger_enable,
 };
@@ -22,7 +22,7 @@ use crate::patch::terraform::TfEdit;
 use crate::rules::config::Config;
 
 /// What applying an action returns: the API calls made, or why not.
-pub type ApplyFuture<'a> = Pin<Box<dyn Future<Output = Result<String, Outcome>> + Send + 'a>>;
+pub type ApplyFuture<'a> = Pin<Box<dyn Future<Output = Result<String, NotApplied>> + Send + 'a>>;
 
 /// How several findings asking for the same action are planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{ManualStep, Plan, PlannedAction};
+use super::{FixPlan, ManualStep, PlannedAction};
 use crate::findings::FixSafety;
 
 /// `label: value`: a string as is, short JSON on the same line, longer
@@ -27,7 +27,7 @@ fn labeled(out: &mut String, label: &str, v: &Value) {
     }
 }
 
-fn action(out: &mut String, plan: &Plan, a: &PlannedAction, with_values: bool) {
+fn action(out: &mut String, plan: &FixPlan, a: &PlannedAction, with_values: bool) {
     let safety = if a.safety == FixSafety::Safe {
         "safe"
     } else {
@@ -61,7 +61,7 @@ fn action(out: &mut String, plan: &Plan, a: &PlannedAction, with_values: bool) {
 }
 
 /// The manual steps by rule and text, in the plan's order: (rule, remediation, steps).
-pub fn manual_by_rule(plan: &Plan) -> Vec<(&str, &str, Vec<&ManualStep>)> {
+pub fn manual_by_rule(plan: &FixPlan) -> Vec<(&str, &str, Vec<&ManualStep>)> {
     let mut groups: Vec<(&str, &str, Vec<&ManualStep>)> = Vec::new();
     for m in &plan.manual {
         // a rule's steps with the same text together (a step left out by
@@ -78,7 +78,7 @@ pub fn manual_by_rule(plan: &Plan) -> Vec<(&str, &str, Vec<&ManualStep>)> {
 }
 
 /// The plan as text.
-pub fn render_text(plan: &Plan) -> String {
+pub fn render_text(plan: &FixPlan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan: {} change(s)", plan.actions.len());
     for a in &plan.actions {
@@ -139,7 +139,7 @@ mod tests {
     fn manual_steps_are_grouped_by_rule_and_long_values_wrapped() {
         let statement = json!({"Sid": "DenyInsecureConnections", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
             "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}});
-        let plan = Plan {
+        let plan = FixPlan {
             actions: vec![PlannedAction {
                 action: "bucket-policy-deny-insecure".into(),
                 safety: FixSafety::Safe,
@@ -158,7 +158,7 @@ mod tests {
                 manual("CB002", "p2", "arn:aws:codebuild:us-east-1:1:project/b"),
                 manual("PL001", "p1", "arn:aws:codepipeline:us-east-1:1:p1"),
             ],
-            ..Plan::default()
+            ..FixPlan::default()
         };
         let text = render_text(&plan);
         assert!(

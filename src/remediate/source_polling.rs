@@ -10,12 +10,12 @@ use super::registry::{
     ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext, TemplateContext,
     TemplateForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use crate::aws::event_pattern;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
 use crate::patch::{Edit, Seg};
-use crate::rules::pattern;
 
 /// `source-polling-off`.
 pub struct SourcePollingOff;
@@ -134,7 +134,7 @@ fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
     let Some(branch) = &src.branch else {
         return false;
     };
-    let commit = pattern::commit_event(&src.repository_arn, branch);
+    let commit = event_pattern::commit_event(&src.repository_arn, branch);
     w.trigger_rules.iter().any(|arn| {
         let Some(Observed::Ok { value: rule }) = s.resources.event_rules.get(arn) else {
             return false;
@@ -144,7 +144,7 @@ fn trigger_in_place(f: &Finding, s: &Snapshot) -> bool {
             && rule
                 .event_pattern
                 .as_ref()
-                .is_some_and(|p| pattern::matches(p, &commit).unwrap_or(false))
+                .is_some_and(|p| event_pattern::matches(p, &commit).unwrap_or(false))
     })
 }
 
@@ -166,7 +166,7 @@ fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let name = a
         .resource_arn
         .rsplit(':')
@@ -183,7 +183,7 @@ async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> 
         .flat_map(|s| s.actions.iter_mut())
         .find(|x| x.name == action)
     else {
-        return Err(Outcome::Skipped(format!(
+        return Err(NotApplied::Skipped(format!(
             "{name}: action {stage}/{action} no longer exists"
         )));
     };

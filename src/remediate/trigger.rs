@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::registry::{
     ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -431,7 +431,11 @@ fn template_role(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Str
 }
 
 /// Creates (or finds) the events role for a pipeline; returns its ARN.
-async fn ensure_role(c: &RegionClients, role: &str, pipeline_arn: &str) -> Result<String, Outcome> {
+async fn ensure_role(
+    c: &RegionClients,
+    role: &str,
+    pipeline_arn: &str,
+) -> Result<String, NotApplied> {
     if let Ok(out) = c.iam.get_role().role_name(role).send().await
         && let Some(r) = out.role()
     {
@@ -462,7 +466,7 @@ async fn ensure_role(c: &RegionClients, role: &str, pipeline_arn: &str) -> Resul
     Ok(arn)
 }
 
-async fn apply_create(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply_create(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let role = a.after["role"].as_str().unwrap_or_default().to_string();
     let pipeline = a.after["target"].as_str().unwrap_or_default().to_string();
     let rule = a.after["rule"].as_str().unwrap_or_default().to_string();
@@ -486,7 +490,7 @@ async fn apply_create(c: &RegionClients, a: &PlannedAction) -> Result<String, Ou
         .arn(&pipeline)
         .role_arn(role_arn)
         .build()
-        .map_err(|e| Outcome::Failed(e.to_string()))?;
+        .map_err(|e| NotApplied::Failed(e.to_string()))?;
     c.events
         .put_targets()
         .rule(&rule)
@@ -497,7 +501,7 @@ async fn apply_create(c: &RegionClients, a: &PlannedAction) -> Result<String, Ou
     Ok("events:PutRule, events:PutTargets".to_string())
 }
 
-async fn apply_role(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply_role(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let role = a.after["role"].as_str().unwrap_or_default().to_string();
     let pipeline = a.after["target"].as_str().unwrap_or_default().to_string();
     let rule_name = a
@@ -515,7 +519,7 @@ async fn apply_role(c: &RegionClients, a: &PlannedAction) -> Result<String, Outc
         .map_err(|e| sdk_failed("events:ListTargetsByRule", &e))?;
     let id = a.before["target_id"].as_str().unwrap_or_default();
     let Some(current) = targets.targets().iter().find(|t| t.id() == id).cloned() else {
-        return Err(Outcome::Skipped(format!(
+        return Err(NotApplied::Skipped(format!(
             "target {id} of {rule_name} no longer exists"
         )));
     };

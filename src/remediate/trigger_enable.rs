@@ -5,7 +5,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
+use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -93,7 +93,7 @@ fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
     ))
 }
 
-async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+async fn apply(c: &RegionClients, a: &PlannedAction) -> Result<String, NotApplied> {
     let name = a
         .resource_arn
         .rsplit('/')

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{Applied, Plan, PlannedAction};
+use super::{Applied, FixPlan, PlannedAction};
 use crate::model::{Observed, Snapshot};
 use crate::rules::engine::Evaluation;
 
@@ -42,7 +42,7 @@ pub struct Verified {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunReport {
     /// The first plan, as shown before anything was applied.
-    pub plan: Plan,
+    pub plan: FixPlan,
     /// How many plan-apply-re-audit passes ran (at most [`MAX_PASSES`]).
     pub passes: usize,
     /// Every change attempted, in order, as journaled.
@@ -111,7 +111,7 @@ pub fn status(a: &PlannedAction, applied: bool, after: &Snapshot, re: &Evaluatio
 }
 
 /// The actions of `next` not yet attempted in this run.
-pub fn new_actions(next: &Plan, attempted: &BTreeSet<(String, String)>) -> Vec<PlannedAction> {
+pub fn new_actions(next: &FixPlan, attempted: &BTreeSet<(String, String)>) -> Vec<PlannedAction> {
     next.actions
         .iter()
         .filter(|a| !attempted.contains(&key(a)))

@@ -62,7 +62,7 @@ pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 /// What a command found, for its exit code.
-pub enum Outcome<'a> {
+pub enum CommandFindings<'a> {
     /// An audit's findings and diagnostics.
     Audit {
         findings: &'a [Finding],
@@ -137,9 +137,9 @@ pub fn audit_verdict(
 }
 
 /// The exit code of a command's outcome (see [`decide`]).
-pub fn exit_code(o: &Outcome<'_>) -> u8 {
+pub fn exit_code(o: &CommandFindings<'_>) -> u8 {
     match o {
-        Outcome::Audit {
+        CommandFindings::Audit {
             findings,
             diagnostics,
             fail_on,
@@ -152,7 +152,7 @@ pub fn exit_code(o: &Outcome<'_>) -> u8 {
                 allow_partial: *allow_partial,
             },
         ),
-        Outcome::Drift { changes, exit_zero } => decide(
+        CommandFindings::Drift { changes, exit_zero } => decide(
             Verdict {
                 findings: *changes > 0,
                 ..Verdict::default()
@@ -162,7 +162,7 @@ pub fn exit_code(o: &Outcome<'_>) -> u8 {
                 allow_partial: false,
             },
         ),
-        Outcome::Compliance {
+        CommandFindings::Compliance {
             failed,
             not_checked,
             errors,
@@ -179,7 +179,7 @@ pub fn exit_code(o: &Outcome<'_>) -> u8 {
                 allow_partial: *allow_partial,
             },
         ),
-        Outcome::Remediation { clean } => decide(
+        CommandFindings::Remediation { clean } => decide(
             Verdict {
                 findings: !clean,
                 ..Verdict::default()

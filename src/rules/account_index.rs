@@ -18,9 +18,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::aws::iam;
 use crate::model::policy::Effect;
 use crate::model::{Observed, PipelineWiring, PolicyDocument, ReadError, Snapshot};
-use crate::rules::iam;
 
 const PASS_ROLE: &str = "iam:PassRole";
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use cel::{ExecutionError, Value};
 
 use super::account_index::AccountIndex;
-use super::{iam, pattern, powers, task_roles, writers};
+use crate::aws::{event_pattern, iam, powers, task_roles, writers};
 use crate::model::{
     Observed, PolicyDocument, PolicyText, ReadError, ReadErrorKind, Role, Snapshot,
 };
@@ -72,7 +72,7 @@ pub fn take_gaps() -> Vec<(String, ReadError)> {
 
 type R<T> = Result<T, ExecutionError>;
 
-/// A check of [`crate::rules::powers`]: (identity policies, role, region,
+/// A check of [`crate::aws::powers`]: (identity policies, role, region,
 /// whether the role may pass a role that is not the pipeline's own).
 type RoleCheck = fn(&[&PolicyDocument], &str, &str, &dyn Fn() -> bool) -> Vec<String>;
 
@@ -112,7 +112,7 @@ impl Lookup {
                         .build_projects
                         .get(project)
                         .and_then(Observed::value)
-                        .and_then(|p| super::webhooks::analyse(r, p))
+                        .and_then(|p| crate::aws::webhooks::analyse(r, p))
                         .is_some_and(|v| v.builds_pull_requests)
             })
     }
@@ -257,7 +257,7 @@ impl Lookup {
         let Some(p) = &r.event_pattern else {
             return Ok(false);
         };
-        pattern::matches(p, &pattern::commit_event(repo, branch))
+        event_pattern::matches(p, &event_pattern::commit_event(repo, branch))
             .map_err(|e| ExecutionError::function_error(f, format!("{}: {e}", r.arn)))
     }
 
@@ -281,8 +281,8 @@ impl Lookup {
             return Ok(false);
         };
         let mut any = false;
-        for op in pattern::S3_UPLOADS {
-            any |= pattern::matches(p, &event(rule, bucket, key, op))
+        for op in event_pattern::S3_UPLOADS {
+            any |= event_pattern::matches(p, &event(rule, bucket, key, op))
                 .map_err(|e| ExecutionError::function_error(f, format!("{}: {e}", r.arn)))?;
         }
         Ok(any)
@@ -290,7 +290,7 @@ impl Lookup {
 
     /// Whether a push to `branch` starts pipeline `pipeline` through its
     /// connection source action `action` (its V2 triggers or the action's
-    /// change detection; see [`super::git_triggers`]).
+    /// change detection; see [`crate::aws::git_triggers`]).
     fn connection_push_fires(
         &self,
         f: &str,
@@ -310,17 +310,17 @@ impl Lookup {
             .into_iter()
             .flat_map(|w| w.connection_sources.iter())
             .find(|s| s.action == action);
-        Ok(source.is_some_and(|s| super::git_triggers::push_fires(&decl.triggers, s, branch)))
+        Ok(source.is_some_and(|s| crate::aws::git_triggers::push_fires(&decl.triggers, s, branch)))
     }
 
     /// The powers of a role beyond its job in the pipeline (see
-    /// [`crate::rules::powers`]), comma-separated; empty when none.
+    /// [`crate::aws::powers`]), comma-separated; empty when none.
     fn role_powers(&self, f: &str, role: &str, pipeline: &str) -> R<String> {
         self.role_check(f, role, pipeline, powers::powers)
     }
 
     /// The privilege-escalation paths of a role (see
-    /// [`crate::rules::powers::escalations`]), comma-separated; empty when none.
+    /// [`crate::aws::powers::escalations`]), comma-separated; empty when none.
     fn role_escalations(&self, f: &str, role: &str, pipeline: &str) -> R<String> {
         self.role_check(f, role, pipeline, powers::escalations)
     }
@@ -377,7 +377,7 @@ impl Lookup {
     }
 
     /// The principals other than the pipeline's own roles that the bucket
-    /// policy lets write objects (see [`crate::rules::writers`]).
+    /// policy lets write objects (see [`crate::aws::writers`]).
     fn bucket_other_writers(&self, f: &str, bucket: &str, pipeline: &str) -> R<String> {
         let Some(doc) = self.bucket_policy(f, bucket)? else {
             return Ok(String::new());
@@ -393,7 +393,7 @@ impl Lookup {
         .join(", "))
     }
 
-    /// Runs a check of [`crate::rules::powers`] on a role's identity
+    /// Runs a check of [`crate::aws::powers`] on a role's identity
     /// policies, with the pipeline's region and whether the role may pass a
     /// role of the account that is not the pipeline's own (answered by the
     /// account index, not by trying every role).

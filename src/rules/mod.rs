@@ -6,23 +6,14 @@
 //! network: they read a [`Snapshot`](crate::model::Snapshot).
 
 pub mod account_index;
-mod bind;
 mod compiled;
 pub mod config;
 pub mod engine;
-pub mod filter_patterns;
 pub mod frameworks;
 pub mod functions;
-pub mod git_triggers;
-pub mod iam;
 mod load;
-pub mod pattern;
-pub mod powers;
 pub mod reads;
 pub mod syntax;
-pub mod task_roles;
-pub mod webhooks;
-pub mod writers;
 
 use std::collections::BTreeMap;
 use std::path::Path;

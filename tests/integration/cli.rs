@@ -242,22 +242,145 @@ fn formats_a_command_cannot_print_are_refused() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).starts_with("| id | slug | severity | title | fix |\n|---|"));
     assert!(stdout(&o).contains("| KM003 | artifact-key-rotation-off |"));
-    // remediation prints a plan as table or JSON, nothing else, and says so
-    // before collecting anything
-    for format in ["markdown", "sarif"] {
+    // remediation prints a plan as table or JSON, nothing else: the
+    // argument parser says so (a usage error naming the formats it takes),
+    // before anything is collected, with or without the `audit` command
+    for format in ["markdown", "sarif", "html"] {
+        for audit in [&[][..], &["audit"][..]] {
+            let mut args = audit.to_vec();
+            args.extend([
+                "--remediate",
+                "--format",
+                format,
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+            ]);
+            let o = pipeaudit(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            let err = stderr(&o);
+            assert!(
+                err.starts_with(&format!("error: invalid value '{format}' for '--format")),
+                "{err}"
+            );
+            assert!(err.contains("--remediate prints its plan"), "{err}");
+            assert!(err.contains("[possible values: table, json]"), "{err}");
+            let usage = if audit.is_empty() {
+                "Usage: pipeaudit [OPTIONS] [COMMAND]"
+            } else {
+                "Usage: pipeaudit audit [OPTIONS]"
+            };
+            assert!(err.contains(usage), "{err}");
+            assert!(
+                !err.contains("pipeaudit: error:"),
+                "not a run-time error: {err}"
+            );
+            assert!(o.stdout.is_empty());
+        }
+    }
+    // drift's own formats are all written (html is refused by the parser:
+    // see the HTML tests)
+    for format in ["table", "json", "sarif", "markdown"] {
         let o = pipeaudit(&[
-            "--remediate",
+            "drift",
+            "--baseline",
+            DEMO,
+            "--snapshot",
+            DEMO,
             "--format",
             format,
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            "http://127.0.0.1:9",
         ]);
-        assert_eq!(o.status.code(), Some(2));
-        let err = stderr(&o);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("--remediate prints its plan"), "{err}");
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        assert!(!o.stdout.is_empty(), "{format}");
+    }
+}
+
+/// `pipeaudit audit` is the audit, as without a command: the same report,
+/// the same exit code, in each format.
+#[test]
+fn the_audit_command_is_the_default_command() {
+    for format in ["table", "json", "markdown", "sarif"] {
+        let default = pipeaudit(&["--snapshot", DEMO, "--format", format]);
+        let explicit = pipeaudit(&["audit", "--snapshot", DEMO, "--format", format]);
+        assert_eq!(default.status.code(), Some(1), "{}", stderr(&default));
+        assert_eq!(explicit.status.code(), default.status.code(), "{format}");
+        let (a, b) = (stdout(&default), stdout(&explicit));
+        // the JSON and SARIF documents hold the time of the run
+        let strip = |t: &str| {
+            t.lines()
+                .filter(|l| !l.contains("generated_at") && !l.contains("UtcTime"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(!a.is_empty(), "{format}");
+        assert_eq!(strip(&a), strip(&b), "{format}");
+        assert_eq!(stderr(&default), stderr(&explicit), "{format}");
+    }
+    // its options with it, and the global ones anywhere
+    let o = pipeaudit(&["--quiet", "audit", "--snapshot", DEMO, "--exit-zero"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // the audit's options both before and after `audit`: which would win
+    // is not guessed
+    let o = pipeaudit(&["--format", "json", "audit", "--snapshot", DEMO]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("--format given before `audit`"), "{err}");
+    assert!(o.stdout.is_empty());
+    // the manual and the completions name it
+    let o = pipeaudit(&["completions", "bash"]);
+    assert!(
+        stdout(&o).contains("pipeaudit__subcmd__audit)"),
+        "bash completions name `audit`"
+    );
+}
+
+/// The options a command shares with the audit can be given before the
+/// command (the audit's) or after it (the command's own): the command's
+/// configuration file wins, the rule directories add up.
+#[test]
+fn shared_options_before_and_after_a_command() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "release_branch = \"main\"\nrequire_approval = 3\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bad = bad.to_string_lossy().into_owned();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "").unwrap_or_else(|e| panic!("{e}"));
+    let good = good.to_string_lossy().into_owned();
+    for command in [
+        &["graph", "--snapshot", DEMO][..],
+        &["drift", "--baseline", DEMO, "--snapshot", DEMO][..],
+        &["paths", "--snapshot", DEMO][..],
+        &["compliance", "--framework", "soc2", "--snapshot", DEMO][..],
+    ] {
+        // before the command
+        let mut args = vec!["--config", &bad];
+        args.extend(command);
+        let o = pipeaudit(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&o).contains("bad.toml:2:"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        // after it
+        let mut args = command.to_vec();
+        args.extend(["--config", &bad]);
+        let o = pipeaudit(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&o).contains("bad.toml:2:"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        // the command's own wins
+        let mut args = vec!["--config", &bad];
+        args.extend(command);
+        args.extend(["--config", &good]);
+        let o = pipeaudit(&args);
+        assert!(!stderr(&o).contains("bad.toml"), "{args:?}: {}", stderr(&o));
+        assert!(!o.stdout.is_empty(), "{args:?}: {}", stderr(&o));
     }
 }
 

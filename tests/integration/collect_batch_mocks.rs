@@ -251,16 +251,17 @@ async fn a_denied_bulk_read_leaves_the_roles_to_single_reads() {
         .build();
     let c = crate::mock_client!(aws_sdk_iam, &[&denied]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
-    ctx.plan_iam(BulkReadPlan {
+    let bulk = iam_details::BulkRead::default();
+    bulk.plan(BulkReadPlan {
         mode: IamRead::AccountDetails,
         account: ACCOUNT.to_string(),
         wanted: BTreeSet::from(["build-role".to_string()]),
     });
-    assert!(ctx.iam_directory(&c).await.is_none());
+    assert!(bulk.directory(&ctx, &c).await.is_none());
     assert!(denied.num_calls() >= 1);
     // asked once per run, however many readers want it
     let calls = denied.num_calls();
-    assert!(ctx.iam_directory(&c).await.is_none());
+    assert!(bulk.directory(&ctx, &c).await.is_none());
     assert_eq!(denied.num_calls(), calls);
 }
 
@@ -364,12 +365,13 @@ async fn repositories_are_read_in_one_batch_with_each_outcome_kept() {
     let mut clients = region_clients();
     clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
+    crate::blank_refs!(refs);
     let targets = vec![
         repo_target("app"),
         repo_target("gone"),
         repo_target("sealed"),
     ];
-    let read = codecommit::Repositories::read(&ctx, &clients, &targets).await;
+    let read = codecommit::Repositories::read(&ctx, &clients, &refs, &targets).await;
     assert_eq!(batch.num_calls(), 1);
     assert_eq!(single.num_calls(), 0);
     let get = |name: &str| {
@@ -409,9 +411,10 @@ async fn an_endpoint_without_the_batch_is_asked_once_then_read_one_by_one() {
     let mut clients = region_clients();
     clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
+    crate::blank_refs!(refs);
     // two batches' worth (25 names a batch)
     let targets: Vec<ToRead<String>> = (0..30).map(|i| repo_target(&format!("r{i}"))).collect();
-    let read = codecommit::Repositories::read(&ctx, &clients, &targets).await;
+    let read = codecommit::Repositories::read(&ctx, &clients, &refs, &targets).await;
     assert_eq!(
         batch.num_calls(),
         1,
@@ -422,7 +425,7 @@ async fn an_endpoint_without_the_batch_is_asked_once_then_read_one_by_one() {
     assert!(read.iter().all(|(_, o)| o.value().is_some()));
     assert!(ctx.batch_unsupported("codecommit:BatchGetRepositories"));
     // later reads in the run go one by one at once
-    let read = codecommit::Repositories::read(&ctx, &clients, &targets[..2]).await;
+    let read = codecommit::Repositories::read(&ctx, &clients, &refs, &targets[..2]).await;
     assert_eq!(read.len(), 2);
     assert_eq!(batch.num_calls(), 1);
 }
@@ -445,13 +448,14 @@ async fn a_denied_batch_is_read_one_by_one_and_not_marked_unsupported() {
     let mut clients = region_clients();
     clients.codecommit = crate::mock_client!(aws_sdk_codecommit, &[&batch, &single]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
+    crate::blank_refs!(refs);
     let targets = vec![repo_target("a"), repo_target("b")];
-    let read = codecommit::Repositories::read(&ctx, &clients, &targets).await;
+    let read = codecommit::Repositories::read(&ctx, &clients, &refs, &targets).await;
     assert_eq!(read.len(), 2);
     assert_eq!(single.num_calls(), 2);
     // a refusal is not a missing operation: the next batch asks again
     assert!(!ctx.batch_unsupported("codecommit:BatchGetRepositories"));
-    codecommit::Repositories::read(&ctx, &clients, &targets).await;
+    codecommit::Repositories::read(&ctx, &clients, &refs, &targets).await;
     assert_eq!(batch.num_calls(), 2);
 }
 
@@ -501,15 +505,20 @@ async fn deploy_applications_and_an_applications_groups_are_read_in_batches() {
     let mut clients = region_clients();
     clients.codedeploy = crate::mock_client!(aws_sdk_codedeploy, &[&apps, &groups, &single_group]);
     let ctx = Ctx::new(4, ProgressBar::hidden());
+    crate::blank_refs!(refs);
 
     let app_target = |name: &str| ToRead {
         arn: format!("arn:aws:codedeploy:us-east-1:{ACCOUNT}:application:{name}"),
         region: "us-east-1".to_string(),
         detail: name.to_string(),
     };
-    let read =
-        codedeploy::Applications::read(&ctx, &clients, &[app_target("web"), app_target("api")])
-            .await;
+    let read = codedeploy::Applications::read(
+        &ctx,
+        &clients,
+        &refs,
+        &[app_target("web"), app_target("api")],
+    )
+    .await;
     assert_eq!(apps.num_calls(), 1);
     let ids: BTreeSet<String> = read
         .iter()
@@ -528,6 +537,7 @@ async fn deploy_applications_and_an_applications_groups_are_read_in_batches() {
     let read = codedeploy::Groups::read(
         &ctx,
         &clients,
+        &refs,
         &[group_target("blue"), group_target("green")],
     )
     .await;

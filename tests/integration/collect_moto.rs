@@ -1044,7 +1044,8 @@ async fn auto_scaling_group_instances_are_selected() {
             ..Default::default()
         },
     }];
-    let out = pipeaudit::collect::ec2::Targets::read(&ctx, &clients, &targets).await;
+    crate::blank_refs!(refs);
+    let out = pipeaudit::collect::ec2::Instances::read(&ctx, &clients, &refs, &targets).await;
     assert_eq!(out.len(), 1);
     let t = match &out[0] {
         (arn, Observed::Ok { value }) if arn == group => value.clone(),

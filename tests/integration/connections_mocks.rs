@@ -191,6 +191,7 @@ async fn a_connection_shared_by_pipelines_is_read_once() {
 
     use aws_config::retry::RetryConfig;
     use pipeaudit::collect::clients::RegionClients;
+    use pipeaudit::collect::iam_details::BulkRead;
     use pipeaudit::collect::key_refs::{Ids, KeyResolver};
     use pipeaudit::collect::kind::{Collect, Refs};
     use pipeaudit::model::{PipelineWiring, Resources};
@@ -232,11 +233,13 @@ async fn a_connection_shared_by_pipelines_is_read_once() {
         aliases: &aliases,
     };
     let regions = vec!["us-east-1".to_string()];
+    let iam = BulkRead::default();
     let refs = Refs {
         pipelines: &pipelines,
         resources: &resources,
         keys: &keys,
         regions: &regions,
+        iam: &iam,
     };
     let ctx = Ctx::new(4, ProgressBar::hidden());
     let landing = connections::Connections
@@ -265,6 +268,7 @@ async fn a_codeconnections_arn_is_collected_and_checked_by_sc004() {
     use std::collections::BTreeMap;
 
     use pipeaudit::collect::clients::RegionClients;
+    use pipeaudit::collect::iam_details::BulkRead;
     use pipeaudit::collect::key_refs::{Ids, KeyResolver};
     use pipeaudit::collect::kind::{Collect, Refs};
 
@@ -302,12 +306,14 @@ async fn a_codeconnections_arn_is_collected_and_checked_by_sc004() {
         aliases: &aliases,
     };
     let regions = vec!["us-east-1".to_string()];
+    let iam = BulkRead::default();
     let landing = {
         let refs = Refs {
             pipelines: &s.pipelines,
             resources: &s.resources,
             keys: &keys,
             regions: &regions,
+            iam: &iam,
         };
         let ctx = Ctx::new(4, ProgressBar::hidden());
         let landing = connections::Connections

@@ -184,12 +184,12 @@ fn apply(v: &mut Value, stack: &str, p: &Patch) {
     }
 }
 
-struct Outcome {
+struct CaseResult {
     fired: BTreeSet<String>,
     findings: Vec<[String; 4]>,
 }
 
-fn run_case(rules: &RuleSet, demo: &Value, id: &str, file: &Path) -> (Case, Outcome) {
+fn run_case(rules: &RuleSet, demo: &Value, id: &str, file: &Path) -> (Case, CaseResult) {
     let text = std::fs::read_to_string(file)
         .unwrap_or_else(|e| panic!("{id}: {} is missing ({e})", file.display()));
     let case: Case =
@@ -215,7 +215,7 @@ fn run_case(rules: &RuleSet, demo: &Value, id: &str, file: &Path) -> (Case, Outc
     assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
     let findings = support::finding_rows(&e.findings);
     let fired = e.findings.into_iter().map(|f| f.rule_id).collect();
-    (case, Outcome { fired, findings })
+    (case, CaseResult { fired, findings })
 }
 
 #[test]

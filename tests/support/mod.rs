@@ -5,6 +5,7 @@ pub mod hostile;
 pub mod mocks;
 pub mod moto;
 pub mod proxy;
+pub mod refs;
 pub mod sarif_schema;
 pub mod seed;
 

@@ -286,15 +286,3 @@ fn fixed_keys_operators() {
         Truth::Yes
     );
 }
-
-#[test]
-fn wildcards() {
-    assert!(wildcard(
-        "codecommit:Merge*",
-        "codecommit:MergeBranchesBySquash",
-        true
-    ));
-    assert!(wildcard("arn:aws:s3:::b/*", "arn:aws:s3:::b/p/x", false));
-    assert!(!wildcard("arn:aws:s3:::b/?", "arn:aws:s3:::b/xy", false));
-    assert!(wildcard("ünï*", "ünïcode", false));
-}

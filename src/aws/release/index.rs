@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::super::eval::{covers_action, wildcard};
+use super::super::iam::{action_matches, wildcard};
 use crate::model::policy::{Effect, PolicyDocument};
 
 /// Candidates per action: by exact resource, by pattern (with the literal
@@ -35,7 +35,7 @@ impl Index {
             for doc in docs {
                 for s in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
                     for a in actions {
-                        if !covers_action(s, a) {
+                        if !action_matches(s, a) {
                             continue;
                         }
                         let entry = index.actions.entry(*a).or_default();

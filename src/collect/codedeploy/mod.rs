@@ -67,6 +67,7 @@ impl Kind for Applications {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployApplication>)>> + Send + 'a {
         read_applications(ctx, &c.codedeploy, targets)
@@ -149,6 +150,7 @@ impl Kind for Groups {
     async fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<(String, String)>],
     ) -> Vec<(String, Observed<DeployGroup>)> {
         let mut read = read_groups(ctx, &c.codedeploy, targets).await;
@@ -235,6 +237,7 @@ impl Kind for Configs {
     fn read<'a>(
         ctx: &'a Ctx,
         c: &'a RegionClients,
+        _refs: &'a Refs<'a>,
         targets: &'a [ToRead<String>],
     ) -> impl Future<Output = Vec<(String, Observed<DeployConfig>)>> + Send + 'a {
         each(targets, |t| {

@@ -41,6 +41,9 @@ pub struct Refs<'a> {
     pub keys: &'a KeyResolver<'a>,
     /// The audited regions, sorted.
     pub regions: &'a [String],
+    /// IAM's bulk read: the IAM reads take roles and policies from its
+    /// directory when it was chosen.
+    pub iam: &'a super::iam_details::BulkRead,
 }
 
 /// One resource to read: its ARN (the key it lands under), the region
@@ -221,10 +224,12 @@ pub trait Kind: Facts {
 
     /// Reads the targets of one region: one result per target, keyed by its
     /// ARN. Use [`each`] for a kind read one resource at a time; a batched
-    /// kind splits `targets` into its API's batches.
+    /// kind splits `targets` into its API's batches. `refs` holds what a
+    /// read may consult besides its targets (IAM's bulk read).
     fn read<'a>(
         ctx: &'a Ctx,
         clients: &'a RegionClients,
+        refs: &'a Refs<'a>,
         targets: &'a [ToRead<Self::Detail>],
     ) -> impl Future<Output = Vec<(String, Observed<Self::Value>)>> + Send + 'a;
 
@@ -359,7 +364,7 @@ registry! {
     read codedeploy::Applications,
     read codedeploy::Groups,
     read codedeploy::Configs,
-    read ec2::Targets,
+    read ec2::Instances,
     listed eventbridge::Rules,
     read cloudformation::Stacks,
     read s3::Buckets,
@@ -538,7 +543,7 @@ impl<K: Kind> Collect for K {
                     match client {
                         Some(c) => {
                             WINDOW
-                                .scope(ctx.concurrency(), K::read(ctx, c, targets))
+                                .scope(ctx.concurrency(), K::read(ctx, c, refs, targets))
                                 .await
                         }
                         None => targets

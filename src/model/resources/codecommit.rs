@@ -108,7 +108,7 @@ impl ApprovalRuleTemplate {
             || self
                 .destination_references
                 .iter()
-                .any(|r| crate::aws::eval::wildcard(r, reference, false))
+                .any(|r| crate::aws::iam::wildcard(r, reference, false))
     }
 }
 

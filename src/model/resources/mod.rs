@@ -52,7 +52,7 @@ pub struct PolicyText {
 /// a human-readable format (JSON, the snapshot), and as a summary,
 /// `{"parsed": bool, "statements": n}`, for a serializer that declares
 /// itself not human-readable: the rule binding's when asked for summaries
-/// (`rules::bind::Policies::Summaries`), for consumers that want a
+/// (`rules::engine::cel_value::Policies::Summaries`), for consumers that want a
 /// resource's other fields as a value tree and read policies from the
 /// model itself (serializing whole documents only to drop them was most of
 /// the cost of binding a resource).

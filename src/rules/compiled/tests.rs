@@ -7,7 +7,7 @@ fn demo() -> Arc<Snapshot> {
 }
 
 fn value(json: serde_json::Value) -> Value {
-    super::super::bind::to_cel(&json, "test", &mut Vec::new()).unwrap_or(Value::Null)
+    crate::rules::engine::cel_value::to_cel(&json, "test", &mut Vec::new()).unwrap_or(Value::Null)
 }
 
 /// `pipeline` and `item` bound, `triggers` not.

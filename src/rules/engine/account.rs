@@ -4,7 +4,7 @@
 //! (`--account-checks`):
 //!
 //! - `projects`: every webhook project of the audited regions as
-//!   [`crate::rules::webhooks::analyse`] reads it;
+//!   [`crate::aws::webhooks::analyse`] reads it;
 //! - `source_credentials`: every source credential of the audited regions,
 //!   each with its `region`;
 //! - `account` and `config`.
@@ -23,10 +23,10 @@ use std::collections::HashMap;
 use cel::{Context, Value};
 use serde::Serialize;
 
-use super::eval::{Outcome, as_string, run};
+use super::eval::{Found, as_string, run};
+use crate::aws::webhooks::{ProjectView, analyse};
 use crate::findings::{ACCOUNT_SECTION, Diagnostic, DiagnosticKind, Finding, fingerprint};
 use crate::model::{Observed, ReadError, Snapshot};
-use crate::rules::webhooks::{ProjectView, analyse};
 use crate::rules::{MessagePart, Rule};
 
 /// The variables account rules may use.
@@ -43,7 +43,7 @@ struct Credential<'a> {
 }
 
 fn to_value<T: Serialize>(v: &T, root: &str) -> Value {
-    crate::rules::bind::to_cel(v, root, &mut Vec::new()).unwrap_or(Value::Null)
+    super::cel_value::to_cel(v, root, &mut Vec::new()).unwrap_or(Value::Null)
 }
 
 fn diagnostic(
@@ -83,8 +83,8 @@ fn gap(rule: &Rule, resource: &str, what: &str, e: &ReadError) -> Diagnostic {
 }
 
 /// Evaluates the account rules over the snapshot's account-level resources.
-pub(super) fn evaluate_account(root: &Context<'_>, s: &Snapshot, rules: &[&Rule]) -> Outcome {
-    let mut out = Outcome {
+pub(super) fn evaluate_account(root: &Context<'_>, s: &Snapshot, rules: &[&Rule]) -> Found {
+    let mut out = Found {
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };

@@ -27,11 +27,11 @@ fn bind<T: Serialize>(arn: &str, obs: &Observed<T>) -> Bound {
     match obs {
         Observed::Ok { value } => {
             let mut gaps = Vec::new();
-            let value = crate::rules::bind::to_cel_with(
+            let value = super::cel_value::to_cel_with(
                 value,
                 arn,
                 &mut gaps,
-                crate::rules::bind::Policies::Summaries,
+                super::cel_value::Policies::Summaries,
             );
             Bound {
                 value: Some(value.unwrap_or(Value::Null)),
@@ -216,7 +216,7 @@ impl Cache {
 }
 
 pub(super) fn key(s: &'static str) -> Key {
-    crate::rules::bind::field_key(s)
+    super::cel_value::field_key(s)
 }
 
 pub(super) fn string(s: &str) -> Value {

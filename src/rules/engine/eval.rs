@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use cel::{Context, Value};
 
-use super::Plan;
-use super::binding::{Derived, bindings};
+use super::EvalSetup;
+use super::variables::{Derived, bindings};
 use crate::findings::{Diagnostic, DiagnosticKind, Finding, fingerprint};
 use crate::model::{PipelineWiring, ReadError, Snapshot};
 use crate::rules::compiled::{GLOBALS, ITEM};
@@ -38,7 +38,7 @@ fn region_of(arn: &str, fallback: &str) -> String {
 }
 
 /// What evaluating one pipeline gave.
-pub(super) struct Outcome {
+pub(super) struct Found {
     pub(super) findings: Vec<Finding>,
     pub(super) diagnostics: Vec<Diagnostic>,
 }
@@ -456,9 +456,9 @@ pub(super) fn evaluate_pipeline(
     root: &Context<'_>,
     s: &Snapshot,
     w: &PipelineWiring,
-    plan: &Plan<'_>,
-) -> Outcome {
-    let Plan {
+    plan: &EvalSetup<'_>,
+) -> Found {
+    let EvalSetup {
         rules,
         lists,
         fast,
@@ -470,7 +470,7 @@ pub(super) fn evaluate_pipeline(
         release,
     } = plan;
     let lookup: &Lookup = lookup;
-    let mut out = Outcome {
+    let mut out = Found {
         findings: Vec::new(),
         diagnostics: Vec::new(),
     };

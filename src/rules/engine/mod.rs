@@ -11,15 +11,17 @@
 //! fails: the interpreter's result is then the answer, so a diagnostic
 //! always carries its error.
 //!
-//! The jobs are in modules: [`cache`] binds every resource once by ARN,
-//! [`binding`] builds one pipeline's variables, [`eval`] runs the rules over
-//! them, [`apply`] applies the configuration to the result.
+//! The jobs are in modules: [`cel_value`] turns a model value into a CEL
+//! value, [`cache`] binds every resource once by ARN, [`variables`] builds
+//! one pipeline's variables, [`eval`] runs the rules over them, [`finish`]
+//! applies the configuration to the result.
 
 mod account;
-mod apply;
-mod binding;
 mod cache;
+pub(crate) mod cel_value;
 mod eval;
+mod finish;
+mod variables;
 
 use std::sync::Arc;
 
@@ -28,8 +30,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use account::VARIABLES as ACCOUNT_VARIABLES;
-pub use apply::{accepted_by, apply_config, finish, today};
 pub use eval::{GROUP_VARIABLES, is_unaudited_deploy, is_unaudited_group, is_unaudited_stack};
+pub use finish::{accepted_by, apply_config, finish, today};
 
 use super::config::Config;
 use super::functions::{self, Lookup};
@@ -38,7 +40,7 @@ use super::{Rule, RuleSet};
 use crate::findings::{Diagnostic, DiagnosticKind, Finding};
 use crate::model::{Observed, Snapshot};
 use cache::Cache;
-use eval::Outcome;
+use eval::Found;
 
 /// The result of evaluating a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -53,7 +55,7 @@ pub struct Evaluation {
 }
 
 /// What every pipeline of a snapshot is evaluated with.
-struct Plan<'a> {
+struct EvalSetup<'a> {
     rules: Vec<&'a Rule>,
     /// For each rule of `rules`, the slot of its `for_each` list: rules of
     /// an area share their `for_each`, so each distinct source is
@@ -127,14 +129,14 @@ fn evaluate_with(
             })
         })
         .collect();
-    let plan = Plan {
+    let plan = EvalSetup {
         lists,
         release,
         fast,
         cache: Cache::build(&snapshot, &needs),
         needs,
         rules: enabled,
-        config: binding::config_value(config),
+        config: variables::config_value(config),
         reference: config.reference.clone(),
         lookup: Arc::new(
             // the rule that takes `trusted_accounts` (one built-in rule)
@@ -149,7 +151,7 @@ fn evaluate_with(
         ),
     };
     let s = &*snapshot;
-    let outcomes: Vec<Outcome> = s
+    let outcomes: Vec<Found> = s
         .pipelines
         .par_iter()
         .map_init(
@@ -160,7 +162,7 @@ fn evaluate_with(
             },
             |(root, registered), w| match registered {
                 Ok(()) => eval::evaluate_pipeline(root, s, w, &plan),
-                Err(e) => Outcome {
+                Err(e) => Found {
                     findings: Vec::new(),
                     diagnostics: vec![Diagnostic {
                         kind: DiagnosticKind::RuleError,
@@ -179,7 +181,7 @@ fn evaluate_with(
         let mut root = Context::default();
         match functions::register(&mut root, plan.lookup.clone()) {
             Ok(()) => account::evaluate_account(&root, s, &account_rules),
-            Err(e) => Outcome {
+            Err(e) => Found {
                 findings: Vec::new(),
                 diagnostics: vec![Diagnostic {
                     kind: DiagnosticKind::RuleError,
@@ -289,7 +291,7 @@ fn evaluate_with(
     // checked by CD013, and said so (never a silent pass).
     let cd013 = rules.rules.iter().any(|r| r.file.id == "CD013");
     for w in s.pipelines.iter().filter(|_| cd013) {
-        for m in crate::rules::task_roles::unheld_choices(s, w) {
+        for m in crate::aws::task_roles::unheld_choices(s, w) {
             eval.diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::Note,
                 account: None,
@@ -303,7 +305,7 @@ fn evaluate_with(
     }
     // Freeing a large snapshot and its bindings takes a while: do it on the
     // pool, overlapping with what the caller does next.
-    let Plan { cache, lookup, .. } = plan;
+    let EvalSetup { cache, lookup, .. } = plan;
     drop(lookup);
     rayon::spawn(move || drop((cache, snapshot)));
     eval

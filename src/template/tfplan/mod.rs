@@ -145,13 +145,13 @@ fn parse_reference(r: &str) -> Reference {
 }
 
 /// What a reference leads to.
-enum Target {
+enum Referent {
     Literal(Value),
     Attribute(usize, String),
 }
 
 /// The plan being translated.
-struct Plan<'p> {
+struct Translation<'p> {
     path: &'p Path,
     doc: &'p Value,
     res: Vec<Res>,

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl<'p> Plan<'p> {
+impl<'p> Translation<'p> {
     /// The configuration of the module reached through `calls`.
     pub(super) fn config_module(&self, calls: &[String]) -> Option<&'p Value> {
         let mut m = self.doc.get("configuration")?.get("root_module")?;
@@ -66,7 +66,7 @@ impl<'p> Plan<'p> {
         module: &str,
         reference: &str,
         hops: usize,
-    ) -> Option<Target> {
+    ) -> Option<Referent> {
         if hops > MAX_HOPS {
             return None;
         }
@@ -116,7 +116,7 @@ impl<'p> Plan<'p> {
                         i
                     }
                 };
-                Some(Target::Attribute(i, attr))
+                Some(Referent::Attribute(i, attr))
             }
             Reference::Other => None,
         }
@@ -128,9 +128,9 @@ impl<'p> Plan<'p> {
         module: &str,
         expr: &Value,
         hops: usize,
-    ) -> Option<Target> {
+    ) -> Option<Referent> {
         if let Some(c) = expr.get("constant_value") {
-            return Some(Target::Literal(c.clone()));
+            return Some(Referent::Literal(c.clone()));
         }
         match references(expr).as_slice() {
             [one] => self.follow(calls, module, one, hops),
@@ -139,7 +139,7 @@ impl<'p> Plan<'p> {
     }
 
     /// What the value at `path` of resource `r` refers to.
-    pub(super) fn target_at(&self, r: usize, path: &[Seg]) -> Option<Target> {
+    pub(super) fn target_at(&self, r: usize, path: &[Seg]) -> Option<Referent> {
         let res = &self.res[r];
         let expr = self.expression(res, path)?;
         self.expr_target(&res.calls, &res.module, expr, 0)
@@ -223,8 +223,8 @@ impl<'p> Plan<'p> {
     /// one, else unknown.
     pub(super) fn unknown_at(&mut self, r: usize, path: &[Seg]) -> Value {
         let resolved = match self.target_at(r, path) {
-            Some(Target::Literal(v)) => Some(v),
-            Some(Target::Attribute(i, attr)) => self.attribute(i, &attr),
+            Some(Referent::Literal(v)) => Some(v),
+            Some(Referent::Attribute(i, attr)) => self.attribute(i, &attr),
             None => None,
         };
         match resolved {
@@ -391,7 +391,7 @@ impl<'p> Plan<'p> {
                 .copied();
         }
         match self.target_at(r, &[Seg::Key(attr.to_string())])? {
-            Target::Attribute(i, _) if tys.contains(&self.res[i].ty.as_str()) => Some(i),
+            Referent::Attribute(i, _) if tys.contains(&self.res[i].ty.as_str()) => Some(i),
             _ => None,
         }
     }

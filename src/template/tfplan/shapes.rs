@@ -113,7 +113,7 @@ pub(super) fn metadata(m: &Value) -> Value {
     ])
 }
 
-pub(super) fn codebuild(_plan: &Plan<'_>, t: &Value) -> Value {
+pub(super) fn codebuild(_plan: &Translation<'_>, t: &Value) -> Value {
     let source = |s: &Value| {
         obj(vec![
             ("Type", f(s, "type")),

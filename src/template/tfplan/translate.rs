@@ -30,7 +30,7 @@ pub(super) fn translate(
         .enumerate()
         .map(|(i, r)| (r.address.clone(), i))
         .collect();
-    let mut plan = Plan {
+    let mut plan = Translation {
         path,
         doc,
         res,
@@ -515,7 +515,7 @@ pub(super) fn translate(
 
 /// A split bucket setting onto its bucket.
 pub(super) fn fold(
-    plan: &Plan<'_>,
+    plan: &Translation<'_>,
     folds: &mut Vec<(usize, &'static str, Value)>,
     notes: &mut Vec<Diagnostic>,
     unsure: &mut Vec<(&'static str, &'static str, String)>,
@@ -542,7 +542,7 @@ pub(super) fn fold(
 /// it is left out; when the plan does not say which resource, that setting
 /// of every resource of the kind is unknown.
 pub(super) fn undetermined(
-    plan: &Plan<'_>,
+    plan: &Translation<'_>,
     i: usize,
     attr: &str,
     kind: &'static str,

@@ -4,10 +4,10 @@
 //! `pipeaudit-probe`), so only grants that reach beyond the pipeline's own
 //! resources count: `Resource: "*"`, wildcards over names, account-wide
 //! patterns. Deny statements and `Not*` elements are honoured by the IAM
-//! evaluator (`crate::rules::iam`).
+//! evaluator (`crate::aws::iam`).
 
+use crate::aws::iam;
 use crate::model::PolicyDocument;
-use crate::rules::iam;
 
 /// The name of the probe resources.
 const PROBE: &str = "pipeaudit-probe";
@@ -169,9 +169,9 @@ const CHECKS: &[(Power, &str, &str)] = &[
 /// The powers a role's identity policies grant, each as `action` (with
 /// ` on other roles` or ` on *` where the resource matters), in the order
 /// of [`CHECKS`]. `passes_other_roles` tells whether the role may pass a
-/// role of the account known not to be the pipeline's own (see
-/// [`crate::rules::account_index`]): that counts as well as passing the
-/// probe role. It is asked only when the probe role may not be passed.
+/// role of the account known not to be the pipeline's own (the caller
+/// knows which roles those are): that counts as well as passing the probe
+/// role. It is asked only when the probe role may not be passed.
 pub fn powers(
     docs: &[&PolicyDocument],
     role_arn: &str,

@@ -17,9 +17,9 @@
 //! A principal whose write an unconditional Deny of the same policy refuses
 //! is not counted.
 
+use crate::aws::iam::{self, Who};
 use crate::model::PolicyDocument;
 use crate::model::policy::{Effect, Statement, base_operator};
-use crate::rules::iam::{self, Who};
 
 const WRITES: &[&str] = &["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"];
 

@@ -13,12 +13,14 @@
 //! `COMMIT_MESSAGE` are chosen by whoever opens the pull request: they are
 //! never a boundary and are not read.
 
+pub mod filter_patterns;
+
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::filter_patterns::{Alphabet, Analysis, Decision, decide};
 use crate::model::{BuildProject, Webhook, WebhookFilter, WebhookProjectRef};
+use filter_patterns::{Alphabet, Analysis, Decision, decide};
 
 /// Events whose build runs code from the pull request's head.
 pub const PULL_REQUEST_HEAD_EVENTS: [&str; 3] = [

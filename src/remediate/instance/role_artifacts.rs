@@ -1,139 +1,7 @@
-//! The instances a deployment group deploys to.
-//!
-//! `instance-imdsv2` (unsafe: software on the instance that uses IMDSv1
-//! stops getting metadata): require session tokens on the group's instances
-//! that allow IMDSv1 (ModifyInstanceMetadataOptions, the hop limit sent as
-//! it is).
-//!
-//! `instance-role-artifacts` (unsafe: instance roles are often shared): add
-//! to the instance role's inline policy `pipeaudit-artifacts` (merged: its
-//! existing statements kept) read access to the objects of the pipelines
-//! that deploy to instances with that role, and `kms:Decrypt` on their
-//! artifact keys where the key policy delegates to the account. A key
-//! policy that neither grants nor delegates must change too, and no
-//! identity policy can make up for it: that part is a manual step naming
-//! the key statement to add. When the role already holds every statement
-//! the fix would add, nothing is written: the whole fix is that manual
-//! step, so a second run plans nothing new.
+//! `instance-role-artifacts`: the instance role's inline policy reads the
+//! artifacts of the pipelines that deploy to it.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_ec2::types::{HttpTokensState, InstanceMetadataEndpointState};
-use serde_json::{Value, json};
-
-use super::registry::{
-    ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
-};
-use super::{Outcome, PlannedAction, changed, sdk_failed, step};
-use crate::collect::clients::RegionClients;
-use crate::findings::{Finding, FixSafety};
-use crate::model::{Observed, PolicyDocument, Snapshot, artifact_objects_arn};
-use crate::patch::terraform::{TfContext, TfEdit};
-use crate::patch::{Edit, Seg, path};
-use crate::rules::iam;
-
-/// The inline policy the artifacts fix writes.
-pub const POLICY_NAME: &str = "pipeaudit-artifacts";
-
-/// `instance-imdsv2`.
-pub struct Imdsv2;
-
-impl FixAction for Imdsv2 {
-    fn id(&self) -> &'static str {
-        "instance-imdsv2"
-    }
-    fn summary(&self) -> &'static str {
-        "ModifyInstanceMetadataOptions HttpTokens required on the group's instances that allow IMDSv1, the hop limit sent as it is (2 when unknown); the launch template of an Auto Scaling group is not changed."
-    }
-    fn safety(&self) -> FixSafety {
-        FixSafety::Unsafe
-    }
-    fn plan(&self, f: &Finding, cx: &mut PlanContext<'_>) -> Result<PlannedAction, NotPlanned> {
-        plan_imdsv2(f, cx.snapshot).ok_or(NotPlanned::Manual)
-    }
-    fn apply<'a>(&'a self, c: &'a RegionClients, a: &'a PlannedAction) -> ApplyFuture<'a> {
-        Box::pin(apply_imdsv2(c, a))
-    }
-    fn template_form(&self) -> Option<TemplateForm> {
-        Some(TemplateForm {
-            writes: "`MetadataOptions.HttpTokens: required` on the launch templates the template's instances and Auto Scaling groups use",
-            edits: template_edits,
-        })
-    }
-    fn terraform_form(&self) -> Option<TerraformForm> {
-        Some(TerraformForm {
-            writes: "`metadata_options { http_tokens = \"required\" }` on the `aws_launch_template`s the plan's instances and Auto Scaling groups use, and on instances that write their own `metadata_options`",
-            edits: terraform_edits,
-        })
-    }
-}
-
-/// `HttpTokens: required` on the launch templates of the template that
-/// allow IMDSv1 and that its instances or Auto Scaling groups use.
-fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
-    let resources = cx.doc["Resources"]
-        .as_object()
-        .ok_or("the template has no Resources")?;
-    // the launch templates used, by logical id (`!Ref X` or `!GetAtt X.*`)
-    let used: std::collections::BTreeSet<&str> = resources
-        .values()
-        .filter(|r| {
-            matches!(
-                r["Type"].as_str(),
-                Some("AWS::EC2::Instance" | "AWS::AutoScaling::AutoScalingGroup")
-            )
-        })
-        .filter_map(|r| {
-            let id = &r["Properties"]["LaunchTemplate"]["LaunchTemplateId"];
-            id["Ref"].as_str().or_else(|| id["Fn::GetAtt"][0].as_str())
-        })
-        .collect();
-    let edits: Vec<Edit> = resources
-        .iter()
-        .filter(|(id, r)| {
-            used.contains(id.as_str())
-                && r["Type"] == "AWS::EC2::LaunchTemplate"
-                && r["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"]
-                    == "optional"
-        })
-        .map(|(id, _)| {
-            Edit::set(
-                id,
-                path(&[
-                    "Properties",
-                    "LaunchTemplateData",
-                    "MetadataOptions",
-                    "HttpTokens",
-                ]),
-                json!("required"),
-            )
-        })
-        .collect();
-    if edits.is_empty() {
-        return Err(
-            "no launch template of this template used by its instances allows IMDSv1".to_string(),
-        );
-    }
-    Ok(edits)
-}
-
-/// `http_tokens = "required"` where the plan allows IMDSv1: the launch
-/// templates its instances and Auto Scaling groups refer to, and instances
-/// with metadata options of their own.
-fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
-    let edits: Vec<TfEdit> = cx
-        .optional_metadata()
-        .into_iter()
-        .map(|a| TfEdit::set(&a, &["metadata_options", "http_tokens"], json!("required")))
-        .collect();
-    if edits.is_empty() {
-        return Err(
-            "no launch template or instance of the plan that its instances use allows IMDSv1"
-                .to_string(),
-        );
-    }
-    Ok(edits)
-}
+use super::*;
 
 /// `instance-role-artifacts`.
 pub struct RoleArtifacts;
@@ -164,7 +32,7 @@ impl FixAction for RoleArtifacts {
 
 /// The identity policy documents of a role (inline and attached), or
 /// `None` when one of them could not be read.
-fn role_docs<'a>(s: &'a Snapshot, role: &str) -> Option<Vec<&'a PolicyDocument>> {
+pub(super) fn role_docs<'a>(s: &'a Snapshot, role: &str) -> Option<Vec<&'a PolicyDocument>> {
     let r = s.resources.roles.get(role)?.value()?;
     let mut docs = Vec::new();
     match &r.inline_policies {
@@ -203,7 +71,10 @@ fn role_docs<'a>(s: &'a Snapshot, role: &str) -> Option<Vec<&'a PolicyDocument>>
 /// The statements the API form would add that the role's policies do
 /// not already allow, as the template writes them: the bucket and the
 /// pipeline by their logical ids (`Fn::Sub`), the key by `Fn::GetAtt`.
-fn template_statements(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Value>, String> {
+pub(super) fn template_statements(
+    f: &Finding,
+    cx: &TemplateContext<'_>,
+) -> Result<Vec<Value>, String> {
     let s = cx.snapshot;
     let role = f.resource_arn.as_str();
     let docs = role_docs(s, role)
@@ -289,7 +160,10 @@ fn template_statements(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Valu
 /// The statements appended to the first inline policy of the role's
 /// `Policies` written as a literal list of statements, or a new
 /// `Policies` item when the role has none.
-fn artifacts_template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+pub(super) fn artifacts_template_edits(
+    f: &Finding,
+    cx: &TemplateContext<'_>,
+) -> Result<Vec<Edit>, String> {
     let r = cx.resource();
     if r["Type"] != "AWS::IAM::Role" {
         return Err(format!("{} is not an AWS::IAM::Role", cx.logical_id));
@@ -361,98 +235,10 @@ fn artifacts_template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec
     Ok(edits)
 }
 
-/// The hop limit sent with HttpTokens required (kept as it is; 2, what
-/// AWS sets for new instances that require tokens, when unknown).
-fn hop_limit(current: Option<i32>) -> i32 {
-    current.filter(|h| *h > 0).unwrap_or(2)
-}
-
-fn plan_imdsv2(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {
-    let t = s.resources.deploy_targets.get(&f.resource_arn)?.value()?;
-    let mut before = BTreeMap::new();
-    let mut after = BTreeMap::new();
-    for i in &t.instances {
-        if i.http_tokens.as_deref() == Some("optional")
-            && i.http_endpoint.as_deref() != Some("disabled")
-        {
-            before.insert(i.id.clone(), json!({"http_tokens": "optional"}));
-            after.insert(
-                i.id.clone(),
-                json!({"http_tokens": "required", "http_put_response_hop_limit": hop_limit(i.http_put_response_hop_limit)}),
-            );
-        }
-    }
-    if before.is_empty() {
-        return None;
-    }
-    let ids: Vec<&String> = before.keys().collect();
-    Some(step(
-        f,
-        &Imdsv2,
-        format!(
-            "require IMDSv2 (HttpTokens required) on {} selected by {}",
-            ids.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            f.resource_arn
-        ),
-        json!(before),
-        json!(after),
-    ))
-}
-
-async fn apply_imdsv2(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
-    let wanted = a.after.as_object().cloned().unwrap_or_default();
-    let ids: Vec<String> = wanted.keys().cloned().collect();
-    // every instance still as collected, before any is changed
-    let out = c
-        .ec2
-        .describe_instances()
-        .set_instance_ids(Some(ids.clone()))
-        .send()
-        .await
-        .map_err(|e| sdk_failed("ec2:DescribeInstances", &e))?;
-    let mut found = serde_json::Map::new();
-    for i in out.reservations().iter().flat_map(|r| r.instances()) {
-        let tokens = i
-            .metadata_options()
-            .and_then(|m| m.http_tokens())
-            .map(|t| t.as_str().to_string());
-        found.insert(
-            i.instance_id().unwrap_or_default().to_string(),
-            json!({ "http_tokens": tokens }),
-        );
-    }
-    let found = Value::Object(found);
-    if &found != a.collected() {
-        return Err(changed(&a.resource_arn, a.collected(), &found));
-    }
-    for (id, v) in &wanted {
-        let hops = v["http_put_response_hop_limit"]
-            .as_i64()
-            .and_then(|h| i32::try_from(h).ok())
-            .unwrap_or(2);
-        c.ec2
-            .modify_instance_metadata_options()
-            .instance_id(id)
-            .http_tokens(HttpTokensState::Required)
-            .http_endpoint(InstanceMetadataEndpointState::Enabled)
-            .http_put_response_hop_limit(hops)
-            .send()
-            .await
-            .map_err(|e| sdk_failed("ec2:ModifyInstanceMetadataOptions", &e))?;
-    }
-    Ok(format!(
-        "ec2:ModifyInstanceMetadataOptions ({})",
-        ids.join(", ")
-    ))
-}
-
 /// The statements the instance role needs for one artifact store, and
 /// whether the key policy must change as well (it neither grants the role
 /// nor delegates to the account).
-fn store_statements(
+pub(super) fn store_statements(
     s: &Snapshot,
     role: &str,
     bucket_arn: &str,
@@ -494,7 +280,7 @@ fn store_statements(
 
 /// The existing `pipeaudit-artifacts` policy of a role (`None`: none), or
 /// `Err` when the role's inline policies could not be read.
-fn existing_policy(s: &Snapshot, role: &str) -> Result<Option<String>, ()> {
+pub(super) fn existing_policy(s: &Snapshot, role: &str) -> Result<Option<String>, ()> {
     match s.resources.roles.get(role) {
         Some(Observed::Ok { value }) => match &value.inline_policies {
             Observed::Ok { value } => match value.get(POLICY_NAME) {
@@ -530,7 +316,7 @@ pub fn merged(existing: Option<&str>, statements: &[Value]) -> Result<Value, Str
             })
         });
         if !have {
-            super::append_statement(&mut doc, st.clone())?;
+            crate::remediate::append_statement(&mut doc, st.clone())?;
         }
     }
     Ok(doc)
@@ -539,7 +325,7 @@ pub fn merged(existing: Option<&str>, statements: &[Value]) -> Result<Value, Str
 /// The statement a key policy that neither grants `role` `kms:Decrypt` nor
 /// delegates to the account needs, as a manual step (the role's own policy
 /// cannot make up for it).
-fn key_statement_step(key: &str, role: &str) -> String {
+pub(super) fn key_statement_step(key: &str, role: &str) -> String {
     let statement = json!({
         "Sid": "AllowInstanceRoleDecrypt",
         "Effect": "Allow",
@@ -552,7 +338,7 @@ fn key_statement_step(key: &str, role: &str) -> String {
     )
 }
 
-fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned> {
+pub(super) fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned> {
     let role = f.resource_arn.as_str();
     // an instance without a role, or whose role is missing: by hand
     if !role.contains(":role/") || !matches!(s.resources.roles.get(role), Some(Observed::Ok { .. }))
@@ -586,7 +372,7 @@ fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned
         .iter()
         .map(|k| key_statement_step(k, role))
         .collect();
-    let existing_count = super::statement_count(existing.as_deref());
+    let existing_count = crate::remediate::statement_count(existing.as_deref());
     let added: Vec<Value> = after["Statement"]
         .as_array()
         .map(|a| a.iter().skip(existing_count).cloned().collect())
@@ -611,14 +397,17 @@ fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction, NotPlanned
         f,
         &RoleArtifacts,
         description,
-        super::kept_statements(existing_count, 0),
+        crate::remediate::kept_statements(existing_count, 0),
         json!({"policy": POLICY_NAME, "added_statements": added}),
     );
     a.collected = Some(json!({ "policy": existing }));
     Ok(a)
 }
 
-async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String, Outcome> {
+pub(super) async fn apply_artifacts(
+    c: &RegionClients,
+    a: &PlannedAction,
+) -> Result<String, NotApplied> {
     let role = crate::collect::iam::role_name(&a.resource_arn).to_string();
     let current = match c
         .iam
@@ -654,9 +443,9 @@ async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String,
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let doc = merged(current.as_deref(), &statements).map_err(Outcome::Failed)?;
-    if super::same_policy(current.as_deref(), &doc) {
-        return Err(Outcome::InPlace(format!(
+    let doc = merged(current.as_deref(), &statements).map_err(NotApplied::Failed)?;
+    if crate::remediate::same_policy(current.as_deref(), &doc) {
+        return Err(NotApplied::InPlace(format!(
             "the inline policy {POLICY_NAME} of {role} already holds every statement; nothing written"
         )));
     }
@@ -672,7 +461,7 @@ async fn apply_artifacts(c: &RegionClients, a: &PlannedAction) -> Result<String,
 }
 
 /// Whether pipeline `w` deploys to an instance whose role is `role`.
-fn deploys_to_role(s: &Snapshot, w: &crate::model::PipelineWiring, role: &str) -> bool {
+pub(super) fn deploys_to_role(s: &Snapshot, w: &crate::model::PipelineWiring, role: &str) -> bool {
     w.deploys.iter().any(|d| {
         s.resources
             .deploy_targets
@@ -684,33 +473,4 @@ fn deploys_to_role(s: &Snapshot, w: &crate::model::PipelineWiring, role: &str) -
                     .any(|i| i.role_arn.value().is_some_and(|r| r == role))
             })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_are_merged_once_and_existing_ones_kept() {
-        let read = json!({"Sid": "PipeauditArtifactsRead", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": "arn:aws:s3:::b/p/*"});
-        let fresh = merged(None, std::slice::from_ref(&read)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(fresh["Statement"].as_array().map(Vec::len), Some(1));
-        let existing = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}]}"#;
-        let m =
-            merged(Some(existing), std::slice::from_ref(&read)).unwrap_or_else(|e| panic!("{e}"));
-        let st = m["Statement"].as_array().cloned().unwrap_or_default();
-        assert_eq!(st.len(), 2);
-        assert_eq!(st[0]["Sid"], "Mine");
-        // merging again adds nothing
-        let again = merged(Some(&m.to_string()), &[read]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(again["Statement"].as_array().map(Vec::len), Some(2));
-        assert!(merged(Some("nope"), &[]).is_err());
-    }
-
-    #[test]
-    fn hop_limit_is_kept_or_two() {
-        assert_eq!(hop_limit(Some(1)), 1);
-        assert_eq!(hop_limit(None), 2);
-        assert_eq!(hop_limit(Some(0)), 2);
-    }
 }

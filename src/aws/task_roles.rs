@@ -3,9 +3,9 @@
 //! commit's `taskdef.json`) every role the pipeline's roles may pass to
 //! `ecs-tasks.amazonaws.com`.
 
+use crate::aws::iam;
 use crate::model::PolicyDocument;
 use crate::model::policy::{Effect, base_operator};
-use crate::rules::iam;
 
 /// The service principal ECS tasks assume their task role as.
 pub const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
