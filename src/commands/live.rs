@@ -65,7 +65,7 @@ pub(super) fn targets(g: &GlobalArgs) -> Result<Vec<collect::targets::AccountTar
 fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::AccountTarget>, Error> {
     use collect::targets;
     if let Some(name) = &g.role_name {
-        targets::check_role_name(name).map_err(Error::Usage)?;
+        targets::check_role_name(name).map_err(|e| Error::Usage(e.to_string()))?;
     }
     let text = match &g.accounts_file {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?),
@@ -84,7 +84,7 @@ fn audit_targets(g: &GlobalArgs) -> Result<Vec<collect::targets::AccountTarget>,
         g.role_name.as_deref(),
         partition,
     )
-    .map_err(Error::Usage)
+    .map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// What an audit of several accounts runs with: the connection and

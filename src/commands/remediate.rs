@@ -114,7 +114,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                         rule_id: f.rule_id.clone(),
                         pipeline: f.pipeline.clone(),
                         resource_arn: f.resource_arn.clone(),
-                        why,
+                        why: why.to_string(),
                     }),
                 }
             }

@@ -151,7 +151,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
                             pipeline: None,
                             resource: Some(f.resource_arn.clone()),
                             permission: None,
-                            message,
+                            message: message.to_string(),
                         });
                     }
                 }

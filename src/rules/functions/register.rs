@@ -49,12 +49,20 @@ pub fn call(l: &Lookup, name: &str, args: &[&str]) -> Option<R<Value>> {
         ("connection_push_fires", [pipeline, action, branch]) => {
             b(l.connection_push_fires(name, pipeline, action, branch))
         }
-        ("trigger_matches_object_created", [rule, bucket, key]) => {
-            b(l.trigger_matches_upload(name, rule, bucket, key, event_pattern::object_created_event))
-        }
-        ("trigger_matches_cloudtrail_upload", [rule, bucket, key]) => {
-            b(l.trigger_matches_upload(name, rule, bucket, key, event_pattern::cloudtrail_upload_event))
-        }
+        ("trigger_matches_object_created", [rule, bucket, key]) => b(l.trigger_matches_upload(
+            name,
+            rule,
+            bucket,
+            key,
+            event_pattern::object_created_event,
+        )),
+        ("trigger_matches_cloudtrail_upload", [rule, bucket, key]) => b(l.trigger_matches_upload(
+            name,
+            rule,
+            bucket,
+            key,
+            event_pattern::cloudtrail_upload_event,
+        )),
         ("image_deprecated", [image]) => b(Ok(image_deprecated(image))),
         ("role_powers", [role, pipeline]) => Some(
             l.role_powers(name, role, pipeline)
