@@ -122,7 +122,9 @@ mod tests {
         );
         assert!(std::error::Error::source(&e).is_some());
 
-        let json = serde_json::from_str::<serde_json::Value>("nope").unwrap_err();
+        let Err(json) = serde_json::from_str::<serde_json::Value>("nope") else {
+            panic!("\"nope\" parsed as JSON");
+        };
         let line = format!("the key policy is not JSON: {json}");
         let e = Error::from(PolicyError::NotJson {
             policy: "key",
