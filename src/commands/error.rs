@@ -51,9 +51,27 @@ pub enum Error {
     /// refused, in its own words.
     #[error("{0}")]
     Stage(String),
+    /// Applying a plan stopped (interrupted, the journal not written).
+    #[error("{0}")]
+    Remediate(crate::remediate::Error),
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(String),
+}
+
+/// A remediation error; the account's own error (a command's, from
+/// [`crate::remediate::apply::Account`]) comes back as it was, with its
+/// hint.
+impl From<crate::remediate::Error> for Error {
+    fn from(e: crate::remediate::Error) -> Error {
+        match e {
+            crate::remediate::Error::Account(inner) => match inner.downcast::<Error>() {
+                Ok(own) => *own,
+                Err(other) => Error::Remediate(crate::remediate::Error::Account(other)),
+            },
+            e => Error::Remediate(e),
+        }
+    }
 }
 
 impl Error {
@@ -67,6 +85,7 @@ impl Error {
             | Error::Io { .. }
             | Error::Usage(_)
             | Error::Stage(_)
+            | Error::Remediate(_)
             | Error::Runtime(_) => EXIT_ERROR,
         }
     }
@@ -155,6 +174,12 @@ mod tests {
             ),
             Error::Usage("--role-name needs --accounts FILE".to_string()),
             Error::stage("a template refused"),
+            Error::from(crate::remediate::Error::Interrupted {
+                done: 1,
+                total: 3,
+                pass: 1,
+                journal: PathBuf::from("j.json"),
+            }),
             Error::Runtime("no threads".to_string()),
         ]
     }
@@ -162,10 +187,23 @@ mod tests {
     #[test]
     fn every_variant_exits_2() {
         let all = one_of_each();
-        assert_eq!(all.len(), 8, "one of each variant");
+        assert_eq!(all.len(), 9, "one of each variant");
         for e in &all {
             assert_eq!(e.exit_code(), EXIT_ERROR, "{e:?}");
         }
+    }
+
+    #[test]
+    fn the_accounts_own_error_comes_back_with_its_hint() {
+        let own = Error::Collect(CollectError::Config("no region to audit".to_string()));
+        let back = Error::from(crate::remediate::Error::account(own));
+        assert!(
+            matches!(back, Error::Collect(CollectError::Config(ref m)) if m == "no region to audit"),
+            "{back:?}"
+        );
+        let other = Error::from(crate::remediate::Error::account("no terminal"));
+        assert!(matches!(other, Error::Remediate(_)), "{other:?}");
+        assert_eq!(other.user_message(), "no terminal");
     }
 
     #[test]
@@ -184,6 +222,7 @@ mod tests {
                 ),
                 "--role-name needs --accounts FILE",
                 "a template refused",
+                "interrupted after 1 of 3 change(s); the journal j.json lists each one made",
                 "cannot start the async runtime: no threads",
             ]
         );

@@ -10,6 +10,7 @@ use super::output::{write_output, write_patch};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::collect::clients::{ConnectOptions, RegionClients};
 use crate::model::Snapshot;
+use crate::remediate::Error as RemediateError;
 use crate::remediate::apply::{self, Account, ApplyOptions};
 use crate::remediate::render::render_text;
 use crate::remediate::verify::Status;
@@ -25,20 +26,20 @@ struct Live<'a> {
 }
 
 impl Account for Live<'_> {
-    fn clients(&mut self, region: &str) -> Result<RegionClients, String> {
+    fn clients(&mut self, region: &str) -> Result<RegionClients, RemediateError> {
         let (cfg, _) = self
             .rt
             .block_on(act_config(self.g, &self.connect, Some(region)))
-            .map_err(|e| e.user_message())?;
+            .map_err(RemediateError::account)?;
         Ok(RegionClients::new(&cfg))
     }
 
-    fn collect(&mut self) -> Result<Snapshot, String> {
-        collect_live(self.g).map_err(|e| e.user_message())
+    fn collect(&mut self) -> Result<Snapshot, RemediateError> {
+        collect_live(self.g).map_err(RemediateError::account)
     }
 
-    fn confirm(&mut self, n: usize) -> Result<bool, String> {
-        confirm(n).map_err(|e| e.user_message())
+    fn confirm(&mut self, n: usize) -> Result<bool, RemediateError> {
+        confirm(n).map_err(RemediateError::account)
     }
 }
 
@@ -171,8 +172,7 @@ pub fn run(g: &GlobalArgs, a: &AuditArgs, rules: &RuleSet, config: &Config) -> R
             Default::default()
         },
     };
-    let report =
-        apply::apply_plan(&rt, &plan, rules, config, &mut account, &opts).map_err(Error::stage)?;
+    let report = apply::apply_plan(&rt, &plan, rules, config, &mut account, &opts)?;
     eprintln!(
         "pipeaudit: {} pass(es); {} fixed, {} still found after the re-audit, {} not verified (values could not be read again), {} not applied; {} finding(s) remain in total",
         report.passes,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::verify::{self, RunReport};
-use super::{FixPlan, PlannedAction};
+use super::{Error, FixPlan, PlannedAction};
 use crate::collect::clients::RegionClients;
 use crate::model::Snapshot;
 use crate::rules::RuleSet;
@@ -21,11 +21,11 @@ use crate::rules::engine;
 /// What applying needs from the account it acts on.
 pub trait Account {
     /// The clients of a region (made once per region by the caller).
-    fn clients(&mut self, region: &str) -> Result<RegionClients, String>;
+    fn clients(&mut self, region: &str) -> Result<RegionClients, Error>;
     /// Collects the account again.
-    fn collect(&mut self) -> Result<Snapshot, String>;
+    fn collect(&mut self) -> Result<Snapshot, Error>;
     /// Asks whether to apply `n` more changes (a later pass's).
-    fn confirm(&mut self, n: usize) -> Result<bool, String>;
+    fn confirm(&mut self, n: usize) -> Result<bool, Error>;
 }
 
 /// How to apply.
@@ -51,12 +51,15 @@ pub fn default_journal() -> PathBuf {
 
 /// Writes the journal whole, aside then renamed: an interrupted run leaves
 /// only whole entries.
-fn write_journal(path: &Path, entries: &[super::Applied]) -> Result<(), String> {
+fn write_journal(path: &Path, entries: &[super::Applied]) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(entries).unwrap_or_default();
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write journal {}: {e}", path.display()))
+        .map_err(|source| Error::Journal {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Applies `plan` (already shown and confirmed) and the passes that follow
@@ -69,7 +72,7 @@ pub fn apply_plan(
     config: &Config,
     account: &mut dyn Account,
     opts: &ApplyOptions,
-) -> Result<RunReport, String> {
+) -> Result<RunReport, Error> {
     // Ctrl-C stops the run between two actions: the action in flight ends
     // and is journaled, none is started after it.
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -130,16 +133,12 @@ pub fn apply_plan(
         if interrupted.load(Ordering::SeqCst) {
             eprintln!("pipeaudit: journal written to {}", opts.journal.display());
             let in_pass = tried.iter().filter(|t| t.1 == report.passes).count();
-            return Err(format!(
-                "interrupted after {in_pass} of {} change(s){}; the journal {} lists each one made",
-                actions.len(),
-                if report.passes > 1 {
-                    format!(" of pass {}", report.passes)
-                } else {
-                    String::new()
-                },
-                opts.journal.display()
-            ));
+            return Err(Error::Interrupted {
+                done: in_pass,
+                total: actions.len(),
+                pass: report.passes,
+                journal: opts.journal.clone(),
+            });
         }
         // Prove the result: collect and audit again; a fix that changed what
         // other rules compare against brings its followers in the next pass.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
@@ -44,7 +44,7 @@ impl FixAction for BucketEncryption {
 }
 
 /// The artifact key by `Fn::GetAtt` when the same template defines it.
-fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     let key = cx
         .snapshot
         .pipelines
@@ -57,12 +57,15 @@ fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, St
         })
         .and_then(|st| st.key_arn.clone());
     let Some(key) = key else {
-        return Err("the pipeline's artifact store names no KMS key to encrypt with".to_string());
+        return Err(Error::not_edited(
+            "the pipeline's artifact store names no KMS key to encrypt with",
+        ));
     };
     let Some(key_id) = cx.logical_ids.get(&key) else {
-        return Err(format!(
-            "the artifact key {key} is not defined in the same template"
-        ));
+        return Err(Error::NotInTemplate {
+            what: "the artifact key",
+            arn: key,
+        });
     };
     Ok(vec![Edit::set(
         cx.logical_id,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::registry::{
     ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::aws::iam;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -77,17 +77,17 @@ impl FixAction for DenyStatement {
 
 /// The statement appended to the literal policy document of the
 /// bucket's `AWS::S3::BucketPolicy` in the same template.
-fn template_edits(kind: Deny, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(kind: Deny, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     let resources = cx.doc["Resources"]
         .as_object()
-        .ok_or("the template has no Resources")?;
+        .ok_or_else(|| Error::not_edited("the template has no Resources"))?;
     let Some((policy_id, policy)) = resources.iter().find(|(_, r)| {
         r["Type"] == "AWS::S3::BucketPolicy" && r["Properties"]["Bucket"]["Ref"] == cx.logical_id
     }) else {
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "no AWS::S3::BucketPolicy of the template names {} by Ref",
             cx.logical_id
-        ));
+        )));
     };
     let doc = &policy["Properties"]["PolicyDocument"];
     let Some(statements) = doc["Statement"].as_array() else {
@@ -96,9 +96,9 @@ fn template_edits(kind: Deny, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Str
             .filter(|m| m.len() == 1)
             .and_then(|m| m.keys().next().cloned())
             .unwrap_or_else(|| "a value".to_string());
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "the policy document of {policy_id} is built with {how}, not written as a list of statements, and is not edited"
-        ));
+        )));
     };
     let mut statement = template_statement(kind, cx.logical_id);
     let base = statement["Sid"].as_str().unwrap_or("Deny").to_string();
@@ -152,17 +152,24 @@ fn already(kind: Deny, doc: &PolicyDocument, bucket_arn: &str) -> bool {
 
 /// The merged policy: the existing document with the statement appended
 /// (its Sid made unique), or `None` when an equivalent one is there.
-pub fn merged(kind: Deny, bucket: &str, existing: Option<&str>) -> Result<Option<Value>, String> {
+pub fn merged(
+    kind: Deny,
+    bucket: &str,
+    existing: Option<&str>,
+) -> Result<Option<Value>, super::Error> {
     let bucket_arn = format!("arn:aws:s3:::{bucket}");
     let mut doc: Value = match existing {
-        Some(text) => {
-            serde_json::from_str(text).map_err(|e| format!("the bucket policy is not JSON: {e}"))?
-        }
+        Some(text) => serde_json::from_str(text).map_err(|source| super::PolicyError::NotJson {
+            policy: "bucket",
+            source,
+        })?,
         None => json!({"Version": "2012-10-17", "Statement": []}),
     };
     if let Some(text) = existing {
-        let parsed = PolicyDocument::parse(text)
-            .map_err(|e| format!("the bucket policy does not parse: {e}"))?;
+        let parsed = PolicyDocument::parse(text).map_err(|e| super::PolicyError::DoesNotParse {
+            policy: "bucket",
+            reason: e.to_string(),
+        })?;
         if already(kind, &parsed, &bucket_arn) {
             return Ok(None);
         }
@@ -233,7 +240,9 @@ async fn apply(c: &RegionClients, a: &PlannedAction, kind: Deny) -> Result<Strin
     if !same {
         return Err(changed(bucket, a.collected(), &found));
     }
-    let Some(doc) = merged(kind, bucket, current.as_deref()).map_err(NotApplied::Failed)? else {
+    let Some(doc) =
+        merged(kind, bucket, current.as_deref()).map_err(|e| NotApplied::Failed(e.to_string()))?
+    else {
         return Err(NotApplied::InPlace(
             "an equivalent statement is already there; nothing written".to_string(),
         ));

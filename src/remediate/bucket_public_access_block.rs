@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
@@ -46,7 +46,7 @@ impl FixAction for BucketPublicAccessBlock {
     }
 }
 
-fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     Ok(vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "PublicAccessBlockConfiguration"]),
@@ -59,7 +59,7 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
     )])
 }
 
-fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     crate::patch::terraform::bucket_setting(
         cx,
         "aws_s3_bucket_public_access_block",
@@ -71,6 +71,8 @@ fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Stri
         ],
         None,
     )
+    // the patch module's refusal, in its words
+    .map_err(|e| Error::not_edited(e.to_string()))
 }
 
 fn state(p: Option<[bool; 4]>) -> Value {

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -46,7 +46,7 @@ impl FixAction for BucketVersioning {
     }
 }
 
-fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     Ok(vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "VersioningConfiguration"]),
@@ -54,13 +54,15 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
     )])
 }
 
-fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     crate::patch::terraform::bucket_setting(
         cx,
         "aws_s3_bucket_versioning",
         &[(&["versioning_configuration", "status"], json!("Enabled"))],
         Some((&["versioning", "enabled"], json!(true))),
     )
+    // the patch module's refusal, in its words
+    .map_err(|e| Error::not_edited(e.to_string()))
 }
 
 fn plan(f: &Finding, s: &Snapshot) -> Option<PlannedAction> {

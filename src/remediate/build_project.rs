@@ -9,7 +9,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
@@ -76,21 +76,18 @@ impl FixAction for PrivilegedOff {
     }
 }
 
-fn is_project(cx: &TemplateContext<'_>) -> Result<(), String> {
+fn is_project(cx: &TemplateContext<'_>) -> Result<(), Error> {
     if cx.resource()["Type"] == "AWS::CodeBuild::Project" {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not an AWS::CodeBuild::Project",
-            cx.logical_id
-        ))
+        Err(Error::wrong_type(cx.logical_id, "AWS::CodeBuild::Project"))
     }
 }
 
 /// The project's `EncryptionKey` set to the pipeline's artifact key, by
 /// `Fn::GetAtt` of the `AWS::KMS::Key` the same template defines (the
 /// key `UpdateProject` would set).
-fn template_encryption_key(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_encryption_key(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     is_project(cx)?;
     let key = cx
         .snapshot
@@ -99,12 +96,15 @@ fn template_encryption_key(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<
         .find(|w| w.arn == f.pipeline_arn)
         .and_then(|w| w.artifact_stores.first())
         .and_then(|st| st.key_arn.clone())
-        .ok_or("the pipeline's artifact store names no KMS key")?;
+        .ok_or_else(|| Error::not_edited("the pipeline's artifact store names no KMS key"))?;
     let key_id = cx
         .logical_ids
         .get(&key)
         .filter(|id| cx.doc["Resources"][id.as_str()]["Type"] == "AWS::KMS::Key")
-        .ok_or_else(|| format!("the artifact key {key} is not defined in the same template"))?;
+        .ok_or_else(|| Error::NotInTemplate {
+            what: "the artifact key",
+            arn: key.clone(),
+        })?;
     Ok(vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "EncryptionKey"]),
@@ -114,7 +114,7 @@ fn template_encryption_key(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<
 
 /// `Environment.PrivilegedMode: false`, the rest of the environment as
 /// written (what `UpdateProject` sends back).
-fn template_privileged_off(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_privileged_off(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     is_project(cx)?;
     Ok(vec![Edit::set(
         cx.logical_id,
@@ -123,9 +123,9 @@ fn template_privileged_off(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec
     )])
 }
 
-fn terraform_privileged_off(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+fn terraform_privileged_off(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     if cx.ty() != "aws_codebuild_project" {
-        return Err(format!("{} is not an aws_codebuild_project", cx.address));
+        return Err(Error::wrong_type(cx.address, "aws_codebuild_project"));
     }
     Ok(vec![TfEdit::set(
         cx.address,

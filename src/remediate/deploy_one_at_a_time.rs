@@ -6,7 +6,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -46,21 +46,21 @@ impl FixAction for DeployOneAtATime {
     }
 }
 
-fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     let g = cx
         .snapshot
         .resources
         .deploy_groups
         .get(&f.resource_arn)
         .and_then(|g| g.value())
-        .ok_or("the deployment group is not known from the templates")?;
+        .ok_or_else(|| Error::not_edited("the deployment group is not known from the templates"))?;
     if g.deployment_config_name.as_deref() != Some(ALL) {
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "the group uses {}, not {ALL}: choose a configuration that keeps hosts healthy",
             g.deployment_config_name
                 .as_deref()
                 .unwrap_or("no named configuration")
-        ));
+        )));
     }
     Ok(vec![Edit::set(
         cx.logical_id,
@@ -69,16 +69,16 @@ fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, St
     )])
 }
 
-fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     let now = cx
         .values(cx.address)
         .and_then(|v| v.get("deployment_config_name"))
         .and_then(|v| v.as_str());
     if now != Some(ALL) {
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "the group uses {}, not {ALL}: choose a configuration that keeps hosts healthy",
             now.unwrap_or("no named configuration")
-        ));
+        )));
     }
     Ok(vec![TfEdit::set(
         cx.address,

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -48,14 +48,14 @@ impl FixAction for DeployRollback {
 }
 
 /// Rollback on; `DEPLOYMENT_FAILURE` added to the events written.
-fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     let g = cx
         .snapshot
         .resources
         .deploy_groups
         .get(&f.resource_arn)
         .and_then(|g| g.value())
-        .ok_or("the deployment group is not known from the templates")?;
+        .ok_or_else(|| Error::not_edited("the deployment group is not known from the templates"))?;
     let mut edits = vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "AutoRollbackConfiguration", "Enabled"]),
@@ -74,11 +74,11 @@ fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, St
     Ok(edits)
 }
 
-fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     if cx.ty() != "aws_codedeploy_deployment_group" {
-        return Err(format!(
-            "{} is not an aws_codedeploy_deployment_group",
-            cx.address
+        return Err(Error::wrong_type(
+            cx.address,
+            "aws_codedeploy_deployment_group",
         ));
     }
     let mut before: Vec<String> = cx

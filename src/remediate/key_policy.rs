@@ -105,9 +105,12 @@ fn roles(s: &Snapshot, pipeline_arn: &str, with_deploy: bool) -> Option<Vec<Stri
 }
 
 /// The existing key policy with the grant statement appended (unique Sid).
-pub fn merged(existing: &str, roles: &[String]) -> Result<Value, String> {
+pub fn merged(existing: &str, roles: &[String]) -> Result<Value, super::Error> {
     let mut doc: Value =
-        serde_json::from_str(existing).map_err(|e| format!("the key policy is not JSON: {e}"))?;
+        serde_json::from_str(existing).map_err(|source| super::PolicyError::NotJson {
+            policy: "key",
+            source,
+        })?;
     super::append_statement(
         &mut doc,
         json!({"Sid": "PipeauditServiceRoles", "Effect": "Allow", "Principal": {"AWS": roles}, "Action": KEY_ACTIONS, "Resource": "*"}),
@@ -194,7 +197,7 @@ async fn apply_grant(c: &RegionClients, a: &PlannedAction) -> Result<String, Not
                 .collect()
         })
         .unwrap_or_default();
-    let doc = merged(&current, &roles).map_err(NotApplied::Failed)?;
+    let doc = merged(&current, &roles).map_err(|e| NotApplied::Failed(e.to_string()))?;
     if super::same_policy(Some(&current), &doc) {
         return Err(NotApplied::InPlace(
             "the key policy already grants every role; nothing written".to_string(),

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::{Observed, Snapshot};
@@ -45,7 +45,7 @@ impl FixAction for KeyRotation {
     }
 }
 
-fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     Ok(vec![Edit::set(
         cx.logical_id,
         path(&["Properties", "EnableKeyRotation"]),
@@ -53,9 +53,9 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
     )])
 }
 
-fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     if cx.ty() != "aws_kms_key" {
-        return Err(format!("{} is not an aws_kms_key", cx.address));
+        return Err(Error::wrong_type(cx.address, "aws_kms_key"));
     }
     Ok(vec![TfEdit::set(
         cx.address,

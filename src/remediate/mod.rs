@@ -17,6 +17,7 @@ pub mod bucket_versioning;
 pub mod build_project;
 pub mod deploy_one_at_a_time;
 pub mod deploy_rollback;
+pub mod error;
 pub mod instance;
 pub mod key_cancel_deletion;
 pub mod key_policy;
@@ -37,6 +38,7 @@ use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
 use crate::rules::RuleSet;
+pub use error::{Error, PolicyError};
 use registry::{Dedupe, Dependencies, FixAction, NotPlanned, PlanContext};
 
 /// One change to make.
@@ -482,18 +484,13 @@ pub(crate) fn same_policy(current: Option<&str>, doc: &Value) -> bool {
 /// Appends a statement to a policy document (JSON), turning a single
 /// statement object into a list and making the Sid unique. Every existing
 /// statement is kept exactly as it was.
-pub(crate) fn append_statement(doc: &mut Value, mut statement: Value) -> Result<(), String> {
-    let statements = match doc.get_mut("Statement") {
-        Some(Value::Array(a)) => a,
-        Some(single @ Value::Object(_)) => {
-            let one = single.take();
-            *single = Value::Array(vec![one]);
-            match single {
-                Value::Array(a) => a,
-                _ => return Err("unexpected policy shape".to_string()),
-            }
-        }
-        _ => return Err("the policy has no Statement list".to_string()),
+pub(crate) fn append_statement(doc: &mut Value, mut statement: Value) -> Result<(), Error> {
+    if let Some(single @ Value::Object(_)) = doc.get_mut("Statement") {
+        let one = single.take();
+        *single = Value::Array(vec![one]);
+    }
+    let Some(Value::Array(statements)) = doc.get_mut("Statement") else {
+        return Err(PolicyError::NoStatementList.into());
     };
     let base = statement["Sid"].as_str().unwrap_or("Pipeaudit").to_string();
     let mut sid = base.clone();

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::{
-    NotApplied, PlannedAction, bucket_encryption, bucket_policy, bucket_public_access_block,
+    Error, NotApplied, PlannedAction, bucket_encryption, bucket_policy, bucket_public_access_block,
     bucket_versioning, build_project, deploy_one_at_a_time, deploy_rollback, instance,
     key_cancel_deletion, key_policy, key_rotation, source_polling, trigger, trigger_enable,
 };
@@ -104,7 +104,7 @@ impl TemplateContext<'_> {
 #[derive(Clone, Copy)]
 pub struct TemplateForm {
     pub writes: &'static str,
-    pub edits: fn(&Finding, &TemplateContext<'_>) -> Result<Vec<Edit>, String>,
+    pub edits: fn(&Finding, &TemplateContext<'_>) -> Result<Vec<Edit>, Error>,
 }
 
 /// An action's Terraform form: what it writes (the docs' table), and the
@@ -113,7 +113,7 @@ pub struct TemplateForm {
 #[derive(Clone, Copy)]
 pub struct TerraformForm {
     pub writes: &'static str,
-    pub edits: fn(&Finding, &crate::patch::terraform::TfContext<'_>) -> Result<Vec<TfEdit>, String>,
+    pub edits: fn(&Finding, &crate::patch::terraform::TfContext<'_>) -> Result<Vec<TfEdit>, Error>,
 }
 
 /// One fix action.

@@ -10,7 +10,7 @@ use super::registry::{
     ApplyFuture, Dedupe, Dependencies, FixAction, NotPlanned, PlanContext, TemplateContext,
     TemplateForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::aws::event_pattern;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
@@ -71,15 +71,15 @@ impl FixAction for SourcePollingOff {
 /// `PollForSourceChanges: false` on each CodeCommit source action of
 /// the pipeline's resource that does not say so, once a rule that
 /// starts the pipeline is in the templates.
-fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     if !trigger_in_place(f, cx.snapshot) {
-        return Err(
-            "no enabled rule in the templates starts the pipeline on commits to the polled branch: add one (see TR001-TR003), then set PollForSourceChanges to false".to_string(),
-        );
+        return Err(Error::not_edited(
+            "no enabled rule in the templates starts the pipeline on commits to the polled branch: add one (see TR001-TR003), then set PollForSourceChanges to false",
+        ));
     }
     let stages = cx.resource()["Properties"]["Stages"]
         .as_array()
-        .ok_or("the pipeline's Stages are not a list")?;
+        .ok_or_else(|| Error::not_edited("the pipeline's Stages are not a list"))?;
     let mut edits = Vec::new();
     for (i, stage) in stages.iter().enumerate() {
         let Some(actions) = stage["Actions"].as_array() else {
@@ -109,9 +109,9 @@ fn template_edits(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, St
         }
     }
     if edits.is_empty() {
-        return Err(
-            "no CodeCommit source action with polling is written in the template".to_string(),
-        );
+        return Err(Error::not_edited(
+            "no CodeCommit source action with polling is written in the template",
+        ));
     }
     Ok(edits)
 }

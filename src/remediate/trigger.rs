@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::registry::{
     ApplyFuture, Dedupe, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -278,22 +278,27 @@ fn role_resource(pipeline_id: &str) -> Value {
 fn template_pipeline<'a>(
     f: &Finding,
     cx: &'a TemplateContext<'_>,
-) -> Result<(&'a crate::model::PipelineWiring, String), String> {
+) -> Result<(&'a crate::model::PipelineWiring, String), Error> {
     let w = cx
         .snapshot
         .pipelines
         .iter()
         .find(|w| w.arn == f.pipeline_arn)
-        .ok_or_else(|| format!("pipeline {} is not in the templates", f.pipeline_arn))?;
+        .ok_or_else(|| {
+            Error::not_edited(format!(
+                "pipeline {} is not in the templates",
+                f.pipeline_arn
+            ))
+        })?;
     let id = cx
         .logical_ids
         .get(&w.arn)
         .filter(|id| cx.doc["Resources"][id.as_str()]["Type"] == "AWS::CodePipeline::Pipeline")
         .ok_or_else(|| {
-            format!(
+            Error::not_edited(format!(
                 "pipeline {} is not defined in the same template as {}",
                 w.name, cx.logical_id
-            )
+            ))
         })?;
     Ok((w, id.clone()))
 }
@@ -329,23 +334,23 @@ fn template_branch(
 /// else the source action's branch, enabled, targeting the
 /// pipeline with the events role) and that role, as two new resources
 /// that name the template's own resources by logical id.
-fn template_create(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_create(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     let s = cx.snapshot;
     if let Some(why) = source_not_local(s, &f.pipeline_arn) {
-        return Err(format!("no rule is added: {why}"));
+        return Err(Error::not_edited(format!("no rule is added: {why}")));
     }
     let (w, pipeline_id) = template_pipeline(f, cx)?;
     let src = w
         .sources
         .first()
-        .ok_or_else(|| format!("{} has no CodeCommit source action", w.name))?;
+        .ok_or_else(|| Error::not_edited(format!("{} has no CodeCommit source action", w.name)))?;
     let branch = match cx.config.release_branch.as_deref() {
         Some(release) => json!(release),
         None => {
             let branch = src
                 .branch
                 .as_deref()
-                .ok_or("the source action's branch is not known")?;
+                .ok_or_else(|| Error::not_edited("the source action's branch is not known"))?;
             template_branch(cx, &pipeline_id, &src.stage, &src.action, branch)
         }
     };
@@ -388,9 +393,9 @@ fn template_create(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
 
 /// `trigger-role` in a template: a new events role, and the rule's
 /// target of the pipeline given it (the target otherwise as written).
-fn template_role(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_role(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     if cx.resource()["Type"] != "AWS::Events::Rule" {
-        return Err(format!("{} is not an AWS::Events::Rule", cx.logical_id));
+        return Err(Error::wrong_type(cx.logical_id, "AWS::Events::Rule"));
     }
     let (w, pipeline_id) = template_pipeline(f, cx)?;
     let rule = cx
@@ -399,20 +404,22 @@ fn template_role(f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Str
         .event_rules
         .get(&f.resource_arn)
         .and_then(|r| r.value())
-        .ok_or_else(|| format!("rule {} was not read", f.resource_arn))?;
+        .ok_or_else(|| Error::not_edited(format!("rule {} was not read", f.resource_arn)))?;
     let target = rule
         .targets
         .iter()
         .find(|t| t.arn == w.arn)
-        .ok_or_else(|| format!("rule {} has no target of {}", rule.name, w.name))?;
+        .ok_or_else(|| {
+            Error::not_edited(format!("rule {} has no target of {}", rule.name, w.name))
+        })?;
     let n = cx.resource()["Properties"]["Targets"]
         .as_array()
         .and_then(|ts| ts.iter().position(|t| t["Id"] == target.id.as_str()))
         .ok_or_else(|| {
-            format!(
+            Error::not_edited(format!(
                 "the target {} of {} is not written in its Targets list",
                 target.id, cx.logical_id
-            )
+            ))
         })?;
     let role_id = free_id(cx.doc, &format!("{pipeline_id}TriggerRole"), &[]);
     Ok(vec![

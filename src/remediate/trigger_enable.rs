@@ -5,7 +5,7 @@ use serde_json::json;
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, changed, sdk_failed, step};
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};
 use crate::model::Snapshot;
@@ -47,16 +47,16 @@ impl FixAction for TriggerEnable {
 
 /// `State: ENABLED` on the rule's resource, the end state `EnableRule`
 /// leaves.
-fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     let r = cx.resource();
     if r["Type"] != "AWS::Events::Rule" {
-        return Err(format!("{} is not an AWS::Events::Rule", cx.logical_id));
+        return Err(Error::wrong_type(cx.logical_id, "AWS::Events::Rule"));
     }
     if r["Properties"]["State"] != "DISABLED" {
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "the State of {} is not written as DISABLED",
             cx.logical_id
-        ));
+        )));
     }
     Ok(vec![Edit::set(
         cx.logical_id,
@@ -65,12 +65,9 @@ fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, S
     )])
 }
 
-fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     if cx.ty() != "aws_cloudwatch_event_rule" {
-        return Err(format!(
-            "{} is not an aws_cloudwatch_event_rule",
-            cx.address
-        ));
+        return Err(Error::wrong_type(cx.address, "aws_cloudwatch_event_rule"));
     }
     Ok(vec![if cx.configured("is_enabled") {
         TfEdit::set(cx.address, &["is_enabled"], json!(true))

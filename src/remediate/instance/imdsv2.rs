@@ -37,10 +37,10 @@ impl FixAction for Imdsv2 {
 
 /// `HttpTokens: required` on the launch templates of the template that
 /// allow IMDSv1 and that its instances or Auto Scaling groups use.
-pub(super) fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, String> {
+pub(super) fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<Vec<Edit>, Error> {
     let resources = cx.doc["Resources"]
         .as_object()
-        .ok_or("the template has no Resources")?;
+        .ok_or_else(|| Error::not_edited("the template has no Resources"))?;
     // the launch templates used, by logical id (`!Ref X` or `!GetAtt X.*`)
     let used: std::collections::BTreeSet<&str> = resources
         .values()
@@ -77,9 +77,9 @@ pub(super) fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<V
         })
         .collect();
     if edits.is_empty() {
-        return Err(
-            "no launch template of this template used by its instances allows IMDSv1".to_string(),
-        );
+        return Err(Error::not_edited(
+            "no launch template of this template used by its instances allows IMDSv1",
+        ));
     }
     Ok(edits)
 }
@@ -87,17 +87,16 @@ pub(super) fn template_edits(_f: &Finding, cx: &TemplateContext<'_>) -> Result<V
 /// `http_tokens = "required"` where the plan allows IMDSv1: the launch
 /// templates its instances and Auto Scaling groups refer to, and instances
 /// with metadata options of their own.
-pub(super) fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, String> {
+pub(super) fn terraform_edits(_f: &Finding, cx: &TfContext<'_>) -> Result<Vec<TfEdit>, Error> {
     let edits: Vec<TfEdit> = cx
         .optional_metadata()
         .into_iter()
         .map(|a| TfEdit::set(&a, &["metadata_options", "http_tokens"], json!("required")))
         .collect();
     if edits.is_empty() {
-        return Err(
-            "no launch template or instance of the plan that its instances use allows IMDSv1"
-                .to_string(),
-        );
+        return Err(Error::not_edited(
+            "no launch template or instance of the plan that its instances use allows IMDSv1",
+        ));
     }
     Ok(edits)
 }

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use super::registry::{
     ApplyFuture, FixAction, NotPlanned, PlanContext, TemplateContext, TemplateForm, TerraformForm,
 };
-use super::{NotApplied, PlannedAction, changed, sdk_failed, step};
+use super::{Error, NotApplied, PlannedAction, PolicyError, changed, sdk_failed, step};
 use crate::aws::iam;
 use crate::collect::clients::RegionClients;
 use crate::findings::{Finding, FixSafety};

@@ -74,17 +74,21 @@ pub(super) fn role_docs<'a>(s: &'a Snapshot, role: &str) -> Option<Vec<&'a Polic
 pub(super) fn template_statements(
     f: &Finding,
     cx: &TemplateContext<'_>,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, Error> {
     let s = cx.snapshot;
     let role = f.resource_arn.as_str();
-    let docs = role_docs(s, role)
-        .ok_or_else(|| format!("the policies of {role} could not all be read"))?;
+    let docs = role_docs(s, role).ok_or_else(|| {
+        Error::not_edited(format!("the policies of {role} could not all be read"))
+    })?;
     let allows = |action: &str, resource: &str| iam::identity_allows(&docs, role, action, resource);
-    let id_of = |arn: &str, what: &str| {
+    let id_of = |arn: &str, what: &'static str| {
         cx.logical_ids
             .get(arn)
             .cloned()
-            .ok_or_else(|| format!("{what} {arn} is not defined in the same template"))
+            .ok_or_else(|| Error::NotInTemplate {
+                what,
+                arn: arn.to_string(),
+            })
     };
     let mut out: Vec<Value> = Vec::new();
     for w in &s.pipelines {
@@ -108,10 +112,10 @@ pub(super) fn template_statements(
                 // the prefix is the first 20 characters of the name, which
                 // `${Pipeline}` gives only for a name that short
                 if w.name.chars().count() > 20 {
-                    return Err(format!(
+                    return Err(Error::not_edited(format!(
                         "the artifacts of pipeline {} lie under the first 20 characters of its name, which the template cannot reference",
                         w.name
-                    ));
+                    )));
                 }
                 out.push(json!({
                     "Sid": "PipeauditArtifactsRead",
@@ -135,7 +139,7 @@ pub(super) fn template_statements(
             };
             let a = iam::evaluate(doc, iam::Who::Role(role), "kms:Decrypt", key);
             if a.denied || (!a.allowed && !a.delegated) {
-                return Err(key_statement_step(key, role));
+                return Err(Error::not_edited(key_statement_step(key, role)));
             }
             if !a.allowed && !allows("kms:Decrypt", key) {
                 let key_id = id_of(key, "the artifact key")?;
@@ -150,9 +154,9 @@ pub(super) fn template_statements(
     }
     out.dedup();
     if out.is_empty() {
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "the policies of {role} already allow what the fix would add"
-        ));
+        )));
     }
     Ok(out)
 }
@@ -163,10 +167,10 @@ pub(super) fn template_statements(
 pub(super) fn artifacts_template_edits(
     f: &Finding,
     cx: &TemplateContext<'_>,
-) -> Result<Vec<Edit>, String> {
+) -> Result<Vec<Edit>, Error> {
     let r = cx.resource();
     if r["Type"] != "AWS::IAM::Role" {
-        return Err(format!("{} is not an AWS::IAM::Role", cx.logical_id));
+        return Err(Error::wrong_type(cx.logical_id, "AWS::IAM::Role"));
     }
     let statements = template_statements(f, cx)?;
     let policies = &r["Properties"]["Policies"];
@@ -181,10 +185,10 @@ pub(super) fn artifacts_template_edits(
         )]);
     }
     let Some(list) = policies.as_array() else {
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "the Policies of {} are not written as a list",
             cx.logical_id
-        ));
+        )));
     };
     let Some((n, existing)) = list
         .iter()
@@ -197,10 +201,10 @@ pub(super) fn artifacts_template_edits(
             .filter(|m| m.len() == 1)
             .find_map(|m| m.keys().next().cloned())
             .unwrap_or_else(|| "a value".to_string());
-        return Err(format!(
+        return Err(Error::not_edited(format!(
             "the inline policy documents of {} are built with {how}, not written as lists of statements, and are not edited",
             cx.logical_id
-        ));
+        )));
     };
     let mut taken: Vec<String> = existing
         .iter()
@@ -297,10 +301,12 @@ pub(super) fn existing_policy(s: &Snapshot, role: &str) -> Result<Option<String>
 
 /// `existing` (or an empty policy) with `statements` appended, skipping
 /// any statement already there; every existing statement is kept.
-pub fn merged(existing: Option<&str>, statements: &[Value]) -> Result<Value, String> {
+pub fn merged(existing: Option<&str>, statements: &[Value]) -> Result<Value, Error> {
     let mut doc: Value = match existing {
-        Some(t) => serde_json::from_str(t)
-            .map_err(|e| format!("the {POLICY_NAME} policy is not JSON: {e}"))?,
+        Some(t) => serde_json::from_str(t).map_err(|source| PolicyError::NotJson {
+            policy: POLICY_NAME,
+            source,
+        })?,
         None => json!({"Version": "2012-10-17", "Statement": []}),
     };
     for st in statements {
@@ -365,7 +371,8 @@ pub(super) fn plan_artifacts(f: &Finding, s: &Snapshot) -> Result<PlannedAction,
         return Err(NotPlanned::Manual);
     }
     let existing = existing_policy(s, role).map_err(|()| NotPlanned::Manual)?;
-    let after = merged(existing.as_deref(), &statements).map_err(NotPlanned::ManualBecause)?;
+    let after = merged(existing.as_deref(), &statements)
+        .map_err(|e| NotPlanned::ManualBecause(e.to_string()))?;
     key_changes.sort();
     key_changes.dedup();
     let key_steps: Vec<String> = key_changes
@@ -443,7 +450,8 @@ pub(super) async fn apply_artifacts(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let doc = merged(current.as_deref(), &statements).map_err(NotApplied::Failed)?;
+    let doc =
+        merged(current.as_deref(), &statements).map_err(|e| NotApplied::Failed(e.to_string()))?;
     if crate::remediate::same_policy(current.as_deref(), &doc) {
         return Err(NotApplied::InPlace(format!(
             "the inline policy {POLICY_NAME} of {role} already holds every statement; nothing written"
